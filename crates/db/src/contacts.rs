@@ -1,0 +1,62 @@
+//! Contacts: who campaigns message.
+
+use chrono::Utc;
+use common::{AccountId, ContactId, PhoneNumber, TenantId};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+use crate::entity::contact;
+use crate::{DbError, DbResult};
+
+pub struct NewContact {
+    pub account_id: AccountId,
+    pub phone: PhoneNumber,
+    pub name: String,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewContact) -> DbResult<contact::Model> {
+    let now = Utc::now();
+    contact::ActiveModel {
+        id: Set(ContactId::new().into()),
+        tenant_id: Set(tenant_id.into()),
+        account_id: Set(new.account_id.into()),
+        phone: Set(new.phone.digits().to_owned()),
+        name: Set(new.name),
+        fields: Set(serde_json::Value::Object(new.fields)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| DbError::conflict_on_unique(e, format!("a contact with phone {} exists", new.phone)))
+}
+
+/// One page of a tenant's contacts in id (creation) order, after `cursor`. Returns up to
+/// `limit` rows and whether more follow.
+pub async fn page(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    cursor: Option<ContactId>,
+    limit: u64,
+) -> DbResult<(Vec<contact::Model>, bool)> {
+    let mut query = contact::Entity::find().filter(contact::Column::TenantId.eq(tenant_id.into_uuid()));
+    if let Some(after) = cursor {
+        query = query.filter(contact::Column::Id.gt(after.into_uuid()));
+    }
+    let mut rows = query
+        .order_by_asc(contact::Column::Id)
+        .limit(limit + 1)
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}
+
+pub async fn find(db: &DatabaseConnection, tenant_id: TenantId, id: ContactId) -> DbResult<contact::Model> {
+    contact::Entity::find_by_id(id.into_uuid())
+        .filter(contact::Column::TenantId.eq(tenant_id.into_uuid()))
+        .one(db)
+        .await?
+        .ok_or(DbError::NotFound("contact"))
+}

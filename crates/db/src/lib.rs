@@ -1,0 +1,63 @@
+#![doc = include_str!("../README.md")]
+
+pub mod apikey;
+pub mod auth;
+pub mod campaigns;
+pub mod contacts;
+pub mod entity;
+pub mod inboxes;
+pub mod jobs;
+pub mod outbox;
+pub mod secrets;
+pub mod tenants;
+
+use std::time::Duration;
+
+pub use sea_orm::{DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, SqlErr};
+
+/// What a query can fail with, in terms a handler can map to a response.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DbError {
+    /// No such row for this tenant (or at all: callers cannot tell, on purpose).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The input refers to something that does not exist or cannot be used.
+    #[error("{message}")]
+    Invalid { field: &'static str, message: String },
+    /// A unique constraint refused the row.
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+impl DbError {
+    /// Maps a unique-violation to [`DbError::Conflict`] with `message`; keeps other errors.
+    pub fn conflict_on_unique(err: DbErr, message: impl Into<String>) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => DbError::Conflict(message.into()),
+            _ => DbError::Db(err),
+        }
+    }
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Opens a connection pool. `max_connections` bounds what one replica takes from Postgres.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(max_connections)
+        .min_connections(1)
+        .connect_timeout(Duration::from_secs(5))
+        .acquire_timeout(Duration::from_secs(5))
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+/// `SELECT 1`, for readiness probes.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}

@@ -1,0 +1,723 @@
+//! HTTP client for the WUZAPI REST API.
+//!
+//! One [`WuzapiClient`] serves every inbox: the base URL and the user token are passed on
+//! each call, so a campaign worker keeps a single connection pool however many WhatsApp
+//! numbers it sends through. Both deployed generations of WUZAPI are understood (see the
+//! protocol notes in `wuzapi.md`): their response shapes differ for timestamps and session
+//! status, and the parsers accept either.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use reqwest::{Method, StatusCode, header::HeaderValue};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::json_field;
+
+/// Body of `POST /chat/send/text`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendText {
+    /// Digits (a leading `+` is fine) or a full JID such as `...@g.us`.
+    #[serde(rename = "Phone")]
+    pub phone: String,
+    #[serde(rename = "Body")]
+    pub body: String,
+    /// WhatsApp message id to use. A deterministic id per campaign recipient lets a resend
+    /// after a crash or a timeout be recognised as the same message.
+    #[serde(rename = "Id", skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+impl SendText {
+    pub fn new(phone: impl Into<String>, body: impl Into<String>) -> Self {
+        Self {
+            phone: phone.into(),
+            body: body.into(),
+            id: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_id(mut self, id: impl Into<String>) -> Self {
+        self.id = Some(id.into());
+        self
+    }
+}
+
+/// What WUZAPI answered for an accepted message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// WhatsApp message id (the requested one when an `Id` was sent).
+    pub id: String,
+    /// When WhatsApp accepted the message; `None` when the server sent no usable timestamp.
+    pub timestamp: Option<DateTime<Utc>>,
+}
+
+/// One result of `POST /user/check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NumberCheck {
+    /// The number exactly as it was asked for; results come back in any order.
+    pub query: String,
+    pub is_in_whatsapp: bool,
+    /// JID WhatsApp knows the number by; may be empty when it is not on WhatsApp.
+    pub jid: String,
+    /// Business verified name, when there is one.
+    pub verified_name: Option<String>,
+}
+
+/// Answer of `GET /session/status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStatus {
+    /// The WUZAPI user has a live connection to WhatsApp.
+    pub connected: bool,
+    /// The connection is paired with a phone (QR code scanned).
+    pub logged_in: bool,
+    /// JID of the paired number, when the server reports it (new versions only).
+    pub jid: Option<String>,
+}
+
+/// Why a WUZAPI call failed, in the terms a campaign needs to decide what to do next.
+///
+/// The classification follows what retrying can achieve:
+/// - [`Disconnected`](Self::Disconnected): the number has no usable WhatsApp session. Retrying
+///   cannot help until a person reconnects it, so the campaign pauses and tells its owner.
+/// - [`InvalidRequest`](Self::InvalidRequest) and [`Rejected`](Self::Rejected): this request
+///   will fail the same way every time (bad payload, WhatsApp refused this recipient), so only
+///   this recipient fails and it is never retried.
+/// - [`Server`](Self::Server), [`Timeout`](Self::Timeout), [`Transport`](Self::Transport):
+///   the server or the network had a bad moment; the same request may well succeed later.
+///   After a timeout the message may have been sent anyway, which is why resends carry the
+///   same `Id`.
+/// - [`Decode`](Self::Decode) and [`Config`](Self::Config): the server is not speaking the
+///   protocol we expect, or the inbox settings are unusable; retrying unchanged is pointless.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WuzapiError {
+    /// `No session`, 401 `Unauthorized`, "logged out", "not connected".
+    #[error("WhatsApp number is disconnected: {message}")]
+    Disconnected { message: String },
+    /// 4xx answers such as `Missing Body in Payload`.
+    #[error("WUZAPI rejected the request ({status}): {message}")]
+    InvalidRequest { status: u16, message: String },
+    /// `Error sending message: <reason>`: WhatsApp refused this message.
+    #[error("WhatsApp refused the message: {message}")]
+    Rejected { message: String },
+    /// Any other 5xx (and 408/429 from proxies in front of WUZAPI).
+    #[error("WUZAPI server error ({status}): {message}")]
+    Server { status: u16, message: String },
+    /// No complete answer within the client's timeout.
+    #[error("WUZAPI did not answer in time")]
+    Timeout,
+    /// Connection refused, reset, DNS failure and the like.
+    #[error("could not reach WUZAPI: {0}")]
+    Transport(String),
+    /// The server answered something that is not the WUZAPI protocol.
+    #[error("unexpected WUZAPI response: {0}")]
+    Decode(String),
+    /// The base URL or token cannot be used to build a request.
+    #[error("unusable WUZAPI settings: {0}")]
+    Config(String),
+}
+
+impl WuzapiError {
+    /// True when the same request may succeed if tried again later.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Server { .. } | Self::Timeout | Self::Transport(_)
+        )
+    }
+
+    /// True when the WhatsApp number needs a person to reconnect it.
+    pub fn is_disconnected(&self) -> bool {
+        matches!(self, Self::Disconnected { .. })
+    }
+}
+
+/// Client for WUZAPI servers, cheap to clone (it shares one `reqwest::Client`).
+#[derive(Debug, Clone)]
+pub struct WuzapiClient {
+    http: reqwest::Client,
+}
+
+impl WuzapiClient {
+    /// WUZAPI gives up on a send after 60 s; waiting a little longer lets its own answer
+    /// arrive instead of cutting it off.
+    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(65);
+    /// A WUZAPI server that does not accept a connection within this is down.
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+    pub fn new(http: reqwest::Client) -> Self {
+        Self { http }
+    }
+
+    /// A `reqwest::Client` with [`REQUEST_TIMEOUT`](Self::REQUEST_TIMEOUT) and
+    /// [`CONNECT_TIMEOUT`](Self::CONNECT_TIMEOUT).
+    pub fn default_http() -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .timeout(Self::REQUEST_TIMEOUT)
+            .connect_timeout(Self::CONNECT_TIMEOUT)
+            .user_agent(concat!("wuzapi-manager/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+
+    /// A client over [`default_http`](Self::default_http).
+    pub fn with_defaults() -> Result<Self, reqwest::Error> {
+        Self::default_http().map(Self::new)
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
+    /// `POST /chat/send/text`.
+    pub async fn send_text(
+        &self,
+        base_url: &str,
+        token: &str,
+        req: &SendText,
+    ) -> Result<SendOutcome, WuzapiError> {
+        let body = serde_json::to_value(req)
+            .map_err(|e| WuzapiError::Config(format!("cannot encode message: {e}")))?;
+        let data = self
+            .call(Method::POST, base_url, "/chat/send/text", token, Some(body))
+            .await?;
+        parse_send_outcome(&data, req.id.as_deref())
+    }
+
+    /// `POST /user/check`. Match the results on [`NumberCheck::query`]: WUZAPI does not keep
+    /// the request order. An empty `phones` answers an empty list without a request.
+    pub async fn check_numbers(
+        &self,
+        base_url: &str,
+        token: &str,
+        phones: &[String],
+    ) -> Result<Vec<NumberCheck>, WuzapiError> {
+        if phones.is_empty() {
+            return Ok(Vec::new());
+        }
+        let body = json!({ "Phone": phones });
+        let data = self
+            .call(Method::POST, base_url, "/user/check", token, Some(body))
+            .await?;
+        parse_number_checks(&data)
+    }
+
+    /// `GET /session/status`. A user without a session answers
+    /// [`WuzapiError::Disconnected`] rather than `connected: false`.
+    pub async fn session_status(
+        &self,
+        base_url: &str,
+        token: &str,
+    ) -> Result<SessionStatus, WuzapiError> {
+        let data = self
+            .call(Method::GET, base_url, "/session/status", token, None)
+            .await?;
+        parse_session_status(&data)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        base_url: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<Value, WuzapiError> {
+        let mut token_header = HeaderValue::from_str(token)
+            .map_err(|_| WuzapiError::Config("token is not a valid HTTP header value".into()))?;
+        token_header.set_sensitive(true);
+        let url = format!("{}{path}", base_url.trim_end_matches('/'));
+
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .header("Token", token_header);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(transport_error)?;
+        tracing::debug!(%method, path, status = status.as_u16(), "wuzapi call");
+        interpret(status, &bytes)
+    }
+}
+
+fn transport_error(err: reqwest::Error) -> WuzapiError {
+    if err.is_timeout() {
+        return WuzapiError::Timeout;
+    }
+    if err.is_builder() {
+        return WuzapiError::Config(error_chain(&err));
+    }
+    WuzapiError::Transport(error_chain(&err))
+}
+
+/// reqwest's `Display` hides the cause ("error sending request"); the chain says what failed.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Turns one HTTP answer into the envelope's `data` or a classified error.
+fn interpret(status: StatusCode, body: &[u8]) -> Result<Value, WuzapiError> {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    if status.is_success() {
+        let Some(json) = json else {
+            return Err(WuzapiError::Decode(format!(
+                "HTTP {status} with a body that is not JSON: {}",
+                snippet(body)
+            )));
+        };
+        if json_field(&json, "success").and_then(Value::as_bool) == Some(false) {
+            let code = json_field(&json, "code")
+                .and_then(Value::as_u64)
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|c| *c >= 400)
+                .unwrap_or(500);
+            let message = error_message(&json).unwrap_or_else(|| "request failed".to_owned());
+            return Err(classify(code, message));
+        }
+        return Ok(match json {
+            // Old admin answers are bare objects without the envelope.
+            Value::Object(mut map) => match map.remove("data") {
+                Some(data) => data,
+                None => Value::Object(map),
+            },
+            other => other,
+        });
+    }
+    let message = json
+        .as_ref()
+        .and_then(error_message)
+        .unwrap_or_else(|| fallback_message(status, body));
+    Err(classify(status.as_u16(), message))
+}
+
+fn error_message(json: &Value) -> Option<String> {
+    ["error", "message"]
+        .iter()
+        .find_map(|key| json_field(json, key).and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+fn fallback_message(status: StatusCode, body: &[u8]) -> String {
+    let text = snippet(body);
+    if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("no reason given")
+            .to_owned()
+    } else {
+        text
+    }
+}
+
+fn snippet(body: &[u8]) -> String {
+    String::from_utf8_lossy(body)
+        .trim()
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// Messages that mean the number has no usable WhatsApp session, whatever the status code.
+const DISCONNECTED_MARKERS: [&str; 4] =
+    ["no session", "logged out", "not logged in", "not connected"];
+/// Reasons inside "Error sending message: ..." that are WhatsApp being slow, not refusing.
+const TRANSIENT_SEND_MARKERS: [&str; 3] = ["timed out", "timeout", "deadline exceeded"];
+
+fn classify(status: u16, message: String) -> WuzapiError {
+    let lower = message.to_lowercase();
+    if status == 401 || DISCONNECTED_MARKERS.iter().any(|m| lower.contains(m)) {
+        return WuzapiError::Disconnected { message };
+    }
+    if status >= 500 {
+        let refused = lower.starts_with("error sending message")
+            && !TRANSIENT_SEND_MARKERS.iter().any(|m| lower.contains(m));
+        return if refused {
+            WuzapiError::Rejected { message }
+        } else {
+            WuzapiError::Server { status, message }
+        };
+    }
+    match status {
+        408 | 429 => WuzapiError::Server { status, message },
+        400..=499 => WuzapiError::InvalidRequest { status, message },
+        _ => WuzapiError::Decode(format!("unexpected HTTP status {status}: {message}")),
+    }
+}
+
+fn parse_send_outcome(
+    data: &Value,
+    requested_id: Option<&str>,
+) -> Result<SendOutcome, WuzapiError> {
+    let id = non_empty_str(data, "Id")
+        .or(requested_id.filter(|id| !id.is_empty()))
+        .ok_or_else(|| WuzapiError::Decode(format!("send answer without Id: {data}")))?;
+    let timestamp = json_field(data, "Timestamp").and_then(parse_timestamp);
+    Ok(SendOutcome {
+        id: id.to_owned(),
+        timestamp,
+    })
+}
+
+/// Old servers send Go's RFC 3339 time, new ones unix seconds. A timestamp that cannot be
+/// read is dropped rather than failing a message WhatsApp has already accepted.
+fn parse_timestamp(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::String(text) => {
+            let text = text.trim();
+            if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+                return Some(at.with_timezone(&Utc)).filter(|at| at.timestamp() > 0);
+            }
+            text.parse::<i64>().ok().and_then(from_unix)
+        }
+        Value::Number(number) => match number.as_i64() {
+            Some(secs) => from_unix(secs),
+            None => number.as_f64().and_then(|secs| {
+                // Truncation is intended: sub-millisecond precision is noise here.
+                #[allow(clippy::cast_possible_truncation)]
+                let millis = (secs * 1000.0) as i64;
+                DateTime::from_timestamp_millis(millis)
+            }),
+        },
+        _ => None,
+    }
+}
+
+/// Unix seconds; values too large to be seconds in this era are taken as milliseconds.
+fn from_unix(value: i64) -> Option<DateTime<Utc>> {
+    if value <= 0 {
+        return None;
+    }
+    if value >= 100_000_000_000 {
+        DateTime::from_timestamp_millis(value)
+    } else {
+        DateTime::from_timestamp(value, 0)
+    }
+}
+
+fn parse_number_checks(data: &Value) -> Result<Vec<NumberCheck>, WuzapiError> {
+    let users = match json_field(data, "Users") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(users)) => users,
+        Some(other) => return Err(WuzapiError::Decode(format!("Users is not a list: {other}"))),
+    };
+    users
+        .iter()
+        .map(|user| {
+            let query = json_field(user, "Query")
+                .and_then(Value::as_str)
+                .ok_or_else(|| {
+                    WuzapiError::Decode(format!("check result without Query: {user}"))
+                })?;
+            let is_in_whatsapp = json_field(user, "IsInWhatsapp")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| {
+                    WuzapiError::Decode(format!("check result without IsInWhatsapp: {user}"))
+                })?;
+            Ok(NumberCheck {
+                query: query.to_owned(),
+                is_in_whatsapp,
+                jid: non_empty_str(user, "JID").unwrap_or_default().to_owned(),
+                verified_name: non_empty_str(user, "VerifiedName").map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// Field names are matched case-insensitively, which covers both the old
+/// `Connected`/`LoggedIn` and the new `connected`/`loggedIn` shapes.
+fn parse_session_status(data: &Value) -> Result<SessionStatus, WuzapiError> {
+    let flag = |key: &str| {
+        json_field(data, key)
+            .and_then(Value::as_bool)
+            .ok_or_else(|| WuzapiError::Decode(format!("session status without {key}: {data}")))
+    };
+    Ok(SessionStatus {
+        connected: flag("connected")?,
+        logged_in: flag("loggedIn")?,
+        jid: non_empty_str(data, "jid").map(str::to_owned),
+    })
+}
+
+fn non_empty_str<'a>(value: &'a Value, key: &str) -> Option<&'a str> {
+    json_field(value, key)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(body: &str) -> Value {
+        interpret(StatusCode::OK, body.as_bytes()).expect("success envelope")
+    }
+
+    fn err(status: u16, body: &str) -> WuzapiError {
+        interpret(
+            StatusCode::from_u16(status).expect("valid status"),
+            body.as_bytes(),
+        )
+        .expect_err("error answer")
+    }
+
+    #[test]
+    fn send_text_serialises_with_wuzapi_field_names() {
+        let plain = serde_json::to_value(SendText::new("5511999999999", "hi")).unwrap();
+        assert_eq!(plain, json!({"Phone": "5511999999999", "Body": "hi"}));
+        let with_id = serde_json::to_value(SendText::new("1", "b").with_id("X1")).unwrap();
+        assert_eq!(with_id, json!({"Phone": "1", "Body": "b", "Id": "X1"}));
+    }
+
+    #[test]
+    fn old_rfc3339_timestamp_is_parsed() {
+        let data = ok(
+            r#"{"code":200,"data":{"Details":"Sent","Id":"3EB0AA","Timestamp":"2024-05-01T12:30:45.123456789-03:00"},"success":true}"#,
+        );
+        let outcome = parse_send_outcome(&data, None).unwrap();
+        assert_eq!(outcome.id, "3EB0AA");
+        let expected = DateTime::parse_from_rfc3339("2024-05-01T15:30:45.123456789Z").unwrap();
+        assert_eq!(outcome.timestamp, Some(expected.with_timezone(&Utc)));
+    }
+
+    #[test]
+    fn new_unix_timestamp_is_parsed() {
+        let data = ok(
+            r#"{"code":200,"data":{"Details":"Sent","Id":"3EB0BB","Timestamp":1714566645},"success":true}"#,
+        );
+        let outcome = parse_send_outcome(&data, None).unwrap();
+        assert_eq!(
+            outcome.timestamp,
+            DateTime::from_timestamp(1_714_566_645, 0)
+        );
+    }
+
+    #[test]
+    fn odd_timestamps_do_not_fail_a_sent_message() {
+        assert_eq!(parse_timestamp(&json!("0001-01-01T00:00:00Z")), None);
+        assert_eq!(parse_timestamp(&json!("yesterday")), None);
+        assert_eq!(parse_timestamp(&json!(null)), None);
+        assert_eq!(
+            parse_timestamp(&json!("1714566645")),
+            DateTime::from_timestamp(1_714_566_645, 0)
+        );
+        assert_eq!(
+            parse_timestamp(&json!(1_714_566_645_123_i64)),
+            DateTime::from_timestamp_millis(1_714_566_645_123)
+        );
+        assert_eq!(
+            parse_timestamp(&json!(1_714_566_645.5)),
+            DateTime::from_timestamp_millis(1_714_566_645_500)
+        );
+    }
+
+    #[test]
+    fn send_answer_without_id_falls_back_to_requested_id() {
+        let data = ok(r#"{"code":200,"data":{"Details":"Sent"},"success":true}"#);
+        assert_eq!(parse_send_outcome(&data, Some("MINE")).unwrap().id, "MINE");
+        assert!(matches!(
+            parse_send_outcome(&data, None),
+            Err(WuzapiError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn old_session_status_shape_is_parsed() {
+        let data = ok(r#"{"code":200,"data":{"Connected":true,"LoggedIn":false},"success":true}"#);
+        assert_eq!(
+            parse_session_status(&data).unwrap(),
+            SessionStatus {
+                connected: true,
+                logged_in: false,
+                jid: None
+            }
+        );
+    }
+
+    #[test]
+    fn new_session_status_shape_is_parsed() {
+        let data = ok(
+            r#"{"code":200,"data":{"id":"ab12","name":"Shop","connected":true,"loggedIn":true,"jid":"5511999999999:7@s.whatsapp.net","qrcode":""},"success":true}"#,
+        );
+        assert_eq!(
+            parse_session_status(&data).unwrap(),
+            SessionStatus {
+                connected: true,
+                logged_in: true,
+                jid: Some("5511999999999:7@s.whatsapp.net".into())
+            }
+        );
+        assert!(matches!(
+            parse_session_status(&json!({"connected": true})),
+            Err(WuzapiError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn null_users_is_an_empty_list() {
+        let data = ok(r#"{"code":200,"data":{"Users":null},"success":true}"#);
+        assert_eq!(parse_number_checks(&data).unwrap(), Vec::new());
+    }
+
+    #[test]
+    fn number_checks_are_parsed() {
+        let data = ok(
+            r#"{"code":200,"data":{"Users":[{"Query":"+5511","IsInWhatsapp":false,"JID":"","VerifiedName":""},{"Query":"5522","IsInWhatsapp":true,"JID":"5522@s.whatsapp.net","VerifiedName":"Shop"}]},"success":true}"#,
+        );
+        assert_eq!(
+            parse_number_checks(&data).unwrap(),
+            vec![
+                NumberCheck {
+                    query: "+5511".into(),
+                    is_in_whatsapp: false,
+                    jid: String::new(),
+                    verified_name: None
+                },
+                NumberCheck {
+                    query: "5522".into(),
+                    is_in_whatsapp: true,
+                    jid: "5522@s.whatsapp.net".into(),
+                    verified_name: Some("Shop".into())
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        let envelope = |code: u16, msg: &str| {
+            json!({"code": code, "error": msg, "success": false}).to_string()
+        };
+        assert_eq!(
+            err(500, &envelope(500, "No session")),
+            WuzapiError::Disconnected {
+                message: "No session".into()
+            }
+        );
+        assert_eq!(
+            err(401, &envelope(401, "Unauthorized")),
+            WuzapiError::Disconnected {
+                message: "Unauthorized".into()
+            }
+        );
+        assert!(
+            err(
+                500,
+                &envelope(500, "Error sending message: websocket not connected")
+            )
+            .is_disconnected()
+        );
+        assert!(err(500, &envelope(500, "client logged out")).is_disconnected());
+        assert_eq!(
+            err(400, &envelope(400, "Missing Body in Payload")),
+            WuzapiError::InvalidRequest {
+                status: 400,
+                message: "Missing Body in Payload".into()
+            }
+        );
+        assert_eq!(
+            err(
+                500,
+                &envelope(500, "Error sending message: server returned error 479")
+            ),
+            WuzapiError::Rejected {
+                message: "Error sending message: server returned error 479".into()
+            }
+        );
+        let slow = err(
+            500,
+            &envelope(500, "Error sending message: info query timed out"),
+        );
+        assert!(matches!(slow, WuzapiError::Server { status: 500, .. }));
+        assert_eq!(
+            err(503, &envelope(503, "Internal Server Error")),
+            WuzapiError::Server {
+                status: 503,
+                message: "Internal Server Error".into()
+            }
+        );
+        assert!(matches!(
+            err(429, ""),
+            WuzapiError::Server { status: 429, .. }
+        ));
+    }
+
+    #[test]
+    fn non_json_error_bodies_are_classified_by_status() {
+        assert_eq!(
+            err(502, "<html>Bad Gateway</html>"),
+            WuzapiError::Server {
+                status: 502,
+                message: "<html>Bad Gateway</html>".into()
+            }
+        );
+        assert_eq!(
+            err(401, ""),
+            WuzapiError::Disconnected {
+                message: "Unauthorized".into()
+            }
+        );
+        assert_eq!(
+            err(404, "404 page not found"),
+            WuzapiError::InvalidRequest {
+                status: 404,
+                message: "404 page not found".into()
+            }
+        );
+        assert!(matches!(
+            interpret(StatusCode::OK, b"<html>proxy login</html>"),
+            Err(WuzapiError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn success_false_with_status_200_is_an_error() {
+        assert_eq!(
+            err(200, r#"{"code":500,"error":"No session","success":false}"#),
+            WuzapiError::Disconnected {
+                message: "No session".into()
+            }
+        );
+    }
+
+    #[test]
+    fn transience_follows_the_classification() {
+        let transient = [
+            WuzapiError::Server {
+                status: 503,
+                message: String::new(),
+            },
+            WuzapiError::Timeout,
+            WuzapiError::Transport("refused".into()),
+        ];
+        let permanent = [
+            WuzapiError::Disconnected {
+                message: String::new(),
+            },
+            WuzapiError::InvalidRequest {
+                status: 400,
+                message: String::new(),
+            },
+            WuzapiError::Rejected {
+                message: String::new(),
+            },
+            WuzapiError::Decode(String::new()),
+            WuzapiError::Config(String::new()),
+        ];
+        assert!(transient.iter().all(WuzapiError::is_transient));
+        assert!(permanent.iter().all(|e| !e.is_transient()));
+        assert!(permanent[0].is_disconnected());
+        assert!(!transient.iter().any(WuzapiError::is_disconnected));
+    }
+}

@@ -1,0 +1,20 @@
+#![doc = include_str!("../README.md")]
+
+pub mod client;
+pub mod fake;
+
+pub use client::{NumberCheck, SendOutcome, SendText, SessionStatus, WuzapiClient, WuzapiError};
+pub use fake::{FakeConfig, FakeControl, FakeWuzapi, SentMessage};
+
+use serde_json::Value;
+
+/// Field of a JSON object by name, ignoring ASCII case when there is no exact match: WUZAPI
+/// matches request fields that way, and its two generations disagree on response casing.
+pub(crate) fn json_field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    let map = value.as_object()?;
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}

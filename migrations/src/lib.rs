@@ -1,0 +1,45 @@
+#![doc = include_str!("../README.md")]
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_initial::Migration)]
+    }
+}
+
+/// Creates the database named in `url` when it does not exist, connecting to the server's
+/// `postgres` maintenance database to do so. Returns whether it was created.
+pub async fn ensure_database(url: &str) -> Result<bool, DbErr> {
+    let (server, name) = url
+        .rsplit_once('/')
+        .ok_or_else(|| DbErr::Custom(format!("DATABASE_URL has no database name: {url}")))?;
+    let name = name.split('?').next().unwrap_or(name);
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(DbErr::Custom(format!(
+            "database name `{name}` must be letters, digits and `_`"
+        )));
+    }
+    let admin = sea_orm::Database::connect(format!("{server}/postgres")).await?;
+    let exists = admin
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT 1 FROM pg_database WHERE datname = $1",
+            [name.into()],
+        ))
+        .await?
+        .is_some();
+    if !exists {
+        // The name was checked above: CREATE DATABASE cannot take a bind parameter.
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
+    }
+    admin.close().await?;
+    Ok(!exists)
+}

@@ -1,0 +1,76 @@
+//! Bearer-key authentication: `Authorization: Bearer <api key>` resolves the caller.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use common::{ErrorCode, Role, TenantId};
+use db::auth::{Principal, TenantPrincipal};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller of a request.
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// The caller's tenant; superadmins have none and use the admin endpoints instead.
+    pub fn tenant(&self) -> Result<TenantPrincipal, ApiError> {
+        self.0.tenant.ok_or_else(|| {
+            ApiError::forbidden("superadmins belong to no tenant; use a tenant user's key for this endpoint")
+        })
+    }
+
+    pub fn tenant_id(&self) -> Result<TenantId, ApiError> {
+        self.tenant().map(|t| t.id)
+    }
+
+    pub fn role(&self) -> Role {
+        self.0.role
+    }
+
+    pub fn require_superadmin(&self) -> Result<(), ApiError> {
+        if self.0.role == Role::Superadmin {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden("only a superadmin may do this"))
+        }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let header = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let key = match header {
+                None => {
+                    return Err(ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "missing `Authorization: Bearer <api key>` header",
+                    ));
+                }
+                Some(Err(_)) => return Err(unauthenticated()),
+                Some(Ok(value)) => match value.strip_prefix("Bearer ") {
+                    Some(key) if !key.trim().is_empty() => key.trim().to_owned(),
+                    _ => return Err(unauthenticated()),
+                },
+            };
+            match db::auth::principal_for_key(&state.db, &key).await? {
+                Some(principal) => Ok(Caller(principal)),
+                None => Err(unauthenticated()),
+            }
+        })
+    }
+}
+
+fn unauthenticated() -> ApiError {
+    ApiError::new(ErrorCode::Unauthenticated, "invalid or revoked API key")
+}

@@ -1,0 +1,44 @@
+//! Gateway settings from the environment (see the crate README for the list).
+
+use common::config::{CacheTtls, ConfigError, CoreConfig, Env, RateLimitConfig, listen_addr};
+
+#[derive(Clone)]
+pub struct GatewayConfig {
+    pub core: CoreConfig,
+    /// `HOST:PORT`; port 0 picks a free one (tests).
+    pub listen: String,
+    pub rate_limits: RateLimitConfig,
+    pub cache_ttls: CacheTtls,
+    /// `INBOX_TOKEN_KEY`: hex AES-256 key for inbox tokens; `None` means the development key.
+    pub inbox_token_key: Option<String>,
+    /// `HTTP_JSON_LIMIT_BYTES`: larger JSON bodies get 413.
+    pub json_limit_bytes: usize,
+    pub database_max_connections: u32,
+    /// `OUTBOX_RELAY`: whether this process publishes queued jobs.
+    pub run_outbox_relay: bool,
+}
+
+impl GatewayConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let inbox_token_key = env.optional("INBOX_TOKEN_KEY");
+        if let Some(key) = &inbox_token_key
+            && db::secrets::TokenCipher::from_hex(key).is_err()
+        {
+            return Err(ConfigError {
+                var: "INBOX_TOKEN_KEY".into(),
+                value: "(hidden)".into(),
+                reason: "must be 64 hex characters (a 32-byte AES-256 key)".into(),
+            });
+        }
+        Ok(Self {
+            core: CoreConfig::from_env(env)?,
+            listen: listen_addr(env, "PORT", 3000)?,
+            rate_limits: RateLimitConfig::from_env(env)?,
+            cache_ttls: CacheTtls::from_env(env)?,
+            inbox_token_key,
+            json_limit_bytes: env.parse_in("HTTP_JSON_LIMIT_BYTES", 256 * 1024, 1024..=64 * 1024 * 1024)?,
+            database_max_connections: env.parse_in("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
+            run_outbox_relay: env.parse("OUTBOX_RELAY", true)?,
+        })
+    }
+}

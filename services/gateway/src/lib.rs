@@ -1,0 +1,148 @@
+#![doc = include_str!("../README.md")]
+
+pub mod auth;
+pub mod config;
+pub mod error;
+mod http_metrics;
+pub mod routes;
+pub mod state;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use common::ErrorCode;
+use db::secrets::{DEVELOPMENT_KEY_HEX, TokenCipher};
+use fred::interfaces::ClientLike;
+use fred::prelude::{Builder, Config as RedisClientConfig, ReconnectPolicy};
+use outbox::{Relay, RelayWaker};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::GatewayConfig;
+use crate::error::{ApiError, extractors};
+use crate::state::AppState;
+
+/// The gateway, bound and ready to run. Tests build it exactly as `main` does, on port 0.
+pub struct Application {
+    port: u16,
+    server: Server,
+    background: CancellationToken,
+    relay: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Application {
+    pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
+        let metrics = telemetry::metrics();
+        let db = db::connect(&config.core.database_url, config.database_max_connections).await?;
+        let token_cipher = match &config.inbox_token_key {
+            Some(key) => TokenCipher::from_hex(key)?,
+            None => {
+                tracing::warn!("INBOX_TOKEN_KEY is unset: inbox tokens are encrypted with the development key");
+                TokenCipher::from_hex(DEVELOPMENT_KEY_HEX)?
+            }
+        };
+        let redis = connect_redis(&config).await?;
+
+        let background = CancellationToken::new();
+        let relay_waker = RelayWaker::default();
+        let (relay, broker_connected) = if config.run_outbox_relay {
+            let relay = Relay::new(
+                db.clone(),
+                &config.core.amqp_url,
+                &config.core.queue_prefix,
+                relay_waker.clone(),
+            );
+            let flag = relay.connected_flag();
+            (Some(tokio::spawn(relay.run(background.clone()))), Some(flag))
+        } else {
+            (None, None)
+        };
+
+        let listener = TcpListener::bind(&config.listen)
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let port = listener.local_addr()?.port();
+        let json_limit = config.json_limit_bytes;
+        let state = web::Data::new(AppState {
+            config,
+            db,
+            redis,
+            token_cipher,
+            relay_waker,
+            broker_connected,
+            metrics,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(json_limit)
+                        .error_handler(extractors::json_error),
+                )
+                .app_data(web::PathConfig::default().error_handler(extractors::path_error))
+                .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
+                .wrap(actix_web::middleware::from_fn(http_metrics::record))
+                .route("/healthz", web::get().to(routes::health::healthz))
+                .route("/readyz", web::get().to(routes::health::readyz))
+                .route("/metrics", web::get().to(routes::health::metrics))
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound, "no such endpoint"))
+                }))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(10)
+        .run();
+        Ok(Self {
+            port,
+            server,
+            background,
+            relay,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` is cancelled, then finishes in-flight requests and stops the relay.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = tokio::spawn(self.server);
+        shutdown.cancelled().await;
+        handle.stop(true).await;
+        self.background.cancel();
+        if let Some(relay) = self.relay {
+            let _ = relay.await;
+        }
+        server.await??;
+        Ok(())
+    }
+}
+
+/// Connects to Redis without making it a start-up requirement: fred keeps reconnecting in the
+/// background, and `/readyz` reports whether it answers.
+async fn connect_redis(config: &GatewayConfig) -> anyhow::Result<fred::clients::Client> {
+    let redis_config = RedisClientConfig::from_url(&config.core.redis.url())
+        .map_err(|e| anyhow::anyhow!("invalid value for REDIS_HOST/REDIS_PORT/REDIS_PASSWORD: {e}"))?;
+    let client = Builder::from_config(redis_config)
+        .with_connection_config(|c| {
+            c.connection_timeout = Duration::from_secs(2);
+        })
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
+        .build()?;
+    client.connect();
+    if tokio::time::timeout(Duration::from_secs(2), client.wait_for_connect())
+        .await
+        .is_err()
+    {
+        tracing::warn!("Redis is not answering yet; continuing and reconnecting in the background");
+    }
+    Ok(client)
+}
+
+/// Keeps a `Arc` alive in tests that want to hold the state.
+pub type SharedState = Arc<AppState>;

@@ -1,0 +1,145 @@
+//! Campaigns: creating one queues its send.
+
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use common::template::{MAX_TEMPLATE_LEN, Template};
+use common::{CampaignId, ContactId, InboxId};
+use db::entity::campaign;
+use serde::{Deserialize, Serialize};
+
+use super::inboxes::account_of;
+use super::{ApiResult, ok, required_text};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Most recipients one campaign may have (bigger sends are several campaigns or an import).
+const MAX_RECIPIENTS: usize = 100_000;
+/// Attempts per campaign job (the guide's retry configuration).
+const MAX_ATTEMPTS: i32 = 3;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateCampaign {
+    name: String,
+    inbox_id: InboxId,
+    /// `Hello {{name}}!`; `{a|b}` picks a variant per message.
+    template: String,
+    contact_ids: Vec<ContactId>,
+    /// Pause between two messages of this campaign, drawn uniformly from [min, max].
+    #[serde(default = "default_delay_min")]
+    delay_min_ms: u32,
+    #[serde(default = "default_delay_max")]
+    delay_max_ms: u32,
+    /// Start later instead of now.
+    scheduled_at: Option<DateTime<Utc>>,
+}
+
+fn default_delay_min() -> u32 {
+    3_000
+}
+fn default_delay_max() -> u32 {
+    8_000
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CampaignView {
+    id: uuid::Uuid,
+    inbox_id: uuid::Uuid,
+    name: String,
+    template: String,
+    status: String,
+    total: i32,
+    delay_min_ms: i32,
+    delay_max_ms: i32,
+    scheduled_at: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<campaign::Model> for CampaignView {
+    fn from(m: campaign::Model) -> Self {
+        Self {
+            id: m.id,
+            inbox_id: m.inbox_id,
+            name: m.name,
+            template: m.template,
+            status: m.status,
+            total: m.total,
+            delay_min_ms: m.delay_min_ms,
+            delay_max_ms: m.delay_max_ms,
+            scheduled_at: m.scheduled_at,
+            last_error: m.last_error,
+            created_at: m.created_at,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+        }
+    }
+}
+
+/// `POST /api/campaigns`: writes the campaign, its recipients, its job and the outbox row in one
+/// transaction and answers 202; the send runs in `worker-campaign`.
+pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateCampaign>) -> ApiResult {
+    let tenant_id = caller.tenant_id()?;
+    let account_id = account_of(&caller)?;
+    let body = body.into_inner();
+    let name = required_text("name", &body.name, 200)?;
+    if body.template.len() > MAX_TEMPLATE_LEN {
+        return Err(ApiError::validation(
+            "template",
+            format!("`template` must be at most {MAX_TEMPLATE_LEN} bytes"),
+        ));
+    }
+    Template::parse(&body.template).map_err(|e| ApiError::validation("template", e.to_string()))?;
+    if body.contact_ids.is_empty() {
+        return Err(ApiError::validation("contactIds", "`contactIds` must name at least one contact"));
+    }
+    if body.contact_ids.len() > MAX_RECIPIENTS {
+        return Err(ApiError::validation(
+            "contactIds",
+            format!("at most {MAX_RECIPIENTS} contacts per campaign"),
+        ));
+    }
+    let too_long = |ms: u32| ms > 10 * 60 * 1000;
+    if body.delay_min_ms > body.delay_max_ms || too_long(body.delay_max_ms) {
+        return Err(ApiError::validation(
+            "delayMinMs",
+            "`delayMinMs` must not exceed `delayMaxMs`, and delays are at most 600000 ms",
+        ));
+    }
+    let created = db::campaigns::create(
+        &state.db,
+        tenant_id,
+        db::campaigns::NewCampaign {
+            account_id,
+            inbox_id: body.inbox_id,
+            created_by: caller.0.user_id,
+            name,
+            template: body.template,
+            contact_ids: body.contact_ids,
+            delay_min_ms: body.delay_min_ms as i32,
+            delay_max_ms: body.delay_max_ms as i32,
+            scheduled_at: body.scheduled_at,
+            max_attempts: MAX_ATTEMPTS,
+        },
+    )
+    .await?;
+    state.relay_waker.wake();
+    let job = &created.job;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "success": true,
+        "data": {
+            "campaign": CampaignView::from(created.campaign.clone()),
+            "job": {"id": job.id, "queue": job.queue, "state": job.state},
+        }
+    })))
+}
+
+/// `GET /api/campaigns/{campaignId}`
+pub async fn get(state: web::Data<AppState>, caller: Caller, path: web::Path<CampaignId>) -> ApiResult {
+    let campaign = db::campaigns::find(&state.db, caller.tenant_id()?, path.into_inner()).await?;
+    Ok(ok(CampaignView::from(campaign)))
+}

@@ -1,0 +1,87 @@
+//! Inboxes: WhatsApp numbers reached through WUZAPI. Tokens go in, only hints come out.
+
+use actix_web::web;
+use common::AccountId;
+use db::entity::inbox;
+use serde::{Deserialize, Serialize};
+
+use super::{ApiResult, created, ok, required_text};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateInbox {
+    name: String,
+    /// The WUZAPI user token of this number.
+    token: String,
+    /// Defaults to `WUZAPI_URL`.
+    wuzapi_url: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxView {
+    id: uuid::Uuid,
+    account_id: uuid::Uuid,
+    name: String,
+    wuzapi_url: String,
+    token_hint: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl From<inbox::Model> for InboxView {
+    fn from(m: inbox::Model) -> Self {
+        Self {
+            id: m.id,
+            account_id: m.account_id,
+            name: m.name,
+            wuzapi_url: m.wuzapi_url,
+            token_hint: m.token_hint,
+            created_at: m.created_at,
+        }
+    }
+}
+
+pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateInbox>) -> ApiResult {
+    let tenant_id = caller.tenant_id()?;
+    let account_id = account_of(&caller)?;
+    let body = body.into_inner();
+    let name = required_text("name", &body.name, 200)?;
+    let token = required_text("token", &body.token, 512)?;
+    let wuzapi_url = match body.wuzapi_url {
+        Some(url) => parse_base_url(&url)?,
+        None => state.config.core.wuzapi_url.clone(),
+    };
+    let inbox = db::inboxes::create(
+        &state.db,
+        &state.token_cipher,
+        tenant_id,
+        db::inboxes::NewInbox { account_id, name, wuzapi_url, token },
+    )
+    .await?;
+    Ok(created(InboxView::from(inbox)))
+}
+
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    let inboxes = db::inboxes::list(&state.db, caller.tenant_id()?).await?;
+    Ok(ok(inboxes.into_iter().map(InboxView::from).collect::<Vec<_>>()))
+}
+
+/// The account new objects of this caller belong to.
+pub fn account_of(caller: &Caller) -> Result<AccountId, ApiError> {
+    caller
+        .0
+        .account_id
+        .ok_or_else(|| ApiError::forbidden("this user belongs to no account"))
+}
+
+fn parse_base_url(raw: &str) -> Result<String, ApiError> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| ApiError::validation("wuzapiUrl", format!("`wuzapiUrl` is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ApiError::validation("wuzapiUrl", "`wuzapiUrl` must be an http(s) URL with a host"));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}

@@ -1,0 +1,54 @@
+//! The REST API. Every handler that touches tenant data takes the tenant from the caller, never
+//! from the request, so one tenant cannot name another's objects.
+
+pub mod campaigns;
+pub mod contacts;
+pub mod health;
+pub mod inboxes;
+pub mod jobs;
+pub mod tenants;
+
+use actix_web::{HttpResponse, web};
+use serde::Serialize;
+
+use crate::error::ApiError;
+
+pub type ApiResult = Result<HttpResponse, ApiError>;
+
+/// `{"success":true,"data":...}`, the success envelope.
+pub fn ok<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"success": true, "data": data}))
+}
+
+pub fn created<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Created().json(serde_json::json!({"success": true, "data": data}))
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api")
+            .route("/admin/tenants", web::post().to(tenants::create_tenant))
+            .route("/tenants/current", web::get().to(tenants::current_tenant))
+            .route("/users", web::post().to(tenants::create_user))
+            .route("/users/{user_id}/api-keys", web::post().to(tenants::create_api_key))
+            .route("/inboxes", web::post().to(inboxes::create))
+            .route("/inboxes", web::get().to(inboxes::list))
+            .route("/contacts", web::post().to(contacts::create))
+            .route("/contacts", web::get().to(contacts::list))
+            .route("/campaigns", web::post().to(campaigns::create))
+            .route("/campaigns/{campaign_id}", web::get().to(campaigns::get))
+            .route("/jobs/campaign/{campaign_id}/status", web::get().to(jobs::campaign_status)),
+    );
+}
+
+/// Trims a required text field and checks its length.
+pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::validation(field, format!("`{field}` must not be empty")));
+    }
+    if value.chars().count() > max_chars {
+        return Err(ApiError::validation(field, format!("`{field}` must be at most {max_chars} characters")));
+    }
+    Ok(value.to_owned())
+}

@@ -1,0 +1,177 @@
+//! Tenants, users and API keys.
+
+use actix_web::web;
+use common::{Plan, Role, TenantId, UserId};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiResult, created, ok, required_text};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateTenant {
+    name: String,
+    slug: String,
+    #[serde(default = "default_plan")]
+    plan: Plan,
+}
+
+fn default_plan() -> Plan {
+    Plan::Free
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantView {
+    id: uuid::Uuid,
+    name: String,
+    slug: String,
+    plan: String,
+    default_account_id: Option<uuid::Uuid>,
+}
+
+/// `POST /api/admin/tenants` (superadmin): a tenant and its default account.
+pub async fn create_tenant(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateTenant>) -> ApiResult {
+    caller.require_superadmin()?;
+    let body = body.into_inner();
+    let name = required_text("name", &body.name, 200)?;
+    let slug = body.slug.trim().to_ascii_lowercase();
+    let slug_ok = (2..=63).contains(&slug.len())
+        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-');
+    if !slug_ok {
+        return Err(ApiError::validation(
+            "slug",
+            "`slug` must be 2-63 characters of a-z, 0-9 and `-`, not starting with `-`",
+        ));
+    }
+    let (tenant, account) =
+        db::tenants::create_tenant(&state.db, db::tenants::NewTenant { name, slug, plan: body.plan }).await?;
+    Ok(created(TenantView {
+        id: tenant.id,
+        name: tenant.name,
+        slug: tenant.slug,
+        plan: tenant.plan,
+        default_account_id: Some(account.id),
+    }))
+}
+
+/// `GET /api/tenants/current`: the caller's tenant.
+pub async fn current_tenant(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    let tenant = db::tenants::find_tenant(&state.db, caller.tenant_id()?).await?;
+    Ok(ok(TenantView {
+        id: tenant.id,
+        name: tenant.name,
+        slug: tenant.slug,
+        plan: tenant.plan,
+        default_account_id: None,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateUser {
+    email: String,
+    #[serde(default)]
+    name: String,
+    role: Role,
+    /// Required for superadmins; tenant admins always create in their own tenant.
+    tenant_id: Option<TenantId>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct UserView {
+    id: uuid::Uuid,
+    tenant_id: Option<uuid::Uuid>,
+    account_id: Option<uuid::Uuid>,
+    email: String,
+    name: String,
+    role: String,
+}
+
+/// `POST /api/users`: a superadmin creates tenant admins and users of any tenant; a tenant
+/// admin creates users and admins of its own tenant.
+pub async fn create_user(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateUser>) -> ApiResult {
+    let body = body.into_inner();
+    let tenant_id = match caller.role() {
+        Role::Superadmin => body
+            .tenant_id
+            .ok_or_else(|| ApiError::validation("tenantId", "`tenantId` is required for a superadmin"))?,
+        Role::TenantAdmin => caller.tenant_id()?,
+        Role::User => return Err(ApiError::forbidden("only tenant admins may create users")),
+    };
+    if body.role == Role::Superadmin {
+        return Err(ApiError::validation(
+            "role",
+            "superadmins are created with `gateway bootstrap-superadmin`, not through the API",
+        ));
+    }
+    let email = required_text("email", &body.email, 320)?;
+    if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return Err(ApiError::validation("email", "`email` must be an email address"));
+    }
+    // A superadmin naming an unknown tenant gets 404, like any missing object.
+    let account = db::tenants::default_account(&state.db, tenant_id)
+        .await
+        .map_err(|e| match e {
+            db::DbError::NotFound(_) => ApiError::not_found("tenant"),
+            other => other.into(),
+        })?;
+    let user = db::tenants::create_user(
+        &state.db,
+        db::tenants::NewUser {
+            tenant_id: Some(tenant_id),
+            account_id: Some(account.id.into()),
+            email,
+            name: body.name.trim().to_owned(),
+            role: body.role,
+        },
+    )
+    .await?;
+    Ok(created(UserView {
+        id: user.id,
+        tenant_id: user.tenant_id,
+        account_id: user.account_id,
+        email: user.email,
+        name: user.name,
+        role: user.role,
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CreateApiKey {
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /api/users/{userId}/api-keys`: the raw key is in this response and nowhere else.
+pub async fn create_api_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<UserId>,
+    body: web::Json<CreateApiKey>,
+) -> ApiResult {
+    let user_id = path.into_inner();
+    // Superadmins reach every user; tenant admins their tenant's; users only themselves.
+    let scope = match caller.role() {
+        Role::Superadmin => None,
+        Role::TenantAdmin => Some(caller.tenant_id()?),
+        Role::User if caller.0.user_id == user_id => Some(caller.tenant_id()?),
+        Role::User => return Err(ApiError::forbidden("users may only create keys for themselves")),
+    };
+    let user = db::tenants::find_user(&state.db, scope, user_id).await?;
+    let name = body.into_inner().name.trim().chars().take(200).collect::<String>();
+    let (key, raw) = db::tenants::create_api_key(&state.db, &user, &name).await?;
+    Ok(created(serde_json::json!({
+        "id": key.id,
+        "userId": key.user_id,
+        "name": key.name,
+        "prefix": key.key_prefix,
+        "key": raw,
+        "notice": "store this key now: it is not shown again",
+    })))
+}
