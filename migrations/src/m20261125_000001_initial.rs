@@ -92,7 +92,7 @@ CREATE TABLE campaigns (
     name          text NOT NULL CHECK (length(name) BETWEEN 1 AND 200),
     template      text NOT NULL,
     status        text NOT NULL CHECK (status IN
-                    ('scheduled', 'running', 'paused', 'completed', 'failed', 'cancelled')),
+                    ('queued', 'scheduled', 'running', 'paused', 'completed', 'failed', 'cancelled')),
     delay_min_ms  integer NOT NULL CHECK (delay_min_ms >= 0),
     delay_max_ms  integer NOT NULL CHECK (delay_max_ms >= delay_min_ms),
     scheduled_at  timestamptz,

@@ -76,7 +76,12 @@ impl Env {
         }
     }
 
-    pub fn parse_in<T>(&self, var: &str, default: T, range: RangeInclusive<T>) -> Result<T, ConfigError>
+    pub fn parse_in<T>(
+        &self,
+        var: &str,
+        default: T,
+        range: RangeInclusive<T>,
+    ) -> Result<T, ConfigError>
     where
         T: FromStr + PartialOrd + Display + Copy,
         T::Err: Display,
@@ -96,7 +101,10 @@ impl Env {
     /// A URL-ish setting that must start with one of `schemes`.
     pub fn url(&self, var: &str, default: &str, schemes: &[&str]) -> Result<String, ConfigError> {
         let value = self.string(var, default);
-        if schemes.iter().any(|s| value.starts_with(&format!("{s}://"))) {
+        if schemes
+            .iter()
+            .any(|s| value.starts_with(&format!("{s}://")))
+        {
             Ok(value)
         } else {
             Err(ConfigError {
@@ -174,7 +182,11 @@ impl CoreConfig {
             });
         }
         Ok(Self {
-            database_url: env.url("DATABASE_URL", DEFAULT_DATABASE_URL, &["postgres", "postgresql"])?,
+            database_url: env.url(
+                "DATABASE_URL",
+                DEFAULT_DATABASE_URL,
+                &["postgres", "postgresql"],
+            )?,
             amqp_url: env.url("AMQP_URL", DEFAULT_AMQP_URL, &["amqp", "amqps"])?,
             redis: RedisConfig {
                 host: env.string("REDIS_HOST", "localhost"),
@@ -255,7 +267,11 @@ impl CacheTtls {
 
 /// How many jobs of `queue` one worker process runs at once (`WORKER_<QUEUE>_CONCURRENCY`).
 pub fn worker_concurrency(env: &Env, queue: QueueName) -> Result<u16, ConfigError> {
-    env.parse_in(queue.concurrency_var(), queue.default_concurrency(), 1..=1000)
+    env.parse_in(
+        queue.concurrency_var(),
+        queue.default_concurrency(),
+        1..=1000,
+    )
 }
 
 /// `HOST` and a port variable: where a service listens.
@@ -277,14 +293,32 @@ mod tests {
         assert_eq!(core.redis.url(), "redis://localhost:6379");
         assert_eq!(core.queue_prefix, "wuzapi");
         let limits = RateLimitConfig::from_env(&env).unwrap();
-        assert_eq!(limits.for_plan(Plan::Free), PlanLimit { per_minute: 100, burst: 150 });
-        assert_eq!(limits.for_plan(Plan::Pro), PlanLimit { per_minute: 500, burst: 750 });
+        assert_eq!(
+            limits.for_plan(Plan::Free),
+            PlanLimit {
+                per_minute: 100,
+                burst: 150
+            }
+        );
+        assert_eq!(
+            limits.for_plan(Plan::Pro),
+            PlanLimit {
+                per_minute: 500,
+                burst: 750
+            }
+        );
         assert_eq!(
             limits.for_plan(Plan::Enterprise),
-            PlanLimit { per_minute: 2000, burst: 3000 }
+            PlanLimit {
+                per_minute: 2000,
+                burst: 3000
+            }
         );
         assert_eq!(worker_concurrency(&env, QueueName::Import).unwrap(), 2);
-        assert_eq!(CacheTtls::from_env(&env).unwrap().branding, Duration::from_secs(300));
+        assert_eq!(
+            CacheTtls::from_env(&env).unwrap().branding,
+            Duration::from_secs(300)
+        );
     }
 
     #[test]
@@ -304,10 +338,13 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable() {
-        let err = RateLimitConfig::from_env(&Env::from_pairs([("RATE_LIMIT_FREE", "lots")]))
-            .unwrap_err();
+        let err =
+            RateLimitConfig::from_env(&Env::from_pairs([("RATE_LIMIT_FREE", "lots")])).unwrap_err();
         assert_eq!(err.var, "RATE_LIMIT_FREE");
-        assert!(err.to_string().starts_with("invalid value for RATE_LIMIT_FREE: `lots`"));
+        assert!(
+            err.to_string()
+                .starts_with("invalid value for RATE_LIMIT_FREE: `lots`")
+        );
 
         let err = worker_concurrency(
             &Env::from_pairs([("WORKER_IMPORT_CONCURRENCY", "0")]),
@@ -320,7 +357,10 @@ mod tests {
         let err = CoreConfig::from_env(&Env::from_pairs([("DATABASE_URL", "mysql://u:pw@h/db")]))
             .unwrap_err();
         assert_eq!(err.var, "DATABASE_URL");
-        assert_eq!(err.value, "mysql://u:***@h/db", "passwords never reach a message");
+        assert_eq!(
+            err.value, "mysql://u:***@h/db",
+            "passwords never reach a message"
+        );
 
         let err = CoreConfig::from_env(&Env::from_pairs([("REDIS_PORT", "70000")])).unwrap_err();
         assert_eq!(err.var, "REDIS_PORT");
@@ -330,6 +370,9 @@ mod tests {
     fn blank_means_unset() {
         let env = Env::from_pairs([("REDIS_PASSWORD", ""), ("RATE_LIMIT_FREE", "  ")]);
         assert_eq!(CoreConfig::from_env(&env).unwrap().redis.password, None);
-        assert_eq!(RateLimitConfig::from_env(&env).unwrap().free.per_minute, 100);
+        assert_eq!(
+            RateLimitConfig::from_env(&env).unwrap().free.per_minute,
+            100
+        );
     }
 }

@@ -16,7 +16,9 @@ pub struct PhoneNumber(String);
 pub enum PhoneError {
     #[error("phone number is empty")]
     Empty,
-    #[error("phone number may contain only digits, spaces, dots, dashes, parentheses and a leading +")]
+    #[error(
+        "phone number may contain only digits, spaces, dots, dashes, parentheses and a leading +"
+    )]
     InvalidCharacter,
     #[error("phone number must have 8 to 15 digits including the country code (E.164), got {0}")]
     WrongLength(usize),
@@ -100,7 +102,10 @@ mod tests {
             PhoneNumber::parse("55a11"),
             Err(PhoneError::InvalidCharacter)
         );
-        assert_eq!(PhoneNumber::parse("1234567"), Err(PhoneError::WrongLength(7)));
+        assert_eq!(
+            PhoneNumber::parse("1234567"),
+            Err(PhoneError::WrongLength(7))
+        );
         assert_eq!(
             PhoneNumber::parse("1234567890123456"),
             Err(PhoneError::WrongLength(16))

@@ -79,7 +79,11 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 text_enum!(Plan, "plan", [Plan::Free, Plan::Pro, Plan::Enterprise]);
-text_enum!(Role, "role", [Role::Superadmin, Role::TenantAdmin, Role::User]);
+text_enum!(
+    Role,
+    "role",
+    [Role::Superadmin, Role::TenantAdmin, Role::User]
+);
 
 #[cfg(test)]
 mod tests {

@@ -50,7 +50,9 @@ impl Template {
             let at = offset + open;
             let after = &rest[open..];
             let consumed = if let Some(inner) = after.strip_prefix("{{") {
-                let close = inner.find("}}").ok_or(TemplateError::UnclosedVariable(at))?;
+                let close = inner
+                    .find("}}")
+                    .ok_or(TemplateError::UnclosedVariable(at))?;
                 let name = inner[..close].trim();
                 let valid = !name.is_empty()
                     && name
@@ -144,7 +146,10 @@ mod tests {
     fn substitutes_variables() {
         assert_eq!(render("Hello {{name}}!", &[("name", "Ana")]), "Hello Ana!");
         assert_eq!(
-            render("{{ name }}, your code is {{code}}", &[("name", "Bo"), ("code", "42")]),
+            render(
+                "{{ name }}, your code is {{code}}",
+                &[("name", "Bo"), ("code", "42")]
+            ),
             "Bo, your code is 42"
         );
         assert_eq!(render("Hi {{missing}}.", &[]), "Hi .");
@@ -158,7 +163,10 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(1);
         for _ in 0..200 {
             let text = template.render(|_| Some("Ana"), &mut rng);
-            assert!(["Hi Ana", "Hello Ana", "Hey Ana"].contains(&text.as_str()), "{text}");
+            assert!(
+                ["Hi Ana", "Hello Ana", "Hey Ana"].contains(&text.as_str()),
+                "{text}"
+            );
             seen.insert(text);
         }
         assert_eq!(seen.len(), 3);
@@ -175,8 +183,14 @@ mod tests {
             Template::parse("Hello {{na me}}"),
             Err(TemplateError::BadVariableName(6))
         );
-        assert_eq!(Template::parse("{a|b"), Err(TemplateError::UnclosedVariants(0)));
-        assert_eq!(Template::parse("x {alone}"), Err(TemplateError::SingleVariant(2)));
+        assert_eq!(
+            Template::parse("{a|b"),
+            Err(TemplateError::UnclosedVariants(0))
+        );
+        assert_eq!(
+            Template::parse("x {alone}"),
+            Err(TemplateError::SingleVariant(2))
+        );
     }
 
     #[test]

@@ -49,7 +49,9 @@ pub async fn principal_for_key(
     .await?;
     let Some(row) = row else { return Ok(None) };
     let corrupt = |what: &str, e: common::plan::UnknownVariant| {
-        DbError::Db(sea_orm::DbErr::Custom(format!("stored {what} is invalid: {e}")))
+        DbError::Db(sea_orm::DbErr::Custom(format!(
+            "stored {what} is invalid: {e}"
+        )))
     };
     let tenant = match (row.tenant_id, row.plan) {
         (Some(id), Some(plan)) => Some(TenantPrincipal {

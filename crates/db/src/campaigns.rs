@@ -5,7 +5,10 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use common::proto::CampaignBatch;
-use common::{AccountId, CampaignId, ContactId, InboxId, JobId, JobState, QueueName, RecipientId, TenantId, UserId};
+use common::{
+    AccountId, CampaignId, ContactId, InboxId, JobId, JobState, QueueName, RecipientId, TenantId,
+    UserId,
+};
 use prost::Message;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -20,6 +23,9 @@ use crate::{DbError, DbResult};
 
 /// Campaign states as stored.
 pub mod status {
+    /// Created; its job waits for a worker.
+    pub const QUEUED: &str = "queued";
+    /// Created with a future `scheduledAt`.
     pub const SCHEDULED: &str = "scheduled";
     pub const RUNNING: &str = "running";
     pub const PAUSED: &str = "paused";
@@ -61,7 +67,11 @@ pub fn message_id(campaign_id: CampaignId, phone: &str) -> String {
 
 /// Writes the campaign, one recipient per distinct phone, its job and the outbox row that will
 /// publish the job, all in one transaction.
-pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewCampaign) -> DbResult<CreatedCampaign> {
+pub async fn create(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    new: NewCampaign,
+) -> DbResult<CreatedCampaign> {
     let tenant = tenant_id.into_uuid();
     let txn = db.begin().await?;
 
@@ -140,7 +150,12 @@ pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewCampai
         created_by: Set(Some(new.created_by.into())),
         name: Set(new.name),
         template: Set(new.template),
-        status: Set(if run_at.is_some() { status::SCHEDULED } else { status::RUNNING }.to_owned()),
+        status: Set(if run_at.is_some() {
+            status::SCHEDULED
+        } else {
+            status::QUEUED
+        }
+        .to_owned()),
         delay_min_ms: Set(new.delay_min_ms),
         delay_max_ms: Set(new.delay_max_ms),
         scheduled_at: Set(new.scheduled_at),
@@ -156,7 +171,9 @@ pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewCampai
 
     // Bounded chunks keep each INSERT under Postgres' limit of 65535 bind parameters.
     for chunk in recipients.chunks(1000) {
-        campaign_recipient::Entity::insert_many(chunk.to_vec()).exec(&txn).await?;
+        campaign_recipient::Entity::insert_many(chunk.to_vec())
+            .exec(&txn)
+            .await?;
     }
 
     let job_id = JobId::new();
@@ -165,9 +182,13 @@ pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewCampai
         tenant_id: Set(tenant),
         queue: Set(QueueName::Campaign.as_str().to_owned()),
         subject_id: Set(Some(campaign_id.into())),
-        state: Set(if run_at.is_some() { JobState::Delayed } else { JobState::Waiting }
-            .as_str()
-            .to_owned()),
+        state: Set(if run_at.is_some() {
+            JobState::Delayed
+        } else {
+            JobState::Waiting
+        }
+        .as_str()
+        .to_owned()),
         attempts: Set(0),
         max_attempts: Set(new.max_attempts),
         progress: Set(serde_json::json!({})),
@@ -205,7 +226,11 @@ pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewCampai
     Ok(CreatedCampaign { campaign, job })
 }
 
-pub async fn find(db: &impl ConnectionTrait, tenant_id: TenantId, id: CampaignId) -> DbResult<campaign::Model> {
+pub async fn find(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    id: CampaignId,
+) -> DbResult<campaign::Model> {
     campaign::Entity::find_by_id(id.into_uuid())
         .filter(campaign::Column::TenantId.eq(tenant_id.into_uuid()))
         .one(db)
@@ -243,7 +268,12 @@ pub async fn progress(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbR
     .one(db)
     .await?;
     Ok(row
-        .map(|r| Progress { total: r.total, sent: r.sent, failed: r.failed, pending: r.pending })
+        .map(|r| Progress {
+            total: r.total,
+            sent: r.sent,
+            failed: r.failed,
+            pending: r.pending,
+        })
         .unwrap_or_default())
 }
 
@@ -271,14 +301,23 @@ pub async fn record_outcome(
 ) -> DbResult<bool> {
     let now = Utc::now();
     let mut update = campaign_recipient::Entity::update_many()
-        .col_expr(campaign_recipient::Column::Attempts, Expr::col(campaign_recipient::Column::Attempts).add(1))
+        .col_expr(
+            campaign_recipient::Column::Attempts,
+            Expr::col(campaign_recipient::Column::Attempts).add(1),
+        )
         .col_expr(campaign_recipient::Column::UpdatedAt, Expr::value(now));
     update = match outcome {
         Ok(()) => update
-            .col_expr(campaign_recipient::Column::Status, Expr::value(recipient_status::SENT))
+            .col_expr(
+                campaign_recipient::Column::Status,
+                Expr::value(recipient_status::SENT),
+            )
             .col_expr(campaign_recipient::Column::SentAt, Expr::value(now)),
         Err(error) => update
-            .col_expr(campaign_recipient::Column::Status, Expr::value(recipient_status::FAILED))
+            .col_expr(
+                campaign_recipient::Column::Status,
+                Expr::value(recipient_status::FAILED),
+            )
             .col_expr(campaign_recipient::Column::Error, Expr::value(error)),
     };
     let result = update

@@ -2,7 +2,10 @@
 
 use chrono::Utc;
 use common::{AccountId, ContactId, PhoneNumber, TenantId};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+};
 
 use crate::entity::contact;
 use crate::{DbError, DbResult};
@@ -14,7 +17,11 @@ pub struct NewContact {
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
-pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewContact) -> DbResult<contact::Model> {
+pub async fn create(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    new: NewContact,
+) -> DbResult<contact::Model> {
     let now = Utc::now();
     contact::ActiveModel {
         id: Set(ContactId::new().into()),
@@ -28,7 +35,9 @@ pub async fn create(db: &DatabaseConnection, tenant_id: TenantId, new: NewContac
     }
     .insert(db)
     .await
-    .map_err(|e| DbError::conflict_on_unique(e, format!("a contact with phone {} exists", new.phone)))
+    .map_err(|e| {
+        DbError::conflict_on_unique(e, format!("a contact with phone {} exists", new.phone))
+    })
 }
 
 /// One page of a tenant's contacts in id (creation) order, after `cursor`. Returns up to
@@ -39,7 +48,8 @@ pub async fn page(
     cursor: Option<ContactId>,
     limit: u64,
 ) -> DbResult<(Vec<contact::Model>, bool)> {
-    let mut query = contact::Entity::find().filter(contact::Column::TenantId.eq(tenant_id.into_uuid()));
+    let mut query =
+        contact::Entity::find().filter(contact::Column::TenantId.eq(tenant_id.into_uuid()));
     if let Some(after) = cursor {
         query = query.filter(contact::Column::Id.gt(after.into_uuid()));
     }
@@ -53,7 +63,11 @@ pub async fn page(
     Ok((rows, more))
 }
 
-pub async fn find(db: &DatabaseConnection, tenant_id: TenantId, id: ContactId) -> DbResult<contact::Model> {
+pub async fn find(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    id: ContactId,
+) -> DbResult<contact::Model> {
     contact::Entity::find_by_id(id.into_uuid())
         .filter(contact::Column::TenantId.eq(tenant_id.into_uuid()))
         .one(db)

@@ -2,7 +2,9 @@
 
 use chrono::Utc;
 use common::{AccountId, InboxId, TenantId};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::entity::inbox;
 use crate::secrets::{TokenCipher, hint};
@@ -35,7 +37,11 @@ pub async fn create(
     .await?)
 }
 
-pub async fn find(db: &DatabaseConnection, tenant_id: TenantId, id: InboxId) -> DbResult<inbox::Model> {
+pub async fn find(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    id: InboxId,
+) -> DbResult<inbox::Model> {
     inbox::Entity::find_by_id(id.into_uuid())
         .filter(inbox::Column::TenantId.eq(tenant_id.into_uuid()))
         .one(db)

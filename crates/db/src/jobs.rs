@@ -3,7 +3,9 @@
 use chrono::Utc;
 use common::{JobId, JobState, QueueName, TenantId};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+};
 
 use crate::entity::job;
 use crate::{DbError, DbResult};
@@ -66,7 +68,11 @@ pub async fn finish(
 }
 
 /// Stores the latest progress figures on the job row.
-pub async fn set_progress(db: &impl ConnectionTrait, id: JobId, progress: serde_json::Value) -> DbResult<()> {
+pub async fn set_progress(
+    db: &impl ConnectionTrait,
+    id: JobId,
+    progress: serde_json::Value,
+) -> DbResult<()> {
     job::Entity::update_many()
         .col_expr(job::Column::Progress, Expr::value(progress))
         .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))

@@ -13,8 +13,8 @@ pub mod tenants;
 
 use std::time::Duration;
 
-pub use sea_orm::{DatabaseConnection, DbErr};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, SqlErr};
+pub use sea_orm::{DatabaseConnection, DbErr};
 
 /// What a query can fail with, in terms a handler can map to a response.
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,10 @@ pub enum DbError {
     NotFound(&'static str),
     /// The input refers to something that does not exist or cannot be used.
     #[error("{message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     /// A unique constraint refused the row.
     #[error("{0}")]
     Conflict(String),

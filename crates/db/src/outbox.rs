@@ -20,7 +20,11 @@ pub async fn claim_due(txn: &DatabaseTransaction, limit: u64) -> DbResult<Vec<ou
 }
 
 /// Deletes published rows and moves their jobs from delayed to waiting: they are queued now.
-pub async fn mark_published(txn: &DatabaseTransaction, ids: &[i64], job_ids: &[uuid::Uuid]) -> DbResult<()> {
+pub async fn mark_published(
+    txn: &DatabaseTransaction,
+    ids: &[i64],
+    job_ids: &[uuid::Uuid],
+) -> DbResult<()> {
     if ids.is_empty() {
         return Ok(());
     }
@@ -40,7 +44,12 @@ pub async fn mark_published(txn: &DatabaseTransaction, ids: &[i64], job_ids: &[u
 }
 
 /// Records a failed publish; the row stays and is retried after `retry_in_ms`.
-pub async fn mark_failed(txn: &DatabaseTransaction, ids: &[i64], error: &str, retry_in_ms: i64) -> DbResult<()> {
+pub async fn mark_failed(
+    txn: &DatabaseTransaction,
+    ids: &[i64],
+    error: &str,
+    retry_in_ms: i64,
+) -> DbResult<()> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = $2,
@@ -55,7 +64,10 @@ pub async fn mark_failed(txn: &DatabaseTransaction, ids: &[i64], error: &str, re
 /// How many rows wait to be published (a gauge for operators).
 pub async fn pending_count(db: &impl ConnectionTrait) -> DbResult<i64> {
     let row = db
-        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT count(*) AS n FROM outbox"))
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM outbox",
+        ))
         .await?;
     Ok(match row {
         Some(row) => row.try_get("", "n")?,

@@ -82,7 +82,10 @@ mod tests {
     fn round_trips_and_detects_tampering() {
         let cipher = TokenCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap();
         let stored = cipher.encrypt("user-token-123");
-        assert!(!stored.windows(5).any(|w| w == b"token"), "plaintext must not leak");
+        assert!(
+            !stored.windows(5).any(|w| w == b"token"),
+            "plaintext must not leak"
+        );
         assert_eq!(cipher.decrypt(&stored).unwrap(), "user-token-123");
         assert_ne!(stored, cipher.encrypt("user-token-123"), "nonces are fresh");
 

@@ -33,7 +33,9 @@ pub async fn create_tenant(
     }
     .insert(&txn)
     .await
-    .map_err(|e| DbError::conflict_on_unique(e, format!("a tenant with slug `{}` exists", new.slug)))?;
+    .map_err(|e| {
+        DbError::conflict_on_unique(e, format!("a tenant with slug `{}` exists", new.slug))
+    })?;
     let account = account::ActiveModel {
         id: Set(AccountId::new().into()),
         tenant_id: Set(tenant.id),
@@ -54,7 +56,10 @@ pub async fn find_tenant(db: &DatabaseConnection, id: TenantId) -> DbResult<tena
 }
 
 /// The account new users of a tenant join when none is named: its oldest.
-pub async fn default_account(db: &DatabaseConnection, tenant_id: TenantId) -> DbResult<account::Model> {
+pub async fn default_account(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+) -> DbResult<account::Model> {
     use sea_orm::QueryOrder;
     account::Entity::find()
         .filter(account::Column::TenantId.eq(tenant_id.into_uuid()))
@@ -85,7 +90,9 @@ pub async fn create_user(db: &impl ConnectionTrait, new: NewUser) -> DbResult<us
     }
     .insert(db)
     .await
-    .map_err(|e| DbError::conflict_on_unique(e, format!("a user with email `{}` exists", new.email)))
+    .map_err(|e| {
+        DbError::conflict_on_unique(e, format!("a user with email `{}` exists", new.email))
+    })
 }
 
 /// A user of `tenant_id` (or a superadmin when `tenant_id` is `None`).
@@ -127,7 +134,10 @@ pub async fn create_api_key(
 
 /// Makes sure a superadmin with `email` exists and gives it a new API key. Idempotent on the
 /// user; each call makes one more key (so a lost key can be replaced from the command line).
-pub async fn bootstrap_superadmin(db: &DatabaseConnection, email: &str) -> DbResult<(user::Model, String)> {
+pub async fn bootstrap_superadmin(
+    db: &DatabaseConnection,
+    email: &str,
+) -> DbResult<(user::Model, String)> {
     let txn = db.begin().await?;
     let existing = user::Entity::find()
         .filter(user::Column::TenantId.is_null())

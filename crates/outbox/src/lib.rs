@@ -37,7 +37,12 @@ pub struct Relay {
 }
 
 impl Relay {
-    pub fn new(db: DatabaseConnection, amqp_url: &str, queue_prefix: &str, waker: RelayWaker) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        amqp_url: &str,
+        queue_prefix: &str,
+        waker: RelayWaker,
+    ) -> Self {
         Self {
             db,
             amqp_url: amqp_url.to_owned(),

@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use common::QueueName;
 use futures_util::StreamExt;
-use lapin::options::{BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
+};
 use lapin::types::FieldTable;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +53,9 @@ pub async fn run_consumer<H: JobHandler>(
     let channel = broker.channel().await?;
     // Prefetch = concurrency: the broker never hands this process more than it can work on, so
     // other replicas get the rest.
-    channel.basic_qos(concurrency, BasicQosOptions::default()).await?;
+    channel
+        .basic_qos(concurrency, BasicQosOptions::default())
+        .await?;
     let tag = format!("{}-{}", queue.as_str(), uuid::Uuid::new_v4());
     let mut consumer = channel
         .basic_consume(
@@ -102,7 +106,9 @@ pub async fn run_consumer<H: JobHandler>(
             }
         }
     };
-    let _ = channel.basic_cancel(tag.as_str().into(), BasicCancelOptions::default()).await;
+    let _ = channel
+        .basic_cancel(tag.as_str().into(), BasicCancelOptions::default())
+        .await;
     while let Some(done) = in_flight.join_next().await {
         if let Err(e) = done {
             tracing::error!(error = %e, "job task panicked");

@@ -63,7 +63,9 @@ impl Broker {
     /// A channel in confirm mode for publishing jobs.
     pub async fn publisher(&self) -> Result<Publisher, QueueError> {
         let channel = self.channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         Ok(Publisher {
             channel,
             exchange: self.topology.jobs_exchange(),
@@ -76,6 +78,30 @@ impl Broker {
         let declared = self.topology.declare_queue(&channel, queue).await?;
         let _ = channel.close(200, "depth".into()).await;
         Ok(declared.message_count())
+    }
+
+    /// Deletes every queue and exchange under this prefix, messages included. For tearing down
+    /// a test's topology; never called by services.
+    pub async fn delete_topology(&self) -> Result<(), QueueError> {
+        use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+        let channel = self.channel().await?;
+        for queue in QueueName::ALL {
+            for name in [
+                self.topology.work_queue(queue),
+                self.topology.dead_queue(queue),
+            ] {
+                channel
+                    .queue_delete(name.into(), QueueDeleteOptions::default())
+                    .await?;
+            }
+        }
+        for exchange in [self.topology.jobs_exchange(), self.topology.dead_exchange()] {
+            channel
+                .exchange_delete(exchange.into(), ExchangeDeleteOptions::default())
+                .await?;
+        }
+        let _ = channel.close(200, "deleted".into()).await;
+        Ok(())
     }
 
     pub async fn close(&self) {
@@ -111,7 +137,10 @@ impl Publisher {
                     message.queue.as_str().into(),
                     // mandatory: an unroutable message (no queue bound) comes back instead of
                     // vanishing, and we treat that as a failure.
-                    BasicPublishOptions { mandatory: true, ..Default::default() },
+                    BasicPublishOptions {
+                        mandatory: true,
+                        ..Default::default()
+                    },
                     message.payload,
                     properties,
                 )

@@ -14,7 +14,9 @@ pub struct Topology {
 
 impl Topology {
     pub fn new(prefix: &str) -> Self {
-        Self { prefix: prefix.to_owned() }
+        Self {
+            prefix: prefix.to_owned(),
+        }
     }
 
     pub fn prefix(&self) -> &str {
@@ -39,12 +41,24 @@ impl Topology {
         format!("{}.{}.dead", self.prefix, queue.as_str())
     }
 
-    pub(crate) async fn declare(&self, channel: &Channel, queues: &[QueueName]) -> Result<(), lapin::Error> {
+    pub(crate) async fn declare(
+        &self,
+        channel: &Channel,
+        queues: &[QueueName],
+    ) -> Result<(), lapin::Error> {
         // Durable exchanges survive a broker restart; auto_delete off so they exist with no queue.
-        let durable = ExchangeDeclareOptions { durable: true, ..Default::default() };
+        let durable = ExchangeDeclareOptions {
+            durable: true,
+            ..Default::default()
+        };
         for exchange in [self.jobs_exchange(), self.dead_exchange()] {
             channel
-                .exchange_declare(exchange.into(), ExchangeKind::Direct, durable, FieldTable::default())
+                .exchange_declare(
+                    exchange.into(),
+                    ExchangeKind::Direct,
+                    durable,
+                    FieldTable::default(),
+                )
                 .await?;
         }
         for &queue in queues {
@@ -52,7 +66,10 @@ impl Topology {
             channel
                 .queue_declare(
                     dead.as_str().into(),
-                    QueueDeclareOptions { durable: true, ..Default::default() },
+                    QueueDeclareOptions {
+                        durable: true,
+                        ..Default::default()
+                    },
                     FieldTable::default(),
                 )
                 .await?;
@@ -80,7 +97,11 @@ impl Topology {
     }
 
     /// Declares (or checks) one work queue and returns its counts.
-    pub(crate) async fn declare_queue(&self, channel: &Channel, queue: QueueName) -> Result<Queue, lapin::Error> {
+    pub(crate) async fn declare_queue(
+        &self,
+        channel: &Channel,
+        queue: QueueName,
+    ) -> Result<Queue, lapin::Error> {
         let mut arguments = FieldTable::default();
         // A rejected message (bad payload, or out of attempts) is kept in the dead queue.
         arguments.insert(
@@ -95,7 +116,10 @@ impl Topology {
             .queue_declare(
                 self.work_queue(queue).into(),
                 // durable: the queue survives a broker restart (with the persistent messages).
-                QueueDeclareOptions { durable: true, ..Default::default() },
+                QueueDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
                 arguments,
             )
             .await

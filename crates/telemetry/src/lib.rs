@@ -35,7 +35,10 @@ pub fn metrics() -> Metrics {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     let handle = HANDLE.get_or_init(|| {
         let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("_duration_seconds".into()), DURATION_BUCKETS)
+            .set_buckets_for_metric(
+                Matcher::Suffix("_duration_seconds".into()),
+                DURATION_BUCKETS,
+            )
             .expect("the bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();

@@ -25,13 +25,19 @@ impl TestDatabase {
             .ok_or_else(|| anyhow::anyhow!("TEST_DATABASE_URL has no database name"))?;
         let name = format!("test_{}", uuid::Uuid::new_v4().simple());
         let admin = Database::connect(&server_url).await?;
-        admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await?;
         admin.close().await?;
         let url = format!("{base}/{name}");
         let db = Database::connect(&url).await?;
         Migrator::up(&db, None).await?;
         db.close().await?;
-        Ok(Self { url, name, server_url })
+        Ok(Self {
+            url,
+            name,
+            server_url,
+        })
     }
 }
 
@@ -41,7 +47,9 @@ impl Drop for TestDatabase {
         let name = self.name.clone();
         // Drop runs outside async context: use a private runtime on a thread of its own.
         let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async {
                 let admin = Database::connect(&server_url).await?;
                 admin

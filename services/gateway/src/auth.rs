@@ -17,7 +17,9 @@ impl Caller {
     /// The caller's tenant; superadmins have none and use the admin endpoints instead.
     pub fn tenant(&self) -> Result<TenantPrincipal, ApiError> {
         self.0.tenant.ok_or_else(|| {
-            ApiError::forbidden("superadmins belong to no tenant; use a tenant user's key for this endpoint")
+            ApiError::forbidden(
+                "superadmins belong to no tenant; use a tenant user's key for this endpoint",
+            )
         })
     }
 

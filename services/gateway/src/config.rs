@@ -36,7 +36,11 @@ impl GatewayConfig {
             rate_limits: RateLimitConfig::from_env(env)?,
             cache_ttls: CacheTtls::from_env(env)?,
             inbox_token_key,
-            json_limit_bytes: env.parse_in("HTTP_JSON_LIMIT_BYTES", 256 * 1024, 1024..=64 * 1024 * 1024)?,
+            json_limit_bytes: env.parse_in(
+                "HTTP_JSON_LIMIT_BYTES",
+                256 * 1024,
+                1024..=64 * 1024 * 1024,
+            )?,
             database_max_connections: env.parse_in("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
             run_outbox_relay: env.parse("OUTBOX_RELAY", true)?,
         })

@@ -14,7 +14,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), field: None }
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
@@ -66,7 +70,10 @@ impl From<db::DbError> for ApiError {
             db::DbError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
             db::DbError::Db(e) if is_unavailable(&e) => {
                 tracing::error!(error = %e, "database unavailable");
-                ApiError::new(ErrorCode::ServiceUnavailable, "the database is not answering; try again shortly")
+                ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the database is not answering; try again shortly",
+                )
             }
             other => ApiError::internal(other),
         }
@@ -91,9 +98,10 @@ pub mod extractors {
                 ErrorCode::PayloadTooLarge,
                 format!("body is {length} bytes; the limit is {limit}"),
             ),
-            JsonPayloadError::Overflow { limit } => {
-                ApiError::new(ErrorCode::PayloadTooLarge, format!("body exceeds the limit of {limit} bytes"))
-            }
+            JsonPayloadError::Overflow { limit } => ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("body exceeds the limit of {limit} bytes"),
+            ),
             JsonPayloadError::ContentType => ApiError::new(
                 ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
@@ -101,19 +109,31 @@ pub mod extractors {
             JsonPayloadError::Deserialize(e) if e.is_data() => {
                 ApiError::new(ErrorCode::ValidationFailed, format!("invalid body: {e}"))
             }
-            JsonPayloadError::Deserialize(e) => {
-                ApiError::new(ErrorCode::MalformedJson, format!("body is not valid JSON: {e}"))
-            }
-            other => ApiError::new(ErrorCode::MalformedJson, format!("could not read the body: {other}")),
+            JsonPayloadError::Deserialize(e) => ApiError::new(
+                ErrorCode::MalformedJson,
+                format!("body is not valid JSON: {e}"),
+            ),
+            other => ApiError::new(
+                ErrorCode::MalformedJson,
+                format!("could not read the body: {other}"),
+            ),
         };
         api.into()
     }
 
     pub fn path_error(err: PathError, _req: &HttpRequest) -> Error {
-        ApiError::new(ErrorCode::InvalidParameter, format!("invalid path parameter: {err}")).into()
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("invalid path parameter: {err}"),
+        )
+        .into()
     }
 
     pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> Error {
-        ApiError::new(ErrorCode::InvalidParameter, format!("invalid query parameter: {err}")).into()
+        ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("invalid query parameter: {err}"),
+        )
+        .into()
     }
 }

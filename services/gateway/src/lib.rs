@@ -39,7 +39,9 @@ impl Application {
         let token_cipher = match &config.inbox_token_key {
             Some(key) => TokenCipher::from_hex(key)?,
             None => {
-                tracing::warn!("INBOX_TOKEN_KEY is unset: inbox tokens are encrypted with the development key");
+                tracing::warn!(
+                    "INBOX_TOKEN_KEY is unset: inbox tokens are encrypted with the development key"
+                );
                 TokenCipher::from_hex(DEVELOPMENT_KEY_HEX)?
             }
         };
@@ -55,7 +57,10 @@ impl Application {
                 relay_waker.clone(),
             );
             let flag = relay.connected_flag();
-            (Some(tokio::spawn(relay.run(background.clone()))), Some(flag))
+            (
+                Some(tokio::spawn(relay.run(background.clone()))),
+                Some(flag),
+            )
         } else {
             (None, None)
         };
@@ -89,7 +94,10 @@ impl Application {
                 .route("/metrics", web::get().to(routes::health::metrics))
                 .configure(routes::configure)
                 .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::new(ErrorCode::NotFound, "no such endpoint"))
+                    Err::<actix_web::HttpResponse, _>(ApiError::new(
+                        ErrorCode::NotFound,
+                        "no such endpoint",
+                    ))
                 }))
         })
         .listen(listener)?
@@ -126,8 +134,9 @@ impl Application {
 /// Connects to Redis without making it a start-up requirement: fred keeps reconnecting in the
 /// background, and `/readyz` reports whether it answers.
 async fn connect_redis(config: &GatewayConfig) -> anyhow::Result<fred::clients::Client> {
-    let redis_config = RedisClientConfig::from_url(&config.core.redis.url())
-        .map_err(|e| anyhow::anyhow!("invalid value for REDIS_HOST/REDIS_PORT/REDIS_PASSWORD: {e}"))?;
+    let redis_config = RedisClientConfig::from_url(&config.core.redis.url()).map_err(|e| {
+        anyhow::anyhow!("invalid value for REDIS_HOST/REDIS_PORT/REDIS_PASSWORD: {e}")
+    })?;
     let client = Builder::from_config(redis_config)
         .with_connection_config(|c| {
             c.connection_timeout = Duration::from_secs(2);

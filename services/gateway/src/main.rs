@@ -42,7 +42,10 @@ async fn main() -> anyhow::Result<()> {
         Command::BootstrapSuperadmin { email } => {
             let db = db::connect(&config.core.database_url, 1).await?;
             let (admin, key) = db::tenants::bootstrap_superadmin(&db, email.trim()).await?;
-            eprintln!("superadmin {} ({}) — new API key (shown once):", admin.email, admin.id);
+            eprintln!(
+                "superadmin {} ({}) — new API key (shown once):",
+                admin.email, admin.id
+            );
             println!("{key}");
             Ok(())
         }
@@ -67,7 +70,11 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
     let app = Application::build(config.clone()).await?;
-    tracing::info!(port = app.port(), "gateway listening on http://{}", config.listen);
+    tracing::info!(
+        port = app.port(),
+        "gateway listening on http://{}",
+        config.listen
+    );
     let shutdown = CancellationToken::new();
     tokio::spawn(stop_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await
@@ -98,9 +105,15 @@ async fn stop_on_signal(shutdown: CancellationToken) {
 /// A minimal HTTP/1.1 GET, so the health check needs no HTTP client in the image.
 async fn healthcheck_get(mut stream: tokio::net::TcpStream, url: &str) -> std::io::Result<bool> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let path = url.split_once("/healthz").map(|_| "/healthz").unwrap_or("/");
+    let path = url
+        .split_once("/healthz")
+        .map(|_| "/healthz")
+        .unwrap_or("/");
     stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .await?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).await?;

@@ -39,7 +39,11 @@ impl WorkerConfig {
             listen: listen_addr(env, "WORKER_HTTP_PORT", 9101)?,
             inbox_token_key,
             send_retries: env.parse_in("CAMPAIGN_SEND_RETRIES", 3, 0..=10)?,
-            send_retry_base: Duration::from_millis(env.parse_in("CAMPAIGN_SEND_RETRY_BASE_MS", 2000, 0..=600_000)?),
+            send_retry_base: Duration::from_millis(env.parse_in(
+                "CAMPAIGN_SEND_RETRY_BASE_MS",
+                2000,
+                0..=600_000,
+            )?),
             batch_size: env.parse_in("CAMPAIGN_BATCH_SIZE", 100, 1..=10_000)?,
             database_max_connections: env.parse_in("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
         })

@@ -73,7 +73,12 @@ impl Worker {
         let http = HttpServer::new(move || {
             App::new()
                 .app_data(probe.clone())
-                .route("/healthz", web::get().to(|| async { HttpResponse::Ok().json(serde_json::json!({"status": "ok"})) }))
+                .route(
+                    "/healthz",
+                    web::get().to(|| async {
+                        HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+                    }),
+                )
                 .route("/readyz", web::get().to(readyz))
                 .route(
                     "/metrics",
@@ -109,7 +114,8 @@ impl Worker {
         let handler = Arc::new(Handler(self.sender.clone()));
         let mut backoff = Duration::from_millis(200);
         while !shutdown.is_cancelled() {
-            match Broker::connect(&self.config.core.amqp_url, &self.config.core.queue_prefix).await {
+            match Broker::connect(&self.config.core.amqp_url, &self.config.core.queue_prefix).await
+            {
                 Ok(broker) => {
                     let result = async {
                         broker.declare(&[QueueName::Campaign]).await?;

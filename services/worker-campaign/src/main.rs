@@ -16,7 +16,12 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     if std::env::args().nth(1).as_deref() == Some("healthcheck") {
-        let port = config.listen.rsplit(':').next().unwrap_or("9101").to_owned();
+        let port = config
+            .listen
+            .rsplit(':')
+            .next()
+            .unwrap_or("9101")
+            .to_owned();
         let ok = tokio::time::timeout(std::time::Duration::from_secs(3), async {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await?;

@@ -26,10 +26,17 @@ pub struct CampaignSender {
 /// How a job ended, for metrics and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobOutcome {
-    Completed { sent: i64, failed: i64 },
+    Completed {
+        sent: i64,
+        failed: i64,
+    },
     /// The campaign was paused (e.g. its number disconnected); the job failed with `reason`.
-    Paused { reason: String },
-    Failed { reason: String },
+    Paused {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
     /// Already finished (a duplicate delivery) or the campaign was not sendable.
     Skipped,
 }
@@ -37,12 +44,12 @@ pub enum JobOutcome {
 impl CampaignSender {
     /// Decodes a queue message and runs its job. Malformed messages are permanent errors.
     pub async fn handle_message(&self, payload: &[u8]) -> Result<JobOutcome, HandlerError> {
-        let message =
-            CampaignBatch::decode(payload).map_err(|e| HandlerError::Permanent(format!("undecodable campaign message: {e}")))?;
+        let message = CampaignBatch::decode(payload)
+            .map_err(|e| HandlerError::Permanent(format!("undecodable campaign message: {e}")))?;
         let parse = |what: &str, value: &str| {
-            value
-                .parse::<uuid::Uuid>()
-                .map_err(|_| HandlerError::Permanent(format!("campaign message has a bad {what}: `{value}`")))
+            value.parse::<uuid::Uuid>().map_err(|_| {
+                HandlerError::Permanent(format!("campaign message has a bad {what}: `{value}`"))
+            })
         };
         let job_id = JobId::from(parse("job_id", &message.job_id)?);
         let tenant_id = TenantId::from(parse("tenant_id", &message.tenant_id)?);
@@ -57,11 +64,15 @@ impl CampaignSender {
         campaign_id: CampaignId,
     ) -> Result<JobOutcome, HandlerError> {
         let transient = |e: db::DbError| HandlerError::Transient(format!("database: {e}"));
-        let Some(job) = db::jobs::start_attempt(&self.db, job_id).await.map_err(transient)? else {
+        let Some(job) = db::jobs::start_attempt(&self.db, job_id)
+            .await
+            .map_err(transient)?
+        else {
             tracing::info!(%job_id, "job already finished; duplicate delivery ignored");
             return Ok(JobOutcome::Skipped);
         };
-        metrics::counter!("queue_jobs_total", "queue" => "campaign", "status" => "active").increment(1);
+        metrics::counter!("queue_jobs_total", "queue" => "campaign", "status" => "active")
+            .increment(1);
         tracing::info!(%job_id, %campaign_id, attempt = job.attempts, "campaign job started");
 
         let outcome = match self.send_campaign(job_id, tenant_id, campaign_id).await {
@@ -71,7 +82,7 @@ impl CampaignSender {
                 db::campaigns::transition(
                     &self.db,
                     campaign_id,
-                    &[status::SCHEDULED, status::RUNNING],
+                    &[status::QUEUED, status::SCHEDULED, status::RUNNING],
                     status::FAILED,
                     Some(reason.clone()),
                 )
@@ -80,7 +91,9 @@ impl CampaignSender {
                 JobOutcome::Failed { reason }
             }
         };
-        let progress = db::campaigns::progress(&self.db, campaign_id).await.map_err(transient)?;
+        let progress = db::campaigns::progress(&self.db, campaign_id)
+            .await
+            .map_err(transient)?;
         let (state, result, error) = match &outcome {
             JobOutcome::Completed { .. } | JobOutcome::Skipped => (
                 JobState::Completed,
@@ -93,8 +106,11 @@ impl CampaignSender {
                 Some(reason.clone()),
             ),
         };
-        db::jobs::finish(&self.db, job_id, state, result, error).await.map_err(transient)?;
-        metrics::counter!("queue_jobs_total", "queue" => "campaign", "status" => state.as_str()).increment(1);
+        db::jobs::finish(&self.db, job_id, state, result, error)
+            .await
+            .map_err(transient)?;
+        metrics::counter!("queue_jobs_total", "queue" => "campaign", "status" => state.as_str())
+            .increment(1);
         tracing::info!(%job_id, %campaign_id, ?outcome, "campaign job finished");
         Ok(outcome)
     }
@@ -107,31 +123,47 @@ impl CampaignSender {
     ) -> Result<JobOutcome, SendError> {
         let campaign = match db::campaigns::find(&self.db, tenant_id, campaign_id).await {
             Ok(c) => c,
-            Err(db::DbError::NotFound(_)) => return Err(SendError::Fatal("campaign not found".into())),
+            Err(db::DbError::NotFound(_)) => {
+                return Err(SendError::Fatal("campaign not found".into()));
+            }
             Err(e) => return Err(SendError::Database(e)),
         };
-        if ![status::SCHEDULED, status::RUNNING].contains(&campaign.status.as_str()) {
+        if ![status::QUEUED, status::SCHEDULED, status::RUNNING].contains(&campaign.status.as_str())
+        {
             tracing::info!(%campaign_id, status = campaign.status, "campaign is not sendable; job skipped");
             return Ok(JobOutcome::Skipped);
         }
-        db::campaigns::transition(&self.db, campaign_id, &[status::SCHEDULED], status::RUNNING, None).await?;
+        db::campaigns::transition(
+            &self.db,
+            campaign_id,
+            &[status::QUEUED, status::SCHEDULED],
+            status::RUNNING,
+            None,
+        )
+        .await?;
 
         let inbox = match db::inboxes::find(&self.db, tenant_id, campaign.inbox_id.into()).await {
             Ok(inbox) => inbox,
-            Err(db::DbError::NotFound(_)) => return Err(SendError::Fatal("the campaign's inbox no longer exists".into())),
+            Err(db::DbError::NotFound(_)) => {
+                return Err(SendError::Fatal(
+                    "the campaign's inbox no longer exists".into(),
+                ));
+            }
             Err(e) => return Err(SendError::Database(e)),
         };
-        let token = self
-            .cipher
-            .decrypt(&inbox.token_ciphertext)
-            .map_err(|e| SendError::Fatal(format!("inbox token cannot be read: {e} (is INBOX_TOKEN_KEY the gateway's?)")))?;
+        let token = self.cipher.decrypt(&inbox.token_ciphertext).map_err(|e| {
+            SendError::Fatal(format!(
+                "inbox token cannot be read: {e} (is INBOX_TOKEN_KEY the gateway's?)"
+            ))
+        })?;
         let template = Template::parse(&campaign.template)
             .map_err(|e| SendError::Fatal(format!("template is invalid: {e}")))?;
         let delay_range = campaign.delay_min_ms.max(0) as u64..=campaign.delay_max_ms.max(0) as u64;
 
         let mut first = true;
         loop {
-            let batch = db::campaigns::pending_recipients(&self.db, campaign_id, self.batch_size).await?;
+            let batch =
+                db::campaigns::pending_recipients(&self.db, campaign_id, self.batch_size).await?;
             if batch.is_empty() {
                 break;
             }
@@ -146,41 +178,85 @@ impl CampaignSender {
                     |name| variables.and_then(|v| v.get(name)).and_then(|v| v.as_str()),
                     &mut rand::rng(),
                 );
-                let request = SendText::new(recipient.phone.clone(), body).with_id(recipient.message_id.clone());
-                match self.send_with_retries(&inbox.wuzapi_url, &token, &request).await {
+                let request = SendText::new(recipient.phone.clone(), body)
+                    .with_id(recipient.message_id.clone());
+                match self
+                    .send_with_retries(&inbox.wuzapi_url, &token, &request)
+                    .await
+                {
                     Ok(()) => {
-                        db::campaigns::record_outcome(&self.db, recipient.id.into(), Ok(())).await?;
-                        metrics::counter!("campaign_messages_total", "outcome" => "sent").increment(1);
+                        db::campaigns::record_outcome(&self.db, recipient.id.into(), Ok(()))
+                            .await?;
+                        metrics::counter!("campaign_messages_total", "outcome" => "sent")
+                            .increment(1);
                     }
                     Err(e) if e.is_disconnected() => {
                         let reason = format!("WhatsApp number disconnected: {e}");
-                        db::campaigns::transition(&self.db, campaign_id, &[status::RUNNING], status::PAUSED, Some(reason.clone()))
-                            .await?;
+                        db::campaigns::transition(
+                            &self.db,
+                            campaign_id,
+                            &[status::RUNNING],
+                            status::PAUSED,
+                            Some(reason.clone()),
+                        )
+                        .await?;
                         return Ok(JobOutcome::Paused { reason });
                     }
                     Err(e) if e.is_transient() => {
                         let reason = format!("WUZAPI kept failing: {e}");
-                        db::campaigns::transition(&self.db, campaign_id, &[status::RUNNING], status::PAUSED, Some(reason.clone()))
-                            .await?;
+                        db::campaigns::transition(
+                            &self.db,
+                            campaign_id,
+                            &[status::RUNNING],
+                            status::PAUSED,
+                            Some(reason.clone()),
+                        )
+                        .await?;
                         return Ok(JobOutcome::Paused { reason });
                     }
                     Err(e) => {
                         // This recipient can never succeed (invalid number, refused message).
-                        db::campaigns::record_outcome(&self.db, recipient.id.into(), Err(e.to_string())).await?;
-                        metrics::counter!("campaign_messages_total", "outcome" => "failed").increment(1);
+                        db::campaigns::record_outcome(
+                            &self.db,
+                            recipient.id.into(),
+                            Err(e.to_string()),
+                        )
+                        .await?;
+                        metrics::counter!("campaign_messages_total", "outcome" => "failed")
+                            .increment(1);
                     }
                 }
             }
             let progress = db::campaigns::progress(&self.db, campaign_id).await?;
-            db::jobs::set_progress(&self.db, job_id, serde_json::to_value(progress).unwrap_or_default()).await?;
+            db::jobs::set_progress(
+                &self.db,
+                job_id,
+                serde_json::to_value(progress).unwrap_or_default(),
+            )
+            .await?;
         }
         let progress = db::campaigns::progress(&self.db, campaign_id).await?;
-        db::campaigns::transition(&self.db, campaign_id, &[status::RUNNING], status::COMPLETED, None).await?;
-        Ok(JobOutcome::Completed { sent: progress.sent, failed: progress.failed })
+        db::campaigns::transition(
+            &self.db,
+            campaign_id,
+            &[status::RUNNING],
+            status::COMPLETED,
+            None,
+        )
+        .await?;
+        Ok(JobOutcome::Completed {
+            sent: progress.sent,
+            failed: progress.failed,
+        })
     }
 
     /// Sends once, retrying transient failures with exponential back-off (base, 2×base, 4×base…).
-    async fn send_with_retries(&self, base_url: &str, token: &str, request: &SendText) -> Result<(), WuzapiError> {
+    async fn send_with_retries(
+        &self,
+        base_url: &str,
+        token: &str,
+        request: &SendText,
+    ) -> Result<(), WuzapiError> {
         let mut delay = self.send_retry_base;
         let mut retries_left = self.send_retries;
         loop {

@@ -1,1 +1,210 @@
+#![doc = include_str!("../README.md")]
 
+use std::time::Duration;
+
+use common::config::Env;
+use gateway::Application;
+use gateway::config::GatewayConfig;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use testkit::TestDatabase;
+use tokio_util::sync::CancellationToken;
+use worker_campaign::Worker;
+use worker_campaign::config::WorkerConfig;
+use wuzapi::FakeWuzapi;
+
+/// One isolated copy of the system.
+pub struct TestSystem {
+    pub base_url: String,
+    pub worker_url: String,
+    pub wuzapi: FakeWuzapi,
+    pub http: reqwest::Client,
+    /// A superadmin's API key.
+    pub admin_key: String,
+    pub db: TestDatabase,
+    pub queue_prefix: String,
+    shutdown: CancellationToken,
+    tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Settings every service of one test shares; everything else keeps its default.
+fn env_for(db_url: &str, prefix: &str, wuzapi_url: &str, extra: &[(&str, &str)]) -> Env {
+    let mut pairs: Vec<(String, String)> =
+        ["AMQP_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"]
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
+            .collect();
+    pairs.extend(
+        [
+            ("DATABASE_URL", db_url),
+            ("QUEUE_PREFIX", prefix),
+            ("WUZAPI_URL", wuzapi_url),
+            ("PORT", "0"),
+            ("WORKER_HTTP_PORT", "0"),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("CAMPAIGN_SEND_RETRY_BASE_MS", "50"),
+        ]
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+impl TestSystem {
+    /// Gateway, campaign worker and fake WUZAPI on free ports, a fresh database, a new prefix.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    pub async fn spawn_with(extra_env: &[(&str, &str)]) -> Self {
+        telemetry::init_tracing("system-tests");
+        let db = TestDatabase::create().await.expect("create test database");
+        let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
+        let queue_prefix = testkit::random_queue_prefix();
+        let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), extra_env);
+        let shutdown = CancellationToken::new();
+
+        let gateway_config = GatewayConfig::from_env(&env).expect("gateway config");
+        let app = Application::build(gateway_config)
+            .await
+            .expect("build gateway");
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let worker = Worker::build(WorkerConfig::from_env(&env).expect("worker config"))
+            .await
+            .expect("build worker");
+        let worker_url = format!("http://127.0.0.1:{}", worker.http_port());
+        let tasks = vec![
+            tokio::spawn(app.run_until_stopped(shutdown.clone())),
+            tokio::spawn(worker.run_until_stopped(shutdown.clone())),
+        ];
+
+        let connection = db::connect(&db.url, 1).await.expect("connect");
+        let (_, admin_key) = db::tenants::bootstrap_superadmin(&connection, "root@example.com")
+            .await
+            .expect("bootstrap superadmin");
+        connection.close().await.expect("close");
+
+        Self {
+            base_url,
+            worker_url,
+            wuzapi,
+            http: reqwest::Client::new(),
+            admin_key,
+            db,
+            queue_prefix,
+            shutdown,
+            tasks,
+        }
+    }
+
+    /// Stops the services the way SIGTERM does and reports whether they stopped cleanly.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        for task in self.tasks.drain(..) {
+            let result = tokio::time::timeout(Duration::from_secs(15), task)
+                .await
+                .expect("service stops within 15 s");
+            result.expect("service task").expect("service result");
+        }
+        let amqp_url = std::env::var("AMQP_URL")
+            .unwrap_or_else(|_| common::config::DEFAULT_AMQP_URL.to_owned());
+        let broker = queue::Broker::connect(&amqp_url, &self.queue_prefix)
+            .await
+            .expect("connect to RabbitMQ");
+        broker.delete_topology().await.expect("delete test queues");
+        broker.close().await;
+    }
+
+    /// A request with `key` as bearer; returns the status and the JSON body (`Null` if none).
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// Creates a tenant with a tenant admin and returns the admin's key and the tenant id.
+    pub async fn tenant_with_admin(&self, slug: &str) -> TenantHandle {
+        let (status, tenant) = self
+            .call(
+                Method::POST,
+                "/api/admin/tenants",
+                Some(&self.admin_key),
+                Some(json!({"name": format!("Tenant {slug}"), "slug": slug, "plan": "pro"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{tenant}");
+        let tenant_id = tenant["data"]["id"].as_str().expect("tenant id").to_owned();
+        let (status, user) = self
+            .call(
+                Method::POST,
+                "/api/users",
+                Some(&self.admin_key),
+                Some(json!({"email": format!("admin@{slug}.example"), "role": "tenant_admin", "tenantId": tenant_id})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        let user_id = user["data"]["id"].as_str().expect("user id").to_owned();
+        let (status, key) = self
+            .call(
+                Method::POST,
+                &format!("/api/users/{user_id}/api-keys"),
+                Some(&self.admin_key),
+                Some(json!({"name": "tests"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        TenantHandle {
+            tenant_id,
+            user_id,
+            key: key["data"]["key"].as_str().expect("raw key").to_owned(),
+        }
+    }
+
+    /// Polls the campaign's job until it is completed or failed.
+    pub async fn wait_for_campaign_job(&self, key: &str, campaign_id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let (status, body) = self
+                .call(
+                    Method::GET,
+                    &format!("/api/jobs/campaign/{campaign_id}/status"),
+                    Some(key),
+                    None,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let state = body["data"]["state"].as_str().unwrap_or_default();
+            if state == "completed" || state == "failed" {
+                return body["data"].clone();
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "job still {state} after 60 s: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub struct TenantHandle {
+    pub tenant_id: String,
+    pub user_id: String,
+    pub key: String,
+}

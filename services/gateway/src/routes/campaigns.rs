@@ -82,7 +82,11 @@ impl From<campaign::Model> for CampaignView {
 
 /// `POST /api/campaigns`: writes the campaign, its recipients, its job and the outbox row in one
 /// transaction and answers 202; the send runs in `worker-campaign`.
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateCampaign>) -> ApiResult {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateCampaign>,
+) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;
     let body = body.into_inner();
@@ -95,7 +99,10 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<
     }
     Template::parse(&body.template).map_err(|e| ApiError::validation("template", e.to_string()))?;
     if body.contact_ids.is_empty() {
-        return Err(ApiError::validation("contactIds", "`contactIds` must name at least one contact"));
+        return Err(ApiError::validation(
+            "contactIds",
+            "`contactIds` must name at least one contact",
+        ));
     }
     if body.contact_ids.len() > MAX_RECIPIENTS {
         return Err(ApiError::validation(
@@ -139,7 +146,11 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<
 }
 
 /// `GET /api/campaigns/{campaignId}`
-pub async fn get(state: web::Data<AppState>, caller: Caller, path: web::Path<CampaignId>) -> ApiResult {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<CampaignId>,
+) -> ApiResult {
     let campaign = db::campaigns::find(&state.db, caller.tenant_id()?, path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }

@@ -25,18 +25,33 @@ pub struct CreateContact {
 
 const MAX_FIELDS: usize = 50;
 
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateContact>) -> ApiResult {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateContact>,
+) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;
     let body = body.into_inner();
-    let phone = PhoneNumber::parse(&body.phone).map_err(|e| ApiError::validation("phone", e.to_string()))?;
+    let phone = PhoneNumber::parse(&body.phone)
+        .map_err(|e| ApiError::validation("phone", e.to_string()))?;
     if body.name.chars().count() > 200 {
-        return Err(ApiError::validation("name", "`name` must be at most 200 characters"));
+        return Err(ApiError::validation(
+            "name",
+            "`name` must be at most 200 characters",
+        ));
     }
     if body.fields.len() > MAX_FIELDS {
-        return Err(ApiError::validation("fields", format!("at most {MAX_FIELDS} fields per contact")));
+        return Err(ApiError::validation(
+            "fields",
+            format!("at most {MAX_FIELDS} fields per contact"),
+        ));
     }
-    if let Some((key, _)) = body.fields.iter().find(|(_, v)| v.is_object() || v.is_array()) {
+    if let Some((key, _)) = body
+        .fields
+        .iter()
+        .find(|(_, v)| v.is_object() || v.is_array())
+    {
         return Err(ApiError::validation(
             "fields",
             format!("field `{key}` must be text, a number or a boolean"),
@@ -65,11 +80,23 @@ pub struct ListQuery {
     fields: Option<String>,
 }
 
-const ALL_FIELDS: &[&str] = &["id", "accountId", "phone", "name", "fields", "createdAt", "updatedAt"];
+const ALL_FIELDS: &[&str] = &[
+    "id",
+    "accountId",
+    "phone",
+    "name",
+    "fields",
+    "createdAt",
+    "updatedAt",
+];
 const DEFAULT_FIELDS: &[&str] = &["id", "phone", "name"];
 
 /// `GET /api/contacts?limit=&cursor=&fields=`: oldest first; `nextCursor` fetches the next page.
-pub async fn list(state: web::Data<AppState>, caller: Caller, query: web::Query<ListQuery>) -> ApiResult {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let query = query.into_inner();
     let limit = query.limit.unwrap_or(50);
@@ -87,7 +114,10 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, query: web::Query<
                 let known = ALL_FIELDS.iter().find(|f| **f == name).ok_or_else(|| {
                     ApiError::new(
                         common::ErrorCode::InvalidParameter,
-                        format!("unknown field `{name}`; choose from {}", ALL_FIELDS.join(", ")),
+                        format!(
+                            "unknown field `{name}`; choose from {}",
+                            ALL_FIELDS.join(", ")
+                        ),
                     )
                 })?;
                 chosen.push(*known);
@@ -96,7 +126,11 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, query: web::Query<
         }
     };
     let (rows, more) = db::contacts::page(&state.db, tenant_id, query.cursor, limit).await?;
-    let next_cursor = if more { rows.last().map(|c| c.id) } else { None };
+    let next_cursor = if more {
+        rows.last().map(|c| c.id)
+    } else {
+        None
+    };
     let data: Vec<Value> = rows.iter().map(|c| view(c, &fields)).collect();
     Ok(actix_web::HttpResponse::Ok().json(serde_json::json!({
         "success": true,

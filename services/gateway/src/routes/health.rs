@@ -16,7 +16,10 @@ pub async fn healthz() -> HttpResponse {
 /// `GET /readyz`: Postgres, Redis and RabbitMQ answer. 503 names what does not.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let timeout = Duration::from_secs(2);
-    let postgres = matches!(tokio::time::timeout(timeout, db::ping(&state.db)).await, Ok(Ok(())));
+    let postgres = matches!(
+        tokio::time::timeout(timeout, db::ping(&state.db)).await,
+        Ok(Ok(()))
+    );
     let redis = matches!(
         tokio::time::timeout(timeout, state.redis.ping::<String>(None)).await,
         Ok(Ok(_))

@@ -44,7 +44,11 @@ impl From<inbox::Model> for InboxView {
     }
 }
 
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateInbox>) -> ApiResult {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateInbox>,
+) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;
     let body = body.into_inner();
@@ -58,7 +62,12 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<
         &state.db,
         &state.token_cipher,
         tenant_id,
-        db::inboxes::NewInbox { account_id, name, wuzapi_url, token },
+        db::inboxes::NewInbox {
+            account_id,
+            name,
+            wuzapi_url,
+            token,
+        },
     )
     .await?;
     Ok(created(InboxView::from(inbox)))
@@ -66,7 +75,10 @@ pub async fn create(state: web::Data<AppState>, caller: Caller, body: web::Json<
 
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult {
     let inboxes = db::inboxes::list(&state.db, caller.tenant_id()?).await?;
-    Ok(ok(inboxes.into_iter().map(InboxView::from).collect::<Vec<_>>()))
+    Ok(ok(inboxes
+        .into_iter()
+        .map(InboxView::from)
+        .collect::<Vec<_>>()))
 }
 
 /// The account new objects of this caller belong to.
@@ -81,7 +93,10 @@ fn parse_base_url(raw: &str) -> Result<String, ApiError> {
     let url = url::Url::parse(raw.trim())
         .map_err(|e| ApiError::validation("wuzapiUrl", format!("`wuzapiUrl` is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ApiError::validation("wuzapiUrl", "`wuzapiUrl` must be an http(s) URL with a host"));
+        return Err(ApiError::validation(
+            "wuzapiUrl",
+            "`wuzapiUrl` must be an http(s) URL with a host",
+        ));
     }
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }

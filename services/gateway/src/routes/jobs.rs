@@ -2,6 +2,7 @@
 
 use actix_web::web;
 use common::{CampaignId, QueueName};
+use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
 
 use super::{ApiResult, ok};
 use crate::auth::Caller;
@@ -9,15 +10,40 @@ use crate::state::AppState;
 
 /// `GET /api/jobs/campaign/{campaignId}/status`: the campaign's newest job, its state
 /// (waiting, active, completed, failed, delayed) and progress counted from its recipients.
-pub async fn campaign_status(state: web::Data<AppState>, caller: Caller, path: web::Path<CampaignId>) -> ApiResult {
+pub async fn campaign_status(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<CampaignId>,
+) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let campaign_id = path.into_inner();
+    // One snapshot for the three reads, so the campaign, its job and its counts agree even while
+    // a worker is changing them.
+    let snapshot = state
+        .db
+        .begin_with_config(
+            Some(IsolationLevel::RepeatableRead),
+            Some(AccessMode::ReadOnly),
+        )
+        .await
+        .map_err(db::DbError::from)?;
     // Scoped lookup first: another tenant's campaign id is simply not found.
-    let campaign = db::campaigns::find(&state.db, tenant_id, campaign_id).await?;
-    let job = db::jobs::latest_for_subject(&state.db, tenant_id, QueueName::Campaign, campaign_id.into_uuid()).await?;
-    let progress = db::campaigns::progress(&state.db, campaign_id).await?;
+    let campaign = db::campaigns::find(&snapshot, tenant_id, campaign_id).await?;
+    let job = db::jobs::latest_for_subject(
+        &snapshot,
+        tenant_id,
+        QueueName::Campaign,
+        campaign_id.into_uuid(),
+    )
+    .await?;
+    let progress = db::campaigns::progress(&snapshot, campaign_id).await?;
+    snapshot.commit().await.map_err(db::DbError::from)?;
     let done = progress.sent + progress.failed;
-    let percent = if progress.total == 0 { 100 } else { done * 100 / progress.total };
+    let percent = if progress.total == 0 {
+        100
+    } else {
+        done * 100 / progress.total
+    };
     Ok(ok(serde_json::json!({
         "campaignId": campaign.id,
         "campaignStatus": campaign.status,

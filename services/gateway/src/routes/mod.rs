@@ -30,14 +30,20 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/admin/tenants", web::post().to(tenants::create_tenant))
             .route("/tenants/current", web::get().to(tenants::current_tenant))
             .route("/users", web::post().to(tenants::create_user))
-            .route("/users/{user_id}/api-keys", web::post().to(tenants::create_api_key))
+            .route(
+                "/users/{user_id}/api-keys",
+                web::post().to(tenants::create_api_key),
+            )
             .route("/inboxes", web::post().to(inboxes::create))
             .route("/inboxes", web::get().to(inboxes::list))
             .route("/contacts", web::post().to(contacts::create))
             .route("/contacts", web::get().to(contacts::list))
             .route("/campaigns", web::post().to(campaigns::create))
             .route("/campaigns/{campaign_id}", web::get().to(campaigns::get))
-            .route("/jobs/campaign/{campaign_id}/status", web::get().to(jobs::campaign_status)),
+            .route(
+                "/jobs/campaign/{campaign_id}/status",
+                web::get().to(jobs::campaign_status),
+            ),
     );
 }
 
@@ -45,10 +51,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, ApiError> {
     let value = value.trim();
     if value.is_empty() {
-        return Err(ApiError::validation(field, format!("`{field}` must not be empty")));
+        return Err(ApiError::validation(
+            field,
+            format!("`{field}` must not be empty"),
+        ));
     }
     if value.chars().count() > max_chars {
-        return Err(ApiError::validation(field, format!("`{field}` must be at most {max_chars} characters")));
+        return Err(ApiError::validation(
+            field,
+            format!("`{field}` must be at most {max_chars} characters"),
+        ));
     }
     Ok(value.to_owned())
 }

@@ -33,13 +33,19 @@ struct TenantView {
 }
 
 /// `POST /api/admin/tenants` (superadmin): a tenant and its default account.
-pub async fn create_tenant(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateTenant>) -> ApiResult {
+pub async fn create_tenant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateTenant>,
+) -> ApiResult {
     caller.require_superadmin()?;
     let body = body.into_inner();
     let name = required_text("name", &body.name, 200)?;
     let slug = body.slug.trim().to_ascii_lowercase();
     let slug_ok = (2..=63).contains(&slug.len())
-        && slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         && !slug.starts_with('-');
     if !slug_ok {
         return Err(ApiError::validation(
@@ -47,8 +53,15 @@ pub async fn create_tenant(state: web::Data<AppState>, caller: Caller, body: web
             "`slug` must be 2-63 characters of a-z, 0-9 and `-`, not starting with `-`",
         ));
     }
-    let (tenant, account) =
-        db::tenants::create_tenant(&state.db, db::tenants::NewTenant { name, slug, plan: body.plan }).await?;
+    let (tenant, account) = db::tenants::create_tenant(
+        &state.db,
+        db::tenants::NewTenant {
+            name,
+            slug,
+            plan: body.plan,
+        },
+    )
+    .await?;
     Ok(created(TenantView {
         id: tenant.id,
         name: tenant.name,
@@ -94,12 +107,16 @@ struct UserView {
 
 /// `POST /api/users`: a superadmin creates tenant admins and users of any tenant; a tenant
 /// admin creates users and admins of its own tenant.
-pub async fn create_user(state: web::Data<AppState>, caller: Caller, body: web::Json<CreateUser>) -> ApiResult {
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateUser>,
+) -> ApiResult {
     let body = body.into_inner();
     let tenant_id = match caller.role() {
-        Role::Superadmin => body
-            .tenant_id
-            .ok_or_else(|| ApiError::validation("tenantId", "`tenantId` is required for a superadmin"))?,
+        Role::Superadmin => body.tenant_id.ok_or_else(|| {
+            ApiError::validation("tenantId", "`tenantId` is required for a superadmin")
+        })?,
         Role::TenantAdmin => caller.tenant_id()?,
         Role::User => return Err(ApiError::forbidden("only tenant admins may create users")),
     };
@@ -111,7 +128,10 @@ pub async fn create_user(state: web::Data<AppState>, caller: Caller, body: web::
     }
     let email = required_text("email", &body.email, 320)?;
     if !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
-        return Err(ApiError::validation("email", "`email` must be an email address"));
+        return Err(ApiError::validation(
+            "email",
+            "`email` must be an email address",
+        ));
     }
     // A superadmin naming an unknown tenant gets 404, like any missing object.
     let account = db::tenants::default_account(&state.db, tenant_id)
@@ -161,10 +181,20 @@ pub async fn create_api_key(
         Role::Superadmin => None,
         Role::TenantAdmin => Some(caller.tenant_id()?),
         Role::User if caller.0.user_id == user_id => Some(caller.tenant_id()?),
-        Role::User => return Err(ApiError::forbidden("users may only create keys for themselves")),
+        Role::User => {
+            return Err(ApiError::forbidden(
+                "users may only create keys for themselves",
+            ));
+        }
     };
     let user = db::tenants::find_user(&state.db, scope, user_id).await?;
-    let name = body.into_inner().name.trim().chars().take(200).collect::<String>();
+    let name = body
+        .into_inner()
+        .name
+        .trim()
+        .chars()
+        .take(200)
+        .collect::<String>();
     let (key, raw) = db::tenants::create_api_key(&state.db, &user, &name).await?;
     Ok(created(serde_json::json!({
         "id": key.id,

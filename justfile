@@ -1,0 +1,71 @@
+# WUZAPI Manager backend. `just` lists the recipes.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+# Binaries `up` runs, built once.
+bins := "-p gateway -p worker-campaign -p migration -p wuzapi"
+
+default:
+    @just --list
+
+# Start PostgreSQL, Redis and RabbitMQ where they are not answering (idempotent).
+services:
+    bash scripts/services.sh
+
+# Apply database migrations (creates the database if missing).
+migrate: services
+    cargo run -q -p migration --bin migrate -- up
+
+# Run the whole system locally: services, migrations, fake WUZAPI, gateway, campaign worker. Ctrl-C stops all.
+up: services
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build {{bins}}
+    ./target/debug/migrate up
+    pids=()
+    stopping=0
+    cleanup() {
+        [ "$stopping" = 1 ] && return
+        stopping=1
+        kill "${pids[@]}" 2>/dev/null || true
+        wait || true
+        echo "stopped"
+    }
+    trap 'cleanup; exit 0' INT TERM
+    trap cleanup EXIT
+    FAKE_WUZAPI_ADDR="${FAKE_WUZAPI_ADDR:-127.0.0.1:8080}" ./target/debug/fake-wuzapi & pids+=($!)
+    ./target/debug/gateway serve & pids+=($!)
+    ./target/debug/worker-campaign & pids+=($!)
+    port="${PORT:-3000}"
+    for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
+    echo
+    echo "WUZAPI Manager is up: http://127.0.0.1:$port  (fake WUZAPI: http://${FAKE_WUZAPI_ADDR:-127.0.0.1:8080})"
+    echo "Get a superadmin API key:  just superadmin you@example.com"
+    echo "Walk-through:              README.md, 'A campaign from nothing'"
+    echo "Ctrl-C stops everything."
+    wait -n "${pids[@]}"
+
+# Print a new API key for a superadmin (created if missing).
+superadmin email: migrate
+    cargo run -q -p gateway -- bootstrap-superadmin --email {{email}}
+
+# Everything the test suite needs, then the suite (real Postgres, Redis and RabbitMQ).
+test: services
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if cargo nextest --version >/dev/null 2>&1; then
+        cargo nextest run --workspace --no-fail-fast
+    else
+        cargo test --workspace --no-fail-fast --lib --bins --tests
+    fi
+    cargo test --workspace --doc -q
+
+# Formatting, clippy with warnings as errors, and the deploy manifests.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+    bash deploy/validate.sh
+
+# Format the code.
+fmt:
+    cargo fmt --all

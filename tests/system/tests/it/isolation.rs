@@ -1,0 +1,150 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use system_tests::TestSystem;
+
+#[tokio::test]
+async fn one_tenant_never_sees_another_tenants_data() {
+    let system = TestSystem::spawn().await;
+    let a = system.tenant_with_admin("tenant-a").await;
+    let b = system.tenant_with_admin("tenant-b").await;
+
+    let (_, inbox) = system
+        .call(
+            Method::POST,
+            "/api/inboxes",
+            Some(&a.key),
+            Some(json!({"name": "A", "token": "a-token"})),
+        )
+        .await;
+    let inbox_id = inbox["data"]["id"].as_str().unwrap().to_owned();
+    let (_, contact) = system
+        .call(
+            Method::POST,
+            "/api/contacts",
+            Some(&a.key),
+            Some(json!({"phone": "5511966660001", "name": "A1"})),
+        )
+        .await;
+    let contact_id = contact["data"]["id"].as_str().unwrap().to_owned();
+    let (status, created) = system
+        .call(
+            Method::POST,
+            "/api/campaigns",
+            Some(&a.key),
+            Some(json!({"name": "A's", "inboxId": inbox_id, "template": "Hi", "contactIds": [contact_id], "delayMinMs": 0, "delayMaxMs": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+    let campaign_id = created["data"]["campaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // B asks for A's objects by id: 404, never the object.
+    for path in [
+        format!("/api/campaigns/{campaign_id}"),
+        format!("/api/jobs/campaign/{campaign_id}/status"),
+    ] {
+        let (status, body) = system.call(Method::GET, &path, Some(&b.key), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(body["code"], "not_found");
+        assert!(!body.to_string().contains(&campaign_id));
+    }
+    // A sees its own.
+    let (status, _) = system
+        .call(
+            Method::GET,
+            &format!("/api/campaigns/{campaign_id}"),
+            Some(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // B cannot use A's inbox or contacts in a campaign of its own.
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/campaigns",
+            Some(&b.key),
+            Some(json!({"name": "steal", "inboxId": inbox_id, "template": "Hi", "contactIds": [contact_id]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["field"], "inboxId");
+
+    // Lists are scoped too.
+    let (_, contacts) = system
+        .call(Method::GET, "/api/contacts", Some(&b.key), None)
+        .await;
+    assert_eq!(contacts["data"], json!([]));
+    let (_, inboxes) = system
+        .call(Method::GET, "/api/inboxes", Some(&b.key), None)
+        .await;
+    assert_eq!(inboxes["data"], json!([]));
+
+    // A tenant admin cannot mint keys for another tenant's users.
+    let (status, _) = system
+        .call(
+            Method::POST,
+            &format!("/api/users/{}/api-keys", a.user_id),
+            Some(&b.key),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn contacts_page_with_a_cursor_and_select_fields() {
+    let system = TestSystem::spawn().await;
+    let t = system.tenant_with_admin("pager").await;
+    for i in 0..5 {
+        let (status, body) = system
+            .call(
+                Method::POST,
+                "/api/contacts",
+                Some(&t.key),
+                Some(json!({"phone": format!("55119555500{i:02}"), "name": format!("C{i}")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (_, first) = system
+        .call(Method::GET, "/api/contacts?limit=2", Some(&t.key), None)
+        .await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    assert_eq!(first["data"][0]["name"], "C0");
+    assert_eq!(
+        first["data"][0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .collect::<Vec<_>>(),
+        ["id", "name", "phone"],
+        "minimal fields by default"
+    );
+    let cursor = first["nextCursor"].as_str().unwrap();
+    let (_, second) = system
+        .call(
+            Method::GET,
+            &format!("/api/contacts?limit=2&cursor={cursor}&fields=name"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(second["data"], json!([{"name": "C2"}, {"name": "C3"}]));
+    let cursor = second["nextCursor"].as_str().unwrap();
+    let (_, last) = system
+        .call(
+            Method::GET,
+            &format!("/api/contacts?limit=2&cursor={cursor}"),
+            Some(&t.key),
+            None,
+        )
+        .await;
+    assert_eq!(last["data"].as_array().unwrap().len(), 1);
+    assert_eq!(last["nextCursor"], json!(null));
+    system.stop().await;
+}

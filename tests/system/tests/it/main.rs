@@ -1,0 +1,6 @@
+//! System tests: one binary, one module per area.
+
+mod campaigns;
+mod errors;
+mod isolation;
+mod operations;

@@ -1,0 +1,87 @@
+use reqwest::{Method, StatusCode};
+use system_tests::TestSystem;
+
+#[tokio::test]
+async fn probes_and_metrics_answer() {
+    let system = TestSystem::spawn().await;
+    let (status, body) = system.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // The relay connects in the background; readiness follows within a few seconds.
+    let mut ready = None;
+    for _ in 0..50 {
+        let (status, body) = system.call(Method::GET, "/readyz", None, None).await;
+        if status == StatusCode::OK {
+            ready = Some(body);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let ready = ready.expect("gateway becomes ready");
+    assert_eq!(ready["checks"]["postgres"], true);
+    assert_eq!(ready["checks"]["redis"], true);
+    assert_eq!(ready["checks"]["rabbitmq"], true);
+
+    let (status, _) = system.call(Method::GET, "/api/contacts", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let metrics = system
+        .http
+        .get(format!("{}/metrics", system.base_url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("http_requests_total{")
+                && l.contains("path=\"/api/contacts\"")
+                && l.contains("status=\"401\"")),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("http_request_duration_seconds_bucket{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("process_resident_memory_bytes"),
+        "{metrics}"
+    );
+
+    let worker = system
+        .http
+        .get(format!("{}/healthz", system.worker_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(worker.status(), StatusCode::OK);
+    let worker_metrics = system
+        .http
+        .get(format!("{}/metrics", system.worker_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(worker_metrics.status(), StatusCode::OK);
+    system.stop().await;
+}
+
+#[test]
+fn a_bad_setting_names_its_variable() {
+    let env = common::config::Env::from_pairs([("PORT", "eighty")]);
+    let err = gateway::config::GatewayConfig::from_env(&env)
+        .err()
+        .expect("refused");
+    assert_eq!(err.var, "PORT");
+    let env = common::config::Env::from_pairs([("INBOX_TOKEN_KEY", "short")]);
+    let err = gateway::config::GatewayConfig::from_env(&env)
+        .err()
+        .expect("refused");
+    assert_eq!(err.var, "INBOX_TOKEN_KEY");
+    let env = common::config::Env::from_pairs([("WORKER_CAMPAIGN_CONCURRENCY", "-1")]);
+    let err = worker_campaign::config::WorkerConfig::from_env(&env)
+        .err()
+        .expect("refused");
+    assert_eq!(err.var, "WORKER_CAMPAIGN_CONCURRENCY");
+}
