@@ -53,12 +53,13 @@ superadmin email: migrate
 test: services
     #!/usr/bin/env bash
     set -euo pipefail
+    # Doc tests first: the suite's own summary should be the last thing printed.
+    cargo test --workspace --doc -q
     if cargo nextest --version >/dev/null 2>&1; then
         cargo nextest run --workspace --no-fail-fast
     else
         cargo test --workspace --no-fail-fast --lib --bins --tests
     fi
-    cargo test --workspace --doc -q
 
 # Formatting, clippy with warnings as errors, and the deploy manifests.
 lint:

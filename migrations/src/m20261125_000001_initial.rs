@@ -104,6 +104,7 @@ CREATE TABLE campaigns (
     finished_at   timestamptz
 );
 CREATE INDEX campaigns_tenant_idx ON campaigns (tenant_id, id);
+CREATE INDEX campaigns_inbox_idx ON campaigns (inbox_id);
 
 -- One row per contact a campaign messages; `variables` is the contact as it was when the
 -- campaign was created, so an edit during the send cannot change half the messages.
@@ -123,7 +124,9 @@ CREATE TABLE campaign_recipients (
     updated_at   timestamptz NOT NULL DEFAULT now(),
     UNIQUE (campaign_id, phone)
 );
+-- The worker's "next pending recipients" and the recipients listing.
 CREATE INDEX campaign_recipients_campaign_status_idx ON campaign_recipients (campaign_id, status, id);
+CREATE INDEX campaign_recipients_campaign_idx ON campaign_recipients (campaign_id, id);
 
 CREATE TABLE jobs (
     id            uuid PRIMARY KEY,

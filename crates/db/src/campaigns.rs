@@ -360,3 +360,26 @@ pub async fn transition(
         .await?;
     Ok(result.rows_affected == 1)
 }
+
+/// One page of a campaign's recipients in id order, after `cursor`; the campaign must belong
+/// to the tenant. Returns up to `limit` rows and whether more follow.
+pub async fn recipients_page(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+    cursor: Option<RecipientId>,
+    limit: u64,
+) -> DbResult<(Vec<campaign_recipient::Model>, bool)> {
+    find(db, tenant_id, campaign_id).await?;
+    let select = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id.into_uuid()))
+        .filter(campaign_recipient::Column::TenantId.eq(tenant_id.into_uuid()));
+    crate::page_by_id(
+        db,
+        select,
+        campaign_recipient::Column::Id,
+        cursor.map(RecipientId::into_uuid),
+        limit,
+    )
+    .await
+}

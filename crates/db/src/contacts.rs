@@ -2,10 +2,7 @@
 
 use chrono::Utc;
 use common::{AccountId, ContactId, PhoneNumber, TenantId};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 
 use crate::entity::contact;
 use crate::{DbError, DbResult};
@@ -48,19 +45,16 @@ pub async fn page(
     cursor: Option<ContactId>,
     limit: u64,
 ) -> DbResult<(Vec<contact::Model>, bool)> {
-    let mut query =
+    let select =
         contact::Entity::find().filter(contact::Column::TenantId.eq(tenant_id.into_uuid()));
-    if let Some(after) = cursor {
-        query = query.filter(contact::Column::Id.gt(after.into_uuid()));
-    }
-    let mut rows = query
-        .order_by_asc(contact::Column::Id)
-        .limit(limit + 1)
-        .all(db)
-        .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(limit as usize);
-    Ok((rows, more))
+    crate::page_by_id(
+        db,
+        select,
+        contact::Column::Id,
+        cursor.map(ContactId::into_uuid),
+        limit,
+    )
+    .await
 }
 
 pub async fn find(

@@ -64,3 +64,26 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
+
+/// One page of `select` in id order after `cursor`: up to `limit` rows, and whether more follow.
+/// Ids are UUIDv7, so id order is creation order and the cursor is simply the last id seen.
+pub(crate) async fn page_by_id<E>(
+    db: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    cursor: Option<uuid::Uuid>,
+    limit: u64,
+) -> DbResult<(Vec<E::Model>, bool)>
+where
+    E: sea_orm::EntityTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
+    let select = match cursor {
+        Some(after) => select.filter(id.gt(after)),
+        None => select,
+    };
+    let mut rows = select.order_by_asc(id).limit(limit + 1).all(db).await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(limit as usize);
+    Ok((rows, more))
+}

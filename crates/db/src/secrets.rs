@@ -24,7 +24,37 @@ pub enum CipherError {
     Undecryptable,
 }
 
+/// Reads `INBOX_TOKEN_KEY`: `None` when unset (the development key will be used), an error naming
+/// the variable when it is not a 32-byte hex key. Every service that touches inbox tokens must
+/// use the same key.
+pub fn token_key_setting(
+    env: &common::config::Env,
+) -> Result<Option<String>, common::config::ConfigError> {
+    let key = env.optional("INBOX_TOKEN_KEY");
+    if let Some(value) = &key
+        && TokenCipher::from_hex(value).is_err()
+    {
+        return Err(common::config::ConfigError {
+            var: "INBOX_TOKEN_KEY".into(),
+            value: "(hidden)".into(),
+            reason: "must be 64 hex characters (a 32-byte AES-256 key)".into(),
+        });
+    }
+    Ok(key)
+}
+
 impl TokenCipher {
+    /// The cipher for a [`token_key_setting`]; without a key, the development key, with a warning.
+    pub fn from_setting(key_hex: Option<&str>) -> Result<Self, CipherError> {
+        match key_hex {
+            Some(key) => Self::from_hex(key),
+            None => {
+                tracing::warn!("INBOX_TOKEN_KEY is unset: inbox tokens use the development key");
+                Self::from_hex(DEVELOPMENT_KEY_HEX)
+            }
+        }
+    }
+
     pub fn from_hex(key_hex: &str) -> Result<Self, CipherError> {
         let bytes = hex::decode(key_hex.trim()).map_err(|_| CipherError::BadKey)?;
         if bytes.len() != 32 {

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod process;
+
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};

@@ -20,16 +20,7 @@ pub struct GatewayConfig {
 
 impl GatewayConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let inbox_token_key = env.optional("INBOX_TOKEN_KEY");
-        if let Some(key) = &inbox_token_key
-            && db::secrets::TokenCipher::from_hex(key).is_err()
-        {
-            return Err(ConfigError {
-                var: "INBOX_TOKEN_KEY".into(),
-                value: "(hidden)".into(),
-                reason: "must be 64 hex characters (a 32-byte AES-256 key)".into(),
-            });
-        }
+        let inbox_token_key = db::secrets::token_key_setting(env)?;
         Ok(Self {
             core: CoreConfig::from_env(env)?,
             listen: listen_addr(env, "PORT", 3000)?,

@@ -14,7 +14,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use common::ErrorCode;
-use db::secrets::{DEVELOPMENT_KEY_HEX, TokenCipher};
+use db::secrets::TokenCipher;
 use fred::interfaces::ClientLike;
 use fred::prelude::{Builder, Config as RedisClientConfig, ReconnectPolicy};
 use outbox::{Relay, RelayWaker};
@@ -36,15 +36,7 @@ impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
         let metrics = telemetry::metrics();
         let db = db::connect(&config.core.database_url, config.database_max_connections).await?;
-        let token_cipher = match &config.inbox_token_key {
-            Some(key) => TokenCipher::from_hex(key)?,
-            None => {
-                tracing::warn!(
-                    "INBOX_TOKEN_KEY is unset: inbox tokens are encrypted with the development key"
-                );
-                TokenCipher::from_hex(DEVELOPMENT_KEY_HEX)?
-            }
-        };
+        let token_cipher = TokenCipher::from_setting(config.inbox_token_key.as_deref())?;
         let redis = connect_redis(&config).await?;
 
         let background = CancellationToken::new();

@@ -50,19 +50,17 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Healthcheck => {
-            let port = config.listen.rsplit(':').next().unwrap_or("3000");
-            let url = format!("http://127.0.0.1:{port}/healthz");
-            let healthy = tokio::time::timeout(std::time::Duration::from_secs(3), async {
-                let stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await?;
-                healthcheck_get(stream, &url).await
-            })
-            .await;
-            match healthy {
-                Ok(Ok(true)) => Ok(()),
-                _ => {
-                    eprintln!("gateway: {url} did not answer 200");
-                    std::process::exit(1);
-                }
+            let port = config
+                .listen
+                .rsplit(':')
+                .next()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(3000);
+            if telemetry::process::healthz_answers(port).await {
+                Ok(())
+            } else {
+                eprintln!("gateway: http://127.0.0.1:{port}/healthz did not answer 200");
+                std::process::exit(1);
             }
         }
     }
@@ -76,46 +74,6 @@ async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         config.listen
     );
     let shutdown = CancellationToken::new();
-    tokio::spawn(stop_on_signal(shutdown.clone()));
+    tokio::spawn(telemetry::process::cancel_on_signal(shutdown.clone()));
     app.run_until_stopped(shutdown).await
-}
-
-/// Cancels `shutdown` on Ctrl-C or SIGTERM.
-async fn stop_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
-    shutdown.cancel();
-}
-
-/// A minimal HTTP/1.1 GET, so the health check needs no HTTP client in the image.
-async fn healthcheck_get(mut stream: tokio::net::TcpStream, url: &str) -> std::io::Result<bool> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let path = url
-        .split_once("/healthz")
-        .map(|_| "/healthz")
-        .unwrap_or("/");
-    stream
-        .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).await?;
-    Ok(head.starts_with(b"HTTP/1.1 200"))
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use common::QueueName;
-use db::secrets::{DEVELOPMENT_KEY_HEX, TokenCipher};
+use db::secrets::TokenCipher;
 use queue::{Broker, Delivery, HandlerError, JobHandler};
 use tokio_util::sync::CancellationToken;
 use wuzapi::WuzapiClient;
@@ -46,13 +46,7 @@ impl Worker {
     pub async fn build(config: WorkerConfig) -> anyhow::Result<Self> {
         let metrics = telemetry::metrics();
         let db = db::connect(&config.core.database_url, config.database_max_connections).await?;
-        let cipher = match &config.inbox_token_key {
-            Some(key) => TokenCipher::from_hex(key)?,
-            None => {
-                tracing::warn!("INBOX_TOKEN_KEY is unset: using the development key");
-                TokenCipher::from_hex(DEVELOPMENT_KEY_HEX)?
-            }
-        };
+        let cipher = TokenCipher::from_setting(config.inbox_token_key.as_deref())?;
         let sender = Arc::new(CampaignSender {
             db: db.clone(),
             wuzapi: WuzapiClient::with_defaults()?,

@@ -20,20 +20,10 @@ async fn main() -> anyhow::Result<()> {
             .listen
             .rsplit(':')
             .next()
-            .unwrap_or("9101")
-            .to_owned();
-        let ok = tokio::time::timeout(std::time::Duration::from_secs(3), async {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let mut stream = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}")).await?;
-            stream
-                .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .await?;
-            let mut head = [0u8; 12];
-            stream.read_exact(&mut head).await?;
-            Ok::<_, std::io::Error>(head.starts_with(b"HTTP/1.1 200"))
-        })
-        .await;
-        std::process::exit(if matches!(ok, Ok(Ok(true))) { 0 } else { 1 });
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(9101);
+        let healthy = telemetry::process::healthz_answers(port).await;
+        std::process::exit(if healthy { 0 } else { 1 });
     }
     let worker = Worker::build(config.clone()).await?;
     tracing::info!(
@@ -42,22 +32,6 @@ async fn main() -> anyhow::Result<()> {
         config.listen
     );
     let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate => {}
-        }
-        tracing::info!("shutting down: draining in-flight jobs");
-        on_signal.cancel();
-    });
+    tokio::spawn(telemetry::process::cancel_on_signal(shutdown.clone()));
     worker.run_until_stopped(shutdown).await
 }

@@ -1,5 +1,6 @@
 //! One campaign job, start to finish. Public so tests can drive a job without a broker.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use common::proto::CampaignBatch;
@@ -7,6 +8,7 @@ use common::template::Template;
 use common::{CampaignId, JobId, JobState, TenantId};
 use db::DatabaseConnection;
 use db::campaigns::status;
+use db::entity::campaign_recipient;
 use db::secrets::TokenCipher;
 use prost::Message;
 use queue::HandlerError;
@@ -167,7 +169,24 @@ impl CampaignSender {
             if batch.is_empty() {
                 break;
             }
+            let not_on_whatsapp = match self
+                .numbers_not_on_whatsapp(&inbox.wuzapi_url, &token, &batch)
+                .await
+            {
+                Ok(numbers) => numbers,
+                Err(e) if e.is_disconnected() => return self.pause(campaign_id, &e).await,
+                Err(e) => {
+                    // The check only saves sends; the sends themselves report bad numbers too.
+                    tracing::warn!(error = %e, "number check failed; sending without it");
+                    HashSet::new()
+                }
+            };
             for recipient in batch {
+                if not_on_whatsapp.contains(&recipient.phone) {
+                    self.record(&recipient, Err("the number is not on WhatsApp".to_owned()))
+                        .await?;
+                    continue;
+                }
                 if !first {
                     let pause = rand::rng().random_range(delay_range.clone());
                     tokio::time::sleep(Duration::from_millis(pause)).await;
@@ -184,47 +203,14 @@ impl CampaignSender {
                     .send_with_retries(&inbox.wuzapi_url, &token, &request)
                     .await
                 {
-                    Ok(()) => {
-                        db::campaigns::record_outcome(&self.db, recipient.id.into(), Ok(()))
-                            .await?;
-                        metrics::counter!("campaign_messages_total", "outcome" => "sent")
-                            .increment(1);
+                    Ok(()) => self.record(&recipient, Ok(())).await?,
+                    // Retrying is useless (disconnected) or was already done (transient): stop
+                    // here and keep the remaining recipients pending for a resume.
+                    Err(e) if e.is_disconnected() || e.is_transient() => {
+                        return self.pause(campaign_id, &e).await;
                     }
-                    Err(e) if e.is_disconnected() => {
-                        let reason = format!("WhatsApp number disconnected: {e}");
-                        db::campaigns::transition(
-                            &self.db,
-                            campaign_id,
-                            &[status::RUNNING],
-                            status::PAUSED,
-                            Some(reason.clone()),
-                        )
-                        .await?;
-                        return Ok(JobOutcome::Paused { reason });
-                    }
-                    Err(e) if e.is_transient() => {
-                        let reason = format!("WUZAPI kept failing: {e}");
-                        db::campaigns::transition(
-                            &self.db,
-                            campaign_id,
-                            &[status::RUNNING],
-                            status::PAUSED,
-                            Some(reason.clone()),
-                        )
-                        .await?;
-                        return Ok(JobOutcome::Paused { reason });
-                    }
-                    Err(e) => {
-                        // This recipient can never succeed (invalid number, refused message).
-                        db::campaigns::record_outcome(
-                            &self.db,
-                            recipient.id.into(),
-                            Err(e.to_string()),
-                        )
-                        .await?;
-                        metrics::counter!("campaign_messages_total", "outcome" => "failed")
-                            .increment(1);
-                    }
+                    // This recipient can never succeed (invalid number, refused message).
+                    Err(e) => self.record(&recipient, Err(e.to_string())).await?,
                 }
             }
             let progress = db::campaigns::progress(&self.db, campaign_id).await?;
@@ -248,6 +234,57 @@ impl CampaignSender {
             sent: progress.sent,
             failed: progress.failed,
         })
+    }
+
+    /// Records one recipient's outcome and counts it.
+    async fn record(
+        &self,
+        recipient: &campaign_recipient::Model,
+        outcome: Result<(), String>,
+    ) -> Result<(), SendError> {
+        let label = if outcome.is_ok() { "sent" } else { "failed" };
+        db::campaigns::record_outcome(&self.db, recipient.id.into(), outcome).await?;
+        metrics::counter!("campaign_messages_total", "outcome" => label).increment(1);
+        Ok(())
+    }
+
+    /// Pauses a running campaign because WUZAPI cannot take its messages now.
+    async fn pause(
+        &self,
+        campaign_id: CampaignId,
+        cause: &WuzapiError,
+    ) -> Result<JobOutcome, SendError> {
+        let reason = if cause.is_disconnected() {
+            format!("WhatsApp number disconnected: {cause}")
+        } else {
+            format!("WUZAPI kept failing: {cause}")
+        };
+        db::campaigns::transition(
+            &self.db,
+            campaign_id,
+            &[status::RUNNING],
+            status::PAUSED,
+            Some(reason.clone()),
+        )
+        .await?;
+        Ok(JobOutcome::Paused { reason })
+    }
+
+    /// Which of the batch's numbers WUZAPI says are not on WhatsApp (`POST /user/check`), so they
+    /// fail without a send. Results are matched on `Query`: WUZAPI does not keep request order.
+    async fn numbers_not_on_whatsapp(
+        &self,
+        base_url: &str,
+        token: &str,
+        batch: &[campaign_recipient::Model],
+    ) -> Result<HashSet<String>, WuzapiError> {
+        let phones: Vec<String> = batch.iter().map(|r| r.phone.clone()).collect();
+        let checks = self.wuzapi.check_numbers(base_url, token, &phones).await?;
+        Ok(checks
+            .into_iter()
+            .filter(|check| !check.is_in_whatsapp)
+            .map(|check| check.query.trim_start_matches('+').to_owned())
+            .collect())
     }
 
     /// Sends once, retrying transient failures with exponential back-off (base, 2×base, 4×base…).

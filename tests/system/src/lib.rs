@@ -57,15 +57,17 @@ impl TestSystem {
         Self::spawn_with(&[]).await
     }
 
-    pub async fn spawn_with(extra_env: &[(&str, &str)]) -> Self {
+    /// Like [`spawn`](Self::spawn), with extra settings for the gateway only.
+    pub async fn spawn_with(gateway_env: &[(&str, &str)]) -> Self {
         telemetry::init_tracing("system-tests");
         let db = TestDatabase::create().await.expect("create test database");
         let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
         let queue_prefix = testkit::random_queue_prefix();
-        let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), extra_env);
+        let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), &[]);
         let shutdown = CancellationToken::new();
 
-        let gateway_config = GatewayConfig::from_env(&env).expect("gateway config");
+        let gateway_env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), gateway_env);
+        let gateway_config = GatewayConfig::from_env(&gateway_env).expect("gateway config");
         let app = Application::build(gateway_config)
             .await
             .expect("build gateway");
@@ -96,6 +98,24 @@ impl TestSystem {
             shutdown,
             tasks,
         }
+    }
+
+    /// Starts one more gateway on the same database and queues (a second replica, or a
+    /// replacement with other settings) and returns its base URL.
+    pub async fn start_gateway(&mut self, extra_env: &[(&str, &str)]) -> String {
+        let env = env_for(
+            &self.db.url,
+            &self.queue_prefix,
+            &self.wuzapi.base_url(),
+            extra_env,
+        );
+        let app = Application::build(GatewayConfig::from_env(&env).expect("gateway config"))
+            .await
+            .expect("build gateway");
+        let url = format!("http://127.0.0.1:{}", app.port());
+        self.tasks
+            .push(tokio::spawn(app.run_until_stopped(self.shutdown.clone())));
+        url
     }
 
     /// Stops the services the way SIGTERM does and reports whether they stopped cleanly.

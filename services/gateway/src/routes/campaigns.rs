@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::template::{MAX_TEMPLATE_LEN, Template};
-use common::{CampaignId, ContactId, InboxId};
+use common::{CampaignId, ContactId, InboxId, RecipientId};
 use db::entity::campaign;
 use serde::{Deserialize, Serialize};
 
@@ -153,4 +153,54 @@ pub async fn get(
 ) -> ApiResult {
     let campaign = db::campaigns::find(&state.db, caller.tenant_id()?, path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientsQuery {
+    limit: Option<u64>,
+    cursor: Option<RecipientId>,
+}
+
+/// `GET /api/campaigns/{campaignId}/recipients?limit=&cursor=`: each recipient's outcome.
+pub async fn recipients(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<CampaignId>,
+    query: web::Query<RecipientsQuery>,
+) -> ApiResult {
+    let query = query.into_inner();
+    let limit = super::page_limit(query.limit)?;
+    let (rows, more) = db::campaigns::recipients_page(
+        &state.db,
+        caller.tenant_id()?,
+        path.into_inner(),
+        query.cursor,
+        limit,
+    )
+    .await?;
+    let next_cursor = if more {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let data: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "contactId": r.contact_id,
+                "phone": r.phone,
+                "status": r.status,
+                "error": r.error,
+                "messageId": r.message_id,
+                "sentAt": r.sent_at,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "success": true,
+        "data": data,
+        "nextCursor": next_cursor,
+    })))
 }

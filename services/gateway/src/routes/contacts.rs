@@ -99,13 +99,7 @@ pub async fn list(
 ) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let query = query.into_inner();
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::new(
-            common::ErrorCode::InvalidParameter,
-            "`limit` must be between 1 and 500",
-        ));
-    }
+    let limit = super::page_limit(query.limit)?;
     let fields: Vec<&str> = match &query.fields {
         None => DEFAULT_FIELDS.to_vec(),
         Some(list) => {

@@ -41,10 +41,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/campaigns", web::post().to(campaigns::create))
             .route("/campaigns/{campaign_id}", web::get().to(campaigns::get))
             .route(
+                "/campaigns/{campaign_id}/recipients",
+                web::get().to(campaigns::recipients),
+            )
+            .route(
                 "/jobs/campaign/{campaign_id}/status",
                 web::get().to(jobs::campaign_status),
             ),
     );
+}
+
+/// The `limit` of a list endpoint: 50 by default, 1 to 500.
+pub fn page_limit(limit: Option<u64>) -> Result<u64, ApiError> {
+    let limit = limit.unwrap_or(50);
+    if (1..=500).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::new(
+            common::ErrorCode::InvalidParameter,
+            "`limit` must be between 1 and 500",
+        ))
+    }
 }
 
 /// Trims a required text field and checks its length.

@@ -166,6 +166,39 @@ async fn invalid_numbers_fail_alone_and_a_disconnected_number_pauses_the_campaig
     let sent = system.wuzapi.sent_messages();
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].phone, "5511988880001");
+    let campaign_id = created["campaign"]["id"].as_str().unwrap();
+    let (status, recipients) = system
+        .call(
+            Method::GET,
+            &format!("/api/campaigns/{campaign_id}/recipients"),
+            Some(&tenant.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{recipients}");
+    let outcomes: Vec<(String, String, Value)> = recipients["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["phone"].as_str().unwrap().to_owned(),
+                r["status"].as_str().unwrap().to_owned(),
+                r["error"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("5511988880001".to_owned(), "sent".to_owned(), Value::Null),
+            (
+                "5511988880002".to_owned(),
+                "failed".to_owned(),
+                json!("the number is not on WhatsApp")
+            ),
+        ]
+    );
     assert!(
         ["Hi Good", "Hello Good"].contains(&sent[0].body.as_str()),
         "{}",

@@ -44,6 +44,7 @@ async fn one_tenant_never_sees_another_tenants_data() {
     for path in [
         format!("/api/campaigns/{campaign_id}"),
         format!("/api/jobs/campaign/{campaign_id}/status"),
+        format!("/api/campaigns/{campaign_id}/recipients"),
     ] {
         let (status, body) = system.call(Method::GET, &path, Some(&b.key), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");

@@ -1,6 +1,7 @@
 //! System tests: one binary, one module per area.
 
 mod campaigns;
+mod durability;
 mod errors;
 mod isolation;
 mod operations;

@@ -1,0 +1,86 @@
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use system_tests::TestSystem;
+
+/// A port nothing listens on: RabbitMQ "down" for one gateway, without touching the real broker.
+const UNREACHABLE_AMQP: &str = "amqp://guest:guest@127.0.0.1:1/%2f";
+
+#[tokio::test]
+async fn jobs_wait_in_the_outbox_while_rabbitmq_is_unreachable() {
+    let mut system = TestSystem::spawn_with(&[("AMQP_URL", UNREACHABLE_AMQP)]).await;
+    let tenant = system.tenant_with_admin("offline").await;
+    let (_, inbox) = system
+        .call(
+            Method::POST,
+            "/api/inboxes",
+            Some(&tenant.key),
+            Some(json!({"name": "I", "token": "offline-token"})),
+        )
+        .await;
+    let (_, contact) = system
+        .call(
+            Method::POST,
+            "/api/contacts",
+            Some(&tenant.key),
+            Some(json!({"phone": "5511944440001", "name": "Eva"})),
+        )
+        .await;
+    let (status, created) = system
+        .call(
+            Method::POST,
+            "/api/campaigns",
+            Some(&tenant.key),
+            Some(json!({
+                "name": "While down",
+                "inboxId": inbox["data"]["id"],
+                "template": "Hi {{name}}",
+                "contactIds": [contact["data"]["id"]],
+                "delayMinMs": 0,
+                "delayMaxMs": 0,
+            })),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "the request does not fail: {created}"
+    );
+    let campaign_id = created["data"]["campaign"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let (status, ready) = system.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["checks"]["rabbitmq"], false);
+
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let (_, job) = system
+        .call(
+            Method::GET,
+            &format!("/api/jobs/campaign/{campaign_id}/status"),
+            Some(&tenant.key),
+            None,
+        )
+        .await;
+    assert_eq!(job["data"]["state"], "waiting", "{job}");
+    let connection = db::connect(&system.db.url, 1).await.unwrap();
+    assert_eq!(
+        db::outbox::pending_count(&connection).await.unwrap(),
+        1,
+        "the job is kept"
+    );
+    assert!(system.wuzapi.sent_messages().is_empty());
+
+    // A gateway that reaches RabbitMQ (the broker is back) publishes what was kept.
+    system.start_gateway(&[]).await;
+    let job = system
+        .wait_for_campaign_job(&tenant.key, &campaign_id)
+        .await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(db::outbox::pending_count(&connection).await.unwrap(), 0);
+    let sent = system.wuzapi.sent_messages();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].body, "Hi Eva");
+    system.stop().await;
+}
