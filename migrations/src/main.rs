@@ -13,13 +13,18 @@ DATABASE_URL selects the database.";
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
     let command = std::env::args().nth(1).unwrap_or_else(|| "up".to_owned());
-    let url = match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.trim().is_empty() => url,
-        _ => common::config::DEFAULT_DATABASE_URL.to_owned(),
+    let env = common::config::Env::system();
+    let url = match env.url(
+        "DATABASE_URL",
+        common::config::DEFAULT_DATABASE_URL,
+        &["postgres", "postgresql"],
+    ) {
+        Ok(url) => url,
+        Err(e) => {
+            eprintln!("migrate: {e}");
+            std::process::exit(2);
+        }
     };
-    if !url.starts_with("postgres://") && !url.starts_with("postgresql://") {
-        anyhow::bail!("invalid value for DATABASE_URL: must be a postgres:// URL");
-    }
     match command.as_str() {
         "up" => {
             if ensure_database(&url).await? {

@@ -29,11 +29,16 @@ pub enum HandlerError {
     /// Can never succeed (undecodable payload, unknown job): dead-lettered at once.
     #[error("permanent: {0}")]
     Permanent(String),
-    /// Might succeed later (a dependency was down). The message is dead-lettered too until the
-    /// retry queues exist; the job row records the error.
+    /// Might succeed later (a dependency such as the database was down). The message goes back
+    /// to the queue after [`TRANSIENT_REQUEUE_DELAY`], so an outage delays the job and never
+    /// loses it.
     #[error("transient: {0}")]
     Transient(String),
 }
+
+/// How long a message that failed transiently waits before it is put back on its queue; the
+/// pause keeps a broken dependency from turning into a hot redelivery loop.
+pub const TRANSIENT_REQUEUE_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A worker's job logic for one queue.
 pub trait JobHandler: Send + Sync + 'static {
@@ -92,9 +97,14 @@ pub async fn run_consumer<H: JobHandler>(
                     let result = handler.handle(job).await;
                     let acked = match &result {
                         Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-                        Err(e) => {
+                        Err(e @ HandlerError::Permanent(_)) => {
                             tracing::warn!(queue = queue_label, error = %e, "job rejected to the dead-letter queue");
                             delivery.reject(BasicRejectOptions { requeue: false }).await
+                        }
+                        Err(e @ HandlerError::Transient(_)) => {
+                            tracing::warn!(queue = queue_label, error = %e, "job failed transiently; requeueing");
+                            tokio::time::sleep(TRANSIENT_REQUEUE_DELAY).await;
+                            delivery.reject(BasicRejectOptions { requeue: true }).await
                         }
                     };
                     if let Err(e) = acked {

@@ -10,7 +10,7 @@ use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
 
-pub use consumer::{Delivery, HandlerError, JobHandler, run_consumer};
+pub use consumer::{Delivery, HandlerError, JobHandler, TRANSIENT_REQUEUE_DELAY, run_consumer};
 pub use topology::Topology;
 
 #[derive(Debug, thiserror::Error)]
