@@ -89,7 +89,12 @@ pub async fn create(
     wanted.dedup();
     let contacts = contact::Entity::find()
         .filter(contact::Column::TenantId.eq(tenant))
-        .filter(contact::Column::Id.is_in(wanted.clone()))
+        // One array parameter rather than one per id: a campaign may name more contacts than
+        // Postgres allows bind parameters in a statement (65535).
+        .filter(Expr::cust_with_values(
+            "contacts.id = ANY($1)",
+            [sea_orm::Value::from(wanted.clone())],
+        ))
         .order_by_asc(contact::Column::Id)
         .all(&txn)
         .await?;

@@ -13,6 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 /// Rows published per transaction.
 const BATCH: u64 = 200;
+/// Longest wait for the broker to confirm one batch.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Wakes the relay early: called after a transaction that wrote outbox rows commits, so a job
 /// is published at once instead of at the next poll.
@@ -138,7 +140,11 @@ impl Relay {
             });
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        match publisher.publish_all(&messages).await {
+        // Bounded: rows stay locked while we wait, and a stalled broker must not hold them forever.
+        let published = tokio::time::timeout(PUBLISH_TIMEOUT, publisher.publish_all(&messages))
+            .await
+            .unwrap_or(Err(queue::QueueError::Timeout(PUBLISH_TIMEOUT)));
+        match published {
             Ok(()) => {
                 let job_ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.job_id).collect();
                 db::outbox::mark_published(&txn, &ids, &job_ids).await?;

@@ -60,8 +60,13 @@ impl FromRequest for Caller {
                     ));
                 }
                 Some(Err(_)) => return Err(unauthenticated()),
-                Some(Ok(value)) => match value.strip_prefix("Bearer ") {
-                    Some(key) if !key.trim().is_empty() => key.trim().to_owned(),
+                // The scheme is case-insensitive (RFC 9110), the key is not.
+                Some(Ok(value)) => match value.split_once(' ') {
+                    Some((scheme, key))
+                        if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() =>
+                    {
+                        key.trim().to_owned()
+                    }
                     _ => return Err(unauthenticated()),
                 },
             };

@@ -13,6 +13,8 @@ pub struct GatewayConfig {
     pub inbox_token_key: Option<String>,
     /// `HTTP_JSON_LIMIT_BYTES`: larger JSON bodies get 413.
     pub json_limit_bytes: usize,
+    /// `HTTP_CAMPAIGN_JSON_LIMIT_BYTES`: the same for campaign creation (many contact ids).
+    pub campaign_json_limit_bytes: usize,
     pub database_max_connections: u32,
     /// `OUTBOX_RELAY`: whether this process publishes queued jobs.
     pub run_outbox_relay: bool,
@@ -31,6 +33,11 @@ impl GatewayConfig {
                 "HTTP_JSON_LIMIT_BYTES",
                 256 * 1024,
                 1024..=64 * 1024 * 1024,
+            )?,
+            campaign_json_limit_bytes: env.parse_in(
+                "HTTP_CAMPAIGN_JSON_LIMIT_BYTES",
+                8 * 1024 * 1024,
+                1024..=256 * 1024 * 1024,
             )?,
             database_max_connections: env.parse_in("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
             run_outbox_relay: env.parse("OUTBOX_RELAY", true)?,

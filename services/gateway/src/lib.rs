@@ -61,6 +61,7 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
         let json_limit = config.json_limit_bytes;
+        let campaign_json_limit = config.campaign_json_limit_bytes;
         let state = web::Data::new(AppState {
             config,
             db,
@@ -84,7 +85,7 @@ impl Application {
                 .route("/healthz", web::get().to(routes::health::healthz))
                 .route("/readyz", web::get().to(routes::health::readyz))
                 .route("/metrics", web::get().to(routes::health::metrics))
-                .configure(routes::configure)
+                .configure(|cfg| routes::configure(cfg, campaign_json_limit))
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::new(
                         ErrorCode::NotFound,

@@ -24,7 +24,9 @@ pub fn created<T: Serialize>(data: T) -> HttpResponse {
     HttpResponse::Created().json(serde_json::json!({"success": true, "data": data}))
 }
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
+/// Mounts the API. `campaign_json_limit` is the body limit of campaign creation, which carries
+/// up to 100 000 contact ids and so needs more than other endpoints.
+pub fn configure(cfg: &mut web::ServiceConfig, campaign_json_limit: usize) {
     cfg.service(
         web::scope("/api")
             .route("/admin/tenants", web::post().to(tenants::create_tenant))
@@ -38,7 +40,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/inboxes", web::get().to(inboxes::list))
             .route("/contacts", web::post().to(contacts::create))
             .route("/contacts", web::get().to(contacts::list))
-            .route("/campaigns", web::post().to(campaigns::create))
+            .service(
+                web::resource("/campaigns")
+                    .app_data(
+                        web::JsonConfig::default()
+                            .limit(campaign_json_limit)
+                            .error_handler(crate::error::extractors::json_error),
+                    )
+                    .route(web::post().to(campaigns::create)),
+            )
             .route("/campaigns/{campaign_id}", web::get().to(campaigns::get))
             .route(
                 "/campaigns/{campaign_id}/recipients",

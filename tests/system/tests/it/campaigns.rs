@@ -248,3 +248,52 @@ async fn transient_wuzapi_failures_are_retried() {
     assert_eq!(sent[0].body, "Hi Dora");
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_campaign_may_name_more_contacts_than_postgres_has_bind_parameters() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    const CONTACTS: usize = 70_000;
+    let system = TestSystem::spawn().await;
+    let tenant = system.tenant_with_admin("bulk").await;
+    let inbox_id = inbox(&system, &tenant, "bulk-token").await;
+    // The number is offline, so the worker pauses at once instead of sending 70 000 messages.
+    system.wuzapi.disconnect("bulk-token");
+
+    let connection = db::connect(&system.db.url, 1).await.unwrap();
+    let tenant_uuid: uuid::Uuid = tenant.tenant_id.parse().unwrap();
+    connection
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO contacts (id, tenant_id, account_id, phone, name)
+             SELECT gen_random_uuid(), $1, (SELECT id FROM accounts WHERE tenant_id = $1),
+                    (5511900000000 + g)::text, 'C' || g
+               FROM generate_series(1, $2) AS g",
+            [tenant_uuid.into(), (CONTACTS as i32).into()],
+        ))
+        .await
+        .unwrap();
+    let rows = connection
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id FROM contacts WHERE tenant_id = $1",
+            [tenant_uuid.into()],
+        ))
+        .await
+        .unwrap();
+    let ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<uuid::Uuid>("", "id").unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), CONTACTS);
+
+    let created = campaign(&system, &tenant, &inbox_id, "Hi {{name}}", &ids).await;
+    assert_eq!(created["campaign"]["total"], CONTACTS);
+    let status = system
+        .wait_for_campaign_job(&tenant.key, created["campaign"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(status["campaignStatus"], "paused", "{status}");
+    assert_eq!(status["progress"]["total"], CONTACTS);
+    assert_eq!(status["progress"]["pending"], CONTACTS);
+    assert!(system.wuzapi.sent_messages().is_empty());
+    system.stop().await;
+}
