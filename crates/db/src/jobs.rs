@@ -27,22 +27,57 @@ pub async fn latest_for_subject(
         .ok_or(DbError::NotFound("job"))
 }
 
-/// Marks a job active for one more attempt. `None` when it already finished: the message is a
-/// duplicate delivery and must be acknowledged without running again.
-pub async fn start_attempt(db: &impl ConnectionTrait, id: JobId) -> DbResult<Option<job::Model>> {
-    let row = job::Entity::find()
+/// What a worker may do with a queue message's job.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The job is now active for one more attempt.
+    Started(Box<job::Model>),
+    /// The job already finished: the message is a duplicate delivery, to acknowledge and drop.
+    AlreadyFinished,
+    /// No job of this tenant works on this subject under that id: the message is not to be
+    /// trusted, and the job row (if any) is left alone.
+    NoSuchJob,
+}
+
+/// Marks the job active for one more attempt, if it belongs to `tenant_id` and works on
+/// `subject_id` and has not finished.
+pub async fn start_attempt(
+    db: &impl ConnectionTrait,
+    id: JobId,
+    tenant_id: TenantId,
+    subject_id: uuid::Uuid,
+) -> DbResult<Attempt> {
+    let started = job::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE jobs
                 SET state = 'active', attempts = attempts + 1, updated_at = now(),
                     started_at = coalesce(started_at, now())
-              WHERE id = $1 AND state NOT IN ('completed', 'failed')
+              WHERE id = $1 AND tenant_id = $2 AND subject_id = $3
+                AND state NOT IN ('completed', 'failed')
           RETURNING *",
-            [id.into_uuid().into()],
+            [
+                id.into_uuid().into(),
+                tenant_id.into_uuid().into(),
+                subject_id.into(),
+            ],
         ))
         .one(db)
         .await?;
-    Ok(row)
+    if let Some(job) = started {
+        return Ok(Attempt::Started(Box::new(job)));
+    }
+    let finished = job::Entity::find_by_id(id.into_uuid())
+        .filter(job::Column::TenantId.eq(tenant_id.into_uuid()))
+        .filter(job::Column::SubjectId.eq(subject_id))
+        .one(db)
+        .await?
+        .is_some();
+    Ok(if finished {
+        Attempt::AlreadyFinished
+    } else {
+        Attempt::NoSuchJob
+    })
 }
 
 /// Finishes a job as completed or failed, with its result or last error.

@@ -89,6 +89,7 @@ impl Relay {
                 Some((_, p)) => self.publish_due(p).await,
                 None => Err(anyhow::anyhow!("RabbitMQ is unreachable")),
             };
+            let healthy = result.is_ok();
             let sleep = match result {
                 Ok(published) if published as u64 == BATCH => Duration::ZERO,
                 Ok(_) => {
@@ -111,7 +112,9 @@ impl Relay {
                     }
                     return;
                 }
-                _ = self.waker.0.notified() => {}
+                // While backing off, new rows wait for the back-off too: a burst of requests
+                // must not turn into a burst of reconnection attempts.
+                _ = self.waker.0.notified(), if healthy => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
         }

@@ -66,12 +66,22 @@ impl CampaignSender {
         campaign_id: CampaignId,
     ) -> Result<JobOutcome, HandlerError> {
         let transient = |e: db::DbError| HandlerError::Transient(format!("database: {e}"));
-        let Some(job) = db::jobs::start_attempt(&self.db, job_id)
+        let attempt = db::jobs::start_attempt(&self.db, job_id, tenant_id, campaign_id.into_uuid())
             .await
-            .map_err(transient)?
-        else {
-            tracing::info!(%job_id, "job already finished; duplicate delivery ignored");
-            return Ok(JobOutcome::Skipped);
+            .map_err(transient)?;
+        let job = match attempt {
+            db::jobs::Attempt::Started(job) => job,
+            db::jobs::Attempt::AlreadyFinished => {
+                tracing::info!(%job_id, "job already finished; duplicate delivery ignored");
+                return Ok(JobOutcome::Skipped);
+            }
+            // The message must describe its own job: a job never works on another tenant's or
+            // another campaign's data, and a stray message changes no job row.
+            db::jobs::Attempt::NoSuchJob => {
+                return Err(HandlerError::Permanent(format!(
+                    "no job {job_id} of tenant {tenant_id} for campaign {campaign_id}"
+                )));
+            }
         };
         metrics::counter!("queue_jobs_total", "queue" => "campaign", "status" => "active")
             .increment(1);
