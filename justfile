@@ -70,3 +70,7 @@ lint:
 # Format the code.
 fmt:
     cargo fmt --all
+
+# Throughput benchmarks (release build), each figure with a baseline from the same run.
+bench: services
+    RUST_LOG=warn cargo run --release -q -p system-tests --bin bench

@@ -197,8 +197,9 @@ impl CampaignSender {
                         .await?;
                     continue;
                 }
-                if !first {
-                    let pause = rand::rng().random_range(delay_range.clone());
+                let pause = rand::rng().random_range(delay_range.clone());
+                // A zero sleep still waits for the next timer tick (about 1 ms): skip it.
+                if !first && pause > 0 {
                     tokio::time::sleep(Duration::from_millis(pause)).await;
                 }
                 first = false;

@@ -85,3 +85,24 @@ fn a_bad_setting_names_its_variable() {
         .expect("refused");
     assert_eq!(err.var, "WORKER_CAMPAIGN_CONCURRENCY");
 }
+
+#[tokio::test]
+async fn the_gateway_starts_and_serves_without_redis_and_says_so_in_readyz() {
+    // A port nothing listens on: Redis "down" for this gateway only.
+    let system = TestSystem::spawn_with(&[("REDIS_PORT", "1")]).await;
+    let tenant = system.tenant_with_admin("no-redis").await;
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/contacts",
+            Some(&tenant.key),
+            Some(serde_json::json!({"phone": "5511933330001"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, ready) = system.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["checks"]["redis"], false);
+    assert_eq!(ready["checks"]["postgres"], true);
+    system.stop().await;
+}
