@@ -197,6 +197,104 @@ impl TestSystem {
         }
     }
 
+    /// `POST /api/inboxes` with `token` as the WUZAPI user token; returns the inbox id.
+    pub async fn create_inbox(&self, tenant: &TenantHandle, token: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/inboxes",
+                Some(&tenant.key),
+                Some(json!({"name": "Sales", "token": token})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["id"].as_str().expect("inbox id").to_owned()
+    }
+
+    /// `POST /api/contacts`; returns the contact id.
+    pub async fn create_contact(
+        &self,
+        tenant: &TenantHandle,
+        phone: &str,
+        name: &str,
+        fields: Value,
+    ) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/contacts",
+                Some(&tenant.key),
+                Some(json!({"phone": phone, "name": name, "fields": fields})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["id"].as_str().expect("contact id").to_owned()
+    }
+
+    /// Writes `count` contacts straight into the database (phones `first_phone`, `first_phone + 1`,
+    /// ...) for tests and benches that need more than the API would create quickly; returns ids.
+    pub async fn insert_contacts(
+        &self,
+        tenant: &TenantHandle,
+        count: usize,
+        first_phone: i64,
+    ) -> Vec<String> {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let connection = db::connect(&self.db.url, 1).await.expect("connect");
+        let tenant_id: uuid::Uuid = tenant.tenant_id.parse().expect("tenant id");
+        connection
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO contacts (id, tenant_id, account_id, phone, name)
+                 SELECT gen_random_uuid(), $1, (SELECT id FROM accounts WHERE tenant_id = $1),
+                        ($3 + g)::text, 'C' || g
+                   FROM generate_series(0, $2 - 1) AS g",
+                [tenant_id.into(), (count as i32).into(), first_phone.into()],
+            ))
+            .await
+            .expect("insert contacts");
+        let rows = connection
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM contacts WHERE tenant_id = $1 AND phone::bigint >= $2 AND phone::bigint < $2 + $3",
+                [tenant_id.into(), first_phone.into(), (count as i64).into()],
+            ))
+            .await
+            .expect("contact ids");
+        connection.close().await.expect("close");
+        rows.iter()
+            .map(|r| r.try_get::<uuid::Uuid>("", "id").expect("id").to_string())
+            .collect()
+    }
+
+    /// `POST /api/campaigns` sending `template` to `contact_ids` with 0-5 ms between messages;
+    /// returns `data` (`campaign` and `job`).
+    pub async fn create_campaign(
+        &self,
+        tenant: &TenantHandle,
+        inbox_id: &str,
+        template: &str,
+        contact_ids: &[String],
+    ) -> Value {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/campaigns",
+                Some(&tenant.key),
+                Some(json!({
+                    "name": "Launch",
+                    "inboxId": inbox_id,
+                    "template": template,
+                    "contactIds": contact_ids,
+                    "delayMinMs": 0,
+                    "delayMaxMs": 5,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["data"].clone()
+    }
+
     /// Polls the campaign's job until it is completed or failed.
     pub async fn wait_for_campaign_job(&self, key: &str, campaign_id: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 use system_tests::TestSystem;
 use wuzapi::{SendText, WuzapiClient};
@@ -73,38 +72,10 @@ async fn campaign_sends_per_second(
     system: &TestSystem,
     tenant: &system_tests::TenantHandle,
 ) -> f64 {
-    let connection = db::connect(&system.db.url, 1).await.expect("db");
-    let tenant_id: uuid::Uuid = tenant.tenant_id.parse().expect("tenant id");
-    connection
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO contacts (id, tenant_id, account_id, phone, name)
-             SELECT gen_random_uuid(), $1, (SELECT id FROM accounts WHERE tenant_id = $1),
-                    (5511800000000 + g)::text, 'C' || g
-               FROM generate_series(1, $2) AS g",
-            [tenant_id.into(), (RECIPIENTS as i32).into()],
-        ))
-        .await
-        .expect("contacts");
-    let ids: Vec<String> = connection
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM contacts WHERE tenant_id = $1",
-            [tenant_id.into()],
-        ))
-        .await
-        .expect("ids")
-        .iter()
-        .map(|r| r.try_get::<uuid::Uuid>("", "id").expect("id").to_string())
-        .collect();
-    let (_, inbox) = system
-        .call(
-            Method::POST,
-            "/api/inboxes",
-            Some(&tenant.key),
-            Some(json!({"name": "bench", "token": "bench-token"})),
-        )
+    let ids = system
+        .insert_contacts(tenant, RECIPIENTS, 5511800000000)
         .await;
+    let inbox_id = system.create_inbox(tenant, "bench-token").await;
     let (status, created) = system
         .call(
             Method::POST,
@@ -112,7 +83,7 @@ async fn campaign_sends_per_second(
             Some(&tenant.key),
             Some(json!({
                 "name": "bench",
-                "inboxId": inbox["data"]["id"],
+                "inboxId": inbox_id,
                 "template": "{Hi|Hello} {{name}}!",
                 "contactIds": ids,
                 "delayMinMs": 0,

@@ -1,92 +1,50 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
-
-async fn inbox(system: &TestSystem, tenant: &TenantHandle, token: &str) -> String {
-    let (status, body) = system
-        .call(
-            Method::POST,
-            "/api/inboxes",
-            Some(&tenant.key),
-            Some(json!({"name": "Sales", "token": token})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    assert_eq!(
-        body["data"]["tokenHint"],
-        format!("…{}", &token[token.len() - 4..])
-    );
-    assert!(
-        !body.to_string().contains(token),
-        "the token is never returned: {body}"
-    );
-    body["data"]["id"].as_str().unwrap().to_owned()
-}
-
-async fn contact(
-    system: &TestSystem,
-    tenant: &TenantHandle,
-    phone: &str,
-    name: &str,
-    city: &str,
-) -> String {
-    let (status, body) = system
-        .call(
-            Method::POST,
-            "/api/contacts",
-            Some(&tenant.key),
-            Some(json!({"phone": phone, "name": name, "fields": {"city": city}})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["data"]["id"].as_str().unwrap().to_owned()
-}
-
-async fn campaign(
-    system: &TestSystem,
-    tenant: &TenantHandle,
-    inbox_id: &str,
-    template: &str,
-    contacts: &[String],
-) -> Value {
-    let (status, body) = system
-        .call(
-            Method::POST,
-            "/api/campaigns",
-            Some(&tenant.key),
-            Some(json!({
-                "name": "Launch",
-                "inboxId": inbox_id,
-                "template": template,
-                "contactIds": contacts,
-                "delayMinMs": 0,
-                "delayMaxMs": 5,
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["data"].clone()
-}
+use system_tests::TestSystem;
 
 #[tokio::test]
 async fn a_campaign_goes_from_rest_call_to_whatsapp_messages() {
     let system = TestSystem::spawn().await;
     let tenant = system.tenant_with_admin("acme").await;
-    let inbox_id = inbox(&system, &tenant, "acme-sales-token").await;
+    let inbox_id = system.create_inbox(&tenant, "acme-sales-token").await;
+    let (_, inboxes) = system
+        .call(Method::GET, "/api/inboxes", Some(&tenant.key), None)
+        .await;
+    assert_eq!(inboxes["data"][0]["tokenHint"], "…oken");
+    assert!(
+        !inboxes.to_string().contains("acme-sales-token"),
+        "the token is never returned"
+    );
     let contacts = vec![
-        contact(&system, &tenant, "+55 11 99999-0001", "Ana", "Recife").await,
-        contact(&system, &tenant, "5511999990002", "Bruno", "Natal").await,
-        contact(&system, &tenant, "+1 (415) 555-0103", "Carla", "Oakland").await,
+        system
+            .create_contact(
+                &tenant,
+                "+55 11 99999-0001",
+                "Ana",
+                json!({"city": "Recife"}),
+            )
+            .await,
+        system
+            .create_contact(&tenant, "5511999990002", "Bruno", json!({"city": "Natal"}))
+            .await,
+        system
+            .create_contact(
+                &tenant,
+                "+1 (415) 555-0103",
+                "Carla",
+                json!({"city": "Oakland"}),
+            )
+            .await,
     ];
 
-    let created = campaign(
-        &system,
-        &tenant,
-        &inbox_id,
-        "Hello {{name}} from {{city}}!",
-        &contacts,
-    )
-    .await;
+    let created = system
+        .create_campaign(
+            &tenant,
+            &inbox_id,
+            "Hello {{name}} from {{city}}!",
+            &contacts,
+        )
+        .await;
     let campaign_id = created["campaign"]["id"].as_str().unwrap();
     assert_eq!(created["campaign"]["total"], 3);
     assert_eq!(created["campaign"]["status"], "queued");
@@ -142,21 +100,20 @@ async fn a_campaign_goes_from_rest_call_to_whatsapp_messages() {
 async fn invalid_numbers_fail_alone_and_a_disconnected_number_pauses_the_campaign() {
     let system = TestSystem::spawn().await;
     let tenant = system.tenant_with_admin("mixed").await;
-    let inbox_id = inbox(&system, &tenant, "mixed-token-1").await;
-    let good = contact(&system, &tenant, "5511988880001", "Good", "Rio").await;
-    let bad = contact(&system, &tenant, "5511988880002", "Bad", "Rio").await;
+    let inbox_id = system.create_inbox(&tenant, "mixed-token-1").await;
+    let good = system
+        .create_contact(&tenant, "5511988880001", "Good", json!({"city": "Rio"}))
+        .await;
+    let bad = system
+        .create_contact(&tenant, "5511988880002", "Bad", json!({"city": "Rio"}))
+        .await;
     system
         .wuzapi
         .set_invalid_numbers(["5511988880002".to_owned()]);
 
-    let created = campaign(
-        &system,
-        &tenant,
-        &inbox_id,
-        "{Hi|Hello} {{name}}",
-        &[good, bad],
-    )
-    .await;
+    let created = system
+        .create_campaign(&tenant, &inbox_id, "{Hi|Hello} {{name}}", &[good, bad])
+        .await;
     let status = system
         .wait_for_campaign_job(&tenant.key, created["campaign"]["id"].as_str().unwrap())
         .await;
@@ -206,10 +163,14 @@ async fn invalid_numbers_fail_alone_and_a_disconnected_number_pauses_the_campaig
     );
 
     // The same number, now logged out: the campaign pauses instead of failing every recipient.
-    let inbox_2 = inbox(&system, &tenant, "mixed-token-2").await;
+    let inbox_2 = system.create_inbox(&tenant, "mixed-token-2").await;
     system.wuzapi.disconnect("mixed-token-2");
-    let third = contact(&system, &tenant, "5511988880003", "Third", "Rio").await;
-    let created = campaign(&system, &tenant, &inbox_2, "Hi {{name}}", &[third]).await;
+    let third = system
+        .create_contact(&tenant, "5511988880003", "Third", json!({"city": "Rio"}))
+        .await;
+    let created = system
+        .create_campaign(&tenant, &inbox_2, "Hi {{name}}", &[third])
+        .await;
     let campaign_id = created["campaign"]["id"].as_str().unwrap();
     let status = system.wait_for_campaign_job(&tenant.key, campaign_id).await;
     assert_eq!(status["state"], "failed", "{status}");
@@ -234,10 +195,14 @@ async fn invalid_numbers_fail_alone_and_a_disconnected_number_pauses_the_campaig
 async fn transient_wuzapi_failures_are_retried() {
     let system = TestSystem::spawn().await;
     let tenant = system.tenant_with_admin("flaky").await;
-    let inbox_id = inbox(&system, &tenant, "flaky-token").await;
-    let only = contact(&system, &tenant, "5511977770001", "Dora", "Rio").await;
+    let inbox_id = system.create_inbox(&tenant, "flaky-token").await;
+    let only = system
+        .create_contact(&tenant, "5511977770001", "Dora", json!({"city": "Rio"}))
+        .await;
     system.wuzapi.fail_next_sends(2, 503);
-    let created = campaign(&system, &tenant, &inbox_id, "Hi {{name}}", &[only]).await;
+    let created = system
+        .create_campaign(&tenant, &inbox_id, "Hi {{name}}", &[only])
+        .await;
     let status = system
         .wait_for_campaign_job(&tenant.key, created["campaign"]["id"].as_str().unwrap())
         .await;
@@ -251,42 +216,21 @@ async fn transient_wuzapi_failures_are_retried() {
 
 #[tokio::test]
 async fn a_campaign_may_name_more_contacts_than_postgres_has_bind_parameters() {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
     const CONTACTS: usize = 70_000;
     let system = TestSystem::spawn().await;
     let tenant = system.tenant_with_admin("bulk").await;
-    let inbox_id = inbox(&system, &tenant, "bulk-token").await;
+    let inbox_id = system.create_inbox(&tenant, "bulk-token").await;
     // The number is offline, so the worker pauses at once instead of sending 70 000 messages.
     system.wuzapi.disconnect("bulk-token");
 
-    let connection = db::connect(&system.db.url, 1).await.unwrap();
-    let tenant_uuid: uuid::Uuid = tenant.tenant_id.parse().unwrap();
-    connection
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "INSERT INTO contacts (id, tenant_id, account_id, phone, name)
-             SELECT gen_random_uuid(), $1, (SELECT id FROM accounts WHERE tenant_id = $1),
-                    (5511900000000 + g)::text, 'C' || g
-               FROM generate_series(1, $2) AS g",
-            [tenant_uuid.into(), (CONTACTS as i32).into()],
-        ))
-        .await
-        .unwrap();
-    let rows = connection
-        .query_all_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id FROM contacts WHERE tenant_id = $1",
-            [tenant_uuid.into()],
-        ))
-        .await
-        .unwrap();
-    let ids: Vec<String> = rows
-        .iter()
-        .map(|r| r.try_get::<uuid::Uuid>("", "id").unwrap().to_string())
-        .collect();
+    let ids = system
+        .insert_contacts(&tenant, CONTACTS, 5511900000000)
+        .await;
     assert_eq!(ids.len(), CONTACTS);
 
-    let created = campaign(&system, &tenant, &inbox_id, "Hi {{name}}", &ids).await;
+    let created = system
+        .create_campaign(&tenant, &inbox_id, "Hi {{name}}", &ids)
+        .await;
     assert_eq!(created["campaign"]["total"], CONTACTS);
     let status = system
         .wait_for_campaign_job(&tenant.key, created["campaign"]["id"].as_str().unwrap())

@@ -8,37 +8,14 @@ async fn one_tenant_never_sees_another_tenants_data() {
     let a = system.tenant_with_admin("tenant-a").await;
     let b = system.tenant_with_admin("tenant-b").await;
 
-    let (_, inbox) = system
-        .call(
-            Method::POST,
-            "/api/inboxes",
-            Some(&a.key),
-            Some(json!({"name": "A", "token": "a-token"})),
-        )
+    let inbox_id = system.create_inbox(&a, "a-token").await;
+    let contact_id = system
+        .create_contact(&a, "5511966660001", "A1", json!({}))
         .await;
-    let inbox_id = inbox["data"]["id"].as_str().unwrap().to_owned();
-    let (_, contact) = system
-        .call(
-            Method::POST,
-            "/api/contacts",
-            Some(&a.key),
-            Some(json!({"phone": "5511966660001", "name": "A1"})),
-        )
+    let created = system
+        .create_campaign(&a, &inbox_id, "Hi", std::slice::from_ref(&contact_id))
         .await;
-    let contact_id = contact["data"]["id"].as_str().unwrap().to_owned();
-    let (status, created) = system
-        .call(
-            Method::POST,
-            "/api/campaigns",
-            Some(&a.key),
-            Some(json!({"name": "A's", "inboxId": inbox_id, "template": "Hi", "contactIds": [contact_id], "delayMinMs": 0, "delayMaxMs": 0})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
-    let campaign_id = created["data"]["campaign"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let campaign_id = created["campaign"]["id"].as_str().unwrap().to_owned();
 
     // B asks for A's objects by id: 404, never the object.
     for path in [
