@@ -56,15 +56,3 @@ pub async fn page(
     )
     .await
 }
-
-pub async fn find(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
-    id: ContactId,
-) -> DbResult<contact::Model> {
-    contact::Entity::find_by_id(id.into_uuid())
-        .filter(contact::Column::TenantId.eq(tenant_id.into_uuid()))
-        .one(db)
-        .await?
-        .ok_or(DbError::NotFound("contact"))
-}

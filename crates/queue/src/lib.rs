@@ -43,10 +43,6 @@ impl Broker {
         &self.topology
     }
 
-    pub fn is_connected(&self) -> bool {
-        self.connection.status().connected()
-    }
-
     pub async fn channel(&self) -> Result<Channel, QueueError> {
         Ok(self.connection.create_channel().await?)
     }

@@ -8,7 +8,6 @@ pub mod routes;
 pub mod state;
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::Server;
@@ -145,6 +144,3 @@ async fn connect_redis(config: &GatewayConfig) -> anyhow::Result<fred::clients::
     }
     Ok(client)
 }
-
-/// Keeps a `Arc` alive in tests that want to hold the state.
-pub type SharedState = Arc<AppState>;
