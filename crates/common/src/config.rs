@@ -13,7 +13,7 @@ use std::ops::RangeInclusive;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::jobs::QueueName;
+use crate::jobs::{QueueName, QueueType};
 use crate::plan::Plan;
 
 /// A variable that is set to something unusable.
@@ -144,6 +144,8 @@ pub struct CoreConfig {
     pub queue_prefix: String,
     /// `WUZAPI_URL`: the WUZAPI server an inbox uses when it names none.
     pub wuzapi_url: String,
+    /// `QUEUE_TYPE`: `quorum` (default; replicated across a RabbitMQ cluster) or `classic`.
+    pub queue_type: QueueType,
 }
 
 #[derive(Debug, Clone)]
@@ -196,6 +198,7 @@ impl CoreConfig {
             },
             queue_prefix,
             wuzapi_url: env.url("WUZAPI_URL", DEFAULT_WUZAPI_URL, &["http", "https"])?,
+            queue_type: env.parse("QUEUE_TYPE", QueueType::Quorum)?,
         })
     }
 }
@@ -272,6 +275,21 @@ pub fn worker_concurrency(env: &Env, queue: QueueName) -> Result<u16, ConfigErro
         queue.default_concurrency(),
         1..=1000,
     )
+}
+
+/// How many attempts a job of `queue` gets (`WORKER_<QUEUE>_ATTEMPTS`, default 3): stored on
+/// each job when it is created, enforced by the worker.
+pub fn job_attempts(env: &Env, queue: QueueName) -> Result<i32, ConfigError> {
+    let upper = queue.as_str().to_ascii_uppercase();
+    env.parse_in(&format!("WORKER_{upper}_ATTEMPTS"), 3, 1..=20)
+}
+
+/// The first retry delay of `queue` (`WORKER_<QUEUE>_BACKOFF_MS`, default 2000); each next one
+/// doubles.
+pub fn job_backoff(env: &Env, queue: QueueName) -> Result<Duration, ConfigError> {
+    let upper = queue.as_str().to_ascii_uppercase();
+    env.parse_in(&format!("WORKER_{upper}_BACKOFF_MS"), 2000, 100..=3_600_000)
+        .map(Duration::from_millis)
 }
 
 /// `HOST` and a port variable: where a service listens.

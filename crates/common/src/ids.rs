@@ -11,6 +11,7 @@ use uuid::Uuid;
 macro_rules! id_type {
     ($($name:ident),* $(,)?) => {$(
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[cfg_attr(feature = "sea-orm", derive(sea_orm::DeriveValueType))]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
 
@@ -22,6 +23,15 @@ macro_rules! id_type {
 
             pub fn into_uuid(self) -> Uuid {
                 self.0
+            }
+        }
+
+        /// Ids are never auto-incremented: sea-orm asks for this only to build one from an
+        /// integer, which cannot happen with UUID keys.
+        #[cfg(feature = "sea-orm")]
+        impl sea_orm::TryFromU64 for $name {
+            fn try_from_u64(_: u64) -> Result<Self, sea_orm::DbErr> {
+                Err(sea_orm::DbErr::ConvertFromU64(stringify!($name)))
             }
         }
 
@@ -59,6 +69,8 @@ macro_rules! id_type {
     )*};
 }
 
+// `LeaseToken`: one holding of a job lease (or an inbox send slot); a worker proves with it
+// that the job is still its own.
 id_type!(
     TenantId,
     AccountId,
@@ -69,6 +81,8 @@ id_type!(
     CampaignId,
     RecipientId,
     JobId,
+    WorkerId,
+    LeaseToken,
 );
 
 #[cfg(test)]

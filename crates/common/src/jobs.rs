@@ -9,12 +9,22 @@ use crate::plan::{UnknownVariant, text_enum};
 
 /// The five work queues. Each has its own worker binary and concurrency setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "Text")
+)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueName {
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "campaign"))]
     Campaign,
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "import"))]
     Import,
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "report"))]
     Report,
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "notification"))]
     Notification,
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "webhook"))]
     Webhook,
 }
 
@@ -60,19 +70,52 @@ impl QueueName {
     }
 }
 
+/// How queues are replicated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// Replicated across the cluster's nodes (Raft); survives the loss of a minority of nodes.
+    #[default]
+    Quorum,
+    /// A durable queue on one node.
+    Classic,
+}
+
+impl FromStr for QueueType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "quorum" => Ok(QueueType::Quorum),
+            "classic" => Ok(QueueType::Classic),
+            _ => Err("must be `quorum` or `classic`".into()),
+        }
+    }
+}
+
 /// Where a job is in its life (the guide's lifecycle).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "Text")
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobState {
     /// Accepted and queued (or about to be published by the outbox relay).
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "waiting"))]
     Waiting,
     /// A worker is processing it.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "active"))]
     Active,
     /// Finished; the result is recorded.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "completed"))]
     Completed,
     /// Finished without success after its last attempt, or with an error that cannot succeed.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "failed"))]
     Failed,
-    /// Scheduled for later: a retry back-off or a future start.
+    /// Scheduled for later: a retry back-off, a paced continuation, a future start, or a
+    /// paused campaign waiting for its owner.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "delayed"))]
     Delayed,
 }
 
@@ -90,6 +133,14 @@ impl JobState {
     pub fn is_finished(self) -> bool {
         matches!(self, JobState::Completed | JobState::Failed)
     }
+
+    pub const ALL: [JobState; 5] = [
+        JobState::Waiting,
+        JobState::Active,
+        JobState::Completed,
+        JobState::Failed,
+        JobState::Delayed,
+    ];
 }
 
 text_enum!(

@@ -1,44 +1,31 @@
-//! Campaigns and their recipients: creation (with its job, in one transaction) and the steps a
-//! campaign worker takes.
+//! Campaigns and their recipients: creation (with its job, in one transaction), the claims and
+//! records a campaign batch makes, and the owner's controls (pause, resume, cancel, resend).
+//!
+//! A recipient is claimed (`sending`, with the batch's lease token) before its WUZAPI call and
+//! recorded after it. Only the claim's holder can record it, and a claim left behind by a
+//! worker that died becomes `uncertain`: the message may have gone out, so it is never resent
+//! unless the owner asks ([`resend_uncertain`]).
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use common::proto::CampaignBatch;
 use common::{
-    AccountId, CampaignId, ContactId, InboxId, JobId, JobState, QueueName, RecipientId, TenantId,
-    UserId,
+    AccountId, CampaignId, CampaignStatus, ContactId, InboxId, JobId, LeaseToken, QueueName,
+    RecipientId, RecipientStatus, TenantId, UserId,
 };
 use prost::Message;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set, Statement, TransactionTrait,
+    FromQueryResult, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::entity::{campaign, campaign_recipient, contact, inbox, job, outbox};
+use crate::entity::{campaign, campaign_recipient, contact, inbox, job};
+use crate::jobs::{self, Lease};
 use crate::{DbError, DbResult};
-
-/// Campaign states as stored.
-pub mod status {
-    /// Created; its job waits for a worker.
-    pub const QUEUED: &str = "queued";
-    /// Created with a future `scheduledAt`.
-    pub const SCHEDULED: &str = "scheduled";
-    pub const RUNNING: &str = "running";
-    pub const PAUSED: &str = "paused";
-    pub const COMPLETED: &str = "completed";
-    pub const FAILED: &str = "failed";
-}
-
-/// Recipient states as stored.
-pub mod recipient_status {
-    pub const PENDING: &str = "pending";
-    pub const SENT: &str = "sent";
-    pub const FAILED: &str = "failed";
-}
 
 pub struct NewCampaign {
     pub account_id: AccountId,
@@ -66,17 +53,20 @@ pub fn message_id(campaign_id: CampaignId, phone: &str) -> String {
 }
 
 /// Writes the campaign, one recipient per distinct phone, its job and the outbox row that will
-/// publish the job, all in one transaction.
+/// publish the job's first batch, all in one transaction. `check_contacts` sees the contacts
+/// (as template variables) before anything is written and may refuse them.
 pub async fn create(
     db: &DatabaseConnection,
     tenant_id: TenantId,
     new: NewCampaign,
+    check_contacts: impl FnOnce(
+        &[(ContactId, serde_json::Map<String, serde_json::Value>)],
+    ) -> DbResult<()>,
 ) -> DbResult<CreatedCampaign> {
-    let tenant = tenant_id.into_uuid();
     let txn = db.begin().await?;
 
     inbox::Entity::find_by_id(new.inbox_id.into_uuid())
-        .filter(inbox::Column::TenantId.eq(tenant))
+        .filter(inbox::Column::TenantId.eq(tenant_id.into_uuid()))
         .one(&txn)
         .await?
         .ok_or_else(|| DbError::Invalid {
@@ -88,7 +78,7 @@ pub async fn create(
     wanted.sort();
     wanted.dedup();
     let contacts = contact::Entity::find()
-        .filter(contact::Column::TenantId.eq(tenant))
+        .filter(contact::Column::TenantId.eq(tenant_id.into_uuid()))
         // One array parameter rather than one per id: a campaign may name more contacts than
         // Postgres allows bind parameters in a statement (65535).
         .filter(Expr::cust_with_values(
@@ -119,7 +109,11 @@ pub async fn create(
     let now = Utc::now();
     let campaign_id = CampaignId::new();
     let mut seen_phones = HashSet::new();
-    let recipients: Vec<campaign_recipient::ActiveModel> = contacts
+    let recipients: Vec<(
+        ContactId,
+        String,
+        serde_json::Map<String, serde_json::Value>,
+    )> = contacts
         .into_iter()
         .filter(|c| seen_phones.insert(c.phone.clone()))
         .map(|c| {
@@ -129,102 +123,90 @@ pub async fn create(
             };
             variables.insert("name".into(), c.name.into());
             variables.insert("phone".into(), c.phone.clone().into());
-            campaign_recipient::ActiveModel {
-                id: Set(RecipientId::new().into()),
-                campaign_id: Set(campaign_id.into()),
-                tenant_id: Set(tenant),
-                contact_id: Set(Some(c.id)),
-                message_id: Set(message_id(campaign_id, &c.phone)),
-                phone: Set(c.phone),
-                variables: Set(variables.into()),
-                status: Set(recipient_status::PENDING.to_owned()),
-                error: Set(None),
-                attempts: Set(0),
-                sent_at: Set(None),
-                updated_at: Set(now),
-            }
+            (ContactId::from(c.id), c.phone, variables)
         })
         .collect();
+    let as_variables: Vec<(ContactId, serde_json::Map<String, serde_json::Value>)> = recipients
+        .iter()
+        .map(|(id, _, vars)| (*id, vars.clone()))
+        .collect();
+    check_contacts(&as_variables)?;
+    drop(as_variables);
 
     let run_at = new.scheduled_at.filter(|at| *at > now);
     let campaign = campaign::ActiveModel {
-        id: Set(campaign_id.into()),
-        tenant_id: Set(tenant),
-        account_id: Set(new.account_id.into()),
-        inbox_id: Set(new.inbox_id.into()),
-        created_by: Set(Some(new.created_by.into())),
+        id: Set(campaign_id),
+        tenant_id: Set(tenant_id),
+        account_id: Set(new.account_id),
+        inbox_id: Set(new.inbox_id),
+        created_by: Set(Some(new.created_by)),
         name: Set(new.name),
         template: Set(new.template),
         status: Set(if run_at.is_some() {
-            status::SCHEDULED
+            CampaignStatus::Scheduled
         } else {
-            status::QUEUED
-        }
-        .to_owned()),
+            CampaignStatus::Queued
+        }),
         delay_min_ms: Set(new.delay_min_ms),
         delay_max_ms: Set(new.delay_max_ms),
         scheduled_at: Set(new.scheduled_at),
         total: Set(i32::try_from(recipients.len()).unwrap_or(i32::MAX)),
-        last_error: Set(None),
+        status_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
+        outage_probes: Set(0),
     }
     .insert(&txn)
     .await?;
 
+    let rows: Vec<campaign_recipient::ActiveModel> = recipients
+        .into_iter()
+        .map(
+            |(contact_id, phone, variables)| campaign_recipient::ActiveModel {
+                id: Set(RecipientId::new()),
+                campaign_id: Set(campaign_id),
+                tenant_id: Set(tenant_id),
+                contact_id: Set(Some(contact_id)),
+                message_id: Set(message_id(campaign_id, &phone)),
+                phone: Set(phone),
+                variables: Set(variables.into()),
+                status: Set(RecipientStatus::Pending),
+                error: Set(None),
+                attempts: Set(0),
+                sent_at: Set(None),
+                updated_at: Set(now),
+                claim_token: Set(None),
+                claimed_at: Set(None),
+            },
+        )
+        .collect();
     // Bounded chunks keep each INSERT under Postgres' limit of 65535 bind parameters.
-    for chunk in recipients.chunks(1000) {
+    for chunk in rows.chunks(1000) {
         campaign_recipient::Entity::insert_many(chunk.to_vec())
             .exec(&txn)
             .await?;
     }
 
     let job_id = JobId::new();
-    let job = job::ActiveModel {
-        id: Set(job_id.into()),
-        tenant_id: Set(tenant),
-        queue: Set(QueueName::Campaign.as_str().to_owned()),
-        subject_id: Set(Some(campaign_id.into())),
-        state: Set(if run_at.is_some() {
-            JobState::Delayed
-        } else {
-            JobState::Waiting
-        }
-        .as_str()
-        .to_owned()),
-        attempts: Set(0),
-        max_attempts: Set(new.max_attempts),
-        progress: Set(serde_json::json!({})),
-        result: Set(None),
-        error: Set(None),
-        run_at: Set(run_at.unwrap_or(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        started_at: Set(None),
-        finished_at: Set(None),
-    }
-    .insert(&txn)
-    .await?;
-
     let message = CampaignBatch {
         job_id: job_id.to_string(),
         tenant_id: tenant_id.to_string(),
         campaign_id: campaign_id.to_string(),
     };
-    outbox::ActiveModel {
-        queue: Set(QueueName::Campaign.as_str().to_owned()),
-        job_id: Set(job_id.into()),
-        payload: Set(message.encode_to_vec()),
-        headers: Set(serde_json::json!({})),
-        created_at: Set(now),
-        available_at: Set(run_at.unwrap_or(now)),
-        publish_attempts: Set(0),
-        last_error: Set(None),
-        ..Default::default()
-    }
-    .insert(&txn)
+    let job = jobs::enqueue(
+        &txn,
+        jobs::NewJob {
+            id: job_id,
+            tenant_id,
+            queue: QueueName::Campaign,
+            subject_id: Some(campaign_id.into_uuid()),
+            payload: message.encode_to_vec(),
+            max_attempts: new.max_attempts,
+            run_at,
+        },
+    )
     .await?;
 
     txn.commit().await?;
@@ -236,134 +218,280 @@ pub async fn find(
     tenant_id: TenantId,
     id: CampaignId,
 ) -> DbResult<campaign::Model> {
-    campaign::Entity::find_by_id(id.into_uuid())
-        .filter(campaign::Column::TenantId.eq(tenant_id.into_uuid()))
+    campaign::Entity::find_by_id(id)
+        .filter(campaign::Column::TenantId.eq(tenant_id))
         .one(db)
         .await?
         .ok_or(DbError::NotFound("campaign"))
 }
 
 /// Recipient counts: the source of truth for a campaign's progress.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, FromQueryResult)]
 pub struct Progress {
     pub total: i64,
     pub sent: i64,
     pub failed: i64,
     pub pending: i64,
+    pub sending: i64,
+    pub uncertain: i64,
+    pub cancelled: i64,
 }
 
-#[derive(FromQueryResult)]
-struct ProgressRow {
-    total: i64,
-    sent: i64,
-    failed: i64,
-    pending: i64,
+impl Progress {
+    /// Recipients with a final outcome.
+    pub fn done(&self) -> i64 {
+        self.sent + self.failed + self.uncertain + self.cancelled
+    }
 }
 
 pub async fn progress(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbResult<Progress> {
-    let row = ProgressRow::find_by_statement(Statement::from_sql_and_values(
+    let row = Progress::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT count(*) AS total,
-                count(*) FILTER (WHERE status = 'sent') AS sent,
-                count(*) FILTER (WHERE status = 'failed') AS failed,
-                count(*) FILTER (WHERE status = 'pending') AS pending
+                count(*) FILTER (WHERE status = $2) AS sent,
+                count(*) FILTER (WHERE status = $3) AS failed,
+                count(*) FILTER (WHERE status = $4) AS pending,
+                count(*) FILTER (WHERE status = $5) AS sending,
+                count(*) FILTER (WHERE status = $6) AS uncertain,
+                count(*) FILTER (WHERE status = $7) AS cancelled
            FROM campaign_recipients WHERE campaign_id = $1",
-        [campaign_id.into_uuid().into()],
+        [
+            campaign_id.into(),
+            RecipientStatus::Sent.into(),
+            RecipientStatus::Failed.into(),
+            RecipientStatus::Pending.into(),
+            RecipientStatus::Sending.into(),
+            RecipientStatus::Uncertain.into(),
+            RecipientStatus::Cancelled.into(),
+        ],
     ))
     .one(db)
     .await?;
-    Ok(row
-        .map(|r| Progress {
-            total: r.total,
-            sent: r.sent,
-            failed: r.failed,
-            pending: r.pending,
-        })
-        .unwrap_or_default())
+    Ok(row.unwrap_or_default())
 }
 
-/// The next recipients still to message, oldest first.
-pub async fn pending_recipients(
-    db: &impl ConnectionTrait,
+/// What a batch gets when it asks for its next recipients.
+#[derive(Debug)]
+pub enum Claim {
+    /// Claimed for this lease (`sending`); empty when no recipient is pending any more.
+    Recipients(Vec<campaign_recipient::Model>),
+    /// The campaign is no longer sendable (paused, cancelled, ...): stop before sending.
+    Stopped(CampaignStatus),
+    /// The job's lease was taken over: stop before the next send.
+    LeaseLost,
+}
+
+/// Renews the job lease, checks that the campaign may still send, and claims up to `limit`
+/// pending recipients for this lease, in one transaction.
+pub async fn claim_next(
+    db: &DatabaseConnection,
+    lease: Lease,
+    lease_ttl: std::time::Duration,
     campaign_id: CampaignId,
     limit: u64,
-) -> DbResult<Vec<campaign_recipient::Model>> {
-    Ok(campaign_recipient::Entity::find()
-        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id.into_uuid()))
-        .filter(campaign_recipient::Column::Status.eq(recipient_status::PENDING))
-        .order_by_asc(campaign_recipient::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
-}
-
-/// Records one recipient's outcome. Only a pending recipient changes, so a duplicate delivery of
-/// the same batch cannot overwrite an outcome.
-pub async fn record_outcome(
-    db: &impl ConnectionTrait,
-    recipient_id: RecipientId,
-    outcome: Result<(), String>,
-) -> DbResult<bool> {
-    let now = Utc::now();
-    let mut update = campaign_recipient::Entity::update_many()
-        .col_expr(
-            campaign_recipient::Column::Attempts,
-            Expr::col(campaign_recipient::Column::Attempts).add(1),
-        )
-        .col_expr(campaign_recipient::Column::UpdatedAt, Expr::value(now));
-    update = match outcome {
-        Ok(()) => update
-            .col_expr(
-                campaign_recipient::Column::Status,
-                Expr::value(recipient_status::SENT),
-            )
-            .col_expr(campaign_recipient::Column::SentAt, Expr::value(now)),
-        Err(error) => update
-            .col_expr(
-                campaign_recipient::Column::Status,
-                Expr::value(recipient_status::FAILED),
-            )
-            .col_expr(campaign_recipient::Column::Error, Expr::value(error)),
-    };
-    let result = update
-        .filter(campaign_recipient::Column::Id.eq(recipient_id.into_uuid()))
-        .filter(campaign_recipient::Column::Status.eq(recipient_status::PENDING))
-        .exec(db)
+) -> DbResult<Claim> {
+    let txn = db.begin().await?;
+    if !jobs::renew_lease(&txn, lease, lease_ttl).await? {
+        txn.rollback().await?;
+        return Ok(Claim::LeaseLost);
+    }
+    let status = campaign::Entity::find_by_id(campaign_id)
+        .one(&txn)
+        .await?
+        .ok_or(DbError::NotFound("campaign"))?
+        .status;
+    if !status.is_sendable() {
+        txn.commit().await?;
+        return Ok(Claim::Stopped(status));
+    }
+    let claimed = campaign_recipient::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaign_recipients
+                SET status = $4, claim_token = $2, claimed_at = now(), updated_at = now()
+              WHERE id IN (SELECT id FROM campaign_recipients
+                            WHERE campaign_id = $1 AND status = $5
+                            ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+          RETURNING *",
+            [
+                campaign_id.into(),
+                lease.token.into(),
+                (limit as i64).into(),
+                RecipientStatus::Sending.into(),
+                RecipientStatus::Pending.into(),
+            ],
+        ))
+        .all(&txn)
         .await?;
-    Ok(result.rows_affected == 1)
+    txn.commit().await?;
+    let mut claimed = claimed;
+    claimed.sort_by_key(|r| r.id);
+    Ok(Claim::Recipients(claimed))
 }
 
-/// Moves a campaign to `to` from any of `from`, stamping start and finish times. Returns whether
-/// it moved.
+/// A claimed recipient's outcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Will never succeed (not on WhatsApp, refused); the reason is shown to the owner.
+    Failed(String),
+    /// The call may or may not have delivered (a timeout): not resent unless the owner asks.
+    Uncertain(String),
+    /// The call certainly did not happen or certainly failed before WhatsApp saw it: back to
+    /// pending for a later batch.
+    Unsent,
+}
+
+/// Records the outcomes of claimed recipients; only this lease's claims change. Also notes the
+/// inbox's last send time when anything was sent. Returns how many rows changed.
+pub async fn record_outcomes(
+    db: &impl ConnectionTrait,
+    token: LeaseToken,
+    outcomes: &[(RecipientId, Outcome)],
+) -> DbResult<u64> {
+    if outcomes.is_empty() {
+        return Ok(0);
+    }
+    let mut ids = Vec::with_capacity(outcomes.len());
+    let mut statuses = Vec::with_capacity(outcomes.len());
+    let mut errors: Vec<String> = Vec::with_capacity(outcomes.len());
+    for (id, outcome) in outcomes {
+        ids.push(id.into_uuid());
+        let (status, error) = match outcome {
+            Outcome::Sent => (RecipientStatus::Sent, None),
+            Outcome::Failed(e) => (RecipientStatus::Failed, Some(e.clone())),
+            Outcome::Uncertain(e) => (RecipientStatus::Uncertain, Some(e.clone())),
+            Outcome::Unsent => (RecipientStatus::Pending, None),
+        };
+        statuses.push(status.as_str().to_owned());
+        // Empty means none: Postgres arrays of text cannot carry NULL through this driver.
+        errors.push(error.unwrap_or_default());
+    }
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaign_recipients r
+                SET status = u.status,
+                    error = nullif(u.error, ''),
+                    sent_at = CASE WHEN u.status = $5 THEN now() ELSE r.sent_at END,
+                    attempts = r.attempts + CASE WHEN u.status = $6 THEN 0 ELSE 1 END,
+                    claim_token = CASE WHEN u.status = $6 THEN NULL ELSE r.claim_token END,
+                    updated_at = now()
+               FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, status, error)
+              WHERE r.id = u.id AND r.claim_token = $4 AND r.status IN ($7, $8)",
+            [
+                ids.into(),
+                statuses.into(),
+                errors.into(),
+                token.into(),
+                RecipientStatus::Sent.into(),
+                RecipientStatus::Pending.into(),
+                RecipientStatus::Sending.into(),
+                RecipientStatus::Uncertain.into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Claims left `sending` by an earlier holder of this campaign's job (a worker that died or
+/// lost its lease mid-send) become `uncertain`. Called by a new lease holder before it sends.
+pub async fn mark_abandoned_uncertain(
+    db: &impl ConnectionTrait,
+    campaign_id: CampaignId,
+    current: LeaseToken,
+) -> DbResult<u64> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaign_recipients
+                SET status = $3, updated_at = now(),
+                    error = 'the worker stopped during the send: it may or may not have been delivered'
+              WHERE campaign_id = $1 AND status = $4 AND claim_token IS DISTINCT FROM $2",
+            [
+                campaign_id.into(),
+                current.into(),
+                RecipientStatus::Uncertain.into(),
+                RecipientStatus::Sending.into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Moves a campaign to `to` from any of `from`, stamping start and finish times and the reason.
+/// Returns whether it moved.
 pub async fn transition(
     db: &impl ConnectionTrait,
     campaign_id: CampaignId,
-    from: &[&str],
-    to: &str,
-    last_error: Option<String>,
+    from: &[CampaignStatus],
+    to: CampaignStatus,
+    reason: Option<String>,
 ) -> DbResult<bool> {
-    let now = Utc::now();
     let mut update = campaign::Entity::update_many()
         .col_expr(campaign::Column::Status, Expr::value(to))
-        .col_expr(campaign::Column::UpdatedAt, Expr::value(now));
-    if to == status::RUNNING {
+        .col_expr(
+            campaign::Column::UpdatedAt,
+            Expr::current_timestamp().into(),
+        )
+        .col_expr(campaign::Column::StatusReason, Expr::value(reason));
+    if to == CampaignStatus::Running {
         update = update.col_expr(
             campaign::Column::StartedAt,
-            Expr::cust_with_values("coalesce(started_at, $1)", [now]),
+            Expr::cust("coalesce(started_at, now())"),
         );
     }
-    if [status::COMPLETED, status::FAILED].contains(&to) {
-        update = update.col_expr(campaign::Column::FinishedAt, Expr::value(now));
-    }
-    if let Some(error) = last_error {
-        update = update.col_expr(campaign::Column::LastError, Expr::value(error));
+    if to.is_finished() {
+        update = update.col_expr(
+            campaign::Column::FinishedAt,
+            Expr::current_timestamp().into(),
+        );
     }
     let result = update
-        .filter(campaign::Column::Id.eq(campaign_id.into_uuid()))
+        .filter(campaign::Column::Id.eq(campaign_id))
         .filter(campaign::Column::Status.is_in(from.iter().copied()))
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// WUZAPI answered again: the next outage starts probing from the shortest delay.
+pub async fn outage_over(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbResult<()> {
+    campaign::Entity::update_many()
+        .col_expr(campaign::Column::OutageProbes, Expr::value(0))
+        .filter(campaign::Column::Id.eq(campaign_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Parks a campaign during a WUZAPI outage and returns how many probes failed before this one.
+pub async fn park_for_outage(
+    db: &impl ConnectionTrait,
+    campaign_id: CampaignId,
+    reason: &str,
+) -> DbResult<i32> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaigns SET status = $2, status_reason = $3, updated_at = now(),
+                    outage_probes = outage_probes + 1
+              WHERE id = $1 AND status IN ($4, $5, $6, $2)
+          RETURNING outage_probes",
+            [
+                campaign_id.into(),
+                CampaignStatus::WaitingWuzapi.into(),
+                reason.into(),
+                CampaignStatus::Queued.into(),
+                CampaignStatus::Scheduled.into(),
+                CampaignStatus::Running.into(),
+            ],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<i32>("", "outage_probes")? - 1,
+        None => 0,
+    })
 }
 
 /// One page of a campaign's recipients in id order, after `cursor`; the campaign must belong
@@ -372,13 +500,17 @@ pub async fn recipients_page(
     db: &impl ConnectionTrait,
     tenant_id: TenantId,
     campaign_id: CampaignId,
+    status: Option<RecipientStatus>,
     cursor: Option<RecipientId>,
     limit: u64,
 ) -> DbResult<(Vec<campaign_recipient::Model>, bool)> {
     find(db, tenant_id, campaign_id).await?;
-    let select = campaign_recipient::Entity::find()
-        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id.into_uuid()))
-        .filter(campaign_recipient::Column::TenantId.eq(tenant_id.into_uuid()));
+    let mut select = campaign_recipient::Entity::find()
+        .filter(campaign_recipient::Column::CampaignId.eq(campaign_id))
+        .filter(campaign_recipient::Column::TenantId.eq(tenant_id));
+    if let Some(status) = status {
+        select = select.filter(campaign_recipient::Column::Status.eq(status));
+    }
     crate::page_by_id(
         db,
         select,
@@ -387,4 +519,241 @@ pub async fn recipients_page(
         limit,
     )
     .await
+}
+
+/// Why an owner's control request was refused.
+fn not_allowed(action: &str, status: CampaignStatus) -> DbError {
+    DbError::Conflict(format!("a {status} campaign cannot be {action}"))
+}
+
+/// The campaign's job (a campaign has one).
+async fn job_of(db: &impl ConnectionTrait, campaign: &campaign::Model) -> DbResult<job::Model> {
+    jobs::latest_for_subject(
+        db,
+        campaign.tenant_id,
+        QueueName::Campaign,
+        campaign.id.into_uuid(),
+    )
+    .await
+}
+
+/// Locks the tenant's campaign row for a control request.
+async fn lock(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+) -> DbResult<campaign::Model> {
+    use sea_orm::QuerySelect;
+    campaign::Entity::find_by_id(campaign_id)
+        .filter(campaign::Column::TenantId.eq(tenant_id))
+        .lock_exclusive()
+        .one(db)
+        .await?
+        .ok_or(DbError::NotFound("campaign"))
+}
+
+/// Pauses a campaign that has not finished. A running batch sees it before its next send; the
+/// campaign keeps every outcome and resumes exactly where it stopped.
+pub async fn pause(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+) -> DbResult<campaign::Model> {
+    let txn = db.begin().await?;
+    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    if campaign.status == CampaignStatus::Paused {
+        txn.commit().await?;
+        return Ok(campaign);
+    }
+    if campaign.status.is_finished() {
+        return Err(not_allowed("paused", campaign.status));
+    }
+    transition(
+        &txn,
+        campaign_id,
+        &[campaign.status],
+        CampaignStatus::Paused,
+        Some("paused by its owner".into()),
+    )
+    .await?;
+    let campaign = find(&txn, tenant_id, campaign_id).await?;
+    txn.commit().await?;
+    Ok(campaign)
+}
+
+/// Resumes a paused campaign (or one parked for a WUZAPI outage, at once): a new generation of
+/// its job is published now, and sending goes on with the recipients still pending.
+pub async fn resume(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+) -> DbResult<campaign::Model> {
+    let txn = db.begin().await?;
+    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    if !matches!(
+        campaign.status,
+        CampaignStatus::Paused | CampaignStatus::WaitingWuzapi
+    ) {
+        return Err(not_allowed("resumed", campaign.status));
+    }
+    let job = job_of(&txn, &campaign).await?;
+    transition(
+        &txn,
+        campaign_id,
+        &[campaign.status],
+        CampaignStatus::Queued,
+        None,
+    )
+    .await?;
+    // A batch that still holds the lease sees the campaign sendable again and goes on by
+    // itself; otherwise the job starts a new generation now.
+    jobs::restart(&txn, job.id, Utc::now()).await?;
+    let campaign = find(&txn, tenant_id, campaign_id).await?;
+    txn.commit().await?;
+    Ok(campaign)
+}
+
+/// Cancels a campaign that has not finished: recipients not yet messaged become `cancelled`.
+/// A batch under way stops before its next send and finishes the job.
+pub async fn cancel(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+) -> DbResult<campaign::Model> {
+    let txn = db.begin().await?;
+    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    if campaign.status.is_finished() {
+        return Err(not_allowed("cancelled", campaign.status));
+    }
+    transition(
+        &txn,
+        campaign_id,
+        &[campaign.status],
+        CampaignStatus::Cancelled,
+        Some("cancelled by its owner".into()),
+    )
+    .await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE campaign_recipients SET status = $2, updated_at = now()
+          WHERE campaign_id = $1 AND status = $3",
+        [
+            campaign_id.into(),
+            RecipientStatus::Cancelled.into(),
+            RecipientStatus::Pending.into(),
+        ],
+    ))
+    .await?;
+    let job = job_of(&txn, &campaign).await?;
+    let progress = progress(&txn, campaign_id).await?;
+    jobs::complete_unheld(&txn, job.id, serde_json::to_value(progress).ok()).await?;
+    let campaign = find(&txn, tenant_id, campaign_id).await?;
+    txn.commit().await?;
+    Ok(campaign)
+}
+
+/// Puts `uncertain` recipients back to pending and sends them again: the owner's explicit
+/// choice, since some of them may have received the message already. Returns how many.
+pub async fn resend_uncertain(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+) -> DbResult<u64> {
+    let txn = db.begin().await?;
+    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    if matches!(
+        campaign.status,
+        CampaignStatus::Cancelled | CampaignStatus::Failed
+    ) {
+        return Err(not_allowed("resent", campaign.status));
+    }
+    let moved = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaign_recipients SET status = $2, claim_token = NULL, updated_at = now()
+              WHERE campaign_id = $1 AND status = $3",
+            [
+                campaign_id.into(),
+                RecipientStatus::Pending.into(),
+                RecipientStatus::Uncertain.into(),
+            ],
+        ))
+        .await?
+        .rows_affected();
+    if moved > 0 && campaign.status == CampaignStatus::Completed {
+        transition(
+            &txn,
+            campaign_id,
+            &[CampaignStatus::Completed],
+            CampaignStatus::Queued,
+            None,
+        )
+        .await?;
+        let job = job_of(&txn, &campaign).await?;
+        jobs::restart(&txn, job.id, Utc::now()).await?;
+    }
+    txn.commit().await?;
+    Ok(moved)
+}
+
+/// A campaign whose job was dead-lettered failed; replaying the job makes it sendable again.
+pub async fn reopen_for_replay(
+    db: &impl ConnectionTrait,
+    campaign_id: CampaignId,
+) -> DbResult<bool> {
+    transition(
+        db,
+        campaign_id,
+        &[CampaignStatus::Failed],
+        CampaignStatus::Queued,
+        None,
+    )
+    .await
+}
+
+/// What a batch that found its campaign not sendable did about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Paused (or parked): the job waits, without a message, for a resume.
+    Parked(CampaignStatus),
+    /// Cancelled or finished: the job is completed.
+    Finished(CampaignStatus),
+    /// Sendable again (resumed meanwhile): the batch goes on.
+    Sendable,
+    LeaseLost,
+}
+
+/// Ends a batch whose campaign stopped being sendable. Takes the campaign's row lock, as the
+/// owner's controls do, so a resume that raced with this stop is never lost: either the resume
+/// comes first (and the batch goes on), or the job is parked first (and the resume restarts it).
+pub async fn stop_for_status(
+    db: &DatabaseConnection,
+    lease: Lease,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+) -> DbResult<Stopped> {
+    let txn = db.begin().await?;
+    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    let stopped = if campaign.status.is_sendable() {
+        Stopped::Sendable
+    } else if campaign.status.is_finished() {
+        let progress = progress(&txn, campaign_id).await?;
+        if jobs::complete(&txn, lease, serde_json::to_value(progress).ok()).await? {
+            Stopped::Finished(campaign.status)
+        } else {
+            Stopped::LeaseLost
+        }
+    } else {
+        let reason = campaign
+            .status_reason
+            .clone()
+            .unwrap_or_else(|| format!("campaign is {}", campaign.status));
+        if jobs::park(&txn, lease, &reason).await? {
+            Stopped::Parked(campaign.status)
+        } else {
+            Stopped::LeaseLost
+        }
+    };
+    txn.commit().await?;
+    Ok(stopped)
 }

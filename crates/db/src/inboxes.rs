@@ -38,7 +38,7 @@ pub async fn create(
 }
 
 pub async fn find(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     tenant_id: TenantId,
     id: InboxId,
 ) -> DbResult<inbox::Model> {

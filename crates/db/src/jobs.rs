@@ -1,14 +1,107 @@
-//! Job rows: the state of queued work that `/api/jobs/...` reports.
+//! Job rows: the state of queued work that `/api/jobs/...` reports, and the protocol that lets
+//! exactly one worker at a time run a job however often its message is delivered.
+//!
+//! - **Generations.** `seq` numbers the job's current queue message. A continuation, a restart
+//!   (resume) or a replay writes a new message with `seq + 1` in the same transaction as the
+//!   state it continues from; a message whose `seq` is older is a duplicate and is dropped.
+//! - **Leases.** [`start_attempt`] takes the job for one worker until `lease_expires_at`; the
+//!   holder renews it while it works, and every write that finishes or continues the job is
+//!   fenced by the lease token, so a worker whose lease was taken over changes nothing.
+//! - **Attempts.** `attempts` counts starts of the current generation; it never passes
+//!   `max_attempts` (a check constraint), and a job whose workers keep dying is failed rather
+//!   than started again.
 
-use chrono::Utc;
-use common::{JobId, JobState, QueueName, TenantId};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::{JobId, JobState, LeaseToken, QueueName, TenantId, WorkerId};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    QueryFilter, QueryOrder, Set, Statement,
 };
 
-use crate::entity::job;
+use crate::entity::{job, outbox};
 use crate::{DbError, DbResult};
+
+/// AMQP header carrying a message's generation.
+pub const SEQ_HEADER: &str = "x-job-seq";
+/// AMQP header naming a message's job (also its message id), so a dead-letter queue can be
+/// searched without decoding payloads.
+pub const JOB_ID_HEADER: &str = "x-job-id";
+
+/// A job to create together with the data it works on (same transaction).
+pub struct NewJob {
+    pub id: JobId,
+    pub tenant_id: TenantId,
+    pub queue: QueueName,
+    /// The object the job works on (a campaign, an import, ...).
+    pub subject_id: Option<uuid::Uuid>,
+    /// The encoded queue message; it names `id` and `tenant_id`.
+    pub payload: Vec<u8>,
+    pub max_attempts: i32,
+    /// Not before this time (a scheduled start); `None` means now.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+/// Writes the job and the outbox row that publishes its first message.
+pub async fn enqueue(db: &impl ConnectionTrait, new: NewJob) -> DbResult<job::Model> {
+    let now = Utc::now();
+    let run_at = new.run_at.filter(|at| *at > now);
+    let job = job::ActiveModel {
+        id: Set(new.id),
+        tenant_id: Set(new.tenant_id),
+        queue: Set(new.queue),
+        subject_id: Set(new.subject_id),
+        state: Set(if run_at.is_some() {
+            JobState::Delayed
+        } else {
+            JobState::Waiting
+        }),
+        attempts: Set(0),
+        max_attempts: Set(new.max_attempts),
+        progress: Set(serde_json::json!({})),
+        result: Set(None),
+        error: Set(None),
+        run_at: Set(run_at.unwrap_or(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        started_at: Set(None),
+        finished_at: Set(None),
+        seq: Set(0),
+        payload: Set(new.payload),
+        lease_token: Set(None),
+        lease_worker: Set(None),
+        lease_expires_at: Set(None),
+        dead_lettered_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    write_message(db, &job, run_at.unwrap_or(now)).await?;
+    Ok(job)
+}
+
+/// The outbox row that publishes `job`'s current generation at `available_at`.
+async fn write_message(
+    db: &impl ConnectionTrait,
+    job: &job::Model,
+    available_at: DateTime<Utc>,
+) -> DbResult<()> {
+    outbox::ActiveModel {
+        queue: Set(job.queue.as_str().to_owned()),
+        job_id: Set(job.id.into_uuid()),
+        payload: Set(job.payload.clone()),
+        headers: Set(serde_json::json!({ SEQ_HEADER: job.seq, JOB_ID_HEADER: job.id })),
+        created_at: Set(Utc::now()),
+        available_at: Set(available_at),
+        publish_attempts: Set(0),
+        last_error: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
 
 /// The newest job of `queue` working on `subject_id` for this tenant.
 pub async fn latest_for_subject(
@@ -18,8 +111,8 @@ pub async fn latest_for_subject(
     subject_id: uuid::Uuid,
 ) -> DbResult<job::Model> {
     job::Entity::find()
-        .filter(job::Column::TenantId.eq(tenant_id.into_uuid()))
-        .filter(job::Column::Queue.eq(queue.as_str()))
+        .filter(job::Column::TenantId.eq(tenant_id))
+        .filter(job::Column::Queue.eq(queue))
         .filter(job::Column::SubjectId.eq(subject_id))
         .order_by_desc(job::Column::CreatedAt)
         .one(db)
@@ -27,39 +120,84 @@ pub async fn latest_for_subject(
         .ok_or(DbError::NotFound("job"))
 }
 
-/// What a worker may do with a queue message's job.
+pub async fn find(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<TenantId>,
+    id: JobId,
+) -> DbResult<job::Model> {
+    let mut select = job::Entity::find_by_id(id);
+    if let Some(tenant_id) = tenant_id {
+        select = select.filter(job::Column::TenantId.eq(tenant_id));
+    }
+    select.one(db).await?.ok_or(DbError::NotFound("job"))
+}
+
+/// Nobody holds the job: no lease, or one that ran out (its holder died).
+const UNHELD: &str = "(jobs.lease_token IS NULL OR jobs.lease_expires_at < now())";
+
+/// A worker's hold on a job; every write that ends or continues the job names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    pub job_id: JobId,
+    pub token: LeaseToken,
+}
+
+/// What a worker may do with a delivered message.
 #[derive(Debug)]
 pub enum Attempt {
-    /// The job is now active for one more attempt.
+    /// The job is now this worker's, for one more attempt.
     Started(Box<job::Model>),
-    /// The job already finished: the message is a duplicate delivery, to acknowledge and drop.
-    AlreadyFinished,
-    /// No job of this tenant works on this subject under that id: the message is not to be
-    /// trusted, and the job row (if any) is left alone.
+    /// The job already finished: a duplicate, to acknowledge and drop.
+    Finished,
+    /// The message is an older generation than the job's current one: a duplicate.
+    Stale,
+    /// Another worker holds the job's lease for `remaining` more; try again after that (the
+    /// holder may have died, in which case its lease runs out).
+    Leased { remaining: Duration },
+    /// Every attempt was started and none finished (the workers died): fail it.
+    OutOfAttempts(Box<job::Model>),
+    /// No job of this tenant has this id and this exact message: the message is not to be
+    /// trusted, and no row changes.
     NoSuchJob,
 }
 
-/// Marks the job active for one more attempt, if it belongs to `tenant_id` and works on
-/// `subject_id` and has not finished.
+/// Takes the job for one more attempt if the message is its current generation, it has not
+/// finished, attempts remain and nobody else holds it.
+#[allow(clippy::too_many_arguments)]
 pub async fn start_attempt(
     db: &impl ConnectionTrait,
     id: JobId,
     tenant_id: TenantId,
-    subject_id: uuid::Uuid,
+    seq: i32,
+    payload: &[u8],
+    token: LeaseToken,
+    worker: WorkerId,
+    ttl: Duration,
 ) -> DbResult<Attempt> {
     let started = job::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE jobs
-                SET state = 'active', attempts = attempts + 1, updated_at = now(),
-                    started_at = coalesce(started_at, now())
-              WHERE id = $1 AND tenant_id = $2 AND subject_id = $3
-                AND state NOT IN ('completed', 'failed')
+                SET state = $8, attempts = attempts + 1, updated_at = now(),
+                    started_at = coalesce(started_at, now()),
+                    lease_token = $5, lease_worker = $6,
+                    lease_expires_at = now() + make_interval(secs => $7)
+              WHERE id = $1 AND tenant_id = $2 AND seq = $3 AND payload = $4
+                AND state IN ($9, $10, $8)
+                AND attempts < max_attempts
+                AND (lease_token IS NULL OR lease_expires_at < now())
           RETURNING *",
             [
-                id.into_uuid().into(),
-                tenant_id.into_uuid().into(),
-                subject_id.into(),
+                id.into(),
+                tenant_id.into(),
+                seq.into(),
+                payload.to_vec().into(),
+                token.into(),
+                worker.into(),
+                ttl.as_secs_f64().into(),
+                JobState::Active.into(),
+                JobState::Waiting.into(),
+                JobState::Delayed.into(),
             ],
         ))
         .one(db)
@@ -67,52 +205,459 @@ pub async fn start_attempt(
     if let Some(job) = started {
         return Ok(Attempt::Started(Box::new(job)));
     }
-    let finished = job::Entity::find_by_id(id.into_uuid())
-        .filter(job::Column::TenantId.eq(tenant_id.into_uuid()))
-        .filter(job::Column::SubjectId.eq(subject_id))
-        .one(db)
-        .await?
-        .is_some();
-    Ok(if finished {
-        Attempt::AlreadyFinished
-    } else {
+    #[derive(FromQueryResult)]
+    struct Why {
+        state: JobState,
+        seq: i32,
+        attempts: i32,
+        max_attempts: i32,
+        held_ms: Option<f64>,
+    }
+    let why = Why::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT state, seq, attempts, max_attempts,
+                CASE WHEN lease_token IS NOT NULL AND lease_expires_at >= now()
+                     THEN extract(epoch FROM lease_expires_at - now()) * 1000 END AS held_ms
+           FROM jobs WHERE id = $1 AND tenant_id = $2 AND payload = $3",
+        [id.into(), tenant_id.into(), payload.to_vec().into()],
+    ))
+    .one(db)
+    .await?;
+    let Some(why) = why else {
+        return Ok(Attempt::NoSuchJob);
+    };
+    Ok(if why.state.is_finished() {
+        Attempt::Finished
+    } else if seq < why.seq {
+        Attempt::Stale
+    } else if seq > why.seq {
         Attempt::NoSuchJob
+    } else if let Some(ms) = why.held_ms {
+        Attempt::Leased {
+            remaining: Duration::from_millis(ms.max(0.0) as u64),
+        }
+    } else if why.attempts >= why.max_attempts {
+        let job = find(db, Some(tenant_id), id).await?;
+        Attempt::OutOfAttempts(Box::new(job))
+    } else {
+        // Changed between the two statements (another worker finished or took it): let the
+        // caller look again shortly.
+        Attempt::Leased {
+            remaining: Duration::from_secs(1),
+        }
     })
 }
 
-/// Finishes a job as completed or failed, with its result or last error.
-pub async fn finish(
-    db: &impl ConnectionTrait,
-    id: JobId,
-    state: JobState,
-    result: Option<serde_json::Value>,
-    error: Option<String>,
-) -> DbResult<()> {
-    debug_assert!(state.is_finished());
-    let now = Utc::now();
-    job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value(state.as_str()))
-        .col_expr(job::Column::Result, Expr::value(result))
-        .col_expr(job::Column::Error, Expr::value(error))
-        .col_expr(job::Column::FinishedAt, Expr::value(now))
-        .col_expr(job::Column::UpdatedAt, Expr::value(now))
-        .filter(job::Column::Id.eq(id.into_uuid()))
-        .exec(db)
+/// Extends the lease; false when it is no longer this holder's.
+pub async fn renew_lease(db: &impl ConnectionTrait, lease: Lease, ttl: Duration) -> DbResult<bool> {
+    let result = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3)
+              WHERE id = $1 AND lease_token = $2",
+            [
+                lease.job_id.into(),
+                lease.token.into(),
+                ttl.as_secs_f64().into(),
+            ],
+        ))
         .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
-/// Stores the latest progress figures on the job row.
-pub async fn set_progress(
+/// The fenced update every ending of an attempt goes through: only the lease holder's write
+/// lands, and the lease is released with it.
+fn fenced(lease: Lease) -> sea_orm::UpdateMany<job::Entity> {
+    job::Entity::update_many()
+        .col_expr(
+            job::Column::LeaseToken,
+            Expr::value(Option::<LeaseToken>::None),
+        )
+        .col_expr(
+            job::Column::LeaseWorker,
+            Expr::value(Option::<WorkerId>::None),
+        )
+        .col_expr(
+            job::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .filter(job::Column::Id.eq(lease.job_id))
+        .filter(job::Column::LeaseToken.eq(lease.token))
+}
+
+async fn exec_fenced(
+    db: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<job::Entity>,
+) -> DbResult<bool> {
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// The attempt succeeded: the job is completed with `result`.
+pub async fn complete(
+    db: &impl ConnectionTrait,
+    lease: Lease,
+    result: Option<serde_json::Value>,
+) -> DbResult<bool> {
+    exec_fenced(
+        db,
+        fenced(lease)
+            .col_expr(job::Column::State, Expr::value(JobState::Completed))
+            .col_expr(job::Column::Result, Expr::value(result))
+            .col_expr(job::Column::Error, Expr::value(Option::<String>::None))
+            .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into()),
+    )
+    .await
+}
+
+/// The job failed for good and its message goes to the dead-letter queue.
+pub async fn fail(db: &impl ConnectionTrait, lease: Lease, error: &str) -> DbResult<bool> {
+    exec_fenced(
+        db,
+        fenced(lease)
+            .col_expr(job::Column::State, Expr::value(JobState::Failed))
+            .col_expr(job::Column::Error, Expr::value(error))
+            .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into())
+            .col_expr(
+                job::Column::DeadLetteredAt,
+                Expr::current_timestamp().into(),
+            ),
+    )
+    .await
+}
+
+/// Fails a job nobody holds (its workers died on every attempt); its message is dead-lettered.
+pub async fn fail_unheld(
     db: &impl ConnectionTrait,
     id: JobId,
-    progress: serde_json::Value,
-) -> DbResult<()> {
-    job::Entity::update_many()
-        .col_expr(job::Column::Progress, Expr::value(progress))
-        .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(job::Column::Id.eq(id.into_uuid()))
+    seq: i32,
+    error: &str,
+) -> DbResult<bool> {
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(JobState::Failed))
+        .col_expr(job::Column::Error, Expr::value(error))
+        .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into())
+        .col_expr(
+            job::Column::DeadLetteredAt,
+            Expr::current_timestamp().into(),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .col_expr(
+            job::Column::LeaseToken,
+            Expr::value(Option::<LeaseToken>::None),
+        )
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::Seq.eq(seq))
+        .filter(job::Column::State.is_not_in([JobState::Completed, JobState::Failed]))
+        .filter(Expr::cust(UNHELD))
         .exec(db)
         .await?;
-    Ok(())
+    Ok(result.rows_affected == 1)
+}
+
+/// The attempt failed but may succeed later: the job waits (`delayed`) until `run_at`, when its
+/// retry message comes back from the wait queue.
+pub async fn schedule_retry(
+    db: &impl ConnectionTrait,
+    lease: Lease,
+    error: &str,
+    run_at: DateTime<Utc>,
+) -> DbResult<bool> {
+    exec_fenced(
+        db,
+        fenced(lease)
+            .col_expr(job::Column::State, Expr::value(JobState::Delayed))
+            .col_expr(job::Column::Error, Expr::value(error))
+            .col_expr(job::Column::RunAt, Expr::value(run_at)),
+    )
+    .await
+}
+
+/// The attempt could not start its work yet (e.g. the inbox is busy with another campaign):
+/// the attempt is given back and the message comes back at `run_at`.
+pub async fn defer(
+    db: &impl ConnectionTrait,
+    lease: Lease,
+    run_at: DateTime<Utc>,
+) -> DbResult<bool> {
+    exec_fenced(
+        db,
+        fenced(lease)
+            .col_expr(job::Column::State, Expr::value(JobState::Waiting))
+            .col_expr(
+                job::Column::Attempts,
+                Expr::cust("greatest(attempts - 1, 0)"),
+            )
+            .col_expr(job::Column::RunAt, Expr::value(run_at)),
+    )
+    .await
+}
+
+/// The attempt did its part and the job goes on in a new message (the next batch), published
+/// at `run_at` by the outbox relay. Attempts start over: they count failures of one batch.
+/// Returns false (and writes nothing) when the lease was lost.
+pub async fn continue_at(
+    db: &impl ConnectionTrait,
+    lease: Lease,
+    run_at: DateTime<Utc>,
+    progress: Option<serde_json::Value>,
+) -> DbResult<bool> {
+    let now = Utc::now();
+    let mut update = fenced(lease)
+        .col_expr(
+            job::Column::State,
+            Expr::value(if run_at > now {
+                JobState::Delayed
+            } else {
+                JobState::Waiting
+            }),
+        )
+        .col_expr(job::Column::Seq, Expr::cust("seq + 1"))
+        .col_expr(job::Column::Attempts, Expr::value(0))
+        .col_expr(job::Column::Error, Expr::value(Option::<String>::None))
+        .col_expr(job::Column::RunAt, Expr::value(run_at));
+    if let Some(progress) = progress {
+        update = update.col_expr(job::Column::Progress, Expr::value(progress));
+    }
+    let updated = job::Entity::find()
+        .from_raw_sql(update_returning(db, update))
+        .one(db)
+        .await?;
+    let Some(job) = updated else {
+        return Ok(false);
+    };
+    write_message(db, &job, run_at).await?;
+    Ok(true)
+}
+
+/// `UPDATE ... RETURNING *` from an `UpdateMany`.
+fn update_returning(
+    db: &impl ConnectionTrait,
+    update: sea_orm::UpdateMany<job::Entity>,
+) -> Statement {
+    use sea_orm::QueryTrait;
+    let mut query = update.into_query();
+    query.returning_all();
+    db.get_database_backend().build(&query)
+}
+
+/// The job stops without finishing and without a next message (its campaign was paused): it
+/// shows `delayed` until [`restart`] gives it a new generation.
+pub async fn park(db: &impl ConnectionTrait, lease: Lease, reason: &str) -> DbResult<bool> {
+    exec_fenced(
+        db,
+        fenced(lease)
+            .col_expr(job::Column::State, Expr::value(JobState::Delayed))
+            .col_expr(job::Column::Attempts, Expr::value(0))
+            .col_expr(job::Column::Error, Expr::value(reason)),
+    )
+    .await
+}
+
+/// Starts a new generation of a job that nobody holds and that is not running: a resumed
+/// campaign, a replayed dead letter. Its new message is published at `run_at`. Older messages
+/// become stale. Returns the job, or `None` when it is held by a live worker.
+pub async fn restart(
+    db: &impl ConnectionTrait,
+    id: JobId,
+    run_at: DateTime<Utc>,
+) -> DbResult<Option<job::Model>> {
+    let now = Utc::now();
+    let update = job::Entity::update_many()
+        .col_expr(
+            job::Column::State,
+            Expr::value(if run_at > now {
+                JobState::Delayed
+            } else {
+                JobState::Waiting
+            }),
+        )
+        .col_expr(job::Column::Seq, Expr::cust("seq + 1"))
+        .col_expr(job::Column::Attempts, Expr::value(0))
+        .col_expr(job::Column::Error, Expr::value(Option::<String>::None))
+        .col_expr(
+            job::Column::Result,
+            Expr::value(Option::<serde_json::Value>::None),
+        )
+        .col_expr(job::Column::RunAt, Expr::value(run_at))
+        .col_expr(
+            job::Column::FinishedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            job::Column::DeadLetteredAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            job::Column::LeaseToken,
+            Expr::value(Option::<LeaseToken>::None),
+        )
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .filter(job::Column::Id.eq(id))
+        .filter(Expr::cust(UNHELD));
+    let job = job::Entity::find()
+        .from_raw_sql(update_returning(db, update))
+        .one(db)
+        .await?;
+    if let Some(job) = &job {
+        write_message(db, job, run_at).await?;
+    }
+    Ok(job)
+}
+
+/// Finishes a job that nobody holds (a cancelled campaign whose batch is not running).
+pub async fn complete_unheld(
+    db: &impl ConnectionTrait,
+    id: JobId,
+    result: Option<serde_json::Value>,
+) -> DbResult<bool> {
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::State, Expr::value(JobState::Completed))
+        .col_expr(job::Column::Result, Expr::value(result))
+        .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::Seq, Expr::cust("seq + 1"))
+        .filter(job::Column::Id.eq(id))
+        .filter(job::Column::State.is_not_in([JobState::Completed, JobState::Failed]))
+        .filter(Expr::cust(UNHELD))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Stores the latest progress figures on the job row (lease-fenced).
+pub async fn set_progress(
+    db: &impl ConnectionTrait,
+    lease: Lease,
+    progress: serde_json::Value,
+) -> DbResult<bool> {
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::Progress, Expr::value(progress))
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .filter(job::Column::Id.eq(lease.job_id))
+        .filter(job::Column::LeaseToken.eq(lease.token))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Jobs per queue and state (and dead-lettered ones), for the whole platform or one tenant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueCounts {
+    pub waiting: i64,
+    pub active: i64,
+    pub completed: i64,
+    pub failed: i64,
+    pub delayed: i64,
+    pub dead_lettered: i64,
+}
+
+impl QueueCounts {
+    pub fn get(&self, state: JobState) -> i64 {
+        match state {
+            JobState::Waiting => self.waiting,
+            JobState::Active => self.active,
+            JobState::Completed => self.completed,
+            JobState::Failed => self.failed,
+            JobState::Delayed => self.delayed,
+        }
+    }
+}
+
+pub async fn counts(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<TenantId>,
+) -> DbResult<Vec<(QueueName, QueueCounts)>> {
+    #[derive(FromQueryResult)]
+    struct Row {
+        queue: QueueName,
+        state: JobState,
+        n: i64,
+        dead: i64,
+    }
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT queue, state, count(*) AS n, count(dead_lettered_at) AS dead
+           FROM jobs WHERE ($1::uuid IS NULL OR tenant_id = $1)
+          GROUP BY queue, state",
+        [tenant_id.map(TenantId::into_uuid).into()],
+    ))
+    .all(db)
+    .await?;
+    let mut out: Vec<(QueueName, QueueCounts)> = QueueName::ALL
+        .iter()
+        .map(|q| (*q, QueueCounts::default()))
+        .collect();
+    for row in rows {
+        let Some((_, counts)) = out.iter_mut().find(|(q, _)| *q == row.queue) else {
+            continue;
+        };
+        match row.state {
+            JobState::Waiting => counts.waiting += row.n,
+            JobState::Active => counts.active += row.n,
+            JobState::Completed => counts.completed += row.n,
+            JobState::Failed => counts.failed += row.n,
+            JobState::Delayed => counts.delayed += row.n,
+        }
+        counts.dead_lettered += row.dead;
+    }
+    Ok(out)
+}
+
+/// One page of dead-lettered jobs, newest id first after `cursor`.
+pub async fn dead_lettered(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<TenantId>,
+    queue: Option<QueueName>,
+    cursor: Option<JobId>,
+    limit: u64,
+) -> DbResult<(Vec<job::Model>, bool)> {
+    let mut select = job::Entity::find().filter(job::Column::DeadLetteredAt.is_not_null());
+    if let Some(tenant_id) = tenant_id {
+        select = select.filter(job::Column::TenantId.eq(tenant_id));
+    }
+    if let Some(queue) = queue {
+        select = select.filter(job::Column::Queue.eq(queue));
+    }
+    crate::page_by_id(
+        db,
+        select,
+        job::Column::Id,
+        cursor.map(JobId::into_uuid),
+        limit,
+    )
+    .await
+}
+
+/// Ids of the dead-lettered jobs a replay-all would take (bounded per call).
+pub async fn dead_lettered_ids(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<TenantId>,
+    queue: Option<QueueName>,
+    limit: u64,
+) -> DbResult<Vec<JobId>> {
+    let (rows, _) = dead_lettered(db, tenant_id, queue, None, limit).await?;
+    Ok(rows.into_iter().map(|j| j.id).collect())
+}
+
+/// Replays a dead-lettered job: a new generation, attempts from zero, published now.
+/// `NotFound` for a job of another tenant; `Invalid` for a job that is not dead-lettered.
+pub async fn replay(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<TenantId>,
+    id: JobId,
+) -> DbResult<job::Model> {
+    let job = find(db, tenant_id, id).await?;
+    if job.dead_lettered_at.is_none() {
+        return Err(DbError::Invalid {
+            field: "jobId",
+            message: format!(
+                "job {id} is {} and not dead-lettered; only dead-lettered jobs can be replayed",
+                job.state
+            ),
+        });
+    }
+    restart(db, id, Utc::now())
+        .await?
+        .ok_or(DbError::Conflict(format!("job {id} is being worked on")))
 }

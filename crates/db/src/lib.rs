@@ -9,7 +9,9 @@ pub mod inboxes;
 pub mod jobs;
 pub mod outbox;
 pub mod secrets;
+pub mod send_slots;
 pub mod tenants;
+pub mod workers;
 
 use std::time::Duration;
 

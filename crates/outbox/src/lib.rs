@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::QueueName;
+use common::{QueueName, QueueType};
 use db::DatabaseConnection;
 use queue::{Broker, OutgoingMessage, Publisher};
 use sea_orm::TransactionTrait;
@@ -31,6 +31,7 @@ pub struct Relay {
     db: DatabaseConnection,
     amqp_url: String,
     queue_prefix: String,
+    queue_type: QueueType,
     waker: RelayWaker,
     connected: Arc<AtomicBool>,
     /// Longest sleep between polls; rows written by other processes (or falling due) wait at
@@ -43,12 +44,14 @@ impl Relay {
         db: DatabaseConnection,
         amqp_url: &str,
         queue_prefix: &str,
+        queue_type: QueueType,
         waker: RelayWaker,
     ) -> Self {
         Self {
             db,
             amqp_url: amqp_url.to_owned(),
             queue_prefix: queue_prefix.to_owned(),
+            queue_type,
             waker,
             connected: Arc::default(),
             poll_interval: Duration::from_millis(500),
@@ -63,7 +66,7 @@ impl Relay {
     /// Connects, declares every queue (so a job published before any worker started is kept)
     /// and opens a confirming publisher.
     async fn open_publisher(&self) -> Result<(Broker, Publisher), queue::QueueError> {
-        let broker = Broker::connect(&self.amqp_url, &self.queue_prefix).await?;
+        let broker = Broker::connect(&self.amqp_url, &self.queue_prefix, self.queue_type).await?;
         broker.declare(&QueueName::ALL).await?;
         let publisher = broker.publisher().await?;
         Ok((broker, publisher))
@@ -139,7 +142,7 @@ impl Relay {
                 queue,
                 message_id,
                 payload: &row.payload,
-                headers: Default::default(),
+                headers: queue::headers::from_json(&row.headers),
             });
         }
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

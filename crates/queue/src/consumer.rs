@@ -1,53 +1,57 @@
-//! The consumer harness: prefetch-bounded concurrency, ack after the handler, graceful drain.
+//! The consumer harness: prefetch-bounded concurrency, an explicit disposition for every
+//! message, graceful drain.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::QueueName;
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
 };
 use lapin::types::FieldTable;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::{Broker, QueueError};
+use crate::{Broker, Publisher, QueueError};
 
 /// What a handler sees of a message.
 #[derive(Debug, Clone)]
 pub struct Delivery {
+    pub queue: QueueName,
     pub payload: Vec<u8>,
+    pub headers: FieldTable,
     /// The broker delivered this message before (a consumer died without acknowledging it).
     pub redelivered: bool,
     pub message_id: Option<String>,
 }
 
-/// Why a handler gave up on a message.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    /// Can never succeed (undecodable payload, unknown job): dead-lettered at once.
-    #[error("permanent: {0}")]
-    Permanent(String),
-    /// Might succeed later (a dependency such as the database was down). The message goes back
-    /// to the queue after [`TRANSIENT_REQUEUE_DELAY`], so an outage delays the job and never
-    /// loses it.
-    #[error("transient: {0}")]
-    Transient(String),
+/// What becomes of a message once its handler is done. Every disposition but `Requeue` ends
+/// with an acknowledgement, and only after the copy it implies was confirmed by the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Disposition {
+    /// Done (or a duplicate to drop).
+    Ack,
+    /// Comes back after `delay` through the wait queue of that delay, with these headers.
+    Retry {
+        delay: Duration,
+        headers: FieldTable,
+    },
+    /// Can never succeed: kept in the dead-letter queue with the reason.
+    DeadLetter { reason: String },
+    /// Put back on the work queue at once (the process is stopping mid-message).
+    Requeue,
 }
-
-/// How long a message that failed transiently waits before it is put back on its queue; the
-/// pause keeps a broken dependency from turning into a hot redelivery loop.
-pub const TRANSIENT_REQUEUE_DELAY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A worker's job logic for one queue.
 pub trait JobHandler: Send + Sync + 'static {
-    fn handle(&self, delivery: Delivery) -> impl Future<Output = Result<(), HandlerError>> + Send;
+    fn handle(&self, delivery: Delivery) -> impl Future<Output = Disposition> + Send;
 }
 
 /// Consumes `queue` until `shutdown` is cancelled, running up to `concurrency` handlers at once;
 /// then stops taking messages and waits for the ones in flight. Returns on shutdown or when the
-/// broker connection fails (the caller decides whether to reconnect or exit).
+/// broker connection fails (the caller reconnects or exits).
 pub async fn run_consumer<H: JobHandler>(
     broker: &Broker,
     queue: QueueName,
@@ -55,6 +59,7 @@ pub async fn run_consumer<H: JobHandler>(
     handler: Arc<H>,
     shutdown: CancellationToken,
 ) -> Result<(), QueueError> {
+    let publisher = broker.publisher().await?;
     let channel = broker.channel().await?;
     // Prefetch = concurrency: the broker never hands this process more than it can work on, so
     // other replicas get the rest.
@@ -71,13 +76,12 @@ pub async fn run_consumer<H: JobHandler>(
         )
         .await?;
     let mut in_flight = JoinSet::new();
-    let queue_label = queue.as_str();
     let outcome = loop {
         tokio::select! {
             _ = shutdown.cancelled() => break Ok(()),
             Some(done) = in_flight.join_next(), if !in_flight.is_empty() => {
                 if let Err(e) = done {
-                    tracing::error!(error = %e, "job task panicked");
+                    tracing::error!(queue = queue.as_str(), error = %e, "job task panicked");
                 }
             }
             next = consumer.next() => {
@@ -87,31 +91,23 @@ pub async fn run_consumer<H: JobHandler>(
                     None => break Ok(()),
                 };
                 let handler = handler.clone();
+                let publisher = publisher.clone();
                 in_flight.spawn(async move {
-                    metrics::gauge!("worker_jobs_in_flight", "queue" => queue_label).increment(1.0);
                     let job = Delivery {
+                        queue,
                         payload: delivery.data.clone(),
+                        headers: delivery.properties.headers().clone().unwrap_or_default(),
                         redelivered: delivery.redelivered,
                         message_id: delivery.properties.message_id().as_ref().map(|m| m.to_string()),
                     };
-                    let result = handler.handle(job).await;
-                    let acked = match &result {
-                        Ok(()) => delivery.ack(BasicAckOptions::default()).await,
-                        Err(e @ HandlerError::Permanent(_)) => {
-                            tracing::warn!(queue = queue_label, error = %e, "job rejected to the dead-letter queue");
-                            delivery.reject(BasicRejectOptions { requeue: false }).await
-                        }
-                        Err(e @ HandlerError::Transient(_)) => {
-                            tracing::warn!(queue = queue_label, error = %e, "job failed transiently; requeueing");
-                            tokio::time::sleep(TRANSIENT_REQUEUE_DELAY).await;
-                            delivery.reject(BasicRejectOptions { requeue: true }).await
-                        }
-                    };
-                    if let Err(e) = acked {
-                        // The broker will redeliver; handlers are idempotent.
-                        tracing::warn!(queue = queue_label, error = %e, "could not acknowledge a message");
+                    let message_id = job.message_id.clone().unwrap_or_default();
+                    let disposition = handler.handle(job).await;
+                    let settled = settle(&publisher, queue, &message_id, &delivery, disposition).await;
+                    if let Err(e) = settled {
+                        // Not acknowledged: the broker redelivers it, and the job's generation and
+                        // lease in Postgres make the repeat harmless.
+                        tracing::warn!(queue = queue.as_str(), error = %e, "could not settle a message; it will be redelivered");
                     }
-                    metrics::gauge!("worker_jobs_in_flight", "queue" => queue_label).decrement(1.0);
                 });
             }
         }
@@ -121,9 +117,45 @@ pub async fn run_consumer<H: JobHandler>(
         .await;
     while let Some(done) = in_flight.join_next().await {
         if let Err(e) = done {
-            tracing::error!(error = %e, "job task panicked");
+            tracing::error!(queue = queue.as_str(), error = %e, "job task panicked");
         }
     }
     let _ = channel.close(200, "drained".into()).await;
     outcome
+}
+
+/// Carries out a disposition: the copy first (confirmed), then the acknowledgement, so a crash
+/// in between duplicates a message rather than losing it.
+async fn settle(
+    publisher: &Publisher,
+    queue: QueueName,
+    message_id: &str,
+    delivery: &lapin::message::Delivery,
+    disposition: Disposition,
+) -> Result<(), QueueError> {
+    match disposition {
+        Disposition::Ack => {}
+        Disposition::Retry { delay, headers } => {
+            publisher
+                .publish_delayed(queue, delay, message_id, &delivery.data, headers)
+                .await?;
+        }
+        Disposition::DeadLetter { reason } => {
+            let headers = delivery.properties.headers().clone().unwrap_or_default();
+            publisher
+                .publish_dead(queue, message_id, &delivery.data, headers, &reason)
+                .await?;
+        }
+        Disposition::Requeue => {
+            delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await?;
+            return Ok(());
+        }
+    }
+    delivery.ack(BasicAckOptions::default()).await?;
+    Ok(())
 }

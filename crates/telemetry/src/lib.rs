@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod probes;
 pub mod process;
 
 use std::sync::OnceLock;

@@ -70,3 +70,75 @@ impl Drop for TestDatabase {
 pub fn random_queue_prefix() -> String {
     format!("test-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
+
+/// A random queue prefix whose queues and exchanges are deleted when this value is dropped,
+/// also when the test panicked. `wait_delays` names the wait queues the test's workers declare.
+pub struct TestQueues {
+    pub prefix: String,
+    wait_delays: Vec<std::time::Duration>,
+}
+
+/// The broker tests use (`AMQP_URL`, as the services read it).
+pub fn amqp_url() -> String {
+    std::env::var("AMQP_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+}
+
+impl TestQueues {
+    pub fn new(wait_delays: &[std::time::Duration]) -> Self {
+        Self {
+            prefix: random_queue_prefix(),
+            wait_delays: wait_delays.to_vec(),
+        }
+    }
+}
+
+impl Drop for TestQueues {
+    fn drop(&mut self) {
+        use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
+        let prefix = self.prefix.clone();
+        let waits: Vec<u128> = self.wait_delays.iter().map(|d| d.as_millis()).collect();
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let connection =
+                    lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
+                        .await?;
+                let channel = connection.create_channel().await?;
+                for queue in ["campaign", "import", "report", "notification", "webhook"] {
+                    let mut names = vec![
+                        format!("{prefix}.{queue}"),
+                        format!("{prefix}.{queue}.dead"),
+                    ];
+                    names.extend(waits.iter().map(|ms| format!("{prefix}.{queue}.wait.{ms}")));
+                    for name in names {
+                        channel
+                            .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+                            .await?;
+                    }
+                }
+                for exchange in ["jobs", "dead"] {
+                    channel
+                        .exchange_delete(
+                            format!("{prefix}.{exchange}").as_str().into(),
+                            ExchangeDeleteOptions::default(),
+                        )
+                        .await?;
+                }
+                let _ = connection.close(200, "bye".into()).await;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if !matches!(deleted, Ok(Ok(()))) {
+            eprintln!(
+                "testkit: could not delete the queues of prefix {}",
+                self.prefix
+            );
+        }
+    }
+}

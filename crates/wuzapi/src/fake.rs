@@ -113,6 +113,7 @@ struct State {
     fail_status: StatusCode,
     latency: Duration,
     sent: Vec<SentMessage>,
+    refused: Vec<DateTime<Utc>>,
     requests: u64,
 }
 
@@ -153,6 +154,7 @@ impl FakeControl {
             fail_status: StatusCode::INTERNAL_SERVER_ERROR,
             latency: Duration::ZERO,
             sent: Vec::new(),
+            refused: Vec::new(),
             requests: 0,
         };
         Self {
@@ -228,6 +230,12 @@ impl FakeControl {
         self.lock().sent.clone()
     }
 
+    /// When each send failed on purpose ([`fail_next_sends`](Self::fail_next_sends)), oldest
+    /// first: tests measure retry delays with it.
+    pub fn refused_send_times(&self) -> Vec<DateTime<Utc>> {
+        self.lock().refused.clone()
+    }
+
     /// Protocol requests received (anything outside `/_fake/*`), accepted or not.
     pub fn request_count(&self) -> u64 {
         self.lock().requests
@@ -238,6 +246,7 @@ impl FakeControl {
     pub fn reset(&self) {
         let mut state = self.lock();
         state.sent.clear();
+        state.refused.clear();
         state.requests = 0;
         state.invalid_numbers.clear();
         state.fail_remaining = 0;
@@ -524,6 +533,7 @@ async fn send_text(control: Control, req: HttpRequest, body: web::Bytes) -> Answ
 
     if state.fail_remaining > 0 {
         state.fail_remaining -= 1;
+        state.refused.push(Utc::now());
         return Err(Refusal::new(state.fail_status, "Internal Server Error"));
     }
     if state.is_invalid(&jid) {

@@ -1,6 +1,9 @@
 //! Gateway settings from the environment (see the crate README for the list).
 
-use common::config::{CacheTtls, ConfigError, CoreConfig, Env, RateLimitConfig, listen_addr};
+use common::QueueName;
+use common::config::{
+    CacheTtls, ConfigError, CoreConfig, Env, RateLimitConfig, job_attempts, listen_addr,
+};
 
 #[derive(Clone)]
 pub struct GatewayConfig {
@@ -18,6 +21,11 @@ pub struct GatewayConfig {
     pub database_max_connections: u32,
     /// `OUTBOX_RELAY`: whether this process publishes queued jobs.
     pub run_outbox_relay: bool,
+    /// `WORKER_CAMPAIGN_ATTEMPTS`: attempts stored on each new campaign job.
+    pub campaign_attempts: i32,
+    /// `QUEUE_METRICS_INTERVAL_MS`: how often the queue gauges are refreshed from Postgres and
+    /// RabbitMQ.
+    pub queue_metrics_interval: std::time::Duration,
 }
 
 impl GatewayConfig {
@@ -41,6 +49,12 @@ impl GatewayConfig {
             )?,
             database_max_connections: env.parse_in("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
             run_outbox_relay: env.parse("OUTBOX_RELAY", true)?,
+            campaign_attempts: job_attempts(env, QueueName::Campaign)?,
+            queue_metrics_interval: std::time::Duration::from_millis(env.parse_in(
+                "QUEUE_METRICS_INTERVAL_MS",
+                15_000,
+                100..=3_600_000,
+            )?),
         })
     }
 }

@@ -1,11 +1,14 @@
 #![doc = include_str!("../README.md")]
 
 pub mod auth;
+pub mod broker;
 pub mod config;
 pub mod error;
 mod http_metrics;
+pub mod queue_stats;
 pub mod routes;
 pub mod state;
+mod template_support;
 
 use std::net::TcpListener;
 use std::time::Duration;
@@ -29,6 +32,7 @@ pub struct Application {
     server: Server,
     background: CancellationToken,
     relay: Option<tokio::task::JoinHandle<()>>,
+    gauges: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -45,6 +49,7 @@ impl Application {
                 db.clone(),
                 &config.core.amqp_url,
                 &config.core.queue_prefix,
+                config.core.queue_type,
                 relay_waker.clone(),
             );
             let flag = relay.connected_flag();
@@ -56,6 +61,41 @@ impl Application {
             (None, None)
         };
 
+        let broker = std::sync::Arc::new(broker::BrokerHandle::new(
+            &config.core.amqp_url,
+            &config.core.queue_prefix,
+            config.core.queue_type,
+        ));
+        let gauges = tokio::spawn(queue_stats::export_gauges(
+            db.clone(),
+            broker.clone(),
+            config.queue_metrics_interval,
+            background.clone(),
+        ));
+        let readiness = {
+            let db = db.clone();
+            let redis = redis.clone();
+            let broker_connected = broker_connected.clone();
+            telemetry::probes::Readiness::new()
+                .check("postgres", move || {
+                    let db = db.clone();
+                    async move { db::ping(&db).await.is_ok() }
+                })
+                .check("redis", move || {
+                    let redis = redis.clone();
+                    async move { redis.ping::<String>(None).await.is_ok() }
+                })
+                .check("rabbitmq", move || {
+                    let connected = broker_connected
+                        .as_ref()
+                        .is_none_or(|flag| flag.load(std::sync::atomic::Ordering::Relaxed));
+                    async move { connected }
+                })
+        };
+        let probes = telemetry::probes::Probes {
+            readiness,
+            metrics: metrics.clone(),
+        };
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
@@ -67,7 +107,7 @@ impl Application {
             redis,
             token_cipher,
             relay_waker,
-            broker_connected,
+            broker,
             metrics,
         });
         let server = HttpServer::new(move || {
@@ -81,9 +121,7 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(extractors::path_error))
                 .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
                 .wrap(actix_web::middleware::from_fn(http_metrics::record))
-                .route("/healthz", web::get().to(routes::health::healthz))
-                .route("/readyz", web::get().to(routes::health::readyz))
-                .route("/metrics", web::get().to(routes::health::metrics))
+                .configure(|cfg| telemetry::probes::configure(cfg, probes.clone()))
                 .configure(|cfg| routes::configure(cfg, campaign_json_limit))
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::new(
@@ -101,6 +139,7 @@ impl Application {
             server,
             background,
             relay,
+            gauges,
         })
     }
 
@@ -118,6 +157,7 @@ impl Application {
         if let Some(relay) = self.relay {
             let _ = relay.await;
         }
+        let _ = self.gauges.await;
         server.await??;
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! What every handler shares.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use db::DatabaseConnection;
 use db::secrets::TokenCipher;
@@ -15,7 +14,7 @@ pub struct AppState {
     pub redis: fred::clients::Client,
     pub token_cipher: TokenCipher,
     pub relay_waker: RelayWaker,
-    /// Whether the outbox relay holds a RabbitMQ connection; `None` when this process runs none.
-    pub broker_connected: Option<Arc<AtomicBool>>,
+    /// RabbitMQ for the job API (queue counts, dead-letter housekeeping).
+    pub broker: Arc<crate::broker::BrokerHandle>,
     pub metrics: telemetry::Metrics,
 }

@@ -1,42 +1,50 @@
-//! Worker settings from the environment (see the crate README).
+//! Campaign settings from the environment (see the crate README); the rest is the shared
+//! worker runtime's.
 
 use std::time::Duration;
 
 use common::QueueName;
-use common::config::{ConfigError, CoreConfig, Env, listen_addr, worker_concurrency};
+use common::config::{ConfigError, Env};
+use worker::WorkerSettings;
 
 #[derive(Clone)]
-pub struct WorkerConfig {
-    pub core: CoreConfig,
-    pub concurrency: u16,
-    /// Where `/healthz`, `/readyz` and `/metrics` listen; port 0 picks a free one (tests).
-    pub listen: String,
+pub struct CampaignConfig {
+    /// `INBOX_TOKEN_KEY`: the gateway's key for inbox tokens; `None` means the development key.
     pub inbox_token_key: Option<String>,
-    /// Retries of one send that failed transiently (5xx, timeout), before the job gives up.
-    pub send_retries: u32,
-    /// First retry delay; each next one doubles.
-    pub send_retry_base: Duration,
-    /// Recipients loaded per database round trip.
-    pub batch_size: u64,
-    pub database_max_connections: u32,
+    /// `CAMPAIGN_BATCH_SECONDS`: how long one batch sends before it hands over to its
+    /// continuation, so no queue message stays unacknowledged for long and campaigns of many
+    /// tenants take turns.
+    pub batch_budget: Duration,
+    /// `CAMPAIGN_GROUP_MAX`: the most recipients claimed (and recorded) per round trip.
+    pub max_group: u64,
+    /// `CAMPAIGN_OUTAGE_PROBE_MS`: the first wait of a campaign parked for a WUZAPI outage;
+    /// each failed probe doubles it, up to ten minutes.
+    pub first_outage_probe: Duration,
 }
 
-impl WorkerConfig {
+impl CampaignConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let inbox_token_key = db::secrets::token_key_setting(env)?;
         Ok(Self {
-            core: CoreConfig::from_env(env)?,
-            concurrency: worker_concurrency(env, QueueName::Campaign)?,
-            listen: listen_addr(env, "WORKER_HTTP_PORT", 9101)?,
-            inbox_token_key,
-            send_retries: env.parse_in("CAMPAIGN_SEND_RETRIES", 3, 0..=10)?,
-            send_retry_base: Duration::from_millis(env.parse_in(
-                "CAMPAIGN_SEND_RETRY_BASE_MS",
-                2000,
-                0..=600_000,
+            inbox_token_key: db::secrets::token_key_setting(env)?,
+            batch_budget: Duration::from_secs_f64(env.parse_in(
+                "CAMPAIGN_BATCH_SECONDS",
+                20.0,
+                0.1..=25.0,
             )?),
-            batch_size: env.parse_in("CAMPAIGN_BATCH_SIZE", 100, 1..=10_000)?,
-            database_max_connections: env.parse_in("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
+            max_group: env.parse_in("CAMPAIGN_GROUP_MAX", 50, 1..=1000)?,
+            first_outage_probe: Duration::from_millis(env.parse_in(
+                "CAMPAIGN_OUTAGE_PROBE_MS",
+                15_000,
+                100..=600_000,
+            )?),
         })
     }
+}
+
+/// Everything `worker-campaign` reads.
+pub fn from_env(env: &Env) -> Result<(WorkerSettings, CampaignConfig), ConfigError> {
+    Ok((
+        WorkerSettings::from_env(env, QueueName::Campaign)?,
+        CampaignConfig::from_env(env)?,
+    ))
 }

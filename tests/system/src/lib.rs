@@ -9,9 +9,31 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use testkit::TestDatabase;
 use tokio_util::sync::CancellationToken;
-use worker_campaign::Worker;
-use worker_campaign::config::WorkerConfig;
+use worker::BuildJob;
+use worker_campaign::CampaignJob;
 use wuzapi::FakeWuzapi;
+
+/// The wait queues the test settings make workers declare (retries, deferrals).
+pub const WAIT_DELAYS: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_secs(1),
+];
+
+/// A campaign worker built as `worker-campaign`'s main builds it.
+pub async fn start_worker(env: &Env) -> worker::Worker<CampaignJob> {
+    let (settings, config) = worker_campaign::config::from_env(env).expect("worker config");
+    let db = db::connect(
+        &settings.core.database_url,
+        settings.database_max_connections,
+    )
+    .await
+    .expect("connect");
+    let job = CampaignJob::build(config, db.clone()).expect("campaign job");
+    worker::Worker::build(settings, db, job)
+        .await
+        .expect("build worker")
+}
 
 /// One isolated copy of the system.
 pub struct TestSystem {
@@ -23,6 +45,7 @@ pub struct TestSystem {
     pub admin_key: String,
     pub db: TestDatabase,
     pub queue_prefix: String,
+    queues: testkit::TestQueues,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -42,7 +65,11 @@ fn env_for(db_url: &str, prefix: &str, wuzapi_url: &str, extra: &[(&str, &str)])
             ("PORT", "0"),
             ("WORKER_HTTP_PORT", "0"),
             ("DATABASE_MAX_CONNECTIONS", "4"),
-            ("CAMPAIGN_SEND_RETRY_BASE_MS", "50"),
+            ("WORKER_CAMPAIGN_BACKOFF_MS", "200"),
+            ("WORKER_HEARTBEAT_MS", "500"),
+            ("JOB_LEASE_SECONDS", "5"),
+            ("CAMPAIGN_OUTAGE_PROBE_MS", "500"),
+            ("QUEUE_METRICS_INTERVAL_MS", "200"),
         ]
         .iter()
         .chain(extra)
@@ -62,7 +89,8 @@ impl TestSystem {
         telemetry::init_tracing("system-tests");
         let db = TestDatabase::create().await.expect("create test database");
         let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
-        let queue_prefix = testkit::random_queue_prefix();
+        let queues = testkit::TestQueues::new(&WAIT_DELAYS);
+        let queue_prefix = queues.prefix.clone();
         let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), &[]);
         let shutdown = CancellationToken::new();
 
@@ -72,9 +100,7 @@ impl TestSystem {
             .await
             .expect("build gateway");
         let base_url = format!("http://127.0.0.1:{}", app.port());
-        let worker = Worker::build(WorkerConfig::from_env(&env).expect("worker config"))
-            .await
-            .expect("build worker");
+        let worker = start_worker(&env).await;
         let worker_url = format!("http://127.0.0.1:{}", worker.http_port());
         let tasks = vec![
             tokio::spawn(app.run_until_stopped(shutdown.clone())),
@@ -95,9 +121,27 @@ impl TestSystem {
             admin_key,
             db,
             queue_prefix,
+            queues,
             shutdown,
             tasks,
         }
+    }
+
+    /// Starts one more campaign worker (another replica) with extra settings; returns its
+    /// probe URL.
+    pub async fn start_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
+        let env = env_for(
+            &self.db.url,
+            &self.queue_prefix,
+            &self.wuzapi.base_url(),
+            extra_env,
+        );
+        let worker = start_worker(&env).await;
+        let url = format!("http://127.0.0.1:{}", worker.http_port());
+        self.tasks.push(tokio::spawn(
+            worker.run_until_stopped(self.shutdown.clone()),
+        ));
+        url
     }
 
     /// Starts one more gateway on the same database and queues (a second replica, or a
@@ -127,13 +171,8 @@ impl TestSystem {
                 .expect("service stops within 15 s");
             result.expect("service task").expect("service result");
         }
-        let amqp_url = std::env::var("AMQP_URL")
-            .unwrap_or_else(|_| common::config::DEFAULT_AMQP_URL.to_owned());
-        let broker = queue::Broker::connect(&amqp_url, &self.queue_prefix)
-            .await
-            .expect("connect to RabbitMQ");
-        broker.delete_topology().await.expect("delete test queues");
-        broker.close().await;
+        // The queues go with `self.queues`, also when a test panicked before this.
+        drop(self.queues);
     }
 
     /// A request with `key` as bearer; returns the status and the JSON body (`Null` if none).

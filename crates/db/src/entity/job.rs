@@ -1,24 +1,34 @@
+use common::{JobId, JobState, LeaseToken, QueueName, TenantId, WorkerId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "jobs")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
-    pub id: Uuid,
-    pub tenant_id: Uuid,
-    pub queue: String,
+    pub id: JobId,
+    pub tenant_id: TenantId,
+    pub queue: QueueName,
     pub subject_id: Option<Uuid>,
-    pub state: String,
+    pub state: JobState,
     pub attempts: i32,
     pub max_attempts: i32,
     pub progress: Json,
     pub result: Option<Json>,
     pub error: Option<String>,
+    /// When the current message is due (a scheduled start, a retry, a paced continuation).
     pub run_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
+    /// Generation of the current queue message; older ones are dropped.
+    pub seq: i32,
+    /// The queue message, kept for continuations and replay.
+    pub payload: Vec<u8>,
+    pub lease_token: Option<LeaseToken>,
+    pub lease_worker: Option<WorkerId>,
+    pub lease_expires_at: Option<DateTimeUtc>,
+    pub dead_lettered_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,3 +10,4 @@ pub mod job;
 pub mod outbox;
 pub mod tenant;
 pub mod user;
+pub mod worker;

@@ -1,45 +1,42 @@
-//! The queue crate against the real RabbitMQ, each test under its own random prefix.
+//! The queue crate against the real RabbitMQ, each test under its own random prefix (deleted
+//! afterwards, also when the test panics).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::QueueName;
-use lapin::options::QueueDeclareOptions;
+use common::{QueueName, QueueType};
 use lapin::types::FieldTable;
-use queue::{
-    Broker, Delivery, HandlerError, JobHandler, OutgoingMessage, QueueError, run_consumer,
-};
+use queue::{Broker, Delivery, Disposition, JobHandler, OutgoingMessage, QueueError, run_consumer};
+use testkit::TestQueues;
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
-fn amqp_url() -> String {
-    std::env::var("AMQP_URL").unwrap_or_else(|_| common::config::DEFAULT_AMQP_URL.to_owned())
-}
+const RETRY: Duration = Duration::from_millis(300);
 
-async fn broker() -> Broker {
-    let broker = Broker::connect(&amqp_url(), &testkit::random_queue_prefix())
+async fn broker(queue_type: QueueType) -> (Broker, TestQueues) {
+    let queues = TestQueues::new(&[RETRY]);
+    let broker = Broker::connect(&testkit::amqp_url(), &queues.prefix, queue_type)
         .await
         .expect("RabbitMQ answers");
     broker.declare(&QueueName::ALL).await.expect("declare");
-    broker
+    for queue in QueueName::ALL {
+        broker
+            .declare_wait(queue, &[RETRY])
+            .await
+            .expect("declare wait queues");
+    }
+    (broker, queues)
 }
 
-/// Messages in a queue, by name (work or dead queue).
+/// Ready messages in a queue, by name.
 async fn count(broker: &Broker, name: String) -> u32 {
-    let channel = broker.channel().await.unwrap();
-    let queue = channel
-        .queue_declare(
-            name.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
+    broker
+        .queue_counts(&name)
         .await
-        .unwrap();
-    queue.message_count()
+        .unwrap()
+        .expect("queue exists")
+        .0
 }
 
 fn message<'a>(queue: QueueName, id: &'a str, payload: &'a [u8]) -> OutgoingMessage<'a> {
@@ -51,39 +48,45 @@ fn message<'a>(queue: QueueName, id: &'a str, payload: &'a [u8]) -> OutgoingMess
     }
 }
 
-/// Payload, redelivered flag and message id of one delivery.
-type Seen = (Vec<u8>, bool, Option<String>);
+/// Payload, redelivered flag, message id and when it was seen.
+type Seen = (Vec<u8>, bool, Option<String>, Instant);
 
-/// Records what it sees; fails the first `transient_failures` calls transiently, and fails
-/// permanently on payload `poison`.
+/// Records what it sees; asks for a retry on the first `retries` calls, dead-letters payload
+/// `poison`.
 #[derive(Default)]
 struct Recorder {
     seen: Mutex<Vec<Seen>>,
-    transient_failures: AtomicUsize,
+    retries: AtomicUsize,
     hold: Duration,
     finished: AtomicUsize,
 }
 
 impl JobHandler for Recorder {
-    async fn handle(&self, delivery: Delivery) -> Result<(), HandlerError> {
+    async fn handle(&self, delivery: Delivery) -> Disposition {
         self.seen.lock().await.push((
             delivery.payload.clone(),
             delivery.redelivered,
             delivery.message_id.clone(),
+            Instant::now(),
         ));
         tokio::time::sleep(self.hold).await;
         if delivery.payload == b"poison" {
-            return Err(HandlerError::Permanent("poison".into()));
+            return Disposition::DeadLetter {
+                reason: "poison".into(),
+            };
         }
         if self
-            .transient_failures
+            .retries
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err(HandlerError::Transient("dependency down".into()));
+            return Disposition::Retry {
+                delay: RETRY,
+                headers: delivery.headers,
+            };
         }
         self.finished.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        Disposition::Ack
     }
 }
 
@@ -97,56 +100,74 @@ async fn wait_until(mut done: impl AsyncFnMut() -> bool) {
     panic!("condition not met within 10 s");
 }
 
-#[tokio::test]
-async fn confirmed_messages_are_consumed_once_and_acknowledged() {
-    let broker = Arc::new(broker().await);
-    let publisher = broker.publisher().await.unwrap();
-    publisher
-        .publish_all(&[
-            message(QueueName::Campaign, "m-1", b"one"),
-            message(QueueName::Campaign, "m-2", b"two"),
-            message(QueueName::Import, "m-3", b"three"),
-        ])
-        .await
-        .expect("confirmed");
-    assert_eq!(broker.depth(QueueName::Campaign).await.unwrap(), 2);
-    assert_eq!(broker.depth(QueueName::Import).await.unwrap(), 1);
-
-    let handler = Arc::new(Recorder::default());
-    let shutdown = CancellationToken::new();
-    let consumer = tokio::spawn({
-        let (broker, handler, shutdown) = (broker.clone(), handler.clone(), shutdown.clone());
-        async move { run_consumer(&broker, QueueName::Campaign, 2, handler, shutdown).await }
-    });
-    wait_until(async || handler.finished.load(Ordering::SeqCst) == 2).await;
-    shutdown.cancel();
-    consumer.await.unwrap().unwrap();
-
-    let mut seen = handler.seen.lock().await.clone();
-    seen.sort();
-    assert_eq!(
-        seen,
-        vec![
-            (b"one".to_vec(), false, Some("m-1".to_owned())),
-            (b"two".to_vec(), false, Some("m-2".to_owned())),
-        ]
-    );
-    assert_eq!(
-        broker.depth(QueueName::Campaign).await.unwrap(),
-        0,
-        "acknowledged"
-    );
-    assert_eq!(
-        broker.depth(QueueName::Import).await.unwrap(),
-        1,
-        "other queues untouched"
-    );
-    broker.delete_topology().await.unwrap();
+fn consume(
+    broker: &Arc<Broker>,
+    queue: QueueName,
+    concurrency: u16,
+    handler: &Arc<Recorder>,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), QueueError>> {
+    let (broker, handler, shutdown) = (broker.clone(), handler.clone(), shutdown.clone());
+    tokio::spawn(async move { run_consumer(&broker, queue, concurrency, handler, shutdown).await })
 }
 
 #[tokio::test]
-async fn permanent_errors_dead_letter_and_transient_ones_come_back() {
-    let broker = Arc::new(broker().await);
+async fn confirmed_messages_are_consumed_once_and_acknowledged() {
+    for queue_type in [QueueType::Quorum, QueueType::Classic] {
+        let (broker, _queues) = broker(queue_type).await;
+        let broker = Arc::new(broker);
+        let publisher = broker.publisher().await.unwrap();
+        publisher
+            .publish_all(&[
+                message(QueueName::Campaign, "m-1", b"one"),
+                message(QueueName::Campaign, "m-2", b"two"),
+                message(QueueName::Import, "m-3", b"three"),
+            ])
+            .await
+            .expect("confirmed");
+        assert_eq!(broker.depth(QueueName::Campaign).await.unwrap(), 2);
+        assert_eq!(broker.depth(QueueName::Import).await.unwrap(), 1);
+
+        let handler = Arc::new(Recorder::default());
+        let shutdown = CancellationToken::new();
+        let consumer = consume(&broker, QueueName::Campaign, 2, &handler, &shutdown);
+        wait_until(async || handler.finished.load(Ordering::SeqCst) == 2).await;
+        shutdown.cancel();
+        consumer.await.unwrap().unwrap();
+
+        let mut seen: Vec<_> = handler
+            .seen
+            .lock()
+            .await
+            .iter()
+            .map(|(p, r, id, _)| (p.clone(), *r, id.clone()))
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                (b"one".to_vec(), false, Some("m-1".to_owned())),
+                (b"two".to_vec(), false, Some("m-2".to_owned())),
+            ],
+            "{queue_type:?}"
+        );
+        assert_eq!(
+            broker.depth(QueueName::Campaign).await.unwrap(),
+            0,
+            "acknowledged"
+        );
+        assert_eq!(
+            broker.depth(QueueName::Import).await.unwrap(),
+            1,
+            "other queues untouched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_keep_their_reason_and_retries_wait_their_delay() {
+    let (broker, _queues) = broker(QueueType::Quorum).await;
+    let broker = Arc::new(broker);
     let publisher = broker.publisher().await.unwrap();
     publisher
         .publish_all(&[
@@ -156,14 +177,11 @@ async fn permanent_errors_dead_letter_and_transient_ones_come_back() {
         .await
         .unwrap();
     let handler = Arc::new(Recorder {
-        transient_failures: AtomicUsize::new(1),
+        retries: AtomicUsize::new(2),
         ..Default::default()
     });
     let shutdown = CancellationToken::new();
-    let consumer = tokio::spawn({
-        let (broker, handler, shutdown) = (broker.clone(), handler.clone(), shutdown.clone());
-        async move { run_consumer(&broker, QueueName::Webhook, 1, handler, shutdown).await }
-    });
+    let consumer = consume(&broker, QueueName::Webhook, 1, &handler, &shutdown);
     wait_until(async || handler.finished.load(Ordering::SeqCst) == 1).await;
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
@@ -172,29 +190,54 @@ async fn permanent_errors_dead_letter_and_transient_ones_come_back() {
     assert_eq!(
         count(&broker, topology.dead_queue(QueueName::Webhook)).await,
         1,
-        "poison kept for replay"
+        "poison kept"
     );
     assert_eq!(
         count(&broker, topology.work_queue(QueueName::Webhook)).await,
         0
     );
+    assert_eq!(
+        count(&broker, topology.wait_queue(QueueName::Webhook, RETRY)).await,
+        0
+    );
     let seen = handler.seen.lock().await.clone();
-    let flaky: Vec<bool> = seen
+    let flaky: Vec<Instant> = seen
         .iter()
-        .filter(|(p, _, _)| p == b"flaky")
-        .map(|(_, redelivered, _)| *redelivered)
+        .filter(|(p, ..)| p == b"flaky")
+        .map(|(.., at)| *at)
         .collect();
-    let poison = seen.iter().filter(|(p, _, _)| p == b"poison").count();
-    // The transient failure in the first call was requeued; the broker marks its second delivery.
-    assert_eq!(flaky.len(), 2);
-    assert!(flaky.contains(&true), "{flaky:?}");
-    assert_eq!(poison, 1, "a permanent failure is not retried");
-    broker.delete_topology().await.unwrap();
+    assert_eq!(flaky.len(), 3, "two retries, then done");
+    for pair in flaky.windows(2) {
+        let waited = pair[1] - pair[0];
+        assert!(
+            waited >= RETRY && waited < RETRY * 3,
+            "a retry came back after {waited:?}, configured {RETRY:?}"
+        );
+    }
+    assert_eq!(
+        seen.iter().filter(|(p, ..)| p == b"poison").count(),
+        1,
+        "not retried"
+    );
+
+    // The dead message carries its reason, and can be removed selectively.
+    let removed = broker
+        .remove_dead(QueueName::Webhook, |headers| {
+            queue::headers::text(headers, queue::DEAD_REASON_HEADER).as_deref() == Some("poison")
+        })
+        .await
+        .unwrap();
+    assert_eq!(removed, 1);
+    assert_eq!(
+        count(&broker, topology.dead_queue(QueueName::Webhook)).await,
+        0
+    );
 }
 
 #[tokio::test]
 async fn shutdown_waits_for_jobs_in_flight() {
-    let broker = Arc::new(broker().await);
+    let (broker, _queues) = broker(QueueType::Quorum).await;
+    let broker = Arc::new(broker);
     let publisher = broker.publisher().await.unwrap();
     publisher
         .publish_all(&[message(QueueName::Report, "slow", b"slow")])
@@ -205,10 +248,7 @@ async fn shutdown_waits_for_jobs_in_flight() {
         ..Default::default()
     });
     let shutdown = CancellationToken::new();
-    let consumer = tokio::spawn({
-        let (broker, handler, shutdown) = (broker.clone(), handler.clone(), shutdown.clone());
-        async move { run_consumer(&broker, QueueName::Report, 3, handler, shutdown).await }
-    });
+    let consumer = consume(&broker, QueueName::Report, 3, &handler, &shutdown);
     wait_until(async || !handler.seen.lock().await.is_empty()).await;
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
@@ -222,12 +262,12 @@ async fn shutdown_waits_for_jobs_in_flight() {
         0,
         "and was acknowledged"
     );
-    broker.delete_topology().await.unwrap();
 }
 
 #[tokio::test]
 async fn an_unroutable_message_is_an_error_not_a_silent_loss() {
-    let broker = Broker::connect(&amqp_url(), &testkit::random_queue_prefix())
+    let queues = TestQueues::new(&[]);
+    let broker = Broker::connect(&testkit::amqp_url(), &queues.prefix, QueueType::Quorum)
         .await
         .unwrap();
     // Only the import queue exists: a campaign message has nowhere to go.
@@ -241,5 +281,18 @@ async fn an_unroutable_message_is_an_error_not_a_silent_loss() {
         matches!(err, QueueError::Nacked(ref q) if q == "campaign"),
         "{err}"
     );
-    broker.delete_topology().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_queue_declared_with_other_arguments_is_refused_not_silently_reused() {
+    let (broker, queues) = broker(QueueType::Classic).await;
+    drop(broker);
+    let quorum = Broker::connect(&testkit::amqp_url(), &queues.prefix, QueueType::Quorum)
+        .await
+        .unwrap();
+    let err = quorum
+        .declare(&[QueueName::Campaign])
+        .await
+        .expect_err("type differs");
+    assert!(err.to_string().contains("PRECONDITION_FAILED"), "{err}");
 }

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::template::{MAX_TEMPLATE_LEN, Template};
-use common::{CampaignId, ContactId, InboxId, RecipientId};
+use common::{CampaignId, CampaignStatus, ContactId, InboxId, RecipientId, RecipientStatus};
 use db::entity::campaign;
 use serde::{Deserialize, Serialize};
 
@@ -15,8 +15,6 @@ use crate::state::AppState;
 
 /// Most recipients one campaign may have (bigger sends are several campaigns or an import).
 const MAX_RECIPIENTS: usize = 100_000;
-/// Attempts per campaign job (the guide's retry configuration).
-const MAX_ATTEMPTS: i32 = 3;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -44,17 +42,18 @@ fn default_delay_max() -> u32 {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct CampaignView {
-    id: uuid::Uuid,
-    inbox_id: uuid::Uuid,
+pub(crate) struct CampaignView {
+    id: CampaignId,
+    inbox_id: InboxId,
     name: String,
     template: String,
-    status: String,
+    status: CampaignStatus,
+    /// Why it is paused, waiting for WUZAPI, failed or cancelled, in words its owner can act on.
+    status_reason: Option<String>,
     total: i32,
     delay_min_ms: i32,
     delay_max_ms: i32,
     scheduled_at: Option<DateTime<Utc>>,
-    last_error: Option<String>,
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -68,11 +67,11 @@ impl From<campaign::Model> for CampaignView {
             name: m.name,
             template: m.template,
             status: m.status,
+            status_reason: m.status_reason,
             total: m.total,
             delay_min_ms: m.delay_min_ms,
             delay_max_ms: m.delay_max_ms,
             scheduled_at: m.scheduled_at,
-            last_error: m.last_error,
             created_at: m.created_at,
             started_at: m.started_at,
             finished_at: m.finished_at,
@@ -97,7 +96,8 @@ pub async fn create(
             format!("`template` must be at most {MAX_TEMPLATE_LEN} bytes"),
         ));
     }
-    Template::parse(&body.template).map_err(|e| ApiError::validation("template", e.to_string()))?;
+    let template = Template::parse(&body.template)
+        .map_err(|e| ApiError::validation("template", e.to_string()))?;
     if body.contact_ids.is_empty() {
         return Err(ApiError::validation(
             "contactIds",
@@ -130,8 +130,9 @@ pub async fn create(
             delay_min_ms: body.delay_min_ms as i32,
             delay_max_ms: body.delay_max_ms as i32,
             scheduled_at: body.scheduled_at,
-            max_attempts: MAX_ATTEMPTS,
+            max_attempts: state.config.campaign_attempts,
         },
+        |contacts| missing_template_variables(&template, contacts),
     )
     .await?;
     state.relay_waker.wake();
@@ -160,6 +161,9 @@ pub async fn get(
 pub struct RecipientsQuery {
     limit: Option<u64>,
     cursor: Option<RecipientId>,
+    /// Only recipients in this state (`pending`, `sending`, `sent`, `failed`, `uncertain`,
+    /// `cancelled`).
+    status: Option<RecipientStatus>,
 }
 
 /// `GET /api/campaigns/{campaignId}/recipients?limit=&cursor=`: each recipient's outcome.
@@ -175,6 +179,7 @@ pub async fn recipients(
         &state.db,
         caller.tenant_id()?,
         path.into_inner(),
+        query.status,
         query.cursor,
         limit,
     )
@@ -203,4 +208,37 @@ pub async fn recipients(
         "data": data,
         "nextCursor": next_cursor,
     })))
+}
+
+/// Refuses a template whose variables (without a default) some contacts lack, naming a few of
+/// those contacts, so no recipient gets a message with a hole in it.
+fn missing_template_variables(
+    template: &Template,
+    contacts: &[(ContactId, serde_json::Map<String, serde_json::Value>)],
+) -> Result<(), db::DbError> {
+    let lacking: Vec<(ContactId, Vec<String>)> = contacts
+        .iter()
+        .filter_map(|(id, variables)| {
+            let missing = crate::template_support::missing_variables(template, variables);
+            (!missing.is_empty()).then_some((*id, missing))
+        })
+        .collect();
+    let Some((_, first_missing)) = lacking.first() else {
+        return Ok(());
+    };
+    let examples: Vec<String> = lacking
+        .iter()
+        .take(5)
+        .map(|(id, missing)| format!("{id} (no {})", missing.join(", ")))
+        .collect();
+    Err(db::DbError::Invalid {
+        field: "template",
+        message: format!(
+            "{} contact(s) lack template variable(s) {}: e.g. {}; give the variable a default such as `{{{{{}|there}}}}` or fill the contacts' fields",
+            lacking.len(),
+            first_missing.join(", "),
+            examples.join("; "),
+            first_missing[0],
+        ),
+    })
 }

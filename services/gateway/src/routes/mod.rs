@@ -1,9 +1,9 @@
 //! The REST API. Every handler that touches tenant data takes the tenant from the caller, never
 //! from the request, so one tenant cannot name another's objects.
 
+pub mod campaign_control;
 pub mod campaigns;
 pub mod contacts;
-pub mod health;
 pub mod inboxes;
 pub mod jobs;
 pub mod tenants;
@@ -55,9 +55,30 @@ pub fn configure(cfg: &mut web::ServiceConfig, campaign_json_limit: usize) {
                 web::get().to(campaigns::recipients),
             )
             .route(
+                "/campaigns/{campaign_id}/pause",
+                web::post().to(campaign_control::pause),
+            )
+            .route(
+                "/campaigns/{campaign_id}/resume",
+                web::post().to(campaign_control::resume),
+            )
+            .route(
+                "/campaigns/{campaign_id}/cancel",
+                web::post().to(campaign_control::cancel),
+            )
+            .route(
+                "/campaigns/{campaign_id}/resend-uncertain",
+                web::post().to(campaign_control::resend_uncertain),
+            )
+            .route(
                 "/jobs/campaign/{campaign_id}/status",
                 web::get().to(jobs::campaign_status),
-            ),
+            )
+            .route("/jobs/queues/stats", web::get().to(jobs::queue_stats))
+            .route("/jobs/workers/status", web::get().to(jobs::workers_status))
+            .route("/jobs/dead", web::get().to(jobs::dead_letters))
+            .route("/jobs/dead/replay", web::post().to(jobs::replay_all))
+            .route("/jobs/{job_id}/replay", web::post().to(jobs::replay)),
     );
 }
 

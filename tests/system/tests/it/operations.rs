@@ -80,7 +80,7 @@ fn a_bad_setting_names_its_variable() {
         .expect("refused");
     assert_eq!(err.var, "INBOX_TOKEN_KEY");
     let env = common::config::Env::from_pairs([("WORKER_CAMPAIGN_CONCURRENCY", "-1")]);
-    let err = worker_campaign::config::WorkerConfig::from_env(&env)
+    let err = worker_campaign::config::from_env(&env)
         .err()
         .expect("refused");
     assert_eq!(err.var, "WORKER_CAMPAIGN_CONCURRENCY");

@@ -1,0 +1,340 @@
+//! One delivered message, start to finish: decode, lease, run, then complete, retry or
+//! dead-letter, with the job row in Postgres always saying where the job is.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::proto::JobMessage;
+use common::{JobId, LeaseToken, TenantId, WorkerId};
+use db::DatabaseConnection;
+use db::jobs::{self, Attempt, Lease, SEQ_HEADER};
+use outbox::RelayWaker;
+use prost::Message;
+use queue::{Delivery, Disposition, JobHandler};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::job::{Done, Job, JobContext, JobError};
+use crate::settings::WorkerSettings;
+
+/// Runs deliveries of `J`'s queue through the job lifecycle.
+pub struct Lifecycle<J: Job> {
+    pub(crate) job: Arc<J>,
+    pub(crate) db: DatabaseConnection,
+    pub(crate) settings: WorkerSettings,
+    pub(crate) worker_id: WorkerId,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) relay_waker: RelayWaker,
+    pub(crate) in_flight: Arc<AtomicI32>,
+}
+
+impl<J: Job> JobHandler for Lifecycle<J> {
+    async fn handle(&self, delivery: Delivery) -> Disposition {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let queue = J::QUEUE.as_str();
+        metrics::gauge!("worker_jobs_in_flight", "queue" => queue).increment(1.0);
+        let started = Instant::now();
+        let (disposition, outcome) = self.process(&delivery).await;
+        metrics::gauge!("worker_jobs_in_flight", "queue" => queue).decrement(1.0);
+        metrics::histogram!("queue_job_duration_seconds", "queue" => queue, "outcome" => outcome)
+            .record(started.elapsed().as_secs_f64());
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        disposition
+    }
+}
+
+/// Counts a job's move to `status` (`queue_jobs_total{queue,status}`).
+pub(crate) fn count_transition(queue: &'static str, status: &'static str) {
+    metrics::counter!("queue_jobs_total", "queue" => queue, "status" => status).increment(1);
+}
+
+impl<J: Job> Lifecycle<J> {
+    fn dead(&self, reason: String) -> Disposition {
+        Disposition::DeadLetter { reason }
+    }
+
+    /// Comes back after about `wanted`, through the nearest wait queue.
+    fn later(&self, wanted: Duration, delivery: &Delivery) -> Disposition {
+        Disposition::Retry {
+            delay: self.settings.wait_bucket(wanted),
+            headers: delivery.headers.clone(),
+        }
+    }
+
+    async fn process(&self, delivery: &Delivery) -> (Disposition, &'static str) {
+        let queue = J::QUEUE.as_str();
+        let seq = queue::headers::int(&delivery.headers, SEQ_HEADER).unwrap_or(0);
+        let Ok(seq) = i32::try_from(seq) else {
+            tracing::warn!(
+                queue,
+                seq,
+                "message with an impossible generation dead-lettered"
+            );
+            return (
+                self.dead(format!("impossible {SEQ_HEADER} {seq}")),
+                "malformed",
+            );
+        };
+        let message = match J::Message::decode(delivery.payload.as_slice()) {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::warn!(queue, error = %e, "undecodable message dead-lettered");
+                return (
+                    self.dead(format!("undecodable {queue} message: {e}")),
+                    "malformed",
+                );
+            }
+        };
+        let ids = (
+            message.job_id().parse::<JobId>(),
+            message.tenant_id().parse::<TenantId>(),
+        );
+        let (Ok(job_id), Ok(tenant_id)) = ids else {
+            tracing::warn!(queue, "message with malformed ids dead-lettered");
+            return (
+                self.dead(format!(
+                    "message names job `{}` of tenant `{}`: not UUIDs",
+                    message.job_id(),
+                    message.tenant_id()
+                )),
+                "malformed",
+            );
+        };
+        let span = tracing::info_span!("job", queue, job_id = %job_id, tenant_id = %tenant_id, seq);
+        self.attempt(delivery, message, job_id, tenant_id, seq)
+            .instrument(span)
+            .await
+    }
+
+    async fn attempt(
+        &self,
+        delivery: &Delivery,
+        message: J::Message,
+        job_id: JobId,
+        tenant_id: TenantId,
+        seq: i32,
+    ) -> (Disposition, &'static str) {
+        let queue = J::QUEUE.as_str();
+        let token = LeaseToken::new();
+        let attempt = jobs::start_attempt(
+            &self.db,
+            job_id,
+            tenant_id,
+            seq,
+            &delivery.payload,
+            token,
+            self.worker_id,
+            self.settings.lease_ttl,
+        )
+        .await;
+        let job = match attempt {
+            Ok(Attempt::Started(job)) => *job,
+            Ok(Attempt::Finished | Attempt::Stale) => {
+                tracing::info!("duplicate or superseded message dropped");
+                return (Disposition::Ack, "duplicate");
+            }
+            Ok(Attempt::Leased { remaining }) => {
+                tracing::info!(
+                    ?remaining,
+                    "job is held by another worker; looking again later"
+                );
+                return (self.later(remaining, delivery), "deferred");
+            }
+            Ok(Attempt::NoSuchJob) => {
+                tracing::warn!("message matches no job of its tenant; dead-lettered");
+                return (
+                    self.dead(format!(
+                        "no job {job_id} of tenant {tenant_id} with this message and generation {seq}"
+                    )),
+                    "malformed",
+                );
+            }
+            Ok(Attempt::OutOfAttempts(job)) => {
+                let reason = format!(
+                    "the worker stopped during each of its {} attempts",
+                    job.max_attempts
+                );
+                return match jobs::fail_unheld(&self.db, job_id, seq, &reason).await {
+                    Ok(_) => {
+                        tracing::error!(%reason, "job failed");
+                        if let Err(e) = self.job.on_failed(&self.db, &job, &reason).await {
+                            tracing::warn!(error = %e, "could not mark the job's subject failed");
+                        }
+                        count_transition(queue, "failed");
+                        (self.dead(reason), "failed")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "database unavailable; message comes back later");
+                        (
+                            self.later(self.settings.retry.backoff_base, delivery),
+                            "deferred",
+                        )
+                    }
+                };
+            }
+            Err(e) => {
+                // Postgres is down: the job cannot even be looked up. It waits, and no attempt
+                // is used up, however long the outage.
+                tracing::warn!(error = %e, "database unavailable; message comes back later");
+                return (
+                    self.later(self.settings.retry.backoff_base, delivery),
+                    "deferred",
+                );
+            }
+        };
+        count_transition(queue, "active");
+        let pickup = (job.updated_at - job.run_at).to_std().unwrap_or_default();
+        metrics::histogram!("queue_job_pickup_seconds", "queue" => queue)
+            .record(pickup.as_secs_f64());
+
+        let lease = Lease { job_id, token };
+        let lease_lost = CancellationToken::new();
+        let keeper = tokio::spawn(keep_lease(
+            self.db.clone(),
+            lease,
+            self.settings.lease_ttl,
+            lease_lost.clone(),
+        ));
+        let attempts = job.attempts;
+        let max_attempts = job.max_attempts;
+        let ctx = JobContext::new(
+            self.db.clone(),
+            job,
+            lease,
+            self.settings.lease_ttl,
+            self.worker_id,
+            self.shutdown.clone(),
+            lease_lost,
+            self.relay_waker.clone(),
+        );
+        let started = ctx.job.clone();
+        let result = self.job.run(ctx, message).await;
+        keeper.abort();
+        let (disposition, status) = self
+            .settle(delivery, lease, attempts, max_attempts, result)
+            .await;
+        if let Disposition::DeadLetter { reason } = &disposition
+            && let Err(e) = self.job.on_failed(&self.db, &started, reason).await
+        {
+            tracing::warn!(error = %e, "could not mark the job's subject failed");
+        }
+        (disposition, status)
+    }
+
+    async fn settle(
+        &self,
+        delivery: &Delivery,
+        lease: Lease,
+        attempts: i32,
+        max_attempts: i32,
+        result: Result<Done, JobError>,
+    ) -> (Disposition, &'static str) {
+        let queue = J::QUEUE.as_str();
+        let written = match result {
+            Ok(Done::Settled) => {
+                tracing::info!("job attempt done");
+                return (Disposition::Ack, "settled");
+            }
+            Err(JobError::LeaseLost) => {
+                tracing::warn!("lease taken over by another worker; this attempt stopped");
+                return (Disposition::Ack, "lease_lost");
+            }
+            Ok(Done::Completed(result)) => jobs::complete(&self.db, lease, result)
+                .await
+                .map(|held| (held, Disposition::Ack, "completed")),
+            Ok(Done::Deferred(wait)) => {
+                let run_at = Utc::now() + wait;
+                jobs::defer(&self.db, lease, run_at)
+                    .await
+                    .map(|held| (held, self.later(wait, delivery), "waiting"))
+            }
+            Err(JobError::Permanent(error)) => {
+                let reason = error_chain(&*error);
+                tracing::error!(error = %reason, "job failed permanently");
+                jobs::fail(&self.db, lease, &reason)
+                    .await
+                    .map(|held| (held, self.dead(reason), "failed"))
+            }
+            Err(JobError::Transient(error)) => {
+                let reason = error_chain(&*error);
+                if attempts < max_attempts {
+                    let delay = self.settings.retry.delay_after(attempts);
+                    tracing::warn!(error = %reason, attempt = attempts, retry_in = ?delay, "job attempt failed; retrying");
+                    jobs::schedule_retry(&self.db, lease, &reason, Utc::now() + delay)
+                        .await
+                        .map(|held| {
+                            (
+                                held,
+                                Disposition::Retry {
+                                    delay,
+                                    headers: delivery.headers.clone(),
+                                },
+                                "delayed",
+                            )
+                        })
+                } else {
+                    tracing::error!(error = %reason, attempts, "job failed after its last attempt");
+                    jobs::fail(&self.db, lease, &reason).await.map(|held| {
+                        (
+                            held,
+                            self.dead(format!("failed after {attempts} attempts: {reason}")),
+                            "failed",
+                        )
+                    })
+                }
+            }
+        };
+        match written {
+            Ok((true, disposition, status)) => {
+                count_transition(queue, status);
+                (disposition, status)
+            }
+            Ok((false, _, _)) => {
+                tracing::warn!("lease taken over before the outcome was written; dropped");
+                (Disposition::Ack, "lease_lost")
+            }
+            Err(e) => {
+                // The outcome could not be written: leave the message to come back; the job
+                // keeps its lease until it runs out, and the next attempt starts after that.
+                tracing::warn!(error = %e, "database unavailable while settling; message comes back later");
+                (self.later(self.settings.lease_ttl, delivery), "deferred")
+            }
+        }
+    }
+}
+
+/// The error and its sources, as one line.
+pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Renews the lease every third of its lifetime until aborted; cancels `lost` when the lease
+/// is no longer this worker's. A database blip is retried: the lease only runs out after a
+/// whole lifetime without a renewal.
+async fn keep_lease(db: DatabaseConnection, lease: Lease, ttl: Duration, lost: CancellationToken) {
+    let mut ticker = tokio::time::interval(ttl / 3);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match jobs::renew_lease(&db, lease, ttl).await {
+            Ok(true) => {}
+            Ok(false) => {
+                lost.cancel();
+                return;
+            }
+            Err(e) => tracing::warn!(error = %e, "could not renew a job lease"),
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! One campaign batch: send what the pacing allows within the batch's time budget, record every
+//! outcome, and schedule the next batch in the same transaction as the last record.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use common::proto::CampaignBatch;
+use common::template::Template;
+use common::{CampaignId, CampaignStatus, RecipientId};
+use db::campaigns::{self, Claim, Outcome, Stopped};
+use db::entity::{campaign, campaign_recipient, inbox};
+use db::send_slots::{self, Slot};
+use rand::{Rng, SeedableRng};
+use sea_orm::TransactionTrait;
+use worker::{Done, JobContext, JobError};
+use wuzapi::{SendText, WuzapiError};
+
+use crate::CampaignJob;
+
+/// Why the batch loop stopped.
+enum Ended {
+    /// No recipient is pending any more.
+    AllSent,
+    /// The time budget is used up (or the process is stopping): continue at `run_at`.
+    Continue { after: Duration },
+    /// The campaign stopped being sendable (paused, cancelled).
+    Stopped,
+    /// The number is disconnected: the campaign is paused with this reason.
+    Disconnected(String),
+    /// WUZAPI failed transiently.
+    Outage(WuzapiError),
+}
+
+/// The longest wait between two probes of a campaign parked for a WUZAPI outage.
+const MAX_PROBE_DELAY: Duration = Duration::from_secs(600);
+
+impl CampaignJob {
+    pub(crate) async fn run_batch(
+        &self,
+        ctx: JobContext,
+        message: CampaignBatch,
+    ) -> Result<Done, JobError> {
+        let campaign_id: CampaignId = message.campaign_id.parse().map_err(|_| {
+            JobError::permanent(format!("bad campaign id `{}`", message.campaign_id))
+        })?;
+        // The message must describe its own job: a job never works on another campaign.
+        if ctx.job.subject_id != Some(campaign_id.into_uuid()) {
+            return Err(JobError::permanent(format!(
+                "job {} does not send campaign {campaign_id}",
+                ctx.job.id
+            )));
+        }
+        let campaign = match campaigns::find(&ctx.db, ctx.tenant_id(), campaign_id).await {
+            Ok(campaign) => campaign,
+            Err(db::DbError::NotFound(_)) => {
+                return Err(JobError::permanent("the campaign no longer exists"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if !campaign.status.is_sendable() {
+            return self.stop(&ctx, campaign_id).await;
+        }
+        let inbox = match db::inboxes::find(&ctx.db, ctx.tenant_id(), campaign.inbox_id).await {
+            Ok(inbox) => inbox,
+            Err(db::DbError::NotFound(_)) => {
+                return Err(JobError::permanent("the campaign's inbox no longer exists"));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let token = self.cipher.decrypt(&inbox.token_ciphertext).map_err(|e| {
+            JobError::permanent(format!(
+                "the inbox token cannot be read ({e}); is INBOX_TOKEN_KEY the gateway's?"
+            ))
+        })?;
+        let template = Template::parse(&campaign.template)
+            .map_err(|e| JobError::permanent(format!("the template is invalid: {e}")))?;
+
+        let abandoned =
+            campaigns::mark_abandoned_uncertain(&ctx.db, campaign_id, ctx.lease.token).await?;
+        if abandoned > 0 {
+            tracing::warn!(
+                abandoned,
+                "recipients left mid-send by an earlier worker are now uncertain"
+            );
+            metrics::counter!("campaign_messages_total", "outcome" => "uncertain")
+                .increment(abandoned);
+        }
+
+        let hold = self.batch_budget + ctx.lease_ttl;
+        let since_last_send =
+            match send_slots::acquire(&ctx.db, inbox.id.into(), ctx.lease.token, hold).await? {
+                Slot::Granted { since_last_send } => since_last_send,
+                Slot::Busy { remaining } => {
+                    tracing::debug!(?remaining, "inbox busy with another batch");
+                    return Ok(Done::Deferred(remaining.min(Duration::from_secs(1))));
+                }
+            };
+        campaigns::transition(
+            &ctx.db,
+            campaign_id,
+            &[
+                CampaignStatus::Queued,
+                CampaignStatus::Scheduled,
+                CampaignStatus::WaitingWuzapi,
+            ],
+            CampaignStatus::Running,
+            None,
+        )
+        .await?;
+
+        let mut sender = Sender {
+            job: self,
+            ctx: &ctx,
+            campaign: &campaign,
+            inbox: &inbox,
+            token: &token,
+            template: &template,
+            last_send: since_last_send.map(|since| Instant::now() - since),
+            deadline: Instant::now() + self.batch_budget,
+            sent_any: false,
+        };
+        let ended = sender.send_until_done().await;
+        let sent_any = sender.sent_any;
+        let ended = match ended {
+            Ok(ended) => ended,
+            Err(e) => {
+                self.release_slot(&ctx, &inbox).await;
+                return Err(e);
+            }
+        };
+        if sent_any && campaign.outage_probes > 0 {
+            campaigns::outage_over(&ctx.db, campaign_id).await?;
+        }
+        match ended {
+            Ended::AllSent => {
+                self.release_slot(&ctx, &inbox).await;
+                let progress = campaigns::progress(&ctx.db, campaign_id).await?;
+                campaigns::transition(
+                    &ctx.db,
+                    campaign_id,
+                    &[CampaignStatus::Running],
+                    CampaignStatus::Completed,
+                    None,
+                )
+                .await?;
+                tracing::info!(?progress, "campaign completed");
+                Ok(Done::Completed(serde_json::to_value(progress).ok()))
+            }
+            Ended::Continue { after } => {
+                let progress = campaigns::progress(&ctx.db, campaign_id).await?;
+                let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
+                send_slots::note_sent(&txn, inbox.id.into(), ctx.lease.token, false, true).await?;
+                let continued = db::jobs::continue_at(
+                    &txn,
+                    ctx.lease,
+                    Utc::now() + after,
+                    serde_json::to_value(progress).ok(),
+                )
+                .await?;
+                if !continued {
+                    return Err(JobError::LeaseLost);
+                }
+                txn.commit().await.map_err(db::DbError::from)?;
+                ctx.wake_relay();
+                Ok(Done::Settled)
+            }
+            Ended::Stopped => {
+                self.release_slot(&ctx, &inbox).await;
+                self.stop(&ctx, campaign_id).await
+            }
+            Ended::Disconnected(reason) => {
+                self.release_slot(&ctx, &inbox).await;
+                campaigns::transition(
+                    &ctx.db,
+                    campaign_id,
+                    &[CampaignStatus::Running],
+                    CampaignStatus::Paused,
+                    Some(reason),
+                )
+                .await?;
+                self.stop(&ctx, campaign_id).await
+            }
+            Ended::Outage(error) => {
+                self.release_slot(&ctx, &inbox).await;
+                if !ctx.is_last_attempt() {
+                    return Err(JobError::transient(error));
+                }
+                // Out of retries, but an outage is not the campaign's fault: park it and probe
+                // with a growing back-off, for as long as the outage lasts.
+                let reason = format!("waiting for WUZAPI: {error}");
+                let failed_probes =
+                    campaigns::park_for_outage(&ctx.db, campaign_id, &reason).await?;
+                let delay = self
+                    .first_outage_probe
+                    .saturating_mul(2u32.saturating_pow(failed_probes.clamp(0, 16) as u32))
+                    .min(MAX_PROBE_DELAY);
+                tracing::warn!(error = %error, probe_in = ?delay, "WUZAPI outage; campaign parked");
+                let continued =
+                    db::jobs::continue_at(&ctx.db, ctx.lease, Utc::now() + delay, None).await?;
+                if !continued {
+                    return Err(JobError::LeaseLost);
+                }
+                ctx.wake_relay();
+                Ok(Done::Settled)
+            }
+        }
+    }
+
+    /// The campaign is not sendable: park or finish the job (see `campaigns::stop_for_status`).
+    async fn stop(&self, ctx: &JobContext, campaign_id: CampaignId) -> Result<Done, JobError> {
+        match campaigns::stop_for_status(&ctx.db, ctx.lease, ctx.tenant_id(), campaign_id).await? {
+            Stopped::Parked(status) => {
+                tracing::info!(%status, "campaign stopped; job waits for a resume");
+                Ok(Done::Settled)
+            }
+            Stopped::Finished(status) => {
+                tracing::info!(%status, "campaign finished");
+                Ok(Done::Settled)
+            }
+            Stopped::LeaseLost => Err(JobError::LeaseLost),
+            // Resumed meanwhile: go on in a new batch at once.
+            Stopped::Sendable => {
+                let continued = db::jobs::continue_at(&ctx.db, ctx.lease, Utc::now(), None).await?;
+                if !continued {
+                    return Err(JobError::LeaseLost);
+                }
+                ctx.wake_relay();
+                Ok(Done::Settled)
+            }
+        }
+    }
+
+    async fn release_slot(&self, ctx: &JobContext, inbox: &inbox::Model) {
+        if let Err(e) =
+            send_slots::note_sent(&ctx.db, inbox.id.into(), ctx.lease.token, false, true).await
+        {
+            // The hold runs out by itself.
+            tracing::warn!(error = %e, "could not release the inbox's send slot");
+        }
+    }
+}
+
+/// The state of one batch's sending loop.
+struct Sender<'a> {
+    job: &'a CampaignJob,
+    ctx: &'a JobContext,
+    campaign: &'a campaign::Model,
+    inbox: &'a inbox::Model,
+    token: &'a str,
+    template: &'a Template,
+    /// When this number last sent (any campaign), if ever.
+    last_send: Option<Instant>,
+    deadline: Instant,
+    sent_any: bool,
+}
+
+impl Sender<'_> {
+    /// Recipients claimed per round trip: as many as about one second of sending at this
+    /// campaign's pace, so a crash leaves at most a second's worth of recipients uncertain,
+    /// while a campaign without delays still claims and records in bulk.
+    fn group_size(&self) -> u64 {
+        let average_ms =
+            (i64::from(self.campaign.delay_min_ms) + i64::from(self.campaign.delay_max_ms)) / 2;
+        let per_second = 1000 / average_ms.max(1);
+        (per_second as u64).clamp(1, self.job.max_group)
+    }
+
+    fn delay_range(&self) -> std::ops::RangeInclusive<u64> {
+        self.campaign.delay_min_ms.max(0) as u64..=self.campaign.delay_max_ms.max(0) as u64
+    }
+
+    async fn send_until_done(&mut self) -> Result<Ended, JobError> {
+        let campaign_id = self.campaign.id;
+        loop {
+            if self.ctx.shutdown.is_cancelled() || Instant::now() >= self.deadline {
+                return Ok(Ended::Continue {
+                    after: Duration::ZERO,
+                });
+            }
+            if self.ctx.lease_lost.is_cancelled() {
+                return Err(JobError::LeaseLost);
+            }
+            let claim = campaigns::claim_next(
+                &self.ctx.db,
+                self.ctx.lease,
+                self.ctx.lease_ttl,
+                campaign_id,
+                self.group_size(),
+            )
+            .await?;
+            let group = match claim {
+                Claim::LeaseLost => return Err(JobError::LeaseLost),
+                Claim::Stopped(_) => return Ok(Ended::Stopped),
+                Claim::Recipients(group) if group.is_empty() => return Ok(Ended::AllSent),
+                Claim::Recipients(group) => group,
+            };
+            let (outcomes, ended) = self.send_group(&group).await;
+            let sent = outcomes.iter().filter(|(_, o)| *o == Outcome::Sent).count();
+            self.record(&outcomes, sent > 0).await?;
+            count_outcomes(&outcomes);
+            if let Some(ended) = ended {
+                return Ok(ended);
+            }
+        }
+    }
+
+    /// Records a group's outcomes, and the inbox's last send, in one transaction.
+    async fn record(
+        &mut self,
+        outcomes: &[(RecipientId, Outcome)],
+        sent: bool,
+    ) -> Result<(), JobError> {
+        let txn = self.ctx.db.begin().await.map_err(db::DbError::from)?;
+        campaigns::record_outcomes(&txn, self.ctx.lease.token, outcomes).await?;
+        if sent {
+            send_slots::note_sent(
+                &txn,
+                self.inbox.id.into(),
+                self.ctx.lease.token,
+                true,
+                false,
+            )
+            .await?;
+            self.sent_any = true;
+        }
+        txn.commit().await.map_err(db::DbError::from)?;
+        Ok(())
+    }
+
+    /// Sends to a claimed group, one message at a time at the campaign's pace. Returns every
+    /// claimed recipient's outcome and, when the batch must end, why.
+    async fn send_group(
+        &mut self,
+        group: &[campaign_recipient::Model],
+    ) -> (Vec<(RecipientId, Outcome)>, Option<Ended>) {
+        let mut outcomes = Vec::with_capacity(group.len());
+        let not_on_whatsapp = match self.numbers_not_on_whatsapp(group).await {
+            Ok(numbers) => numbers,
+            Err(e) if e.is_disconnected() => {
+                unsent(group, &mut outcomes);
+                return (outcomes, Some(Ended::Disconnected(disconnected_reason(&e))));
+            }
+            Err(e) if e.is_transient() => {
+                unsent(group, &mut outcomes);
+                return (outcomes, Some(Ended::Outage(e)));
+            }
+            Err(e) => {
+                // The check only saves sends; the sends themselves report bad numbers too.
+                tracing::warn!(error = %e, "number check failed; sending without it");
+                HashSet::new()
+            }
+        };
+        for (index, recipient) in group.iter().enumerate() {
+            if not_on_whatsapp.contains(&recipient.phone) {
+                outcomes.push((
+                    recipient.id,
+                    Outcome::Failed("the number is not on WhatsApp".into()),
+                ));
+                continue;
+            }
+            let delay = Duration::from_millis(rand::rng().random_range(self.delay_range()));
+            let wait = self
+                .last_send
+                .map(|last| (last + delay).saturating_duration_since(Instant::now()))
+                .unwrap_or_default();
+            let stop = self.ctx.shutdown.is_cancelled() || self.ctx.lease_lost.is_cancelled();
+            if stop || Instant::now() + wait > self.deadline {
+                // This pause does not fit in the batch: the rest waits for the next batch,
+                // which starts when the pause is over.
+                unsent(&group[index..], &mut outcomes);
+                return (outcomes, Some(Ended::Continue { after: wait }));
+            }
+            if !wait.is_zero() {
+                // A zero sleep still waits for the next timer tick (about 1 ms): skip it.
+                tokio::time::sleep(wait).await;
+            }
+            let request = SendText::new(recipient.phone.clone(), render(self.template, recipient))
+                .with_id(recipient.message_id.clone());
+            let result = self
+                .job
+                .wuzapi
+                .send_text(&self.inbox.wuzapi_url, self.token, &request)
+                .await;
+            self.last_send = Some(Instant::now());
+            match result {
+                Ok(_) => outcomes.push((recipient.id, Outcome::Sent)),
+                Err(e) if e.is_disconnected() => {
+                    // `No session` and 401 answer before anything is sent.
+                    unsent(&group[index..], &mut outcomes);
+                    return (outcomes, Some(Ended::Disconnected(disconnected_reason(&e))));
+                }
+                Err(e) if e.is_transient() => {
+                    let outcome = if matches!(e, WuzapiError::Timeout) {
+                        // The request may have reached WhatsApp: never resent blindly.
+                        Outcome::Uncertain(format!("{e}; it may or may not have been delivered"))
+                    } else {
+                        Outcome::Unsent
+                    };
+                    outcomes.push((recipient.id, outcome));
+                    unsent(&group[index + 1..], &mut outcomes);
+                    return (outcomes, Some(Ended::Outage(e)));
+                }
+                // This recipient can never succeed (refused message, bad number).
+                Err(e) => outcomes.push((recipient.id, Outcome::Failed(e.to_string()))),
+            }
+        }
+        (outcomes, None)
+    }
+
+    /// Which of the group's numbers WUZAPI says are not on WhatsApp (`POST /user/check`).
+    /// Results are matched on `Query`: WUZAPI does not keep request order.
+    async fn numbers_not_on_whatsapp(
+        &self,
+        group: &[campaign_recipient::Model],
+    ) -> Result<HashSet<String>, WuzapiError> {
+        let phones: Vec<String> = group.iter().map(|r| r.phone.clone()).collect();
+        let checks = self
+            .job
+            .wuzapi
+            .check_numbers(&self.inbox.wuzapi_url, self.token, &phones)
+            .await?;
+        Ok(checks
+            .into_iter()
+            .filter(|check| !check.is_in_whatsapp)
+            .map(|check| check.query.trim_start_matches('+').to_owned())
+            .collect())
+    }
+}
+
+fn unsent(group: &[campaign_recipient::Model], outcomes: &mut Vec<(RecipientId, Outcome)>) {
+    outcomes.extend(group.iter().map(|r| (r.id, Outcome::Unsent)));
+}
+
+fn disconnected_reason(error: &WuzapiError) -> String {
+    format!("the WhatsApp number is disconnected; reconnect it, then resume the campaign ({error})")
+}
+
+fn count_outcomes(outcomes: &[(RecipientId, Outcome)]) {
+    for (_, outcome) in outcomes {
+        let label = match outcome {
+            Outcome::Sent => "sent",
+            Outcome::Failed(_) => "failed",
+            Outcome::Uncertain(_) => "uncertain",
+            Outcome::Unsent => continue,
+        };
+        metrics::counter!("campaign_messages_total", "outcome" => label).increment(1);
+    }
+}
+
+/// The recipient's message. The `{a|b}` variation is drawn from a generator seeded by the
+/// recipient's message id, so a resend (which the owner asked for) carries the same text.
+pub fn render(template: &Template, recipient: &campaign_recipient::Model) -> String {
+    let seed =
+        u64::from_str_radix(recipient.message_id.get(4..20).unwrap_or("0"), 16).unwrap_or_default();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let variables = recipient.variables.as_object();
+    template.render(
+        |name| variables.and_then(|v| v.get(name)).and_then(|v| v.as_str()),
+        &mut rng,
+    )
+}
