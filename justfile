@@ -2,8 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# Binaries `up` runs, built once.
-bins := "-p gateway -p worker-campaign -p migration -p wuzapi"
+# Binaries `up` runs, built once. The fake WUZAPI server is behind wuzapi's `fake` feature
+# (production builds leave it out); `up` needs it.
+bins := "-p gateway -p worker-campaign -p migration -p wuzapi --features wuzapi/fake"
 
 default:
     @just --list
