@@ -6,11 +6,11 @@
 # Always run (python3 + PyYAML; PyYAML is pip-installed only if missing):
 #   - every YAML file under deploy/ parses
 #   - docker-compose.yml structure (healthchecks, depends_on, migrate one-shot,
-#     scalable workers, mounted files)
+#     scalable workers, mounted files, fake WUZAPI demo-only in its own image)
 #   - Prometheus rules structure (the five alerts, for/severity/annotations)
 #   - k8s manifests: every document has apiVersion/kind/metadata.name; the
 #     kustomization's resources exist; secret.example.yaml holds placeholders only
-#   - Dockerfile essentials
+#   - Dockerfile essentials (production image without the fake WUZAPI)
 # Run when the tool is on PATH, skipped with a message otherwise:
 #   - docker compose config -q (or docker-compose), check-jsonschema (compose-spec)
 #   - promtool check rules / check config / test rules
@@ -135,15 +135,31 @@ for name, s in svcs.items():
         errs.append(f"{name}: published ports clash with --scale")
 if "monitoring" not in (svcs.get("prometheus", {}).get("profiles") or []):
     errs.append("prometheus must be under the `monitoring` profile")
+# The fake WUZAPI: its own image (Dockerfile target fake-wuzapi), demo profile only; the
+# production services never use that target.
+fake = svcs.get("fake-wuzapi", {})
+if "demo" not in (fake.get("profiles") or []):
+    errs.append("fake-wuzapi must be under the `demo` profile")
+if (fake.get("build") or {}).get("target") != "fake-wuzapi":
+    errs.append("fake-wuzapi must build the Dockerfile target fake-wuzapi")
+app_image = (svcs.get("gateway") or {}).get("image")
+if fake.get("image") == app_image:
+    errs.append("fake-wuzapi must not share the production image")
+for name in ("migrate", "gateway", "worker-campaign"):
+    s = svcs.get(name, {})
+    if (s.get("build") or {}).get("target") == "fake-wuzapi" or s.get("image") != app_image:
+        errs.append(f"{name}: must run the production image")
+    if "fake-wuzapi" in (s.get("depends_on") or {}):
+        errs.append(f"{name}: must not depend on the demo-only fake-wuzapi")
 print("\n".join(errs) or f"{len(svcs)} services OK")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "compose: structure (healthchecks, migrate one-shot, depends_on, scaling)" compose_structure
+run_check "compose: structure (healthchecks, migrate one-shot, depends_on, scaling, demo-only fake)" compose_structure
 
 compose_config() {
   "$@" -f deploy/docker-compose.yml config -q &&
-    "$@" -f deploy/docker-compose.yml --profile monitoring config -q
+    "$@" -f deploy/docker-compose.yml --profile monitoring --profile demo config -q
 }
 if docker compose version >/dev/null 2>&1; then
   run_check "compose: docker compose config -q" compose_config docker compose
@@ -382,12 +398,16 @@ import re, sys
 s = open(sys.argv[1]).read()
 errs = []
 checks = {
-    "rust builder stage": r"^FROM rust:\$\{RUST_VERSION\}-\$\{DEBIAN_RELEASE\} AS builder",
+    "rust source stage": r"^FROM rust:\$\{RUST_VERSION\}-\$\{DEBIAN_RELEASE\} AS source",
+    "builder stage": r"^FROM source AS builder$",
+    "fake builder stage": r"^FROM source AS fake-builder$",
+    "fake-wuzapi target": r"^FROM runtime-base AS fake-wuzapi$",
     "rust 1.95": r"^ARG RUST_VERSION=1\.95$",
     "bookworm": r"^ARG DEBIAN_RELEASE=bookworm$",
     "slim runtime": r"^FROM debian:\$\{DEBIAN_RELEASE\}-slim",
     "cargo cache mounts": r"--mount=type=cache,.*target=/usr/local/cargo/registry",
-    "locked release build": r"cargo build --release --locked",
+    "locked release build": r"cargo build --release --locked \$\{pkg_args\}",
+    "fake built with its feature": r"cargo build --release --locked -p wuzapi --features fake --bin fake-wuzapi",
     "ca-certificates": r"ca-certificates",
     "non-root user": r"^USER 10001",
     "healthcheck": r'^\s*CMD \["gateway", "healthcheck"\]',
@@ -398,14 +418,29 @@ for what, rx in checks.items():
         errs.append(f"Dockerfile: {what} missing")
 if re.search(r"^ENTRYPOINT", s, re.M):
     errs.append("Dockerfile: no ENTRYPOINT expected")
-for b in ("gateway", "worker-campaign", "migrate", "fake-wuzapi"):
-    if b not in re.search(r'^ARG BINARIES="([^"]*)"', s, re.M).group(1).split():
+# The production image: the last stage (what `docker build` without --target builds),
+# copying only the production builder's output; no fake, no `fake` feature.
+stages = re.findall(r"^FROM \S+ AS (\S+)$", s, re.M)
+if not stages or stages[-1] != "runtime":
+    errs.append(f"Dockerfile: the last stage must be the production `runtime` (stages: {stages})")
+runtime = s[s.rfind("AS runtime\n"):]
+if "--from=fake-builder" in runtime or "fake-wuzapi" in runtime:
+    errs.append("Dockerfile: the production stage must not contain fake-wuzapi")
+binaries = re.search(r'^ARG BINARIES="([^"]*)"', s, re.M).group(1).split()
+packages = re.search(r'^ARG CARGO_PACKAGES="([^"]*)"', s, re.M).group(1).split()
+for b in ("gateway", "worker-campaign", "migrate"):
+    if b not in binaries:
         errs.append(f"Dockerfile: binary {b} not copied")
+if "fake-wuzapi" in binaries or "wuzapi" in packages:
+    errs.append("Dockerfile: the production build must not include the fake WUZAPI")
+builder = s[s.index("AS builder\n"):s.index("AS fake-builder\n")]
+if re.search(r"^\s*cargo build[^\n]*--features", builder, re.M):
+    errs.append("Dockerfile: the production build must not enable features")
 print("\n".join(errs) or "Dockerfile OK")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "Dockerfile: multi-stage, cache mounts, non-root, healthcheck, CMD" dockerfile_essentials
+run_check "Dockerfile: stages, cache mounts, non-root, healthcheck, CMD, fake only in its own target" dockerfile_essentials
 
 if have hadolint; then
   run_check "Dockerfile: hadolint" hadolint deploy/Dockerfile
