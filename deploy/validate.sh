@@ -9,7 +9,8 @@
 #     scalable workers, mounted files, QUEUE_TYPE, fake WUZAPI demo-only in its own image)
 #   - docker-compose.cluster.yml: three RabbitMQ nodes, shared cookie, classic-config
 #     peer discovery matching the node names, a volume each, the client alias
-#   - Prometheus rules structure (the five alerts, for/severity/annotations)
+#   - Prometheus rules (each alert's metric, for/severity/annotations, queue gauges
+#     aggregated with max, a firing and a quiet unit test per alert)
 #   - k8s manifests: every document has apiVersion/kind/metadata.name; the
 #     kustomization's resources exist; secret.example.yaml holds placeholders only
 #   - Dockerfile essentials (production image without the fake WUZAPI)
@@ -253,19 +254,26 @@ fi
 
 # ---------------------------------------------------------------- prometheus
 rules_structure() {
-  python3 - "${DEPLOY_DIR}/prometheus/alerts.yml" <<'PY'
-import sys, yaml
+  python3 - "${DEPLOY_DIR}/prometheus/alerts.yml" "${DEPLOY_DIR}/prometheus/alerts.test.yml" <<'PY'
+import re, sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
+tests = yaml.safe_load(open(sys.argv[2]))
 rules = [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
 errs = []
+# alert -> a metric its expression must read
 expected = {
     "WuzapiApiHighLatencyP95": "http_request_duration_seconds_bucket",
     "WuzapiApiHighErrorRate": "http_requests_total",
     "WuzapiCacheHitRateLow": "redis_cache_hits_total",
-    "WuzapiQueueDepthHigh": "queue_depth",
+    "WuzapiQueueDepthHigh": 'queue_jobs{state="waiting"}',
+    "WuzapiDeadLetterQueueNotEmpty": 'queue_depth{kind="dead"}',
+    "WuzapiQueueWithoutConsumers": "queue_consumers",
     "WuzapiMemoryUsageHigh": "process_resident_memory_bytes",
 }
 by_name = {r["alert"]: r for r in rules}
+for name in by_name:
+    if name not in expected:
+        errs.append(f"alert {name} not known to this check: add it to `expected`")
 for name, metric in expected.items():
     r = by_name.get(name)
     if r is None:
@@ -280,11 +288,31 @@ for name, metric in expected.items():
     for a in ("summary", "description"):
         if not ann.get(a):
             errs.append(f"{name}: annotation {a} missing")
-print("\n".join(errs) or f"{len(rules)} alerts OK")
+# Queue gauges come from every gateway replica: never summed, never the transitions counter.
+for r in rules:
+    e = r["expr"]
+    if re.search(r"\bqueue_(jobs|depth|consumers)\b(?!_)", e):
+        if "queue_jobs_total" in e:
+            errs.append(f"{r['alert']}: queue_jobs_total counts transitions, not depth")
+        if re.search(r"\bsum\b", e) or not re.search(r"max by \([^)]*\bqueue\b", e):
+            errs.append(f"{r['alert']}: aggregate the queue gauges with max by (..., queue)")
+if by_name.get("WuzapiQueueDepthHigh", {}).get("for") != "5m" or "> 1000" not in by_name.get("WuzapiQueueDepthHigh", {}).get("expr", ""):
+    errs.append("WuzapiQueueDepthHigh: more than 1000 waiting jobs for 5m")
+# alerts.test.yml: every alert has a case where it fires and one where it does not.
+fires, quiet = set(), set()
+for t in tests.get("tests") or []:
+    for a in t.get("alert_rule_test") or []:
+        (fires if a.get("exp_alerts") else quiet).add(a["alertname"])
+for name in expected:
+    if name not in fires:
+        errs.append(f"alerts.test.yml: no case where {name} fires")
+    if name not in quiet:
+        errs.append(f"alerts.test.yml: no case where {name} stays quiet")
+print("\n".join(errs) or f"{len(rules)} alerts OK, each with a firing and a quiet test case")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "prometheus: the five alerts have for/severity/summary/description" rules_structure
+run_check "prometheus: alerts have for/severity/summary/description; queue gauges with max; tests both ways" rules_structure
 
 if have promtool; then
   run_check "prometheus: promtool check rules alerts.yml" promtool check rules deploy/prometheus/alerts.yml
