@@ -62,10 +62,12 @@ test: services
         cargo test --workspace --no-fail-fast --lib --bins --tests
     fi
 
-# Formatting, clippy with warnings as errors, and the deploy manifests.
+# Formatting, clippy with warnings as errors, no unused dependencies, and the deploy manifests.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    @cargo machete --version >/dev/null 2>&1 || { echo "cargo-machete is missing: cargo install cargo-machete --locked" >&2; exit 1; }
+    cargo machete
     bash deploy/validate.sh
 
 # Format the code.
