@@ -2,8 +2,9 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-# Binaries `up` runs, built once.
-bins := "-p gateway -p worker-campaign -p migration -p wuzapi"
+# Binaries `up` runs, built once. The fake WUZAPI server is behind wuzapi's `fake` feature
+# (production builds leave it out); `up` needs it.
+bins := "-p gateway -p worker-campaign -p migration -p wuzapi --features wuzapi/fake"
 
 default:
     @just --list
@@ -61,10 +62,12 @@ test: services
         cargo test --workspace --no-fail-fast --lib --bins --tests
     fi
 
-# Formatting, clippy with warnings as errors, and the deploy manifests.
+# Formatting, clippy with warnings as errors, no unused dependencies, and the deploy manifests.
 lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
+    @cargo machete --version >/dev/null 2>&1 || { echo "cargo-machete is missing: cargo install cargo-machete --locked" >&2; exit 1; }
+    cargo machete
     bash deploy/validate.sh
 
 # Format the code.

