@@ -8,7 +8,7 @@ use db::entity::campaign;
 use serde::{Deserialize, Serialize};
 
 use super::inboxes::account_of;
-use super::{ApiResult, ok, required_text};
+use super::{ApiJson, ApiResult, ok, required_text};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -85,7 +85,7 @@ impl From<campaign::Model> for CampaignView {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateCampaign>,
+    body: ApiJson<CreateCampaign>,
 ) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;

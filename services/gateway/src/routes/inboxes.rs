@@ -5,7 +5,7 @@ use common::AccountId;
 use db::entity::inbox;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiResult, created, ok, required_text};
+use super::{ApiJson, ApiResult, created, ok, required_text};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -47,7 +47,7 @@ impl From<inbox::Model> for InboxView {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateInbox>,
+    body: ApiJson<CreateInbox>,
 ) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;

@@ -4,7 +4,7 @@ use actix_web::web;
 use common::{Plan, Role, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiResult, created, ok, required_text};
+use super::{ApiJson, ApiResult, created, ok, required_text};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -36,7 +36,7 @@ struct TenantView {
 pub async fn create_tenant(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateTenant>,
+    body: ApiJson<CreateTenant>,
 ) -> ApiResult {
     caller.require_superadmin()?;
     let body = body.into_inner();
@@ -110,7 +110,7 @@ struct UserView {
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateUser>,
+    body: ApiJson<CreateUser>,
 ) -> ApiResult {
     let body = body.into_inner();
     let tenant_id = match caller.role() {
@@ -173,7 +173,7 @@ pub async fn create_api_key(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<UserId>,
-    body: web::Json<CreateApiKey>,
+    body: ApiJson<CreateApiKey>,
 ) -> ApiResult {
     let user_id = path.into_inner();
     // Superadmins reach every user; tenant admins their tenant's; users only themselves.
