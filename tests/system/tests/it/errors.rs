@@ -622,3 +622,87 @@ async fn a_nul_character_in_any_text_field_is_422_naming_it_and_writes_nothing()
     assert_eq!(after, before, "no refused body wrote anything");
     system.stop().await;
 }
+
+#[tokio::test]
+async fn scheduled_at_must_be_from_now_to_a_year_ahead() {
+    let system = TestSystem::spawn().await;
+    let t = system.tenant_with_admin("sched").await;
+    let inbox_id = system.create_inbox(&t, "sched-token").await;
+    let contact_id = system
+        .create_contact(&t, "5511922220001", "Ana", json!({}))
+        .await;
+    let schedule = |at: &str| {
+        json!({
+            "name": "Later", "inboxId": inbox_id, "template": "Hi",
+            "contactIds": [contact_id], "scheduledAt": at,
+        })
+    };
+    let now = chrono::Utc::now();
+    let rfc3339 = |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339();
+    let a_minute_ago = rfc3339(now - chrono::TimeDelta::minutes(1));
+    let in_366_days = rfc3339(now + chrono::TimeDelta::days(366));
+    let before = row_counts(&system).await;
+
+    // (scheduledAt, what the error says)
+    let refused = [
+        ("-100000-01-01T00:00:00Z", "past"),
+        ("0000-01-01T00:00:00Z", "past"),
+        ("+200000-01-01T00:00:00Z", "365 days"),
+        ("9999-12-31T23:59:59Z", "365 days"),
+        (a_minute_ago.as_str(), "past"),
+        (in_366_days.as_str(), "365 days"),
+    ];
+    for (at, says) in refused {
+        let (status, body) = system
+            .call(
+                Method::POST,
+                "/api/campaigns",
+                Some(&t.key),
+                Some(schedule(at)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{at}: {body}");
+        assert_eq!(body["field"], "scheduledAt", "{at}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{at}: {body}"
+        );
+    }
+    // Beyond what a date can hold, or not a date: still a clear 4xx naming the field.
+    for at in ["+999999999-01-01T00:00:00Z", "2025-13-01T00:00:00Z", ""] {
+        let (status, body) = system
+            .call(
+                Method::POST,
+                "/api/campaigns",
+                Some(&t.key),
+                Some(schedule(at)),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{at}: {body}");
+        assert_eq!(body["field"], "scheduledAt", "{at}: {body}");
+    }
+    assert_eq!(row_counts(&system).await, before, "nothing was written");
+
+    // A moment ago (clock skew) starts now; within the year is scheduled.
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/campaigns",
+            Some(&t.key),
+            Some(schedule(&rfc3339(now - chrono::TimeDelta::seconds(1)))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/campaigns",
+            Some(&t.key),
+            Some(schedule(&rfc3339(now + chrono::TimeDelta::days(364)))),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["data"]["campaign"]["status"], "scheduled", "{body}");
+    assert_eq!(body["data"]["job"]["state"], "delayed", "{body}");
+    system.stop().await;
+}
