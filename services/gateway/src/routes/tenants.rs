@@ -90,7 +90,8 @@ pub struct CreateUser {
     #[serde(default)]
     name: String,
     role: Role,
-    /// Required for superadmins; tenant admins always create in their own tenant.
+    /// Required for superadmins; tenant admins always create in their own tenant (naming
+    /// another one is refused).
     tenant_id: Option<TenantId>,
 }
 
@@ -117,7 +118,17 @@ pub async fn create_user(
         Role::Superadmin => body.tenant_id.ok_or_else(|| {
             ApiError::validation("tenantId", "`tenantId` is required for a superadmin")
         })?,
-        Role::TenantAdmin => caller.tenant_id()?,
+        Role::TenantAdmin => {
+            let own = caller.tenant_id()?;
+            // Naming another tenant is refused rather than ignored: the caller meant something
+            // it may not do, and must not believe it happened.
+            if body.tenant_id.is_some_and(|named| named != own) {
+                return Err(ApiError::forbidden(
+                    "tenant admins create users only in their own tenant; leave `tenantId` out",
+                ));
+            }
+            own
+        }
         Role::User => return Err(ApiError::forbidden("only tenant admins may create users")),
     };
     if body.role == Role::Superadmin {
