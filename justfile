@@ -18,12 +18,14 @@ migrate: services
     cargo run -q -p migration --bin migrate -- up
 
 # Run the whole system locally: services, migrations, fake WUZAPI, gateway, campaign worker. Ctrl-C stops all.
+# When one process exits on its own, says which (name, pid, exit status) and stops the others.
 up: services
     #!/usr/bin/env bash
     set -euo pipefail
     cargo build {{bins}}
     ./target/debug/migrate up
     pids=()
+    names=()
     stopping=0
     cleanup() {
         [ "$stopping" = 1 ] && return
@@ -34,17 +36,56 @@ up: services
     }
     trap 'cleanup; exit 0' INT TERM
     trap cleanup EXIT
-    FAKE_WUZAPI_ADDR="${FAKE_WUZAPI_ADDR:-127.0.0.1:8080}" ./target/debug/fake-wuzapi & pids+=($!)
-    ./target/debug/gateway serve & pids+=($!)
-    ./target/debug/worker-campaign & pids+=($!)
+    # start NAME COMMAND...: runs COMMAND in the background, remembering its name and pid.
+    start() {
+        local name=$1
+        shift
+        "$@" &
+        pids+=($!)
+        names+=("$name")
+    }
+    # Whether a process is no longer running; if so sets `gone` to its index and `status` to
+    # its exit status. (Polled with `kill -0`, then `wait PID` for the status: `wait -n` skips
+    # a process that ended before it was called, so a gateway failing at start went unnoticed.)
+    ended() {
+        local i
+        for i in "${!pids[@]}"; do
+            if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+                gone=$i
+                status=0
+                wait "${pids[$i]}" 2>/dev/null || status=$?
+                return 0
+            fi
+        done
+        return 1
+    }
+    start fake-wuzapi env FAKE_WUZAPI_ADDR="${FAKE_WUZAPI_ADDR:-127.0.0.1:8080}" ./target/debug/fake-wuzapi
+    start gateway ./target/debug/gateway serve
+    start worker-campaign ./target/debug/worker-campaign
     port="${PORT:-3000}"
-    for _ in $(seq 1 50); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.2; done
-    echo
-    echo "WUZAPI Manager is up: http://127.0.0.1:$port  (fake WUZAPI: http://${FAKE_WUZAPI_ADDR:-127.0.0.1:8080})"
-    echo "Get a superadmin API key:  just superadmin you@example.com"
-    echo "Walk-through:              README.md, 'A campaign from nothing'"
-    echo "Ctrl-C stops everything."
-    wait -n "${pids[@]}"
+    gone=""
+    status=0
+    for _ in $(seq 1 50); do
+        if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+            echo
+            echo "WUZAPI Manager is up: http://127.0.0.1:$port  (fake WUZAPI: http://${FAKE_WUZAPI_ADDR:-127.0.0.1:8080})"
+            echo "Get a superadmin API key:  just superadmin you@example.com"
+            echo "Walk-through:              README.md, 'A campaign from nothing'"
+            echo "Ctrl-C stops everything."
+            break
+        fi
+        if ended; then break; fi
+        sleep 0.2
+    done
+    until [ -n "$gone" ] || ended; do sleep 0.5; done
+    if [ "$status" -gt 128 ]; then
+        how="was killed by SIG$(kill -l $((status - 128)) 2>/dev/null || echo "$((status - 128))")"
+    else
+        how="exited with status $status"
+    fi
+    echo >&2
+    echo "just up: ${names[$gone]} (pid ${pids[$gone]}) $how; stopping the others" >&2
+    exit 1
 
 # Print a new API key for a superadmin (created if missing).
 superadmin email: migrate

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::jobs::{QueueName, QueueType};
 use crate::plan::Plan;
+use crate::wuzapi_url::WuzapiUrlPolicy;
 
 /// A variable that is set to something unusable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,6 +147,9 @@ pub struct CoreConfig {
     pub wuzapi_url: String,
     /// `QUEUE_TYPE`: `quorum` (default; replicated across a RabbitMQ cluster) or `classic`.
     pub queue_type: QueueType,
+    /// `WUZAPI_URL` and `WUZAPI_ALLOWED_HOSTS`: the WUZAPI servers inboxes may use. Check an
+    /// inbox's URL with [`WuzapiUrlPolicy::check`] before sending anything to it.
+    pub wuzapi_urls: WuzapiUrlPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -199,6 +203,7 @@ impl CoreConfig {
             queue_prefix,
             wuzapi_url: env.url("WUZAPI_URL", DEFAULT_WUZAPI_URL, &["http", "https"])?,
             queue_type: env.parse("QUEUE_TYPE", QueueType::Quorum)?,
+            wuzapi_urls: WuzapiUrlPolicy::from_env(env)?,
         })
     }
 }
@@ -382,6 +387,14 @@ mod tests {
 
         let err = CoreConfig::from_env(&Env::from_pairs([("REDIS_PORT", "70000")])).unwrap_err();
         assert_eq!(err.var, "REDIS_PORT");
+
+        let err = CoreConfig::from_env(&Env::from_pairs([(
+            "WUZAPI_ALLOWED_HOSTS",
+            "wuzapi.internal,https://other.internal",
+        )]))
+        .unwrap_err();
+        assert_eq!(err.var, "WUZAPI_ALLOWED_HOSTS");
+        assert_eq!(err.value, "https://other.internal");
     }
 
     #[test]

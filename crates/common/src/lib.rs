@@ -8,6 +8,8 @@ pub mod jobs;
 pub mod phone;
 pub mod plan;
 pub mod template;
+pub mod text;
+pub mod wuzapi_url;
 
 /// Queue messages generated from `proto/jobs.proto` at build time.
 pub mod proto {

@@ -91,6 +91,12 @@ pub struct SessionStatus {
 ///   same `Id`.
 /// - [`Decode`](Self::Decode) and [`Config`](Self::Config): the server is not speaking the
 ///   protocol we expect, or the inbox settings are unusable; retrying unchanged is pointless.
+///
+/// Messages end up in a recipient's error text, which the tenant reads. So an error shows only
+/// what WUZAPI itself said in its envelope (`{"code":500,"error":"No session","success":false}`),
+/// without control characters and cut to [`MAX_MESSAGE_CHARS`]; any other answer (an HTML page,
+/// another service's JSON, bytes that do not decode) is described by its HTTP status and a
+/// generic reason, never by its body, which may come from a service the tenant must not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WuzapiError {
@@ -112,7 +118,8 @@ pub enum WuzapiError {
     /// Connection refused, reset, DNS failure and the like.
     #[error("could not reach WUZAPI: {0}")]
     Transport(String),
-    /// The server answered something that is not the WUZAPI protocol.
+    /// The server answered something that is not the WUZAPI protocol (the text says what kind
+    /// of answer, never what it contained).
     #[error("unexpected WUZAPI response: {0}")]
     Decode(String),
     /// The base URL or token cannot be used to build a request.
@@ -147,17 +154,21 @@ impl WuzapiClient {
     pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(65);
     /// A WUZAPI server that does not accept a connection within this is down.
     pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    /// Largest answer read; WUZAPI's are a few kilobytes. A larger one is not WUZAPI.
+    pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
     pub fn new(http: reqwest::Client) -> Self {
         Self { http }
     }
 
     /// A `reqwest::Client` with [`REQUEST_TIMEOUT`](Self::REQUEST_TIMEOUT) and
-    /// [`CONNECT_TIMEOUT`](Self::CONNECT_TIMEOUT).
+    /// [`CONNECT_TIMEOUT`](Self::CONNECT_TIMEOUT) that never follows redirects: WUZAPI does not
+    /// redirect, and following one would reach a host the inbox URL policy never checked.
     pub fn default_http() -> Result<reqwest::Client, reqwest::Error> {
         reqwest::Client::builder()
             .timeout(Self::REQUEST_TIMEOUT)
             .connect_timeout(Self::CONNECT_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("wuzapi-manager/", env!("CARGO_PKG_VERSION")))
             .build()
     }
@@ -237,13 +248,26 @@ impl WuzapiClient {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().await.map_err(transport_error)?;
+        let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(transport_error)?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if bytes.len() + chunk.len() > Self::MAX_RESPONSE_BYTES {
+                return Err(WuzapiError::Decode(format!(
+                    "HTTP {} with an answer larger than {} bytes",
+                    status.as_u16(),
+                    Self::MAX_RESPONSE_BYTES
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
         tracing::debug!(%method, path, status = status.as_u16(), "wuzapi call");
         interpret(status, &bytes)
     }
 }
+
+/// Longest WUZAPI error message kept (in characters).
+pub const MAX_MESSAGE_CHARS: usize = 200;
 
 fn transport_error(err: reqwest::Error) -> WuzapiError {
     if err.is_timeout() {
@@ -267,24 +291,28 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// Turns one HTTP answer into the envelope's `data` or a classified error.
+/// Turns one HTTP answer into the envelope's `data` or a classified error. Only WUZAPI's own
+/// envelope error text can reach the error; other bodies are never quoted.
 fn interpret(status: StatusCode, body: &[u8]) -> Result<Value, WuzapiError> {
     let json: Option<Value> = serde_json::from_slice(body).ok();
+    let failure = json.as_ref().and_then(envelope_failure);
     if status.is_success() {
         let Some(json) = json else {
             return Err(WuzapiError::Decode(format!(
-                "HTTP {status} with a body that is not JSON: {}",
-                snippet(body)
+                "HTTP {} with a body that is not JSON",
+                status.as_u16()
             )));
         };
-        if json_field(&json, "success").and_then(Value::as_bool) == Some(false) {
+        if let Some(failure) = failure {
             let code = json_field(&json, "code")
                 .and_then(Value::as_u64)
                 .and_then(|c| u16::try_from(c).ok())
                 .filter(|c| *c >= 400)
                 .unwrap_or(500);
-            let message = error_message(&json).unwrap_or_else(|| "request failed".to_owned());
-            return Err(classify(code, message));
+            return Err(classify(
+                code,
+                failure.unwrap_or_else(|| "request failed".to_owned()),
+            ));
         }
         return Ok(match json {
             // Old admin answers are bare objects without the envelope.
@@ -295,38 +323,35 @@ fn interpret(status: StatusCode, body: &[u8]) -> Result<Value, WuzapiError> {
             other => other,
         });
     }
-    let message = json
-        .as_ref()
-        .and_then(error_message)
-        .unwrap_or_else(|| fallback_message(status, body));
+    let message = failure
+        .flatten()
+        .unwrap_or_else(|| generic_reason(status).to_owned());
     Err(classify(status.as_u16(), message))
 }
 
-fn error_message(json: &Value) -> Option<String> {
-    ["error", "message"]
-        .iter()
-        .find_map(|key| json_field(json, key).and_then(Value::as_str))
-        .map(str::to_owned)
-}
-
-fn fallback_message(status: StatusCode, body: &[u8]) -> String {
-    let text = snippet(body);
-    if text.is_empty() {
-        status
-            .canonical_reason()
-            .unwrap_or("no reason given")
-            .to_owned()
-    } else {
-        text
+/// `Some` when `json` is WUZAPI's error envelope (`"success": false`), holding its `error`
+/// text cleaned up, or `None` inside when it has none.
+fn envelope_failure(json: &Value) -> Option<Option<String>> {
+    if json_field(json, "success").and_then(Value::as_bool) != Some(false) {
+        return None;
     }
+    Some(
+        json_field(json, "error")
+            .and_then(Value::as_str)
+            .map(clean_message)
+            .filter(|m| !m.is_empty()),
+    )
 }
 
-fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(body)
-        .trim()
-        .chars()
-        .take(200)
-        .collect()
+/// WUZAPI's message without control characters, trimmed and cut to [`MAX_MESSAGE_CHARS`].
+fn clean_message(text: &str) -> String {
+    let printable: String = text.chars().filter(|c| !c.is_control()).collect();
+    printable.trim().chars().take(MAX_MESSAGE_CHARS).collect()
+}
+
+/// The standard reason phrase of `status`, never anything from the body.
+fn generic_reason(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("no reason given")
 }
 
 /// Messages that mean the number has no usable WhatsApp session, whatever the status code.
@@ -362,7 +387,7 @@ fn parse_send_outcome(
 ) -> Result<SendOutcome, WuzapiError> {
     let id = non_empty_str(data, "Id")
         .or(requested_id.filter(|id| !id.is_empty()))
-        .ok_or_else(|| WuzapiError::Decode(format!("send answer without Id: {data}")))?;
+        .ok_or_else(|| WuzapiError::Decode("send answer without Id".into()))?;
     let timestamp = json_field(data, "Timestamp").and_then(parse_timestamp);
     Ok(SendOutcome {
         id: id.to_owned(),
@@ -410,21 +435,17 @@ fn parse_number_checks(data: &Value) -> Result<Vec<NumberCheck>, WuzapiError> {
     let users = match json_field(data, "Users") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(users)) => users,
-        Some(other) => return Err(WuzapiError::Decode(format!("Users is not a list: {other}"))),
+        Some(_) => return Err(WuzapiError::Decode("Users is not a list".into())),
     };
     users
         .iter()
         .map(|user| {
             let query = json_field(user, "Query")
                 .and_then(Value::as_str)
-                .ok_or_else(|| {
-                    WuzapiError::Decode(format!("check result without Query: {user}"))
-                })?;
+                .ok_or_else(|| WuzapiError::Decode("check result without Query".into()))?;
             let is_in_whatsapp = json_field(user, "IsInWhatsapp")
                 .and_then(Value::as_bool)
-                .ok_or_else(|| {
-                    WuzapiError::Decode(format!("check result without IsInWhatsapp: {user}"))
-                })?;
+                .ok_or_else(|| WuzapiError::Decode("check result without IsInWhatsapp".into()))?;
             Ok(NumberCheck {
                 query: query.to_owned(),
                 is_in_whatsapp,
@@ -441,7 +462,7 @@ fn parse_session_status(data: &Value) -> Result<SessionStatus, WuzapiError> {
     let flag = |key: &str| {
         json_field(data, key)
             .and_then(Value::as_bool)
-            .ok_or_else(|| WuzapiError::Decode(format!("session status without {key}: {data}")))
+            .ok_or_else(|| WuzapiError::Decode(format!("session status without {key}")))
     };
     Ok(SessionStatus {
         connected: flag("connected")?,
@@ -659,7 +680,7 @@ mod tests {
             err(502, "<html>Bad Gateway</html>"),
             WuzapiError::Server {
                 status: 502,
-                message: "<html>Bad Gateway</html>".into()
+                message: "Bad Gateway".into()
             }
         );
         assert_eq!(
@@ -672,13 +693,69 @@ mod tests {
             err(404, "404 page not found"),
             WuzapiError::InvalidRequest {
                 status: 404,
-                message: "404 page not found".into()
+                message: "Not Found".into()
             }
         );
         assert!(matches!(
             interpret(StatusCode::OK, b"<html>proxy login</html>"),
             Err(WuzapiError::Decode(_))
         ));
+    }
+
+    #[test]
+    fn bodies_other_than_the_envelope_are_never_quoted() {
+        let secret = "SECRET-db-password-hunter2";
+        let bodies = [
+            format!("<html><body>{secret}</body></html>"),
+            format!(r#"{{"error":"{secret}"}}"#),
+            format!(r#"{{"success":false,"message":"{secret}"}}"#),
+            format!(r#"{{"AccessKeyId":"{secret}","Token":"x"}}"#),
+            format!(r#"["{secret}"]"#),
+            format!("\u{feff}{secret}\u{0}"),
+        ];
+        for status in [200, 201, 302, 400, 401, 403, 404, 429, 500, 502, 503] {
+            let status = StatusCode::from_u16(status).unwrap();
+            for body in &bodies {
+                let result = interpret(status, body.as_bytes()).and_then(|data| {
+                    parse_send_outcome(&data, None)?;
+                    parse_number_checks(&data)?;
+                    parse_session_status(&data).map(|_| data)
+                });
+                let text = result.expect_err("not a WUZAPI answer").to_string();
+                assert!(!text.contains(secret), "{status} {body}: {text}");
+                assert!(!text.contains("SECRET"), "{status} {body}: {text}");
+            }
+        }
+        // Text that is not JSON, and bytes that are not even UTF-8, are not shown either.
+        let text = err(500, "\u{fffd}").to_string();
+        assert_eq!(text, "WUZAPI server error (500): Internal Server Error");
+        assert_eq!(
+            interpret(StatusCode::OK, &[0xff, 0xfe, b'S', b'E', b'C'])
+                .unwrap_err()
+                .to_string(),
+            "unexpected WUZAPI response: HTTP 200 with a body that is not JSON"
+        );
+    }
+
+    #[test]
+    fn envelope_messages_are_cleaned_and_cut() {
+        let long = format!("No session\n\u{1b}[31m{}\r", "x".repeat(500));
+        let body = json!({"code": 500, "error": long, "success": false}).to_string();
+        let WuzapiError::Disconnected { message } = err(500, &body) else {
+            panic!("not disconnected")
+        };
+        assert_eq!(message.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(message.starts_with("No session[31mxxx"), "{message}");
+        assert!(!message.chars().any(char::is_control));
+        // An envelope without a usable message falls back to the status.
+        let body = json!({"code": 503, "error": "\u{7}", "success": false}).to_string();
+        assert_eq!(
+            err(503, &body),
+            WuzapiError::Server {
+                status: 503,
+                message: "Service Unavailable".into()
+            }
+        );
     }
 
     #[test]

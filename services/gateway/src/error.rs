@@ -92,6 +92,9 @@ pub mod extractors {
 
     use super::ApiError;
 
+    /// The body could not be read as JSON. The rule: JSON that does not parse (syntax, cut
+    /// short) is 400 `malformed_json`; JSON that parses but does not fit the endpoint (missing,
+    /// unknown or wrongly typed field, unknown enum value) is 422 `validation_failed`.
     pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> Error {
         let api = match &err {
             JsonPayloadError::OverflowKnownLength { length, limit } => ApiError::new(
@@ -106,6 +109,10 @@ pub mod extractors {
                 ErrorCode::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
             ),
+            // Reached only through a plain `web::Json<T>`: `routes::ApiJson` reads a `Value`,
+            // which fails on syntax alone, and then names the field of a data error itself.
+            // Prefer `ApiJson`: serde_json calls some wrong types (a number where an enum is
+            // expected) syntax errors, which this branch cannot tell apart.
             JsonPayloadError::Deserialize(e) if e.is_data() => {
                 ApiError::new(ErrorCode::ValidationFailed, format!("invalid body: {e}"))
             }

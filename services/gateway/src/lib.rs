@@ -8,7 +8,6 @@ mod http_metrics;
 pub mod queue_stats;
 pub mod routes;
 pub mod state;
-mod template_support;
 
 use std::net::TcpListener;
 use std::time::Duration;

@@ -68,6 +68,22 @@ impl CampaignJob {
             }
             Err(e) => return Err(e.into()),
         };
+        let base_url = match self.wuzapi_urls.check(&inbox.wuzapi_url) {
+            Ok(url) => url.into_string(),
+            Err(refused) => {
+                // The operator no longer allows this inbox's server: nothing is sent until the
+                // owner points the inbox elsewhere and resumes.
+                campaigns::transition(
+                    &ctx.db,
+                    campaign_id,
+                    &[campaign.status],
+                    CampaignStatus::Paused,
+                    Some(format!("the inbox's WUZAPI server is not allowed: {refused}")),
+                )
+                .await?;
+                return self.stop(&ctx, campaign_id).await;
+            }
+        };
         let token = self.cipher.decrypt(&inbox.token_ciphertext).map_err(|e| {
             JobError::permanent(format!(
                 "the inbox token cannot be read ({e}); is INBOX_TOKEN_KEY the gateway's?"
@@ -114,6 +130,7 @@ impl CampaignJob {
             ctx: &ctx,
             campaign: &campaign,
             inbox: &inbox,
+            base_url: &base_url,
             token: &token,
             template: &template,
             last_send: since_last_send.map(|since| Instant::now() - since),
@@ -247,6 +264,8 @@ struct Sender<'a> {
     ctx: &'a JobContext,
     campaign: &'a campaign::Model,
     inbox: &'a inbox::Model,
+    /// The inbox's WUZAPI server, as the URL policy normalised it.
+    base_url: &'a str,
     token: &'a str,
     template: &'a Template,
     /// When this number last sent (any campaign), if ever.
@@ -380,7 +399,7 @@ impl Sender<'_> {
             let result = self
                 .job
                 .wuzapi
-                .send_text(&self.inbox.wuzapi_url, self.token, &request)
+                .send_text(self.base_url, self.token, &request)
                 .await;
             self.last_send = Some(Instant::now());
             match result {
@@ -418,7 +437,7 @@ impl Sender<'_> {
         let checks = self
             .job
             .wuzapi
-            .check_numbers(&self.inbox.wuzapi_url, self.token, &phones)
+            .check_numbers(self.base_url, self.token, &phones)
             .await?;
         Ok(checks
             .into_iter()
@@ -454,9 +473,6 @@ pub fn render(template: &Template, recipient: &campaign_recipient::Model) -> Str
     let seed =
         u64::from_str_radix(recipient.message_id.get(4..20).unwrap_or("0"), 16).unwrap_or_default();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let variables = recipient.variables.as_object();
-    template.render(
-        |name| variables.and_then(|v| v.get(name)).and_then(|v| v.as_str()),
-        &mut rng,
-    )
+    let empty = serde_json::Map::new();
+    template.render(recipient.variables.as_object().unwrap_or(&empty), &mut rng)
 }

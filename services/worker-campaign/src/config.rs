@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use common::QueueName;
 use common::config::{ConfigError, Env};
+use common::wuzapi_url::WuzapiUrlPolicy;
 use worker::WorkerSettings;
 
 #[derive(Clone)]
@@ -20,6 +21,9 @@ pub struct CampaignConfig {
     /// `CAMPAIGN_OUTAGE_PROBE_MS`: the first wait of a campaign parked for a WUZAPI outage;
     /// each failed probe doubles it, up to ten minutes.
     pub first_outage_probe: Duration,
+    /// `WUZAPI_URL` and `WUZAPI_ALLOWED_HOSTS`: checked again before every batch, so an inbox
+    /// whose server the operator no longer allows sends nothing.
+    pub wuzapi_urls: WuzapiUrlPolicy,
 }
 
 impl CampaignConfig {
@@ -37,6 +41,7 @@ impl CampaignConfig {
                 15_000,
                 100..=600_000,
             )?),
+            wuzapi_urls: WuzapiUrlPolicy::from_env(env)?,
         })
     }
 }

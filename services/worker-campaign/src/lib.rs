@@ -24,6 +24,7 @@ pub struct CampaignJob {
     pub batch_budget: Duration,
     pub max_group: u64,
     pub first_outage_probe: Duration,
+    pub wuzapi_urls: common::wuzapi_url::WuzapiUrlPolicy,
 }
 
 impl Job for CampaignJob {
@@ -69,6 +70,7 @@ impl BuildJob for CampaignJob {
             batch_budget: config.batch_budget,
             max_group: config.max_group,
             first_outage_probe: config.first_outage_probe,
+            wuzapi_urls: config.wuzapi_urls,
         })
     }
 }

@@ -717,3 +717,150 @@ async fn fake_controls_over_http() {
     .await;
     assert_eq!(status, 400);
 }
+
+/// A server on loopback that answers every request with `status`, `headers` (`Name: value\r\n`
+/// lines) and `body`, like a proxy, another service or a compromised host behind an inbox URL.
+fn canned_server(status: u16, headers: String, body: Vec<u8>) -> String {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            // Read the whole request first, so closing never resets the connection.
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut request_body = vec![0; length];
+            let _ = reader.read_exact(&mut request_body);
+            let mut stream = reader.into_inner();
+            let head = format!(
+                "HTTP/1.1 {status} Whatever\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&body);
+        }
+    });
+    base
+}
+
+#[tokio::test]
+async fn answers_that_are_not_wuzapi_never_leak_their_body() {
+    const SECRET: &str = "AKIA-SECRET-hunter2-do-not-show";
+    let html = format!("<html><body>Welcome admin, your key is {SECRET}</body></html>");
+    let other_json = format!(r#"{{"AccessKeyId":"{SECRET}","Code":"Success"}}"#);
+    let error_json = format!(r#"{{"error":"{SECRET}","status":"fail"}}"#);
+    let mut not_utf8 = vec![0xff, 0xfe, 0x00];
+    not_utf8.extend_from_slice(SECRET.as_bytes());
+    let cases: Vec<(u16, &str, Vec<u8>)> = vec![
+        (200, "text/html", html.clone().into_bytes()),
+        (200, "application/json", other_json.clone().into_bytes()),
+        (200, "application/json", error_json.clone().into_bytes()),
+        (200, "application/octet-stream", not_utf8.clone()),
+        (302, "text/html", html.clone().into_bytes()),
+        (401, "text/html", html.clone().into_bytes()),
+        (404, "application/json", other_json.into_bytes()),
+        (500, "application/json", error_json.into_bytes()),
+        (502, "text/html", html.into_bytes()),
+        (503, "application/octet-stream", not_utf8),
+    ];
+    let client = client();
+    for (status, content_type, body) in cases {
+        let base = canned_server(status, format!("Content-Type: {content_type}\r\n"), body);
+        let send = client
+            .send_text(&base, TOKEN, &SendText::new("5511999990020", "hi"))
+            .await;
+        let session = client.session_status(&base, TOKEN).await;
+        let check = client
+            .check_numbers(&base, TOKEN, &["5511999990020".to_owned()])
+            .await;
+        // A bare JSON object without `Users` reads as "no results"; never as anything it said.
+        if let Ok(found) = &check {
+            assert!(found.is_empty(), "{status} {content_type}: {found:?}");
+        }
+        let errors = [send.map(drop), session.map(drop), check.map(drop)]
+            .into_iter()
+            .filter_map(Result::err)
+            .collect::<Vec<_>>();
+        assert!(errors.len() >= 2, "{status} {content_type}: {errors:?}");
+        for err in errors {
+            let text = err.to_string();
+            assert!(!text.contains("SECRET"), "{status} {content_type}: {text}");
+            assert!(!text.contains("Welcome"), "{status} {content_type}: {text}");
+            assert!(
+                !text.contains("Whatever"),
+                "{status} {content_type}: {text}"
+            );
+            // The classification still follows the status.
+            match status {
+                200 | 302 => assert!(matches!(err, WuzapiError::Decode(_)), "{err:?}"),
+                401 => assert!(err.is_disconnected(), "{err:?}"),
+                404 => assert!(
+                    matches!(err, WuzapiError::InvalidRequest { status: 404, .. }),
+                    "{err:?}"
+                ),
+                _ => assert!(err.is_transient(), "{status}: {err:?}"),
+            }
+            // Other than a 200 that parsed as JSON of the wrong shape ("send answer without
+            // Id"), the text names the status.
+            if !matches!(status, 200 | 401) {
+                assert!(
+                    text.contains(&status.to_string()),
+                    "{status} {content_type}: the status is shown: {text}"
+                );
+            }
+        }
+    }
+
+    // WUZAPI's own envelope message is still shown, cleaned and cut to 200 characters.
+    let envelope = json!({
+        "code": 500,
+        "error": format!("No session\u{1b}[2J\n{}", "y".repeat(300)),
+        "success": false,
+    });
+    let base = canned_server(
+        500,
+        "Content-Type: application/json\r\n".into(),
+        envelope.to_string().into_bytes(),
+    );
+    let err = client
+        .send_text(&base, TOKEN, &SendText::new("5511999990021", "hi"))
+        .await
+        .unwrap_err();
+    let WuzapiError::Disconnected { message } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(message.starts_with("No session[2Jyyy"), "{message}");
+    assert_eq!(message.chars().count(), 200);
+    assert!(err.to_string().contains("No session"));
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed() {
+    // A redirect to a host the URL policy never checked (here: the fake itself) is an error.
+    let fake = spawn_fake();
+    let target = format!("{}/chat/send/text", fake.base_url());
+    let base = canned_server(307, format!("Location: {target}\r\n"), Vec::new());
+    let err = client()
+        .send_text(&base, TOKEN, &SendText::new("5511999990022", "hi"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, WuzapiError::Decode(_)), "{err:?}");
+    assert!(err.to_string().contains("307"), "{err}");
+    assert!(fake.sent_messages().is_empty());
+    assert_eq!(fake.request_count(), 0);
+}

@@ -8,7 +8,7 @@ use db::entity::campaign;
 use serde::{Deserialize, Serialize};
 
 use super::inboxes::account_of;
-use super::{ApiResult, ok, required_text};
+use super::{ApiJson, ApiResult, ok, required_text};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -84,7 +84,7 @@ impl From<campaign::Model> for CampaignView {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateCampaign>,
+    body: ApiJson<CreateCampaign>,
 ) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;
@@ -117,6 +117,9 @@ pub async fn create(
             "`delayMinMs` must not exceed `delayMaxMs`, and delays are at most 600000 ms",
         ));
     }
+    if let Some(at) = body.scheduled_at {
+        check_schedule(at, Utc::now())?;
+    }
     let created = db::campaigns::create(
         &state.db,
         tenant_id,
@@ -144,6 +147,29 @@ pub async fn create(
             "job": {"id": job.id, "queue": job.queue, "state": job.state},
         }
     })))
+}
+
+/// How far in the past `scheduledAt` may be (clock skew, slow networks): it then starts now.
+const SCHEDULE_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+/// How far ahead a campaign may be scheduled.
+const SCHEDULE_HORIZON_DAYS: i64 = 365;
+
+/// `scheduledAt` must be between `now` minus [`SCHEDULE_SLACK`] and [`SCHEDULE_HORIZON_DAYS`]
+/// ahead: earlier is a mistake, later would never run (and extreme years do not fit Postgres).
+fn check_schedule(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
+    if at < now - SCHEDULE_SLACK {
+        return Err(ApiError::validation(
+            "scheduledAt",
+            "scheduledAt is in the past; leave it out to start now",
+        ));
+    }
+    if at > now + chrono::TimeDelta::days(SCHEDULE_HORIZON_DAYS) {
+        return Err(ApiError::validation(
+            "scheduledAt",
+            format!("scheduledAt must be at most {SCHEDULE_HORIZON_DAYS} days ahead"),
+        ));
+    }
+    Ok(())
 }
 
 /// `GET /api/campaigns/{campaignId}`
@@ -219,7 +245,11 @@ fn missing_template_variables(
     let lacking: Vec<(ContactId, Vec<String>)> = contacts
         .iter()
         .filter_map(|(id, variables)| {
-            let missing = crate::template_support::missing_variables(template, variables);
+            let missing: Vec<String> = template
+                .missing_variables(variables)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             (!missing.is_empty()).then_some((*id, missing))
         })
         .collect();

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::inboxes::account_of;
-use super::{ApiResult, created};
+use super::{ApiJson, ApiResult, created};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -28,7 +28,7 @@ const MAX_FIELDS: usize = 50;
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateContact>,
+    body: ApiJson<CreateContact>,
 ) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;

@@ -5,7 +5,7 @@ use common::AccountId;
 use db::entity::inbox;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiResult, created, ok, required_text};
+use super::{ApiJson, ApiResult, created, ok, required_text};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -16,7 +16,7 @@ pub struct CreateInbox {
     name: String,
     /// The WUZAPI user token of this number.
     token: String,
-    /// Defaults to `WUZAPI_URL`.
+    /// Defaults to `WUZAPI_URL`; otherwise its host must be allowed by `WUZAPI_ALLOWED_HOSTS`.
     wuzapi_url: Option<String>,
 }
 
@@ -47,17 +47,23 @@ impl From<inbox::Model> for InboxView {
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateInbox>,
+    body: ApiJson<CreateInbox>,
 ) -> ApiResult {
     let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;
     let body = body.into_inner();
     let name = required_text("name", &body.name, 200)?;
     let token = required_text("token", &body.token, 512)?;
+    // Operator territory: only the default server and `WUZAPI_ALLOWED_HOSTS` (see
+    // `common::wuzapi_url`); the worker checks the stored URL again before sending.
+    let policy = &state.config.core.wuzapi_urls;
     let wuzapi_url = match body.wuzapi_url {
-        Some(url) => parse_base_url(&url)?,
-        None => state.config.core.wuzapi_url.clone(),
-    };
+        Some(url) => policy
+            .check(&url)
+            .map_err(|e| ApiError::validation("wuzapiUrl", e.to_string()))?,
+        None => policy.default_url().clone(),
+    }
+    .into_string();
     let inbox = db::inboxes::create(
         &state.db,
         &state.token_cipher,
@@ -87,16 +93,4 @@ pub fn account_of(caller: &Caller) -> Result<AccountId, ApiError> {
         .0
         .account_id
         .ok_or_else(|| ApiError::forbidden("this user belongs to no account"))
-}
-
-fn parse_base_url(raw: &str) -> Result<String, ApiError> {
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| ApiError::validation("wuzapiUrl", format!("`wuzapiUrl` is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ApiError::validation(
-            "wuzapiUrl",
-            "`wuzapiUrl` must be an http(s) URL with a host",
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_owned())
 }

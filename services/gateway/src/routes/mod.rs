@@ -8,8 +8,12 @@ pub mod inboxes;
 pub mod jobs;
 pub mod tenants;
 
-use actix_web::{HttpResponse, web};
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use futures_util::future::LocalBoxFuture;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -111,4 +115,93 @@ pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<Strin
         ));
     }
     Ok(value.to_owned())
+}
+
+/// A JSON request body, checked before the handler runs. Use it instead of `web::Json` for
+/// every body: it answers
+/// - 400 `malformed_json` when the body is not JSON at all (syntax errors, truncation);
+/// - 422 `validation_failed` when it is JSON but does not fit the endpoint: a missing, unknown,
+///   wrongly typed or out-of-range field, or an unknown enum value, with `field` naming the
+///   top-level field to blame;
+/// - 422 `validation_failed` when any string or key, at any depth, holds a NUL character
+///   (PostgreSQL cannot store it), with `field` its path such as `fields.city`.
+///
+/// Limits and the content type are `web::JsonConfig`'s, as for `web::Json`.
+pub struct ApiJson<T>(pub T);
+
+impl<T> ApiJson<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        // Parsing into a `Value` first separates "not JSON" from "not this shape": serde_json
+        // reports a number where an enum is expected as a syntax error ("expected value").
+        let json = web::Json::<Value>::from_request(req, payload);
+        Box::pin(async move {
+            let value = json.await?.into_inner();
+            Ok(ApiJson(decode_body(&value)?))
+        })
+    }
+}
+
+/// The checks of [`ApiJson`] on a body that is already known to be JSON.
+pub fn decode_body<T: DeserializeOwned>(value: &Value) -> Result<T, ApiError> {
+    if let Some(path) = common::text::nul_path(value) {
+        let message = "text must not contain the NUL character (\\u0000); remove it";
+        return Err(if path.is_empty() {
+            ApiError::new(common::ErrorCode::ValidationFailed, message)
+        } else {
+            ApiError::validation(&path, format!("`{path}`: {message}"))
+        });
+    }
+    T::deserialize(value).map_err(|e| shape_error::<T>(value, &e))
+}
+
+/// Names the field a deserialisation error is about. serde says it for missing and unknown
+/// fields; for the others, the culprit is the first field whose addition to the object
+/// reproduces the error, since derived `Deserialize` stops at the first bad value in map order.
+fn shape_error<T: DeserializeOwned>(value: &Value, err: &serde_json::Error) -> ApiError {
+    let Value::Object(map) = value else {
+        return ApiError::new(
+            common::ErrorCode::ValidationFailed,
+            "the body must be a JSON object",
+        );
+    };
+    // Every enum of the API is a string; serde's wording for a non-string is "string or map".
+    let message = err
+        .to_string()
+        .replace("expected string or map", "expected a string");
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    if let Some(field) = quoted("missing field `") {
+        return ApiError::validation(&field, format!("`{field}` is required"));
+    }
+    if let Some(field) = quoted("unknown field `") {
+        return ApiError::validation(&field, message);
+    }
+    let mut prefix = Value::Object(serde_json::Map::new());
+    for (key, item) in map {
+        if let Value::Object(fields) = &mut prefix {
+            fields.insert(key.clone(), item.clone());
+        }
+        if let Err(e) = T::deserialize(&prefix)
+            && e.to_string() == err.to_string()
+        {
+            return ApiError::validation(key, format!("invalid `{key}`: {message}"));
+        }
+    }
+    ApiError::new(
+        common::ErrorCode::ValidationFailed,
+        format!("invalid body: {message}"),
+    )
 }

@@ -4,7 +4,7 @@ use actix_web::web;
 use common::{Plan, Role, TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiResult, created, ok, required_text};
+use super::{ApiJson, ApiResult, created, ok, required_text};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -36,7 +36,7 @@ struct TenantView {
 pub async fn create_tenant(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateTenant>,
+    body: ApiJson<CreateTenant>,
 ) -> ApiResult {
     caller.require_superadmin()?;
     let body = body.into_inner();
@@ -90,7 +90,8 @@ pub struct CreateUser {
     #[serde(default)]
     name: String,
     role: Role,
-    /// Required for superadmins; tenant admins always create in their own tenant.
+    /// Required for superadmins; tenant admins always create in their own tenant (naming
+    /// another one is refused).
     tenant_id: Option<TenantId>,
 }
 
@@ -110,14 +111,24 @@ struct UserView {
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Json<CreateUser>,
+    body: ApiJson<CreateUser>,
 ) -> ApiResult {
     let body = body.into_inner();
     let tenant_id = match caller.role() {
         Role::Superadmin => body.tenant_id.ok_or_else(|| {
             ApiError::validation("tenantId", "`tenantId` is required for a superadmin")
         })?,
-        Role::TenantAdmin => caller.tenant_id()?,
+        Role::TenantAdmin => {
+            let own = caller.tenant_id()?;
+            // Naming another tenant is refused rather than ignored: the caller meant something
+            // it may not do, and must not believe it happened.
+            if body.tenant_id.is_some_and(|named| named != own) {
+                return Err(ApiError::forbidden(
+                    "tenant admins create users only in their own tenant; leave `tenantId` out",
+                ));
+            }
+            own
+        }
         Role::User => return Err(ApiError::forbidden("only tenant admins may create users")),
     };
     if body.role == Role::Superadmin {
@@ -173,7 +184,7 @@ pub async fn create_api_key(
     state: web::Data<AppState>,
     caller: Caller,
     path: web::Path<UserId>,
-    body: web::Json<CreateApiKey>,
+    body: ApiJson<CreateApiKey>,
 ) -> ApiResult {
     let user_id = path.into_inner();
     // Superadmins reach every user; tenant admins their tenant's; users only themselves.

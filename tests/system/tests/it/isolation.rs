@@ -126,3 +126,54 @@ async fn contacts_page_with_a_cursor_and_select_fields() {
     assert_eq!(last["nextCursor"], json!(null));
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_tenant_admin_cannot_create_users_in_another_tenant() {
+    let system = TestSystem::spawn().await;
+    let a = system.tenant_with_admin("tenant-a").await;
+    let b = system.tenant_with_admin("tenant-b").await;
+
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/users",
+            Some(&a.key),
+            Some(json!({"email": "mole@tenant-b.example", "role": "tenant_admin", "tenantId": b.tenant_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["code"], "forbidden");
+    // Naming a tenant that does not exist is the same refusal (no probing for tenant ids).
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/users",
+            Some(&a.key),
+            Some(json!({"email": "mole@nowhere.example", "role": "user", "tenantId": uuid::Uuid::now_v7()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    let connection = db::connect(&system.db.url, 1).await.unwrap();
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let moles = db::entity::user::Entity::find()
+        .filter(db::entity::user::Column::Email.starts_with("mole@"))
+        .count(&connection)
+        .await
+        .unwrap();
+    assert_eq!(moles, 0, "nothing was written");
+    connection.close().await.unwrap();
+
+    // Naming its own tenant is fine, and the user lands there.
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/users",
+            Some(&a.key),
+            Some(json!({"email": "new@tenant-a.example", "role": "user", "tenantId": a.tenant_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["data"]["tenantId"], a.tenant_id.as_str());
+    system.stop().await;
+}

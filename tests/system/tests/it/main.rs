@@ -5,3 +5,4 @@ mod durability;
 mod errors;
 mod isolation;
 mod operations;
+mod security;
