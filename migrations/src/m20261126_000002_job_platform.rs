@@ -38,6 +38,8 @@ ALTER TABLE jobs ADD COLUMN lease_worker uuid;
 ALTER TABLE jobs ADD COLUMN lease_expires_at timestamptz;
 ALTER TABLE jobs ADD COLUMN dead_lettered_at timestamptz;
 ALTER TABLE jobs ADD CONSTRAINT jobs_attempts_check CHECK (attempts BETWEEN 0 AND max_attempts);
+-- Send slots look their holder's lease up by token.
+CREATE INDEX jobs_lease_token_idx ON jobs (lease_token) WHERE lease_token IS NOT NULL;
 CREATE INDEX jobs_dead_idx ON jobs (tenant_id, queue, dead_lettered_at) WHERE dead_lettered_at IS NOT NULL;
 DROP INDEX jobs_queue_state_idx;
 CREATE INDEX jobs_queue_state_idx ON jobs (queue, state) WHERE state <> 'completed';
@@ -73,6 +75,7 @@ DROP TABLE IF EXISTS workers;
 DROP INDEX IF EXISTS jobs_queue_state_idx;
 CREATE INDEX jobs_queue_state_idx ON jobs (queue, state);
 DROP INDEX IF EXISTS jobs_dead_idx;
+DROP INDEX IF EXISTS jobs_lease_token_idx;
 ALTER TABLE jobs DROP CONSTRAINT IF EXISTS jobs_attempts_check;
 ALTER TABLE jobs DROP COLUMN dead_lettered_at, DROP COLUMN lease_expires_at, DROP COLUMN lease_worker,
     DROP COLUMN lease_token, DROP COLUMN payload, DROP COLUMN seq;

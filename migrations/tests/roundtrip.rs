@@ -39,11 +39,13 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "campaign_recipients",
         "campaigns",
         "contacts",
+        "inbox_send_slots",
         "inboxes",
         "jobs",
         "outbox",
         "tenants",
         "users",
+        "workers",
     ];
     assert_eq!(tables(&db).await, expected);
     assert!(

@@ -217,7 +217,7 @@ pub async fn start_attempt(
         DbBackend::Postgres,
         "SELECT state, seq, attempts, max_attempts,
                 CASE WHEN lease_token IS NOT NULL AND lease_expires_at >= now()
-                     THEN extract(epoch FROM lease_expires_at - now()) * 1000 END AS held_ms
+                     THEN extract(epoch FROM lease_expires_at - now())::float8 * 1000 END AS held_ms
            FROM jobs WHERE id = $1 AND tenant_id = $2 AND payload = $3",
         [id.into(), tenant_id.into(), payload.to_vec().into()],
     ))
@@ -523,6 +523,20 @@ pub async fn complete_unheld(
         .exec(db)
         .await?;
     Ok(result.rows_affected == 1)
+}
+
+/// The attempt under way made progress (a long job's batch recorded outcomes): earlier attempts
+/// that died are forgiven, so a job whose workers are killed now and then is not failed for
+/// it, while one that dies on every attempt without progress still is.
+pub async fn note_progress(db: &impl ConnectionTrait, lease: Lease) -> DbResult<()> {
+    job::Entity::update_many()
+        .col_expr(job::Column::Attempts, Expr::value(1))
+        .filter(job::Column::Id.eq(lease.job_id))
+        .filter(job::Column::LeaseToken.eq(lease.token))
+        .filter(job::Column::Attempts.gt(1))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Stores the latest progress figures on the job row (lease-fenced).

@@ -2,6 +2,10 @@
 //! at a time, across every worker process, and consecutive messages keep their pace. The slot
 //! remembers when the number last sent, so the next batch (of any campaign) waits its delay
 //! after that.
+//!
+//! The slot is held under the batch's job lease token and lives as long as that lease: a worker
+//! that dies mid-batch frees the number when its job lease runs out (`held_until` is only a
+//! backstop).
 
 use std::time::Duration;
 
@@ -39,8 +43,13 @@ pub async fn acquire(
             DbBackend::Postgres,
             "UPDATE inbox_send_slots
                 SET holder = $2, held_until = now() + make_interval(secs => $3)
-              WHERE inbox_id = $1 AND (holder IS NULL OR held_until < now() OR holder = $2)
-          RETURNING extract(epoch FROM now() - last_sent_at) * 1000 AS since_ms",
+              WHERE inbox_id = $1
+                AND (holder IS NULL OR holder = $2 OR held_until < now()
+                     -- The holder's job lease ran out: its worker died mid-batch.
+                     OR NOT EXISTS (SELECT 1 FROM jobs
+                                     WHERE jobs.lease_token = inbox_send_slots.holder
+                                       AND jobs.lease_expires_at >= now()))
+          RETURNING extract(epoch FROM now() - last_sent_at)::float8 * 1000 AS since_ms",
             [inbox_id.into(), holder.into(), hold.as_secs_f64().into()],
         ))
         .await?;
@@ -53,7 +62,9 @@ pub async fn acquire(
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT extract(epoch FROM held_until - now()) * 1000 AS remaining_ms
+            "SELECT extract(epoch FROM least(held_until,
+                        (SELECT lease_expires_at FROM jobs WHERE jobs.lease_token = holder))
+                        - now())::float8 * 1000 AS remaining_ms
                FROM inbox_send_slots WHERE inbox_id = $1",
             [inbox_id.into()],
         ))

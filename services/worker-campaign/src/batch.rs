@@ -32,6 +32,9 @@ enum Ended {
     Outage(WuzapiError),
 }
 
+/// How much sending a claimed group may stand for, in milliseconds.
+const UNCERTAINTY_WINDOW_MS: f64 = 250.0;
+
 /// The longest wait between two probes of a campaign parked for a WUZAPI outage.
 const MAX_PROBE_DELAY: Duration = Duration::from_secs(600);
 
@@ -61,6 +64,8 @@ impl CampaignJob {
         if !campaign.status.is_sendable() {
             return self.stop(&ctx, campaign_id).await;
         }
+        // A parked campaign's batch is a probe: one try, then back to waiting, longer.
+        let probing = campaign.status == CampaignStatus::WaitingWuzapi;
         let inbox = match db::inboxes::find(&ctx.db, ctx.tenant_id(), campaign.inbox_id).await {
             Ok(inbox) => inbox,
             Err(db::DbError::NotFound(_)) => {
@@ -78,7 +83,9 @@ impl CampaignJob {
                     campaign_id,
                     &[campaign.status],
                     CampaignStatus::Paused,
-                    Some(format!("the inbox's WUZAPI server is not allowed: {refused}")),
+                    Some(format!(
+                        "the inbox's WUZAPI server is not allowed: {refused}"
+                    )),
                 )
                 .await?;
                 return self.stop(&ctx, campaign_id).await;
@@ -136,6 +143,9 @@ impl CampaignJob {
             last_send: since_last_send.map(|since| Instant::now() - since),
             deadline: Instant::now() + self.batch_budget,
             sent_any: false,
+            forgiven: false,
+            // Until measured, assume a slow WUZAPI: small groups.
+            send_ms: 25.0,
         };
         let ended = sender.send_until_done().await;
         let sent_any = sender.sent_any;
@@ -200,7 +210,7 @@ impl CampaignJob {
             }
             Ended::Outage(error) => {
                 self.release_slot(&ctx, &inbox).await;
-                if !ctx.is_last_attempt() {
+                if !ctx.is_last_attempt() && !probing {
                     return Err(JobError::transient(error));
                 }
                 // Out of retries, but an outage is not the campaign's fault: park it and probe
@@ -272,17 +282,26 @@ struct Sender<'a> {
     last_send: Option<Instant>,
     deadline: Instant,
     sent_any: bool,
+    /// Earlier attempts that died were forgiven once this one made progress.
+    forgiven: bool,
+    /// Running average of a WUZAPI send's duration, in milliseconds.
+    send_ms: f64,
 }
 
 impl Sender<'_> {
-    /// Recipients claimed per round trip: as many as about one second of sending at this
-    /// campaign's pace, so a crash leaves at most a second's worth of recipients uncertain,
-    /// while a campaign without delays still claims and records in bulk.
+    /// Recipients claimed per round trip: about a quarter second of sending at this campaign's
+    /// pace and WUZAPI's measured answer time, so a crash leaves at most that many recipients
+    /// uncertain, while a campaign without delays still claims and records in bulk.
     fn group_size(&self) -> u64 {
-        let average_ms =
-            (i64::from(self.campaign.delay_min_ms) + i64::from(self.campaign.delay_max_ms)) / 2;
-        let per_second = 1000 / average_ms.max(1);
-        (per_second as u64).clamp(1, self.job.max_group)
+        let average_delay =
+            (f64::from(self.campaign.delay_min_ms) + f64::from(self.campaign.delay_max_ms)) / 2.0;
+        let per_message_ms = (average_delay + self.send_ms).max(0.1);
+        ((UNCERTAINTY_WINDOW_MS / per_message_ms) as u64).clamp(1, self.job.max_group)
+    }
+
+    /// Folds one WUZAPI call's duration into the running average.
+    fn observe_send(&mut self, took: Duration) {
+        self.send_ms = 0.8 * self.send_ms + 0.2 * took.as_secs_f64() * 1000.0;
     }
 
     fn delay_range(&self) -> std::ops::RangeInclusive<u64> {
@@ -332,6 +351,13 @@ impl Sender<'_> {
     ) -> Result<(), JobError> {
         let txn = self.ctx.db.begin().await.map_err(db::DbError::from)?;
         campaigns::record_outcomes(&txn, self.ctx.lease.token, outcomes).await?;
+        if !self.forgiven
+            && self.ctx.attempt() > 1
+            && outcomes.iter().any(|(_, o)| *o != Outcome::Unsent)
+        {
+            db::jobs::note_progress(&txn, self.ctx.lease).await?;
+            self.forgiven = true;
+        }
         if sent {
             send_slots::note_sent(
                 &txn,
@@ -396,11 +422,13 @@ impl Sender<'_> {
             }
             let request = SendText::new(recipient.phone.clone(), render(self.template, recipient))
                 .with_id(recipient.message_id.clone());
+            let called = Instant::now();
             let result = self
                 .job
                 .wuzapi
                 .send_text(self.base_url, self.token, &request)
                 .await;
+            self.observe_send(called.elapsed());
             self.last_send = Some(Instant::now());
             match result {
                 Ok(_) => outcomes.push((recipient.id, Outcome::Sent)),

@@ -86,12 +86,20 @@ impl TestSystem {
 
     /// Like [`spawn`](Self::spawn), with extra settings for the gateway only.
     pub async fn spawn_with(gateway_env: &[(&str, &str)]) -> Self {
+        Self::spawn_configured(gateway_env, &[]).await
+    }
+
+    /// Like [`spawn`](Self::spawn), with extra settings for the gateway and for the worker.
+    pub async fn spawn_configured(
+        gateway_env: &[(&str, &str)],
+        worker_env: &[(&str, &str)],
+    ) -> Self {
         telemetry::init_tracing("system-tests");
         let db = TestDatabase::create().await.expect("create test database");
         let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
         let queues = testkit::TestQueues::new(&WAIT_DELAYS);
         let queue_prefix = queues.prefix.clone();
-        let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), &[]);
+        let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), worker_env);
         let shutdown = CancellationToken::new();
 
         let gateway_env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), gateway_env);
@@ -334,7 +342,8 @@ impl TestSystem {
         body["data"].clone()
     }
 
-    /// Polls the campaign's job until it is completed or failed.
+    /// Polls the campaign's job until it is completed or failed, or its campaign is paused or
+    /// cancelled (the job then waits for its owner).
     pub async fn wait_for_campaign_job(&self, key: &str, campaign_id: &str) -> Value {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
@@ -348,7 +357,9 @@ impl TestSystem {
                 .await;
             assert_eq!(status, StatusCode::OK, "{body}");
             let state = body["data"]["state"].as_str().unwrap_or_default();
-            if state == "completed" || state == "failed" {
+            let campaign = body["data"]["campaignStatus"].as_str().unwrap_or_default();
+            let stopped = ["paused", "cancelled"].contains(&campaign) && state != "active";
+            if state == "completed" || state == "failed" || stopped {
                 return body["data"].clone();
             }
             assert!(

@@ -1,1 +1,601 @@
 //! Campaign jobs on the real runtime, broker and database, sending to the fake WUZAPI.
+
+mod crash;
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use common::config::Env;
+use common::{
+    AccountId, CampaignId, CampaignStatus, InboxId, JobId, JobState, Plan, RecipientStatus,
+    TenantId, UserId,
+};
+use db::DatabaseConnection;
+use db::secrets::{DEVELOPMENT_KEY_HEX, TokenCipher};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use tokio_util::sync::CancellationToken;
+use worker::BuildJob;
+use worker_campaign::CampaignJob;
+use wuzapi::FakeWuzapi;
+
+/// Wait queues the test settings use: retries after 200 and 400 ms, deferrals of 1 s.
+const WAITS: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_millis(400),
+    Duration::from_secs(1),
+];
+
+pub struct Fixture {
+    pub database: testkit::TestDatabase,
+    pub queues: testkit::TestQueues,
+    pub db: DatabaseConnection,
+    pub fake: FakeWuzapi,
+    shutdown: CancellationToken,
+    workers: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A tenant with one inbox (token `{slug}-token` on the fake).
+#[derive(Clone, Copy)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub account: AccountId,
+    pub user: UserId,
+    pub inbox: InboxId,
+}
+
+impl Fixture {
+    pub async fn new() -> Self {
+        telemetry::init_tracing("worker-campaign-tests");
+        let database = testkit::TestDatabase::create().await.unwrap();
+        let db = db::connect(&database.url, 4).await.unwrap();
+        Self {
+            database,
+            queues: testkit::TestQueues::new(&WAITS),
+            db,
+            fake: FakeWuzapi::start("127.0.0.1:0").unwrap(),
+            shutdown: CancellationToken::new(),
+            workers: Vec::new(),
+        }
+    }
+
+    /// The settings every worker of this test shares, plus `extra`.
+    pub fn env_pairs(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut pairs: Vec<(String, String)> = [
+            ("DATABASE_URL", self.database.url.clone()),
+            ("AMQP_URL", testkit::amqp_url()),
+            ("QUEUE_PREFIX", self.queues.prefix.clone()),
+            ("WUZAPI_URL", self.fake.base_url()),
+            ("WORKER_HTTP_PORT", "0".into()),
+            ("DATABASE_MAX_CONNECTIONS", "4".into()),
+            ("WORKER_CAMPAIGN_BACKOFF_MS", "200".into()),
+            ("JOB_LEASE_SECONDS", "3".into()),
+            ("WORKER_HEARTBEAT_MS", "500".into()),
+            ("CAMPAIGN_OUTAGE_PROBE_MS", "300".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (k, v) in extra {
+            pairs.retain(|(key, _)| key != k);
+            pairs.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        pairs
+    }
+
+    /// Starts one campaign worker in this process (one more replica).
+    pub async fn start_worker(&mut self, extra: &[(&str, &str)]) {
+        let pairs = self.env_pairs(extra);
+        let env = Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let (settings, config) = worker_campaign::config::from_env(&env).unwrap();
+        let db = db::connect(&settings.core.database_url, 4).await.unwrap();
+        let job = CampaignJob::build(config, db.clone()).unwrap();
+        let worker = worker::Worker::build(settings, db, job).await.unwrap();
+        self.workers.push(tokio::spawn(
+            worker.run_until_stopped(self.shutdown.clone()),
+        ));
+    }
+
+    pub async fn stop(&mut self) {
+        self.shutdown.cancel();
+        for worker in self.workers.drain(..) {
+            tokio::time::timeout(Duration::from_secs(30), worker)
+                .await
+                .expect("a worker stops within 30 s")
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    pub async fn tenant(&self, slug: &str) -> Tenant {
+        let (tenant, account) = db::tenants::create_tenant(
+            &self.db,
+            db::tenants::NewTenant {
+                name: slug.into(),
+                slug: slug.into(),
+                plan: Plan::Pro,
+            },
+        )
+        .await
+        .unwrap();
+        let id = TenantId::from(tenant.id);
+        let user = db::tenants::create_user(
+            &self.db,
+            db::tenants::NewUser {
+                tenant_id: Some(id),
+                account_id: Some(account.id.into()),
+                email: format!("owner@{slug}.example"),
+                name: String::new(),
+                role: common::Role::User,
+            },
+        )
+        .await
+        .unwrap();
+        let inbox = db::inboxes::create(
+            &self.db,
+            &TokenCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap(),
+            id,
+            db::inboxes::NewInbox {
+                account_id: account.id.into(),
+                name: "inbox".into(),
+                wuzapi_url: self.fake.base_url(),
+                token: format!("{slug}-token"),
+            },
+        )
+        .await
+        .unwrap();
+        Tenant {
+            id,
+            account: account.id.into(),
+            user: user.id.into(),
+            inbox: inbox.id.into(),
+        }
+    }
+
+    /// A campaign to `count` new contacts (phones from `first_phone`), with this pacing.
+    pub async fn campaign(
+        &self,
+        tenant: Tenant,
+        count: i64,
+        first_phone: i64,
+        delay_ms: (i32, i32),
+    ) -> (CampaignId, JobId) {
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "INSERT INTO contacts (id, tenant_id, account_id, phone, name)
+                 SELECT gen_random_uuid(), $1, $2, ($4 + g)::text, 'C' || g
+                   FROM generate_series(0, $3 - 1) AS g",
+                [
+                    tenant.id.into(),
+                    tenant.account.into(),
+                    count.into(),
+                    first_phone.into(),
+                ],
+            ))
+            .await
+            .unwrap();
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT id FROM contacts WHERE tenant_id = $1 AND phone::bigint >= $2 AND phone::bigint < $2 + $3",
+                [tenant.id.into(), first_phone.into(), count.into()],
+            ))
+            .await
+            .unwrap();
+        let contact_ids = rows
+            .iter()
+            .map(|r| r.try_get::<uuid::Uuid>("", "id").unwrap().into())
+            .collect();
+        let created = db::campaigns::create(
+            &self.db,
+            tenant.id,
+            db::campaigns::NewCampaign {
+                account_id: tenant.account,
+                inbox_id: tenant.inbox,
+                created_by: tenant.user,
+                name: "launch".into(),
+                template: "{Hi|Hello} {{name}}!".into(),
+                contact_ids,
+                delay_min_ms: delay_ms.0,
+                delay_max_ms: delay_ms.1,
+                scheduled_at: None,
+                max_attempts: 3,
+            },
+            |_| Ok(()),
+        )
+        .await
+        .unwrap();
+        (created.campaign.id, created.job.id)
+    }
+
+    pub async fn campaign_row(
+        &self,
+        tenant: Tenant,
+        id: CampaignId,
+    ) -> db::entity::campaign::Model {
+        db::campaigns::find(&self.db, tenant.id, id).await.unwrap()
+    }
+
+    pub async fn job_row(&self, id: JobId) -> db::entity::job::Model {
+        db::jobs::find(&self.db, None, id).await.unwrap()
+    }
+
+    /// Polls until the campaign is in `status` (at most `within`).
+    pub async fn wait_status(
+        &self,
+        tenant: Tenant,
+        id: CampaignId,
+        status: CampaignStatus,
+        within: Duration,
+    ) -> db::entity::campaign::Model {
+        let deadline = Instant::now() + within;
+        loop {
+            let campaign = self.campaign_row(tenant, id).await;
+            if campaign.status == status {
+                return campaign;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "campaign still {} (wanted {status}): {:?}",
+                campaign.status,
+                campaign.status_reason
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn recipients(&self, id: CampaignId) -> Vec<db::entity::campaign_recipient::Model> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        db::entity::campaign_recipient::Entity::find()
+            .filter(db::entity::campaign_recipient::Column::CampaignId.eq(id))
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// Messages the fake received per phone, for this token.
+    pub fn received(&self, token: &str) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for message in self.fake.sent_messages() {
+            if message.token == token {
+                *counts.entry(message.phone).or_default() += 1;
+            }
+        }
+        counts
+    }
+}
+
+fn assert_each_once(received: &HashMap<String, usize>, expected: usize) {
+    let twice: Vec<_> = received.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "messaged more than once: {twice:?}");
+    assert_eq!(received.len(), expected);
+}
+
+#[tokio::test]
+async fn long_campaigns_are_chains_of_short_batches_and_each_recipient_gets_one_message() {
+    let mut f = Fixture::new().await;
+    f.start_worker(&[("CAMPAIGN_BATCH_SECONDS", "0.3")]).await;
+    let tenant = f.tenant("chain").await;
+    let (campaign, job) = f.campaign(tenant, 40, 5511900000000, (20, 30)).await;
+    f.wait_status(
+        tenant,
+        campaign,
+        CampaignStatus::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+    let job = f.job_row(job).await;
+    assert_eq!(job.state, JobState::Completed);
+    assert!(job.seq >= 3, "sent in several batches, got {}", job.seq);
+    assert!(job.attempts <= job.max_attempts);
+    assert_each_once(&f.received("chain-token"), 40);
+    let recipients = f.recipients(campaign).await;
+    let ids: HashMap<String, String> = recipients
+        .iter()
+        .map(|r| (r.phone.clone(), r.message_id.clone()))
+        .collect();
+    for message in f.fake.sent_messages() {
+        assert_eq!(
+            ids[&message.phone], message.id,
+            "sent with the recipient's id"
+        );
+        assert!(
+            message.body.ends_with(&format!(
+                "C{}!",
+                message.phone.parse::<i64>().unwrap() - 5511900000000
+            )),
+            "{}",
+            message.body
+        );
+    }
+    assert!(recipients.iter().all(|r| r.status == RecipientStatus::Sent));
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
+    let mut f = Fixture::new().await;
+    f.start_worker(&[]).await;
+    let tenant = f.tenant("pausing").await;
+    let (campaign, job) = f.campaign(tenant, 30, 5511910000000, (40, 50)).await;
+    while f.received("pausing-token").len() < 5 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    db::campaigns::pause(&f.db, tenant.id, campaign)
+        .await
+        .unwrap();
+    // Within one batch: the next claim sees the pause and the job waits without a message.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while f.job_row(job).await.state != JobState::Delayed {
+        assert!(Instant::now() < deadline, "the batch did not stop");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let at_pause = f.received("pausing-token").len();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        f.received("pausing-token").len(),
+        at_pause,
+        "nothing sent while paused"
+    );
+    assert_eq!(
+        f.campaign_row(tenant, campaign).await.status,
+        CampaignStatus::Paused
+    );
+    db::campaigns::resume(&f.db, tenant.id, campaign)
+        .await
+        .unwrap();
+    let again = db::campaigns::resume(&f.db, tenant.id, campaign).await;
+    assert!(
+        matches!(again, Err(db::DbError::Conflict(_))),
+        "only a paused campaign resumes"
+    );
+    f.wait_status(
+        tenant,
+        campaign,
+        CampaignStatus::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_each_once(&f.received("pausing-token"), 30);
+    let err = db::campaigns::pause(&f.db, tenant.id, campaign)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, db::DbError::Conflict(_)), "{err}");
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn cancel_stops_the_campaign_within_one_batch() {
+    let mut f = Fixture::new().await;
+    f.start_worker(&[]).await;
+    let tenant = f.tenant("cancelling").await;
+    let (campaign, job) = f.campaign(tenant, 30, 5511920000000, (40, 50)).await;
+    while f.received("cancelling-token").len() < 3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    db::campaigns::cancel(&f.db, tenant.id, campaign)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while f.job_row(job).await.state != JobState::Completed {
+        assert!(Instant::now() < deadline, "the job did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = f.received("cancelling-token").len();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        f.received("cancelling-token").len(),
+        sent,
+        "nothing after the cancel"
+    );
+    let recipients = f.recipients(campaign).await;
+    let cancelled = recipients
+        .iter()
+        .filter(|r| r.status == RecipientStatus::Cancelled)
+        .count();
+    assert_eq!(cancelled + sent, 30, "every other recipient is cancelled");
+    assert_eq!(
+        f.campaign_row(tenant, campaign).await.status,
+        CampaignStatus::Cancelled
+    );
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_disconnected_number_pauses_the_campaign_with_a_reason_and_resumes_when_asked() {
+    let mut f = Fixture::new().await;
+    f.fake.add_user("offline-token");
+    f.fake.disconnect("offline-token");
+    f.start_worker(&[]).await;
+    let tenant = f.tenant("offline").await;
+    let (campaign, _) = f.campaign(tenant, 5, 5511930000000, (0, 5)).await;
+    let paused = f
+        .wait_status(
+            tenant,
+            campaign,
+            CampaignStatus::Paused,
+            Duration::from_secs(10),
+        )
+        .await;
+    let reason = paused.status_reason.unwrap_or_default();
+    assert!(reason.contains("disconnected"), "{reason}");
+    assert!(f.received("offline-token").is_empty());
+    f.fake.connect("offline-token");
+    db::campaigns::resume(&f.db, tenant.id, campaign)
+        .await
+        .unwrap();
+    f.wait_status(
+        tenant,
+        campaign,
+        CampaignStatus::Completed,
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_each_once(&f.received("offline-token"), 5);
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_wuzapi_outage_is_retried_then_parked_and_the_campaign_goes_on_by_itself() {
+    let mut f = Fixture::new().await;
+    // Three attempts fail (retries after 200 and 400 ms), then three probes (300, 600,
+    // 1200 ms); the seventh try gets through.
+    f.fake.fail_next_sends(6, 502);
+    f.start_worker(&[]).await;
+    let tenant = f.tenant("outage").await;
+    let (campaign, job) = f.campaign(tenant, 4, 5511940000000, (0, 5)).await;
+    let parked = f
+        .wait_status(
+            tenant,
+            campaign,
+            CampaignStatus::WaitingWuzapi,
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(
+        parked
+            .status_reason
+            .unwrap_or_default()
+            .contains("waiting for WUZAPI"),
+        "the owner sees why"
+    );
+    assert_eq!(f.job_row(job).await.state, JobState::Delayed);
+    f.wait_status(
+        tenant,
+        campaign,
+        CampaignStatus::Completed,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_each_once(&f.received("outage-token"), 4);
+    let refused = f.fake.refused_send_times();
+    assert_eq!(refused.len(), 6);
+    let gaps: Vec<i64> = refused
+        .windows(2)
+        .map(|w| (w[1] - w[0]).num_milliseconds())
+        .collect();
+    // Retries wait the back-off; probes wait longer each time.
+    for (gap, configured) in gaps.iter().zip([200, 400, 300, 600, 1200]) {
+        assert!(
+            *gap >= configured && *gap < configured + 600,
+            "gaps {gaps:?}: expected about {configured} ms"
+        );
+    }
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn two_campaigns_on_one_number_in_two_workers_keep_its_pace() {
+    let mut f = Fixture::new().await;
+    f.start_worker(&[]).await;
+    f.start_worker(&[]).await;
+    let tenant = f.tenant("paced").await;
+    let (first, _) = f.campaign(tenant, 6, 5511950000000, (200, 250)).await;
+    let (second, _) = f.campaign(tenant, 6, 5511950001000, (200, 250)).await;
+    for campaign in [first, second] {
+        f.wait_status(
+            tenant,
+            campaign,
+            CampaignStatus::Completed,
+            Duration::from_secs(60),
+        )
+        .await;
+    }
+    let mut times: Vec<_> = f.fake.sent_messages().into_iter().map(|m| m.at).collect();
+    times.sort();
+    assert_eq!(times.len(), 12);
+    for pair in times.windows(2) {
+        let gap = (pair[1] - pair[0]).num_milliseconds();
+        assert!(gap >= 200, "two messages {gap} ms apart on one number");
+    }
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_message_of_a_running_campaign_sends_nothing_twice() {
+    let mut f = Fixture::new().await;
+    f.start_worker(&[("WORKER_CAMPAIGN_CONCURRENCY", "4")])
+        .await;
+    f.start_worker(&[]).await;
+    let tenant = f.tenant("twice").await;
+    let (campaign, job) = f.campaign(tenant, 20, 5511960000000, (10, 20)).await;
+    // The same message twice more, as a relay that published it again would.
+    let row = f.job_row(job).await;
+    let broker = queue::Broker::connect(
+        &testkit::amqp_url(),
+        &f.queues.prefix,
+        common::QueueType::Quorum,
+    )
+    .await
+    .unwrap();
+    broker
+        .declare(&[common::QueueName::Campaign])
+        .await
+        .unwrap();
+    let mut headers = lapin::types::FieldTable::default();
+    queue::headers::set_int(&mut headers, db::jobs::SEQ_HEADER, 0);
+    let copies: Vec<queue::OutgoingMessage> = (0..2)
+        .map(|_| queue::OutgoingMessage {
+            queue: common::QueueName::Campaign,
+            message_id: "dup",
+            payload: &row.payload,
+            headers: headers.clone(),
+        })
+        .collect();
+    broker
+        .publisher()
+        .await
+        .unwrap()
+        .publish_all(&copies)
+        .await
+        .unwrap();
+    broker.close().await;
+    f.wait_status(
+        tenant,
+        campaign,
+        CampaignStatus::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_each_once(&f.received("twice-token"), 20);
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn one_tenants_big_campaign_does_not_hold_back_another_tenants_small_one() {
+    let mut f = Fixture::new().await;
+    f.start_worker(&[
+        ("WORKER_CAMPAIGN_CONCURRENCY", "1"),
+        ("CAMPAIGN_BATCH_SECONDS", "0.5"),
+    ])
+    .await;
+    let big_tenant = f.tenant("big").await;
+    let small_tenant = f.tenant("small").await;
+    let (big, _) = f.campaign(big_tenant, 400, 5511970000000, (10, 15)).await;
+    while f.received("big-token").len() < 20 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let asked = Instant::now();
+    let (small, _) = f.campaign(small_tenant, 5, 5511980000000, (0, 5)).await;
+    f.wait_status(
+        small_tenant,
+        small,
+        CampaignStatus::Completed,
+        Duration::from_secs(10),
+    )
+    .await;
+    let waited = asked.elapsed();
+    // At most the big campaign's batch under way, then the small one's turn.
+    assert!(
+        waited < Duration::from_millis(2500),
+        "the small campaign waited {waited:?}"
+    );
+    assert_ne!(
+        f.campaign_row(big_tenant, big).await.status,
+        CampaignStatus::Completed,
+        "the big one was still going"
+    );
+    f.stop().await;
+}

@@ -7,7 +7,12 @@ const UNREACHABLE_AMQP: &str = "amqp://guest:guest@127.0.0.1:1/%2f";
 
 #[tokio::test]
 async fn jobs_wait_in_the_outbox_while_rabbitmq_is_unreachable() {
-    let mut system = TestSystem::spawn_with(&[("AMQP_URL", UNREACHABLE_AMQP)]).await;
+    // The worker publishes no outbox rows of its own here: only gateways do.
+    let mut system = TestSystem::spawn_configured(
+        &[("AMQP_URL", UNREACHABLE_AMQP)],
+        &[("OUTBOX_RELAY", "false")],
+    )
+    .await;
     let tenant = system.tenant_with_admin("offline").await;
     let inbox_id = system.create_inbox(&tenant, "offline-token").await;
     let eva = system

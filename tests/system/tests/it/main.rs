@@ -4,5 +4,6 @@ mod campaigns;
 mod durability;
 mod errors;
 mod isolation;
+mod jobs;
 mod operations;
 mod security;
