@@ -432,7 +432,7 @@ pub async fn transition(
         .col_expr(campaign::Column::Status, Expr::value(to))
         .col_expr(
             campaign::Column::UpdatedAt,
-            Expr::current_timestamp().into(),
+            Expr::current_timestamp(),
         )
         .col_expr(campaign::Column::StatusReason, Expr::value(reason));
     if to == CampaignStatus::Running {
@@ -444,7 +444,7 @@ pub async fn transition(
     if to.is_finished() {
         update = update.col_expr(
             campaign::Column::FinishedAt,
-            Expr::current_timestamp().into(),
+            Expr::current_timestamp(),
         );
     }
     let result = update

@@ -281,7 +281,7 @@ fn fenced(lease: Lease) -> sea_orm::UpdateMany<job::Entity> {
             job::Column::LeaseExpiresAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp())
         .filter(job::Column::Id.eq(lease.job_id))
         .filter(job::Column::LeaseToken.eq(lease.token))
 }
@@ -305,7 +305,7 @@ pub async fn complete(
             .col_expr(job::Column::State, Expr::value(JobState::Completed))
             .col_expr(job::Column::Result, Expr::value(result))
             .col_expr(job::Column::Error, Expr::value(Option::<String>::None))
-            .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into()),
+            .col_expr(job::Column::FinishedAt, Expr::current_timestamp()),
     )
     .await
 }
@@ -317,10 +317,10 @@ pub async fn fail(db: &impl ConnectionTrait, lease: Lease, error: &str) -> DbRes
         fenced(lease)
             .col_expr(job::Column::State, Expr::value(JobState::Failed))
             .col_expr(job::Column::Error, Expr::value(error))
-            .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into())
+            .col_expr(job::Column::FinishedAt, Expr::current_timestamp())
             .col_expr(
                 job::Column::DeadLetteredAt,
-                Expr::current_timestamp().into(),
+                Expr::current_timestamp(),
             ),
     )
     .await
@@ -336,12 +336,12 @@ pub async fn fail_unheld(
     let result = job::Entity::update_many()
         .col_expr(job::Column::State, Expr::value(JobState::Failed))
         .col_expr(job::Column::Error, Expr::value(error))
-        .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::FinishedAt, Expr::current_timestamp())
         .col_expr(
             job::Column::DeadLetteredAt,
-            Expr::current_timestamp().into(),
+            Expr::current_timestamp(),
         )
-        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp())
         .col_expr(
             job::Column::LeaseToken,
             Expr::value(Option::<LeaseToken>::None),
@@ -492,7 +492,7 @@ pub async fn restart(
             job::Column::LeaseToken,
             Expr::value(Option::<LeaseToken>::None),
         )
-        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp())
         .filter(job::Column::Id.eq(id))
         .filter(Expr::cust(UNHELD));
     let job = job::Entity::find()
@@ -514,8 +514,8 @@ pub async fn complete_unheld(
     let result = job::Entity::update_many()
         .col_expr(job::Column::State, Expr::value(JobState::Completed))
         .col_expr(job::Column::Result, Expr::value(result))
-        .col_expr(job::Column::FinishedAt, Expr::current_timestamp().into())
-        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::FinishedAt, Expr::current_timestamp())
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp())
         .col_expr(job::Column::Seq, Expr::cust("seq + 1"))
         .filter(job::Column::Id.eq(id))
         .filter(job::Column::State.is_not_in([JobState::Completed, JobState::Failed]))
@@ -547,7 +547,7 @@ pub async fn set_progress(
 ) -> DbResult<bool> {
     let result = job::Entity::update_many()
         .col_expr(job::Column::Progress, Expr::value(progress))
-        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp().into())
+        .col_expr(job::Column::UpdatedAt, Expr::current_timestamp())
         .filter(job::Column::Id.eq(lease.job_id))
         .filter(job::Column::LeaseToken.eq(lease.token))
         .exec(db)

@@ -100,32 +100,10 @@ pub struct JobContext {
     pub shutdown: CancellationToken,
     /// Cancelled when the lease keeper finds the lease taken over.
     pub lease_lost: CancellationToken,
-    relay_waker: RelayWaker,
+    pub(crate) relay_waker: RelayWaker,
 }
 
 impl JobContext {
-    pub(crate) fn new(
-        db: DatabaseConnection,
-        job: job::Model,
-        lease: Lease,
-        lease_ttl: Duration,
-        worker_id: WorkerId,
-        shutdown: CancellationToken,
-        lease_lost: CancellationToken,
-        relay_waker: RelayWaker,
-    ) -> Self {
-        Self {
-            db,
-            job,
-            lease,
-            lease_ttl,
-            worker_id,
-            shutdown,
-            lease_lost,
-            relay_waker,
-        }
-    }
-
     pub fn tenant_id(&self) -> TenantId {
         self.job.tenant_id
     }

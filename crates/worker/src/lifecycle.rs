@@ -199,16 +199,16 @@ impl<J: Job> Lifecycle<J> {
         ));
         let attempts = job.attempts;
         let max_attempts = job.max_attempts;
-        let ctx = JobContext::new(
-            self.db.clone(),
+        let ctx = JobContext {
+            db: self.db.clone(),
             job,
             lease,
-            self.settings.lease_ttl,
-            self.worker_id,
-            self.shutdown.clone(),
+            lease_ttl: self.settings.lease_ttl,
+            worker_id: self.worker_id,
+            shutdown: self.shutdown.clone(),
             lease_lost,
-            self.relay_waker.clone(),
-        );
+            relay_waker: self.relay_waker.clone(),
+        };
         let started = ctx.job.clone();
         let result = self.job.run(ctx, message).await;
         keeper.abort();
