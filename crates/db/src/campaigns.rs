@@ -430,10 +430,7 @@ pub async fn transition(
 ) -> DbResult<bool> {
     let mut update = campaign::Entity::update_many()
         .col_expr(campaign::Column::Status, Expr::value(to))
-        .col_expr(
-            campaign::Column::UpdatedAt,
-            Expr::current_timestamp(),
-        )
+        .col_expr(campaign::Column::UpdatedAt, Expr::current_timestamp())
         .col_expr(campaign::Column::StatusReason, Expr::value(reason));
     if to == CampaignStatus::Running {
         update = update.col_expr(
@@ -442,10 +439,7 @@ pub async fn transition(
         );
     }
     if to.is_finished() {
-        update = update.col_expr(
-            campaign::Column::FinishedAt,
-            Expr::current_timestamp(),
-        );
+        update = update.col_expr(campaign::Column::FinishedAt, Expr::current_timestamp());
     }
     let result = update
         .filter(campaign::Column::Id.eq(campaign_id))

@@ -318,10 +318,7 @@ pub async fn fail(db: &impl ConnectionTrait, lease: Lease, error: &str) -> DbRes
             .col_expr(job::Column::State, Expr::value(JobState::Failed))
             .col_expr(job::Column::Error, Expr::value(error))
             .col_expr(job::Column::FinishedAt, Expr::current_timestamp())
-            .col_expr(
-                job::Column::DeadLetteredAt,
-                Expr::current_timestamp(),
-            ),
+            .col_expr(job::Column::DeadLetteredAt, Expr::current_timestamp()),
     )
     .await
 }
@@ -337,10 +334,7 @@ pub async fn fail_unheld(
         .col_expr(job::Column::State, Expr::value(JobState::Failed))
         .col_expr(job::Column::Error, Expr::value(error))
         .col_expr(job::Column::FinishedAt, Expr::current_timestamp())
-        .col_expr(
-            job::Column::DeadLetteredAt,
-            Expr::current_timestamp(),
-        )
+        .col_expr(job::Column::DeadLetteredAt, Expr::current_timestamp())
         .col_expr(job::Column::UpdatedAt, Expr::current_timestamp())
         .col_expr(
             job::Column::LeaseToken,

@@ -142,3 +142,57 @@ impl Drop for TestQueues {
         }
     }
 }
+
+/// A TCP proxy on loopback that a test can cut and restore, to play a network failure between
+/// a service and a dependency (say, a worker and RabbitMQ) without touching the dependency.
+pub struct CuttableProxy {
+    pub port: u16,
+    cut: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl CuttableProxy {
+    /// Listens on a free loopback port and forwards every connection to `upstream`.
+    pub async fn start(upstream: std::net::SocketAddr) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let (cut, _) = tokio::sync::watch::channel(false);
+        let cut = std::sync::Arc::new(cut);
+        let state = cut.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if *state.borrow() {
+                    drop(client); // refused while cut
+                    continue;
+                }
+                let mut cut_signal = state.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut_signal.wait_for(|cut| *cut) => {}
+                    }
+                    // Dropping both ends resets the connection, as a failed link would.
+                });
+            }
+        });
+        Ok(Self { port, cut, task })
+    }
+
+    /// Drops every connection and refuses new ones until [`restore`](Self::restore).
+    pub fn cut(&self) {
+        self.cut.send_replace(true);
+    }
+
+    pub fn restore(&self) {
+        self.cut.send_replace(false);
+    }
+}
+
+impl Drop for CuttableProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

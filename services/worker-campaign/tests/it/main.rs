@@ -599,3 +599,48 @@ async fn one_tenants_big_campaign_does_not_hold_back_another_tenants_small_one()
     );
     f.stop().await;
 }
+
+#[tokio::test]
+async fn a_network_cut_between_worker_and_broker_loses_nothing_and_repeats_nothing() {
+    let mut f = Fixture::new().await;
+    let broker: std::net::SocketAddr = "127.0.0.1:5672".parse().unwrap();
+    let proxy = testkit::CuttableProxy::start(broker).await.unwrap();
+    let through_proxy =
+        testkit::amqp_url().replace("127.0.0.1:5672", &format!("127.0.0.1:{}", proxy.port));
+    assert_ne!(
+        through_proxy,
+        testkit::amqp_url(),
+        "AMQP_URL must name 127.0.0.1:5672"
+    );
+    f.start_worker(&[
+        ("AMQP_URL", through_proxy.as_str()),
+        ("CAMPAIGN_BATCH_SECONDS", "0.5"),
+    ])
+    .await;
+    let tenant = f.tenant("cut").await;
+    let (campaign, job) = f.campaign(tenant, 60, 5511975000000, (20, 30)).await;
+    while f.received("cut-token").len() < 10 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The link fails mid-campaign: the consumer's channel and the relay's publisher go with it.
+    proxy.cut();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.restore();
+    f.wait_status(
+        tenant,
+        campaign,
+        CampaignStatus::Completed,
+        Duration::from_secs(60),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_each_once(&f.received("cut-token"), 60);
+    assert!(
+        f.recipients(campaign)
+            .await
+            .iter()
+            .all(|r| r.status == RecipientStatus::Sent)
+    );
+    assert_eq!(f.job_row(job).await.state, JobState::Completed);
+    f.stop().await;
+}
