@@ -117,4 +117,6 @@ fmt:
 
 # Throughput benchmarks (release build), each figure with a baseline from the same run.
 bench: services
-    RUST_LOG=warn cargo run --release -q -p system-tests --bin bench
+    cargo build --release -q -p worker-campaign --bin worker-campaign
+    cargo build --release -q -p system-tests --bin bench
+    RUST_LOG=warn ./target/release/bench

@@ -44,6 +44,15 @@ pub struct NewJob {
     pub run_at: Option<DateTime<Utc>>,
 }
 
+/// The state of a job whose next message is due at `run_at`: `delayed` until then.
+fn state_until(run_at: DateTime<Utc>) -> JobState {
+    if run_at > Utc::now() {
+        JobState::Delayed
+    } else {
+        JobState::Waiting
+    }
+}
+
 /// Writes the job and the outbox row that publishes its first message.
 pub async fn enqueue(db: &impl ConnectionTrait, new: NewJob) -> DbResult<job::Model> {
     let now = Utc::now();
@@ -53,11 +62,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, new: NewJob) -> DbResult<job::Mo
         tenant_id: Set(new.tenant_id),
         queue: Set(new.queue),
         subject_id: Set(new.subject_id),
-        state: Set(if run_at.is_some() {
-            JobState::Delayed
-        } else {
-            JobState::Waiting
-        }),
+        state: Set(state_until(run_at.unwrap_or(now))),
         attempts: Set(0),
         max_attempts: Set(new.max_attempts),
         progress: Set(serde_json::json!({})),
@@ -396,16 +401,8 @@ pub async fn continue_at(
     run_at: DateTime<Utc>,
     progress: Option<serde_json::Value>,
 ) -> DbResult<bool> {
-    let now = Utc::now();
     let mut update = fenced(lease)
-        .col_expr(
-            job::Column::State,
-            Expr::value(if run_at > now {
-                JobState::Delayed
-            } else {
-                JobState::Waiting
-            }),
-        )
+        .col_expr(job::Column::State, Expr::value(state_until(run_at)))
         .col_expr(job::Column::Seq, Expr::cust("seq + 1"))
         .col_expr(job::Column::Attempts, Expr::value(0))
         .col_expr(job::Column::Error, Expr::value(Option::<String>::None))
@@ -456,16 +453,8 @@ pub async fn restart(
     id: JobId,
     run_at: DateTime<Utc>,
 ) -> DbResult<Option<job::Model>> {
-    let now = Utc::now();
     let update = job::Entity::update_many()
-        .col_expr(
-            job::Column::State,
-            Expr::value(if run_at > now {
-                JobState::Delayed
-            } else {
-                JobState::Waiting
-            }),
-        )
+        .col_expr(job::Column::State, Expr::value(state_until(run_at)))
         .col_expr(job::Column::Seq, Expr::cust("seq + 1"))
         .col_expr(job::Column::Attempts, Expr::value(0))
         .col_expr(job::Column::Error, Expr::value(Option::<String>::None))

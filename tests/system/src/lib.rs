@@ -52,6 +52,17 @@ pub struct TestSystem {
 
 /// Settings every service of one test shares; everything else keeps its default.
 fn env_for(db_url: &str, prefix: &str, wuzapi_url: &str, extra: &[(&str, &str)]) -> Env {
+    let pairs = env_pairs(db_url, prefix, wuzapi_url, extra);
+    Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+}
+
+/// The pairs behind [`env_for`]; later pairs win.
+fn env_pairs(
+    db_url: &str,
+    prefix: &str,
+    wuzapi_url: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> =
         ["AMQP_URL", "REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"]
             .iter()
@@ -75,7 +86,7 @@ fn env_for(db_url: &str, prefix: &str, wuzapi_url: &str, extra: &[(&str, &str)])
         .chain(extra)
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
-    Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    pairs
 }
 
 impl TestSystem {
@@ -94,12 +105,34 @@ impl TestSystem {
         gateway_env: &[(&str, &str)],
         worker_env: &[(&str, &str)],
     ) -> Self {
+        Self::spawn_inner(gateway_env, Some(worker_env)).await
+    }
+
+    /// A gateway and the fake WUZAPI, and no worker: the caller starts its own (processes, in
+    /// the benchmark), with [`worker_env`](Self::worker_env).
+    pub async fn spawn_gateway_only(gateway_env: &[(&str, &str)]) -> Self {
+        Self::spawn_inner(gateway_env, None).await
+    }
+
+    /// The settings a worker of this system needs, plus `extra`.
+    pub fn worker_env(&self, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+        env_pairs(
+            &self.db.url,
+            &self.queue_prefix,
+            &self.wuzapi.base_url(),
+            extra,
+        )
+    }
+
+    async fn spawn_inner(
+        gateway_env: &[(&str, &str)],
+        worker_env: Option<&[(&str, &str)]>,
+    ) -> Self {
         telemetry::init_tracing("system-tests");
         let db = TestDatabase::create().await.expect("create test database");
         let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
         let queues = testkit::TestQueues::new(&WAIT_DELAYS);
         let queue_prefix = queues.prefix.clone();
-        let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), worker_env);
         let shutdown = CancellationToken::new();
 
         let gateway_env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), gateway_env);
@@ -108,12 +141,14 @@ impl TestSystem {
             .await
             .expect("build gateway");
         let base_url = format!("http://127.0.0.1:{}", app.port());
-        let worker = start_worker(&env).await;
-        let worker_url = format!("http://127.0.0.1:{}", worker.http_port());
-        let tasks = vec![
-            tokio::spawn(app.run_until_stopped(shutdown.clone())),
-            tokio::spawn(worker.run_until_stopped(shutdown.clone())),
-        ];
+        let mut tasks = vec![tokio::spawn(app.run_until_stopped(shutdown.clone()))];
+        let mut worker_url = String::new();
+        if let Some(worker_env) = worker_env {
+            let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), worker_env);
+            let worker = start_worker(&env).await;
+            worker_url = format!("http://127.0.0.1:{}", worker.http_port());
+            tasks.push(tokio::spawn(worker.run_until_stopped(shutdown.clone())));
+        }
 
         let connection = db::connect(&db.url, 1).await.expect("connect");
         let (_, admin_key) = db::tenants::bootstrap_superadmin(&connection, "root@example.com")

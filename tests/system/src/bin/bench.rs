@@ -1,28 +1,41 @@
-//! `just bench`: throughput of the running system, each figure next to a baseline measured in the
+//! `just bench`: throughput of the running system, each figure next to a ceiling measured in the
 //! same run on the same machine (which is shared and noisy, so the ratios are what to compare).
 //!
-//! 1. Campaign sending: recipients per second from job start to finish, against the same number
-//!    of bare `POST /chat/send/text` calls from one client to the same fake WUZAPI (what the
-//!    worker does, minus the database, rendering and bookkeeping).
-//! 2. Authenticated API reads: `GET /api/contacts?limit=50` per second under concurrent load,
-//!    against `GET /healthz` on the same gateway (the cost of auth, query and serialisation).
+//! 1. Ceilings: the broker's raw rate (persistent messages with publisher confirms, published
+//!    and consumed at once through a quorum queue) and bare `POST /chat/send/text` calls to the
+//!    same fake WUZAPI from as many concurrent clients as there are inboxes.
+//! 2. The whole pipeline with zero delays: gateway -> outbox -> RabbitMQ -> `worker-campaign`
+//!    processes -> fake WUZAPI, many campaigns on many inboxes, with 1, 2 and 4 worker
+//!    processes: messages per second, and job pick-up latency (job created -> first attempt).
+//! 3. Authenticated API reads: `GET /api/contacts?limit=50` under concurrent load, against
+//!    `GET /healthz` on the same gateway.
+//!
+//! The worker processes are the release `worker-campaign` binary next to this one
+//! (`just bench` builds both).
 
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions};
+use lapin::types::FieldTable;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use system_tests::TestSystem;
+use system_tests::{TenantHandle, TestSystem};
 use wuzapi::{SendText, WuzapiClient};
 
-const RECIPIENTS: usize = 2_000;
-const CONCURRENCY: usize = 32;
+const CAMPAIGNS: usize = 16;
+const RECIPIENTS_PER_CAMPAIGN: usize = 500;
+const BROKER_MESSAGES: usize = 20_000;
+const HTTP_CLIENTS: usize = 32;
 const LOAD_SECONDS: u64 = 5;
 
 #[tokio::main]
 async fn main() {
-    let system = TestSystem::spawn().await;
+    let system = TestSystem::spawn_gateway_only(&[]).await;
     let tenant = system.tenant_with_admin("bench").await;
 
     println!(
@@ -30,80 +43,285 @@ async fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!();
-    println!("| scenario | figure | baseline | ratio |");
+    println!("| scenario | figure | ceiling / baseline | ratio |");
     println!("|---|---|---|---|");
 
-    // 1. Campaign sending against bare client sends.
-    let baseline = raw_sends_per_second(&system).await;
-    let campaign = campaign_sends_per_second(&system, &tenant).await;
+    let broker = broker_rate().await;
     println!(
-        "| campaign send, {RECIPIENTS} recipients, no delay | {campaign:.0} msg/s | {baseline:.0} bare sends/s | {:.2} |",
-        campaign / baseline
+        "| RabbitMQ alone: publish (persistent, confirms) + consume, quorum queue, {BROKER_MESSAGES} messages | {broker:.0} msg/s | | |"
+    );
+    let bare = bare_sends_per_second(&system).await;
+    println!(
+        "| bare sends to the fake WUZAPI, {CAMPAIGNS} concurrent clients | {bare:.0} msg/s | | |"
     );
 
-    // 2. Authenticated reads against the health endpoint.
+    let mut first_phone = 5511800000000_i64;
+    for workers in [1, 2, 4] {
+        let run = pipeline(&system, &tenant, workers, first_phone).await;
+        first_phone += (CAMPAIGNS * RECIPIENTS_PER_CAMPAIGN) as i64;
+        println!(
+            "| pipeline, {workers} worker process(es), {CAMPAIGNS} campaigns x {RECIPIENTS_PER_CAMPAIGN} recipients on {CAMPAIGNS} inboxes, no delay | {:.0} msg/s | {bare:.0} bare sends/s | {:.2} |",
+            run.rate,
+            run.rate / bare
+        );
+        println!(
+            "| job pick-up latency, {workers} worker(s) (created -> first attempt) | p50 {:.0} ms, p99 {:.0} ms | | |",
+            run.pickup_p50_ms, run.pickup_p99_ms
+        );
+    }
+
     let health = requests_per_second(&system, "/healthz", None).await;
     let contacts = requests_per_second(&system, "/api/contacts?limit=50", Some(&tenant.key)).await;
     println!(
-        "| GET /api/contacts?limit=50, {CONCURRENCY} clients | {contacts:.0} req/s | {health:.0} req/s (/healthz) | {:.2} |",
+        "| GET /api/contacts?limit=50, {HTTP_CLIENTS} clients | {contacts:.0} req/s | {health:.0} req/s (/healthz) | {:.2} |",
         contacts / health
     );
     system.stop().await;
 }
 
-async fn raw_sends_per_second(system: &TestSystem) -> f64 {
+/// Publishes `BROKER_MESSAGES` persistent messages with confirms while a consumer takes and
+/// acknowledges them, through a quorum queue of its own; messages per second end to end.
+async fn broker_rate() -> f64 {
+    let queues = testkit::TestQueues::new(&[]);
+    let connection = lapin::Connection::connect(&testkit::amqp_url(), Default::default())
+        .await
+        .expect("RabbitMQ");
+    let channel = connection.create_channel().await.expect("channel");
+    let name = format!("{}.campaign", queues.prefix);
+    let mut arguments = FieldTable::default();
+    arguments.insert(
+        "x-queue-type".into(),
+        lapin::types::AMQPValue::LongString("quorum".into()),
+    );
+    channel
+        .queue_declare(
+            name.as_str().into(),
+            lapin::options::QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            arguments,
+        )
+        .await
+        .expect("declare");
+    channel
+        .confirm_select(Default::default())
+        .await
+        .expect("confirms");
+    let consumer_channel = connection.create_channel().await.expect("channel");
+    consumer_channel
+        .basic_qos(200, BasicQosOptions::default())
+        .await
+        .expect("qos");
+    let mut consumer = consumer_channel
+        .basic_consume(
+            name.as_str().into(),
+            "bench".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("consume");
+    let started = Instant::now();
+    let consuming = tokio::spawn(async move {
+        let mut seen = 0;
+        while seen < BROKER_MESSAGES {
+            let delivery = consumer.next().await.expect("open").expect("delivery");
+            delivery.ack(BasicAckOptions::default()).await.expect("ack");
+            seen += 1;
+        }
+    });
+    let payload = vec![7u8; 80];
+    let mut confirms = Vec::with_capacity(1000);
+    for _ in 0..BROKER_MESSAGES {
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                name.as_str().into(),
+                BasicPublishOptions::default(),
+                &payload,
+                lapin::BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish");
+        confirms.push(confirm);
+        // A window of confirms in flight, as the outbox relay keeps one per batch.
+        if confirms.len() == 1000 {
+            for confirm in confirms.drain(..) {
+                confirm.await.expect("confirmed");
+            }
+        }
+    }
+    for confirm in confirms {
+        confirm.await.expect("confirmed");
+    }
+    consuming.await.expect("consumer");
+    let rate = BROKER_MESSAGES as f64 / started.elapsed().as_secs_f64();
+    let _ = connection.close(200, "bye".into()).await;
+    rate
+}
+
+/// The fake's ceiling: `CAMPAIGNS` clients sending at once, as many inboxes would.
+async fn bare_sends_per_second(system: &TestSystem) -> f64 {
     let client = WuzapiClient::with_defaults().expect("client");
     let base = system.wuzapi.base_url();
+    let per_client = 500;
     let started = Instant::now();
-    for i in 0..RECIPIENTS {
-        let request =
-            SendText::new(format!("55119{i:08}"), "Hi").with_id(format!("3EB0BENCH{i:08}"));
-        client
-            .send_text(&base, "baseline-token", &request)
-            .await
-            .expect("send");
+    let mut senders = Vec::new();
+    for c in 0..CAMPAIGNS {
+        let (client, base) = (client.clone(), base.clone());
+        senders.push(tokio::spawn(async move {
+            for i in 0..per_client {
+                let request = SendText::new(format!("551190{c:02}{i:05}"), "Hi")
+                    .with_id(format!("3EB0BENCH{c:02}{i:06}"));
+                client
+                    .send_text(&base, &format!("baseline-{c}"), &request)
+                    .await
+                    .expect("send");
+            }
+        }));
     }
-    let rate = RECIPIENTS as f64 / started.elapsed().as_secs_f64();
+    for sender in senders {
+        sender.await.expect("sender");
+    }
+    let rate = (CAMPAIGNS * per_client) as f64 / started.elapsed().as_secs_f64();
     system.wuzapi.reset();
     rate
 }
 
-async fn campaign_sends_per_second(
+struct PipelineRun {
+    rate: f64,
+    pickup_p50_ms: f64,
+    pickup_p99_ms: f64,
+}
+
+/// Release `worker-campaign` processes, killed when dropped.
+struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn worker_binary() -> PathBuf {
+    let dir = std::env::current_exe()
+        .expect("own path")
+        .parent()
+        .expect("target dir")
+        .to_owned();
+    let binary = dir.join("worker-campaign");
+    assert!(
+        binary.exists(),
+        "{} is missing: `just bench` builds it (cargo build --release -p worker-campaign)",
+        binary.display()
+    );
+    binary
+}
+
+async fn pipeline(
     system: &TestSystem,
-    tenant: &system_tests::TenantHandle,
-) -> f64 {
-    let ids = system
-        .insert_contacts(tenant, RECIPIENTS, 5511800000000)
-        .await;
-    let inbox_id = system.create_inbox(tenant, "bench-token").await;
-    let (status, created) = system
-        .call(
-            Method::POST,
-            "/api/campaigns",
-            Some(&tenant.key),
-            Some(json!({
-                "name": "bench",
-                "inboxId": inbox_id,
-                "template": "{Hi|Hello} {{name}}!",
-                "contactIds": ids,
-                "delayMinMs": 0,
-                "delayMaxMs": 0,
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{created}");
-    let campaign_id = created["data"]["campaign"]["id"]
-        .as_str()
-        .expect("campaign id");
-    let job = system.wait_for_campaign_job(&tenant.key, campaign_id).await;
-    assert_eq!(job["progress"]["sent"], RECIPIENTS, "{job}");
-    let seconds = |field: &str| {
-        chrono::DateTime::parse_from_rfc3339(job[field].as_str().expect("timestamp"))
-            .expect("rfc3339")
-            .timestamp_micros() as f64
-            / 1e6
-    };
-    RECIPIENTS as f64 / (seconds("finishedAt") - seconds("startedAt"))
+    tenant: &TenantHandle,
+    workers: usize,
+    first_phone: i64,
+) -> PipelineRun {
+    let binary = worker_binary();
+    let env = system.worker_env(&[("RUST_LOG", "error"), ("DATABASE_MAX_CONNECTIONS", "10")]);
+    let mut processes = Workers(Vec::new());
+    for _ in 0..workers {
+        let mut command = Command::new(&binary);
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        for (key, value) in &env {
+            command.env(key, value);
+        }
+        processes
+            .0
+            .push(command.spawn().expect("start worker-campaign"));
+    }
+    // Wait until every worker consumes before the clock starts.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, live) = system
+            .call(
+                Method::GET,
+                "/api/jobs/workers/status",
+                Some(&system.admin_key),
+                None,
+            )
+            .await;
+        if live["data"].as_array().map_or(0, Vec::len) >= workers {
+            break;
+        }
+        assert!(Instant::now() < deadline, "workers did not start: {live}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Contacts and inboxes first, so the clock measures sending only.
+    let mut batches = Vec::new();
+    for c in 0..CAMPAIGNS {
+        let start = first_phone + (c * RECIPIENTS_PER_CAMPAIGN) as i64;
+        let ids = system
+            .insert_contacts(tenant, RECIPIENTS_PER_CAMPAIGN, start)
+            .await;
+        let inbox = system
+            .create_inbox(tenant, &format!("bench-{workers}-{c}"))
+            .await;
+        batches.push((inbox, ids));
+    }
+    let started = Instant::now();
+    let mut campaign_ids = Vec::new();
+    for (inbox, ids) in &batches {
+        let (status, created) = system
+            .call(
+                Method::POST,
+                "/api/campaigns",
+                Some(&tenant.key),
+                Some(json!({
+                    "name": "bench",
+                    "inboxId": inbox,
+                    "template": "{Hi|Hello} {{name}}!",
+                    "contactIds": ids,
+                    "delayMinMs": 0,
+                    "delayMaxMs": 0,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{created}");
+        campaign_ids.push(
+            created["data"]["campaign"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let mut pickups = Vec::new();
+    for id in &campaign_ids {
+        let job = system.wait_for_campaign_job(&tenant.key, id).await;
+        assert_eq!(job["progress"]["sent"], RECIPIENTS_PER_CAMPAIGN, "{job}");
+        let at = |field: &str| {
+            chrono::DateTime::parse_from_rfc3339(job[field].as_str().expect("timestamp"))
+                .expect("rfc3339")
+        };
+        pickups.push(
+            (at("startedAt") - at("createdAt"))
+                .num_microseconds()
+                .unwrap() as f64
+                / 1000.0,
+        );
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    drop(processes);
+    system.wuzapi.reset();
+    pickups.sort_by(f64::total_cmp);
+    let percentile = |p: f64| pickups[((pickups.len() - 1) as f64 * p).round() as usize];
+    PipelineRun {
+        rate: (CAMPAIGNS * RECIPIENTS_PER_CAMPAIGN) as f64 / elapsed,
+        pickup_p50_ms: percentile(0.5),
+        pickup_p99_ms: percentile(0.99),
+    }
 }
 
 async fn requests_per_second(system: &TestSystem, path: &str, key: Option<&str>) -> f64 {
@@ -111,7 +329,7 @@ async fn requests_per_second(system: &TestSystem, path: &str, key: Option<&str>)
     let deadline = Instant::now() + Duration::from_secs(LOAD_SECONDS);
     let url = format!("{}{path}", system.base_url);
     let mut clients = Vec::new();
-    for _ in 0..CONCURRENCY {
+    for _ in 0..HTTP_CLIENTS {
         let (http, url, key, done) = (
             system.http.clone(),
             url.clone(),
