@@ -50,7 +50,11 @@ async fn main() {
     println!(
         "| RabbitMQ alone: publish (persistent, confirms) + consume, quorum queue, {BROKER_MESSAGES} messages | {broker:.0} msg/s | | |"
     );
-    let bare = bare_sends_per_second(&system).await;
+    let sequential = bare_sends_per_second(&system, 1).await;
+    println!(
+        "| bare sends to the fake WUZAPI, one client, one after another | {sequential:.0} msg/s | | |"
+    );
+    let bare = bare_sends_per_second(&system, CAMPAIGNS).await;
     println!(
         "| bare sends to the fake WUZAPI, {CAMPAIGNS} concurrent clients | {bare:.0} msg/s | | |"
     );
@@ -60,9 +64,11 @@ async fn main() {
         let run = pipeline(&system, &tenant, workers, first_phone).await;
         first_phone += (CAMPAIGNS * RECIPIENTS_PER_CAMPAIGN) as i64;
         println!(
-            "| pipeline, {workers} worker process(es), {CAMPAIGNS} campaigns x {RECIPIENTS_PER_CAMPAIGN} recipients on {CAMPAIGNS} inboxes, no delay | {:.0} msg/s | {bare:.0} bare sends/s | {:.2} |",
+            "| pipeline, {workers} worker process(es), {CAMPAIGNS} campaigns x {RECIPIENTS_PER_CAMPAIGN} recipients on {CAMPAIGNS} inboxes, no delay | {:.0} msg/s | {bare:.0} concurrent / {sequential:.0} sequential bare sends/s; {broker:.0} broker msg/s | {:.2} / {:.2}; {:.2} |",
             run.rate,
-            run.rate / bare
+            run.rate / bare,
+            run.rate / sequential,
+            run.rate / broker
         );
         println!(
             "| job pick-up latency, {workers} worker(s) (created -> first attempt) | p50 {:.0} ms, p99 {:.0} ms | | |",
@@ -161,18 +167,18 @@ async fn broker_rate() -> f64 {
     rate
 }
 
-/// The fake's ceiling: `CAMPAIGNS` clients sending at once, as many inboxes would.
-async fn bare_sends_per_second(system: &TestSystem) -> f64 {
+/// The fake's ceiling: `clients` clients sending at once, as that many inboxes would.
+async fn bare_sends_per_second(system: &TestSystem, clients: usize) -> f64 {
     let client = WuzapiClient::with_defaults().expect("client");
     let base = system.wuzapi.base_url();
-    let per_client = 500;
+    let per_client = 8000 / clients;
     let started = Instant::now();
     let mut senders = Vec::new();
-    for c in 0..CAMPAIGNS {
+    for c in 0..clients {
         let (client, base) = (client.clone(), base.clone());
         senders.push(tokio::spawn(async move {
             for i in 0..per_client {
-                let request = SendText::new(format!("551190{c:02}{i:05}"), "Hi")
+                let request = SendText::new(format!("55119{c:02}{i:06}"), "Hi")
                     .with_id(format!("3EB0BENCH{c:02}{i:06}"));
                 client
                     .send_text(&base, &format!("baseline-{c}"), &request)
@@ -184,7 +190,7 @@ async fn bare_sends_per_second(system: &TestSystem) -> f64 {
     for sender in senders {
         sender.await.expect("sender");
     }
-    let rate = (CAMPAIGNS * per_client) as f64 / started.elapsed().as_secs_f64();
+    let rate = (clients * per_client) as f64 / started.elapsed().as_secs_f64();
     system.wuzapi.reset();
     rate
 }
