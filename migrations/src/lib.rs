@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
 mod m20261126_000002_job_platform;
+mod m20261126_000003_job_trace_context;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261126_000002_job_platform::Migration),
+            Box::new(m20261126_000003_job_trace_context::Migration),
         ]
     }
 }

@@ -38,6 +38,8 @@ pub struct NewCampaign {
     pub delay_max_ms: i32,
     pub scheduled_at: Option<DateTime<Utc>>,
     pub max_attempts: i32,
+    /// The creating request's W3C `traceparent` (see [`jobs::NewJob::trace_context`]).
+    pub trace_context: Option<String>,
 }
 
 pub struct CreatedCampaign {
@@ -205,6 +207,7 @@ pub async fn create(
             payload: message.encode_to_vec(),
             max_attempts: new.max_attempts,
             run_at,
+            trace_context: new.trace_context,
         },
     )
     .await?;

@@ -29,6 +29,8 @@ pub const SEQ_HEADER: &str = "x-job-seq";
 /// AMQP header naming a message's job (also its message id), so a dead-letter queue can be
 /// searched without decoding payloads.
 pub const JOB_ID_HEADER: &str = "x-job-id";
+/// AMQP header carrying the job's trace (W3C trace context, the name the AMQP mapping uses).
+pub const TRACEPARENT_HEADER: &str = "traceparent";
 
 /// A job to create together with the data it works on (same transaction).
 pub struct NewJob {
@@ -42,6 +44,9 @@ pub struct NewJob {
     pub max_attempts: i32,
     /// Not before this time (a scheduled start); `None` means now.
     pub run_at: Option<DateTime<Utc>>,
+    /// The W3C `traceparent` of the work that creates the job (an API request), so its runs
+    /// join that trace; `None` when traces are not exported.
+    pub trace_context: Option<String>,
 }
 
 /// The state of a job whose next message is due at `run_at`: `delayed` until then.
@@ -79,11 +84,21 @@ pub async fn enqueue(db: &impl ConnectionTrait, new: NewJob) -> DbResult<job::Mo
         lease_worker: Set(None),
         lease_expires_at: Set(None),
         dead_lettered_at: Set(None),
+        trace_context: Set(new.trace_context),
     }
     .insert(db)
     .await?;
     write_message(db, &job, run_at.unwrap_or(now)).await?;
     Ok(job)
+}
+
+/// The headers of `job`'s messages: its generation, its id and, when it has one, its trace.
+fn message_headers(job: &job::Model) -> serde_json::Value {
+    let mut headers = serde_json::json!({ SEQ_HEADER: job.seq, JOB_ID_HEADER: job.id });
+    if let Some(traceparent) = &job.trace_context {
+        headers[TRACEPARENT_HEADER] = traceparent.as_str().into();
+    }
+    headers
 }
 
 /// The outbox row that publishes `job`'s current generation at `available_at`.
@@ -96,7 +111,7 @@ async fn write_message(
         queue: Set(job.queue.as_str().to_owned()),
         job_id: Set(job.id.into_uuid()),
         payload: Set(job.payload.clone()),
-        headers: Set(serde_json::json!({ SEQ_HEADER: job.seq, JOB_ID_HEADER: job.id })),
+        headers: Set(message_headers(job)),
         created_at: Set(Utc::now()),
         available_at: Set(available_at),
         publish_attempts: Set(0),

@@ -2,11 +2,18 @@
 
 pub mod probes;
 pub mod process;
+pub mod trace;
+
+pub use trace::{
+    TRACEPARENT, current_traceparent, set_remote_parent, shutdown_tracing, traceparent_of,
+};
 
 use std::sync::OnceLock;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 /// Buckets for request and job durations, in seconds: fine below the 200 ms P95 target, coarse
 /// up to the 2 s alert and beyond.
@@ -14,20 +21,46 @@ const DURATION_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0,
 ];
 
-/// Installs the log subscriber once per process (later calls, as in tests, do nothing).
+/// Installs the log subscriber once per process (later calls, as in tests, do nothing), with
+/// OpenTelemetry export when the standard `OTEL_EXPORTER_OTLP_*` variables ask for it (see
+/// [`trace`]). Call it inside the Tokio runtime; end the process with
+/// [`trace::shutdown_tracing`] so the last spans are sent.
 pub fn init_tracing(service: &'static str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let result = if json {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
+    let fmt: Box<dyn Layer<Registry> + Send + Sync> = if json {
+        tracing_subscriber::fmt::layer()
             .json()
             .with_current_span(true)
-            .try_init()
+            .boxed()
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).try_init()
+        tracing_subscriber::fmt::layer().boxed()
     };
+    let mut export_error = None;
+    let otel = if trace::export_wanted() {
+        match trace::provider(service) {
+            Ok(provider) => Some(
+                tracing_opentelemetry::layer()
+                    .with_tracer(trace::tracer(&provider, service))
+                    .boxed(),
+            ),
+            Err(e) => {
+                export_error = Some(e);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let result = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .with(filter)
+        .try_init();
     if result.is_ok() {
+        if let Some(error) = export_error {
+            tracing::error!(service, %error, "traces are not exported");
+        }
         tracing::debug!(service, "tracing initialised");
     }
 }

@@ -58,6 +58,9 @@ pub struct Probes {
     pub metrics: Metrics,
 }
 
+/// The paths [`configure`] mounts: probes and scrapes, which request logs and traces leave out.
+pub const PATHS: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
+
 /// Mounts `/healthz`, `/readyz` and `/metrics`.
 pub fn configure(cfg: &mut web::ServiceConfig, probes: Probes) {
     cfg.app_data(web::Data::new(probes))

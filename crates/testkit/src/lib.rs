@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+pub mod otlp;
+
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database};
 

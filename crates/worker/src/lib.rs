@@ -51,7 +51,9 @@ pub async fn main<J: BuildJob>(
     );
     let shutdown = tokio_util::sync::CancellationToken::new();
     tokio::spawn(telemetry::process::cancel_on_signal(shutdown.clone()));
-    worker.run_until_stopped(shutdown).await
+    let ran = worker.run_until_stopped(shutdown).await;
+    telemetry::shutdown_tracing().await;
+    ran
 }
 
 /// A job built from its own settings and a database pool (what [`main`] needs).

@@ -9,7 +9,7 @@ use chrono::Utc;
 use common::proto::JobMessage;
 use common::{JobId, LeaseToken, TenantId, WorkerId};
 use db::DatabaseConnection;
-use db::jobs::{self, Attempt, Lease, SEQ_HEADER};
+use db::jobs::{self, Attempt, Lease, SEQ_HEADER, TRACEPARENT_HEADER};
 use outbox::RelayWaker;
 use prost::Message;
 use queue::{Delivery, Disposition, JobHandler};
@@ -102,7 +102,19 @@ impl<J: Job> Lifecycle<J> {
                 "malformed",
             );
         };
-        let span = tracing::info_span!("job", queue, job_id = %job_id, tenant_id = %tenant_id, seq);
+        let span = tracing::info_span!(
+            "job",
+            otel.name = format!("{queue} job"),
+            otel.kind = "consumer",
+            queue,
+            job_id = %job_id,
+            tenant_id = %tenant_id,
+            seq
+        );
+        // The job's run continues the trace of the request that created it.
+        if let Some(traceparent) = queue::headers::text(&delivery.headers, TRACEPARENT_HEADER) {
+            telemetry::set_remote_parent(&span, &traceparent);
+        }
         self.attempt(delivery, message, job_id, tenant_id, seq)
             .instrument(span)
             .await

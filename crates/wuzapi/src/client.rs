@@ -140,6 +140,20 @@ impl WuzapiError {
     pub fn is_disconnected(&self) -> bool {
         matches!(self, Self::Disconnected { .. })
     }
+
+    /// A short name of the kind of failure, for metrics and span attributes.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Disconnected { .. } => "disconnected",
+            Self::InvalidRequest { .. } => "invalid_request",
+            Self::Rejected { .. } => "rejected",
+            Self::Server { .. } => "server",
+            Self::Timeout => "timeout",
+            Self::Transport(_) => "transport",
+            Self::Decode(_) => "decode",
+            Self::Config(_) => "config",
+        }
+    }
 }
 
 /// Client for WUZAPI servers, cheap to clone (it shares one `reqwest::Client`).
@@ -182,7 +196,8 @@ impl WuzapiClient {
         &self.http
     }
 
-    /// `POST /chat/send/text`.
+    /// `POST /chat/send/text`, in a `wuzapi.send` span.
+    #[tracing::instrument(name = "wuzapi.send", skip_all, fields(otel.kind = "client", http.request.method = "POST", url.path = "/chat/send/text", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty, wuzapi.message_id = req.id.as_deref()))]
     pub async fn send_text(
         &self,
         base_url: &str,
@@ -199,6 +214,7 @@ impl WuzapiClient {
 
     /// `POST /user/check`. Match the results on [`NumberCheck::query`]: WUZAPI does not keep
     /// the request order. An empty `phones` answers an empty list without a request.
+    #[tracing::instrument(name = "wuzapi.check", skip_all, fields(otel.kind = "client", http.request.method = "POST", url.path = "/user/check", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty, numbers = phones.len()))]
     pub async fn check_numbers(
         &self,
         base_url: &str,
@@ -217,6 +233,7 @@ impl WuzapiClient {
 
     /// `GET /session/status`. A user without a session answers
     /// [`WuzapiError::Disconnected`] rather than `connected: false`.
+    #[tracing::instrument(name = "wuzapi.session_status", skip_all, fields(otel.kind = "client", http.request.method = "GET", url.path = "/session/status", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty))]
     pub async fn session_status(
         &self,
         base_url: &str,
@@ -228,7 +245,26 @@ impl WuzapiClient {
         parse_session_status(&data)
     }
 
+    /// One request in the caller's span, which records its status code and, on failure, an
+    /// error status and type (never the body).
     async fn call(
+        &self,
+        method: Method,
+        base_url: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Result<Value, WuzapiError> {
+        let result = self.request(method, base_url, path, token, body).await;
+        if let Err(e) = &result {
+            let span = tracing::Span::current();
+            span.record("otel.status_code", "ERROR");
+            span.record("error.type", e.kind());
+        }
+        result
+    }
+
+    async fn request(
         &self,
         method: Method,
         base_url: &str,
@@ -250,6 +286,7 @@ impl WuzapiClient {
         }
         let mut response = request.send().await.map_err(transport_error)?;
         let status = response.status();
+        tracing::Span::current().record("http.response.status_code", status.as_u16());
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
             if bytes.len() + chunk.len() > Self::MAX_RESPONSE_BYTES {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 mod http_metrics;
 pub mod queue_stats;
+mod request_span;
 pub mod routes;
 pub mod state;
 
@@ -120,6 +121,8 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(extractors::path_error))
                 .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
                 .wrap(actix_web::middleware::from_fn(http_metrics::record))
+                // Outermost: everything the request does, metrics included, is in its span.
+                .wrap(request_span::middleware())
                 .configure(|cfg| telemetry::probes::configure(cfg, probes.clone()))
                 .configure(|cfg| routes::configure(cfg, campaign_json_limit))
                 .default_service(web::to(|| async {

@@ -38,7 +38,11 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => serve(config).await,
+        Command::Serve => {
+            let served = serve(config).await;
+            telemetry::shutdown_tracing().await;
+            served
+        }
         Command::BootstrapSuperadmin { email } => {
             let db = db::connect(&config.core.database_url, 1).await?;
             let (admin, key) = db::tenants::bootstrap_superadmin(&db, email.trim()).await?;

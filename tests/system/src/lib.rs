@@ -48,6 +48,60 @@ pub struct TestSystem {
     queues: testkit::TestQueues,
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    /// Services running as their own processes ([`TestSystem::spawn_processes`]).
+    processes: Vec<ServiceProcess>,
+}
+
+/// A service binary running as a child process; killed if the test ends without stopping it.
+struct ServiceProcess {
+    name: &'static str,
+    child: tokio::process::Child,
+}
+
+impl ServiceProcess {
+    fn start(name: &'static str, args: &[&str], env: &[(String, String)]) -> Self {
+        let mut command = tokio::process::Command::new(service_binary(name));
+        command
+            .args(args)
+            .envs(env.iter().cloned())
+            .kill_on_drop(true);
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Self { name, child }
+    }
+
+    /// SIGTERM, as an orchestrator stops a service, then its exit status.
+    async fn stop(mut self) {
+        let pid = self.child.id().expect("running").to_string();
+        let signalled = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("run kill");
+        assert!(signalled.success(), "kill -TERM {pid} ({})", self.name);
+        let status = tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("{} stops within 20 s of SIGTERM", self.name))
+            .expect("wait");
+        assert!(status.success(), "{} exited with {status}", self.name);
+    }
+}
+
+/// A workspace binary next to the running test or bench (`target/<profile>/<name>`).
+pub fn service_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("own path");
+    // A test runs from target/<profile>/deps, a bench binary from target/<profile>.
+    let candidates = exe.ancestors().skip(1).take(2);
+    let found = candidates
+        .map(|dir| dir.join(name))
+        .find(|path| path.exists());
+    found.unwrap_or_else(|| {
+        panic!(
+            "no `{name}` binary next to {}: `cargo nextest run --workspace` (or `just test`) builds it",
+            exe.display()
+        )
+    })
 }
 
 /// Settings every service of one test shares; everything else keeps its default.
@@ -167,6 +221,62 @@ impl TestSystem {
             queues,
             shutdown,
             tasks,
+            processes: Vec::new(),
+        }
+    }
+
+    /// The gateway and a campaign worker as their own processes (the built binaries, as
+    /// deployed), both with `env` on top of the test settings; a fresh database and prefix.
+    pub async fn spawn_processes(env: &[(&str, &str)]) -> Self {
+        telemetry::init_tracing("system-tests");
+        let db = TestDatabase::create().await.expect("create test database");
+        let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
+        let queues = testkit::TestQueues::new(&WAIT_DELAYS);
+        let queue_prefix = queues.prefix.clone();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port()
+            .to_string();
+        let mut pairs = env.to_vec();
+        pairs.push(("PORT", &port));
+        let env = env_pairs(&db.url, &queue_prefix, &wuzapi.base_url(), &pairs);
+        let processes = vec![
+            ServiceProcess::start("gateway", &["serve"], &env),
+            ServiceProcess::start("worker-campaign", &[], &env),
+        ];
+        let base_url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let answered = http.get(format!("{base_url}/readyz")).send().await;
+            if answered.is_ok_and(|r| r.status().is_success()) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the gateway process is not ready after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let connection = db::connect(&db.url, 1).await.expect("connect");
+        let (_, admin_key) = db::tenants::bootstrap_superadmin(&connection, "root@example.com")
+            .await
+            .expect("bootstrap superadmin");
+        connection.close().await.expect("close");
+        Self {
+            base_url,
+            worker_url: String::new(),
+            wuzapi,
+            http,
+            admin_key,
+            db,
+            queue_prefix,
+            queues,
+            shutdown: CancellationToken::new(),
+            tasks: Vec::new(),
+            processes,
         }
     }
 
@@ -213,6 +323,9 @@ impl TestSystem {
                 .await
                 .expect("service stops within 15 s");
             result.expect("service task").expect("service result");
+        }
+        for process in self.processes.drain(..) {
+            process.stop().await;
         }
         // The queues go with `self.queues`, also when a test panicked before this.
         drop(self.queues);

@@ -29,6 +29,8 @@ pub struct Model {
     pub lease_worker: Option<WorkerId>,
     pub lease_expires_at: Option<DateTimeUtc>,
     pub dead_lettered_at: Option<DateTimeUtc>,
+    /// W3C `traceparent` of the request that created the job; sent with each of its messages.
+    pub trace_context: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -168,6 +168,7 @@ impl Fixture {
                 payload: message.encode_to_vec(),
                 max_attempts,
                 run_at: None,
+                trace_context: None,
             },
         )
         .await

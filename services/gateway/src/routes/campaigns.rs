@@ -134,6 +134,7 @@ pub async fn create(
             delay_max_ms: body.delay_max_ms as i32,
             scheduled_at: body.scheduled_at,
             max_attempts: state.config.campaign_attempts,
+            trace_context: telemetry::current_traceparent(),
         },
         |contacts| missing_template_variables(&template, contacts),
     )

@@ -201,6 +201,7 @@ impl Fixture {
                 delay_max_ms: delay_ms.1,
                 scheduled_at: None,
                 max_attempts: 3,
+                trace_context: None,
             },
             |_| Ok(()),
         )

@@ -7,3 +7,4 @@ mod isolation;
 mod jobs;
 mod operations;
 mod security;
+mod traces;
