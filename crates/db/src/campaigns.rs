@@ -18,7 +18,7 @@ use prost::Message;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
+    FromQueryResult, Iterable, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -285,7 +285,8 @@ pub enum Claim {
 }
 
 /// Renews the job lease, checks that the campaign may still send, and claims up to `limit`
-/// pending recipients for this lease, in one transaction.
+/// pending recipients for this lease. One statement in the usual case (a group is claimed);
+/// only when nothing is claimed does a second look say why.
 pub async fn claim_next(
     db: &DatabaseConnection,
     lease: Lease,
@@ -293,6 +294,48 @@ pub async fn claim_next(
     campaign_id: CampaignId,
     limit: u64,
 ) -> DbResult<Claim> {
+    let sendable: Vec<String> = CampaignStatus::iter()
+        .filter(|status| status.is_sendable())
+        .map(|status| status.as_str().to_owned())
+        .collect();
+    // The lease renewal and the status check gate the claim inside the statement, which is
+    // atomic on its own: no round trips for BEGIN and COMMIT.
+    let claimed = campaign_recipient::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH lease AS (
+                 UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $6)
+                  WHERE id = $7 AND lease_token = $2
+              RETURNING id
+             )
+             UPDATE campaign_recipients
+                SET status = $4, claim_token = $2, claimed_at = now(), updated_at = now()
+              WHERE id IN (SELECT id FROM campaign_recipients
+                            WHERE campaign_id = $1 AND status = $5
+                              AND EXISTS (SELECT 1 FROM lease)
+                              AND EXISTS (SELECT 1 FROM campaigns
+                                           WHERE id = $1 AND status = ANY($8::text[]))
+                            ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+          RETURNING *",
+            [
+                campaign_id.into(),
+                lease.token.into(),
+                (limit as i64).into(),
+                RecipientStatus::Sending.into(),
+                RecipientStatus::Pending.into(),
+                lease_ttl.as_secs_f64().into(),
+                lease.job_id.into(),
+                sendable.into(),
+            ],
+        ))
+        .all(db)
+        .await?;
+    if !claimed.is_empty() {
+        let mut claimed = claimed;
+        claimed.sort_by_key(|r| r.id);
+        return Ok(Claim::Recipients(claimed));
+    }
+    // Nothing claimed: the lease is gone, the campaign stopped, or nobody is pending.
     let txn = db.begin().await?;
     if !jobs::renew_lease(&txn, lease, lease_ttl).await? {
         txn.rollback().await?;
@@ -303,33 +346,11 @@ pub async fn claim_next(
         .await?
         .ok_or(DbError::NotFound("campaign"))?
         .status;
+    txn.commit().await?;
     if !status.is_sendable() {
-        txn.commit().await?;
         return Ok(Claim::Stopped(status));
     }
-    let claimed = campaign_recipient::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE campaign_recipients
-                SET status = $4, claim_token = $2, claimed_at = now(), updated_at = now()
-              WHERE id IN (SELECT id FROM campaign_recipients
-                            WHERE campaign_id = $1 AND status = $5
-                            ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-          RETURNING *",
-            [
-                campaign_id.into(),
-                lease.token.into(),
-                (limit as i64).into(),
-                RecipientStatus::Sending.into(),
-                RecipientStatus::Pending.into(),
-            ],
-        ))
-        .all(&txn)
-        .await?;
-    txn.commit().await?;
-    let mut claimed = claimed;
-    claimed.sort_by_key(|r| r.id);
-    Ok(Claim::Recipients(claimed))
+    Ok(Claim::Recipients(Vec::new()))
 }
 
 /// A claimed recipient's outcome.
@@ -345,12 +366,14 @@ pub enum Outcome {
     Unsent,
 }
 
-/// Records the outcomes of claimed recipients; only this lease's claims change. Also notes the
-/// inbox's last send time when anything was sent. Returns how many rows changed.
+/// Records the outcomes of claimed recipients; only this lease's claims change. With
+/// `sent_from`, also notes that inbox's last send (by the database's clock) in its send slot,
+/// if this lease holds it, in the same statement. Returns how many recipients changed.
 pub async fn record_outcomes(
     db: &impl ConnectionTrait,
     token: LeaseToken,
     outcomes: &[(RecipientId, Outcome)],
+    sent_from: Option<InboxId>,
 ) -> DbResult<u64> {
     if outcomes.is_empty() {
         return Ok(0);
@@ -370,18 +393,25 @@ pub async fn record_outcomes(
         // Empty means none: Postgres arrays of text cannot carry NULL through this driver.
         errors.push(error.unwrap_or_default());
     }
-    let result = db
-        .execute_raw(Statement::from_sql_and_values(
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients r
-                SET status = u.status,
-                    error = nullif(u.error, ''),
-                    sent_at = CASE WHEN u.status = $5 THEN now() ELSE r.sent_at END,
-                    attempts = r.attempts + CASE WHEN u.status = $6 THEN 0 ELSE 1 END,
-                    claim_token = CASE WHEN u.status = $6 THEN NULL ELSE r.claim_token END,
-                    updated_at = now()
-               FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, status, error)
-              WHERE r.id = u.id AND r.claim_token = $4 AND r.status IN ($7, $8)",
+            "WITH recorded AS (
+                 UPDATE campaign_recipients r
+                    SET status = u.status,
+                        error = nullif(u.error, ''),
+                        sent_at = CASE WHEN u.status = $5 THEN now() ELSE r.sent_at END,
+                        attempts = r.attempts + CASE WHEN u.status = $6 THEN 0 ELSE 1 END,
+                        claim_token = CASE WHEN u.status = $6 THEN NULL ELSE r.claim_token END,
+                        updated_at = now()
+                   FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, status, error)
+                  WHERE r.id = u.id AND r.claim_token = $4 AND r.status IN ($7, $8)
+              RETURNING 1
+             ), last_send AS (
+                 UPDATE inbox_send_slots SET last_sent_at = now()
+                  WHERE inbox_id = $9 AND holder = $4
+             )
+             SELECT count(*) AS recorded FROM recorded",
             [
                 ids.into(),
                 statuses.into(),
@@ -391,10 +421,15 @@ pub async fn record_outcomes(
                 RecipientStatus::Pending.into(),
                 RecipientStatus::Sending.into(),
                 RecipientStatus::Uncertain.into(),
+                sent_from.map(InboxId::into_uuid).into(),
             ],
         ))
         .await?;
-    Ok(result.rows_affected())
+    let recorded: i64 = match row {
+        Some(row) => row.try_get("", "recorded")?,
+        None => 0,
+    };
+    Ok(recorded as u64)
 }
 
 /// Claims left `sending` by an earlier holder of this campaign's job (a worker that died or

@@ -230,6 +230,11 @@ impl FakeControl {
         self.lock().sent.clone()
     }
 
+    /// How many messages were accepted (without copying them, for polling).
+    pub fn sent_count(&self) -> usize {
+        self.lock().sent.len()
+    }
+
     /// When each send failed on purpose ([`fail_next_sends`](Self::fail_next_sends)), oldest
     /// first: tests measure retry delays with it.
     pub fn refused_send_times(&self) -> Vec<DateTime<Utc>> {

@@ -215,19 +215,22 @@ impl CampaignJob {
                 }
                 // Out of retries, but an outage is not the campaign's fault: park it and probe
                 // with a growing back-off, for as long as the outage lasts.
+                // Parked and scheduled together: the owner never sees a parked campaign whose
+                // job is still running, nor a lost lease leave one parked with no probe.
                 let reason = format!("waiting for WUZAPI: {error}");
-                let failed_probes =
-                    campaigns::park_for_outage(&ctx.db, campaign_id, &reason).await?;
+                let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
+                let failed_probes = campaigns::park_for_outage(&txn, campaign_id, &reason).await?;
                 let delay = self
                     .first_outage_probe
                     .saturating_mul(2u32.saturating_pow(failed_probes.clamp(0, 16) as u32))
                     .min(MAX_PROBE_DELAY);
-                tracing::warn!(error = %error, probe_in = ?delay, "WUZAPI outage; campaign parked");
                 let continued =
-                    db::jobs::continue_at(&ctx.db, ctx.lease, Utc::now() + delay, None).await?;
+                    db::jobs::continue_at(&txn, ctx.lease, Utc::now() + delay, None).await?;
                 if !continued {
                     return Err(JobError::LeaseLost);
                 }
+                txn.commit().await.map_err(db::DbError::from)?;
+                tracing::warn!(error = %error, probe_in = ?delay, "WUZAPI outage; campaign parked");
                 ctx.wake_relay();
                 Ok(Done::Settled)
             }
@@ -343,33 +346,29 @@ impl Sender<'_> {
         }
     }
 
-    /// Records a group's outcomes, and the inbox's last send, in one transaction.
+    /// Records a group's outcomes and, when it sent anything, the inbox's last send: one
+    /// statement, unless this attempt must first note its progress (once, after a dead
+    /// attempt), which shares a transaction with it.
     async fn record(
         &mut self,
         outcomes: &[(RecipientId, Outcome)],
         sent: bool,
     ) -> Result<(), JobError> {
-        let txn = self.ctx.db.begin().await.map_err(db::DbError::from)?;
-        campaigns::record_outcomes(&txn, self.ctx.lease.token, outcomes).await?;
-        if !self.forgiven
+        let sent_from = sent.then(|| self.inbox.id.into());
+        let forgive = !self.forgiven
             && self.ctx.attempt() > 1
-            && outcomes.iter().any(|(_, o)| *o != Outcome::Unsent)
-        {
+            && outcomes.iter().any(|(_, o)| *o != Outcome::Unsent);
+        if forgive {
+            let txn = self.ctx.db.begin().await.map_err(db::DbError::from)?;
+            campaigns::record_outcomes(&txn, self.ctx.lease.token, outcomes, sent_from).await?;
             db::jobs::note_progress(&txn, self.ctx.lease).await?;
+            txn.commit().await.map_err(db::DbError::from)?;
             self.forgiven = true;
+        } else {
+            campaigns::record_outcomes(&self.ctx.db, self.ctx.lease.token, outcomes, sent_from)
+                .await?;
         }
-        if sent {
-            send_slots::note_sent(
-                &txn,
-                self.inbox.id.into(),
-                self.ctx.lease.token,
-                true,
-                false,
-            )
-            .await?;
-            self.sent_any = true;
-        }
-        txn.commit().await.map_err(db::DbError::from)?;
+        self.sent_any |= sent;
         Ok(())
     }
 

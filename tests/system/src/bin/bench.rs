@@ -13,7 +13,6 @@
 //! The worker processes are the release `worker-campaign` binary next to this one
 //! (`just bench` builds both).
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,7 +27,7 @@ use system_tests::{TenantHandle, TestSystem};
 use wuzapi::{SendText, WuzapiClient};
 
 const CAMPAIGNS: usize = 16;
-const RECIPIENTS_PER_CAMPAIGN: usize = 500;
+const RECIPIENTS_PER_CAMPAIGN: usize = 2_000;
 const BROKER_MESSAGES: usize = 20_000;
 const HTTP_CLIENTS: usize = 32;
 const LOAD_SECONDS: u64 = 5;
@@ -213,28 +212,13 @@ impl Drop for Workers {
     }
 }
 
-fn worker_binary() -> PathBuf {
-    let dir = std::env::current_exe()
-        .expect("own path")
-        .parent()
-        .expect("target dir")
-        .to_owned();
-    let binary = dir.join("worker-campaign");
-    assert!(
-        binary.exists(),
-        "{} is missing: `just bench` builds it (cargo build --release -p worker-campaign)",
-        binary.display()
-    );
-    binary
-}
-
 async fn pipeline(
     system: &TestSystem,
     tenant: &TenantHandle,
     workers: usize,
     first_phone: i64,
 ) -> PipelineRun {
-    let binary = worker_binary();
+    let binary = system_tests::service_binary("worker-campaign");
     let env = system.worker_env(&[("RUST_LOG", "error"), ("DATABASE_MAX_CONNECTIONS", "10")]);
     let mut processes = Workers(Vec::new());
     for _ in 0..workers {
@@ -303,6 +287,18 @@ async fn pipeline(
                 .to_owned(),
         );
     }
+    // The clock stops when WUZAPI has every message: polling a job's status every 100 ms
+    // would add up to a tenth of a second to a run of a few seconds.
+    let total = CAMPAIGNS * RECIPIENTS_PER_CAMPAIGN;
+    while system.wuzapi.sent_count() < total {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "only {} of {total} messages after 120 s",
+            system.wuzapi.sent_count()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
     let mut pickups = Vec::new();
     for id in &campaign_ids {
         let job = system.wait_for_campaign_job(&tenant.key, id).await;
@@ -318,7 +314,6 @@ async fn pipeline(
                 / 1000.0,
         );
     }
-    let elapsed = started.elapsed().as_secs_f64();
     drop(processes);
     system.wuzapi.reset();
     pickups.sort_by(f64::total_cmp);
