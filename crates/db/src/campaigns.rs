@@ -17,8 +17,9 @@ use common::{
 use prost::Message;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, Iterable, QueryFilter, QueryOrder, Set, Statement, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder, Set, Statement,
+    TransactionTrait,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -584,6 +585,22 @@ async fn lock(
         .ok_or(DbError::NotFound("campaign"))
 }
 
+/// Runs an owner's control request on the locked campaign, in one transaction; answers the
+/// campaign as the request left it.
+async fn control(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    campaign_id: CampaignId,
+    act: impl AsyncFnOnce(&DatabaseTransaction, &campaign::Model) -> DbResult<()>,
+) -> DbResult<campaign::Model> {
+    let txn = db.begin().await?;
+    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    act(&txn, &campaign).await?;
+    let campaign = find(&txn, tenant_id, campaign_id).await?;
+    txn.commit().await?;
+    Ok(campaign)
+}
+
 /// Pauses a campaign that has not finished. A running batch sees it before its next send; the
 /// campaign keeps every outcome and resumes exactly where it stopped.
 pub async fn pause(
@@ -591,26 +608,25 @@ pub async fn pause(
     tenant_id: TenantId,
     campaign_id: CampaignId,
 ) -> DbResult<campaign::Model> {
-    let txn = db.begin().await?;
-    let campaign = lock(&txn, tenant_id, campaign_id).await?;
-    if campaign.status == CampaignStatus::Paused {
-        txn.commit().await?;
-        return Ok(campaign);
-    }
-    if campaign.status.is_finished() {
-        return Err(not_allowed("paused", campaign.status));
-    }
-    transition(
-        &txn,
-        campaign_id,
-        &[campaign.status],
-        CampaignStatus::Paused,
-        Some("paused by its owner".into()),
-    )
-    .await?;
-    let campaign = find(&txn, tenant_id, campaign_id).await?;
-    txn.commit().await?;
-    Ok(campaign)
+    control(db, tenant_id, campaign_id, async |txn, campaign| {
+        if campaign.status == CampaignStatus::Paused {
+            return Ok(());
+        }
+        if campaign.status.is_finished() {
+            return Err(not_allowed("paused", campaign.status));
+        }
+        let reason = Some("paused by its owner".into());
+        transition(
+            txn,
+            campaign_id,
+            &[campaign.status],
+            CampaignStatus::Paused,
+            reason,
+        )
+        .await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Resumes a paused campaign (or one parked for a WUZAPI outage, at once): a new generation of
@@ -620,29 +636,28 @@ pub async fn resume(
     tenant_id: TenantId,
     campaign_id: CampaignId,
 ) -> DbResult<campaign::Model> {
-    let txn = db.begin().await?;
-    let campaign = lock(&txn, tenant_id, campaign_id).await?;
-    if !matches!(
-        campaign.status,
-        CampaignStatus::Paused | CampaignStatus::WaitingWuzapi
-    ) {
-        return Err(not_allowed("resumed", campaign.status));
-    }
-    let job = job_of(&txn, &campaign).await?;
-    transition(
-        &txn,
-        campaign_id,
-        &[campaign.status],
-        CampaignStatus::Queued,
-        None,
-    )
-    .await?;
-    // A batch that still holds the lease sees the campaign sendable again and goes on by
-    // itself; otherwise the job starts a new generation now.
-    jobs::restart(&txn, job.id, Utc::now()).await?;
-    let campaign = find(&txn, tenant_id, campaign_id).await?;
-    txn.commit().await?;
-    Ok(campaign)
+    control(db, tenant_id, campaign_id, async |txn, campaign| {
+        if !matches!(
+            campaign.status,
+            CampaignStatus::Paused | CampaignStatus::WaitingWuzapi
+        ) {
+            return Err(not_allowed("resumed", campaign.status));
+        }
+        let job = job_of(txn, campaign).await?;
+        transition(
+            txn,
+            campaign_id,
+            &[campaign.status],
+            CampaignStatus::Queued,
+            None,
+        )
+        .await?;
+        // A batch that still holds the lease sees the campaign sendable again and goes on by
+        // itself; otherwise the job starts a new generation now.
+        jobs::restart(txn, job.id, Utc::now()).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Cancels a campaign that has not finished: recipients not yet messaged become `cancelled`.
@@ -652,36 +667,30 @@ pub async fn cancel(
     tenant_id: TenantId,
     campaign_id: CampaignId,
 ) -> DbResult<campaign::Model> {
-    let txn = db.begin().await?;
-    let campaign = lock(&txn, tenant_id, campaign_id).await?;
-    if campaign.status.is_finished() {
-        return Err(not_allowed("cancelled", campaign.status));
-    }
-    transition(
-        &txn,
-        campaign_id,
-        &[campaign.status],
-        CampaignStatus::Cancelled,
-        Some("cancelled by its owner".into()),
-    )
-    .await?;
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "UPDATE campaign_recipients SET status = $2, updated_at = now()
-          WHERE campaign_id = $1 AND status = $3",
-        [
-            campaign_id.into(),
-            RecipientStatus::Cancelled.into(),
-            RecipientStatus::Pending.into(),
-        ],
-    ))
-    .await?;
-    let job = job_of(&txn, &campaign).await?;
-    let progress = progress(&txn, campaign_id).await?;
-    jobs::complete_unheld(&txn, job.id, serde_json::to_value(progress).ok()).await?;
-    let campaign = find(&txn, tenant_id, campaign_id).await?;
-    txn.commit().await?;
-    Ok(campaign)
+    control(db, tenant_id, campaign_id, async |txn, campaign| {
+        if campaign.status.is_finished() {
+            return Err(not_allowed("cancelled", campaign.status));
+        }
+        let reason = Some("cancelled by its owner".into());
+        let to = CampaignStatus::Cancelled;
+        transition(txn, campaign_id, &[campaign.status], to, reason).await?;
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaign_recipients SET status = $2, updated_at = now()
+              WHERE campaign_id = $1 AND status = $3",
+            [
+                campaign_id.into(),
+                RecipientStatus::Cancelled.into(),
+                RecipientStatus::Pending.into(),
+            ],
+        ))
+        .await?;
+        let job = job_of(txn, campaign).await?;
+        let progress = progress(txn, campaign_id).await?;
+        jobs::complete_unheld(txn, job.id, serde_json::to_value(progress).ok()).await?;
+        Ok(())
+    })
+    .await
 }
 
 /// Puts `uncertain` recipients back to pending and sends them again: the owner's explicit

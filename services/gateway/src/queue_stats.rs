@@ -3,9 +3,8 @@
 
 use std::time::Duration;
 
-use common::{JobState, QueueName, TenantId};
+use common::{JobState, QueueName};
 use db::DatabaseConnection;
-use db::jobs::QueueCounts;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
@@ -52,14 +51,6 @@ pub async fn broker_counts(broker: &BrokerHandle) -> Option<Vec<(QueueName, Brok
     }
 }
 
-/// Jobs per queue and state, for one tenant or (superadmin) all.
-pub async fn job_counts(
-    db: &DatabaseConnection,
-    tenant_id: Option<TenantId>,
-) -> Result<Vec<(QueueName, QueueCounts)>, db::DbError> {
-    db::jobs::counts(db, tenant_id).await
-}
-
 /// Refreshes `queue_jobs{queue,state}`, `queue_depth{queue,kind}` and
 /// `queue_consumers{queue}` every `interval` until `stop`.
 pub async fn export_gauges(
@@ -74,7 +65,7 @@ pub async fn export_gauges(
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        match job_counts(&db, None).await {
+        match db::jobs::counts(&db, None).await {
             Ok(counts) => {
                 for (queue, counts) in counts {
                     for state in JobState::ALL {

@@ -182,57 +182,18 @@ impl TestSystem {
         gateway_env: &[(&str, &str)],
         worker_env: Option<&[(&str, &str)]>,
     ) -> Self {
-        telemetry::init_tracing("system-tests");
-        let db = TestDatabase::create().await.expect("create test database");
-        let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
-        let queues = testkit::TestQueues::new(&WAIT_DELAYS);
-        let queue_prefix = queues.prefix.clone();
-        let shutdown = CancellationToken::new();
-
-        let gateway_env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), gateway_env);
-        let gateway_config = GatewayConfig::from_env(&gateway_env).expect("gateway config");
-        let app = Application::build(gateway_config)
-            .await
-            .expect("build gateway");
-        let base_url = format!("http://127.0.0.1:{}", app.port());
-        let mut tasks = vec![tokio::spawn(app.run_until_stopped(shutdown.clone()))];
-        let mut worker_url = String::new();
+        let mut system = Self::fresh().await;
+        system.base_url = system.start_gateway(gateway_env).await;
         if let Some(worker_env) = worker_env {
-            let env = env_for(&db.url, &queue_prefix, &wuzapi.base_url(), worker_env);
-            let worker = start_worker(&env).await;
-            worker_url = format!("http://127.0.0.1:{}", worker.http_port());
-            tasks.push(tokio::spawn(worker.run_until_stopped(shutdown.clone())));
+            system.worker_url = system.start_worker(worker_env).await;
         }
-
-        let connection = db::connect(&db.url, 1).await.expect("connect");
-        let (_, admin_key) = db::tenants::bootstrap_superadmin(&connection, "root@example.com")
-            .await
-            .expect("bootstrap superadmin");
-        connection.close().await.expect("close");
-
-        Self {
-            base_url,
-            worker_url,
-            wuzapi,
-            http: reqwest::Client::new(),
-            admin_key,
-            db,
-            queue_prefix,
-            queues,
-            shutdown,
-            tasks,
-            processes: Vec::new(),
-        }
+        system
     }
 
     /// The gateway and a campaign worker as their own processes (the built binaries, as
     /// deployed), both with `env` on top of the test settings; a fresh database and prefix.
     pub async fn spawn_processes(env: &[(&str, &str)]) -> Self {
-        telemetry::init_tracing("system-tests");
-        let db = TestDatabase::create().await.expect("create test database");
-        let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
-        let queues = testkit::TestQueues::new(&WAIT_DELAYS);
-        let queue_prefix = queues.prefix.clone();
+        let mut system = Self::fresh().await;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("free port")
@@ -240,17 +201,17 @@ impl TestSystem {
             .to_string();
         let mut pairs = env.to_vec();
         pairs.push(("PORT", &port));
-        let env = env_pairs(&db.url, &queue_prefix, &wuzapi.base_url(), &pairs);
-        let processes = vec![
+        let env = system.worker_env(&pairs);
+        system.processes = vec![
             ServiceProcess::start("gateway", &["serve"], &env),
             ServiceProcess::start("worker-campaign", &[], &env),
         ];
-        let base_url = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        system.base_url = format!("http://127.0.0.1:{port}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let answered = http.get(format!("{base_url}/readyz")).send().await;
-            if answered.is_ok_and(|r| r.status().is_success()) {
+            let url = format!("{}/readyz", system.base_url);
+            let ready = system.http.get(url).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
                 break;
             }
             assert!(
@@ -259,36 +220,49 @@ impl TestSystem {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        system
+    }
 
+    /// A fresh database with a superadmin, a fake WUZAPI and a queue prefix; no services yet.
+    async fn fresh() -> Self {
+        telemetry::init_tracing("system-tests");
+        let db = TestDatabase::create().await.expect("create test database");
+        let wuzapi = FakeWuzapi::start("127.0.0.1:0").expect("start fake WUZAPI");
+        let queues = testkit::TestQueues::new(&WAIT_DELAYS);
         let connection = db::connect(&db.url, 1).await.expect("connect");
         let (_, admin_key) = db::tenants::bootstrap_superadmin(&connection, "root@example.com")
             .await
             .expect("bootstrap superadmin");
         connection.close().await.expect("close");
         Self {
-            base_url,
+            base_url: String::new(),
             worker_url: String::new(),
             wuzapi,
-            http,
+            http: reqwest::Client::new(),
             admin_key,
             db,
-            queue_prefix,
+            queue_prefix: queues.prefix.clone(),
             queues,
             shutdown: CancellationToken::new(),
             tasks: Vec::new(),
-            processes,
+            processes: Vec::new(),
         }
+    }
+
+    /// The settings of a service of this system, plus `extra`.
+    fn env(&self, extra: &[(&str, &str)]) -> Env {
+        env_for(
+            &self.db.url,
+            &self.queue_prefix,
+            &self.wuzapi.base_url(),
+            extra,
+        )
     }
 
     /// Starts one more campaign worker (another replica) with extra settings; returns its
     /// probe URL.
     pub async fn start_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
-        let env = env_for(
-            &self.db.url,
-            &self.queue_prefix,
-            &self.wuzapi.base_url(),
-            extra_env,
-        );
+        let env = self.env(extra_env);
         let worker = start_worker(&env).await;
         let url = format!("http://127.0.0.1:{}", worker.http_port());
         self.tasks.push(tokio::spawn(
@@ -300,12 +274,7 @@ impl TestSystem {
     /// Starts one more gateway on the same database and queues (a second replica, or a
     /// replacement with other settings) and returns its base URL.
     pub async fn start_gateway(&mut self, extra_env: &[(&str, &str)]) -> String {
-        let env = env_for(
-            &self.db.url,
-            &self.queue_prefix,
-            &self.wuzapi.base_url(),
-            extra_env,
-        );
+        let env = self.env(extra_env);
         let app = Application::build(GatewayConfig::from_env(&env).expect("gateway config"))
             .await
             .expect("build gateway");

@@ -91,7 +91,7 @@ pub async fn campaign_status(
 /// (ready messages, consumers, dead-letter queue; platform-wide, so only for the superadmin).
 pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResult {
     let tenant_id = scope(&caller)?;
-    let counts = crate::queue_stats::job_counts(&state.db, tenant_id).await?;
+    let counts = db::jobs::counts(&state.db, tenant_id).await?;
     let broker = if tenant_id.is_none() {
         crate::queue_stats::broker_counts(&state.broker).await
     } else {

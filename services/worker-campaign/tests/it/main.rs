@@ -246,6 +246,36 @@ impl Fixture {
         }
     }
 
+    /// Waits until the job is in `state`.
+    pub async fn wait_job_state(&self, job: JobId, state: JobState, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            let row = self.job_row(job).await;
+            if row.state == state {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job still {:?} after {within:?} (wanted {state:?})",
+                row.state
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the fake has accepted at least `count` messages for `token`.
+    pub async fn wait_received(&self, token: &str, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.received(token).len() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{token}: {} of {count} messages after 20 s",
+                self.received(token).len()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     pub async fn recipients(&self, id: CampaignId) -> Vec<db::entity::campaign_recipient::Model> {
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         db::entity::campaign_recipient::Entity::find()
@@ -320,18 +350,13 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     f.start_worker(&[]).await;
     let tenant = f.tenant("pausing").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511910000000, (40, 50)).await;
-    while f.received("pausing-token").len() < 5 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    f.wait_received("pausing-token", 5).await;
     db::campaigns::pause(&f.db, tenant.id, campaign)
         .await
         .unwrap();
     // Within one batch: the next claim sees the pause and the job waits without a message.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while f.job_row(job).await.state != JobState::Delayed {
-        assert!(Instant::now() < deadline, "the batch did not stop");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    f.wait_job_state(job, JobState::Delayed, Duration::from_secs(5))
+        .await;
     let at_pause = f.received("pausing-token").len();
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert_eq!(
@@ -372,17 +397,12 @@ async fn cancel_stops_the_campaign_within_one_batch() {
     f.start_worker(&[]).await;
     let tenant = f.tenant("cancelling").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511920000000, (40, 50)).await;
-    while f.received("cancelling-token").len() < 3 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    f.wait_received("cancelling-token", 3).await;
     db::campaigns::cancel(&f.db, tenant.id, campaign)
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while f.job_row(job).await.state != JobState::Completed {
-        assert!(Instant::now() < deadline, "the job did not finish");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    f.wait_job_state(job, JobState::Completed, Duration::from_secs(5))
+        .await;
     let sent = f.received("cancelling-token").len();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
@@ -575,9 +595,7 @@ async fn one_tenants_big_campaign_does_not_hold_back_another_tenants_small_one()
     let big_tenant = f.tenant("big").await;
     let small_tenant = f.tenant("small").await;
     let (big, _) = f.campaign(big_tenant, 400, 5511970000000, (10, 15)).await;
-    while f.received("big-token").len() < 20 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    f.wait_received("big-token", 20).await;
     let asked = Instant::now();
     let (small, _) = f.campaign(small_tenant, 5, 5511980000000, (0, 5)).await;
     f.wait_status(
@@ -620,9 +638,7 @@ async fn a_network_cut_between_worker_and_broker_loses_nothing_and_repeats_nothi
     .await;
     let tenant = f.tenant("cut").await;
     let (campaign, job) = f.campaign(tenant, 60, 5511975000000, (20, 30)).await;
-    while f.received("cut-token").len() < 10 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    f.wait_received("cut-token", 10).await;
     // The link fails mid-campaign: the consumer's channel and the relay's publisher go with it.
     proxy.cut();
     tokio::time::sleep(Duration::from_secs(2)).await;
