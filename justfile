@@ -24,6 +24,8 @@ up: services
     set -euo pipefail
     cargo build {{bins}}
     ./target/debug/migrate up
+    # A local system: without SECRETS_KEY, inbox tokens use the published development key.
+    if [ -z "${SECRETS_KEY:-}${INBOX_TOKEN_KEY:-}" ]; then export DEV_MODE="${DEV_MODE:-true}"; fi
     pids=()
     names=()
     stopping=0
@@ -89,7 +91,7 @@ up: services
 
 # Print a new API key for a superadmin (created if missing).
 superadmin email: migrate
-    cargo run -q -p gateway -- bootstrap-superadmin --email {{email}}
+    DEV_MODE="${DEV_MODE:-true}" cargo run -q -p gateway -- bootstrap-superadmin --email {{email}}
 
 # Everything the test suite needs, then the suite (real Postgres, Redis and RabbitMQ).
 test: services

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 
 use crate::entity::inbox;
-use crate::secrets::{TokenCipher, hint};
+use crate::secrets::{SecretCipher, hint};
 use crate::{DbError, DbResult};
 
 pub struct NewInbox {
@@ -19,7 +19,7 @@ pub struct NewInbox {
 
 pub async fn create(
     db: &DatabaseConnection,
-    cipher: &TokenCipher,
+    cipher: &SecretCipher,
     tenant_id: TenantId,
     new: NewInbox,
 ) -> DbResult<inbox::Model> {

@@ -1,18 +1,69 @@
-//! Inbox tokens are credentials to a WhatsApp number: they are stored encrypted with
-//! AES-256-GCM and only ever shown as a hint (the last four characters).
+//! Secrets at rest. Inbox tokens (credentials to a WhatsApp number), and later payment-provider
+//! keys, are stored encrypted with AES-256-GCM under one operator key, `SECRETS_KEY`, and only
+//! ever shown as a hint (the last four characters). Decrypted values and the key itself live in
+//! `secrecy` types, whose `Debug` prints `[REDACTED]`, so a log line cannot carry them by accident.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
+use common::config::{ConfigError, Env};
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretString};
 
 const NONCE_LEN: usize = 12;
 
-/// Only for development: used when `INBOX_TOKEN_KEY` is unset, with a warning at start.
+/// The operator's key for everything encrypted at rest: 64 hex characters (32 bytes).
+pub const KEY_VAR: &str = "SECRETS_KEY";
+/// The earlier name of [`KEY_VAR`], still read when `SECRETS_KEY` is unset.
+pub const LEGACY_KEY_VAR: &str = "INBOX_TOKEN_KEY";
+/// `DEV_MODE=true` lets a service start without a key, on the published development key.
+pub const DEV_MODE_VAR: &str = "DEV_MODE";
+
+/// Published in this repository, so it protects nothing: only for development mode.
 pub const DEVELOPMENT_KEY_HEX: &str =
     "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
 
+/// Which key encrypts secrets at rest, as the operator configured it.
+#[derive(Debug, Clone)]
+pub enum KeySetting {
+    /// `SECRETS_KEY` (or the legacy `INBOX_TOKEN_KEY`), already checked to be a 32-byte hex key.
+    Operator(SecretString),
+    /// No key, and `DEV_MODE=true`: the published development key.
+    Development,
+}
+
+impl KeySetting {
+    /// Reads the key. Every service that reads or writes secrets must use the same one. Without
+    /// a key a service refuses to start, unless development mode is explicitly on.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let named = [KEY_VAR, LEGACY_KEY_VAR]
+            .into_iter()
+            .find_map(|var| env.optional(var).map(|value| (var, value)));
+        if let Some((var, value)) = named {
+            if SecretCipher::from_hex(&value).is_err() {
+                return Err(ConfigError {
+                    var: var.into(),
+                    value: "(hidden)".into(),
+                    reason: "must be 64 hex characters (a 32-byte AES-256 key)".into(),
+                });
+            }
+            return Ok(Self::Operator(SecretString::from(value)));
+        }
+        if env.parse(DEV_MODE_VAR, false)? {
+            return Ok(Self::Development);
+        }
+        Err(ConfigError {
+            var: KEY_VAR.into(),
+            value: "(unset)".into(),
+            reason: "is required: the key that encrypts inbox tokens and other secrets at rest \
+                     (64 hex characters, e.g. `openssl rand -hex 32`); for local development \
+                     only, set DEV_MODE=true to use the published development key"
+                .into(),
+        })
+    }
+}
+
 #[derive(Clone)]
-pub struct TokenCipher {
+pub struct SecretCipher {
     cipher: Aes256Gcm,
 }
 
@@ -24,32 +75,16 @@ pub enum CipherError {
     Undecryptable,
 }
 
-/// Reads `INBOX_TOKEN_KEY`: `None` when unset (the development key will be used), an error naming
-/// the variable when it is not a 32-byte hex key. Every service that touches inbox tokens must
-/// use the same key.
-pub fn token_key_setting(
-    env: &common::config::Env,
-) -> Result<Option<String>, common::config::ConfigError> {
-    let key = env.optional("INBOX_TOKEN_KEY");
-    if let Some(value) = &key
-        && TokenCipher::from_hex(value).is_err()
-    {
-        return Err(common::config::ConfigError {
-            var: "INBOX_TOKEN_KEY".into(),
-            value: "(hidden)".into(),
-            reason: "must be 64 hex characters (a 32-byte AES-256 key)".into(),
-        });
-    }
-    Ok(key)
-}
-
-impl TokenCipher {
-    /// The cipher for a [`token_key_setting`]; without a key, the development key, with a warning.
-    pub fn from_setting(key_hex: Option<&str>) -> Result<Self, CipherError> {
-        match key_hex {
-            Some(key) => Self::from_hex(key),
-            None => {
-                tracing::warn!("INBOX_TOKEN_KEY is unset: inbox tokens use the development key");
+impl SecretCipher {
+    /// The cipher for a [`KeySetting`]; the development key comes with a warning.
+    pub fn from_setting(setting: &KeySetting) -> Result<Self, CipherError> {
+        match setting {
+            KeySetting::Operator(key) => Self::from_hex(key.expose_secret()),
+            KeySetting::Development => {
+                tracing::warn!(
+                    "DEV_MODE: secrets at rest use the published development key; \
+                     set SECRETS_KEY for anything real"
+                );
                 Self::from_hex(DEVELOPMENT_KEY_HEX)
             }
         }
@@ -78,7 +113,7 @@ impl TokenCipher {
         out
     }
 
-    pub fn decrypt(&self, stored: &[u8]) -> Result<String, CipherError> {
+    pub fn decrypt(&self, stored: &[u8]) -> Result<SecretString, CipherError> {
         if stored.len() <= NONCE_LEN {
             return Err(CipherError::Undecryptable);
         }
@@ -87,7 +122,9 @@ impl TokenCipher {
             .cipher
             .decrypt(Nonce::from_slice(nonce), ciphertext)
             .map_err(|_| CipherError::Undecryptable)?;
-        String::from_utf8(plaintext).map_err(|_| CipherError::Undecryptable)
+        String::from_utf8(plaintext)
+            .map(SecretString::from)
+            .map_err(|_| CipherError::Undecryptable)
     }
 }
 
@@ -110,28 +147,71 @@ mod tests {
 
     #[test]
     fn round_trips_and_detects_tampering() {
-        let cipher = TokenCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap();
+        let cipher = SecretCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap();
         let stored = cipher.encrypt("user-token-123");
         assert!(
             !stored.windows(5).any(|w| w == b"token"),
             "plaintext must not leak"
         );
-        assert_eq!(cipher.decrypt(&stored).unwrap(), "user-token-123");
+        assert_eq!(
+            cipher.decrypt(&stored).unwrap().expose_secret(),
+            "user-token-123"
+        );
         assert_ne!(stored, cipher.encrypt("user-token-123"), "nonces are fresh");
 
         let mut damaged = stored.clone();
         *damaged.last_mut().unwrap() ^= 1;
-        assert_eq!(cipher.decrypt(&damaged), Err(CipherError::Undecryptable));
+        assert_eq!(
+            cipher.decrypt(&damaged).unwrap_err(),
+            CipherError::Undecryptable
+        );
 
-        let other = TokenCipher::from_hex(&"ab".repeat(32)).unwrap();
-        assert_eq!(other.decrypt(&stored), Err(CipherError::Undecryptable));
+        let other = SecretCipher::from_hex(&"ab".repeat(32)).unwrap();
+        assert_eq!(
+            other.decrypt(&stored).unwrap_err(),
+            CipherError::Undecryptable
+        );
     }
 
     #[test]
     fn refuses_bad_keys_and_hints_only_the_tail() {
-        assert!(TokenCipher::from_hex("abc").is_err());
-        assert!(TokenCipher::from_hex(&"zz".repeat(32)).is_err());
+        assert!(SecretCipher::from_hex("abc").is_err());
+        assert!(SecretCipher::from_hex(&"zz".repeat(32)).is_err());
         assert_eq!(hint("user-token-123"), "…-123");
         assert_eq!(hint("ab"), "…ab");
+    }
+
+    #[test]
+    fn a_service_needs_a_key_unless_development_mode_is_explicit() {
+        let none = KeySetting::from_env(&Env::from_pairs([])).unwrap_err();
+        assert_eq!(none.var, KEY_VAR);
+        assert!(none.reason.contains("DEV_MODE=true"), "{}", none.reason);
+
+        let dev = KeySetting::from_env(&Env::from_pairs([(DEV_MODE_VAR, "true")])).unwrap();
+        assert!(matches!(dev, KeySetting::Development));
+        let off = KeySetting::from_env(&Env::from_pairs([(DEV_MODE_VAR, "false")])).unwrap_err();
+        assert_eq!(off.var, KEY_VAR);
+
+        let key = "ab".repeat(32);
+        let set = KeySetting::from_env(&Env::from_pairs([(KEY_VAR, key.as_str())])).unwrap();
+        assert!(matches!(&set, KeySetting::Operator(k) if k.expose_secret() == key));
+        assert!(!format!("{set:?}").contains(&key), "the key never prints");
+        let legacy = KeySetting::from_env(&Env::from_pairs([(LEGACY_KEY_VAR, key.as_str())]));
+        assert!(matches!(legacy, Ok(KeySetting::Operator(_))));
+
+        let bad = KeySetting::from_env(&Env::from_pairs([
+            (KEY_VAR, "short"),
+            (DEV_MODE_VAR, "true"),
+        ]))
+        .unwrap_err();
+        assert_eq!(bad.var, KEY_VAR);
+        assert_eq!(bad.value, "(hidden)");
+    }
+
+    #[test]
+    fn decrypted_secrets_do_not_print() {
+        let cipher = SecretCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap();
+        let secret = cipher.decrypt(&cipher.encrypt("user-token-123")).unwrap();
+        assert!(!format!("{secret:?}").contains("token"));
     }
 }

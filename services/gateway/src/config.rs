@@ -12,8 +12,8 @@ pub struct GatewayConfig {
     pub listen: String,
     pub rate_limits: RateLimitConfig,
     pub cache_ttls: CacheTtls,
-    /// `INBOX_TOKEN_KEY`: hex AES-256 key for inbox tokens; `None` means the development key.
-    pub inbox_token_key: Option<String>,
+    /// `SECRETS_KEY`: the key of everything encrypted at rest (inbox tokens).
+    pub secrets_key: db::secrets::KeySetting,
     /// `HTTP_JSON_LIMIT_BYTES`: larger JSON bodies get 413.
     pub json_limit_bytes: usize,
     /// `HTTP_CAMPAIGN_JSON_LIMIT_BYTES`: the same for campaign creation (many contact ids).
@@ -30,13 +30,12 @@ pub struct GatewayConfig {
 
 impl GatewayConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let inbox_token_key = db::secrets::token_key_setting(env)?;
         Ok(Self {
             core: CoreConfig::from_env(env)?,
             listen: listen_addr(env, "PORT", 3000)?,
             rate_limits: RateLimitConfig::from_env(env)?,
             cache_ttls: CacheTtls::from_env(env)?,
-            inbox_token_key,
+            secrets_key: db::secrets::KeySetting::from_env(env)?,
             json_limit_bytes: env.parse_in(
                 "HTTP_JSON_LIMIT_BYTES",
                 256 * 1024,

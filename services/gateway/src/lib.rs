@@ -16,7 +16,7 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use common::ErrorCode;
-use db::secrets::TokenCipher;
+use db::secrets::SecretCipher;
 use fred::interfaces::ClientLike;
 use fred::prelude::{Builder, Config as RedisClientConfig, ReconnectPolicy};
 use outbox::{Relay, RelayWaker};
@@ -39,7 +39,7 @@ impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
         let metrics = telemetry::metrics();
         let db = db::connect(&config.core.database_url, config.database_max_connections).await?;
-        let token_cipher = TokenCipher::from_setting(config.inbox_token_key.as_deref())?;
+        let token_cipher = SecretCipher::from_setting(&config.secrets_key)?;
         let redis = connect_redis(&config).await?;
 
         let background = CancellationToken::new();

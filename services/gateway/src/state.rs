@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use db::DatabaseConnection;
-use db::secrets::TokenCipher;
+use db::secrets::SecretCipher;
 use outbox::RelayWaker;
 
 use crate::config::GatewayConfig;
@@ -12,7 +12,7 @@ pub struct AppState {
     pub config: GatewayConfig,
     pub db: DatabaseConnection,
     pub redis: fred::clients::Client,
-    pub token_cipher: TokenCipher,
+    pub token_cipher: SecretCipher,
     pub relay_waker: RelayWaker,
     /// RabbitMQ for the job API (queue counts, dead-letter housekeeping).
     pub broker: Arc<crate::broker::BrokerHandle>,

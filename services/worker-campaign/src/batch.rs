@@ -13,6 +13,7 @@ use db::entity::{campaign, campaign_recipient, inbox};
 use db::send_slots::{self, Slot};
 use rand::{Rng, SeedableRng};
 use sea_orm::TransactionTrait;
+use secrecy::{ExposeSecret, SecretString};
 use worker::{Done, JobContext, JobError};
 use wuzapi::{SendText, WuzapiError};
 
@@ -279,7 +280,8 @@ struct Sender<'a> {
     inbox: &'a inbox::Model,
     /// The inbox's WUZAPI server, as the URL policy normalised it.
     base_url: &'a str,
-    token: &'a str,
+    /// The inbox's WUZAPI user token, exposed only into the request header.
+    token: &'a SecretString,
     template: &'a Template,
     /// When this number last sent (any campaign), if ever.
     last_send: Option<Instant>,
@@ -425,7 +427,7 @@ impl Sender<'_> {
             let result = self
                 .job
                 .wuzapi
-                .send_text(self.base_url, self.token, &request)
+                .send_text(self.base_url, self.token.expose_secret(), &request)
                 .await;
             self.observe_send(called.elapsed());
             self.last_send = Some(Instant::now());
@@ -464,7 +466,7 @@ impl Sender<'_> {
         let checks = self
             .job
             .wuzapi
-            .check_numbers(self.base_url, self.token, &phones)
+            .check_numbers(self.base_url, self.token.expose_secret(), &phones)
             .await?;
         Ok(checks
             .into_iter()

@@ -10,8 +10,8 @@ use worker::WorkerSettings;
 
 #[derive(Clone)]
 pub struct CampaignConfig {
-    /// `INBOX_TOKEN_KEY`: the gateway's key for inbox tokens; `None` means the development key.
-    pub inbox_token_key: Option<String>,
+    /// `SECRETS_KEY`: the gateway's key for inbox tokens.
+    pub secrets_key: db::secrets::KeySetting,
     /// `CAMPAIGN_BATCH_SECONDS`: how long one batch sends before it hands over to its
     /// continuation, so no queue message stays unacknowledged for long and campaigns of many
     /// tenants take turns.
@@ -29,7 +29,7 @@ pub struct CampaignConfig {
 impl CampaignConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
-            inbox_token_key: db::secrets::token_key_setting(env)?,
+            secrets_key: db::secrets::KeySetting::from_env(env)?,
             batch_budget: Duration::from_secs_f64(env.parse_in(
                 "CAMPAIGN_BATCH_SECONDS",
                 20.0,

@@ -9,7 +9,7 @@ use common::proto::CampaignBatch;
 use common::{CampaignId, CampaignStatus, QueueName};
 use db::DatabaseConnection;
 use db::entity::job;
-use db::secrets::TokenCipher;
+use db::secrets::SecretCipher;
 use worker::{BuildJob, Done, Job, JobContext, JobError};
 use wuzapi::WuzapiClient;
 
@@ -20,7 +20,7 @@ use crate::config::CampaignConfig;
 /// Sends campaigns, one batch per queue message.
 pub struct CampaignJob {
     pub wuzapi: WuzapiClient,
-    pub cipher: TokenCipher,
+    pub cipher: SecretCipher,
     pub batch_budget: Duration,
     pub max_group: u64,
     pub first_outage_probe: Duration,
@@ -66,7 +66,7 @@ impl BuildJob for CampaignJob {
     fn build(config: CampaignConfig, _db: DatabaseConnection) -> anyhow::Result<Self> {
         Ok(Self {
             wuzapi: WuzapiClient::with_defaults()?,
-            cipher: TokenCipher::from_setting(config.inbox_token_key.as_deref())?,
+            cipher: SecretCipher::from_setting(&config.secrets_key)?,
             batch_budget: config.batch_budget,
             max_group: config.max_group,
             first_outage_probe: config.first_outage_probe,

@@ -135,6 +135,7 @@ fn env_pairs(
             ("JOB_LEASE_SECONDS", "5"),
             ("CAMPAIGN_OUTAGE_PROBE_MS", "500"),
             ("QUEUE_METRICS_INTERVAL_MS", "200"),
+            ("DEV_MODE", "true"),
         ]
         .iter()
         .chain(extra)

@@ -11,7 +11,7 @@ use common::{
     TenantId, UserId,
 };
 use db::DatabaseConnection;
-use db::secrets::{DEVELOPMENT_KEY_HEX, TokenCipher};
+use db::secrets::{DEVELOPMENT_KEY_HEX, SecretCipher};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use tokio_util::sync::CancellationToken;
 use worker::BuildJob;
@@ -69,6 +69,7 @@ impl Fixture {
             ("DATABASE_MAX_CONNECTIONS", "4".into()),
             ("WORKER_CAMPAIGN_BACKOFF_MS", "200".into()),
             ("JOB_LEASE_SECONDS", "3".into()),
+            ("DEV_MODE", "true".into()),
             ("WORKER_HEARTBEAT_MS", "500".into()),
             ("CAMPAIGN_OUTAGE_PROBE_MS", "300".into()),
         ]
@@ -132,7 +133,7 @@ impl Fixture {
         .unwrap();
         let inbox = db::inboxes::create(
             &self.db,
-            &TokenCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap(),
+            &SecretCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap(),
             id,
             db::inboxes::NewInbox {
                 account_id: account.id.into(),

@@ -304,7 +304,7 @@ async fn the_job_api_shows_queues_workers_and_dead_letters_and_replays_them() {
         "{body}"
     );
     // Fix the inbox, replay: the campaign goes out, the dead message is gone.
-    let cipher = db::secrets::TokenCipher::from_hex(db::secrets::DEVELOPMENT_KEY_HEX).unwrap();
+    let cipher = db::secrets::SecretCipher::from_hex(db::secrets::DEVELOPMENT_KEY_HEX).unwrap();
     connection
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

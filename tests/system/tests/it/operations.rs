@@ -74,12 +74,25 @@ fn a_bad_setting_names_its_variable() {
         .err()
         .expect("refused");
     assert_eq!(err.var, "PORT");
-    let env = common::config::Env::from_pairs([("INBOX_TOKEN_KEY", "short")]);
+    let env = common::config::Env::from_pairs([("SECRETS_KEY", "short")]);
     let err = gateway::config::GatewayConfig::from_env(&env)
         .err()
         .expect("refused");
-    assert_eq!(err.var, "INBOX_TOKEN_KEY");
-    let env = common::config::Env::from_pairs([("WORKER_CAMPAIGN_CONCURRENCY", "-1")]);
+    assert_eq!(err.var, "SECRETS_KEY");
+    // Without a key, neither service starts, unless development mode is explicit.
+    let unset = common::config::Env::from_pairs([]);
+    let err = gateway::config::GatewayConfig::from_env(&unset)
+        .err()
+        .expect("refused");
+    assert_eq!(err.var, "SECRETS_KEY");
+    let err = worker_campaign::config::from_env(&unset)
+        .err()
+        .expect("refused");
+    assert_eq!(err.var, "SECRETS_KEY");
+    let env = common::config::Env::from_pairs([
+        ("WORKER_CAMPAIGN_CONCURRENCY", "-1"),
+        ("DEV_MODE", "true"),
+    ]);
     let err = worker_campaign::config::from_env(&env)
         .err()
         .expect("refused");
