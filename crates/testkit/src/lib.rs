@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod otlp;
+pub mod redis_cluster;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database};
