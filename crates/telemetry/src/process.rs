@@ -41,3 +41,13 @@ pub async fn healthz_answers(port: u16) -> bool {
         Ok(Ok(true))
     )
 }
+
+/// Ends a service binary: on error, one line `service: error: cause: cause` on stderr and
+/// exit status 1, instead of `main` returning the error (which prints `Debug`, with a stack
+/// backtrace when `RUST_BACKTRACE` is set) to an operator who only needs to know what failed.
+pub fn exit_on_error<E: std::fmt::Display>(service: &str, result: Result<(), E>) {
+    if let Err(e) = result {
+        eprintln!("{service}: {e:#}");
+        std::process::exit(1);
+    }
+}

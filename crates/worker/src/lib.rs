@@ -13,7 +13,17 @@ use common::config::Env;
 
 /// The whole `main` of a worker binary: settings, telemetry, the runtime, until SIGTERM. A
 /// `healthcheck` argument instead probes the running worker (for container health checks).
+/// A bad setting exits with status 2, a failure to start or run with status 1, each with one
+/// line naming what failed.
 pub async fn main<J: BuildJob>(
+    service: &'static str,
+    settings_of: impl FnOnce(&Env) -> Result<(WorkerSettings, J::Config), common::config::ConfigError>,
+) {
+    let ran = run::<J>(service, settings_of).await;
+    telemetry::process::exit_on_error(service, ran);
+}
+
+async fn run<J: BuildJob>(
     service: &'static str,
     settings_of: impl FnOnce(&Env) -> Result<(WorkerSettings, J::Config), common::config::ConfigError>,
 ) -> anyhow::Result<()> {

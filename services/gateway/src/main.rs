@@ -27,7 +27,12 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
+    let ran = run().await;
+    telemetry::process::exit_on_error("gateway", ran);
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init_tracing("gateway");
     let config = match GatewayConfig::from_env(&Env::system()) {

@@ -2,7 +2,7 @@
 //! worker runtime's.
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() {
     worker::main::<worker_campaign::CampaignJob>(
         "worker-campaign",
         worker_campaign::config::from_env,
