@@ -1,0 +1,195 @@
+//! Counters: Prometheus-style ones through the `metrics` facade, plus the same totals per
+//! [`Cache`](crate::Cache) handle for tests and diagnostics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use metrics::{Unit, counter, describe_counter};
+
+pub const HITS: &str = "redis_cache_hits_total";
+pub const MISSES: &str = "redis_cache_misses_total";
+pub const ERRORS: &str = "redis_cache_errors_total";
+pub const FALLBACKS: &str = "redis_cache_fallbacks_total";
+pub const LOADER_CALLS: &str = "cache_loader_calls_total";
+pub const COALESCED: &str = "cache_coalesced_total";
+
+/// Registers the descriptions of the cache's metrics with the installed recorder. Building a
+/// [`Cache`](crate::Cache) does it too; call it again if the recorder is installed later.
+pub fn describe_metrics() {
+    describe_counter!(
+        HITS,
+        Unit::Count,
+        "Reads answered by Redis, absent-row markers included (label key_type)"
+    );
+    describe_counter!(
+        MISSES,
+        Unit::Count,
+        "Reads Redis had no usable entry for: missing, another version, or unreadable (label key_type)"
+    );
+    describe_counter!(
+        ERRORS,
+        Unit::Count,
+        "Failed cache operations (labels key_type, kind = timeout | error | decode | version | encode)"
+    );
+    describe_counter!(
+        FALLBACKS,
+        Unit::Count,
+        "Reads that went to the source because Redis failed or timed out (label key_type)"
+    );
+    describe_counter!(
+        LOADER_CALLS,
+        Unit::Count,
+        "Loads from the source of truth (label key_type)"
+    );
+    describe_counter!(
+        COALESCED,
+        Unit::Count,
+        "Reads answered by a concurrent read of the same key in this process (label key_type)"
+    );
+}
+
+/// Why an operation failed, the `kind` label of `redis_cache_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorKind {
+    Timeout,
+    Redis,
+    Decode,
+    Version,
+    Encode,
+}
+
+impl ErrorKind {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::Redis => "error",
+            Self::Decode => "decode",
+            Self::Version => "version",
+            Self::Encode => "encode",
+        }
+    }
+}
+
+/// Totals of one [`Cache`](crate::Cache) handle and its clones, over all key kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub loader_calls: u64,
+    pub coalesced: u64,
+    pub fallbacks: u64,
+    pub timeouts: u64,
+    pub redis_errors: u64,
+    pub decode_errors: u64,
+    pub version_mismatches: u64,
+    pub encode_errors: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+    loader_calls: AtomicU64,
+    coalesced: AtomicU64,
+    fallbacks: AtomicU64,
+    timeouts: AtomicU64,
+    redis_errors: AtomicU64,
+    decode_errors: AtomicU64,
+    version_mismatches: AtomicU64,
+    encode_errors: AtomicU64,
+}
+
+fn bump(total: &AtomicU64, name: &'static str, key_type: &'static str) {
+    total.fetch_add(1, Ordering::Relaxed);
+    counter!(name, "key_type" => key_type).increment(1);
+}
+
+impl Counters {
+    pub(crate) fn hit(&self, key_type: &'static str) {
+        bump(&self.hits, HITS, key_type);
+    }
+
+    pub(crate) fn miss(&self, key_type: &'static str) {
+        bump(&self.misses, MISSES, key_type);
+    }
+
+    pub(crate) fn loader_call(&self, key_type: &'static str) {
+        bump(&self.loader_calls, LOADER_CALLS, key_type);
+    }
+
+    pub(crate) fn coalesced(&self, key_type: &'static str) {
+        bump(&self.coalesced, COALESCED, key_type);
+    }
+
+    pub(crate) fn fallback(&self, key_type: &'static str) {
+        bump(&self.fallbacks, FALLBACKS, key_type);
+    }
+
+    pub(crate) fn error(&self, key_type: &'static str, error: ErrorKind) {
+        let total = match error {
+            ErrorKind::Timeout => &self.timeouts,
+            ErrorKind::Redis => &self.redis_errors,
+            ErrorKind::Decode => &self.decode_errors,
+            ErrorKind::Version => &self.version_mismatches,
+            ErrorKind::Encode => &self.encode_errors,
+        };
+        total.fetch_add(1, Ordering::Relaxed);
+        counter!(ERRORS, "key_type" => key_type, "kind" => error.label()).increment(1);
+    }
+
+    pub(crate) fn snapshot(&self) -> CacheStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        CacheStats {
+            hits: get(&self.hits),
+            misses: get(&self.misses),
+            loader_calls: get(&self.loader_calls),
+            coalesced: get(&self.coalesced),
+            fallbacks: get(&self.fallbacks),
+            timeouts: get(&self.timeouts),
+            redis_errors: get(&self.redis_errors),
+            decode_errors: get(&self.decode_errors),
+            version_mismatches: get(&self.version_mismatches),
+            encode_errors: get(&self.encode_errors),
+        }
+    }
+}
+
+/// Lets one warning through per interval and counts the rest: when Redis is down every request
+/// fails the same way, and a warning per request would bury everything else in the log.
+pub(crate) struct WarnLimiter {
+    start: Instant,
+    interval: Duration,
+    /// Milliseconds after `start` of the last warning, plus one; zero for never.
+    last: AtomicU64,
+    suppressed: AtomicU64,
+}
+
+impl WarnLimiter {
+    pub(crate) fn new(interval: Duration) -> Self {
+        Self {
+            start: Instant::now(),
+            interval,
+            last: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
+    }
+
+    /// `Some(number of warnings suppressed since the last one)` when this one may be logged.
+    pub(crate) fn allow(&self) -> Option<u64> {
+        let now = u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX) + 1;
+        let last = self.last.load(Ordering::Relaxed);
+        let interval = u64::try_from(self.interval.as_millis()).unwrap_or(u64::MAX);
+        let due = last == 0 || now.saturating_sub(last) >= interval;
+        if due
+            && self
+                .last
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            Some(self.suppressed.swap(0, Ordering::Relaxed))
+        } else {
+            self.suppressed.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+    }
+}
