@@ -251,28 +251,6 @@ impl RateLimitConfig {
     }
 }
 
-/// Cache TTLs (`CACHE_*_TTL`, seconds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CacheTtls {
-    pub default: Duration,
-    pub branding: Duration,
-    pub subscription: Duration,
-}
-
-impl CacheTtls {
-    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let secs = |var: &str, default: u64| {
-            env.parse_in(var, default, 1..=86_400)
-                .map(Duration::from_secs)
-        };
-        Ok(Self {
-            default: secs("CACHE_DEFAULT_TTL", 300)?,
-            branding: secs("CACHE_BRANDING_TTL", 300)?,
-            subscription: secs("CACHE_SUBSCRIPTION_TTL", 300)?,
-        })
-    }
-}
-
 /// How many jobs of `queue` one worker process runs at once (`WORKER_<QUEUE>_CONCURRENCY`).
 pub fn worker_concurrency(env: &Env, queue: QueueName) -> Result<u16, ConfigError> {
     env.parse_in(
@@ -338,10 +316,6 @@ mod tests {
             }
         );
         assert_eq!(worker_concurrency(&env, QueueName::Import).unwrap(), 2);
-        assert_eq!(
-            CacheTtls::from_env(&env).unwrap().branding,
-            Duration::from_secs(300)
-        );
     }
 
     #[test]

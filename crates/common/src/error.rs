@@ -31,6 +31,13 @@ pub enum ErrorCode {
     Conflict,
     /// The tenant exceeded its plan's request rate.
     RateLimited,
+    /// The user's subscription plan allows no more of something (inboxes, contacts, campaigns,
+    /// messages today); the message names the quota, its limit and its usage.
+    QuotaExceeded,
+    /// The user's subscription plan does not include the feature the request needs.
+    FeatureNotEnabled,
+    /// A signed request (a Stripe webhook) carries no valid signature; nothing was recorded.
+    InvalidSignature,
     /// A dependency (database, broker) is not answering; retrying later may work.
     ServiceUnavailable,
     /// Something failed on our side; details are in the logs, never in the response.
@@ -41,15 +48,17 @@ impl ErrorCode {
     /// The HTTP status this code is always sent with.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::MalformedJson | ErrorCode::InvalidParameter => 400,
+            ErrorCode::MalformedJson
+            | ErrorCode::InvalidParameter
+            | ErrorCode::InvalidSignature => 400,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::Forbidden => 403,
+            ErrorCode::Forbidden | ErrorCode::FeatureNotEnabled => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::ValidationFailed => 422,
-            ErrorCode::RateLimited => 429,
+            ErrorCode::RateLimited | ErrorCode::QuotaExceeded => 429,
             ErrorCode::Internal => 500,
             ErrorCode::ServiceUnavailable => 503,
         }

@@ -1,9 +1,7 @@
 //! Gateway settings from the environment (see the crate README for the list).
 
 use common::QueueName;
-use common::config::{
-    CacheTtls, ConfigError, CoreConfig, Env, RateLimitConfig, job_attempts, listen_addr,
-};
+use common::config::{ConfigError, CoreConfig, Env, RateLimitConfig, job_attempts, listen_addr};
 
 #[derive(Clone)]
 pub struct GatewayConfig {
@@ -11,7 +9,10 @@ pub struct GatewayConfig {
     /// `HOST:PORT`; port 0 picks a free one (tests).
     pub listen: String,
     pub rate_limits: RateLimitConfig,
-    pub cache_ttls: CacheTtls,
+    /// `CACHE_*`: TTLs, the Redis command timeout and the key prefix (see the `cache` crate).
+    pub cache: cache::CacheConfig,
+    /// `REDIS_MODE` and friends: a single server (`REDIS_HOST`/`REDIS_PORT`), Sentinel or Cluster.
+    pub redis: cache::RedisSettings,
     /// `SECRETS_KEY`: the key of everything encrypted at rest (inbox tokens).
     pub secrets_key: db::secrets::KeySetting,
     /// `HTTP_JSON_LIMIT_BYTES`: larger JSON bodies get 413.
@@ -34,7 +35,8 @@ impl GatewayConfig {
             core: CoreConfig::from_env(env)?,
             listen: listen_addr(env, "PORT", 3000)?,
             rate_limits: RateLimitConfig::from_env(env)?,
-            cache_ttls: CacheTtls::from_env(env)?,
+            cache: cache::CacheConfig::from_env(|var| env.optional(var)).map_err(config_error)?,
+            redis: redis_settings(env)?,
             secrets_key: db::secrets::KeySetting::from_env(env)?,
             json_limit_bytes: env.parse_in(
                 "HTTP_JSON_LIMIT_BYTES",
@@ -55,5 +57,19 @@ impl GatewayConfig {
                 100..=3_600_000,
             )?),
         })
+    }
+}
+
+/// Where Redis is, for every topology; `single` uses `REDIS_HOST`, `REDIS_PORT`, `REDIS_PASSWORD`.
+pub fn redis_settings(env: &Env) -> Result<cache::RedisSettings, ConfigError> {
+    let single_url = CoreConfig::from_env(env)?.redis.url();
+    cache::RedisSettings::from_env(|var| env.optional(var), &single_url).map_err(config_error)
+}
+
+fn config_error(e: cache::ConfigError) -> ConfigError {
+    ConfigError {
+        var: e.var,
+        value: e.value,
+        reason: e.reason,
     }
 }

@@ -80,6 +80,22 @@ impl From<db::DbError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The answer to a database error several requests share (one coalesced cache load).
+    pub fn from_shared_db_error(err: &db::DbError) -> Self {
+        match err {
+            db::DbError::NotFound(what) => ApiError::not_found(what),
+            db::DbError::Invalid { field, message } => ApiError::validation(field, message.clone()),
+            db::DbError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message.clone()),
+            db::DbError::Db(e) if is_unavailable(e) => ApiError::new(
+                ErrorCode::ServiceUnavailable,
+                "the database is not answering; try again shortly",
+            ),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
 fn is_unavailable(err: &db::DbErr) -> bool {
     matches!(err, db::DbErr::ConnectionAcquire(_) | db::DbErr::Conn(_))
 }

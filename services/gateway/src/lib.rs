@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod broker;
+pub mod cached;
 pub mod config;
 pub mod error;
 mod http_metrics;
@@ -11,14 +12,12 @@ pub mod routes;
 pub mod state;
 
 use std::net::TcpListener;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use common::ErrorCode;
 use db::secrets::SecretCipher;
 use fred::interfaces::ClientLike;
-use fred::prelude::{Builder, Config as RedisClientConfig, ReconnectPolicy};
 use outbox::{Relay, RelayWaker};
 use tokio_util::sync::CancellationToken;
 
@@ -40,7 +39,9 @@ impl Application {
         let metrics = telemetry::metrics();
         let db = db::connect(&config.core.database_url, config.database_max_connections).await?;
         let token_cipher = SecretCipher::from_setting(&config.secrets_key)?;
-        let redis = connect_redis(&config).await?;
+        let cache = cache::Cache::connect(&config.redis, config.cache.clone())
+            .await
+            .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?;
 
         let background = CancellationToken::new();
         let relay_waker = RelayWaker::default();
@@ -74,7 +75,7 @@ impl Application {
         ));
         let readiness = {
             let db = db.clone();
-            let redis = redis.clone();
+            let redis = cache.client().clone();
             let broker_connected = broker_connected.clone();
             telemetry::probes::Readiness::new()
                 .check("postgres", move || {
@@ -104,7 +105,7 @@ impl Application {
         let state = web::Data::new(AppState {
             config,
             db,
-            redis,
+            cache,
             token_cipher,
             relay_waker,
             broker,
@@ -163,26 +164,4 @@ impl Application {
         server.await??;
         Ok(())
     }
-}
-
-/// Connects to Redis without making it a start-up requirement: fred keeps reconnecting in the
-/// background, and `/readyz` reports whether it answers.
-async fn connect_redis(config: &GatewayConfig) -> anyhow::Result<fred::clients::Client> {
-    let redis_config = RedisClientConfig::from_url(&config.core.redis.url()).map_err(|e| {
-        anyhow::anyhow!("invalid value for REDIS_HOST/REDIS_PORT/REDIS_PASSWORD: {e}")
-    })?;
-    let client = Builder::from_config(redis_config)
-        .with_connection_config(|c| {
-            c.connection_timeout = Duration::from_secs(2);
-        })
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
-        .build()?;
-    client.connect();
-    if tokio::time::timeout(Duration::from_secs(2), client.wait_for_connect())
-        .await
-        .is_err()
-    {
-        tracing::warn!("Redis is not answering yet; continuing and reconnecting in the background");
-    }
-    Ok(client)
 }

@@ -11,7 +11,8 @@ use crate::config::GatewayConfig;
 pub struct AppState {
     pub config: GatewayConfig,
     pub db: DatabaseConnection,
-    pub redis: fred::clients::Client,
+    /// Redis cache-aside for everything the guide caches (see `crate::cached`).
+    pub cache: cache::Cache,
     pub token_cipher: SecretCipher,
     pub relay_waker: RelayWaker,
     /// RabbitMQ for the job API (queue counts, dead-letter housekeeping).

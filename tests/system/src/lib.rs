@@ -122,6 +122,9 @@ fn env_pairs(
             .iter()
             .filter_map(|k| std::env::var(k).ok().map(|v| ((*k).to_owned(), v)))
             .collect();
+    // Each test's cache entries live under its own prefix, so tests sharing one Redis never
+    // read each other's entries; they expire with their TTLs.
+    pairs.push(("CACHE_KEY_PREFIX".to_owned(), format!("{prefix}:")));
     pairs.extend(
         [
             ("DATABASE_URL", db_url),
