@@ -8,6 +8,7 @@ pub mod entity;
 pub mod inboxes;
 pub mod jobs;
 pub mod outbox;
+pub mod scope;
 pub mod secrets;
 pub mod send_slots;
 pub mod tenants;
@@ -15,6 +16,7 @@ pub mod workers;
 
 use std::time::Duration;
 
+pub use scope::TenantScope;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, SqlErr};
 pub use sea_orm::{DatabaseConnection, DbErr};
 

@@ -27,6 +27,24 @@ impl Caller {
         self.tenant().map(|t| t.id)
     }
 
+    /// The caller's tenant as a query scope on `conn`: the only way handlers reach tenant data.
+    pub fn scope<'c, C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &'c C,
+    ) -> Result<db::TenantScope<'c, C>, ApiError> {
+        Ok(db::TenantScope::new(conn, self.tenant_id()?))
+    }
+
+    /// Refuses callers that are not an admin of their tenant (superadmins have no tenant).
+    pub fn require_tenant_admin(&self) -> Result<TenantPrincipal, ApiError> {
+        let tenant = self.tenant()?;
+        if self.0.role == Role::TenantAdmin {
+            Ok(tenant)
+        } else {
+            Err(ApiError::forbidden("only a tenant admin may do this"))
+        }
+    }
+
     pub fn role(&self) -> Role {
         self.0.role
     }
