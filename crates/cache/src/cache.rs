@@ -6,15 +6,16 @@ use std::time::Duration;
 use fred::bytes::Bytes;
 use fred::clients::Client;
 use fred::error::{Error as RedisError, ErrorKind as RedisErrorKind};
-use fred::interfaces::{ClientLike, KeysInterface, SetsInterface};
+use fred::interfaces::{ClientLike, KeysInterface, PubsubInterface, SetsInterface};
 use fred::types::config::{Config as RedisClientConfig, ReconnectPolicy, ServerConfig};
 use fred::types::{Builder, Expiration};
 use futures_util::StreamExt;
 
-use crate::codec::{self, Entry, Unreadable};
+use crate::codec::{self, Unreadable};
 use crate::config::{CacheConfig, RedisSettings, RedisTopology};
 use crate::flight::{self, Flights, Lead, Outcome, Role};
 use crate::key::{Key, KeyKind, KeyRef, KeyType};
+use crate::local::{self, LocalTier};
 use crate::metrics::{CacheStats, Counters, ErrorKind, WarnLimiter, describe_metrics};
 
 /// The `key_type` label of operations on tenant indexes, which belong to no key kind.
@@ -48,6 +49,16 @@ struct Inner {
     flights: Flights,
     counters: Counters,
     warn: WarnLimiter,
+    /// The in-process tier and its invalidation listener, when configured.
+    local: Option<(Arc<LocalTier>, tokio::task::JoinHandle<()>)>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some((_, listener)) = &self.local {
+            listener.abort();
+        }
+    }
 }
 
 impl std::fmt::Debug for Cache {
@@ -60,7 +71,8 @@ impl std::fmt::Debug for Cache {
 }
 
 enum Read<V> {
-    Hit(Option<V>),
+    /// The value, and the entry as stored (for the in-process tier).
+    Hit(Option<V>, Bytes),
     Miss,
     /// Redis failed: the source answers, and nothing is written back.
     Failed,
@@ -69,11 +81,21 @@ enum Read<V> {
 impl Cache {
     /// Starts connecting and waits up to two seconds for it. Redis being down is not an error:
     /// the client keeps reconnecting in the background and reads go to their loaders meanwhile.
+    /// With an in-process tier configured, also subscribes to the invalidation channel.
     pub async fn connect(
         settings: &RedisSettings,
         config: CacheConfig,
     ) -> Result<Self, CacheError> {
-        let client = build_client(settings, config.timeout)?;
+        let builder = client_builder(settings, config.timeout)?;
+        let client = builder.build()?;
+        let local = if config.local.enabled() {
+            let channel = format!("{}cache_invalidations", config.key_prefix);
+            let tier = Arc::new(LocalTier::new(&config.local, channel));
+            let listener = local::listen(&builder, tier.clone())?;
+            Some((tier, listener))
+        } else {
+            None
+        };
         client.connect();
         match tokio::time::timeout(CONNECT_WAIT, client.wait_for_connect()).await {
             Ok(Ok(())) => {}
@@ -84,12 +106,22 @@ impl Cache {
                 tracing::warn!("Redis cache: not answering yet; reconnecting in the background");
             }
         }
-        Ok(Self::from_client(client, config))
+        Ok(Self::build(client, config, local))
     }
 
-    /// Wraps a client built elsewhere. Only `config.timeout` bounds its commands here, so a client
-    /// that is disconnected queues them until it reconnects (or its own command timeout fires).
+    /// Wraps a client built elsewhere, without an in-process tier (that needs
+    /// [`connect`](Self::connect) to subscribe). Only `config.timeout` bounds its commands here,
+    /// so a client that is disconnected queues them until it reconnects (or its own command
+    /// timeout fires).
     pub fn from_client(client: Client, config: CacheConfig) -> Self {
+        Self::build(client, config, None)
+    }
+
+    fn build(
+        client: Client,
+        config: CacheConfig,
+        local: Option<(Arc<LocalTier>, tokio::task::JoinHandle<()>)>,
+    ) -> Self {
         describe_metrics();
         Self {
             inner: Arc::new(Inner {
@@ -98,8 +130,18 @@ impl Cache {
                 flights: Flights::default(),
                 counters: Counters::default(),
                 warn: WarnLimiter::new(WARN_INTERVAL),
+                local,
             }),
         }
+    }
+
+    /// The in-process tier, if it holds `kind`.
+    fn local_for(&self, kind: KeyKind) -> Option<&LocalTier> {
+        self.inner
+            .local
+            .as_ref()
+            .map(|(tier, _)| tier.as_ref())
+            .filter(|tier| tier.holds(kind))
     }
 
     pub fn client(&self) -> &Client {
@@ -141,10 +183,22 @@ impl Cache {
         F: Future<Output = Result<Option<K::Value>, E>>,
     {
         let redis_key = self.redis_key(key);
+        let local = self.local_for(K::KIND);
+        let generation = local.map(LocalTier::generation);
+        if let Some(bytes) = local.and_then(|tier| tier.get(&redis_key))
+            && let Ok(entry) = codec::decode::<K::Value>(K::SCHEMA_VERSION, &bytes)
+        {
+            self.inner.counters.local_hit(K::KIND.name());
+            return Ok(entry.into_option());
+        }
         loop {
             match self.inner.flights.join::<K::Value, E>(&redis_key) {
-                Role::Leader(lead) => return self.lead(key, &redis_key, Some(lead), loader).await,
-                Role::Alone => return self.lead(key, &redis_key, None, loader).await,
+                Role::Leader(lead) => {
+                    return self
+                        .lead(key, &redis_key, generation, Some(lead), loader)
+                        .await;
+                }
+                Role::Alone => return self.lead(key, &redis_key, generation, None, loader).await,
                 Role::Follower(rx) => {
                     if let Some(outcome) = flight::wait(rx).await {
                         self.inner.counters.coalesced(K::KIND.name());
@@ -160,6 +214,7 @@ impl Cache {
         &self,
         key: &Key<K>,
         redis_key: &str,
+        generation: Option<u64>,
         lead: Option<Lead<'_, K::Value, E>>,
         loader: F,
     ) -> Outcome<K::Value, E>
@@ -169,7 +224,8 @@ impl Cache {
         F: Future<Output = Outcome<K::Value, E>>,
     {
         let read_failed = match self.read::<K>(redis_key).await {
-            Read::Hit(value) => {
+            Read::Hit(value, bytes) => {
+                self.keep_locally(K::KIND, redis_key, bytes, generation);
                 let outcome = Ok(value);
                 if let Some(lead) = &lead {
                     lead.publish(&outcome);
@@ -189,7 +245,7 @@ impl Cache {
         if let Ok(value) = &outcome
             && !read_failed
         {
-            self.store(key, redis_key, value.as_ref()).await;
+            self.store(key, redis_key, value.as_ref(), generation).await;
         }
         drop(lead);
         outcome
@@ -212,10 +268,7 @@ impl Cache {
         match codec::decode(K::SCHEMA_VERSION, &bytes) {
             Ok(entry) => {
                 self.inner.counters.hit(label);
-                Read::Hit(match entry {
-                    Entry::Present(value) => Some(value),
-                    Entry::Absent => None,
-                })
+                Read::Hit(entry.into_option(), bytes)
             }
             Err(Unreadable::Version) => {
                 // Expected while two deploys overlap; the entry is simply replaced.
@@ -238,7 +291,21 @@ impl Cache {
         }
     }
 
-    async fn store<K: KeyType>(&self, key: &Key<K>, redis_key: &str, value: Option<&K::Value>) {
+    /// Keeps an entry in process if its kind is held there and no invalidation arrived since
+    /// `generation` was read.
+    fn keep_locally(&self, kind: KeyKind, redis_key: &str, bytes: Bytes, generation: Option<u64>) {
+        if let (Some(tier), Some(generation)) = (self.local_for(kind), generation) {
+            tier.put(redis_key, bytes, generation);
+        }
+    }
+
+    async fn store<K: KeyType>(
+        &self,
+        key: &Key<K>,
+        redis_key: &str,
+        value: Option<&K::Value>,
+        generation: Option<u64>,
+    ) {
         let label = K::KIND.name();
         let bytes = match codec::encode(K::SCHEMA_VERSION, value) {
             Ok(bytes) => bytes,
@@ -259,15 +326,18 @@ impl Cache {
         {
             return;
         }
+        let bytes = Bytes::from(bytes);
         let set = self.inner.client.set::<(), _, _>(
             redis_key,
-            bytes,
+            bytes.clone(),
             Some(Expiration::PX(millis(ttl))),
             None,
             false,
         );
         // A failure is counted and logged by `command`; the caller has its value anyway.
-        let _ = self.command(label, "SET", redis_key, set).await;
+        if self.command(label, "SET", redis_key, set).await.is_ok() {
+            self.keep_locally(K::KIND, redis_key, bytes, generation);
+        }
     }
 
     async fn index(&self, tenant: &str, member: &str) -> Result<(), CacheError> {
@@ -291,7 +361,30 @@ impl Cache {
         let redis_key = self.render(key.kind(), key.id());
         let del = self.inner.client.del::<(), _>(&redis_key);
         self.command(key.kind().name(), "DEL", &redis_key, del)
-            .await
+            .await?;
+        if self.local_for(key.kind()).is_some() {
+            self.broadcast(key.kind().name(), [redis_key.as_str()])
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Drops `redis_keys` from this process' tier and tells every other process to.
+    async fn broadcast<'a>(
+        &self,
+        label: &'static str,
+        redis_keys: impl IntoIterator<Item = &'a str> + Clone,
+    ) -> Result<(), CacheError> {
+        let Some((tier, _)) = &self.inner.local else {
+            return Ok(());
+        };
+        tier.drop_keys(redis_keys.clone());
+        let message = LocalTier::message(redis_keys);
+        let publish = self
+            .inner
+            .client
+            .publish::<(), _, _>(tier.channel.as_str(), message);
+        self.command(label, "PUBLISH", &tier.channel, publish).await
     }
 
     /// Deletes every entry given, one command each: on a cluster they may live in different hash
@@ -337,6 +430,8 @@ impl Cache {
         }
         let count = deleted.len();
         if !deleted.is_empty() {
+            self.broadcast(INDEX_LABEL, deleted.iter().map(String::as_str))
+                .await?;
             // SREM rather than DEL of the set: a key indexed meanwhile must stay indexed.
             let srem = self.inner.client.srem::<(), _, _>(&index, deleted);
             self.command(INDEX_LABEL, "SREM", &index, srem).await?;
@@ -401,7 +496,10 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
-fn build_client(settings: &RedisSettings, command_timeout: Duration) -> Result<Client, CacheError> {
+fn client_builder(
+    settings: &RedisSettings,
+    command_timeout: Duration,
+) -> Result<Builder, CacheError> {
     let mut config = match &settings.topology {
         RedisTopology::Single { url } => RedisClientConfig::from_url(url)?,
         RedisTopology::Cluster { nodes } => RedisClientConfig {
@@ -418,7 +516,8 @@ fn build_client(settings: &RedisSettings, command_timeout: Duration) -> Result<C
     // With fail_fast (fred's default) a Redis that is down when the process starts is never
     // retried: the connection task gives up after its first attempt.
     config.fail_fast = false;
-    let client = Builder::from_config(config)
+    let mut builder = Builder::from_config(config);
+    builder
         .with_connection_config(|c| {
             c.connection_timeout = CONNECT_WAIT;
         })
@@ -427,7 +526,6 @@ fn build_client(settings: &RedisSettings, command_timeout: Duration) -> Result<C
             // instead of sending them all when Redis comes back.
             p.default_command_timeout = command_timeout;
         })
-        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2))
-        .build()?;
-    Ok(client)
+        .set_policy(ReconnectPolicy::new_exponential(0, 100, 5_000, 2));
+    Ok(builder)
 }

@@ -17,6 +17,15 @@ pub(crate) enum Entry<V> {
     Absent,
 }
 
+impl<V> Entry<V> {
+    pub(crate) fn into_option(self) -> Option<V> {
+        match self {
+            Entry::Present(value) => Some(value),
+            Entry::Absent => None,
+        }
+    }
+}
+
 /// Why an entry was not usable; either way it is a miss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Unreadable {

@@ -140,10 +140,89 @@ impl CacheTtls {
     }
 }
 
+/// The in-process tier in front of Redis, for the kinds read on every request.
+///
+/// Entries are dropped on every replica when they are invalidated (Redis pub/sub), and the tier
+/// is only used while this process is subscribed, so it never serves an entry whose invalidation
+/// it could have missed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalTierConfig {
+    /// How long an entry stays in process (`CACHE_LOCAL_TTL_SECS`, 0 to 3600, default 30; 0
+    /// turns the tier off). Also the bound on staleness should a pub/sub message be lost.
+    pub ttl: Duration,
+    /// At most this many entries per process (`CACHE_LOCAL_CAPACITY`, default 100000).
+    pub capacity: u64,
+    /// The kinds kept in process (`CACHE_LOCAL_KINDS`, comma-separated names, default
+    /// `api_key_principal`).
+    pub kinds: Vec<KeyKind>,
+}
+
+const LOCAL_TTL_SECS: u64 = 30;
+const LOCAL_CAPACITY: u64 = 100_000;
+
+impl Default for LocalTierConfig {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(LOCAL_TTL_SECS),
+            capacity: LOCAL_CAPACITY,
+            kinds: vec![KeyKind::ApiKeyPrincipal],
+        }
+    }
+}
+
+impl LocalTierConfig {
+    /// No in-process tier: every read asks Redis.
+    pub fn disabled() -> Self {
+        Self {
+            ttl: Duration::ZERO,
+            capacity: 0,
+            kinds: Vec::new(),
+        }
+    }
+
+    pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let ttl = parse_in(&env, "CACHE_LOCAL_TTL_SECS", 0..=3600)?.unwrap_or(LOCAL_TTL_SECS);
+        let capacity =
+            parse_in(&env, "CACHE_LOCAL_CAPACITY", 1..=100_000_000)?.unwrap_or(LOCAL_CAPACITY);
+        let kinds = match lookup(&env, "CACHE_LOCAL_KINDS") {
+            None => vec![KeyKind::ApiKeyPrincipal],
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(|name| {
+                    KeyKind::ALL
+                        .iter()
+                        .copied()
+                        .find(|kind| kind.name() == name)
+                        .ok_or_else(|| ConfigError {
+                            var: "CACHE_LOCAL_KINDS".into(),
+                            value: list.clone(),
+                            reason: format!("`{name}` is not a cache key type"),
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if ttl == 0 {
+            return Ok(Self::disabled());
+        }
+        Ok(Self {
+            ttl: Duration::from_secs(ttl),
+            capacity,
+            kinds,
+        })
+    }
+
+    pub fn enabled(&self) -> bool {
+        !self.ttl.is_zero() && !self.kinds.is_empty()
+    }
+}
+
 /// Everything a [`Cache`](crate::Cache) needs besides a Redis connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheConfig {
     pub ttls: CacheTtls,
+    pub local: LocalTierConfig,
     /// The most one Redis command may take before the call goes to the source (`CACHE_TIMEOUT_MS`).
     pub timeout: Duration,
     /// Put before every key (`CACHE_KEY_PREFIX`), so deployments or tests can share one Redis.
@@ -154,6 +233,7 @@ impl Default for CacheConfig {
     fn default() -> Self {
         Self {
             ttls: CacheTtls::default(),
+            local: LocalTierConfig::default(),
             timeout: Duration::from_millis(TIMEOUT_MS),
             key_prefix: String::new(),
         }
@@ -161,7 +241,8 @@ impl Default for CacheConfig {
 }
 
 impl CacheConfig {
-    /// The TTL variables of [`CacheTtls::from_env`], `CACHE_TIMEOUT_MS` (1 to 10000, default 50)
+    /// The TTL variables of [`CacheTtls::from_env`], those of [`LocalTierConfig::from_env`],
+    /// `CACHE_TIMEOUT_MS` (1 to 10000, default 50)
     /// and `CACHE_KEY_PREFIX` (default empty).
     pub fn from_env(env: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let ttls = CacheTtls::from_env(&env)?;
@@ -181,6 +262,7 @@ impl CacheConfig {
         }
         Ok(Self {
             ttls,
+            local: LocalTierConfig::from_env(&env)?,
             timeout: Duration::from_millis(timeout),
             key_prefix,
         })

@@ -5,14 +5,19 @@ mod codec;
 mod config;
 mod flight;
 mod key;
+mod local;
 mod metrics;
 
 pub use cache::{Cache, CacheError};
-pub use config::{CacheConfig, CacheTtls, ConfigError, RedisSettings, RedisTopology};
+pub use config::{
+    CacheConfig, CacheTtls, ConfigError, LocalTierConfig, RedisSettings, RedisTopology,
+};
 pub use key::{Key, KeyKind, KeyOwner, KeyRef, KeyType};
 pub use metrics::{CacheStats, describe_metrics};
 
 /// Names of the metrics this crate records.
 pub mod metric_names {
-    pub use crate::metrics::{COALESCED, ERRORS, FALLBACKS, HITS, LOADER_CALLS, MISSES};
+    pub use crate::metrics::{
+        COALESCED, ERRORS, FALLBACKS, HITS, LOADER_CALLS, LOCAL_HITS, MISSES,
+    };
 }

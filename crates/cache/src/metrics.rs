@@ -12,6 +12,7 @@ pub const ERRORS: &str = "redis_cache_errors_total";
 pub const FALLBACKS: &str = "redis_cache_fallbacks_total";
 pub const LOADER_CALLS: &str = "cache_loader_calls_total";
 pub const COALESCED: &str = "cache_coalesced_total";
+pub const LOCAL_HITS: &str = "cache_local_hits_total";
 
 /// Registers the descriptions of the cache's metrics with the installed recorder. Building a
 /// [`Cache`](crate::Cache) does it too; call it again if the recorder is installed later.
@@ -40,6 +41,11 @@ pub fn describe_metrics() {
         LOADER_CALLS,
         Unit::Count,
         "Loads from the source of truth (label key_type)"
+    );
+    describe_counter!(
+        LOCAL_HITS,
+        Unit::Count,
+        "Reads answered in process, without asking Redis (label key_type)"
     );
     describe_counter!(
         COALESCED,
@@ -73,6 +79,8 @@ impl ErrorKind {
 /// Totals of one [`Cache`](crate::Cache) handle and its clones, over all key kinds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
+    /// Reads answered by the in-process tier (not counted in `hits`).
+    pub local_hits: u64,
     pub hits: u64,
     pub misses: u64,
     pub loader_calls: u64,
@@ -87,6 +95,7 @@ pub struct CacheStats {
 
 #[derive(Default)]
 pub(crate) struct Counters {
+    local_hits: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     loader_calls: AtomicU64,
@@ -105,6 +114,10 @@ fn bump(total: &AtomicU64, name: &'static str, key_type: &'static str) {
 }
 
 impl Counters {
+    pub(crate) fn local_hit(&self, key_type: &'static str) {
+        bump(&self.local_hits, LOCAL_HITS, key_type);
+    }
+
     pub(crate) fn hit(&self, key_type: &'static str) {
         bump(&self.hits, HITS, key_type);
     }
@@ -140,6 +153,7 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> CacheStats {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         CacheStats {
+            local_hits: get(&self.local_hits),
             hits: get(&self.hits),
             misses: get(&self.misses),
             loader_calls: get(&self.loader_calls),

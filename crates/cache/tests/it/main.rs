@@ -5,6 +5,7 @@ mod cluster;
 mod config;
 mod failures;
 mod invalidation;
+mod local;
 mod reads;
 mod single_flight;
 mod support;

@@ -83,6 +83,18 @@ impl TestCache {
         Self { cache, prefix }
     }
 
+    /// Another process' cache on the same Redis and prefix (a second replica).
+    pub async fn replica(&self) -> Cache {
+        let config = CacheConfig {
+            key_prefix: self.prefix.clone(),
+            timeout: Duration::from_secs(2),
+            ..CacheConfig::default()
+        };
+        Cache::connect(&RedisSettings::single(REDIS_URL), config)
+            .await
+            .expect("replica cache")
+    }
+
     pub async fn raw_get(&self, key: &str) -> Option<Vec<u8>> {
         let value: Option<fred::bytes::Bytes> = self.cache.client().get(key).await.unwrap();
         value.map(|b| b.to_vec())
