@@ -1,13 +1,20 @@
-//! Resolving a bearer key to who is calling.
+//! Resolving a bearer key to who is calling, and the changes that alter the answer.
+//!
+//! Principals are cached by key hash (see the gateway's `auth`), so every function that changes
+//! what a key resolves to (revoking it, deleting its user, changing its tenant's plan) returns
+//! the hashes of the keys affected, for the caller to invalidate once its transaction commits.
 
-use common::{AccountId, Plan, Role, TenantId, UserId};
-use sea_orm::{DatabaseConnection, DbBackend, FromQueryResult, Statement};
+use common::{AccountId, ApiKeyId, Plan, Role, TenantId, UserId};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{DbError, DbResult, apikey};
 
 /// The caller of a request: every tenant-owned query takes its tenant from here.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Principal {
     pub user_id: UserId,
     pub role: Role,
@@ -16,7 +23,7 @@ pub struct Principal {
     pub account_id: Option<AccountId>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TenantPrincipal {
     pub id: TenantId,
     pub plan: Plan,
@@ -33,8 +40,16 @@ struct PrincipalRow {
 
 /// The principal owning an unrevoked key, or `None`.
 pub async fn principal_for_key(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     raw_key: &str,
+) -> DbResult<Option<Principal>> {
+    principal_for_hash(db, &apikey::hash(raw_key)).await
+}
+
+/// The principal owning the unrevoked key with this SHA-256, or `None`.
+pub async fn principal_for_hash(
+    db: &impl ConnectionTrait,
+    key_hash: &[u8],
 ) -> DbResult<Option<Principal>> {
     let row = PrincipalRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -43,7 +58,7 @@ pub async fn principal_for_key(
            JOIN users u ON u.id = k.user_id
            LEFT JOIN tenants t ON t.id = u.tenant_id
           WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
-        [apikey::hash(raw_key).into()],
+        [key_hash.to_vec().into()],
     ))
     .one(db)
     .await?;
@@ -66,4 +81,145 @@ pub async fn principal_for_key(
         tenant,
         account_id: row.account_id.map(Into::into),
     }))
+}
+
+/// Whose keys a caller may revoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyAccess {
+    /// A superadmin: every key.
+    Any,
+    /// A tenant admin: every key of the tenant.
+    Tenant(TenantId),
+    /// A user: their own keys.
+    Owner(TenantId, UserId),
+}
+
+#[derive(FromQueryResult)]
+struct HashRow {
+    key_hash: Vec<u8>,
+}
+
+async fn hashes(db: &impl ConnectionTrait, sql: &str, id: Uuid) -> DbResult<Vec<Vec<u8>>> {
+    let rows = HashRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [id.into()],
+    ))
+    .all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.key_hash).collect())
+}
+
+/// Revokes a key the caller may reach and returns its hash. Revoking a revoked key is a no-op
+/// that still answers (so a retry succeeds); a key out of reach is `NotFound`.
+pub async fn revoke_api_key(
+    db: &impl ConnectionTrait,
+    access: KeyAccess,
+    key_id: ApiKeyId,
+) -> DbResult<Vec<u8>> {
+    let (filter, scope) = match access {
+        KeyAccess::Any => ("TRUE", None),
+        KeyAccess::Tenant(t) => ("tenant_id = $2", Some(t.into_uuid())),
+        KeyAccess::Owner(_, u) => ("user_id = $2", Some(u.into_uuid())),
+    };
+    let mut values = vec![key_id.into_uuid().into()];
+    values.extend(scope.map(Into::into));
+    let row = HashRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+              WHERE id = $1 AND {filter}
+             RETURNING key_hash"
+        ),
+        values,
+    ))
+    .one(db)
+    .await?;
+    row.map(|r| r.key_hash).ok_or(DbError::NotFound("API key"))
+}
+
+/// Deletes a user of `tenant_id` (any tenant's when `None`; never a superadmin) with its keys,
+/// and returns the hashes of those keys.
+pub async fn delete_user(
+    db: &DatabaseConnection,
+    tenant_id: Option<TenantId>,
+    user_id: UserId,
+) -> DbResult<Vec<Vec<u8>>> {
+    let txn = db.begin().await?;
+    // Locks the user so no key is added between reading the hashes and deleting.
+    let found = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 AS found FROM users
+              WHERE id = $1 AND tenant_id IS NOT NULL AND ($2::uuid IS NULL OR tenant_id = $2)
+              FOR UPDATE",
+            [
+                user_id.into_uuid().into(),
+                tenant_id.map(TenantId::into_uuid).into(),
+            ],
+        ))
+        .await?;
+    if found.is_none() {
+        return Err(DbError::NotFound("user"));
+    }
+    let key_hashes = hashes(
+        &txn,
+        "SELECT key_hash FROM api_keys WHERE user_id = $1",
+        user_id.into_uuid(),
+    )
+    .await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM users WHERE id = $1",
+        [user_id.into_uuid().into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(key_hashes)
+}
+
+/// Moves a tenant to another platform plan and returns the hashes of its keys (each principal
+/// carries the plan).
+pub async fn set_tenant_plan(
+    db: &DatabaseConnection,
+    tenant_id: TenantId,
+    plan: Plan,
+) -> DbResult<Vec<Vec<u8>>> {
+    let txn = db.begin().await?;
+    let updated = txn
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE tenants SET plan = $2, updated_at = now() WHERE id = $1",
+            [tenant_id.into_uuid().into(), plan.as_str().into()],
+        ))
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(DbError::NotFound("tenant"));
+    }
+    let key_hashes = tenant_key_hashes(&txn, tenant_id).await?;
+    txn.commit().await?;
+    Ok(key_hashes)
+}
+
+/// The hashes of every key of a tenant's users.
+pub async fn tenant_key_hashes(
+    db: &impl ConnectionTrait,
+    tenant_id: TenantId,
+) -> DbResult<Vec<Vec<u8>>> {
+    hashes(
+        db,
+        "SELECT key_hash FROM api_keys WHERE tenant_id = $1",
+        tenant_id.into_uuid(),
+    )
+    .await
+}
+
+/// The hashes of every key of one user.
+pub async fn user_key_hashes(db: &impl ConnectionTrait, user_id: UserId) -> DbResult<Vec<Vec<u8>>> {
+    hashes(
+        db,
+        "SELECT key_hash FROM api_keys WHERE user_id = $1",
+        user_id.into_uuid(),
+    )
+    .await
 }

@@ -1,11 +1,13 @@
 //! Tenants, users and API keys.
 
 use actix_web::web;
-use common::{Plan, Role, TenantId, UserId};
+use common::{ApiKeyId, ErrorCode, Plan, Role, TenantId, UserId};
+use db::auth::KeyAccess;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiResult, created, ok, required_text};
-use crate::auth::Caller;
+use crate::auth::{Caller, principal_keys};
+use crate::cached;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -214,5 +216,100 @@ pub async fn create_api_key(
         "prefix": key.key_prefix,
         "key": raw,
         "notice": "store this key now: it is not shown again",
+    })))
+}
+
+/// `DELETE /api/api-keys/{keyId}`: revokes a key at once, on every replica. Superadmins reach
+/// every key, tenant admins their tenant's, users their own.
+pub async fn revoke_api_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<ApiKeyId>,
+) -> ApiResult {
+    let access = match caller.role() {
+        Role::Superadmin => KeyAccess::Any,
+        Role::TenantAdmin => KeyAccess::Tenant(caller.tenant_id()?),
+        Role::User => KeyAccess::Owner(caller.tenant_id()?, caller.0.user_id),
+    };
+    let key_id = path.into_inner();
+    let key_hash = db::auth::revoke_api_key(&state.db, access, key_id).await?;
+    cached::invalidate(&state, principal_keys(&[key_hash])).await;
+    Ok(ok(serde_json::json!({"id": key_id, "revoked": true})))
+}
+
+/// `DELETE /api/users/{userId}`: deletes a tenant user and its keys (a superadmin: of any
+/// tenant; a tenant admin: of its own). Nobody deletes themselves this way.
+pub async fn delete_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<UserId>,
+) -> ApiResult {
+    let user_id = path.into_inner();
+    let scope = match caller.role() {
+        Role::Superadmin => None,
+        Role::TenantAdmin => Some(caller.tenant_id()?),
+        Role::User => return Err(ApiError::forbidden("only tenant admins may delete users")),
+    };
+    if user_id == caller.0.user_id {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "you cannot delete yourself; ask another admin",
+        ));
+    }
+    let key_hashes = db::auth::delete_user(&state.db, scope, user_id).await?;
+    let mut keys = principal_keys(&key_hashes);
+    keys.extend(user_cache_keys(user_id));
+    cached::invalidate(&state, keys).await;
+    Ok(ok(serde_json::json!({"id": user_id, "deleted": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UpdateTenant {
+    plan: Plan,
+}
+
+/// `PATCH /api/admin/tenants/{tenantId}` (superadmin): moves a tenant to another platform
+/// plan, which sets its API rate limit; every replica sees it at once.
+pub async fn update_tenant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<TenantId>,
+    body: ApiJson<UpdateTenant>,
+) -> ApiResult {
+    caller.require_superadmin()?;
+    let tenant_id = path.into_inner();
+    let plan = body.into_inner().plan;
+    let key_hashes = db::auth::set_tenant_plan(&state.db, tenant_id, plan).await?;
+    cached::invalidate(&state, principal_keys(&key_hashes)).await;
+    let tenant = db::tenants::find_tenant(&state.db, tenant_id).await?;
+    Ok(ok(TenantView {
+        id: tenant.id,
+        name: tenant.name,
+        slug: tenant.slug,
+        plan: tenant.plan,
+        default_account_id: None,
+    }))
+}
+
+/// The entries cached for one user, besides its keys' principals.
+pub fn user_cache_keys(user_id: UserId) -> [cache::KeyRef; 3] {
+    [
+        cache::KeyKind::UserSubscription.key(user_id),
+        cache::KeyKind::UserQuotas.key(user_id),
+        cache::KeyKind::UserFeatures.key(user_id),
+    ]
+}
+
+/// `GET /api/me`: who the key authenticates as. Answered from the cached principal alone, so a
+/// warm call touches neither Postgres nor Redis.
+pub async fn me(caller: Caller) -> ApiResult {
+    let principal = caller.0;
+    Ok(ok(serde_json::json!({
+        "userId": principal.user_id,
+        "role": principal.role,
+        "tenantId": principal.tenant.map(|t| t.id),
+        "plan": principal.tenant.map(|t| t.plan),
+        "accountId": principal.account_id,
     })))
 }

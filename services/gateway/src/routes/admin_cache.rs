@@ -1,0 +1,107 @@
+//! `POST /api/admin/cache/invalidate` (superadmin): drops cached entries by hand, when data was
+//! changed outside the API (a migration, a manual fix) and must be seen before the TTLs expire.
+
+use actix_web::web;
+use cache::KeyKind;
+use common::{TenantId, UserId};
+use serde::Deserialize;
+
+use super::{ApiJson, ApiResult, ok};
+use crate::auth::{Caller, principal_keys};
+use crate::error::ApiError;
+use crate::routes::tenants::user_cache_keys;
+use crate::state::AppState;
+
+/// Exactly one of: one entry (`keyType` and `id`), a user's entries, or a tenant's entries.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Invalidate {
+    /// A key type as the cache names it: `branding`, `user_quotas`, `api_key_principal`, ...
+    key_type: Option<String>,
+    /// The id of that entry: a tenant, user or account id, or an API key's SHA-256 in hex.
+    id: Option<String>,
+    user_id: Option<UserId>,
+    tenant_id: Option<TenantId>,
+}
+
+pub async fn invalidate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<Invalidate>,
+) -> ApiResult {
+    caller.require_superadmin()?;
+    let body = body.into_inner();
+    let scope = match (body.key_type, body.id, body.user_id, body.tenant_id) {
+        (Some(key_type), Some(id), None, None) => {
+            let kind = KeyKind::ALL
+                .iter()
+                .copied()
+                .find(|kind| kind.name() == key_type)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = KeyKind::ALL.iter().map(|k| k.name()).collect();
+                    ApiError::validation(
+                        "keyType",
+                        format!(
+                            "unknown key type `{key_type}`; one of: {}",
+                            names.join(", ")
+                        ),
+                    )
+                })?;
+            let id = id.trim();
+            if id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_whitespace()) {
+                return Err(ApiError::validation(
+                    "id",
+                    "`id` must be a key id without spaces",
+                ));
+            }
+            state
+                .cache
+                .invalidate(kind.key(id))
+                .await
+                .map_err(unavailable)?;
+            serde_json::json!({"keyType": kind.name(), "id": id, "invalidated": 1})
+        }
+        (None, None, Some(user_id), None) => {
+            let hashes = db::auth::user_key_hashes(&state.db, user_id).await?;
+            let mut keys = principal_keys(&hashes);
+            keys.extend(user_cache_keys(user_id));
+            let count = keys.len();
+            state
+                .cache
+                .invalidate_many(keys)
+                .await
+                .map_err(unavailable)?;
+            serde_json::json!({"userId": user_id, "invalidated": count})
+        }
+        (None, None, None, Some(tenant_id)) => {
+            let hashes = db::auth::tenant_key_hashes(&state.db, tenant_id).await?;
+            let indexed = state
+                .cache
+                .invalidate_tenant(tenant_id)
+                .await
+                .map_err(unavailable)?;
+            state
+                .cache
+                .invalidate_many(principal_keys(&hashes))
+                .await
+                .map_err(unavailable)?;
+            serde_json::json!({"tenantId": tenant_id, "invalidated": indexed + hashes.len()})
+        }
+        _ => {
+            return Err(ApiError::new(
+                common::ErrorCode::ValidationFailed,
+                "give exactly one of: `keyType` with `id`, `userId`, or `tenantId`",
+            ));
+        }
+    };
+    Ok(ok(scope))
+}
+
+/// Unlike a read, an invalidation asked for by hand must say when it could not be done.
+fn unavailable(e: cache::CacheError) -> ApiError {
+    tracing::warn!(error = %e, "manual cache invalidation failed");
+    ApiError::new(
+        common::ErrorCode::ServiceUnavailable,
+        "Redis did not answer; nothing may have been invalidated, try again",
+    )
+}
