@@ -1,0 +1,308 @@
+//! Each tenant's own Stripe account: its settings, the webhook Stripe calls with the tenant's
+//! events, and the analytics computed from them.
+//!
+//! Secrets go in and only hints come out. The settings view is cached under
+//! `stripe_settings:{tenantId}`, the default-period analytics under `stripe_analytics:{tenantId}`;
+//! every write drops exactly the entry it changes.
+
+use actix_web::{HttpRequest, web};
+use chrono::{DateTime, Duration, Utc};
+use common::{ErrorCode, TenantId};
+use db::stripe::{NewStripeSettings, Recorded, StripeAnalytics, StripeSettings, WebhookSecret};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiJson, ApiResult, ok, required_text};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+cache::key_type! {
+    /// A tenant's Stripe settings as shown: the publishable key and the secrets' hints.
+    pub StripeSettingsKey: StripeSettings, id = TenantId, value = StripeSettings, schema = 1
+}
+
+cache::key_type! {
+    /// A tenant's Stripe analytics for the default period (the last 30 days).
+    pub StripeAnalyticsKey: StripeAnalytics, id = TenantId, value = StripeAnalytics, schema = 1
+}
+
+/// How far a delivery's signature timestamp may be from now: Stripe's own default.
+const WEBHOOK_TOLERANCE_SECS: i64 = ::stripe::signature::DEFAULT_TOLERANCE_SECS;
+/// The period analytics cover when the request names none.
+const DEFAULT_PERIOD_DAYS: i64 = 30;
+const MAX_KEY_CHARS: usize = 255;
+
+/// The body of `PUT /api/stripe/settings`: all three keys, replacing what was stored.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PutSettings {
+    publishable_key: String,
+    secret_key: String,
+    webhook_secret: String,
+}
+
+/// The settings as the API shows them.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SettingsView {
+    #[serde(flatten)]
+    settings: StripeSettings,
+    /// The path of this tenant's webhook endpoint, to register in the Stripe dashboard.
+    webhook_url: String,
+}
+
+impl SettingsView {
+    fn new(settings: StripeSettings, tenant_id: TenantId) -> Self {
+        Self {
+            settings,
+            webhook_url: format!("/api/webhooks/stripe/{tenant_id}"),
+        }
+    }
+}
+
+/// `GET /api/stripe/settings` (tenant admins).
+pub async fn get_settings(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let scope = caller.scope(&state.db)?;
+    let tenant_id = scope.tenant_id();
+    let settings = crate::cached::read(
+        &state,
+        &StripeSettingsKey::key(&tenant_id),
+        db::stripe::find_settings(scope),
+    )
+    .await?
+    .ok_or_else(|| ApiError::not_found("stripe settings"))?;
+    Ok(ok(SettingsView::new(settings, tenant_id)))
+}
+
+/// `PUT /api/stripe/settings` (tenant admins): replaces the keys; answers with the view.
+pub async fn put_settings(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<PutSettings>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let new = validate(body.into_inner())?;
+    let scope = caller.scope(&state.db)?;
+    let stored = db::stripe::replace_settings(scope, &state.token_cipher, new).await?;
+    let tenant_id = scope.tenant_id();
+    crate::cached::invalidate(
+        &state,
+        [cache::KeyRef::from(StripeSettingsKey::key(&tenant_id))],
+    )
+    .await;
+    Ok(ok(SettingsView::new(stored, tenant_id)))
+}
+
+/// `DELETE /api/stripe/settings` (tenant admins): removes the keys, after which the webhook
+/// refuses every delivery. Recorded events and analytics stay.
+pub async fn delete_settings(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let scope = caller.scope(&state.db)?;
+    if !db::stripe::delete_settings(scope).await? {
+        return Err(ApiError::not_found("stripe settings"));
+    }
+    crate::cached::invalidate(
+        &state,
+        [cache::KeyRef::from(StripeSettingsKey::key(
+            &scope.tenant_id(),
+        ))],
+    )
+    .await;
+    Ok(ok(serde_json::json!({"deleted": true})))
+}
+
+/// Checks the three keys: each trimmed, of Stripe's alphabet, with its kind's prefix; the
+/// secret key of the same mode (live or test) as the publishable key.
+fn validate(body: PutSettings) -> Result<NewStripeSettings, ApiError> {
+    let publishable_key = stripe_key(
+        "publishableKey",
+        &body.publishable_key,
+        &["pk_live_", "pk_test_"],
+    )?;
+    let secret_key = stripe_key("secretKey", &body.secret_key, &["sk_", "rk_"])?;
+    let webhook_secret = stripe_key("webhookSecret", &body.webhook_secret, &["whsec_"])?;
+    let mode = |key: &str| {
+        let (_, rest) = key.split_once('_')?;
+        ["live_", "test_"]
+            .into_iter()
+            .find(|mode| rest.starts_with(mode))
+    };
+    if let (Some(publishable), Some(secret)) = (mode(&publishable_key), mode(&secret_key))
+        && publishable != secret
+    {
+        return Err(ApiError::validation(
+            "secretKey",
+            "`secretKey` and `publishableKey` must both be live keys or both test keys",
+        ));
+    }
+    Ok(NewStripeSettings {
+        publishable_key,
+        secret_key: SecretString::from(secret_key),
+        webhook_secret: SecretString::from(webhook_secret),
+    })
+}
+
+/// A key of Stripe's form: one of `prefixes`, then letters, digits and `_`. Error messages
+/// never repeat the value, which may be a secret.
+fn stripe_key(field: &str, value: &str, prefixes: &[&str]) -> Result<String, ApiError> {
+    let key = required_text(field, value, MAX_KEY_CHARS)?;
+    let well_formed = prefixes.iter().any(|prefix| {
+        key.strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty())
+    }) && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if well_formed {
+        Ok(key)
+    } else {
+        let expected = prefixes
+            .iter()
+            .map(|prefix| format!("`{prefix}`"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        Err(ApiError::validation(
+            field,
+            format!(
+                "`{field}` must start with {expected}, followed by letters, digits and `_` only"
+            ),
+        ))
+    }
+}
+
+/// `POST /api/webhooks/stripe/{tenantId}` (Stripe; no bearer key: the signature authenticates).
+/// Answers 400 `invalid_signature` and records nothing unless `Stripe-Signature` verifies
+/// against the tenant's webhook secret; a redelivered event is acknowledged and changes nothing.
+pub async fn webhook(
+    state: web::Data<AppState>,
+    path: web::Path<TenantId>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult {
+    let tenant_id = path.into_inner();
+    // The tenant comes from the URL, not from a caller; nothing is written for it before the
+    // signature proves the delivery was made with this tenant's secret.
+    let scope = db::TenantScope::new(&state.db, tenant_id);
+    let secret = match db::stripe::webhook_secret(scope, &state.token_cipher).await? {
+        WebhookSecret::UnknownTenant => return Err(ApiError::not_found("tenant")),
+        WebhookSecret::NotConfigured => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidSignature,
+                "this tenant has no Stripe settings, so no delivery can be verified",
+            ));
+        }
+        WebhookSecret::Configured(secret) => secret,
+    };
+    // A header that is not visible ASCII is malformed, not missing.
+    let header = request
+        .headers()
+        .get("Stripe-Signature")
+        .map(|value| value.to_str().unwrap_or_default());
+    ::stripe::signature::verify(
+        header,
+        &body,
+        secret.expose_secret(),
+        Utc::now(),
+        WEBHOOK_TOLERANCE_SECS,
+    )
+    .map_err(|e| {
+        tracing::info!(tenant = %tenant_id, reason = %e, "Stripe webhook refused");
+        ApiError::new(ErrorCode::InvalidSignature, e.to_string())
+    })?;
+    let event = ::stripe::Event::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+    let payload: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+    let recorded = db::stripe::record_event(scope, &event, payload).await?;
+    tracing::info!(
+        tenant = %tenant_id,
+        event = %event.id,
+        event_type = %event.event_type,
+        duplicate = recorded == Recorded::Duplicate,
+        "Stripe webhook received"
+    );
+    if recorded == Recorded::New {
+        crate::cached::invalidate(
+            &state,
+            [cache::KeyRef::from(StripeAnalyticsKey::key(&tenant_id))],
+        )
+        .await;
+    }
+    Ok(ok(serde_json::json!({
+        "received": true,
+        "duplicate": recorded == Recorded::Duplicate,
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsQuery {
+    /// RFC 3339; defaults to 30 days before `to`.
+    from: Option<String>,
+    /// RFC 3339; defaults to now.
+    to: Option<String>,
+}
+
+/// `GET /api/stripe/analytics?from=…&to=…` (tenant admins): MRR, subscription counts, revenue
+/// and churn for `[from, to)`. The default period (the last 30 days) is cached.
+pub async fn analytics(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<AnalyticsQuery>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let scope = caller.scope(&state.db)?;
+    let query = query.into_inner();
+    let from = query
+        .from
+        .as_deref()
+        .map(|v| rfc3339("from", v))
+        .transpose()?;
+    let to = query.to.as_deref().map(|v| rfc3339("to", v)).transpose()?;
+    let period = Duration::days(DEFAULT_PERIOD_DAYS);
+    let analytics = match (from, to) {
+        (None, None) => {
+            let to = Utc::now();
+            crate::cached::read(
+                &state,
+                &StripeAnalyticsKey::key(&scope.tenant_id()),
+                async move {
+                    db::stripe::analytics(scope, to - period, to)
+                        .await
+                        .map(Some)
+                },
+            )
+            .await?
+            .ok_or_else(|| ApiError::internal("analytics load answered nothing"))?
+        }
+        (from, to) => {
+            let to = to.unwrap_or_else(Utc::now);
+            let from = from.unwrap_or(to - period);
+            if from >= to {
+                return Err(invalid_parameter(
+                    "from",
+                    "`from` must be earlier than `to`",
+                ));
+            }
+            db::stripe::analytics(scope, from, to).await?
+        }
+    };
+    Ok(ok(analytics))
+}
+
+fn rfc3339(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
+    DateTime::parse_from_rfc3339(value)
+        .map(|time| time.with_timezone(&Utc))
+        .map_err(|_| {
+            invalid_parameter(
+                field,
+                &format!("`{field}` must be an RFC 3339 time such as `2026-01-31T00:00:00Z`"),
+            )
+        })
+}
+
+fn invalid_parameter(field: &str, message: &str) -> ApiError {
+    ApiError {
+        field: Some(field.to_owned()),
+        ..ApiError::new(ErrorCode::InvalidParameter, message)
+    }
+}
