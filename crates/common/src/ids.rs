@@ -83,6 +83,7 @@ id_type!(
     JobId,
     WorkerId,
     LeaseToken,
+    SubscriptionPlanId,
 );
 
 #[cfg(test)]

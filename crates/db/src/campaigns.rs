@@ -57,9 +57,11 @@ pub fn message_id(campaign_id: CampaignId, phone: &str) -> String {
 
 /// Writes the campaign, one recipient per distinct phone, its job and the outbox row that will
 /// publish the job's first batch, all in one transaction. `check_contacts` sees the contacts
-/// (as template variables) before anything is written and may refuse them.
+/// (as template variables) before anything is written and may refuse them. Given a
+/// transaction, it writes inside it (as a savepoint), so the caller can check more before it
+/// commits.
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
     tenant_id: TenantId,
     new: NewCampaign,
     check_contacts: impl FnOnce(

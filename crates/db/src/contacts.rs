@@ -15,7 +15,7 @@ pub struct NewContact {
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     tenant_id: TenantId,
     new: NewContact,
 ) -> DbResult<contact::Model> {

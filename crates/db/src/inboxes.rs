@@ -18,7 +18,7 @@ pub struct NewInbox {
 }
 
 pub async fn create(
-    db: &DatabaseConnection,
+    db: &impl sea_orm::ConnectionTrait,
     cipher: &SecretCipher,
     tenant_id: TenantId,
     new: NewInbox,

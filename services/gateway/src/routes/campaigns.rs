@@ -120,8 +120,9 @@ pub async fn create(
     if let Some(at) = body.scheduled_at {
         check_schedule(at, Utc::now())?;
     }
+    let admission = crate::quotas::admit_campaign(&state, &caller).await?;
     let created = db::campaigns::create(
-        &state.db,
+        admission.txn(),
         tenant_id,
         db::campaigns::NewCampaign {
             account_id,
@@ -139,6 +140,8 @@ pub async fn create(
         |contacts| missing_template_variables(&template, contacts),
     )
     .await?;
+    admission.admit_recipients(created.campaign.total).await?;
+    admission.commit().await?;
     state.relay_waker.wake();
     let job = &created.job;
     Ok(HttpResponse::Accepted().json(serde_json::json!({

@@ -3,6 +3,7 @@
 use actix_web::web;
 use common::{ContactId, PhoneNumber};
 use db::entity::contact;
+use db::plans::Quota;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -57,8 +58,9 @@ pub async fn create(
             format!("field `{key}` must be text, a number or a boolean"),
         ));
     }
+    let admission = crate::quotas::admit(&state, &caller, Quota::MaxContacts).await?;
     let contact = db::contacts::create(
-        &state.db,
+        admission.txn(),
         tenant_id,
         db::contacts::NewContact {
             account_id,
@@ -68,6 +70,7 @@ pub async fn create(
         },
     )
     .await?;
+    admission.commit().await?;
     Ok(created(view(&contact, ALL_FIELDS)))
 }
 

@@ -1,0 +1,258 @@
+//! What a user may create: the effective limits and features of its subscription, and its
+//! account's usage, counted live.
+//!
+//! Usage is the account's (inboxes, contacts and campaigns belong to an account); the limits
+//! are those of the user creating. Counting and inserting stay exact under concurrency when
+//! both run in one transaction after [`lock_account`]: creators of one account then take turns.
+
+use std::collections::BTreeSet;
+
+use common::{AccountId, UserId};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use serde::{Deserialize, Serialize};
+
+use crate::plans::{Feature, Overrides, Quota, QuotaLimits, SubscriptionStatus, parse_features};
+use crate::{DbError, DbResult, TenantScope};
+
+/// A user's effective limits and features.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entitlements {
+    pub limits: QuotaLimits,
+    pub features: BTreeSet<Feature>,
+}
+
+/// What a user gets from its subscription (if any) and its overrides:
+/// - no subscription: the tenant has not adopted plans, so unlimited and every feature;
+/// - otherwise the plan's limits and features;
+/// - then the overrides replace the limits and switch the features they name;
+/// - a `canceled` subscription then has every limit at zero (its features stay as computed,
+///   though nothing can be created to use them).
+pub fn effective(
+    subscription: Option<(SubscriptionStatus, QuotaLimits, BTreeSet<Feature>)>,
+    overrides: &Overrides,
+) -> Entitlements {
+    let (status, mut limits, mut features) = match subscription {
+        Some((status, limits, features)) => (Some(status), limits, features),
+        None => (
+            None,
+            QuotaLimits::UNLIMITED,
+            Feature::ALL.into_iter().collect(),
+        ),
+    };
+    for (quota, limit) in &overrides.quotas {
+        limits.set(*quota, *limit);
+    }
+    for (feature, enabled) in &overrides.features {
+        if *enabled {
+            features.insert(*feature);
+        } else {
+            features.remove(feature);
+        }
+    }
+    if status == Some(SubscriptionStatus::Canceled) {
+        limits = QuotaLimits::ZERO;
+    }
+    Entitlements { limits, features }
+}
+
+#[derive(FromQueryResult)]
+struct EntitlementRow {
+    status: Option<String>,
+    max_inboxes: Option<i64>,
+    max_contacts: Option<i64>,
+    max_campaigns: Option<i64>,
+    messages_per_day: Option<i64>,
+    features: Option<Vec<String>>,
+    override_quotas: Option<serde_json::Value>,
+    override_features: Option<serde_json::Value>,
+}
+
+/// The user's effective limits and features (see [`effective`]); `None` when the tenant has
+/// no such user.
+pub async fn entitlements(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    user_id: UserId,
+) -> DbResult<Option<Entitlements>> {
+    let row = EntitlementRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT s.status, p.max_inboxes, p.max_contacts, p.max_campaigns, p.messages_per_day,
+                p.features, o.quotas AS override_quotas, o.features AS override_features
+           FROM users u
+           LEFT JOIN user_subscriptions s ON s.user_id = u.id
+           LEFT JOIN subscription_plans p ON p.id = s.plan_id
+           LEFT JOIN user_plan_overrides o ON o.user_id = u.id
+          WHERE u.tenant_id = $1 AND u.id = $2",
+        [scope.tenant_uuid().into(), user_id.into_uuid().into()],
+    ))
+    .one(scope.conn())
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let subscription = match row.status {
+        Some(status) => Some((
+            SubscriptionStatus::from_stored(&status)?,
+            QuotaLimits {
+                max_inboxes: row.max_inboxes,
+                max_contacts: row.max_contacts,
+                max_campaigns: row.max_campaigns,
+                messages_per_day: row.messages_per_day,
+            },
+            parse_features(&row.features.unwrap_or_default())?,
+        )),
+        None => None,
+    };
+    let overrides = Overrides {
+        quotas: stored_overrides(row.override_quotas)?,
+        features: stored_overrides(row.override_features)?,
+    };
+    Ok(Some(effective(subscription, &overrides)))
+}
+
+/// A stored overrides map; none stored is an empty one.
+fn stored_overrides<T: serde::de::DeserializeOwned + Default>(
+    value: Option<serde_json::Value>,
+) -> DbResult<T> {
+    let Some(value) = value else {
+        return Ok(T::default());
+    };
+    serde_json::from_value(value).map_err(|e| {
+        DbError::Db(sea_orm::DbErr::Custom(format!(
+            "stored overrides are unreadable: {e}"
+        )))
+    })
+}
+
+/// Locks the account's row until the transaction ends, so that its creators count and insert
+/// one at a time. `conn` must be a transaction.
+pub async fn lock_account(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+) -> DbResult<()> {
+    let locked = scope
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT 1 FROM accounts WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            [scope.tenant_uuid().into(), account_id.into_uuid().into()],
+        ))
+        .await?;
+    locked.map(|_| ()).ok_or(DbError::NotFound("account"))
+}
+
+/// The SQL counting an account's usage of `quota` (`$1` the tenant, `$2` the account). A
+/// campaign's recipients count on the UTC day it was created, whatever became of it.
+fn usage_sql(quota: Quota) -> &'static str {
+    match quota {
+        Quota::MaxInboxes => {
+            "SELECT count(*) FROM inboxes WHERE tenant_id = $1 AND account_id = $2"
+        }
+        Quota::MaxContacts => {
+            "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND account_id = $2"
+        }
+        Quota::MaxCampaigns => {
+            "SELECT count(*) FROM campaigns WHERE tenant_id = $1 AND account_id = $2"
+        }
+        Quota::MessagesPerDay => {
+            "SELECT coalesce(sum(total), 0)::bigint FROM campaigns
+              WHERE tenant_id = $1 AND account_id = $2
+                AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        }
+    }
+}
+
+/// How much of `quota` the account uses now (rows of this transaction included).
+pub async fn usage(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+    quota: Quota,
+) -> DbResult<i64> {
+    let row = scope
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT ({}) AS used", usage_sql(quota)),
+            [scope.tenant_uuid().into(), account_id.into_uuid().into()],
+        ))
+        .await?;
+    match row {
+        Some(row) => Ok(row.try_get("", "used")?),
+        None => Ok(0),
+    }
+}
+
+/// The account's usage of every quota, in [`Quota::ALL`] order.
+pub async fn usage_of_all(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+) -> DbResult<Vec<(Quota, i64)>> {
+    let columns: Vec<String> = Quota::ALL
+        .iter()
+        .map(|quota| format!("({}) AS {}", usage_sql(*quota), quota.as_str()))
+        .collect();
+    let row = scope
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {}", columns.join(", ")),
+            [scope.tenant_uuid().into(), account_id.into_uuid().into()],
+        ))
+        .await?;
+    Quota::ALL
+        .into_iter()
+        .map(|quota| {
+            let used = match &row {
+                Some(row) => row.try_get("", quota.as_str())?,
+                None => 0,
+            };
+            Ok((quota, used))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(
+        status: SubscriptionStatus,
+    ) -> Option<(SubscriptionStatus, QuotaLimits, BTreeSet<Feature>)> {
+        let limits = QuotaLimits {
+            max_inboxes: Some(2),
+            max_contacts: Some(10),
+            max_campaigns: None,
+            messages_per_day: Some(100),
+        };
+        Some((status, limits, BTreeSet::from([Feature::Reports])))
+    }
+
+    #[test]
+    fn no_subscription_is_unlimited_with_every_feature() {
+        let got = effective(None, &Overrides::default());
+        assert_eq!(got.limits, QuotaLimits::UNLIMITED);
+        assert_eq!(got.features.len(), Feature::ALL.len());
+    }
+
+    #[test]
+    fn overrides_replace_limits_and_switch_features() {
+        let overrides = Overrides {
+            quotas: [(Quota::MaxInboxes, Some(5)), (Quota::MessagesPerDay, None)].into(),
+            features: [(Feature::Reports, false), (Feature::Webhooks, true)].into(),
+        };
+        let got = effective(plan(SubscriptionStatus::Active), &overrides);
+        assert_eq!(got.limits.max_inboxes, Some(5));
+        assert_eq!(got.limits.max_contacts, Some(10));
+        assert_eq!(got.limits.messages_per_day, None);
+        assert_eq!(got.features, BTreeSet::from([Feature::Webhooks]));
+    }
+
+    #[test]
+    fn a_canceled_subscription_may_create_nothing() {
+        let overrides = Overrides {
+            quotas: [(Quota::MaxInboxes, None)].into(),
+            features: Default::default(),
+        };
+        let got = effective(plan(SubscriptionStatus::Canceled), &overrides);
+        assert_eq!(got.limits, QuotaLimits::ZERO);
+        let got = effective(plan(SubscriptionStatus::PastDue), &Overrides::default());
+        assert_eq!(got.limits.max_inboxes, Some(2));
+    }
+}

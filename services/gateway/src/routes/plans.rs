@@ -1,0 +1,387 @@
+//! Subscription plans a tenant sells to its users, their subscriptions and overrides, and what a
+//! user reads about its own: subscription, quotas (limits and live usage) and features.
+//!
+//! Tenant admins manage plans, subscriptions and overrides; any user reads its own under
+//! `/api/me`. The effective limits and features are cached per user; every write below drops
+//! exactly the entries of the users it changes. Enforcement is `crate::quotas`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::web;
+use cache::KeyRef;
+use common::{Role, SubscriptionPlanId, TenantId, UserId};
+use db::plans::{
+    Feature, NewPlan, Overrides, Quota, QuotaLimits, Subscription, SubscriptionStatus,
+};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::inboxes::account_of;
+use super::{ApiJson, ApiResult, created, ok, required_text};
+use crate::auth::Caller;
+use crate::cached::{self, tenant_key};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+cache::key_type! {
+    /// `user_subscription:{userId}`: the user's plan (id and name), status and start.
+    pub UserSubscriptionKey: UserSubscription, id = UserId, value = Subscription, schema = 1
+}
+
+cache::key_type! {
+    /// `user_quotas:{userId}`: the user's effective limits (plan, overrides and status applied).
+    /// Usage is not cached: it changes with every creation and is counted live.
+    pub UserQuotasKey: UserQuotas, id = UserId, value = QuotaLimits, schema = 1
+}
+
+cache::key_type! {
+    /// `user_features:{userId}`: the features the user has (plan and overrides applied).
+    pub UserFeaturesKey: UserFeatures, id = UserId, value = BTreeSet<Feature>, schema = 1
+}
+
+/// Longest plan name.
+const MAX_NAME_CHARS: usize = 100;
+
+/// The user's subscription, `None` when it has none.
+pub async fn subscription_of(
+    state: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+) -> Result<Option<Subscription>, ApiError> {
+    let scope = caller.scope(&state.db)?;
+    let key = tenant_key::<UserSubscriptionKey>(&user_id, scope.tenant_id());
+    cached::read(state, &key, db::plans::subscription(scope, user_id)).await
+}
+
+/// The user's effective limits (see `db::quotas::effective`).
+pub async fn limits_of(
+    state: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+) -> Result<QuotaLimits, ApiError> {
+    let scope = caller.scope(&state.db)?;
+    let key = tenant_key::<UserQuotasKey>(&user_id, scope.tenant_id());
+    let load = async move {
+        let entitlements = db::quotas::entitlements(scope, user_id).await?;
+        Ok(entitlements.map(|e| e.limits))
+    };
+    cached::read(state, &key, load)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// The features the user has (see `db::quotas::effective`).
+pub async fn features_of(
+    state: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+) -> Result<BTreeSet<Feature>, ApiError> {
+    let scope = caller.scope(&state.db)?;
+    let key = tenant_key::<UserFeaturesKey>(&user_id, scope.tenant_id());
+    let load = async move {
+        let entitlements = db::quotas::entitlements(scope, user_id).await?;
+        Ok(entitlements.map(|e| e.features))
+    };
+    cached::read(state, &key, load)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))
+}
+
+/// Every cached entry derived from a user's subscription.
+fn subscription_keys(user_id: UserId, tenant_id: TenantId) -> [KeyRef; 3] {
+    [
+        tenant_key::<UserSubscriptionKey>(&user_id, tenant_id).into(),
+        tenant_key::<UserQuotasKey>(&user_id, tenant_id).into(),
+        tenant_key::<UserFeaturesKey>(&user_id, tenant_id).into(),
+    ]
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PlanBody {
+    name: String,
+    /// Quota name to limit; a missing quota or `null` is unlimited.
+    #[serde(default)]
+    quotas: Map<String, Value>,
+    /// Feature names the plan includes.
+    #[serde(default)]
+    features: Vec<String>,
+}
+
+/// Names of `names` that `known` does not recognise, quoted, or `None` when all are known.
+fn unknown_names<'a>(
+    names: impl IntoIterator<Item = &'a String>,
+    known: impl Fn(&str) -> bool,
+) -> Option<String> {
+    let unknown: Vec<String> = names
+        .into_iter()
+        .filter(|name| !known(name))
+        .map(|name| format!("`{name}`"))
+        .collect();
+    (!unknown.is_empty()).then(|| unknown.join(", "))
+}
+
+fn all_names<T: std::fmt::Display>(all: &[T]) -> String {
+    all.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `{quota name: limit or null}`, every name known and every limit a whole number ≥ 0.
+fn parse_quotas(quotas: &Map<String, Value>) -> Result<BTreeMap<Quota, Option<i64>>, ApiError> {
+    if let Some(unknown) = unknown_names(quotas.keys(), |n| Quota::from_name(n).is_some()) {
+        return Err(ApiError::validation(
+            "quotas",
+            format!(
+                "unknown quota(s) {unknown}; the quotas are {}",
+                all_names(&Quota::ALL)
+            ),
+        ));
+    }
+    let mut parsed = BTreeMap::new();
+    for (name, value) in quotas {
+        let Some(quota) = Quota::from_name(name) else {
+            continue;
+        };
+        let limit = match value {
+            Value::Null => None,
+            other => match other.as_i64() {
+                Some(limit) if limit >= 0 => Some(limit),
+                _ => {
+                    let field = format!("quotas.{name}");
+                    return Err(ApiError::validation(
+                        &field,
+                        format!(
+                            "`{field}` must be a whole number of at least 0, or null for unlimited"
+                        ),
+                    ));
+                }
+            },
+        };
+        parsed.insert(quota, limit);
+    }
+    Ok(parsed)
+}
+
+fn unknown_features(unknown: String) -> ApiError {
+    ApiError::validation(
+        "features",
+        format!(
+            "unknown feature(s) {unknown}; the features are {}",
+            all_names(&Feature::ALL)
+        ),
+    )
+}
+
+fn parse_plan(body: PlanBody) -> Result<NewPlan, ApiError> {
+    let name = required_text("name", &body.name, MAX_NAME_CHARS)?;
+    let mut quotas = QuotaLimits::UNLIMITED;
+    for (quota, limit) in parse_quotas(&body.quotas)? {
+        quotas.set(quota, limit);
+    }
+    if let Some(unknown) = unknown_names(&body.features, |n| Feature::from_name(n).is_some()) {
+        return Err(unknown_features(unknown));
+    }
+    let features = body
+        .features
+        .iter()
+        .filter_map(|name| Feature::from_name(name))
+        .collect();
+    Ok(NewPlan {
+        name,
+        quotas,
+        features,
+    })
+}
+
+/// `POST /api/plans` (tenant admin) `{name, quotas, features}`
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: ApiJson<PlanBody>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let new = parse_plan(body.into_inner())?;
+    let plan = db::plans::create(caller.scope(&state.db)?, new).await?;
+    Ok(created(plan))
+}
+
+/// `GET /api/plans` (tenant admin): every plan of the tenant, oldest first.
+pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    caller.require_tenant_admin()?;
+    Ok(ok(db::plans::list(caller.scope(&state.db)?).await?))
+}
+
+/// `GET /api/plans/{planId}` (tenant admin)
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<SubscriptionPlanId>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let plan = db::plans::find(caller.scope(&state.db)?, path.into_inner()).await?;
+    Ok(ok(plan))
+}
+
+/// `PUT /api/plans/{planId}` (tenant admin) `{name, quotas, features}`: replaces the plan; its
+/// subscribers' cached subscription, quotas and features are dropped.
+pub async fn replace(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<SubscriptionPlanId>,
+    body: ApiJson<PlanBody>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let new = parse_plan(body.into_inner())?;
+    let scope = caller.scope(&state.db)?;
+    let plan_id = path.into_inner();
+    let plan = db::plans::replace(scope, plan_id, new).await?;
+    let subscribers = db::plans::subscriber_ids(scope, plan_id).await?;
+    let keys = subscribers
+        .into_iter()
+        .flat_map(|user_id| subscription_keys(user_id, scope.tenant_id()));
+    cached::invalidate(&state, keys).await;
+    Ok(ok(plan))
+}
+
+/// `DELETE /api/plans/{planId}` (tenant admin): 409 while users are subscribed to it.
+pub async fn delete(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<SubscriptionPlanId>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let plan_id = path.into_inner();
+    db::plans::delete(caller.scope(&state.db)?, plan_id).await?;
+    Ok(ok(json!({"id": plan_id, "deleted": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscribeBody {
+    plan_id: SubscriptionPlanId,
+    status: SubscriptionStatus,
+}
+
+/// `PUT /api/users/{userId}/subscription` (tenant admin) `{planId, status}`
+pub async fn subscribe(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<UserId>,
+    body: ApiJson<SubscribeBody>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let body = body.into_inner();
+    let scope = caller.scope(&state.db)?;
+    let user_id = path.into_inner();
+    let subscription = db::plans::subscribe(scope, user_id, body.plan_id, body.status).await?;
+    cached::invalidate(&state, subscription_keys(user_id, scope.tenant_id())).await;
+    Ok(ok(subscription))
+}
+
+/// `GET /api/users/{userId}/subscription` (tenant admin, or the user itself): `null` when the
+/// user has no subscription.
+pub async fn subscription(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<UserId>,
+) -> ApiResult {
+    let user_id = path.into_inner();
+    if caller.role() != Role::TenantAdmin && caller.0.user_id != user_id {
+        return Err(ApiError::forbidden(
+            "only a tenant admin or the user itself may read a subscription",
+        ));
+    }
+    db::plans::require_user(caller.scope(&state.db)?, user_id).await?;
+    Ok(ok(subscription_of(&state, &caller, user_id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OverridesBody {
+    /// Quota name to limit (`null`: unlimited); a quota left out keeps the plan's limit.
+    #[serde(default)]
+    quotas: Map<String, Value>,
+    /// Feature name to on or off; a feature left out keeps the plan's choice.
+    #[serde(default)]
+    features: Map<String, Value>,
+}
+
+fn parse_overrides(body: OverridesBody) -> Result<Overrides, ApiError> {
+    let quotas = parse_quotas(&body.quotas)?;
+    if let Some(unknown) = unknown_names(body.features.keys(), |n| Feature::from_name(n).is_some())
+    {
+        return Err(unknown_features(unknown));
+    }
+    let mut features = BTreeMap::new();
+    for (name, value) in &body.features {
+        let (Some(feature), Some(enabled)) = (Feature::from_name(name), value.as_bool()) else {
+            let field = format!("features.{name}");
+            return Err(ApiError::validation(
+                &field,
+                format!("`{field}` must be true or false"),
+            ));
+        };
+        features.insert(feature, enabled);
+    }
+    Ok(Overrides { quotas, features })
+}
+
+/// `PUT /api/users/{userId}/overrides` (tenant admin) `{quotas, features}`: replaces the user's
+/// overrides (empty objects clear them).
+pub async fn set_overrides(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<UserId>,
+    body: ApiJson<OverridesBody>,
+) -> ApiResult {
+    caller.require_tenant_admin()?;
+    let overrides = parse_overrides(body.into_inner())?;
+    let scope = caller.scope(&state.db)?;
+    let user_id = path.into_inner();
+    let stored = db::plans::set_overrides(scope, user_id, overrides).await?;
+    let tenant_id = scope.tenant_id();
+    let keys: [KeyRef; 2] = [
+        tenant_key::<UserQuotasKey>(&user_id, tenant_id).into(),
+        tenant_key::<UserFeaturesKey>(&user_id, tenant_id).into(),
+    ];
+    cached::invalidate(&state, keys).await;
+    Ok(ok(stored))
+}
+
+/// `GET /api/me/subscription`: the caller's subscription, `null` when it has none.
+pub async fn my_subscription(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    Ok(ok(subscription_of(&state, &caller, caller.0.user_id).await?))
+}
+
+/// `GET /api/me/quotas`: per quota, the caller's limit (`null`: unlimited) and its account's
+/// usage now.
+pub async fn my_quotas(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    let limits = limits_of(&state, &caller, caller.0.user_id).await?;
+    let account_id = account_of(&caller)?;
+    let usage = db::quotas::usage_of_all(caller.scope(&state.db)?, account_id).await?;
+    let quotas: Map<String, Value> = usage
+        .into_iter()
+        .map(|(quota, used)| {
+            let entry = json!({"limit": limits.get(quota), "used": used});
+            (quota.as_str().to_owned(), entry)
+        })
+        .collect();
+    Ok(ok(quotas))
+}
+
+/// `GET /api/me/features`: every feature, and whether the caller has it.
+pub async fn my_features(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+    let enabled = features_of(&state, &caller, caller.0.user_id).await?;
+    let features: Map<String, Value> = Feature::ALL
+        .into_iter()
+        .map(|feature| {
+            (
+                feature.as_str().to_owned(),
+                enabled.contains(&feature).into(),
+            )
+        })
+        .collect();
+    Ok(ok(features))
+}
