@@ -3,6 +3,7 @@
 use actix_web::web;
 use common::AccountId;
 use db::entity::inbox;
+use db::plans::Quota;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiResult, created, ok, required_text};
@@ -64,8 +65,9 @@ pub async fn create(
         None => policy.default_url().clone(),
     }
     .into_string();
+    let admission = crate::quotas::admit(&state, &caller, Quota::MaxInboxes).await?;
     let inbox = db::inboxes::create(
-        &state.db,
+        admission.txn(),
         &state.token_cipher,
         tenant_id,
         db::inboxes::NewInbox {
@@ -76,6 +78,9 @@ pub async fn create(
         },
     )
     .await?;
+    admission.commit().await?;
+    let list_key = super::access::inboxes_key(tenant_id, account_id);
+    crate::cached::invalidate(&state, [cache::KeyRef::from(list_key)]).await;
     Ok(created(InboxView::from(inbox)))
 }
 
