@@ -120,5 +120,6 @@ fmt:
 # Throughput benchmarks (release build), each figure with a baseline from the same run.
 bench: services
     cargo build --release -q -p worker-campaign --bin worker-campaign
-    cargo build --release -q -p system-tests --bin bench
+    cargo build --release -q -p system-tests --bin bench --bin bench_cache
     RUST_LOG=warn ./target/release/bench
+    RUST_LOG=warn ./target/release/bench_cache

@@ -5,6 +5,10 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_initial;
 mod m20261126_000002_job_platform;
 mod m20261126_000003_job_trace_context;
+mod m20261126_000004_branding;
+mod m20261126_000005_stripe;
+mod m20261126_000006_plans;
+mod m20261126_000007_account_access;
 
 pub struct Migrator;
 
@@ -15,6 +19,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_initial::Migration),
             Box::new(m20261126_000002_job_platform::Migration),
             Box::new(m20261126_000003_job_trace_context::Migration),
+            Box::new(m20261126_000004_branding::Migration),
+            Box::new(m20261126_000005_stripe::Migration),
+            Box::new(m20261126_000006_plans::Migration),
+            Box::new(m20261126_000007_account_access::Migration),
         ]
     }
 }

@@ -34,6 +34,10 @@ async fn migrations_apply_roll_back_and_apply_again() {
     let db = Database::connect(&url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     let expected = [
+        "account_agents",
+        "account_roles",
+        "account_team_members",
+        "account_teams",
         "accounts",
         "api_keys",
         "campaign_recipients",
@@ -43,7 +47,16 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "inboxes",
         "jobs",
         "outbox",
+        "stripe_checkout_sessions",
+        "stripe_events",
+        "stripe_invoices",
+        "stripe_settings",
+        "stripe_subscriptions",
+        "subscription_plans",
+        "tenant_branding",
         "tenants",
+        "user_plan_overrides",
+        "user_subscriptions",
         "users",
         "workers",
     ];

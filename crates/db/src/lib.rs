@@ -1,16 +1,21 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access;
 pub mod apikey;
 pub mod auth;
+pub mod branding;
 pub mod campaigns;
 pub mod contacts;
 pub mod entity;
 pub mod inboxes;
 pub mod jobs;
 pub mod outbox;
+pub mod plans;
+pub mod quotas;
 pub mod scope;
 pub mod secrets;
 pub mod send_slots;
+pub mod stripe;
 pub mod tenants;
 pub mod workers;
 

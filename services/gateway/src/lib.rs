@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 mod http_metrics;
 pub mod queue_stats;
+pub mod quotas;
 mod request_span;
 pub mod routes;
 pub mod state;

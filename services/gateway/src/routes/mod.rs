@@ -1,11 +1,16 @@
 //! The REST API. Every handler that touches tenant data takes the tenant from the caller, never
 //! from the request, so one tenant cannot name another's objects.
 
+pub mod access;
+pub mod admin_cache;
+pub mod branding;
 pub mod campaign_control;
 pub mod campaigns;
 pub mod contacts;
 pub mod inboxes;
 pub mod jobs;
+pub mod plans;
+pub mod stripe;
 pub mod tenants;
 
 use actix_web::dev::Payload;
@@ -34,14 +39,122 @@ pub fn configure(cfg: &mut web::ServiceConfig, campaign_json_limit: usize) {
     cfg.service(
         web::scope("/api")
             .route("/admin/tenants", web::post().to(tenants::create_tenant))
+            .route(
+                "/admin/tenants/{tenant_id}",
+                web::patch().to(tenants::update_tenant),
+            )
+            .route(
+                "/admin/cache/invalidate",
+                web::post().to(admin_cache::invalidate),
+            )
+            .route("/me", web::get().to(tenants::me))
+            .route("/users/{user_id}", web::delete().to(tenants::delete_user))
+            .route(
+                "/api-keys/{key_id}",
+                web::delete().to(tenants::revoke_api_key),
+            )
             .route("/tenants/current", web::get().to(tenants::current_tenant))
             .route("/users", web::post().to(tenants::create_user))
             .route(
                 "/users/{user_id}/api-keys",
                 web::post().to(tenants::create_api_key),
             )
+            .service(
+                web::resource("/branding")
+                    .app_data(
+                        web::JsonConfig::default()
+                            .limit(branding::JSON_LIMIT_BYTES)
+                            .error_handler(crate::error::extractors::json_error),
+                    )
+                    .route(web::get().to(branding::get))
+                    .route(web::put().to(branding::replace)),
+            )
+            .route("/public/branding", web::get().to(branding::public))
+            .service(
+                web::resource("/stripe/settings")
+                    .route(web::get().to(stripe::get_settings))
+                    .route(web::put().to(stripe::put_settings))
+                    .route(web::delete().to(stripe::delete_settings)),
+            )
+            .route("/stripe/analytics", web::get().to(stripe::analytics))
+            .route(
+                "/webhooks/stripe/{tenant_id}",
+                web::post().to(stripe::webhook),
+            )
+            .route("/plans", web::post().to(plans::create))
+            .route("/plans", web::get().to(plans::list))
+            .route("/plans/{plan_id}", web::get().to(plans::get))
+            .route("/plans/{plan_id}", web::put().to(plans::replace))
+            .route("/plans/{plan_id}", web::delete().to(plans::delete))
+            .route(
+                "/users/{user_id}/subscription",
+                web::put().to(plans::subscribe),
+            )
+            .route(
+                "/users/{user_id}/subscription",
+                web::get().to(plans::subscription),
+            )
+            .route(
+                "/users/{user_id}/overrides",
+                web::put().to(plans::set_overrides),
+            )
+            .route("/me/subscription", web::get().to(plans::my_subscription))
+            .route("/me/quotas", web::get().to(plans::my_quotas))
+            .route("/me/features", web::get().to(plans::my_features))
             .route("/inboxes", web::post().to(inboxes::create))
             .route("/inboxes", web::get().to(inboxes::list))
+            .route(
+                "/accounts/{account_id}/roles",
+                web::get().to(access::list_roles),
+            )
+            .route(
+                "/accounts/{account_id}/roles",
+                web::post().to(access::create_role),
+            )
+            .route(
+                "/accounts/{account_id}/roles/{role_id}",
+                web::put().to(access::update_role),
+            )
+            .route(
+                "/accounts/{account_id}/roles/{role_id}",
+                web::delete().to(access::delete_role),
+            )
+            .route(
+                "/accounts/{account_id}/agents",
+                web::get().to(access::list_agents),
+            )
+            .route(
+                "/accounts/{account_id}/agents/{user_id}",
+                web::put().to(access::assign_agent),
+            )
+            .route(
+                "/accounts/{account_id}/agents/{user_id}",
+                web::delete().to(access::remove_agent),
+            )
+            .route(
+                "/accounts/{account_id}/teams",
+                web::get().to(access::list_teams),
+            )
+            .route(
+                "/accounts/{account_id}/teams",
+                web::post().to(access::create_team),
+            )
+            .route(
+                "/accounts/{account_id}/teams/{team_id}",
+                web::put().to(access::rename_team),
+            )
+            .route(
+                "/accounts/{account_id}/teams/{team_id}",
+                web::delete().to(access::delete_team),
+            )
+            .route(
+                "/accounts/{account_id}/teams/{team_id}/members",
+                web::put().to(access::set_team_members),
+            )
+            .route(
+                "/accounts/{account_id}/inboxes",
+                web::get().to(access::list_inboxes),
+            )
             .route("/contacts", web::post().to(contacts::create))
             .route("/contacts", web::get().to(contacts::list))
             .service(

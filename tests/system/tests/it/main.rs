@@ -1,10 +1,15 @@
 //! System tests: one binary, one module per area.
 
+mod access;
+mod auth_cache;
+mod branding;
 mod campaigns;
 mod durability;
 mod errors;
 mod isolation;
 mod jobs;
 mod operations;
+mod plans;
 mod security;
+mod stripe;
 mod traces;
