@@ -1,11 +1,39 @@
 //! Contacts: who campaigns message.
 
-use chrono::Utc;
-use common::{AccountId, ContactId, PhoneNumber, TenantId};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use chrono::{DateTime, Utc};
+use common::{AccountId, ContactId, PhoneNumber};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entity::contact;
-use crate::{DbError, DbResult};
+use crate::{DbError, DbResult, TenantScope};
+
+/// A contact of a tenant.
+#[derive(Debug, Clone)]
+pub struct Contact {
+    pub id: ContactId,
+    pub account_id: AccountId,
+    /// E.164 digits, without `+`.
+    pub phone: String,
+    pub name: String,
+    /// Template fields: text, numbers and booleans by name.
+    pub fields: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<contact::Model> for Contact {
+    fn from(m: contact::Model) -> Self {
+        Self {
+            id: m.id.into(),
+            account_id: m.account_id.into(),
+            phone: m.phone,
+            name: m.name,
+            fields: m.fields,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
 
 pub struct NewContact {
     pub account_id: AccountId,
@@ -15,14 +43,13 @@ pub struct NewContact {
 }
 
 pub async fn create(
-    db: &impl sea_orm::ConnectionTrait,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     new: NewContact,
-) -> DbResult<contact::Model> {
+) -> DbResult<Contact> {
     let now = Utc::now();
-    contact::ActiveModel {
+    let model = contact::ActiveModel {
         id: Set(ContactId::new().into()),
-        tenant_id: Set(tenant_id.into()),
+        tenant_id: Set(scope.tenant_uuid()),
         account_id: Set(new.account_id.into()),
         phone: Set(new.phone.digits().to_owned()),
         name: Set(new.name),
@@ -30,29 +57,29 @@ pub async fn create(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
+    .insert(scope.conn())
     .await
     .map_err(|e| {
         DbError::conflict_on_unique(e, format!("a contact with phone {} exists", new.phone))
-    })
+    })?;
+    Ok(model.into())
 }
 
 /// One page of a tenant's contacts in id (creation) order, after `cursor`. Returns up to
-/// `limit` rows and whether more follow.
+/// `limit` contacts and whether more follow.
 pub async fn page(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     cursor: Option<ContactId>,
     limit: u64,
-) -> DbResult<(Vec<contact::Model>, bool)> {
-    let select =
-        contact::Entity::find().filter(contact::Column::TenantId.eq(tenant_id.into_uuid()));
-    crate::page_by_id(
-        db,
+) -> DbResult<(Vec<Contact>, bool)> {
+    let select = contact::Entity::find().filter(contact::Column::TenantId.eq(scope.tenant_uuid()));
+    let (rows, more) = crate::page_by_id(
+        scope.conn(),
         select,
         contact::Column::Id,
         cursor.map(ContactId::into_uuid),
         limit,
     )
-    .await
+    .await?;
+    Ok((rows.into_iter().map(Contact::from).collect(), more))
 }

@@ -1,14 +1,58 @@
 //! Inboxes: one WhatsApp number each, reached through a WUZAPI server and its user token.
 
-use chrono::Utc;
-use common::{AccountId, InboxId, TenantId};
+use chrono::{DateTime, Utc};
+use common::{AccountId, InboxId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 
 use crate::entity::inbox;
 use crate::secrets::{SecretCipher, hint};
-use crate::{DbError, DbResult};
+use crate::{DbError, DbResult, TenantScope};
+
+/// A WUZAPI user token as stored: encrypted. Only [`SecretCipher::decrypt`] opens it, and it
+/// neither prints nor serialises.
+#[derive(Clone)]
+pub struct SealedToken(Vec<u8>);
+
+impl SealedToken {
+    pub fn ciphertext(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SealedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedToken(..)")
+    }
+}
+
+/// An inbox of a tenant.
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub id: InboxId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub wuzapi_url: String,
+    /// Enough of the token to recognise it, never enough to use it.
+    pub token_hint: String,
+    pub token: SealedToken,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<inbox::Model> for Inbox {
+    fn from(m: inbox::Model) -> Self {
+        Self {
+            id: m.id.into(),
+            account_id: m.account_id.into(),
+            name: m.name,
+            wuzapi_url: m.wuzapi_url,
+            token_hint: m.token_hint,
+            token: SealedToken(m.token_ciphertext),
+            created_at: m.created_at,
+        }
+    }
+}
 
 pub struct NewInbox {
     pub account_id: AccountId,
@@ -18,14 +62,13 @@ pub struct NewInbox {
 }
 
 pub async fn create(
-    db: &impl sea_orm::ConnectionTrait,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     cipher: &SecretCipher,
-    tenant_id: TenantId,
     new: NewInbox,
-) -> DbResult<inbox::Model> {
-    Ok(inbox::ActiveModel {
+) -> DbResult<Inbox> {
+    let model = inbox::ActiveModel {
         id: Set(InboxId::new().into()),
-        tenant_id: Set(tenant_id.into()),
+        tenant_id: Set(scope.tenant_uuid()),
         account_id: Set(new.account_id.into()),
         name: Set(new.name),
         wuzapi_url: Set(new.wuzapi_url),
@@ -33,26 +76,27 @@ pub async fn create(
         token_hint: Set(hint(&new.token)),
         created_at: Set(Utc::now()),
     }
-    .insert(db)
-    .await?)
+    .insert(scope.conn())
+    .await?;
+    Ok(model.into())
 }
 
-pub async fn find(
-    db: &impl sea_orm::ConnectionTrait,
-    tenant_id: TenantId,
-    id: InboxId,
-) -> DbResult<inbox::Model> {
+pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>, id: InboxId) -> DbResult<Inbox> {
     inbox::Entity::find_by_id(id.into_uuid())
-        .filter(inbox::Column::TenantId.eq(tenant_id.into_uuid()))
-        .one(db)
+        .filter(inbox::Column::TenantId.eq(scope.tenant_uuid()))
+        .one(scope.conn())
         .await?
+        .map(Inbox::from)
         .ok_or(DbError::NotFound("inbox"))
 }
 
-pub async fn list(db: &DatabaseConnection, tenant_id: TenantId) -> DbResult<Vec<inbox::Model>> {
+pub async fn list(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<Vec<Inbox>> {
     Ok(inbox::Entity::find()
-        .filter(inbox::Column::TenantId.eq(tenant_id.into_uuid()))
+        .filter(inbox::Column::TenantId.eq(scope.tenant_uuid()))
         .order_by_asc(inbox::Column::Id)
-        .all(db)
-        .await?)
+        .all(scope.conn())
+        .await?
+        .into_iter()
+        .map(Inbox::from)
+        .collect())
 }

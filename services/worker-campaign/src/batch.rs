@@ -9,7 +9,8 @@ use common::proto::CampaignBatch;
 use common::template::Template;
 use common::{CampaignId, CampaignStatus, RecipientId};
 use db::campaigns::{self, Claim, Outcome, Stopped};
-use db::entity::{campaign, campaign_recipient, inbox};
+use db::entity::{campaign, campaign_recipient};
+use db::inboxes::Inbox;
 use db::send_slots::{self, Slot};
 use rand::{Rng, SeedableRng};
 use sea_orm::TransactionTrait;
@@ -67,7 +68,12 @@ impl CampaignJob {
         }
         // A parked campaign's batch is a probe: one try, then back to waiting, longer.
         let probing = campaign.status == CampaignStatus::WaitingWuzapi;
-        let inbox = match db::inboxes::find(&ctx.db, ctx.tenant_id(), campaign.inbox_id).await {
+        let inbox = match db::inboxes::find(
+            db::TenantScope::new(&ctx.db, ctx.tenant_id()),
+            campaign.inbox_id,
+        )
+        .await
+        {
             Ok(inbox) => inbox,
             Err(db::DbError::NotFound(_)) => {
                 return Err(JobError::permanent("the campaign's inbox no longer exists"));
@@ -92,7 +98,7 @@ impl CampaignJob {
                 return self.stop(&ctx, campaign_id).await;
             }
         };
-        let token = self.cipher.decrypt(&inbox.token_ciphertext).map_err(|e| {
+        let token = self.cipher.decrypt(inbox.token.ciphertext()).map_err(|e| {
             JobError::permanent(format!(
                 "the inbox token cannot be read ({e}); is INBOX_TOKEN_KEY the gateway's?"
             ))
@@ -113,7 +119,7 @@ impl CampaignJob {
 
         let hold = self.batch_budget + ctx.lease_ttl;
         let since_last_send =
-            match send_slots::acquire(&ctx.db, inbox.id.into(), ctx.lease.token, hold).await? {
+            match send_slots::acquire(&ctx.db, inbox.id, ctx.lease.token, hold).await? {
                 Slot::Granted { since_last_send } => since_last_send,
                 Slot::Busy { remaining } => {
                     tracing::debug!(?remaining, "inbox busy with another batch");
@@ -178,7 +184,7 @@ impl CampaignJob {
             Ended::Continue { after } => {
                 let progress = campaigns::progress(&ctx.db, campaign_id).await?;
                 let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
-                send_slots::note_sent(&txn, inbox.id.into(), ctx.lease.token, false, true).await?;
+                send_slots::note_sent(&txn, inbox.id, ctx.lease.token, false, true).await?;
                 let continued = db::jobs::continue_at(
                     &txn,
                     ctx.lease,
@@ -262,9 +268,8 @@ impl CampaignJob {
         }
     }
 
-    async fn release_slot(&self, ctx: &JobContext, inbox: &inbox::Model) {
-        if let Err(e) =
-            send_slots::note_sent(&ctx.db, inbox.id.into(), ctx.lease.token, false, true).await
+    async fn release_slot(&self, ctx: &JobContext, inbox: &Inbox) {
+        if let Err(e) = send_slots::note_sent(&ctx.db, inbox.id, ctx.lease.token, false, true).await
         {
             // The hold runs out by itself.
             tracing::warn!(error = %e, "could not release the inbox's send slot");
@@ -277,7 +282,7 @@ struct Sender<'a> {
     job: &'a CampaignJob,
     ctx: &'a JobContext,
     campaign: &'a campaign::Model,
-    inbox: &'a inbox::Model,
+    inbox: &'a Inbox,
     /// The inbox's WUZAPI server, as the URL policy normalised it.
     base_url: &'a str,
     /// The inbox's WUZAPI user token, exposed only into the request header.
@@ -356,7 +361,7 @@ impl Sender<'_> {
         outcomes: &[(RecipientId, Outcome)],
         sent: bool,
     ) -> Result<(), JobError> {
-        let sent_from = sent.then(|| self.inbox.id.into());
+        let sent_from = sent.then_some(self.inbox.id);
         let forgive = !self.forgiven
             && self.ctx.attempt() > 1
             && outcomes.iter().any(|(_, o)| *o != Outcome::Unsent);

@@ -2,7 +2,7 @@
 
 use actix_web::web;
 use common::AccountId;
-use db::entity::inbox;
+use db::inboxes::Inbox;
 use db::plans::Quota;
 use serde::{Deserialize, Serialize};
 
@@ -24,16 +24,16 @@ pub struct CreateInbox {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxView {
-    id: uuid::Uuid,
-    account_id: uuid::Uuid,
+    id: common::InboxId,
+    account_id: AccountId,
     name: String,
     wuzapi_url: String,
     token_hint: String,
     created_at: chrono::DateTime<chrono::Utc>,
 }
 
-impl From<inbox::Model> for InboxView {
-    fn from(m: inbox::Model) -> Self {
+impl From<Inbox> for InboxView {
+    fn from(m: Inbox) -> Self {
         Self {
             id: m.id,
             account_id: m.account_id,
@@ -67,9 +67,8 @@ pub async fn create(
     .into_string();
     let admission = crate::quotas::admit(&state, &caller, Quota::MaxInboxes).await?;
     let inbox = db::inboxes::create(
-        admission.txn(),
+        caller.scope(admission.txn())?,
         &state.token_cipher,
-        tenant_id,
         db::inboxes::NewInbox {
             account_id,
             name,
@@ -85,7 +84,7 @@ pub async fn create(
 }
 
 pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let inboxes = db::inboxes::list(&state.db, caller.tenant_id()?).await?;
+    let inboxes = db::inboxes::list(caller.scope(&state.db)?).await?;
     Ok(ok(inboxes
         .into_iter()
         .map(InboxView::from)

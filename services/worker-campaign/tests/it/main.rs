@@ -132,9 +132,8 @@ impl Fixture {
         .await
         .unwrap();
         let inbox = db::inboxes::create(
-            &self.db,
+            db::TenantScope::new(&self.db, id),
             &SecretCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap(),
-            id,
             db::inboxes::NewInbox {
                 account_id: account.id.into(),
                 name: "inbox".into(),
@@ -148,7 +147,7 @@ impl Fixture {
             id,
             account: account.id.into(),
             user: user.id.into(),
-            inbox: inbox.id.into(),
+            inbox: inbox.id,
         }
     }
 
