@@ -138,30 +138,41 @@ pub async fn revoke_api_key(
     row.map(|r| r.key_hash).ok_or(DbError::NotFound("API key"))
 }
 
-/// Deletes a user of `tenant_id` (any tenant's when `None`; never a superadmin) with its keys,
-/// and returns the hashes of those keys.
+/// What deleting a user changed, for the caller to invalidate.
+#[derive(Debug)]
+pub struct DeletedUser {
+    /// The SHA-256 of each of its keys.
+    pub key_hashes: Vec<Vec<u8>>,
+    /// The account it was an agent of, if any (its agent and team lists lose it).
+    pub account_id: Option<AccountId>,
+}
+
+#[derive(FromQueryResult)]
+struct UserAccountRow {
+    account_id: Option<Uuid>,
+}
+
+/// Deletes a user of `tenant_id` (any tenant's when `None`; never a superadmin) with its keys.
 pub async fn delete_user(
     db: &DatabaseConnection,
     tenant_id: Option<TenantId>,
     user_id: UserId,
-) -> DbResult<Vec<Vec<u8>>> {
+) -> DbResult<DeletedUser> {
     let txn = db.begin().await?;
     // Locks the user so no key is added between reading the hashes and deleting.
-    let found = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT 1 AS found FROM users
-              WHERE id = $1 AND tenant_id IS NOT NULL AND ($2::uuid IS NULL OR tenant_id = $2)
-              FOR UPDATE",
-            [
-                user_id.into_uuid().into(),
-                tenant_id.map(TenantId::into_uuid).into(),
-            ],
-        ))
-        .await?;
-    if found.is_none() {
-        return Err(DbError::NotFound("user"));
-    }
+    let found = UserAccountRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT account_id FROM users
+          WHERE id = $1 AND tenant_id IS NOT NULL AND ($2::uuid IS NULL OR tenant_id = $2)
+          FOR UPDATE",
+        [
+            user_id.into_uuid().into(),
+            tenant_id.map(TenantId::into_uuid).into(),
+        ],
+    ))
+    .one(&txn)
+    .await?
+    .ok_or(DbError::NotFound("user"))?;
     let key_hashes = hashes(
         &txn,
         "SELECT key_hash FROM api_keys WHERE user_id = $1",
@@ -175,7 +186,10 @@ pub async fn delete_user(
     ))
     .await?;
     txn.commit().await?;
-    Ok(key_hashes)
+    Ok(DeletedUser {
+        key_hashes,
+        account_id: found.account_id.map(Into::into),
+    })
 }
 
 /// Moves a tenant to another platform plan and returns the hashes of its keys (each principal

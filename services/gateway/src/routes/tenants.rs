@@ -256,9 +256,14 @@ pub async fn delete_user(
             "you cannot delete yourself; ask another admin",
         ));
     }
-    let key_hashes = db::auth::delete_user(&state.db, scope, user_id).await?;
-    let mut keys = principal_keys(&key_hashes);
+    let deleted = db::auth::delete_user(&state.db, scope, user_id).await?;
+    let mut keys = principal_keys(&deleted.key_hashes);
     keys.extend(user_cache_keys(user_id));
+    // Its agent row and team memberships went with it.
+    if let Some(account_id) = deleted.account_id {
+        keys.push(cache::KeyKind::SessionAgents.key(account_id));
+        keys.push(cache::KeyKind::SessionTeams.key(account_id));
+    }
     cached::invalidate(&state, keys).await;
     Ok(ok(serde_json::json!({"id": user_id, "deleted": true})))
 }

@@ -182,6 +182,36 @@ async fn deleting_a_user_ends_its_keys_on_every_gateway_within_a_second() {
     let (_, key) = new_key(&system, &tenant.key, &user_id).await;
     warm(&system, &second, &key).await;
 
+    // The user is an agent of its account; the second gateway caches the agent list.
+    let (status, role) = system
+        .call(
+            Method::POST,
+            "/api/accounts/current/roles",
+            Some(&tenant.key),
+            Some(json!({"name": "Agent", "permissions": ["campaigns.read"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let (status, body) = system
+        .call(
+            Method::PUT,
+            &format!("/api/accounts/current/agents/{user_id}"),
+            Some(&tenant.key),
+            Some(json!({"roleId": role["data"]["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let agents = |base: String| {
+        let key = tenant.key.clone();
+        let system = &system;
+        async move {
+            get(system, &base, "/api/accounts/current/agents", &key)
+                .await
+                .1
+        }
+    };
+    assert!(agents(second.clone()).await.to_string().contains(&user_id));
+
     // A user cannot delete others; nobody deletes themselves.
     let (status, _) = system
         .call(
@@ -215,6 +245,8 @@ async fn deleting_a_user_ends_its_keys_on_every_gateway_within_a_second() {
         status == StatusCode::UNAUTHORIZED
     })
     .await;
+    let listed = agents(second.clone()).await;
+    assert!(!listed.to_string().contains(&user_id), "{listed}");
     system.stop().await;
 }
 
