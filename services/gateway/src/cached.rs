@@ -28,13 +28,8 @@ where
         .cache
         .get_or_load(key, async { load.await.map_err(Arc::new) })
         .await
-        .map_err(|shared: Arc<DbError>| {
-            // Every caller that waited for this load gets the error; each answers its request.
-            match Arc::try_unwrap(shared) {
-                Ok(err) => ApiError::from(err),
-                Err(shared) => ApiError::from_shared_db_error(&shared),
-            }
-        })
+        // Every caller that waited for this load gets the error; each answers its request.
+        .map_err(|shared: Arc<DbError>| ApiError::from_shared_db_error(&shared))
 }
 
 /// Drops `keys` after a write, so the next read on any replica sees it.

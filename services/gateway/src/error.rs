@@ -64,33 +64,25 @@ impl ResponseError for ApiError {
 
 impl From<db::DbError> for ApiError {
     fn from(err: db::DbError) -> Self {
+        Self::from_shared_db_error(&err)
+    }
+}
+
+impl ApiError {
+    /// The answer to a database error, also one several requests share (one coalesced cache
+    /// load); the cause is logged here.
+    pub fn from_shared_db_error(err: &db::DbError) -> Self {
         match err {
             db::DbError::NotFound(what) => ApiError::not_found(what),
-            db::DbError::Invalid { field, message } => ApiError::validation(field, message),
-            db::DbError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message),
-            db::DbError::Db(e) if is_unavailable(&e) => {
+            db::DbError::Invalid { field, message } => ApiError::validation(field, message.clone()),
+            db::DbError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message.clone()),
+            db::DbError::Db(e) if is_unavailable(e) => {
                 tracing::error!(error = %e, "database unavailable");
                 ApiError::new(
                     ErrorCode::ServiceUnavailable,
                     "the database is not answering; try again shortly",
                 )
             }
-            other => ApiError::internal(other),
-        }
-    }
-}
-
-impl ApiError {
-    /// The answer to a database error several requests share (one coalesced cache load).
-    pub fn from_shared_db_error(err: &db::DbError) -> Self {
-        match err {
-            db::DbError::NotFound(what) => ApiError::not_found(what),
-            db::DbError::Invalid { field, message } => ApiError::validation(field, message.clone()),
-            db::DbError::Conflict(message) => ApiError::new(ErrorCode::Conflict, message.clone()),
-            db::DbError::Db(e) if is_unavailable(e) => ApiError::new(
-                ErrorCode::ServiceUnavailable,
-                "the database is not answering; try again shortly",
-            ),
             other => ApiError::internal(other),
         }
     }
