@@ -11,7 +11,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{DbError, DbResult, apikey};
+use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey};
 
 /// The caller of a request: every tenant-owned query takes its tenant from here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,13 +152,13 @@ struct UserAccountRow {
     account_id: Option<Uuid>,
 }
 
-/// Deletes a user of `tenant_id` (any tenant's when `None`; never a superadmin) with its keys.
+/// Deletes a tenant user the reach may see (never a superadmin) with its keys.
 pub async fn delete_user(
-    db: &DatabaseConnection,
-    tenant_id: Option<TenantId>,
+    reach: Reach<'_, DatabaseConnection>,
     user_id: UserId,
 ) -> DbResult<DeletedUser> {
-    let txn = db.begin().await?;
+    let tenant_id = reach.tenant_id();
+    let txn = reach.conn().begin().await?;
     // Locks the user so no key is added between reading the hashes and deleting.
     let found = UserAccountRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -192,14 +192,14 @@ pub async fn delete_user(
     })
 }
 
-/// Moves a tenant to another platform plan and returns the hashes of its keys (each principal
-/// carries the plan).
+/// Moves a tenant to another platform plan (an operator's change) and returns the hashes of its
+/// keys (each principal carries the plan).
 pub async fn set_tenant_plan(
-    db: &DatabaseConnection,
+    platform: PlatformScope<'_, DatabaseConnection>,
     tenant_id: TenantId,
     plan: Plan,
 ) -> DbResult<Vec<Vec<u8>>> {
-    let txn = db.begin().await?;
+    let txn = platform.conn().begin().await?;
     let updated = txn
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -210,30 +210,37 @@ pub async fn set_tenant_plan(
     if updated.rows_affected() == 0 {
         return Err(DbError::NotFound("tenant"));
     }
-    let key_hashes = tenant_key_hashes(&txn, tenant_id).await?;
+    let key_hashes = tenant_key_hashes(TenantScope::new(&txn, tenant_id)).await?;
     txn.commit().await?;
     Ok(key_hashes)
 }
 
-/// The hashes of every key of a tenant's users.
+/// The hashes of every key of the scope's users.
 pub async fn tenant_key_hashes(
-    db: &impl ConnectionTrait,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, impl ConnectionTrait>,
 ) -> DbResult<Vec<Vec<u8>>> {
     hashes(
-        db,
+        scope.conn(),
         "SELECT key_hash FROM api_keys WHERE tenant_id = $1",
-        tenant_id.into_uuid(),
+        scope.tenant_uuid(),
     )
     .await
 }
 
-/// The hashes of every key of one user.
-pub async fn user_key_hashes(db: &impl ConnectionTrait, user_id: UserId) -> DbResult<Vec<Vec<u8>>> {
-    hashes(
-        db,
-        "SELECT key_hash FROM api_keys WHERE user_id = $1",
-        user_id.into_uuid(),
-    )
-    .await
+/// The hashes of every key of one user the reach may see.
+pub async fn user_key_hashes(
+    reach: Reach<'_, impl ConnectionTrait>,
+    user_id: UserId,
+) -> DbResult<Vec<Vec<u8>>> {
+    let rows = HashRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT key_hash FROM api_keys WHERE user_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)",
+        [
+            user_id.into_uuid().into(),
+            reach.tenant_id().map(TenantId::into_uuid).into(),
+        ],
+    ))
+    .all(reach.conn())
+    .await?;
+    Ok(rows.into_iter().map(|r| r.key_hash).collect())
 }

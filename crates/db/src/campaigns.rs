@@ -5,6 +5,9 @@
 //! recorded after it. Only the claim's holder can record it, and a claim left behind by a
 //! worker that died becomes `uncertain`: the message may have gone out, so it is never resent
 //! unless the owner asks ([`resend_uncertain`]).
+//!
+//! Every function takes a [`TenantScope`]: the gateway builds it from the caller, the worker
+//! from the job its lease holds (whose tenant the message was checked against).
 
 use std::collections::HashSet;
 
@@ -12,7 +15,7 @@ use chrono::{DateTime, Utc};
 use common::proto::CampaignBatch;
 use common::{
     AccountId, CampaignId, CampaignStatus, ContactId, InboxId, JobId, LeaseToken, QueueName,
-    RecipientId, RecipientStatus, TenantId, UserId,
+    RecipientId, RecipientStatus, UserId,
 };
 use prost::Message;
 use sea_orm::sea_query::Expr;
@@ -24,9 +27,95 @@ use sea_orm::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::entity::{campaign, campaign_recipient, contact, inbox, job};
-use crate::jobs::{self, Lease};
-use crate::{DbError, DbResult};
+use crate::entity::{campaign, campaign_recipient, contact, inbox};
+use crate::jobs::{self, Job, Lease};
+use crate::{DbError, DbResult, TenantScope};
+
+/// A campaign as its owner and its worker see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Campaign {
+    pub id: CampaignId,
+    pub account_id: AccountId,
+    pub inbox_id: InboxId,
+    pub created_by: Option<UserId>,
+    pub name: String,
+    pub template: String,
+    pub status: CampaignStatus,
+    /// Why it is paused, waiting, failed or cancelled, in words its owner can act on.
+    pub status_reason: Option<String>,
+    pub delay_min_ms: i32,
+    pub delay_max_ms: i32,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Recipients (distinct phones).
+    pub total: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// WUZAPI probes that failed in the current outage (0 when WUZAPI answers).
+    pub outage_probes: i32,
+}
+
+impl From<campaign::Model> for Campaign {
+    fn from(m: campaign::Model) -> Self {
+        Self {
+            id: m.id,
+            account_id: m.account_id,
+            inbox_id: m.inbox_id,
+            created_by: m.created_by,
+            name: m.name,
+            template: m.template,
+            status: m.status,
+            status_reason: m.status_reason,
+            delay_min_ms: m.delay_min_ms,
+            delay_max_ms: m.delay_max_ms,
+            scheduled_at: m.scheduled_at,
+            total: m.total,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+            outage_probes: m.outage_probes,
+        }
+    }
+}
+
+/// One recipient of a campaign and its outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipient {
+    pub id: RecipientId,
+    pub contact_id: Option<ContactId>,
+    pub phone: String,
+    /// The contact's fields (and `name`, `phone`) as the template sees them.
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    pub status: RecipientStatus,
+    /// The WhatsApp message id, the same on every attempt (see [`message_id`]).
+    pub message_id: String,
+    pub error: Option<String>,
+    pub attempts: i32,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<campaign_recipient::Model> for Recipient {
+    fn from(m: campaign_recipient::Model) -> Self {
+        Self {
+            id: m.id,
+            contact_id: m.contact_id,
+            phone: m.phone,
+            variables: match m.variables {
+                serde_json::Value::Object(map) => map,
+                _ => serde_json::Map::new(),
+            },
+            status: m.status,
+            message_id: m.message_id,
+            error: m.error,
+            attempts: m.attempts,
+            sent_at: m.sent_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
 
 pub struct NewCampaign {
     pub account_id: AccountId,
@@ -44,8 +133,8 @@ pub struct NewCampaign {
 }
 
 pub struct CreatedCampaign {
-    pub campaign: campaign::Model,
-    pub job: job::Model,
+    pub campaign: Campaign,
+    pub job: Job,
 }
 
 /// The WhatsApp message id a recipient's message is sent with: the same on every attempt, so a
@@ -61,14 +150,17 @@ pub fn message_id(campaign_id: CampaignId, phone: &str) -> String {
 /// transaction, it writes inside it (as a savepoint), so the caller can check more before it
 /// commits.
 pub async fn create(
-    db: &impl TransactionTrait<Transaction = DatabaseTransaction>,
-    tenant_id: TenantId,
+    scope: TenantScope<
+        '_,
+        impl ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+    >,
     new: NewCampaign,
     check_contacts: impl FnOnce(
         &[(ContactId, serde_json::Map<String, serde_json::Value>)],
     ) -> DbResult<()>,
 ) -> DbResult<CreatedCampaign> {
-    let txn = db.begin().await?;
+    let tenant_id = scope.tenant_id();
+    let txn = scope.conn().begin().await?;
 
     inbox::Entity::find_by_id(new.inbox_id.into_uuid())
         .filter(inbox::Column::TenantId.eq(tenant_id.into_uuid()))
@@ -201,10 +293,9 @@ pub async fn create(
         campaign_id: campaign_id.to_string(),
     };
     let job = jobs::enqueue(
-        &txn,
+        scope.on(&txn),
         jobs::NewJob {
             id: job_id,
-            tenant_id,
             queue: QueueName::Campaign,
             subject_id: Some(campaign_id.into_uuid()),
             payload: message.encode_to_vec(),
@@ -216,18 +307,21 @@ pub async fn create(
     .await?;
 
     txn.commit().await?;
-    Ok(CreatedCampaign { campaign, job })
+    Ok(CreatedCampaign {
+        campaign: campaign.into(),
+        job,
+    })
 }
 
 pub async fn find(
-    db: &impl ConnectionTrait,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     id: CampaignId,
-) -> DbResult<campaign::Model> {
+) -> DbResult<Campaign> {
     campaign::Entity::find_by_id(id)
-        .filter(campaign::Column::TenantId.eq(tenant_id))
-        .one(db)
+        .filter(campaign::Column::TenantId.eq(scope.tenant_id()))
+        .one(scope.conn())
         .await?
+        .map(Campaign::from)
         .ok_or(DbError::NotFound("campaign"))
 }
 
@@ -250,7 +344,10 @@ impl Progress {
     }
 }
 
-pub async fn progress(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbResult<Progress> {
+pub async fn progress(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    campaign_id: CampaignId,
+) -> DbResult<Progress> {
     let row = Progress::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "SELECT count(*) AS total,
@@ -260,7 +357,7 @@ pub async fn progress(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbR
                 count(*) FILTER (WHERE status = $5) AS sending,
                 count(*) FILTER (WHERE status = $6) AS uncertain,
                 count(*) FILTER (WHERE status = $7) AS cancelled
-           FROM campaign_recipients WHERE campaign_id = $1",
+           FROM campaign_recipients WHERE campaign_id = $1 AND tenant_id = $8",
         [
             campaign_id.into(),
             RecipientStatus::Sent.into(),
@@ -269,9 +366,10 @@ pub async fn progress(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbR
             RecipientStatus::Sending.into(),
             RecipientStatus::Uncertain.into(),
             RecipientStatus::Cancelled.into(),
+            scope.tenant_uuid().into(),
         ],
     ))
-    .one(db)
+    .one(scope.conn())
     .await?;
     Ok(row.unwrap_or_default())
 }
@@ -280,7 +378,7 @@ pub async fn progress(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbR
 #[derive(Debug)]
 pub enum Claim {
     /// Claimed for this lease (`sending`); empty when no recipient is pending any more.
-    Recipients(Vec<campaign_recipient::Model>),
+    Recipients(Vec<Recipient>),
     /// The campaign is no longer sendable (paused, cancelled, ...): stop before sending.
     Stopped(CampaignStatus),
     /// The job's lease was taken over: stop before the next send.
@@ -291,7 +389,7 @@ pub enum Claim {
 /// pending recipients for this lease. One statement in the usual case (a group is claimed);
 /// only when nothing is claimed does a second look say why.
 pub async fn claim_next(
-    db: &DatabaseConnection,
+    scope: TenantScope<'_, DatabaseConnection>,
     lease: Lease,
     lease_ttl: std::time::Duration,
     campaign_id: CampaignId,
@@ -314,10 +412,11 @@ pub async fn claim_next(
              UPDATE campaign_recipients
                 SET status = $4, claim_token = $2, claimed_at = now(), updated_at = now()
               WHERE id IN (SELECT id FROM campaign_recipients
-                            WHERE campaign_id = $1 AND status = $5
+                            WHERE campaign_id = $1 AND status = $5 AND tenant_id = $9
                               AND EXISTS (SELECT 1 FROM lease)
                               AND EXISTS (SELECT 1 FROM campaigns
-                                           WHERE id = $1 AND status = ANY($8::text[]))
+                                           WHERE id = $1 AND tenant_id = $9
+                                             AND status = ANY($8::text[]))
                             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
           RETURNING *",
             [
@@ -329,26 +428,23 @@ pub async fn claim_next(
                 lease_ttl.as_secs_f64().into(),
                 lease.job_id.into(),
                 sendable.into(),
+                scope.tenant_uuid().into(),
             ],
         ))
-        .all(db)
+        .all(scope.conn())
         .await?;
     if !claimed.is_empty() {
-        let mut claimed = claimed;
+        let mut claimed: Vec<Recipient> = claimed.into_iter().map(Recipient::from).collect();
         claimed.sort_by_key(|r| r.id);
         return Ok(Claim::Recipients(claimed));
     }
     // Nothing claimed: the lease is gone, the campaign stopped, or nobody is pending.
-    let txn = db.begin().await?;
+    let txn = scope.conn().begin().await?;
     if !jobs::renew_lease(&txn, lease, lease_ttl).await? {
         txn.rollback().await?;
         return Ok(Claim::LeaseLost);
     }
-    let status = campaign::Entity::find_by_id(campaign_id)
-        .one(&txn)
-        .await?
-        .ok_or(DbError::NotFound("campaign"))?
-        .status;
+    let status = find(scope.on(&txn), campaign_id).await?.status;
     txn.commit().await?;
     if !status.is_sendable() {
         return Ok(Claim::Stopped(status));
@@ -373,7 +469,7 @@ pub enum Outcome {
 /// `sent_from`, also notes that inbox's last send (by the database's clock) in its send slot,
 /// if this lease holds it, in the same statement. Returns how many recipients changed.
 pub async fn record_outcomes(
-    db: &impl ConnectionTrait,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     token: LeaseToken,
     outcomes: &[(RecipientId, Outcome)],
     sent_from: Option<InboxId>,
@@ -396,7 +492,8 @@ pub async fn record_outcomes(
         // Empty means none: Postgres arrays of text cannot carry NULL through this driver.
         errors.push(error.unwrap_or_default());
     }
-    let row = db
+    let row = scope
+        .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "WITH recorded AS (
@@ -409,6 +506,7 @@ pub async fn record_outcomes(
                         updated_at = now()
                    FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, status, error)
                   WHERE r.id = u.id AND r.claim_token = $4 AND r.status IN ($7, $8)
+                    AND r.tenant_id = $10
               RETURNING 1
              ), last_send AS (
                  UPDATE inbox_send_slots SET last_sent_at = now()
@@ -425,6 +523,7 @@ pub async fn record_outcomes(
                 RecipientStatus::Sending.into(),
                 RecipientStatus::Uncertain.into(),
                 sent_from.map(InboxId::into_uuid).into(),
+                scope.tenant_uuid().into(),
             ],
         ))
         .await?;
@@ -438,22 +537,25 @@ pub async fn record_outcomes(
 /// Claims left `sending` by an earlier holder of this campaign's job (a worker that died or
 /// lost its lease mid-send) become `uncertain`. Called by a new lease holder before it sends.
 pub async fn mark_abandoned_uncertain(
-    db: &impl ConnectionTrait,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
     current: LeaseToken,
 ) -> DbResult<u64> {
-    let result = db
+    let result = scope
+        .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE campaign_recipients
                 SET status = $3, updated_at = now(),
                     error = 'the worker stopped during the send: it may or may not have been delivered'
-              WHERE campaign_id = $1 AND status = $4 AND claim_token IS DISTINCT FROM $2",
+              WHERE campaign_id = $1 AND status = $4 AND claim_token IS DISTINCT FROM $2
+                AND tenant_id = $5",
             [
                 campaign_id.into(),
                 current.into(),
                 RecipientStatus::Uncertain.into(),
                 RecipientStatus::Sending.into(),
+                scope.tenant_uuid().into(),
             ],
         ))
         .await?;
@@ -463,7 +565,7 @@ pub async fn mark_abandoned_uncertain(
 /// Moves a campaign to `to` from any of `from`, stamping start and finish times and the reason.
 /// Returns whether it moved.
 pub async fn transition(
-    db: &impl ConnectionTrait,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
     from: &[CampaignStatus],
     to: CampaignStatus,
@@ -484,34 +586,40 @@ pub async fn transition(
     }
     let result = update
         .filter(campaign::Column::Id.eq(campaign_id))
+        .filter(campaign::Column::TenantId.eq(scope.tenant_id()))
         .filter(campaign::Column::Status.is_in(from.iter().copied()))
-        .exec(db)
+        .exec(scope.conn())
         .await?;
     Ok(result.rows_affected == 1)
 }
 
 /// WUZAPI answered again: the next outage starts probing from the shortest delay.
-pub async fn outage_over(db: &impl ConnectionTrait, campaign_id: CampaignId) -> DbResult<()> {
+pub async fn outage_over(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    campaign_id: CampaignId,
+) -> DbResult<()> {
     campaign::Entity::update_many()
         .col_expr(campaign::Column::OutageProbes, Expr::value(0))
         .filter(campaign::Column::Id.eq(campaign_id))
-        .exec(db)
+        .filter(campaign::Column::TenantId.eq(scope.tenant_id()))
+        .exec(scope.conn())
         .await?;
     Ok(())
 }
 
 /// Parks a campaign during a WUZAPI outage and returns how many probes failed before this one.
 pub async fn park_for_outage(
-    db: &impl ConnectionTrait,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
     reason: &str,
 ) -> DbResult<i32> {
-    let row = db
+    let row = scope
+        .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE campaigns SET status = $2, status_reason = $3, updated_at = now(),
                     outage_probes = outage_probes + 1
-              WHERE id = $1 AND status IN ($4, $5, $6, $2)
+              WHERE id = $1 AND tenant_id = $7 AND status IN ($4, $5, $6, $2)
           RETURNING outage_probes",
             [
                 campaign_id.into(),
@@ -520,6 +628,7 @@ pub async fn park_for_outage(
                 CampaignStatus::Queued.into(),
                 CampaignStatus::Scheduled.into(),
                 CampaignStatus::Running.into(),
+                scope.tenant_uuid().into(),
             ],
         ))
         .await?;
@@ -532,28 +641,28 @@ pub async fn park_for_outage(
 /// One page of a campaign's recipients in id order, after `cursor`; the campaign must belong
 /// to the tenant. Returns up to `limit` rows and whether more follow.
 pub async fn recipients_page(
-    db: &impl ConnectionTrait,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
     status: Option<RecipientStatus>,
     cursor: Option<RecipientId>,
     limit: u64,
-) -> DbResult<(Vec<campaign_recipient::Model>, bool)> {
-    find(db, tenant_id, campaign_id).await?;
+) -> DbResult<(Vec<Recipient>, bool)> {
+    find(scope, campaign_id).await?;
     let mut select = campaign_recipient::Entity::find()
         .filter(campaign_recipient::Column::CampaignId.eq(campaign_id))
-        .filter(campaign_recipient::Column::TenantId.eq(tenant_id));
+        .filter(campaign_recipient::Column::TenantId.eq(scope.tenant_id()));
     if let Some(status) = status {
         select = select.filter(campaign_recipient::Column::Status.eq(status));
     }
-    crate::page_by_id(
-        db,
+    let (rows, more) = crate::page_by_id(
+        scope.conn(),
         select,
         campaign_recipient::Column::Id,
         cursor.map(RecipientId::into_uuid),
         limit,
     )
-    .await
+    .await?;
+    Ok((rows.into_iter().map(Recipient::from).collect(), more))
 }
 
 /// Why an owner's control request was refused.
@@ -562,43 +671,39 @@ fn not_allowed(action: &str, status: CampaignStatus) -> DbError {
 }
 
 /// The campaign's job (a campaign has one).
-async fn job_of(db: &impl ConnectionTrait, campaign: &campaign::Model) -> DbResult<job::Model> {
-    jobs::latest_for_subject(
-        db,
-        campaign.tenant_id,
-        QueueName::Campaign,
-        campaign.id.into_uuid(),
-    )
-    .await
+async fn job_of(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    campaign_id: CampaignId,
+) -> DbResult<Job> {
+    jobs::latest_for_subject(scope, QueueName::Campaign, campaign_id.into_uuid()).await
 }
 
 /// Locks the tenant's campaign row for a control request.
 async fn lock(
-    db: &impl ConnectionTrait,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
-) -> DbResult<campaign::Model> {
+) -> DbResult<Campaign> {
     use sea_orm::QuerySelect;
     campaign::Entity::find_by_id(campaign_id)
-        .filter(campaign::Column::TenantId.eq(tenant_id))
+        .filter(campaign::Column::TenantId.eq(scope.tenant_id()))
         .lock_exclusive()
-        .one(db)
+        .one(scope.conn())
         .await?
+        .map(Campaign::from)
         .ok_or(DbError::NotFound("campaign"))
 }
 
 /// Runs an owner's control request on the locked campaign, in one transaction; answers the
 /// campaign as the request left it.
 async fn control(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, DatabaseConnection>,
     campaign_id: CampaignId,
-    act: impl AsyncFnOnce(&DatabaseTransaction, &campaign::Model) -> DbResult<()>,
-) -> DbResult<campaign::Model> {
-    let txn = db.begin().await?;
-    let campaign = lock(&txn, tenant_id, campaign_id).await?;
-    act(&txn, &campaign).await?;
-    let campaign = find(&txn, tenant_id, campaign_id).await?;
+    act: impl AsyncFnOnce(TenantScope<'_, DatabaseTransaction>, &Campaign) -> DbResult<()>,
+) -> DbResult<Campaign> {
+    let txn = scope.conn().begin().await?;
+    let locked = lock(scope.on(&txn), campaign_id).await?;
+    act(scope.on(&txn), &locked).await?;
+    let campaign = find(scope.on(&txn), campaign_id).await?;
     txn.commit().await?;
     Ok(campaign)
 }
@@ -606,11 +711,10 @@ async fn control(
 /// Pauses a campaign that has not finished. A running batch sees it before its next send; the
 /// campaign keeps every outcome and resumes exactly where it stopped.
 pub async fn pause(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, DatabaseConnection>,
     campaign_id: CampaignId,
-) -> DbResult<campaign::Model> {
-    control(db, tenant_id, campaign_id, async |txn, campaign| {
+) -> DbResult<Campaign> {
+    control(scope, campaign_id, async |txn, campaign| {
         if campaign.status == CampaignStatus::Paused {
             return Ok(());
         }
@@ -634,18 +738,17 @@ pub async fn pause(
 /// Resumes a paused campaign (or one parked for a WUZAPI outage, at once): a new generation of
 /// its job is published now, and sending goes on with the recipients still pending.
 pub async fn resume(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, DatabaseConnection>,
     campaign_id: CampaignId,
-) -> DbResult<campaign::Model> {
-    control(db, tenant_id, campaign_id, async |txn, campaign| {
+) -> DbResult<Campaign> {
+    control(scope, campaign_id, async |txn, campaign| {
         if !matches!(
             campaign.status,
             CampaignStatus::Paused | CampaignStatus::WaitingWuzapi
         ) {
             return Err(not_allowed("resumed", campaign.status));
         }
-        let job = job_of(txn, campaign).await?;
+        let job = job_of(txn, campaign_id).await?;
         transition(
             txn,
             campaign_id,
@@ -656,7 +759,7 @@ pub async fn resume(
         .await?;
         // A batch that still holds the lease sees the campaign sendable again and goes on by
         // itself; otherwise the job starts a new generation now.
-        jobs::restart(txn, job.id, Utc::now()).await?;
+        jobs::restart(txn.conn(), job.id, Utc::now()).await?;
         Ok(())
     })
     .await
@@ -665,31 +768,32 @@ pub async fn resume(
 /// Cancels a campaign that has not finished: recipients not yet messaged become `cancelled`.
 /// A batch under way stops before its next send and finishes the job.
 pub async fn cancel(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, DatabaseConnection>,
     campaign_id: CampaignId,
-) -> DbResult<campaign::Model> {
-    control(db, tenant_id, campaign_id, async |txn, campaign| {
+) -> DbResult<Campaign> {
+    control(scope, campaign_id, async |txn, campaign| {
         if campaign.status.is_finished() {
             return Err(not_allowed("cancelled", campaign.status));
         }
         let reason = Some("cancelled by its owner".into());
         let to = CampaignStatus::Cancelled;
         transition(txn, campaign_id, &[campaign.status], to, reason).await?;
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "UPDATE campaign_recipients SET status = $2, updated_at = now()
-              WHERE campaign_id = $1 AND status = $3",
-            [
-                campaign_id.into(),
-                RecipientStatus::Cancelled.into(),
-                RecipientStatus::Pending.into(),
-            ],
-        ))
-        .await?;
-        let job = job_of(txn, campaign).await?;
+        txn.conn()
+            .execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "UPDATE campaign_recipients SET status = $2, updated_at = now()
+                  WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
+                [
+                    campaign_id.into(),
+                    RecipientStatus::Cancelled.into(),
+                    RecipientStatus::Pending.into(),
+                    txn.tenant_uuid().into(),
+                ],
+            ))
+            .await?;
+        let job = job_of(txn, campaign_id).await?;
         let progress = progress(txn, campaign_id).await?;
-        jobs::complete_unheld(txn, job.id, serde_json::to_value(progress).ok()).await?;
+        jobs::complete_unheld(txn.conn(), job.id, serde_json::to_value(progress).ok()).await?;
         Ok(())
     })
     .await
@@ -698,12 +802,12 @@ pub async fn cancel(
 /// Puts `uncertain` recipients back to pending and sends them again: the owner's explicit
 /// choice, since some of them may have received the message already. Returns how many.
 pub async fn resend_uncertain(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, DatabaseConnection>,
     campaign_id: CampaignId,
 ) -> DbResult<u64> {
-    let txn = db.begin().await?;
-    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    let txn = scope.conn().begin().await?;
+    let scoped = scope.on(&txn);
+    let campaign = lock(scoped, campaign_id).await?;
     if matches!(
         campaign.status,
         CampaignStatus::Cancelled | CampaignStatus::Failed
@@ -714,25 +818,26 @@ pub async fn resend_uncertain(
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE campaign_recipients SET status = $2, claim_token = NULL, updated_at = now()
-              WHERE campaign_id = $1 AND status = $3",
+              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
             [
                 campaign_id.into(),
                 RecipientStatus::Pending.into(),
                 RecipientStatus::Uncertain.into(),
+                scope.tenant_uuid().into(),
             ],
         ))
         .await?
         .rows_affected();
     if moved > 0 && campaign.status == CampaignStatus::Completed {
         transition(
-            &txn,
+            scoped,
             campaign_id,
             &[CampaignStatus::Completed],
             CampaignStatus::Queued,
             None,
         )
         .await?;
-        let job = job_of(&txn, &campaign).await?;
+        let job = job_of(scoped, campaign_id).await?;
         jobs::restart(&txn, job.id, Utc::now()).await?;
     }
     txn.commit().await?;
@@ -741,11 +846,11 @@ pub async fn resend_uncertain(
 
 /// A campaign whose job was dead-lettered failed; replaying the job makes it sendable again.
 pub async fn reopen_for_replay(
-    db: &impl ConnectionTrait,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
 ) -> DbResult<bool> {
     transition(
-        db,
+        scope,
         campaign_id,
         &[CampaignStatus::Failed],
         CampaignStatus::Queued,
@@ -770,17 +875,16 @@ pub enum Stopped {
 /// owner's controls do, so a resume that raced with this stop is never lost: either the resume
 /// comes first (and the batch goes on), or the job is parked first (and the resume restarts it).
 pub async fn stop_for_status(
-    db: &DatabaseConnection,
+    scope: TenantScope<'_, DatabaseConnection>,
     lease: Lease,
-    tenant_id: TenantId,
     campaign_id: CampaignId,
 ) -> DbResult<Stopped> {
-    let txn = db.begin().await?;
-    let campaign = lock(&txn, tenant_id, campaign_id).await?;
+    let txn = scope.conn().begin().await?;
+    let campaign = lock(scope.on(&txn), campaign_id).await?;
     let stopped = if campaign.status.is_sendable() {
         Stopped::Sendable
     } else if campaign.status.is_finished() {
-        let progress = progress(&txn, campaign_id).await?;
+        let progress = progress(scope.on(&txn), campaign_id).await?;
         if jobs::complete(&txn, lease, serde_json::to_value(progress).ok()).await? {
             Stopped::Finished(campaign.status)
         } else {

@@ -10,6 +10,9 @@
 //! - **Attempts.** `attempts` counts starts of the current generation; it never passes
 //!   `max_attempts` (a check constraint), and a job whose workers keep dying is failed rather
 //!   than started again.
+//! - **Scopes.** What a tenant or the operator reads goes through a [`TenantScope`] or a
+//!   [`Reach`]. The protocol's own writes are keyed by the [`Lease`] a worker holds, or by a job
+//!   whose tenant [`start_attempt`] checked against the message.
 
 use std::time::Duration;
 
@@ -22,7 +25,57 @@ use sea_orm::{
 };
 
 use crate::entity::{job, outbox};
-use crate::{DbError, DbResult};
+use crate::{DbError, DbResult, Reach, TenantScope};
+
+/// A job as its owner and the workers see it (the row without its lease and its message).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: JobId,
+    pub tenant_id: TenantId,
+    pub queue: QueueName,
+    /// The object the job works on (a campaign, an import, ...).
+    pub subject_id: Option<uuid::Uuid>,
+    pub state: JobState,
+    /// Starts of the current generation.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub progress: serde_json::Value,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    /// When the current message is due.
+    pub run_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub dead_lettered_at: Option<DateTime<Utc>>,
+    /// Generation of the current queue message.
+    pub seq: i32,
+}
+
+impl From<job::Model> for Job {
+    fn from(m: job::Model) -> Self {
+        Self {
+            id: m.id,
+            tenant_id: m.tenant_id,
+            queue: m.queue,
+            subject_id: m.subject_id,
+            state: m.state,
+            attempts: m.attempts,
+            max_attempts: m.max_attempts,
+            progress: m.progress,
+            result: m.result,
+            error: m.error,
+            run_at: m.run_at,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+            dead_lettered_at: m.dead_lettered_at,
+            seq: m.seq,
+        }
+    }
+}
 
 /// AMQP header carrying a message's generation.
 pub const SEQ_HEADER: &str = "x-job-seq";
@@ -35,11 +88,10 @@ pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// A job to create together with the data it works on (same transaction).
 pub struct NewJob {
     pub id: JobId,
-    pub tenant_id: TenantId,
     pub queue: QueueName,
     /// The object the job works on (a campaign, an import, ...).
     pub subject_id: Option<uuid::Uuid>,
-    /// The encoded queue message; it names `id` and `tenant_id`.
+    /// The encoded queue message; it names `id` and the scope's tenant.
     pub payload: Vec<u8>,
     pub max_attempts: i32,
     /// Not before this time (a scheduled start); `None` means now.
@@ -58,13 +110,14 @@ fn state_until(run_at: DateTime<Utc>) -> JobState {
     }
 }
 
-/// Writes the job and the outbox row that publishes its first message.
-pub async fn enqueue(db: &impl ConnectionTrait, new: NewJob) -> DbResult<job::Model> {
+/// Writes the tenant's job and the outbox row that publishes its first message.
+pub async fn enqueue(scope: TenantScope<'_, impl ConnectionTrait>, new: NewJob) -> DbResult<Job> {
+    let db = scope.conn();
     let now = Utc::now();
     let run_at = new.run_at.filter(|at| *at > now);
     let job = job::ActiveModel {
         id: Set(new.id),
-        tenant_id: Set(new.tenant_id),
+        tenant_id: Set(scope.tenant_id()),
         queue: Set(new.queue),
         subject_id: Set(new.subject_id),
         state: Set(state_until(run_at.unwrap_or(now))),
@@ -89,7 +142,7 @@ pub async fn enqueue(db: &impl ConnectionTrait, new: NewJob) -> DbResult<job::Mo
     .insert(db)
     .await?;
     write_message(db, &job, run_at.unwrap_or(now)).await?;
-    Ok(job)
+    Ok(job.into())
 }
 
 /// The headers of `job`'s messages: its generation, its id and, when it has one, its trace.
@@ -125,31 +178,32 @@ async fn write_message(
 
 /// The newest job of `queue` working on `subject_id` for this tenant.
 pub async fn latest_for_subject(
-    db: &impl ConnectionTrait,
-    tenant_id: TenantId,
+    scope: TenantScope<'_, impl ConnectionTrait>,
     queue: QueueName,
     subject_id: uuid::Uuid,
-) -> DbResult<job::Model> {
+) -> DbResult<Job> {
     job::Entity::find()
-        .filter(job::Column::TenantId.eq(tenant_id))
+        .filter(job::Column::TenantId.eq(scope.tenant_id()))
         .filter(job::Column::Queue.eq(queue))
         .filter(job::Column::SubjectId.eq(subject_id))
         .order_by_desc(job::Column::CreatedAt)
-        .one(db)
+        .one(scope.conn())
         .await?
+        .map(Job::from)
         .ok_or(DbError::NotFound("job"))
 }
 
-pub async fn find(
-    db: &impl ConnectionTrait,
-    tenant_id: Option<TenantId>,
-    id: JobId,
-) -> DbResult<job::Model> {
+/// A job the reach may see; another tenant's job is not found.
+pub async fn find(reach: Reach<'_, impl ConnectionTrait>, id: JobId) -> DbResult<Job> {
     let mut select = job::Entity::find_by_id(id);
-    if let Some(tenant_id) = tenant_id {
+    if let Some(tenant_id) = reach.tenant_id() {
         select = select.filter(job::Column::TenantId.eq(tenant_id));
     }
-    select.one(db).await?.ok_or(DbError::NotFound("job"))
+    select
+        .one(reach.conn())
+        .await?
+        .map(Job::from)
+        .ok_or(DbError::NotFound("job"))
 }
 
 /// Nobody holds the job: no lease, or one that ran out (its holder died).
@@ -166,7 +220,7 @@ pub struct Lease {
 #[derive(Debug)]
 pub enum Attempt {
     /// The job is now this worker's, for one more attempt.
-    Started(Box<job::Model>),
+    Started(Box<Job>),
     /// The job already finished: a duplicate, to acknowledge and drop.
     Finished,
     /// The message is an older generation than the job's current one: a duplicate.
@@ -175,7 +229,7 @@ pub enum Attempt {
     /// holder may have died, in which case its lease runs out).
     Leased { remaining: Duration },
     /// Every attempt was started and none finished (the workers died): fail it.
-    OutOfAttempts(Box<job::Model>),
+    OutOfAttempts(Box<Job>),
     /// No job of this tenant has this id and this exact message: the message is not to be
     /// trusted, and no row changes.
     NoSuchJob,
@@ -223,7 +277,7 @@ pub async fn start_attempt(
         .one(db)
         .await?;
     if let Some(job) = started {
-        return Ok(Attempt::Started(Box::new(job)));
+        return Ok(Attempt::Started(Box::new(job.into())));
     }
     #[derive(FromQueryResult)]
     struct Why {
@@ -257,7 +311,7 @@ pub async fn start_attempt(
             remaining: Duration::from_millis(ms.max(0.0) as u64),
         }
     } else if why.attempts >= why.max_attempts {
-        let job = find(db, Some(tenant_id), id).await?;
+        let job = find(TenantScope::new(db, tenant_id).into(), id).await?;
         Attempt::OutOfAttempts(Box::new(job))
     } else {
         // Changed between the two statements (another worker finished or took it): let the
@@ -462,12 +516,13 @@ pub async fn park(db: &impl ConnectionTrait, lease: Lease, reason: &str) -> DbRe
 
 /// Starts a new generation of a job that nobody holds and that is not running: a resumed
 /// campaign, a replayed dead letter. Its new message is published at `run_at`. Older messages
-/// become stale. Returns the job, or `None` when it is held by a live worker.
-pub async fn restart(
+/// become stale. Returns the job, or `None` when it is held by a live worker. Callers found
+/// the job through a scope first.
+pub(crate) async fn restart(
     db: &impl ConnectionTrait,
     id: JobId,
     run_at: DateTime<Utc>,
-) -> DbResult<Option<job::Model>> {
+) -> DbResult<Option<Job>> {
     let update = job::Entity::update_many()
         .col_expr(job::Column::State, Expr::value(state_until(run_at)))
         .col_expr(job::Column::Seq, Expr::cust("seq + 1"))
@@ -500,11 +555,12 @@ pub async fn restart(
     if let Some(job) = &job {
         write_message(db, job, run_at).await?;
     }
-    Ok(job)
+    Ok(job.map(Job::from))
 }
 
-/// Finishes a job that nobody holds (a cancelled campaign whose batch is not running).
-pub async fn complete_unheld(
+/// Finishes a job that nobody holds (a cancelled campaign whose batch is not running). Callers
+/// found the job through a scope first.
+pub(crate) async fn complete_unheld(
     db: &impl ConnectionTrait,
     id: JobId,
     result: Option<serde_json::Value>,
@@ -577,8 +633,7 @@ impl QueueCounts {
 }
 
 pub async fn counts(
-    db: &impl ConnectionTrait,
-    tenant_id: Option<TenantId>,
+    reach: Reach<'_, impl ConnectionTrait>,
 ) -> DbResult<Vec<(QueueName, QueueCounts)>> {
     #[derive(FromQueryResult)]
     struct Row {
@@ -592,9 +647,9 @@ pub async fn counts(
         "SELECT queue, state, count(*) AS n, count(dead_lettered_at) AS dead
            FROM jobs WHERE ($1::uuid IS NULL OR tenant_id = $1)
           GROUP BY queue, state",
-        [tenant_id.map(TenantId::into_uuid).into()],
+        [reach.tenant_id().map(TenantId::into_uuid).into()],
     ))
-    .all(db)
+    .all(reach.conn())
     .await?;
     let mut out: Vec<(QueueName, QueueCounts)> = QueueName::ALL
         .iter()
@@ -618,48 +673,43 @@ pub async fn counts(
 
 /// One page of dead-lettered jobs, newest id first after `cursor`.
 pub async fn dead_lettered(
-    db: &impl ConnectionTrait,
-    tenant_id: Option<TenantId>,
+    reach: Reach<'_, impl ConnectionTrait>,
     queue: Option<QueueName>,
     cursor: Option<JobId>,
     limit: u64,
-) -> DbResult<(Vec<job::Model>, bool)> {
+) -> DbResult<(Vec<Job>, bool)> {
     let mut select = job::Entity::find().filter(job::Column::DeadLetteredAt.is_not_null());
-    if let Some(tenant_id) = tenant_id {
+    if let Some(tenant_id) = reach.tenant_id() {
         select = select.filter(job::Column::TenantId.eq(tenant_id));
     }
     if let Some(queue) = queue {
         select = select.filter(job::Column::Queue.eq(queue));
     }
-    crate::page_by_id(
-        db,
+    let (rows, more) = crate::page_by_id(
+        reach.conn(),
         select,
         job::Column::Id,
         cursor.map(JobId::into_uuid),
         limit,
     )
-    .await
+    .await?;
+    Ok((rows.into_iter().map(Job::from).collect(), more))
 }
 
 /// Ids of the dead-lettered jobs a replay-all would take (bounded per call).
 pub async fn dead_lettered_ids(
-    db: &impl ConnectionTrait,
-    tenant_id: Option<TenantId>,
+    reach: Reach<'_, impl ConnectionTrait>,
     queue: Option<QueueName>,
     limit: u64,
 ) -> DbResult<Vec<JobId>> {
-    let (rows, _) = dead_lettered(db, tenant_id, queue, None, limit).await?;
+    let (rows, _) = dead_lettered(reach, queue, None, limit).await?;
     Ok(rows.into_iter().map(|j| j.id).collect())
 }
 
 /// Replays a dead-lettered job: a new generation, attempts from zero, published now.
 /// `NotFound` for a job of another tenant; `Invalid` for a job that is not dead-lettered.
-pub async fn replay(
-    db: &impl ConnectionTrait,
-    tenant_id: Option<TenantId>,
-    id: JobId,
-) -> DbResult<job::Model> {
-    let job = find(db, tenant_id, id).await?;
+pub async fn replay(reach: Reach<'_, impl ConnectionTrait>, id: JobId) -> DbResult<Job> {
+    let job = find(reach, id).await?;
     if job.dead_lettered_at.is_none() {
         return Err(DbError::Invalid {
             field: "jobId",
@@ -669,7 +719,7 @@ pub async fn replay(
             ),
         });
     }
-    restart(db, id, Utc::now())
+    restart(reach.conn(), id, Utc::now())
         .await?
         .ok_or(DbError::Conflict(format!("job {id} is being worked on")))
 }

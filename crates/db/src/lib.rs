@@ -21,7 +21,7 @@ pub mod workers;
 
 use std::time::Duration;
 
-pub use scope::TenantScope;
+pub use scope::{PlatformScope, Reach, TenantScope};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, SqlErr};
 pub use sea_orm::{DatabaseConnection, DbErr};
 

@@ -1,14 +1,118 @@
 //! Tenants, their accounts, users and API keys.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use common::{AccountId, ApiKeyId, Plan, Role, TenantId, UserId};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::entity::{account, api_key, tenant, user};
-use crate::{DbError, DbResult, apikey};
+use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey};
+
+/// A tenant: a business on the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub slug: String,
+    /// The platform plan, which sets its API rate limit.
+    pub plan: Plan,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A tenant's account: the unit that owns inboxes, agents and teams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A person (or program) that signs in with API keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    /// `None` only for superadmins.
+    pub tenant_id: Option<TenantId>,
+    pub account_id: Option<AccountId>,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as stored: never the key itself, only its hash and a prefix to recognise it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub user_id: UserId,
+    pub name: String,
+    /// The key's first characters, shown so its owner can tell keys apart.
+    pub key_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A stored plan or role that no longer parses: the row is corrupt, not the request.
+fn corrupt(what: &str, e: common::plan::UnknownVariant) -> DbError {
+    DbError::Db(sea_orm::DbErr::Custom(format!(
+        "stored {what} is invalid: {e}"
+    )))
+}
+
+impl TryFrom<tenant::Model> for Tenant {
+    type Error = DbError;
+    fn try_from(m: tenant::Model) -> DbResult<Self> {
+        Ok(Self {
+            id: m.id.into(),
+            name: m.name,
+            slug: m.slug,
+            plan: m.plan.parse().map_err(|e| corrupt("plan", e))?,
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl From<account::Model> for Account {
+    fn from(m: account::Model) -> Self {
+        Self {
+            id: m.id.into(),
+            name: m.name,
+            created_at: m.created_at,
+        }
+    }
+}
+
+impl TryFrom<user::Model> for User {
+    type Error = DbError;
+    fn try_from(m: user::Model) -> DbResult<Self> {
+        Ok(Self {
+            id: m.id.into(),
+            tenant_id: m.tenant_id.map(Into::into),
+            account_id: m.account_id.map(Into::into),
+            email: m.email,
+            name: m.name,
+            role: m.role.parse().map_err(|e| corrupt("role", e))?,
+            created_at: m.created_at,
+        })
+    }
+}
+
+impl From<api_key::Model> for ApiKey {
+    fn from(m: api_key::Model) -> Self {
+        Self {
+            id: m.id.into(),
+            user_id: m.user_id.into(),
+            name: m.name,
+            key_prefix: m.key_prefix,
+            created_at: m.created_at,
+            last_used_at: m.last_used_at,
+            revoked_at: m.revoked_at,
+        }
+    }
+}
 
 pub struct NewTenant {
     pub name: String,
@@ -16,12 +120,15 @@ pub struct NewTenant {
     pub plan: Plan,
 }
 
-/// Creates a tenant and its default account in one transaction.
+/// Creates a tenant and its default account in one transaction (a platform operation).
 pub async fn create_tenant(
-    db: &DatabaseConnection,
+    platform: PlatformScope<
+        '_,
+        impl ConnectionTrait + TransactionTrait<Transaction = DatabaseTransaction>,
+    >,
     new: NewTenant,
-) -> DbResult<(tenant::Model, account::Model)> {
-    let txn = db.begin().await?;
+) -> DbResult<(Tenant, Account)> {
+    let txn = platform.conn().begin().await?;
     let now = Utc::now();
     let tenant = tenant::ActiveModel {
         id: Set(TenantId::new().into()),
@@ -45,43 +152,60 @@ pub async fn create_tenant(
     .insert(&txn)
     .await?;
     txn.commit().await?;
-    Ok((tenant, account))
+    Ok((tenant.try_into()?, account.into()))
 }
 
-pub async fn find_tenant(db: &DatabaseConnection, id: TenantId) -> DbResult<tenant::Model> {
-    tenant::Entity::find_by_id(id.into_uuid())
-        .one(db)
+/// The scope's tenant.
+pub async fn find_tenant(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<Tenant> {
+    tenant::Entity::find_by_id(scope.tenant_uuid())
+        .one(scope.conn())
         .await?
-        .ok_or(DbError::NotFound("tenant"))
+        .ok_or(DbError::NotFound("tenant"))?
+        .try_into()
 }
 
 /// The account new users of a tenant join when none is named: its oldest.
-pub async fn default_account(
-    db: &DatabaseConnection,
-    tenant_id: TenantId,
-) -> DbResult<account::Model> {
+pub async fn default_account(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<Account> {
     use sea_orm::QueryOrder;
     account::Entity::find()
-        .filter(account::Column::TenantId.eq(tenant_id.into_uuid()))
+        .filter(account::Column::TenantId.eq(scope.tenant_uuid()))
         .order_by_asc(account::Column::Id)
-        .one(db)
+        .one(scope.conn())
         .await?
+        .map(Account::from)
         .ok_or(DbError::NotFound("account"))
 }
 
+/// A user of the scope's tenant.
 pub struct NewUser {
-    /// `None` only with [`Role::Superadmin`].
-    pub tenant_id: Option<TenantId>,
     pub account_id: Option<AccountId>,
     pub email: String,
     pub name: String,
+    /// A tenant role: superadmins are made by [`bootstrap_superadmin`] only.
     pub role: Role,
 }
 
-pub async fn create_user(db: &impl ConnectionTrait, new: NewUser) -> DbResult<user::Model> {
+pub async fn create_user(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    new: NewUser,
+) -> DbResult<User> {
+    if new.role == Role::Superadmin {
+        return Err(DbError::Invalid {
+            field: "role",
+            message: "a superadmin belongs to no tenant".into(),
+        });
+    }
+    insert_user(scope.conn(), Some(scope.tenant_id()), new).await
+}
+
+async fn insert_user(
+    db: &impl ConnectionTrait,
+    tenant_id: Option<TenantId>,
+    new: NewUser,
+) -> DbResult<User> {
     user::ActiveModel {
         id: Set(UserId::new().into()),
-        tenant_id: Set(new.tenant_id.map(Into::into)),
+        tenant_id: Set(tenant_id.map(Into::into)),
         account_id: Set(new.account_id.map(Into::into)),
         email: Set(new.email.clone()),
         name: Set(new.name),
@@ -92,34 +216,35 @@ pub async fn create_user(db: &impl ConnectionTrait, new: NewUser) -> DbResult<us
     .await
     .map_err(|e| {
         DbError::conflict_on_unique(e, format!("a user with email `{}` exists", new.email))
-    })
+    })?
+    .try_into()
 }
 
-/// A user of `tenant_id` (or a superadmin when `tenant_id` is `None`).
-pub async fn find_user(
-    db: &DatabaseConnection,
-    tenant_id: Option<TenantId>,
-    id: UserId,
-) -> DbResult<user::Model> {
+/// A user the reach may see (the platform also sees superadmins).
+pub async fn find_user(reach: Reach<'_, impl ConnectionTrait>, id: UserId) -> DbResult<User> {
     let query = user::Entity::find_by_id(id.into_uuid());
-    let query = match tenant_id {
+    let query = match reach.tenant_id() {
         Some(t) => query.filter(user::Column::TenantId.eq(t.into_uuid())),
         None => query,
     };
-    query.one(db).await?.ok_or(DbError::NotFound("user"))
+    query
+        .one(reach.conn())
+        .await?
+        .ok_or(DbError::NotFound("user"))?
+        .try_into()
 }
 
 /// Creates a key for `user`; the returned raw key is the only time it exists in clear.
 pub async fn create_api_key(
     db: &impl ConnectionTrait,
-    user: &user::Model,
+    user: &User,
     name: &str,
-) -> DbResult<(api_key::Model, String)> {
+) -> DbResult<(ApiKey, String)> {
     let key = apikey::generate();
     let model = api_key::ActiveModel {
         id: Set(ApiKeyId::new().into()),
-        user_id: Set(user.id),
-        tenant_id: Set(user.tenant_id),
+        user_id: Set(user.id.into()),
+        tenant_id: Set(user.tenant_id.map(Into::into)),
         name: Set(name.to_owned()),
         key_prefix: Set(key.display_prefix),
         key_hash: Set(key.hash),
@@ -129,7 +254,7 @@ pub async fn create_api_key(
     }
     .insert(db)
     .await?;
-    Ok((model, key.raw))
+    Ok((model.into(), key.raw))
 }
 
 /// Makes sure a superadmin with `email` exists and gives it a new API key. Idempotent on the
@@ -137,7 +262,7 @@ pub async fn create_api_key(
 pub async fn bootstrap_superadmin(
     db: &DatabaseConnection,
     email: &str,
-) -> DbResult<(user::Model, String)> {
+) -> DbResult<(User, String)> {
     let txn = db.begin().await?;
     let existing = user::Entity::find()
         .filter(user::Column::TenantId.is_null())
@@ -148,12 +273,12 @@ pub async fn bootstrap_superadmin(
         .one(&txn)
         .await?;
     let admin = match existing {
-        Some(admin) => admin,
+        Some(admin) => admin.try_into()?,
         None => {
-            create_user(
+            insert_user(
                 &txn,
+                None,
                 NewUser {
-                    tenant_id: None,
                     account_id: None,
                     email: email.to_owned(),
                     name: "Superadmin".to_owned(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use common::proto::JobMessage;
 use common::{QueueName, TenantId, WorkerId};
 use db::DatabaseConnection;
-use db::entity::job;
+use db::jobs::Job as JobRow;
 use db::jobs::Lease;
 use outbox::RelayWaker;
 use tokio_util::sync::CancellationToken;
@@ -33,7 +33,7 @@ pub trait Job: Send + Sync + 'static {
     fn on_failed(
         &self,
         db: &DatabaseConnection,
-        job: &job::Model,
+        job: &JobRow,
         reason: &str,
     ) -> impl Future<Output = Result<(), db::DbError>> + Send {
         let _ = (db, job, reason);
@@ -91,7 +91,7 @@ impl From<db::DbError> for JobError {
 pub struct JobContext {
     pub db: DatabaseConnection,
     /// The job row as this attempt started it.
-    pub job: job::Model,
+    pub job: JobRow,
     pub lease: Lease,
     pub lease_ttl: Duration,
     pub worker_id: WorkerId,
@@ -106,6 +106,12 @@ pub struct JobContext {
 impl JobContext {
     pub fn tenant_id(&self) -> TenantId {
         self.job.tenant_id
+    }
+
+    /// The job's tenant as a query scope: the tenant the message was checked against when the
+    /// attempt started.
+    pub fn scope(&self) -> db::TenantScope<'_, DatabaseConnection> {
+        db::TenantScope::new(&self.db, self.job.tenant_id)
     }
 
     /// This attempt's number, from 1.

@@ -35,6 +35,18 @@ impl Caller {
         Ok(db::TenantScope::new(conn, self.tenant_id()?))
     }
 
+    /// What the caller may see of data that both tenants and the operator read (jobs, queues):
+    /// the whole platform for the superadmin, their own tenant for everyone else.
+    pub fn reach<'c, C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &'c C,
+    ) -> Result<db::Reach<'c, C>, ApiError> {
+        match self.0.role {
+            Role::Superadmin => Ok(db::PlatformScope::new(conn).into()),
+            _ => Ok(self.scope(conn)?.into()),
+        }
+    }
+
     /// Refuses callers that are not an admin of their tenant (superadmins have no tenant).
     pub fn require_tenant_admin(&self) -> Result<TenantPrincipal, ApiError> {
         let tenant = self.tenant()?;

@@ -65,7 +65,7 @@ pub async fn export_gauges(
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {}
         }
-        match db::jobs::counts(&db, None).await {
+        match db::jobs::counts(db::PlatformScope::new(&db).into()).await {
             Ok(counts) => {
                 for (queue, counts) in counts {
                     for state in JobState::ALL {

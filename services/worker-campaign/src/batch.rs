@@ -9,7 +9,7 @@ use common::proto::CampaignBatch;
 use common::template::Template;
 use common::{CampaignId, CampaignStatus, RecipientId};
 use db::campaigns::{self, Claim, Outcome, Stopped};
-use db::entity::{campaign, campaign_recipient};
+use db::campaigns::{Campaign, Recipient};
 use db::inboxes::Inbox;
 use db::send_slots::{self, Slot};
 use rand::{Rng, SeedableRng};
@@ -56,7 +56,7 @@ impl CampaignJob {
                 ctx.job.id
             )));
         }
-        let campaign = match campaigns::find(&ctx.db, ctx.tenant_id(), campaign_id).await {
+        let campaign = match campaigns::find(ctx.scope(), campaign_id).await {
             Ok(campaign) => campaign,
             Err(db::DbError::NotFound(_)) => {
                 return Err(JobError::permanent("the campaign no longer exists"));
@@ -68,12 +68,7 @@ impl CampaignJob {
         }
         // A parked campaign's batch is a probe: one try, then back to waiting, longer.
         let probing = campaign.status == CampaignStatus::WaitingWuzapi;
-        let inbox = match db::inboxes::find(
-            db::TenantScope::new(&ctx.db, ctx.tenant_id()),
-            campaign.inbox_id,
-        )
-        .await
-        {
+        let inbox = match db::inboxes::find(ctx.scope(), campaign.inbox_id).await {
             Ok(inbox) => inbox,
             Err(db::DbError::NotFound(_)) => {
                 return Err(JobError::permanent("the campaign's inbox no longer exists"));
@@ -86,7 +81,7 @@ impl CampaignJob {
                 // The operator no longer allows this inbox's server: nothing is sent until the
                 // owner points the inbox elsewhere and resumes.
                 campaigns::transition(
-                    &ctx.db,
+                    ctx.scope(),
                     campaign_id,
                     &[campaign.status],
                     CampaignStatus::Paused,
@@ -107,7 +102,7 @@ impl CampaignJob {
             .map_err(|e| JobError::permanent(format!("the template is invalid: {e}")))?;
 
         let abandoned =
-            campaigns::mark_abandoned_uncertain(&ctx.db, campaign_id, ctx.lease.token).await?;
+            campaigns::mark_abandoned_uncertain(ctx.scope(), campaign_id, ctx.lease.token).await?;
         if abandoned > 0 {
             tracing::warn!(
                 abandoned,
@@ -127,7 +122,7 @@ impl CampaignJob {
                 }
             };
         campaigns::transition(
-            &ctx.db,
+            ctx.scope(),
             campaign_id,
             &[
                 CampaignStatus::Queued,
@@ -164,14 +159,14 @@ impl CampaignJob {
             }
         };
         if sent_any && campaign.outage_probes > 0 {
-            campaigns::outage_over(&ctx.db, campaign_id).await?;
+            campaigns::outage_over(ctx.scope(), campaign_id).await?;
         }
         match ended {
             Ended::AllSent => {
                 self.release_slot(&ctx, &inbox).await;
-                let progress = campaigns::progress(&ctx.db, campaign_id).await?;
+                let progress = campaigns::progress(ctx.scope(), campaign_id).await?;
                 campaigns::transition(
-                    &ctx.db,
+                    ctx.scope(),
                     campaign_id,
                     &[CampaignStatus::Running],
                     CampaignStatus::Completed,
@@ -182,7 +177,7 @@ impl CampaignJob {
                 Ok(Done::Completed(serde_json::to_value(progress).ok()))
             }
             Ended::Continue { after } => {
-                let progress = campaigns::progress(&ctx.db, campaign_id).await?;
+                let progress = campaigns::progress(ctx.scope(), campaign_id).await?;
                 let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
                 send_slots::note_sent(&txn, inbox.id, ctx.lease.token, false, true).await?;
                 let continued = db::jobs::continue_at(
@@ -206,7 +201,7 @@ impl CampaignJob {
             Ended::Disconnected(reason) => {
                 self.release_slot(&ctx, &inbox).await;
                 campaigns::transition(
-                    &ctx.db,
+                    ctx.scope(),
                     campaign_id,
                     &[CampaignStatus::Running],
                     CampaignStatus::Paused,
@@ -226,7 +221,8 @@ impl CampaignJob {
                 // job is still running, nor a lost lease leave one parked with no probe.
                 let reason = format!("waiting for WUZAPI: {error}");
                 let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
-                let failed_probes = campaigns::park_for_outage(&txn, campaign_id, &reason).await?;
+                let failed_probes =
+                    campaigns::park_for_outage(ctx.scope().on(&txn), campaign_id, &reason).await?;
                 let delay = self
                     .first_outage_probe
                     .saturating_mul(2u32.saturating_pow(failed_probes.clamp(0, 16) as u32))
@@ -246,7 +242,7 @@ impl CampaignJob {
 
     /// The campaign is not sendable: park or finish the job (see `campaigns::stop_for_status`).
     async fn stop(&self, ctx: &JobContext, campaign_id: CampaignId) -> Result<Done, JobError> {
-        match campaigns::stop_for_status(&ctx.db, ctx.lease, ctx.tenant_id(), campaign_id).await? {
+        match campaigns::stop_for_status(ctx.scope(), ctx.lease, campaign_id).await? {
             Stopped::Parked(status) => {
                 tracing::info!(%status, "campaign stopped; job waits for a resume");
                 Ok(Done::Settled)
@@ -281,7 +277,7 @@ impl CampaignJob {
 struct Sender<'a> {
     job: &'a CampaignJob,
     ctx: &'a JobContext,
-    campaign: &'a campaign::Model,
+    campaign: &'a Campaign,
     inbox: &'a Inbox,
     /// The inbox's WUZAPI server, as the URL policy normalised it.
     base_url: &'a str,
@@ -330,7 +326,7 @@ impl Sender<'_> {
                 return Err(JobError::LeaseLost);
             }
             let claim = campaigns::claim_next(
-                &self.ctx.db,
+                self.ctx.scope(),
                 self.ctx.lease,
                 self.ctx.lease_ttl,
                 campaign_id,
@@ -367,12 +363,18 @@ impl Sender<'_> {
             && outcomes.iter().any(|(_, o)| *o != Outcome::Unsent);
         if forgive {
             let txn = self.ctx.db.begin().await.map_err(db::DbError::from)?;
-            campaigns::record_outcomes(&txn, self.ctx.lease.token, outcomes, sent_from).await?;
+            campaigns::record_outcomes(
+                self.ctx.scope().on(&txn),
+                self.ctx.lease.token,
+                outcomes,
+                sent_from,
+            )
+            .await?;
             db::jobs::note_progress(&txn, self.ctx.lease).await?;
             txn.commit().await.map_err(db::DbError::from)?;
             self.forgiven = true;
         } else {
-            campaigns::record_outcomes(&self.ctx.db, self.ctx.lease.token, outcomes, sent_from)
+            campaigns::record_outcomes(self.ctx.scope(), self.ctx.lease.token, outcomes, sent_from)
                 .await?;
         }
         self.sent_any |= sent;
@@ -383,7 +385,7 @@ impl Sender<'_> {
     /// claimed recipient's outcome and, when the batch must end, why.
     async fn send_group(
         &mut self,
-        group: &[campaign_recipient::Model],
+        group: &[Recipient],
     ) -> (Vec<(RecipientId, Outcome)>, Option<Ended>) {
         let mut outcomes = Vec::with_capacity(group.len());
         let not_on_whatsapp = match self.numbers_not_on_whatsapp(group).await {
@@ -465,7 +467,7 @@ impl Sender<'_> {
     /// Results are matched on `Query`: WUZAPI does not keep request order.
     async fn numbers_not_on_whatsapp(
         &self,
-        group: &[campaign_recipient::Model],
+        group: &[Recipient],
     ) -> Result<HashSet<String>, WuzapiError> {
         let phones: Vec<String> = group.iter().map(|r| r.phone.clone()).collect();
         let checks = self
@@ -481,7 +483,7 @@ impl Sender<'_> {
     }
 }
 
-fn unsent(group: &[campaign_recipient::Model], outcomes: &mut Vec<(RecipientId, Outcome)>) {
+fn unsent(group: &[Recipient], outcomes: &mut Vec<(RecipientId, Outcome)>) {
     outcomes.extend(group.iter().map(|r| (r.id, Outcome::Unsent)));
 }
 
@@ -503,10 +505,9 @@ fn count_outcomes(outcomes: &[(RecipientId, Outcome)]) {
 
 /// The recipient's message. The `{a|b}` variation is drawn from a generator seeded by the
 /// recipient's message id, so a resend (which the owner asked for) carries the same text.
-pub fn render(template: &Template, recipient: &campaign_recipient::Model) -> String {
+pub fn render(template: &Template, recipient: &Recipient) -> String {
     let seed =
         u64::from_str_radix(recipient.message_id.get(4..20).unwrap_or("0"), 16).unwrap_or_default();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let empty = serde_json::Map::new();
-    template.render(recipient.variables.as_object().unwrap_or(&empty), &mut rng)
+    template.render(&recipient.variables, &mut rng)
 }

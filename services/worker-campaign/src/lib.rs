@@ -8,7 +8,6 @@ use std::time::Duration;
 use common::proto::CampaignBatch;
 use common::{CampaignId, CampaignStatus, QueueName};
 use db::DatabaseConnection;
-use db::entity::job;
 use db::secrets::SecretCipher;
 use worker::{BuildJob, Done, Job, JobContext, JobError};
 use wuzapi::WuzapiClient;
@@ -39,7 +38,7 @@ impl Job for CampaignJob {
     async fn on_failed(
         &self,
         db: &DatabaseConnection,
-        job: &job::Model,
+        job: &db::jobs::Job,
         reason: &str,
     ) -> Result<(), db::DbError> {
         if let Some(campaign_id) = job.subject_id {
@@ -48,7 +47,7 @@ impl Job for CampaignJob {
                 .filter(|s| !s.is_finished())
                 .collect::<Vec<_>>();
             db::campaigns::transition(
-                db,
+                db::TenantScope::new(db, job.tenant_id),
                 CampaignId::from(campaign_id),
                 &sendable,
                 CampaignStatus::Failed,

@@ -94,7 +94,7 @@ async fn fixture(extra: &[(&str, &str)]) -> Fixture {
     ]);
     let db = db::connect(&database.url, 4).await.unwrap();
     let (tenant, _) = db::tenants::create_tenant(
-        &db,
+        db::PlatformScope::new(&db),
         db::tenants::NewTenant {
             name: "probe".into(),
             slug: "probe".into(),
@@ -119,7 +119,7 @@ async fn fixture(extra: &[(&str, &str)]) -> Fixture {
         _database: database,
         queues,
         db,
-        tenant: tenant.id.into(),
+        tenant: tenant.id,
         job: ProbeJob::default(),
         shutdown: CancellationToken::new(),
         settings,
@@ -159,10 +159,9 @@ impl Fixture {
             behaviour: behaviour.into(),
         };
         db::jobs::enqueue(
-            &self.db,
+            db::TenantScope::new(&self.db, self.tenant),
             db::jobs::NewJob {
                 id,
-                tenant_id: self.tenant,
                 queue: QueueName::Webhook,
                 subject_id: None,
                 payload: message.encode_to_vec(),
@@ -176,11 +175,13 @@ impl Fixture {
         (id, message)
     }
 
-    async fn job(&self, id: JobId) -> db::entity::job::Model {
-        db::jobs::find(&self.db, None, id).await.unwrap()
+    async fn job(&self, id: JobId) -> db::jobs::Job {
+        db::jobs::find(db::PlatformScope::new(&self.db).into(), id)
+            .await
+            .unwrap()
     }
 
-    async fn wait_for(&self, id: JobId, state: JobState) -> db::entity::job::Model {
+    async fn wait_for(&self, id: JobId, state: JobState) -> db::jobs::Job {
         for _ in 0..300 {
             let job = self.job(id).await;
             if job.state == state {
@@ -244,7 +245,9 @@ async fn transient_failures_retry_after_the_configured_backoff_then_dead_letter(
 
     // Replay: a new generation from attempt zero; the old dead message is dropped if it ever
     // comes back.
-    db::jobs::replay(&f.db, Some(f.tenant), id).await.unwrap();
+    db::jobs::replay(db::TenantScope::new(&f.db, f.tenant).into(), id)
+        .await
+        .unwrap();
     let replayed = f.job(id).await;
     assert_eq!((replayed.seq, replayed.attempts), (1, 0));
     for _ in 0..100 {

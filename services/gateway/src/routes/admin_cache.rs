@@ -62,7 +62,9 @@ pub async fn invalidate(
             serde_json::json!({"keyType": kind.name(), "id": id, "invalidated": 1})
         }
         (None, None, Some(user_id), None) => {
-            let hashes = db::auth::user_key_hashes(&state.db, user_id).await?;
+            let hashes =
+                db::auth::user_key_hashes(db::PlatformScope::new(&state.db).into(), user_id)
+                    .await?;
             let mut keys = principal_keys(&hashes);
             keys.extend(user_cache_keys(user_id));
             let count = keys.len();
@@ -74,7 +76,8 @@ pub async fn invalidate(
             serde_json::json!({"userId": user_id, "invalidated": count})
         }
         (None, None, None, Some(tenant_id)) => {
-            let hashes = db::auth::tenant_key_hashes(&state.db, tenant_id).await?;
+            let hashes =
+                db::auth::tenant_key_hashes(db::TenantScope::new(&state.db, tenant_id)).await?;
             let indexed = state
                 .cache
                 .invalidate_tenant(tenant_id)

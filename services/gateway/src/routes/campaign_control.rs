@@ -16,7 +16,7 @@ pub async fn pause(
     caller: Caller,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::pause(&state.db, caller.tenant_id()?, path.into_inner()).await?;
+    let campaign = db::campaigns::pause(caller.scope(&state.db)?, path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
@@ -27,7 +27,7 @@ pub async fn resume(
     caller: Caller,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::resume(&state.db, caller.tenant_id()?, path.into_inner()).await?;
+    let campaign = db::campaigns::resume(caller.scope(&state.db)?, path.into_inner()).await?;
     state.relay_waker.wake();
     Ok(ok(CampaignView::from(campaign)))
 }
@@ -39,7 +39,7 @@ pub async fn cancel(
     caller: Caller,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::cancel(&state.db, caller.tenant_id()?, path.into_inner()).await?;
+    let campaign = db::campaigns::cancel(caller.scope(&state.db)?, path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
@@ -51,11 +51,11 @@ pub async fn resend_uncertain(
     caller: Caller,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let tenant_id = caller.tenant_id()?;
+    let scope = caller.scope(&state.db)?;
     let campaign_id = path.into_inner();
-    let resent = db::campaigns::resend_uncertain(&state.db, tenant_id, campaign_id).await?;
+    let resent = db::campaigns::resend_uncertain(scope, campaign_id).await?;
     state.relay_waker.wake();
-    let campaign = db::campaigns::find(&state.db, tenant_id, campaign_id).await?;
+    let campaign = db::campaigns::find(scope, campaign_id).await?;
     Ok(ok(serde_json::json!({
         "resent": resent,
         "campaign": CampaignView::from(campaign),

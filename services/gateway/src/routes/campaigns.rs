@@ -4,7 +4,7 @@ use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::template::{MAX_TEMPLATE_LEN, Template};
 use common::{CampaignId, CampaignStatus, ContactId, InboxId, RecipientId, RecipientStatus};
-use db::entity::campaign;
+use db::campaigns::Campaign;
 use serde::{Deserialize, Serialize};
 
 use super::inboxes::account_of;
@@ -59,8 +59,8 @@ pub(crate) struct CampaignView {
     finished_at: Option<DateTime<Utc>>,
 }
 
-impl From<campaign::Model> for CampaignView {
-    fn from(m: campaign::Model) -> Self {
+impl From<Campaign> for CampaignView {
+    fn from(m: Campaign) -> Self {
         Self {
             id: m.id,
             inbox_id: m.inbox_id,
@@ -86,7 +86,6 @@ pub async fn create(
     caller: Caller,
     body: ApiJson<CreateCampaign>,
 ) -> ApiResult {
-    let tenant_id = caller.tenant_id()?;
     let account_id = account_of(&caller)?;
     let body = body.into_inner();
     let name = required_text("name", &body.name, 200)?;
@@ -122,8 +121,7 @@ pub async fn create(
     }
     let admission = crate::quotas::admit_campaign(&state, &caller).await?;
     let created = db::campaigns::create(
-        admission.txn(),
-        tenant_id,
+        caller.scope(admission.txn())?,
         db::campaigns::NewCampaign {
             account_id,
             inbox_id: body.inbox_id,
@@ -147,7 +145,7 @@ pub async fn create(
     Ok(HttpResponse::Accepted().json(serde_json::json!({
         "success": true,
         "data": {
-            "campaign": CampaignView::from(created.campaign.clone()),
+            "campaign": CampaignView::from(created.campaign),
             "job": {"id": job.id, "queue": job.queue, "state": job.state},
         }
     })))
@@ -182,7 +180,7 @@ pub async fn get(
     caller: Caller,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::find(&state.db, caller.tenant_id()?, path.into_inner()).await?;
+    let campaign = db::campaigns::find(caller.scope(&state.db)?, path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
@@ -206,8 +204,7 @@ pub async fn recipients(
     let query = query.into_inner();
     let limit = super::page_limit(query.limit)?;
     let (rows, more) = db::campaigns::recipients_page(
-        &state.db,
-        caller.tenant_id()?,
+        caller.scope(&state.db)?,
         path.into_inner(),
         query.status,
         query.cursor,

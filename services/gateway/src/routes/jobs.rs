@@ -4,8 +4,9 @@
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use common::{CampaignId, JobId, QueueName, Role, TenantId};
-use db::entity::job;
+use common::{CampaignId, JobId, QueueName};
+use db::Reach;
+use db::jobs::Job;
 use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
@@ -13,14 +14,6 @@ use super::{ApiResult, ok};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The tenant whose jobs the caller may see: their own, or every tenant's for the superadmin.
-fn scope(caller: &Caller) -> Result<Option<TenantId>, ApiError> {
-    match caller.role() {
-        Role::Superadmin => Ok(None),
-        _ => caller.tenant_id().map(Some),
-    }
-}
 
 /// `GET /api/jobs/campaign/{campaignId}/status`: the campaign's job, its state (waiting,
 /// active, completed, failed, delayed) with attempts and next attempt time, and progress
@@ -30,7 +23,6 @@ pub async fn campaign_status(
     caller: Caller,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let tenant_id = caller.tenant_id()?;
     let campaign_id = path.into_inner();
     // One snapshot for the three reads, so the campaign, its job and its counts agree even while
     // a worker is changing them.
@@ -42,16 +34,12 @@ pub async fn campaign_status(
         )
         .await
         .map_err(db::DbError::from)?;
+    let scope = caller.scope(&snapshot)?;
     // Scoped lookup first: another tenant's campaign id is simply not found.
-    let campaign = db::campaigns::find(&snapshot, tenant_id, campaign_id).await?;
-    let job = db::jobs::latest_for_subject(
-        &snapshot,
-        tenant_id,
-        QueueName::Campaign,
-        campaign_id.into_uuid(),
-    )
-    .await?;
-    let progress = db::campaigns::progress(&snapshot, campaign_id).await?;
+    let campaign = db::campaigns::find(scope, campaign_id).await?;
+    let job =
+        db::jobs::latest_for_subject(scope, QueueName::Campaign, campaign_id.into_uuid()).await?;
+    let progress = db::campaigns::progress(scope, campaign_id).await?;
     snapshot.commit().await.map_err(db::DbError::from)?;
     let percent = if progress.total == 0 {
         100
@@ -90,9 +78,10 @@ pub async fn campaign_status(
 /// and dead-lettered (from the job table, scoped to the caller), and what RabbitMQ holds
 /// (ready messages, consumers, dead-letter queue; platform-wide, so only for the superadmin).
 pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let tenant_id = scope(&caller)?;
-    let counts = db::jobs::counts(&state.db, tenant_id).await?;
-    let broker = if tenant_id.is_none() {
+    let reach = caller.reach(&state.db)?;
+    let platform = matches!(reach, Reach::Platform(_));
+    let counts = db::jobs::counts(reach).await?;
+    let broker = if platform {
         crate::queue_stats::broker_counts(&state.broker).await
     } else {
         None
@@ -109,7 +98,7 @@ pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResul
                 "delayed": counts.delayed,
                 "deadLettered": counts.dead_lettered,
             });
-            if tenant_id.is_none() {
+            if platform {
                 entry["broker"] = match broker
                     .as_ref()
                     .and_then(|b| b.iter().find(|(q, _)| *q == queue))
@@ -124,7 +113,7 @@ pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResul
         .collect();
     Ok(ok(serde_json::json!({
         "queues": queues,
-        "brokerAvailable": tenant_id.is_some() || broker.is_some(),
+        "brokerAvailable": !platform || broker.is_some(),
     })))
 }
 
@@ -166,8 +155,8 @@ struct DeadJobView {
     dead_lettered_at: Option<DateTime<Utc>>,
 }
 
-impl From<job::Model> for DeadJobView {
-    fn from(j: job::Model) -> Self {
+impl From<Job> for DeadJobView {
+    fn from(j: Job) -> Self {
         Self {
             id: j.id,
             queue: j.queue,
@@ -199,8 +188,7 @@ pub async fn dead_letters(
     let query = query.into_inner();
     let limit = super::page_limit(query.limit)?;
     let (rows, more) =
-        db::jobs::dead_lettered(&state.db, scope(&caller)?, query.queue, query.cursor, limit)
-            .await?;
+        db::jobs::dead_lettered(caller.reach(&state.db)?, query.queue, query.cursor, limit).await?;
     let next_cursor = if more {
         rows.last().map(|j| j.id)
     } else {
@@ -216,17 +204,15 @@ pub async fn dead_letters(
 
 /// Replays one job in a transaction: a new generation, published now; a replayed campaign is
 /// sendable again.
-async fn replay_one(
-    state: &AppState,
-    tenant_id: Option<TenantId>,
-    id: JobId,
-) -> Result<job::Model, ApiError> {
+async fn replay_one(state: &AppState, caller: &Caller, id: JobId) -> Result<Job, ApiError> {
     let txn = state.db.begin().await.map_err(db::DbError::from)?;
-    let job = db::jobs::replay(&txn, tenant_id, id).await?;
+    let job = db::jobs::replay(caller.reach(&txn)?, id).await?;
     if job.queue == QueueName::Campaign
         && let Some(subject) = job.subject_id
     {
-        db::campaigns::reopen_for_replay(&txn, CampaignId::from(subject)).await?;
+        // The job's own tenant: the superadmin replays any tenant's job.
+        let scope = db::TenantScope::new(&txn, job.tenant_id);
+        db::campaigns::reopen_for_replay(scope, CampaignId::from(subject)).await?;
     }
     txn.commit().await.map_err(db::DbError::from)?;
     Ok(job)
@@ -234,7 +220,7 @@ async fn replay_one(
 
 /// Removes the replayed jobs' old messages from the dead-letter queues (best effort: a
 /// leftover is an older generation, dropped if it is ever replayed by hand).
-async fn tidy_dead_queues(state: &AppState, replayed: &[job::Model]) {
+async fn tidy_dead_queues(state: &AppState, replayed: &[Job]) {
     for queue in QueueName::ALL {
         let ids: std::collections::HashSet<String> = replayed
             .iter()
@@ -267,7 +253,7 @@ pub async fn replay(
     caller: Caller,
     path: web::Path<JobId>,
 ) -> ApiResult {
-    let job = replay_one(&state, scope(&caller)?, path.into_inner()).await?;
+    let job = replay_one(&state, &caller, path.into_inner()).await?;
     state.relay_waker.wake();
     tidy_dead_queues(&state, std::slice::from_ref(&job)).await;
     Ok(ok(serde_json::json!({
@@ -290,11 +276,10 @@ pub async fn replay_all(
     caller: Caller,
     query: web::Query<ReplayAllQuery>,
 ) -> ApiResult {
-    let tenant_id = scope(&caller)?;
-    let ids = db::jobs::dead_lettered_ids(&state.db, tenant_id, query.queue, 1000).await?;
+    let ids = db::jobs::dead_lettered_ids(caller.reach(&state.db)?, query.queue, 1000).await?;
     let mut replayed = Vec::with_capacity(ids.len());
     for id in ids {
-        match replay_one(&state, tenant_id, id).await {
+        match replay_one(&state, &caller, id).await {
             Ok(job) => replayed.push(job),
             // Replayed or taken by someone else meanwhile.
             Err(e) if e.code == common::ErrorCode::Conflict => {}

@@ -1,7 +1,7 @@
 //! Tenants, users and API keys.
 
 use actix_web::web;
-use common::{ApiKeyId, ErrorCode, Plan, Role, TenantId, UserId};
+use common::{AccountId, ApiKeyId, ErrorCode, Plan, Role, TenantId, UserId};
 use db::auth::KeyAccess;
 use serde::{Deserialize, Serialize};
 
@@ -27,11 +27,24 @@ fn default_plan() -> Plan {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct TenantView {
-    id: uuid::Uuid,
+    id: TenantId,
     name: String,
     slug: String,
-    plan: String,
-    default_account_id: Option<uuid::Uuid>,
+    plan: Plan,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    default_account_id: Option<AccountId>,
+}
+
+impl TenantView {
+    fn new(tenant: db::tenants::Tenant, default_account_id: Option<AccountId>) -> Self {
+        Self {
+            id: tenant.id,
+            name: tenant.name,
+            slug: tenant.slug,
+            plan: tenant.plan,
+            default_account_id,
+        }
+    }
 }
 
 /// `POST /api/admin/tenants` (superadmin): a tenant and its default account.
@@ -56,7 +69,7 @@ pub async fn create_tenant(
         ));
     }
     let (tenant, account) = db::tenants::create_tenant(
-        &state.db,
+        db::PlatformScope::new(&state.db),
         db::tenants::NewTenant {
             name,
             slug,
@@ -64,25 +77,13 @@ pub async fn create_tenant(
         },
     )
     .await?;
-    Ok(created(TenantView {
-        id: tenant.id,
-        name: tenant.name,
-        slug: tenant.slug,
-        plan: tenant.plan,
-        default_account_id: Some(account.id),
-    }))
+    Ok(created(TenantView::new(tenant, Some(account.id))))
 }
 
 /// `GET /api/tenants/current`: the caller's tenant.
 pub async fn current_tenant(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let tenant = db::tenants::find_tenant(&state.db, caller.tenant_id()?).await?;
-    Ok(ok(TenantView {
-        id: tenant.id,
-        name: tenant.name,
-        slug: tenant.slug,
-        plan: tenant.plan,
-        default_account_id: None,
-    }))
+    let tenant = db::tenants::find_tenant(caller.scope(&state.db)?).await?;
+    Ok(ok(TenantView::new(tenant, None)))
 }
 
 #[derive(Deserialize)]
@@ -100,12 +101,12 @@ pub struct CreateUser {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct UserView {
-    id: uuid::Uuid,
-    tenant_id: Option<uuid::Uuid>,
-    account_id: Option<uuid::Uuid>,
+    id: UserId,
+    tenant_id: Option<TenantId>,
+    account_id: Option<AccountId>,
     email: String,
     name: String,
-    role: String,
+    role: Role,
 }
 
 /// `POST /api/users`: a superadmin creates tenant admins and users of any tenant; a tenant
@@ -147,17 +148,17 @@ pub async fn create_user(
         ));
     }
     // A superadmin naming an unknown tenant gets 404, like any missing object.
-    let account = db::tenants::default_account(&state.db, tenant_id)
+    let scope = db::TenantScope::new(&state.db, tenant_id);
+    let account = db::tenants::default_account(scope)
         .await
         .map_err(|e| match e {
             db::DbError::NotFound(_) => ApiError::not_found("tenant"),
             other => other.into(),
         })?;
     let user = db::tenants::create_user(
-        &state.db,
+        scope,
         db::tenants::NewUser {
-            tenant_id: Some(tenant_id),
-            account_id: Some(account.id.into()),
+            account_id: Some(account.id),
             email,
             name: body.name.trim().to_owned(),
             role: body.role,
@@ -190,17 +191,15 @@ pub async fn create_api_key(
 ) -> ApiResult {
     let user_id = path.into_inner();
     // Superadmins reach every user; tenant admins their tenant's; users only themselves.
-    let scope = match caller.role() {
-        Role::Superadmin => None,
-        Role::TenantAdmin => Some(caller.tenant_id()?),
-        Role::User if caller.0.user_id == user_id => Some(caller.tenant_id()?),
-        Role::User => {
+    let reach = match caller.role() {
+        Role::User if caller.0.user_id != user_id => {
             return Err(ApiError::forbidden(
                 "users may only create keys for themselves",
             ));
         }
+        _ => caller.reach(&state.db)?,
     };
-    let user = db::tenants::find_user(&state.db, scope, user_id).await?;
+    let user = db::tenants::find_user(reach, user_id).await?;
     let name = body
         .into_inner()
         .name
@@ -245,18 +244,16 @@ pub async fn delete_user(
     path: web::Path<UserId>,
 ) -> ApiResult {
     let user_id = path.into_inner();
-    let scope = match caller.role() {
-        Role::Superadmin => None,
-        Role::TenantAdmin => Some(caller.tenant_id()?),
-        Role::User => return Err(ApiError::forbidden("only tenant admins may delete users")),
-    };
+    if caller.role() == Role::User {
+        return Err(ApiError::forbidden("only tenant admins may delete users"));
+    }
     if user_id == caller.0.user_id {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             "you cannot delete yourself; ask another admin",
         ));
     }
-    let deleted = db::auth::delete_user(&state.db, scope, user_id).await?;
+    let deleted = db::auth::delete_user(caller.reach(&state.db)?, user_id).await?;
     let mut keys = principal_keys(&deleted.key_hashes);
     keys.extend(user_cache_keys(user_id));
     // Its agent row and team memberships went with it.
@@ -285,16 +282,12 @@ pub async fn update_tenant(
     caller.require_superadmin()?;
     let tenant_id = path.into_inner();
     let plan = body.into_inner().plan;
-    let key_hashes = db::auth::set_tenant_plan(&state.db, tenant_id, plan).await?;
+    let key_hashes =
+        db::auth::set_tenant_plan(db::PlatformScope::new(&state.db), tenant_id, plan).await?;
     cached::invalidate(&state, principal_keys(&key_hashes)).await;
-    let tenant = db::tenants::find_tenant(&state.db, tenant_id).await?;
-    Ok(ok(TenantView {
-        id: tenant.id,
-        name: tenant.name,
-        slug: tenant.slug,
-        plan: tenant.plan,
-        default_account_id: None,
-    }))
+    // The operator acts on the tenant it named.
+    let tenant = db::tenants::find_tenant(db::TenantScope::new(&state.db, tenant_id)).await?;
+    Ok(ok(TenantView::new(tenant, None)))
 }
 
 /// The entries cached for one user, besides its keys' principals.

@@ -109,7 +109,9 @@ async fn sigkilled_workers_lose_nothing_and_message_nobody_twice() {
             r.phone
         );
     }
-    let progress = db::campaigns::progress(&f.db, campaign).await.unwrap();
+    let progress = db::campaigns::progress(db::TenantScope::new(&f.db, tenant.id), campaign)
+        .await
+        .unwrap();
     assert_eq!(
         progress.uncertain as usize,
         by_status

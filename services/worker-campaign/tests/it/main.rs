@@ -109,7 +109,7 @@ impl Fixture {
 
     pub async fn tenant(&self, slug: &str) -> Tenant {
         let (tenant, account) = db::tenants::create_tenant(
-            &self.db,
+            db::PlatformScope::new(&self.db),
             db::tenants::NewTenant {
                 name: slug.into(),
                 slug: slug.into(),
@@ -118,12 +118,11 @@ impl Fixture {
         )
         .await
         .unwrap();
-        let id = TenantId::from(tenant.id);
+        let id = tenant.id;
         let user = db::tenants::create_user(
-            &self.db,
+            db::TenantScope::new(&self.db, id),
             db::tenants::NewUser {
-                tenant_id: Some(id),
-                account_id: Some(account.id.into()),
+                account_id: Some(account.id),
                 email: format!("owner@{slug}.example"),
                 name: String::new(),
                 role: common::Role::User,
@@ -135,7 +134,7 @@ impl Fixture {
             db::TenantScope::new(&self.db, id),
             &SecretCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap(),
             db::inboxes::NewInbox {
-                account_id: account.id.into(),
+                account_id: account.id,
                 name: "inbox".into(),
                 wuzapi_url: self.fake.base_url(),
                 token: format!("{slug}-token"),
@@ -145,8 +144,8 @@ impl Fixture {
         .unwrap();
         Tenant {
             id,
-            account: account.id.into(),
-            user: user.id.into(),
+            account: account.id,
+            user: user.id,
             inbox: inbox.id,
         }
     }
@@ -188,8 +187,7 @@ impl Fixture {
             .map(|r| r.try_get::<uuid::Uuid>("", "id").unwrap().into())
             .collect();
         let created = db::campaigns::create(
-            &self.db,
-            tenant.id,
+            db::TenantScope::new(&self.db, tenant.id),
             db::campaigns::NewCampaign {
                 account_id: tenant.account,
                 inbox_id: tenant.inbox,
@@ -210,16 +208,16 @@ impl Fixture {
         (created.campaign.id, created.job.id)
     }
 
-    pub async fn campaign_row(
-        &self,
-        tenant: Tenant,
-        id: CampaignId,
-    ) -> db::entity::campaign::Model {
-        db::campaigns::find(&self.db, tenant.id, id).await.unwrap()
+    pub async fn campaign_row(&self, tenant: Tenant, id: CampaignId) -> db::campaigns::Campaign {
+        db::campaigns::find(db::TenantScope::new(&self.db, tenant.id), id)
+            .await
+            .unwrap()
     }
 
-    pub async fn job_row(&self, id: JobId) -> db::entity::job::Model {
-        db::jobs::find(&self.db, None, id).await.unwrap()
+    pub async fn job_row(&self, id: JobId) -> db::jobs::Job {
+        db::jobs::find(db::PlatformScope::new(&self.db).into(), id)
+            .await
+            .unwrap()
     }
 
     /// Polls until the campaign is in `status` (at most `within`).
@@ -229,7 +227,7 @@ impl Fixture {
         id: CampaignId,
         status: CampaignStatus,
         within: Duration,
-    ) -> db::entity::campaign::Model {
+    ) -> db::campaigns::Campaign {
         let deadline = Instant::now() + within;
         loop {
             let campaign = self.campaign_row(tenant, id).await;
@@ -351,7 +349,7 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     let tenant = f.tenant("pausing").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511910000000, (40, 50)).await;
     f.wait_received("pausing-token", 5).await;
-    db::campaigns::pause(&f.db, tenant.id, campaign)
+    db::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     // Within one batch: the next claim sees the pause and the job waits without a message.
@@ -368,10 +366,10 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
         f.campaign_row(tenant, campaign).await.status,
         CampaignStatus::Paused
     );
-    db::campaigns::resume(&f.db, tenant.id, campaign)
+    db::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
-    let again = db::campaigns::resume(&f.db, tenant.id, campaign).await;
+    let again = db::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign).await;
     assert!(
         matches!(again, Err(db::DbError::Conflict(_))),
         "only a paused campaign resumes"
@@ -384,7 +382,7 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     )
     .await;
     assert_each_once(&f.received("pausing-token"), 30);
-    let err = db::campaigns::pause(&f.db, tenant.id, campaign)
+    let err = db::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap_err();
     assert!(matches!(err, db::DbError::Conflict(_)), "{err}");
@@ -398,7 +396,7 @@ async fn cancel_stops_the_campaign_within_one_batch() {
     let tenant = f.tenant("cancelling").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511920000000, (40, 50)).await;
     f.wait_received("cancelling-token", 3).await;
-    db::campaigns::cancel(&f.db, tenant.id, campaign)
+    db::campaigns::cancel(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     f.wait_job_state(job, JobState::Completed, Duration::from_secs(5))
@@ -443,7 +441,7 @@ async fn a_disconnected_number_pauses_the_campaign_with_a_reason_and_resumes_whe
     assert!(reason.contains("disconnected"), "{reason}");
     assert!(f.received("offline-token").is_empty());
     f.fake.connect("offline-token");
-    db::campaigns::resume(&f.db, tenant.id, campaign)
+    db::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     f.wait_status(
@@ -542,7 +540,14 @@ async fn a_duplicate_message_of_a_running_campaign_sends_nothing_twice() {
     let tenant = f.tenant("twice").await;
     let (campaign, job) = f.campaign(tenant, 20, 5511960000000, (10, 20)).await;
     // The same message twice more, as a relay that published it again would.
-    let row = f.job_row(job).await;
+    let row = {
+        use sea_orm::EntityTrait;
+        db::entity::job::Entity::find_by_id(job)
+            .one(&f.db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
     let broker = queue::Broker::connect(
         &testkit::amqp_url(),
         &f.queues.prefix,

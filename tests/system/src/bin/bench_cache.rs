@@ -141,7 +141,7 @@ async fn fixture(db: &DatabaseConnection) -> Fixture {
     let mut key_hashes = Vec::with_capacity(TENANTS * USERS_PER_TENANT);
     for t in 0..TENANTS {
         let (tenant, account) = db::tenants::create_tenant(
-            db,
+            db::PlatformScope::new(db),
             db::tenants::NewTenant {
                 name: format!("Tenant {t}"),
                 slug: format!("bench-{t}"),
@@ -150,16 +150,15 @@ async fn fixture(db: &DatabaseConnection) -> Fixture {
         )
         .await
         .expect("tenant");
-        let tenant_id = TenantId::from(tenant.id);
+        let tenant_id = tenant.id;
         db::branding::replace(TenantScope::new(db, tenant_id), branding(t, 0))
             .await
             .expect("branding");
         for u in 0..USERS_PER_TENANT {
             let user = db::tenants::create_user(
-                db,
+                db::TenantScope::new(db, tenant_id),
                 db::tenants::NewUser {
-                    tenant_id: Some(tenant_id),
-                    account_id: Some(account.id.into()),
+                    account_id: Some(account.id),
                     email: format!("u{u}@t{t}.example"),
                     name: String::new(),
                     role: Role::User,
