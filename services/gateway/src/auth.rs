@@ -1,10 +1,17 @@
 //! Bearer-key authentication: `Authorization: Bearer <api key>` resolves the caller.
+//!
+//! The [`authenticate`] middleware resolves the key once per request (through the cached
+//! principal) and stores the [`Principal`] in the request; handlers state the role they need by
+//! the extractor they take: [`Caller`] (anyone authenticated), [`TenantUser`], [`TenantAdmin`]
+//! or [`Superadmin`].
 
-use std::future::Future;
-use std::pin::Pin;
+use std::future::{Ready, ready};
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use common::{ErrorCode, Role, TenantId};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use common::{ErrorCode, Role, TenantId, UserId};
 use db::auth::{Principal, TenantPrincipal};
 
 use crate::error::ApiError;
@@ -70,42 +77,171 @@ impl Caller {
     }
 }
 
+/// Reads the principal the [`authenticate`] middleware stored; 401 when there is none.
+fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
+    req.extensions().get::<Principal>().cloned().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Unauthenticated,
+            "missing `Authorization: Bearer <api key>` header",
+        )
+    })
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req
-            .headers()
-            .get(actix_web::http::header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_owned));
-        Box::pin(async move {
-            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
-            let key = match header {
-                None => {
-                    return Err(ApiError::new(
-                        ErrorCode::Unauthenticated,
-                        "missing `Authorization: Bearer <api key>` header",
-                    ));
-                }
-                Some(Err(_)) => return Err(unauthenticated()),
-                // The scheme is case-insensitive (RFC 9110), the key is not.
-                Some(Ok(value)) => match value.split_once(' ') {
-                    Some((scheme, key))
-                        if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() =>
-                    {
-                        key.trim().to_owned()
-                    }
-                    _ => return Err(unauthenticated()),
-                },
-            };
-            match principal(&state, &key).await? {
-                Some(principal) => Ok(Caller(principal)),
-                None => Err(unauthenticated()),
-            }
-        })
+        ready(principal_of(req).map(Caller))
     }
+}
+
+/// A caller that belongs to a tenant (any role but superadmin).
+pub struct TenantUser {
+    pub caller: Caller,
+    pub tenant: TenantPrincipal,
+}
+
+impl TenantUser {
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant.id
+    }
+
+    pub fn user_id(&self) -> UserId {
+        self.caller.0.user_id
+    }
+
+    pub fn role(&self) -> Role {
+        self.caller.0.role
+    }
+
+    /// The caller's tenant as a query scope on `conn`.
+    pub fn scope<'c, C: sea_orm::ConnectionTrait>(&self, conn: &'c C) -> db::TenantScope<'c, C> {
+        db::TenantScope::new(conn, self.tenant.id)
+    }
+}
+
+impl FromRequest for TenantUser {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal_of(req).and_then(|principal| {
+            let caller = Caller(principal);
+            let tenant = caller.tenant()?;
+            Ok(TenantUser { caller, tenant })
+        }))
+    }
+}
+
+/// A tenant admin of its own tenant.
+pub struct TenantAdmin(pub TenantUser);
+
+impl std::ops::Deref for TenantAdmin {
+    type Target = TenantUser;
+    fn deref(&self) -> &TenantUser {
+        &self.0
+    }
+}
+
+impl FromRequest for TenantAdmin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        ready(
+            TenantUser::from_request(req, payload)
+                .into_inner()
+                .and_then(|user| {
+                    if user.role() == Role::TenantAdmin {
+                        Ok(TenantAdmin(user))
+                    } else {
+                        Err(ApiError::forbidden("only a tenant admin may do this"))
+                    }
+                }),
+        )
+    }
+}
+
+/// The platform operator.
+pub struct Superadmin(pub Caller);
+
+impl Superadmin {
+    /// The operator's view across tenants.
+    pub fn platform<'c, C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &'c C,
+    ) -> db::PlatformScope<'c, C> {
+        db::PlatformScope::new(conn)
+    }
+}
+
+impl FromRequest for Superadmin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(principal_of(req).and_then(|principal| {
+            let caller = Caller(principal);
+            caller.require_superadmin()?;
+            Ok(Superadmin(caller))
+        }))
+    }
+}
+
+/// The first stage of the request pipeline: a request with `Authorization` is authenticated
+/// here (through the cached principal) and carries its [`Principal`] on; a bad header or key is
+/// answered 401 at once. A request without one goes on anonymous, and only public endpoints
+/// serve it: every other handler takes an extractor above, which answers 401.
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    };
+    let key = match header.to_str() {
+        Ok(value) => match value.split_once(' ') {
+            // The scheme is case-insensitive (RFC 9110), the key is not.
+            Some((scheme, key))
+                if scheme.eq_ignore_ascii_case("bearer") && !key.trim().is_empty() =>
+            {
+                Some(key.trim().to_owned())
+            }
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(refuse(req, ApiError::internal("application state missing")));
+    };
+    let found = match key {
+        Some(key) => principal(&state, &key).await,
+        None => Err(ApiError::new(
+            ErrorCode::Unauthenticated,
+            "malformed `Authorization` header: expected `Bearer <api key>`",
+        )),
+    };
+    match found {
+        Ok(Some(principal)) => {
+            req.extensions_mut().insert(principal);
+            next.call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body)
+        }
+        Ok(None) => Ok(refuse(req, unauthenticated())),
+        Err(e) => Ok(refuse(req, e)),
+    }
+}
+
+/// Answers the request with `error` without calling the handler.
+fn refuse<B>(req: ServiceRequest, error: ApiError) -> ServiceResponse<EitherBody<B>> {
+    use actix_web::ResponseError;
+    let response = error.error_response();
+    req.into_response(response).map_into_right_body()
 }
 
 cache::key_type! {

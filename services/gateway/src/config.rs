@@ -9,6 +9,11 @@ pub struct GatewayConfig {
     /// `HOST:PORT`; port 0 picks a free one (tests).
     pub listen: String,
     pub rate_limits: RateLimitConfig,
+    /// `RATE_LIMIT_REDIS_TIMEOUT_MS`, `RATE_LIMIT_FALLBACK_REPLICAS` (the key prefix is the
+    /// cache's).
+    pub limiter: ratelimit::LimiterConfig,
+    /// `COMPRESSION_BROTLI_QUALITY`, `COMPRESSION_GZIP_LEVEL`, `COMPRESSION_MIN_BYTES`.
+    pub compression: crate::compression::CompressionConfig,
     /// `CACHE_*`: TTLs, the Redis command timeout and the key prefix (see the `cache` crate).
     pub cache: cache::CacheConfig,
     /// `REDIS_MODE` and friends: a single server (`REDIS_HOST`/`REDIS_PORT`), Sentinel or Cluster.
@@ -35,6 +40,8 @@ impl GatewayConfig {
             core: CoreConfig::from_env(env)?,
             listen: listen_addr(env, "PORT", 3000)?,
             rate_limits: RateLimitConfig::from_env(env)?,
+            limiter: ratelimit::LimiterConfig::from_env(env)?,
+            compression: crate::compression::CompressionConfig::from_env(env)?,
             cache: cache::CacheConfig::from_env(|var| env.optional(var)).map_err(config_error)?,
             redis: redis_settings(env)?,
             secrets_key: db::secrets::KeySetting::from_env(env)?,

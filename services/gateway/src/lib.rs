@@ -3,11 +3,14 @@
 pub mod auth;
 pub mod broker;
 pub mod cached;
+pub mod compression;
 pub mod config;
 pub mod error;
+pub mod etag;
 mod http_metrics;
 pub mod queue_stats;
 pub mod quotas;
+pub mod rate_limit;
 mod request_span;
 pub mod routes;
 pub mod state;
@@ -43,6 +46,14 @@ impl Application {
         let cache = cache::Cache::connect(&config.redis, config.cache.clone())
             .await
             .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?;
+
+        let limiter = ratelimit::RateLimiter::new(
+            cache.client().clone(),
+            config
+                .limiter
+                .clone()
+                .with_key_prefix(config.cache.key_prefix.clone()),
+        );
 
         let background = CancellationToken::new();
         let relay_waker = RelayWaker::default();
@@ -103,10 +114,12 @@ impl Application {
         let port = listener.local_addr()?.port();
         let json_limit = config.json_limit_bytes;
         let campaign_json_limit = config.campaign_json_limit_bytes;
+        let compression = config.compression;
         let state = web::Data::new(AppState {
             config,
             db,
             cache,
+            limiter,
             token_cipher,
             relay_waker,
             broker,
@@ -122,6 +135,13 @@ impl Application {
                 )
                 .app_data(web::PathConfig::default().error_handler(extractors::path_error))
                 .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
+                // The pipeline, innermost first: authentication, the tenant's rate limit, then
+                // (on the way out) ETag / 304 and compression, all inside the metrics and the
+                // request's span.
+                .wrap(actix_web::middleware::from_fn(rate_limit::limit))
+                .wrap(actix_web::middleware::from_fn(auth::authenticate))
+                .wrap(etag::Etag)
+                .wrap(compression::Compression::new(compression))
                 .wrap(actix_web::middleware::from_fn(http_metrics::record))
                 // Outermost: everything the request does, metrics included, is in its span.
                 .wrap(request_span::middleware())

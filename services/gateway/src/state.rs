@@ -13,6 +13,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Redis cache-aside for everything the guide caches (see `crate::cached`).
     pub cache: cache::Cache,
+    /// The tenants' rate limits, on the cache's Redis connection.
+    pub limiter: ratelimit::RateLimiter,
     pub token_cipher: SecretCipher,
     pub relay_waker: RelayWaker,
     /// RabbitMQ for the job API (queue counts, dead-letter housekeeping).

@@ -288,6 +288,36 @@ impl TestSystem {
         url
     }
 
+    /// Starts one more gateway as its own process (the built binary, as deployed) on this
+    /// system's database and prefix, without an outbox relay, and returns its base URL once it
+    /// is ready. Its metrics are its own, unlike those of gateways in this test's process.
+    pub async fn start_gateway_process(&mut self, extra_env: &[(&str, &str)]) -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("free port")
+            .port()
+            .to_string();
+        let mut pairs = vec![("PORT", port.as_str()), ("OUTBOX_RELAY", "false")];
+        pairs.extend_from_slice(extra_env);
+        let env = self.worker_env(&pairs);
+        self.processes
+            .push(ServiceProcess::start("gateway", &["serve"], &env));
+        let base_url = format!("http://127.0.0.1:{port}");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        // `/healthz`, not `/readyz`: a test may start a gateway whose Redis is down on purpose.
+        loop {
+            let live = self.http.get(format!("{base_url}/healthz")).send().await;
+            if live.is_ok_and(|r| r.status().is_success()) {
+                return base_url;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the gateway process is not live after 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Stops the services the way SIGTERM does and reports whether they stopped cleanly.
     pub async fn stop(mut self) {
         self.shutdown.cancel();

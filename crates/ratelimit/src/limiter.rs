@@ -1,0 +1,171 @@
+//! The limiter: Redis decides while it can, this process while it cannot.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use common::config::PlanLimit;
+use common::{Plan, TenantId};
+use fred::clients::Client;
+use fred::interfaces::ClientLike;
+use fred::types::scripts::Script;
+
+use crate::config::LimiterConfig;
+use crate::decision::{Decision, Source};
+use crate::fallback::Fallback;
+use crate::gcra::{self, GcraParams, Outcome, UnexpectedReply};
+use crate::metrics::{Counters, LimiterStats, RedisErrorKind, WarnLimiter, describe_metrics};
+
+/// At most one warning about Redis failing per this long.
+const WARN_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Per-tenant limits shared by every gateway replica through Redis, with an in-process
+/// fallback. Cheap to clone: clones share the client, the fallback buckets and the counters.
+#[derive(Clone)]
+pub struct RateLimiter {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    config: LimiterConfig,
+    script: Script,
+    fallback: Fallback,
+    counters: Counters,
+    warn: WarnLimiter,
+}
+
+/// Why Redis could not decide.
+#[derive(Debug, thiserror::Error)]
+enum RedisCheckError {
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("the rate limit script failed")]
+    Redis(#[source] fred::error::Error),
+    #[error(transparent)]
+    Reply(#[from] UnexpectedReply),
+}
+
+impl RedisCheckError {
+    fn kind(&self) -> RedisErrorKind {
+        match self {
+            Self::Timeout(_) => RedisErrorKind::Timeout,
+            Self::Redis(_) => RedisErrorKind::Error,
+            Self::Reply(_) => RedisErrorKind::Reply,
+        }
+    }
+}
+
+impl RateLimiter {
+    /// Uses `client` as it is: the caller connects it, and builds it with a reconnect policy
+    /// (and `fail_fast` off) so that the limiter returns to Redis by itself after an outage.
+    pub fn new(client: Client, config: LimiterConfig) -> Self {
+        describe_metrics();
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                fallback: Fallback::new(config.fallback_replicas),
+                config,
+                script: Script::from_lua(gcra::SCRIPT),
+                counters: Counters::default(),
+                warn: WarnLimiter::new(WARN_INTERVAL),
+            }),
+        }
+    }
+
+    /// Charges one request to `tenant` under `limit` (the limit of `plan`, passed on every call
+    /// so that a plan change applies from the next request on) and says whether it may pass.
+    ///
+    /// Never fails: when the client is not connected, Redis errs, or it does not answer within
+    /// the configured timeout, the in-process limiter decides. A Redis call that timed out may
+    /// still have been counted there.
+    pub async fn check(&self, tenant: TenantId, plan: Plan, limit: PlanLimit) -> Decision {
+        // A disconnected client would queue the command until reconnecting; asking it would
+        // only make every request wait out the timeout.
+        let from_redis = if self.inner.client.is_connected() {
+            match self.ask_redis(tenant, limit).await {
+                Ok(outcome) => Some(outcome),
+                Err(error) => {
+                    self.report(&error);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (outcome, source) = match from_redis {
+            Some(outcome) => (outcome, Source::Redis),
+            None => (self.inner.fallback.check(tenant, limit), Source::Fallback),
+        };
+        let decision = Decision {
+            allowed: outcome.allowed,
+            plan,
+            limit,
+            remaining: outcome.remaining,
+            retry_after: outcome.retry_after,
+            reset_after: outcome.reset_after,
+            source,
+            decided_at: SystemTime::now(),
+        };
+        self.inner.counters.decision(&decision);
+        decision
+    }
+
+    /// The Redis key holding `tenant`'s bucket: `{prefix}ratelimit:{tenant}`.
+    pub fn key(&self, tenant: TenantId) -> String {
+        format!("{}ratelimit:{tenant}", self.inner.config.key_prefix)
+    }
+
+    pub fn config(&self) -> &LimiterConfig {
+        &self.inner.config
+    }
+
+    /// Totals of this limiter and its clones since it was built.
+    pub fn stats(&self) -> LimiterStats {
+        self.inner.counters.snapshot()
+    }
+
+    async fn ask_redis(
+        &self,
+        tenant: TenantId,
+        limit: PlanLimit,
+    ) -> Result<Outcome, RedisCheckError> {
+        let timeout = self.inner.config.redis_timeout;
+        // EVALSHA, loading the script first where the server does not know it yet (the first
+        // call, or after a restart).
+        let call = self.inner.script.evalsha_with_reload::<Vec<i64>, _, _>(
+            &self.inner.client,
+            self.key(tenant),
+            GcraParams::new(limit).args(),
+        );
+        let reply = tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| RedisCheckError::Timeout(timeout))?
+            .map_err(RedisCheckError::Redis)?;
+        Ok(Outcome::from_reply(reply)?)
+    }
+
+    fn report(&self, error: &RedisCheckError) {
+        self.inner.counters.redis_error(error.kind());
+        tracing::debug!(
+            error = error as &(dyn std::error::Error + 'static),
+            "rate limit: Redis could not decide"
+        );
+        if let Some(suppressed) = self.inner.warn.allow() {
+            tracing::warn!(
+                error = error as &(dyn std::error::Error + 'static),
+                suppressed,
+                "rate limit: Redis could not decide; this process limits on its own meanwhile (similar warnings are suppressed for {}s)",
+                WARN_INTERVAL.as_secs()
+            );
+        }
+    }
+}
+
+impl std::fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field("config", &self.inner.config)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
