@@ -120,6 +120,8 @@ fmt:
 # Throughput benchmarks (release build), each figure with a baseline from the same run.
 bench: services
     cargo build --release -q -p worker-campaign --bin worker-campaign
-    cargo build --release -q -p system-tests --bin bench --bin bench_cache
+    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http
+    command -v wrk > /dev/null || sudo apt-get install -y wrk || apt-get install -y wrk
     RUST_LOG=warn ./target/release/bench
     RUST_LOG=warn ./target/release/bench_cache
+    RUST_LOG=warn ./target/release/bench_http

@@ -153,19 +153,20 @@ pub struct LocalTierConfig {
     /// At most this many entries per process (`CACHE_LOCAL_CAPACITY`, default 100000).
     pub capacity: u64,
     /// The kinds kept in process (`CACHE_LOCAL_KINDS`, comma-separated names, default
-    /// `api_key_principal`).
+    /// `api_key_principal,branding`: read on nearly every request, rarely changed).
     pub kinds: Vec<KeyKind>,
 }
 
 const LOCAL_TTL_SECS: u64 = 30;
 const LOCAL_CAPACITY: u64 = 100_000;
+const LOCAL_KINDS: [KeyKind; 2] = [KeyKind::ApiKeyPrincipal, KeyKind::Branding];
 
 impl Default for LocalTierConfig {
     fn default() -> Self {
         Self {
             ttl: Duration::from_secs(LOCAL_TTL_SECS),
             capacity: LOCAL_CAPACITY,
-            kinds: vec![KeyKind::ApiKeyPrincipal],
+            kinds: LOCAL_KINDS.to_vec(),
         }
     }
 }
@@ -185,7 +186,7 @@ impl LocalTierConfig {
         let capacity =
             parse_in(&env, "CACHE_LOCAL_CAPACITY", 1..=100_000_000)?.unwrap_or(LOCAL_CAPACITY);
         let kinds = match lookup(&env, "CACHE_LOCAL_KINDS") {
-            None => vec![KeyKind::ApiKeyPrincipal],
+            None => LOCAL_KINDS.to_vec(),
             Some(list) => list
                 .split(',')
                 .map(str::trim)

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use common::{AccountId, UserId};
+use common::{AccountId, RecipientStatus, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
@@ -138,26 +138,42 @@ pub async fn lock_account(
     locked.map(|_| ()).ok_or(DbError::NotFound("account"))
 }
 
-/// The SQL counting an account's usage of `quota` (`$1` the tenant, `$2` the account). A
-/// campaign's recipients count on the UTC day it was created, whatever became of it.
-fn usage_sql(quota: Quota) -> &'static str {
+/// The SQL counting an account's usage of `quota` (`$1` the tenant, `$2` the account).
+///
+/// Messages of the day are those sent since midnight UTC plus those reserved: recipients still
+/// pending or being sent, whenever they will go. So admitting a campaign only when its
+/// recipients fit keeps what is sent on any one day within the quota, and cancelling a
+/// campaign gives its unsent recipients back. Only campaigns still running or finished today
+/// are read.
+fn usage_sql(quota: Quota) -> String {
     match quota {
         Quota::MaxInboxes => {
-            "SELECT count(*) FROM inboxes WHERE tenant_id = $1 AND account_id = $2"
+            "SELECT count(*) FROM inboxes WHERE tenant_id = $1 AND account_id = $2".to_owned()
         }
         Quota::MaxContacts => {
-            "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND account_id = $2"
+            "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND account_id = $2".to_owned()
         }
         Quota::MaxCampaigns => {
-            "SELECT count(*) FROM campaigns WHERE tenant_id = $1 AND account_id = $2"
+            "SELECT count(*) FROM campaigns WHERE tenant_id = $1 AND account_id = $2".to_owned()
         }
-        Quota::MessagesPerDay => {
-            "SELECT coalesce(sum(total), 0)::bigint FROM campaigns
-              WHERE tenant_id = $1 AND account_id = $2
-                AND created_at >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
-        }
+        Quota::MessagesPerDay => format!(
+            "SELECT count(*) FROM campaign_recipients r
+               JOIN campaigns c ON c.id = r.campaign_id
+              WHERE c.tenant_id = $1 AND c.account_id = $2 AND r.tenant_id = $1
+                AND (c.finished_at IS NULL OR c.finished_at >= {TODAY})
+                AND (r.status IN ('{pending}', '{sending}')
+                     OR (r.status = '{sent}' AND r.sent_at >= {TODAY})
+                     OR (r.status = '{uncertain}' AND r.updated_at >= {TODAY}))",
+            pending = RecipientStatus::Pending.as_str(),
+            sending = RecipientStatus::Sending.as_str(),
+            sent = RecipientStatus::Sent.as_str(),
+            uncertain = RecipientStatus::Uncertain.as_str(),
+        ),
     }
 }
+
+/// Midnight UTC of the current day, as SQL.
+const TODAY: &str = "(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')";
 
 /// How much of `quota` the account uses now (rows of this transaction included).
 pub async fn usage(

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use cache::{Cache, CacheConfig, RedisSettings};
+use cache::{Cache, CacheConfig, KeyKind, LocalTierConfig, RedisSettings};
 use fred::interfaces::{ClientLike, KeysInterface};
 use fred::types::Builder;
 use fred::types::config::Config;
@@ -54,6 +54,14 @@ cache::key_type! {
     pub PrincipalKey: ApiKeyPrincipal, id = str, value = Uuid, schema = 1
 }
 
+/// The in-process tier for principals only.
+fn redis_only_branding() -> LocalTierConfig {
+    LocalTierConfig {
+        kinds: vec![KeyKind::ApiKeyPrincipal],
+        ..LocalTierConfig::default()
+    }
+}
+
 /// A cache on the test Redis under a prefix of its own, whose keys go when it is dropped.
 pub struct TestCache {
     pub cache: Cache,
@@ -63,9 +71,12 @@ pub struct TestCache {
 impl TestCache {
     /// Commands get a generous timeout: these tests are about behaviour, not a loaded machine's
     /// latency.
+    /// Branding (the kind most of these tests use) stays out of the in-process tier, so
+    /// they exercise Redis; `local.rs` tests the tier.
     pub async fn new() -> Self {
         Self::with_config(CacheConfig {
             timeout: Duration::from_secs(2),
+            local: redis_only_branding(),
             ..CacheConfig::default()
         })
         .await
@@ -88,6 +99,7 @@ impl TestCache {
         let config = CacheConfig {
             key_prefix: self.prefix.clone(),
             timeout: Duration::from_secs(2),
+            local: redis_only_branding(),
             ..CacheConfig::default()
         };
         Cache::connect(&RedisSettings::single(REDIS_URL), config)
