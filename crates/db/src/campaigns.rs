@@ -640,6 +640,9 @@ pub async fn park_for_outage(
 
 /// One page of a campaign's recipients in id order, after `cursor`; the campaign must belong
 /// to the tenant. Returns up to `limit` rows and whether more follow.
+///
+/// One query per page: recipient rows carry their tenant, so rows found prove the campaign is
+/// the tenant's; only an empty page looks the campaign up, to tell "none" from "not yours".
 pub async fn recipients_page(
     scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
@@ -647,7 +650,6 @@ pub async fn recipients_page(
     cursor: Option<RecipientId>,
     limit: u64,
 ) -> DbResult<(Vec<Recipient>, bool)> {
-    find(scope, campaign_id).await?;
     let mut select = campaign_recipient::Entity::find()
         .filter(campaign_recipient::Column::CampaignId.eq(campaign_id))
         .filter(campaign_recipient::Column::TenantId.eq(scope.tenant_id()));
@@ -662,6 +664,9 @@ pub async fn recipients_page(
         limit,
     )
     .await?;
+    if rows.is_empty() {
+        find(scope, campaign_id).await?;
+    }
     Ok((rows.into_iter().map(Recipient::from).collect(), more))
 }
 

@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use common::{AccountId, InboxId};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entity::inbox;
 use crate::secrets::{SecretCipher, hint};
@@ -90,13 +88,21 @@ pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>, id: InboxId) -> 
         .ok_or(DbError::NotFound("inbox"))
 }
 
-pub async fn list(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<Vec<Inbox>> {
-    Ok(inbox::Entity::find()
-        .filter(inbox::Column::TenantId.eq(scope.tenant_uuid()))
-        .order_by_asc(inbox::Column::Id)
-        .all(scope.conn())
-        .await?
-        .into_iter()
-        .map(Inbox::from)
-        .collect())
+/// One page of a tenant's inboxes in id (creation) order, after `cursor`: up to `limit` inboxes
+/// and whether more follow.
+pub async fn page(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    cursor: Option<InboxId>,
+    limit: u64,
+) -> DbResult<(Vec<Inbox>, bool)> {
+    let select = inbox::Entity::find().filter(inbox::Column::TenantId.eq(scope.tenant_uuid()));
+    let (rows, more) = crate::page_by_id(
+        scope.conn(),
+        select,
+        inbox::Column::Id,
+        cursor.map(InboxId::into_uuid),
+        limit,
+    )
+    .await?;
+    Ok((rows.into_iter().map(Inbox::from).collect(), more))
 }

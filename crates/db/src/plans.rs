@@ -271,16 +271,38 @@ pub async fn create(
         .try_into()
 }
 
-/// The tenant's plans, oldest first. A tenant sells a handful, so there is no paging.
-pub async fn list(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<Vec<SubscriptionPlan>> {
+/// One page of the tenant's plans, oldest first after `cursor`: up to `limit` plans and whether
+/// more follow. One statement: the subscriber counts are subqueries of it.
+pub async fn page(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    cursor: Option<SubscriptionPlanId>,
+    limit: u64,
+) -> DbResult<(Vec<SubscriptionPlan>, bool)> {
     let sql = format!(
-        "SELECT {PLAN_COLUMNS} FROM subscription_plans p WHERE p.tenant_id = $1 ORDER BY p.id"
+        "SELECT {PLAN_COLUMNS} FROM subscription_plans p
+          WHERE p.tenant_id = $1 AND ($2::uuid IS NULL OR p.id > $2)
+          ORDER BY p.id LIMIT $3"
     );
-    plan_query(scope.conn(), sql, vec![scope.tenant_uuid().into()])
-        .await?
+    let mut rows = plan_query(
+        scope.conn(),
+        sql,
+        vec![
+            scope.tenant_uuid().into(),
+            cursor.map(SubscriptionPlanId::into_uuid).into(),
+            // One more than asked: its presence says whether another page follows.
+            i64::try_from(limit.saturating_add(1))
+                .unwrap_or(i64::MAX)
+                .into(),
+        ],
+    )
+    .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let plans = rows
         .into_iter()
         .map(SubscriptionPlan::try_from)
-        .collect()
+        .collect::<DbResult<_>>()?;
+    Ok((plans, more))
 }
 
 pub async fn find(

@@ -65,3 +65,37 @@ pub async fn live(db: &impl ConnectionTrait) -> DbResult<Vec<worker::Model>> {
         .all(db)
         .await?)
 }
+
+/// One page of the live workers (as [`live`] sees them) in id order after `cursor`: up to
+/// `limit` and whether more follow. One statement: the dead rows are deleted in a CTE, which
+/// the SELECT does not see, so it applies the same liveness test itself.
+pub async fn live_page(
+    db: &impl ConnectionTrait,
+    cursor: Option<WorkerId>,
+    limit: u64,
+) -> DbResult<(Vec<worker::Model>, bool)> {
+    let mut rows = worker::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH dead AS (
+                 DELETE FROM workers
+                  WHERE last_heartbeat_at < now() - make_interval(secs => heartbeat_ms * 3 / 1000.0)
+             )
+             SELECT * FROM workers
+              WHERE last_heartbeat_at >= now() - make_interval(secs => heartbeat_ms * 3 / 1000.0)
+                AND ($1::uuid IS NULL OR id > $1)
+              ORDER BY id LIMIT $2",
+            [
+                cursor.map(WorkerId::into_uuid).into(),
+                // One more than asked: its presence says whether another page follows.
+                i64::try_from(limit.saturating_add(1))
+                    .unwrap_or(i64::MAX)
+                    .into(),
+            ],
+        ))
+        .all(db)
+        .await?;
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    Ok((rows, more))
+}

@@ -11,7 +11,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use common::{ErrorCode, Role, TenantId, UserId};
+use common::{AccountId, ErrorCode, Role, TenantId, UserId};
 use db::auth::{Principal, TenantPrincipal};
 
 use crate::error::ApiError;
@@ -113,6 +113,15 @@ impl TenantUser {
 
     pub fn role(&self) -> Role {
         self.caller.0.role
+    }
+
+    /// The account the user works in, which owns what it creates (inboxes, contacts,
+    /// campaigns).
+    pub fn account_id(&self) -> Result<AccountId, ApiError> {
+        self.caller
+            .0
+            .account_id
+            .ok_or_else(|| ApiError::forbidden("this user belongs to no account"))
     }
 
     /// The caller's tenant as a query scope on `conn`.

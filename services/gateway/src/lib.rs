@@ -146,7 +146,9 @@ impl Application {
                 // Outermost: everything the request does, metrics included, is in its span.
                 .wrap(request_span::middleware())
                 .configure(|cfg| telemetry::probes::configure(cfg, probes.clone()))
-                .configure(|cfg| routes::configure(cfg, campaign_json_limit))
+                .configure(|cfg| {
+                    routes::configure(cfg, campaign_json_limit, &state.config.secrets_key)
+                })
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::new(
                         ErrorCode::NotFound,

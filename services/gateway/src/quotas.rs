@@ -14,9 +14,8 @@ use db::plans::{Feature, Quota, QuotaLimits};
 use db::{DbError, TenantScope};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
-use crate::auth::Caller;
+use crate::auth::TenantUser;
 use crate::error::ApiError;
-use crate::routes::inboxes::account_of;
 use crate::routes::plans::{features_of, limits_of};
 use crate::state::AppState;
 
@@ -31,17 +30,21 @@ pub struct Admission {
 }
 
 /// Admits one more of `quota` (an inbox or a contact) for the caller's account.
-pub async fn admit(state: &AppState, caller: &Caller, quota: Quota) -> Result<Admission, ApiError> {
-    let admission = open(state, caller, BTreeSet::new()).await?;
+pub async fn admit(
+    state: &AppState,
+    user: &TenantUser,
+    quota: Quota,
+) -> Result<Admission, ApiError> {
+    let admission = open(state, user, BTreeSet::new()).await?;
     admission.admit_one(quota).await?;
     Ok(admission)
 }
 
 /// Admits one more campaign; once it is written, [`Admission::admit_recipients`] checks its
 /// recipients.
-pub async fn admit_campaign(state: &AppState, caller: &Caller) -> Result<Admission, ApiError> {
-    let features = features_of(state, caller, caller.0.user_id).await?;
-    let admission = open(state, caller, features).await?;
+pub async fn admit_campaign(state: &AppState, user: &TenantUser) -> Result<Admission, ApiError> {
+    let features = features_of(state, user, user.user_id()).await?;
+    let admission = open(state, user, features).await?;
     admission.admit_one(Quota::MaxCampaigns).await?;
     // A campaign has at least one recipient: refuse before writing one when none is left.
     if let Some(limit) = admission.limits.messages_per_day {
@@ -57,12 +60,12 @@ pub async fn admit_campaign(state: &AppState, caller: &Caller) -> Result<Admissi
 /// through a pool connection of its own, which must not wait behind one this request holds.
 async fn open(
     state: &AppState,
-    caller: &Caller,
+    user: &TenantUser,
     features: BTreeSet<Feature>,
 ) -> Result<Admission, ApiError> {
-    let tenant_id = caller.tenant_id()?;
-    let account_id = account_of(caller)?;
-    let limits = limits_of(state, caller, caller.0.user_id).await?;
+    let tenant_id = user.tenant_id();
+    let account_id = user.account_id()?;
+    let limits = limits_of(state, user, user.user_id()).await?;
     let txn = state.db.begin().await.map_err(DbError::from)?;
     Ok(Admission {
         txn,

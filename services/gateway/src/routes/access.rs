@@ -2,7 +2,9 @@
 //!
 //! Any user of the account (and any tenant admin of its tenant) reads; only tenant admins
 //! write. An account of another tenant is a 404 on every endpoint, reads and writes alike, so
-//! its existence never shows. `{accountId}` may be `current`: the caller's own account.
+//! its existence never shows: that is why writes take a [`TenantUser`] and check the admin
+//! role only after the account (a `TenantAdmin` extractor would answer a plain user 403 before
+//! the lookup). `{accountId}` may be `current`: the caller's own account.
 //!
 //! The four lists are cached per account (`session_*:{accountId}`, filed under the tenant), and
 //! every write drops exactly the lists it changes: agents show their role's name and
@@ -13,14 +15,55 @@ use cache::{Key, KeyRef};
 use common::{AccountId, Permission, Role, TenantId, UserId};
 use db::access::{AccountInbox, AccountRole, Agent, RoleInput, Team};
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use super::{ApiJson, ApiResult, created, ok, required_text};
-use crate::auth::Caller;
+use super::paging::{ListQuery, ListSpec};
+use super::{ApiJson, ApiResult, Deleted, created, ok, required_text};
+use crate::auth::TenantUser;
 use crate::cached;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/accounts/{account_id}/roles", web::get().to(list_roles))
+        .route("/accounts/{account_id}/roles", web::post().to(create_role))
+        .route(
+            "/accounts/{account_id}/roles/{role_id}",
+            web::put().to(update_role),
+        )
+        .route(
+            "/accounts/{account_id}/roles/{role_id}",
+            web::delete().to(delete_role),
+        )
+        .route("/accounts/{account_id}/agents", web::get().to(list_agents))
+        .route(
+            "/accounts/{account_id}/agents/{user_id}",
+            web::put().to(assign_agent),
+        )
+        .route(
+            "/accounts/{account_id}/agents/{user_id}",
+            web::delete().to(remove_agent),
+        )
+        .route("/accounts/{account_id}/teams", web::get().to(list_teams))
+        .route("/accounts/{account_id}/teams", web::post().to(create_team))
+        .route(
+            "/accounts/{account_id}/teams/{team_id}",
+            web::put().to(rename_team),
+        )
+        .route(
+            "/accounts/{account_id}/teams/{team_id}",
+            web::delete().to(delete_team),
+        )
+        .route(
+            "/accounts/{account_id}/teams/{team_id}/members",
+            web::put().to(set_team_members),
+        )
+        .route(
+            "/accounts/{account_id}/inboxes",
+            web::get().to(list_inboxes),
+        );
+}
 
 cache::key_type! {
     /// An account's agents, each with its role's name and permissions.
@@ -89,32 +132,31 @@ enum Access {
 /// another account.
 async fn authorize(
     state: &AppState,
-    caller: &Caller,
+    user: &TenantUser,
     account: AccountRef,
     access: Access,
 ) -> Result<(TenantId, AccountId), ApiError> {
-    let tenant_id = caller.tenant_id()?;
-    let own = caller.0.account_id;
+    let own = user.caller.0.account_id;
     let account_id = match account {
-        AccountRef::Current => super::inboxes::account_of(caller)?,
+        AccountRef::Current => user.account_id()?,
         AccountRef::Id(id) => id,
     };
     // The caller's own account is its tenant's by construction; any other is looked up.
     if own != Some(account_id) {
-        db::access::require_account(caller.scope(&state.db)?, account_id).await?;
+        db::access::require_account(user.scope(&state.db), account_id).await?;
     }
     match access {
-        Access::Write => {
-            caller.require_tenant_admin()?;
+        Access::Write if user.role() != Role::TenantAdmin => {
+            return Err(ApiError::forbidden("only a tenant admin may do this"));
         }
-        Access::Read if caller.role() != Role::TenantAdmin && own != Some(account_id) => {
+        Access::Read if user.role() != Role::TenantAdmin && own != Some(account_id) => {
             return Err(ApiError::forbidden(
                 "only users of this account and tenant admins may read it",
             ));
         }
-        Access::Read => {}
+        Access::Read | Access::Write => {}
     }
-    Ok((tenant_id, account_id))
+    Ok((user.tenant_id(), account_id))
 }
 
 // ---- Roles ----
@@ -141,33 +183,48 @@ impl RoleBody {
     }
 }
 
-/// `GET /api/accounts/{accountId}/roles`
+pub const ROLES: ListSpec = ListSpec {
+    name: "account_roles",
+    fields: &[
+        "id",
+        "accountId",
+        "name",
+        "permissions",
+        "createdAt",
+        "updatedAt",
+    ],
+    default_fields: &["id", "name"],
+};
+
+/// `GET /api/accounts/{accountId}/roles?limit=&cursor=&fields=`, oldest first.
 pub async fn list_roles(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<AccountRef>,
+    query: ListQuery,
 ) -> ApiResult {
-    let (tenant_id, account_id) =
-        authorize(&state, &caller, path.into_inner(), Access::Read).await?;
-    let scope = caller.scope(&state.db)?;
-    let roles = cached::read(&state, &roles_key(tenant_id, account_id), async {
+    let (tenant_id, account_id) = authorize(&state, &user, path.into_inner(), Access::Read).await?;
+    let page = query.page_within(&ROLES, account_id.into_uuid())?;
+    let scope = user.scope(&state.db);
+    let all = cached::read(&state, &roles_key(tenant_id, account_id), async {
         db::access::roles(scope, account_id).await.map(Some)
     })
     .await?;
-    Ok(ok(roles.unwrap_or_default()))
+    // Cached whole (a few dozen rows at most), so paged here rather than in the query.
+    page.respond_from_all(all.unwrap_or_default(), |item| item.id)
 }
 
 /// `POST /api/accounts/{accountId}/roles` (tenant admin) `{name, permissions}`
 pub async fn create_role(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<AccountRef>,
     body: ApiJson<RoleBody>,
 ) -> ApiResult {
     let (tenant_id, account_id) =
-        authorize(&state, &caller, path.into_inner(), Access::Write).await?;
+        authorize(&state, &user, path.into_inner(), Access::Write).await?;
     let input = body.into_inner().validate()?;
-    let role = db::access::create_role(caller.scope(&state.db)?, account_id, input).await?;
+    let role = db::access::create_role(user.scope(&state.db), account_id, input).await?;
     // No agent holds a new role yet: only the role list changed.
     cached::invalidate(&state, [KeyRef::from(roles_key(tenant_id, account_id))]).await;
     Ok(created(role))
@@ -176,15 +233,14 @@ pub async fn create_role(
 /// `PUT /api/accounts/{accountId}/roles/{roleId}` (tenant admin) `{name, permissions}`
 pub async fn update_role(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<(AccountRef, Uuid)>,
     body: ApiJson<RoleBody>,
 ) -> ApiResult {
     let (account, role_id) = path.into_inner();
-    let (tenant_id, account_id) = authorize(&state, &caller, account, Access::Write).await?;
+    let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
     let input = body.into_inner().validate()?;
-    let role =
-        db::access::update_role(caller.scope(&state.db)?, account_id, role_id, input).await?;
+    let role = db::access::update_role(user.scope(&state.db), account_id, role_id, input).await?;
     // Agents show their role's name and permissions.
     cached::invalidate(
         &state,
@@ -200,33 +256,41 @@ pub async fn update_role(
 /// `DELETE /api/accounts/{accountId}/roles/{roleId}` (tenant admin): 409 while agents hold it.
 pub async fn delete_role(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<(AccountRef, Uuid)>,
 ) -> ApiResult {
     let (account, role_id) = path.into_inner();
-    let (tenant_id, account_id) = authorize(&state, &caller, account, Access::Write).await?;
-    db::access::delete_role(caller.scope(&state.db)?, account_id, role_id).await?;
+    let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
+    db::access::delete_role(user.scope(&state.db), account_id, role_id).await?;
     // Only a role no agent holds can go, so the agent list is unchanged.
     cached::invalidate(&state, [KeyRef::from(roles_key(tenant_id, account_id))]).await;
-    Ok(ok(serde_json::json!({"id": role_id, "deleted": true})))
+    Ok(ok(Deleted::new(role_id)))
 }
 
 // ---- Agents ----
 
-/// `GET /api/accounts/{accountId}/agents`
+pub const AGENTS: ListSpec = ListSpec {
+    name: "account_agents",
+    fields: &["userId", "accountId", "email", "name", "role", "assignedAt"],
+    default_fields: &["userId", "name", "role"],
+};
+
+/// `GET /api/accounts/{accountId}/agents?limit=&cursor=&fields=`, in user id order.
 pub async fn list_agents(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<AccountRef>,
+    query: ListQuery,
 ) -> ApiResult {
-    let (tenant_id, account_id) =
-        authorize(&state, &caller, path.into_inner(), Access::Read).await?;
-    let scope = caller.scope(&state.db)?;
-    let agents = cached::read(&state, &agents_key(tenant_id, account_id), async {
+    let (tenant_id, account_id) = authorize(&state, &user, path.into_inner(), Access::Read).await?;
+    let page = query.page_within(&AGENTS, account_id.into_uuid())?;
+    let scope = user.scope(&state.db);
+    let all = cached::read(&state, &agents_key(tenant_id, account_id), async {
         db::access::agents(scope, account_id).await.map(Some)
     })
     .await?;
-    Ok(ok(agents.unwrap_or_default()))
+    // Cached whole (a few dozen rows at most), so paged here rather than in the query.
+    page.respond_from_all(all.unwrap_or_default(), |item| item.user_id.into_uuid())
 }
 
 #[derive(Deserialize)]
@@ -239,37 +303,46 @@ pub struct AssignAgent {
 /// the account an agent with that role, or changes an agent's role.
 pub async fn assign_agent(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<(AccountRef, UserId)>,
     body: ApiJson<AssignAgent>,
 ) -> ApiResult {
     let (account, user_id) = path.into_inner();
-    let (tenant_id, account_id) = authorize(&state, &caller, account, Access::Write).await?;
+    let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
     let role_id = body.into_inner().role_id;
     let agent =
-        db::access::assign_agent(caller.scope(&state.db)?, account_id, user_id, role_id).await?;
+        db::access::assign_agent(user.scope(&state.db), account_id, user_id, role_id).await?;
     // Team lists show members without their roles, so only the agent list changed.
     cached::invalidate(&state, [KeyRef::from(agents_key(tenant_id, account_id))]).await;
     Ok(ok(agent))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AgentRemoved {
+    user_id: UserId,
+    removed: bool,
 }
 
 /// `DELETE /api/accounts/{accountId}/agents/{userId}` (tenant admin): the user stays a user of
 /// the account but holds no role and leaves every team.
 pub async fn remove_agent(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<(AccountRef, UserId)>,
 ) -> ApiResult {
     let (account, user_id) = path.into_inner();
-    let (tenant_id, account_id) = authorize(&state, &caller, account, Access::Write).await?;
-    let left_teams =
-        db::access::remove_agent(caller.scope(&state.db)?, account_id, user_id).await?;
+    let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
+    let left_teams = db::access::remove_agent(user.scope(&state.db), account_id, user_id).await?;
     let mut keys = vec![KeyRef::from(agents_key(tenant_id, account_id))];
     if left_teams {
         keys.push(KeyRef::from(teams_key(tenant_id, account_id)));
     }
     cached::invalidate(&state, keys).await;
-    Ok(ok(serde_json::json!({"userId": user_id, "removed": true})))
+    Ok(ok(AgentRemoved {
+        user_id,
+        removed: true,
+    }))
 }
 
 // ---- Teams ----
@@ -289,33 +362,48 @@ pub struct TeamMembers {
     user_ids: Vec<UserId>,
 }
 
-/// `GET /api/accounts/{accountId}/teams`
+pub const TEAMS: ListSpec = ListSpec {
+    name: "account_teams",
+    fields: &[
+        "id",
+        "accountId",
+        "name",
+        "members",
+        "createdAt",
+        "updatedAt",
+    ],
+    default_fields: &["id", "name"],
+};
+
+/// `GET /api/accounts/{accountId}/teams?limit=&cursor=&fields=`, oldest first.
 pub async fn list_teams(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<AccountRef>,
+    query: ListQuery,
 ) -> ApiResult {
-    let (tenant_id, account_id) =
-        authorize(&state, &caller, path.into_inner(), Access::Read).await?;
-    let scope = caller.scope(&state.db)?;
-    let teams = cached::read(&state, &teams_key(tenant_id, account_id), async {
+    let (tenant_id, account_id) = authorize(&state, &user, path.into_inner(), Access::Read).await?;
+    let page = query.page_within(&TEAMS, account_id.into_uuid())?;
+    let scope = user.scope(&state.db);
+    let all = cached::read(&state, &teams_key(tenant_id, account_id), async {
         db::access::teams(scope, account_id).await.map(Some)
     })
     .await?;
-    Ok(ok(teams.unwrap_or_default()))
+    // Cached whole (a few dozen rows at most), so paged here rather than in the query.
+    page.respond_from_all(all.unwrap_or_default(), |item| item.id)
 }
 
 /// `POST /api/accounts/{accountId}/teams` (tenant admin) `{name}`
 pub async fn create_team(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<AccountRef>,
     body: ApiJson<TeamBody>,
 ) -> ApiResult {
     let (tenant_id, account_id) =
-        authorize(&state, &caller, path.into_inner(), Access::Write).await?;
+        authorize(&state, &user, path.into_inner(), Access::Write).await?;
     let name = required_text("name", &body.into_inner().name, 60)?;
-    let team = db::access::create_team(caller.scope(&state.db)?, account_id, &name).await?;
+    let team = db::access::create_team(user.scope(&state.db), account_id, &name).await?;
     cached::invalidate(&state, [KeyRef::from(teams_key(tenant_id, account_id))]).await;
     Ok(created(team))
 }
@@ -323,15 +411,14 @@ pub async fn create_team(
 /// `PUT /api/accounts/{accountId}/teams/{teamId}` (tenant admin) `{name}`
 pub async fn rename_team(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<(AccountRef, Uuid)>,
     body: ApiJson<TeamBody>,
 ) -> ApiResult {
     let (account, team_id) = path.into_inner();
-    let (tenant_id, account_id) = authorize(&state, &caller, account, Access::Write).await?;
+    let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
     let name = required_text("name", &body.into_inner().name, 60)?;
-    let team =
-        db::access::rename_team(caller.scope(&state.db)?, account_id, team_id, &name).await?;
+    let team = db::access::rename_team(user.scope(&state.db), account_id, team_id, &name).await?;
     cached::invalidate(&state, [KeyRef::from(teams_key(tenant_id, account_id))]).await;
     Ok(ok(team))
 }
@@ -339,26 +426,26 @@ pub async fn rename_team(
 /// `DELETE /api/accounts/{accountId}/teams/{teamId}` (tenant admin)
 pub async fn delete_team(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<(AccountRef, Uuid)>,
 ) -> ApiResult {
     let (account, team_id) = path.into_inner();
-    let (tenant_id, account_id) = authorize(&state, &caller, account, Access::Write).await?;
-    db::access::delete_team(caller.scope(&state.db)?, account_id, team_id).await?;
+    let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
+    db::access::delete_team(user.scope(&state.db), account_id, team_id).await?;
     cached::invalidate(&state, [KeyRef::from(teams_key(tenant_id, account_id))]).await;
-    Ok(ok(serde_json::json!({"id": team_id, "deleted": true})))
+    Ok(ok(Deleted::new(team_id)))
 }
 
 /// `PUT /api/accounts/{accountId}/teams/{teamId}/members` (tenant admin) `{userIds}`: the
 /// team's members become exactly these agents.
 pub async fn set_team_members(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<(AccountRef, Uuid)>,
     body: ApiJson<TeamMembers>,
 ) -> ApiResult {
     let (account, team_id) = path.into_inner();
-    let (tenant_id, account_id) = authorize(&state, &caller, account, Access::Write).await?;
+    let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
     let user_ids = body.into_inner().user_ids;
     if user_ids.len() > MAX_TEAM_MEMBERS {
         return Err(ApiError::validation(
@@ -367,26 +454,40 @@ pub async fn set_team_members(
         ));
     }
     let team =
-        db::access::set_team_members(caller.scope(&state.db)?, account_id, team_id, &user_ids)
-            .await?;
+        db::access::set_team_members(user.scope(&state.db), account_id, team_id, &user_ids).await?;
     cached::invalidate(&state, [KeyRef::from(teams_key(tenant_id, account_id))]).await;
     Ok(ok(team))
 }
 
 // ---- Inboxes ----
 
-/// `GET /api/accounts/{accountId}/inboxes`
+pub const ACCOUNT_INBOXES: ListSpec = ListSpec {
+    name: "account_inboxes",
+    fields: &[
+        "id",
+        "accountId",
+        "name",
+        "wuzapiUrl",
+        "tokenHint",
+        "createdAt",
+    ],
+    default_fields: &["id", "name"],
+};
+
+/// `GET /api/accounts/{accountId}/inboxes?limit=&cursor=&fields=`, oldest first.
 pub async fn list_inboxes(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<AccountRef>,
+    query: ListQuery,
 ) -> ApiResult {
-    let (tenant_id, account_id) =
-        authorize(&state, &caller, path.into_inner(), Access::Read).await?;
-    let scope = caller.scope(&state.db)?;
-    let inboxes = cached::read(&state, &inboxes_key(tenant_id, account_id), async {
+    let (tenant_id, account_id) = authorize(&state, &user, path.into_inner(), Access::Read).await?;
+    let page = query.page_within(&ACCOUNT_INBOXES, account_id.into_uuid())?;
+    let scope = user.scope(&state.db);
+    let all = cached::read(&state, &inboxes_key(tenant_id, account_id), async {
         db::access::inboxes(scope, account_id).await.map(Some)
     })
     .await?;
-    Ok(ok(inboxes.unwrap_or_default()))
+    // Cached whole (a few dozen rows at most), so paged here rather than in the query.
+    page.respond_from_all(all.unwrap_or_default(), |item| item.id.into_uuid())
 }

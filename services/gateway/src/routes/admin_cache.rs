@@ -4,13 +4,17 @@
 use actix_web::web;
 use cache::KeyKind;
 use common::{TenantId, UserId};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiResult, ok};
-use crate::auth::{Caller, principal_keys};
+use crate::auth::{Superadmin, principal_keys};
 use crate::error::ApiError;
 use crate::routes::tenants::user_cache_keys;
 use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/cache/invalidate", web::post().to(invalidate));
+}
 
 /// Exactly one of: one entry (`keyType` and `id`), a user's entries, or a tenant's entries.
 #[derive(Deserialize)]
@@ -24,14 +28,32 @@ pub struct Invalidate {
     tenant_id: Option<TenantId>,
 }
 
+/// What was dropped, echoing what was asked.
+#[derive(Serialize)]
+#[serde(untagged, rename_all_fields = "camelCase")]
+enum Invalidated {
+    Entry {
+        key_type: &'static str,
+        id: String,
+        invalidated: usize,
+    },
+    User {
+        user_id: UserId,
+        invalidated: usize,
+    },
+    Tenant {
+        tenant_id: TenantId,
+        invalidated: usize,
+    },
+}
+
 pub async fn invalidate(
     state: web::Data<AppState>,
-    caller: Caller,
+    operator: Superadmin,
     body: ApiJson<Invalidate>,
 ) -> ApiResult {
-    caller.require_superadmin()?;
     let body = body.into_inner();
-    let scope = match (body.key_type, body.id, body.user_id, body.tenant_id) {
+    let invalidated = match (body.key_type, body.id, body.user_id, body.tenant_id) {
         (Some(key_type), Some(id), None, None) => {
             let kind = KeyKind::ALL
                 .iter()
@@ -59,12 +81,15 @@ pub async fn invalidate(
                 .invalidate(kind.key(id))
                 .await
                 .map_err(unavailable)?;
-            serde_json::json!({"keyType": kind.name(), "id": id, "invalidated": 1})
+            Invalidated::Entry {
+                key_type: kind.name(),
+                id: id.to_owned(),
+                invalidated: 1,
+            }
         }
         (None, None, Some(user_id), None) => {
             let hashes =
-                db::auth::user_key_hashes(db::PlatformScope::new(&state.db).into(), user_id)
-                    .await?;
+                db::auth::user_key_hashes(operator.platform(&state.db).into(), user_id).await?;
             let mut keys = principal_keys(&hashes);
             keys.extend(user_cache_keys(user_id));
             let count = keys.len();
@@ -73,7 +98,10 @@ pub async fn invalidate(
                 .invalidate_many(keys)
                 .await
                 .map_err(unavailable)?;
-            serde_json::json!({"userId": user_id, "invalidated": count})
+            Invalidated::User {
+                user_id,
+                invalidated: count,
+            }
         }
         (None, None, None, Some(tenant_id)) => {
             let hashes =
@@ -88,7 +116,10 @@ pub async fn invalidate(
                 .invalidate_many(principal_keys(&hashes))
                 .await
                 .map_err(unavailable)?;
-            serde_json::json!({"tenantId": tenant_id, "invalidated": indexed + hashes.len()})
+            Invalidated::Tenant {
+                tenant_id,
+                invalidated: indexed + hashes.len(),
+            }
         }
         _ => {
             return Err(ApiError::new(
@@ -97,7 +128,7 @@ pub async fn invalidate(
             ));
         }
     };
-    Ok(ok(scope))
+    Ok(ok(invalidated))
 }
 
 /// Unlike a read, an invalidation asked for by hand must say when it could not be done.

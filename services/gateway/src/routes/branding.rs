@@ -15,8 +15,8 @@ use email_address::EmailAddress;
 use serde::Deserialize;
 use url::{Host, Url};
 
-use super::{ApiJson, ApiResult, ok, required_text};
-use crate::auth::Caller;
+use super::{ApiJson, ApiResult, json_limit, ok, required_text};
+use crate::auth::{TenantAdmin, TenantUser};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -57,21 +57,29 @@ pub struct PutBranding {
     custom_host: Option<String>,
 }
 
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/branding")
+            .app_data(json_limit(JSON_LIMIT_BYTES))
+            .route(web::get().to(get))
+            .route(web::put().to(replace)),
+    )
+    .route("/public/branding", web::get().to(public));
+}
+
 /// `GET /api/branding` (any user of a tenant): the caller's tenant's branding.
-pub async fn get(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let tenant_id = caller.tenant_id()?;
-    Ok(ok(cached_branding(&state, tenant_id).await?))
+pub async fn get(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
+    Ok(ok(cached_branding(&state, user.tenant_id()).await?))
 }
 
 /// `PUT /api/branding` (tenant admins): replaces the branding; answers with what was stored.
 pub async fn replace(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     body: ApiJson<PutBranding>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
     let new = validate(body.into_inner())?;
-    let scope = caller.scope(&state.db)?;
+    let scope = admin.scope(&state.db);
     let stored = db::branding::replace(scope, new)
         .await
         .map_err(|e| match e {

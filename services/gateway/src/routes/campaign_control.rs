@@ -3,20 +3,39 @@
 
 use actix_web::web;
 use common::CampaignId;
+use serde::Serialize;
 
 use super::campaigns::CampaignView;
 use super::{ApiResult, ok};
-use crate::auth::Caller;
+use crate::auth::TenantUser;
 use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/campaigns/{campaign_id}/pause", web::post().to(pause))
+        .route("/campaigns/{campaign_id}/resume", web::post().to(resume))
+        .route("/campaigns/{campaign_id}/cancel", web::post().to(cancel))
+        .route(
+            "/campaigns/{campaign_id}/resend-uncertain",
+            web::post().to(resend_uncertain),
+        );
+}
+
+/// The answer to `resend-uncertain`.
+#[derive(Serialize)]
+struct Resent {
+    /// Recipients queued again.
+    resent: u64,
+    campaign: CampaignView,
+}
 
 /// `POST /api/campaigns/{id}/pause`: the running batch stops before its next send; every
 /// outcome is kept and a resume goes on exactly where it stopped. 409 for a finished campaign.
 pub async fn pause(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::pause(caller.scope(&state.db)?, path.into_inner()).await?;
+    let campaign = db::campaigns::pause(user.scope(&state.db), path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
@@ -24,10 +43,10 @@ pub async fn pause(
 /// goes on with its pending recipients. 409 unless paused or waiting.
 pub async fn resume(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::resume(caller.scope(&state.db)?, path.into_inner()).await?;
+    let campaign = db::campaigns::resume(user.scope(&state.db), path.into_inner()).await?;
     state.relay_waker.wake();
     Ok(ok(CampaignView::from(campaign)))
 }
@@ -36,10 +55,10 @@ pub async fn resume(
 /// a finished campaign.
 pub async fn cancel(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::cancel(caller.scope(&state.db)?, path.into_inner()).await?;
+    let campaign = db::campaigns::cancel(user.scope(&state.db), path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
@@ -48,16 +67,16 @@ pub async fn cancel(
 /// already; this is the owner's call, never the system's.
 pub async fn resend_uncertain(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let scope = caller.scope(&state.db)?;
+    let scope = user.scope(&state.db);
     let campaign_id = path.into_inner();
     let resent = db::campaigns::resend_uncertain(scope, campaign_id).await?;
     state.relay_waker.wake();
     let campaign = db::campaigns::find(scope, campaign_id).await?;
-    Ok(ok(serde_json::json!({
-        "resent": resent,
-        "campaign": CampaignView::from(campaign),
-    })))
+    Ok(ok(Resent {
+        resent,
+        campaign: CampaignView::from(campaign),
+    }))
 }

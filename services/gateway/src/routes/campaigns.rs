@@ -1,17 +1,36 @@
 //! Campaigns: creating one queues its send.
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 use chrono::{DateTime, Utc};
 use common::template::{MAX_TEMPLATE_LEN, Template};
-use common::{CampaignId, CampaignStatus, ContactId, InboxId, RecipientId, RecipientStatus};
-use db::campaigns::Campaign;
+use common::{
+    CampaignId, CampaignStatus, ContactId, InboxId, JobId, JobState, QueueName, RecipientId,
+    RecipientStatus,
+};
+use db::campaigns::{Campaign, Recipient};
 use serde::{Deserialize, Serialize};
 
-use super::inboxes::account_of;
-use super::{ApiJson, ApiResult, ok, required_text};
-use crate::auth::Caller;
+use super::paging::{ListQuery, ListSpec};
+use super::{ApiJson, ApiResult, accepted, json_limit, ok, required_text};
+use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The campaign routes; `create_json_limit` is the body limit of `POST /api/campaigns`.
+pub fn routes(create_json_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
+    move |cfg| {
+        cfg.service(
+            web::resource("/campaigns")
+                .app_data(json_limit(create_json_limit))
+                .route(web::post().to(create)),
+        )
+        .route("/campaigns/{campaign_id}", web::get().to(get))
+        .route(
+            "/campaigns/{campaign_id}/recipients",
+            web::get().to(recipients),
+        );
+    }
+}
 
 /// Most recipients one campaign may have (bigger sends are several campaigns or an import).
 const MAX_RECIPIENTS: usize = 100_000;
@@ -59,6 +78,32 @@ pub(crate) struct CampaignView {
     finished_at: Option<DateTime<Utc>>,
 }
 
+/// A job as the answers that start or restart one show it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct JobRef {
+    pub id: JobId,
+    pub queue: QueueName,
+    pub state: JobState,
+}
+
+impl From<&db::jobs::Job> for JobRef {
+    fn from(job: &db::jobs::Job) -> Self {
+        Self {
+            id: job.id,
+            queue: job.queue,
+            state: job.state,
+        }
+    }
+}
+
+/// The answer to `POST /api/campaigns`.
+#[derive(Serialize)]
+struct CreatedCampaign {
+    campaign: CampaignView,
+    job: JobRef,
+}
+
 impl From<Campaign> for CampaignView {
     fn from(m: Campaign) -> Self {
         Self {
@@ -83,10 +128,10 @@ impl From<Campaign> for CampaignView {
 /// transaction and answers 202; the send runs in `worker-campaign`.
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     body: ApiJson<CreateCampaign>,
 ) -> ApiResult {
-    let account_id = account_of(&caller)?;
+    let account_id = user.account_id()?;
     let body = body.into_inner();
     let name = required_text("name", &body.name, 200)?;
     if body.template.len() > MAX_TEMPLATE_LEN {
@@ -119,13 +164,13 @@ pub async fn create(
     if let Some(at) = body.scheduled_at {
         check_schedule(at, Utc::now())?;
     }
-    let admission = crate::quotas::admit_campaign(&state, &caller).await?;
+    let admission = crate::quotas::admit_campaign(&state, &user).await?;
     let created = db::campaigns::create(
-        caller.scope(admission.txn())?,
+        user.scope(admission.txn()),
         db::campaigns::NewCampaign {
             account_id,
             inbox_id: body.inbox_id,
-            created_by: caller.0.user_id,
+            created_by: user.user_id(),
             name,
             template: body.template,
             contact_ids: body.contact_ids,
@@ -141,14 +186,10 @@ pub async fn create(
     admission.admit_recipients(created.campaign.total).await?;
     admission.commit().await?;
     state.relay_waker.wake();
-    let job = &created.job;
-    Ok(HttpResponse::Accepted().json(serde_json::json!({
-        "success": true,
-        "data": {
-            "campaign": CampaignView::from(created.campaign),
-            "job": {"id": job.id, "queue": job.queue, "state": job.state},
-        }
-    })))
+    Ok(accepted(CreatedCampaign {
+        job: JobRef::from(&created.job),
+        campaign: CampaignView::from(created.campaign),
+    }))
 }
 
 /// How far in the past `scheduledAt` may be (clock skew, slow networks): it then starts now.
@@ -177,64 +218,85 @@ fn check_schedule(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError>
 /// `GET /api/campaigns/{campaignId}`
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::find(caller.scope(&state.db)?, path.into_inner()).await?;
+    let campaign = db::campaigns::find(user.scope(&state.db), path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RecipientsQuery {
-    limit: Option<u64>,
-    cursor: Option<RecipientId>,
+pub struct RecipientsFilter {
     /// Only recipients in this state (`pending`, `sending`, `sent`, `failed`, `uncertain`,
     /// `cancelled`).
     status: Option<RecipientStatus>,
 }
 
-/// `GET /api/campaigns/{campaignId}/recipients?limit=&cursor=`: each recipient's outcome.
+/// A recipient's outcome.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecipientView {
+    id: RecipientId,
+    /// `null` once the contact was deleted; the recipient keeps its phone.
+    contact_id: Option<ContactId>,
+    phone: String,
+    status: RecipientStatus,
+    /// Why the send failed, in words.
+    error: Option<String>,
+    /// The WhatsApp message id, the same on every attempt.
+    message_id: String,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<Recipient> for RecipientView {
+    fn from(r: Recipient) -> Self {
+        Self {
+            id: r.id,
+            contact_id: r.contact_id,
+            phone: r.phone,
+            status: r.status,
+            error: r.error,
+            message_id: r.message_id,
+            sent_at: r.sent_at,
+        }
+    }
+}
+
+pub const RECIPIENTS: ListSpec = ListSpec {
+    name: "campaign_recipients",
+    fields: &[
+        "id",
+        "contactId",
+        "phone",
+        "status",
+        "error",
+        "messageId",
+        "sentAt",
+    ],
+    default_fields: &["id", "phone", "status"],
+};
+
+/// `GET /api/campaigns/{campaignId}/recipients?status=&limit=&cursor=&fields=`: each
+/// recipient's outcome, in id order.
 pub async fn recipients(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<CampaignId>,
-    query: web::Query<RecipientsQuery>,
+    query: ListQuery<RecipientsFilter>,
 ) -> ApiResult {
-    let query = query.into_inner();
-    let limit = super::page_limit(query.limit)?;
+    let campaign_id = path.into_inner();
+    let page = query.page_within(&RECIPIENTS, campaign_id.into_uuid())?;
     let (rows, more) = db::campaigns::recipients_page(
-        caller.scope(&state.db)?,
-        path.into_inner(),
-        query.status,
-        query.cursor,
-        limit,
+        user.scope(&state.db),
+        campaign_id,
+        query.filter.status,
+        page.after(),
+        page.limit(),
     )
     .await?;
-    let next_cursor = if more {
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
-    let data: Vec<serde_json::Value> = rows
-        .into_iter()
-        .map(|r| {
-            serde_json::json!({
-                "id": r.id,
-                "contactId": r.contact_id,
-                "phone": r.phone,
-                "status": r.status,
-                "error": r.error,
-                "messageId": r.message_id,
-                "sentAt": r.sent_at,
-            })
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "success": true,
-        "data": data,
-        "nextCursor": next_cursor,
-    })))
+    let views: Vec<RecipientView> = rows.into_iter().map(RecipientView::from).collect();
+    page.respond(views, more, |r| r.id.into_uuid())
 }
 
 /// Refuses a template whose variables (without a default) some contacts lack, naming a few of

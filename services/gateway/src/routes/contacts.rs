@@ -1,17 +1,23 @@
 //! Contacts: create and cursor-paginated list.
 
 use actix_web::web;
-use common::{ContactId, PhoneNumber};
+use chrono::{DateTime, Utc};
+use common::{AccountId, ContactId, PhoneNumber};
 use db::contacts::Contact;
 use db::plans::Quota;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::inboxes::account_of;
+use super::paging::{ListQuery, ListSpec};
 use super::{ApiJson, ApiResult, created};
-use crate::auth::Caller;
+use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/contacts", web::post().to(create))
+        .route("/contacts", web::get().to(list));
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -24,16 +30,42 @@ pub struct CreateContact {
     fields: Map<String, Value>,
 }
 
+/// A contact as the API shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContactView {
+    id: ContactId,
+    account_id: AccountId,
+    /// E.164 digits, without `+`.
+    phone: String,
+    name: String,
+    fields: Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Contact> for ContactView {
+    fn from(c: Contact) -> Self {
+        Self {
+            id: c.id,
+            account_id: c.account_id,
+            phone: c.phone,
+            name: c.name,
+            fields: c.fields,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
 const MAX_FIELDS: usize = 50;
 
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     body: ApiJson<CreateContact>,
 ) -> ApiResult {
-    // Superadmins have no tenant: refused before the body is looked at.
-    caller.tenant_id()?;
-    let account_id = account_of(&caller)?;
+    let account_id = user.account_id()?;
     let body = body.into_inner();
     let phone = PhoneNumber::parse(&body.phone)
         .map_err(|e| ApiError::validation("phone", e.to_string()))?;
@@ -59,9 +91,9 @@ pub async fn create(
             format!("field `{key}` must be text, a number or a boolean"),
         ));
     }
-    let admission = crate::quotas::admit(&state, &caller, Quota::MaxContacts).await?;
+    let admission = crate::quotas::admit(&state, &user, Quota::MaxContacts).await?;
     let contact = db::contacts::create(
-        caller.scope(admission.txn())?,
+        user.scope(admission.txn()),
         db::contacts::NewContact {
             account_id,
             phone,
@@ -71,84 +103,28 @@ pub async fn create(
     )
     .await?;
     admission.commit().await?;
-    Ok(created(view(&contact, ALL_FIELDS)))
+    Ok(created(ContactView::from(contact)))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    limit: Option<u64>,
-    cursor: Option<ContactId>,
-    /// Comma-separated subset of [`ALL_FIELDS`]; default [`DEFAULT_FIELDS`].
-    fields: Option<String>,
-}
-
-const ALL_FIELDS: &[&str] = &[
-    "id",
-    "accountId",
-    "phone",
-    "name",
-    "fields",
-    "createdAt",
-    "updatedAt",
-];
-const DEFAULT_FIELDS: &[&str] = &["id", "phone", "name"];
+pub const CONTACTS: ListSpec = ListSpec {
+    name: "contacts",
+    fields: &[
+        "id",
+        "accountId",
+        "phone",
+        "name",
+        "fields",
+        "createdAt",
+        "updatedAt",
+    ],
+    default_fields: &["id", "phone", "name"],
+};
 
 /// `GET /api/contacts?limit=&cursor=&fields=`: oldest first; `nextCursor` fetches the next page.
-pub async fn list(
-    state: web::Data<AppState>,
-    caller: Caller,
-    query: web::Query<ListQuery>,
-) -> ApiResult {
-    let query = query.into_inner();
-    let limit = super::page_limit(query.limit)?;
-    let fields: Vec<&str> = match &query.fields {
-        None => DEFAULT_FIELDS.to_vec(),
-        Some(list) => {
-            let mut chosen = Vec::new();
-            for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let known = ALL_FIELDS.iter().find(|f| **f == name).ok_or_else(|| {
-                    ApiError::new(
-                        common::ErrorCode::InvalidParameter,
-                        format!(
-                            "unknown field `{name}`; choose from {}",
-                            ALL_FIELDS.join(", ")
-                        ),
-                    )
-                })?;
-                chosen.push(*known);
-            }
-            chosen
-        }
-    };
-    let (rows, more) = db::contacts::page(caller.scope(&state.db)?, query.cursor, limit).await?;
-    let next_cursor = if more {
-        rows.last().map(|c| c.id)
-    } else {
-        None
-    };
-    let data: Vec<Value> = rows.iter().map(|c| view(c, &fields)).collect();
-    Ok(actix_web::HttpResponse::Ok().json(serde_json::json!({
-        "success": true,
-        "data": data,
-        "nextCursor": next_cursor,
-    })))
-}
-
-fn view(contact: &Contact, fields: &[&str]) -> Value {
-    let mut out = Map::new();
-    for field in fields {
-        let value = match *field {
-            "id" => contact.id.to_string().into(),
-            "accountId" => contact.account_id.to_string().into(),
-            "phone" => contact.phone.clone().into(),
-            "name" => contact.name.clone().into(),
-            "fields" => contact.fields.clone(),
-            "createdAt" => contact.created_at.to_rfc3339().into(),
-            "updatedAt" => contact.updated_at.to_rfc3339().into(),
-            _ => continue,
-        };
-        out.insert((*field).to_owned(), value);
-    }
-    Value::Object(out)
+pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
+    let page = query.page(&CONTACTS)?;
+    let (rows, more) =
+        db::contacts::page(user.scope(&state.db), page.after(), page.limit()).await?;
+    let views: Vec<ContactView> = rows.into_iter().map(ContactView::from).collect();
+    page.respond(views, more, |c| c.id.into_uuid())
 }

@@ -6,10 +6,16 @@ use db::inboxes::Inbox;
 use db::plans::Quota;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, ApiResult, created, ok, required_text};
-use crate::auth::Caller;
+use super::paging::{ListQuery, ListSpec};
+use super::{ApiJson, ApiResult, created, required_text};
+use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/inboxes", web::post().to(create))
+        .route("/inboxes", web::get().to(list));
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -47,11 +53,11 @@ impl From<Inbox> for InboxView {
 
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     body: ApiJson<CreateInbox>,
 ) -> ApiResult {
-    let tenant_id = caller.tenant_id()?;
-    let account_id = account_of(&caller)?;
+    let tenant_id = user.tenant_id();
+    let account_id = user.account_id()?;
     let body = body.into_inner();
     let name = required_text("name", &body.name, 200)?;
     let token = required_text("token", &body.token, 512)?;
@@ -65,9 +71,9 @@ pub async fn create(
         None => policy.default_url().clone(),
     }
     .into_string();
-    let admission = crate::quotas::admit(&state, &caller, Quota::MaxInboxes).await?;
+    let admission = crate::quotas::admit(&state, &user, Quota::MaxInboxes).await?;
     let inbox = db::inboxes::create(
-        caller.scope(admission.txn())?,
+        user.scope(admission.txn()),
         &state.token_cipher,
         db::inboxes::NewInbox {
             account_id,
@@ -83,18 +89,23 @@ pub async fn create(
     Ok(created(InboxView::from(inbox)))
 }
 
-pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let inboxes = db::inboxes::list(caller.scope(&state.db)?).await?;
-    Ok(ok(inboxes
-        .into_iter()
-        .map(InboxView::from)
-        .collect::<Vec<_>>()))
-}
+pub const INBOXES: ListSpec = ListSpec {
+    name: "inboxes",
+    fields: &[
+        "id",
+        "accountId",
+        "name",
+        "wuzapiUrl",
+        "tokenHint",
+        "createdAt",
+    ],
+    default_fields: &["id", "name"],
+};
 
-/// The account new objects of this caller belong to.
-pub fn account_of(caller: &Caller) -> Result<AccountId, ApiError> {
-    caller
-        .0
-        .account_id
-        .ok_or_else(|| ApiError::forbidden("this user belongs to no account"))
+/// `GET /api/inboxes?limit=&cursor=&fields=`: the tenant's inboxes, oldest first.
+pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
+    let page = query.page(&INBOXES)?;
+    let (rows, more) = db::inboxes::page(user.scope(&state.db), page.after(), page.limit()).await?;
+    let views: Vec<InboxView> = rows.into_iter().map(InboxView::from).collect();
+    page.respond(views, more, |inbox| inbox.id.into_uuid())
 }

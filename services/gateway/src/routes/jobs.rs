@@ -4,23 +4,75 @@
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
-use common::{CampaignId, JobId, QueueName};
+use common::{CampaignId, CampaignStatus, JobId, JobState, QueueName, WorkerId};
 use db::Reach;
 use db::jobs::Job;
 use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
+use super::campaigns::JobRef;
+use super::paging::{ListQuery, ListSpec};
 use super::{ApiResult, ok};
-use crate::auth::Caller;
+use crate::auth::{Caller, Superadmin, TenantUser};
 use crate::error::ApiError;
+use crate::queue_stats::BrokerCounts;
 use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/jobs/campaign/{campaign_id}/status",
+        web::get().to(campaign_status),
+    )
+    .route("/jobs/queues/stats", web::get().to(queue_stats))
+    .route("/jobs/workers/status", web::get().to(workers_status))
+    .route("/jobs/dead", web::get().to(dead_letters))
+    // Before `/jobs/{job_id}/replay`, which would take `dead` for a job id.
+    .route("/jobs/dead/replay", web::post().to(replay_all))
+    .route("/jobs/{job_id}/replay", web::post().to(replay));
+}
+
+/// A campaign's job as `GET /api/jobs/campaign/{campaignId}/status` shows it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CampaignJobStatus {
+    campaign_id: CampaignId,
+    campaign_status: CampaignStatus,
+    status_reason: Option<String>,
+    job_id: JobId,
+    queue: QueueName,
+    state: JobState,
+    attempts: i32,
+    max_attempts: i32,
+    /// When a delayed job runs again.
+    next_attempt_at: Option<DateTime<Utc>>,
+    progress: Progress,
+    result: Option<serde_json::Value>,
+    error: Option<String>,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+/// Recipients per state, and how much of the campaign is done.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Progress {
+    sent: i64,
+    failed: i64,
+    uncertain: i64,
+    pending: i64,
+    sending: i64,
+    cancelled: i64,
+    total: i64,
+    percent: i64,
+}
 
 /// `GET /api/jobs/campaign/{campaignId}/status`: the campaign's job, its state (waiting,
 /// active, completed, failed, delayed) with attempts and next attempt time, and progress
 /// counted from its recipients.
 pub async fn campaign_status(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
     let campaign_id = path.into_inner();
@@ -34,7 +86,7 @@ pub async fn campaign_status(
         )
         .await
         .map_err(db::DbError::from)?;
-    let scope = caller.scope(&snapshot)?;
+    let scope = user.scope(&snapshot);
     // Scoped lookup first: another tenant's campaign id is simply not found.
     let campaign = db::campaigns::find(scope, campaign_id).await?;
     let job =
@@ -46,32 +98,59 @@ pub async fn campaign_status(
     } else {
         progress.done() * 100 / progress.total
     };
-    Ok(ok(serde_json::json!({
-        "campaignId": campaign.id,
-        "campaignStatus": campaign.status,
-        "statusReason": campaign.status_reason,
-        "jobId": job.id,
-        "queue": job.queue,
-        "state": job.state,
-        "attempts": job.attempts,
-        "maxAttempts": job.max_attempts,
-        "nextAttemptAt": (job.state == common::JobState::Delayed).then_some(job.run_at),
-        "progress": {
-            "sent": progress.sent,
-            "failed": progress.failed,
-            "uncertain": progress.uncertain,
-            "pending": progress.pending,
-            "sending": progress.sending,
-            "cancelled": progress.cancelled,
-            "total": progress.total,
-            "percent": percent,
+    Ok(ok(CampaignJobStatus {
+        campaign_id: campaign.id,
+        campaign_status: campaign.status,
+        status_reason: campaign.status_reason,
+        job_id: job.id,
+        queue: job.queue,
+        state: job.state,
+        attempts: job.attempts,
+        max_attempts: job.max_attempts,
+        next_attempt_at: (job.state == JobState::Delayed).then_some(job.run_at),
+        progress: Progress {
+            sent: progress.sent,
+            failed: progress.failed,
+            uncertain: progress.uncertain,
+            pending: progress.pending,
+            sending: progress.sending,
+            cancelled: progress.cancelled,
+            total: progress.total,
+            percent,
         },
-        "result": job.result,
-        "error": job.error,
-        "createdAt": job.created_at,
-        "startedAt": job.started_at,
-        "finishedAt": job.finished_at,
-    })))
+        result: job.result,
+        error: job.error,
+        created_at: job.created_at,
+        started_at: job.started_at,
+        finished_at: job.finished_at,
+    }))
+}
+
+/// The answer of `GET /api/jobs/queues/stats`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueueStats {
+    queues: Vec<QueueEntry>,
+    /// Whether RabbitMQ answered (always `true` for tenants, who are not shown its figures).
+    broker_available: bool,
+}
+
+/// One queue's figures. `broker` and `consumers` are the superadmin's only: absent for
+/// tenants, `null` when RabbitMQ did not answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct QueueEntry {
+    queue: QueueName,
+    waiting: i64,
+    active: i64,
+    completed: i64,
+    failed: i64,
+    delayed: i64,
+    dead_lettered: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    broker: Option<Option<BrokerCounts>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consumers: Option<Option<u32>>,
 }
 
 /// `GET /api/jobs/queues/stats`: per queue, jobs waiting, active, completed, failed, delayed
@@ -86,59 +165,92 @@ pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResul
     } else {
         None
     };
-    let queues: Vec<serde_json::Value> = counts
+    let queues = counts
         .into_iter()
         .map(|(queue, counts)| {
-            let mut entry = serde_json::json!({
-                "queue": queue,
-                "waiting": counts.waiting,
-                "active": counts.active,
-                "completed": counts.completed,
-                "failed": counts.failed,
-                "delayed": counts.delayed,
-                "deadLettered": counts.dead_lettered,
-            });
-            if platform {
-                entry["broker"] = match broker
+            let in_broker = platform.then(|| {
+                broker
                     .as_ref()
-                    .and_then(|b| b.iter().find(|(q, _)| *q == queue))
-                {
-                    Some((_, counts)) => serde_json::to_value(counts).unwrap_or_default(),
-                    None => serde_json::Value::Null,
-                };
-                entry["consumers"] = entry["broker"]["consumers"].clone();
+                    .and_then(|all| all.iter().find(|(q, _)| *q == queue))
+                    .map(|(_, counts)| *counts)
+            });
+            QueueEntry {
+                queue,
+                waiting: counts.waiting,
+                active: counts.active,
+                completed: counts.completed,
+                failed: counts.failed,
+                delayed: counts.delayed,
+                dead_lettered: counts.dead_lettered,
+                consumers: in_broker.map(|counts| counts.map(|c| c.consumers)),
+                broker: in_broker,
             }
-            entry
         })
         .collect();
-    Ok(ok(serde_json::json!({
-        "queues": queues,
-        "brokerAvailable": !platform || broker.is_some(),
-    })))
+    Ok(ok(QueueStats {
+        queues,
+        broker_available: !platform || broker.is_some(),
+    }))
 }
 
-/// `GET /api/jobs/workers/status`: every live worker process (heard from within three
-/// heartbeats). Superadmin only: workers serve every tenant.
-pub async fn workers_status(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    caller.require_superadmin()?;
-    let workers = db::workers::live(&state.db).await?;
-    let data: Vec<serde_json::Value> = workers
-        .into_iter()
-        .map(|w| {
-            serde_json::json!({
-                "id": w.id,
-                "queue": w.queue,
-                "host": w.host,
-                "pid": w.pid,
-                "concurrency": w.concurrency,
-                "inFlight": w.in_flight,
-                "heartbeatMs": w.heartbeat_ms,
-                "startedAt": w.started_at,
-                "lastHeartbeatAt": w.last_heartbeat_at,
-            })
-        })
-        .collect();
-    Ok(ok(data))
+/// A live worker process.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WorkerView {
+    id: WorkerId,
+    queue: QueueName,
+    host: String,
+    pid: i32,
+    concurrency: i32,
+    in_flight: i32,
+    heartbeat_ms: i32,
+    started_at: DateTime<Utc>,
+    last_heartbeat_at: DateTime<Utc>,
+}
+
+impl From<db::entity::worker::Model> for WorkerView {
+    fn from(w: db::entity::worker::Model) -> Self {
+        Self {
+            id: w.id,
+            queue: w.queue,
+            host: w.host,
+            pid: w.pid,
+            concurrency: w.concurrency,
+            in_flight: w.in_flight,
+            heartbeat_ms: w.heartbeat_ms,
+            started_at: w.started_at,
+            last_heartbeat_at: w.last_heartbeat_at,
+        }
+    }
+}
+
+pub const WORKERS: ListSpec = ListSpec {
+    name: "workers",
+    fields: &[
+        "id",
+        "queue",
+        "host",
+        "pid",
+        "concurrency",
+        "inFlight",
+        "heartbeatMs",
+        "startedAt",
+        "lastHeartbeatAt",
+    ],
+    default_fields: &["id", "queue", "host"],
+};
+
+/// `GET /api/jobs/workers/status?limit=&cursor=&fields=`: every live worker process (heard
+/// from within three heartbeats), in id order. Superadmin only: workers serve every tenant.
+pub async fn workers_status(
+    state: web::Data<AppState>,
+    _operator: Superadmin,
+    query: ListQuery,
+) -> ApiResult {
+    let page = query.page(&WORKERS)?;
+    let (rows, more) = db::workers::live_page(&state.db, page.after(), page.limit()).await?;
+    let views: Vec<WorkerView> = rows.into_iter().map(WorkerView::from).collect();
+    page.respond(views, more, |w| w.id.into_uuid())
 }
 
 #[derive(Serialize)]
@@ -173,33 +285,43 @@ impl From<Job> for DeadJobView {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DeadQuery {
+pub struct DeadFilter {
     queue: Option<QueueName>,
-    limit: Option<u64>,
-    cursor: Option<JobId>,
 }
 
-/// `GET /api/jobs/dead?queue=&limit=&cursor=`: dead-lettered jobs, oldest first.
+pub const DEAD_JOBS: ListSpec = ListSpec {
+    name: "dead_jobs",
+    fields: &[
+        "id",
+        "queue",
+        "subjectId",
+        "state",
+        "attempts",
+        "maxAttempts",
+        "error",
+        "createdAt",
+        "deadLetteredAt",
+    ],
+    default_fields: &["id", "queue", "subjectId", "error"],
+};
+
+/// `GET /api/jobs/dead?queue=&limit=&cursor=&fields=`: dead-lettered jobs, oldest first; a
+/// tenant's own, or the whole platform's for the superadmin.
 pub async fn dead_letters(
     state: web::Data<AppState>,
     caller: Caller,
-    query: web::Query<DeadQuery>,
+    query: ListQuery<DeadFilter>,
 ) -> ApiResult {
-    let query = query.into_inner();
-    let limit = super::page_limit(query.limit)?;
-    let (rows, more) =
-        db::jobs::dead_lettered(caller.reach(&state.db)?, query.queue, query.cursor, limit).await?;
-    let next_cursor = if more {
-        rows.last().map(|j| j.id)
-    } else {
-        None
-    };
-    let data: Vec<DeadJobView> = rows.into_iter().map(DeadJobView::from).collect();
-    Ok(actix_web::HttpResponse::Ok().json(serde_json::json!({
-        "success": true,
-        "data": data,
-        "nextCursor": next_cursor,
-    })))
+    let page = query.page(&DEAD_JOBS)?;
+    let (rows, more) = db::jobs::dead_lettered(
+        caller.reach(&state.db)?,
+        query.filter.queue,
+        page.after(),
+        page.limit(),
+    )
+    .await?;
+    let views: Vec<DeadJobView> = rows.into_iter().map(DeadJobView::from).collect();
+    page.respond(views, more, |j| j.id.into_uuid())
 }
 
 /// Replays one job in a transaction: a new generation, published now; a replayed campaign is
@@ -256,17 +378,20 @@ pub async fn replay(
     let job = replay_one(&state, &caller, path.into_inner()).await?;
     state.relay_waker.wake();
     tidy_dead_queues(&state, std::slice::from_ref(&job)).await;
-    Ok(ok(serde_json::json!({
-        "id": job.id,
-        "queue": job.queue,
-        "state": job.state,
-    })))
+    Ok(ok(JobRef::from(&job)))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayAllQuery {
     queue: Option<QueueName>,
+}
+
+/// The answer of `POST /api/jobs/dead/replay`.
+#[derive(Serialize)]
+struct ReplayedAll {
+    /// Jobs replayed by this call.
+    replayed: usize,
 }
 
 /// `POST /api/jobs/dead/replay?queue=`: replays every dead-lettered job (of the queue), up to
@@ -289,5 +414,7 @@ pub async fn replay_all(
     }
     state.relay_waker.wake();
     tidy_dead_queues(&state, &replayed).await;
-    Ok(ok(serde_json::json!({ "replayed": replayed.len() })))
+    Ok(ok(ReplayedAll {
+        replayed: replayed.len(),
+    }))
 }

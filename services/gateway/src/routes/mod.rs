@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod contacts;
 pub mod inboxes;
 pub mod jobs;
+pub mod paging;
 pub mod plans;
 pub mod stripe;
 pub mod tenants;
@@ -24,192 +25,89 @@ use crate::error::ApiError;
 
 pub type ApiResult = Result<HttpResponse, ApiError>;
 
-/// `{"success":true,"data":...}`, the success envelope.
+/// `{"success":true,"data":...}`: the envelope of every answer but lists (see
+/// [`paging::Page`]) and errors.
+#[derive(Serialize)]
+pub struct Envelope<T> {
+    success: bool,
+    data: T,
+}
+
+impl<T> Envelope<T> {
+    pub fn new(data: T) -> Self {
+        Self {
+            success: true,
+            data,
+        }
+    }
+}
+
+/// 200 with `data` in the envelope.
 pub fn ok<T: Serialize>(data: T) -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({"success": true, "data": data}))
+    HttpResponse::Ok().json(Envelope::new(data))
 }
 
+/// 201 with `data` in the envelope.
 pub fn created<T: Serialize>(data: T) -> HttpResponse {
-    HttpResponse::Created().json(serde_json::json!({"success": true, "data": data}))
+    HttpResponse::Created().json(Envelope::new(data))
 }
 
-/// Mounts the API. `campaign_json_limit` is the body limit of campaign creation, which carries
-/// up to 100 000 contact ids and so needs more than other endpoints.
-pub fn configure(cfg: &mut web::ServiceConfig, campaign_json_limit: usize) {
+/// 202 with `data` in the envelope: taken, and carried out by a worker.
+pub fn accepted<T: Serialize>(data: T) -> HttpResponse {
+    HttpResponse::Accepted().json(Envelope::new(data))
+}
+
+/// `{"id":...,"deleted":true}`, the answer of a `DELETE`.
+#[derive(Serialize)]
+pub struct Deleted<I> {
+    id: I,
+    deleted: bool,
+}
+
+impl<I> Deleted<I> {
+    pub fn new(id: I) -> Self {
+        Self { id, deleted: true }
+    }
+}
+
+/// 400 `invalid_parameter` blaming the query or path parameter `field`.
+pub fn invalid_parameter(field: &str, message: impl Into<String>) -> ApiError {
+    ApiError {
+        field: Some(field.to_owned()),
+        ..ApiError::new(common::ErrorCode::InvalidParameter, message)
+    }
+}
+
+/// Mounts the API: each module's routes under `/api`. `campaign_json_limit` is the body limit
+/// of campaign creation, which carries up to 100 000 contact ids and so needs more than other
+/// endpoints; list cursors are signed with a key derived from `secrets_key`.
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    campaign_json_limit: usize,
+    secrets_key: &db::secrets::KeySetting,
+) {
     cfg.service(
         web::scope("/api")
-            .route("/admin/tenants", web::post().to(tenants::create_tenant))
-            .route(
-                "/admin/tenants/{tenant_id}",
-                web::patch().to(tenants::update_tenant),
-            )
-            .route(
-                "/admin/cache/invalidate",
-                web::post().to(admin_cache::invalidate),
-            )
-            .route("/me", web::get().to(tenants::me))
-            .route("/users/{user_id}", web::delete().to(tenants::delete_user))
-            .route(
-                "/api-keys/{key_id}",
-                web::delete().to(tenants::revoke_api_key),
-            )
-            .route("/tenants/current", web::get().to(tenants::current_tenant))
-            .route("/users", web::post().to(tenants::create_user))
-            .route(
-                "/users/{user_id}/api-keys",
-                web::post().to(tenants::create_api_key),
-            )
-            .service(
-                web::resource("/branding")
-                    .app_data(
-                        web::JsonConfig::default()
-                            .limit(branding::JSON_LIMIT_BYTES)
-                            .error_handler(crate::error::extractors::json_error),
-                    )
-                    .route(web::get().to(branding::get))
-                    .route(web::put().to(branding::replace)),
-            )
-            .route("/public/branding", web::get().to(branding::public))
-            .service(
-                web::resource("/stripe/settings")
-                    .route(web::get().to(stripe::get_settings))
-                    .route(web::put().to(stripe::put_settings))
-                    .route(web::delete().to(stripe::delete_settings)),
-            )
-            .route("/stripe/analytics", web::get().to(stripe::analytics))
-            .route(
-                "/webhooks/stripe/{tenant_id}",
-                web::post().to(stripe::webhook),
-            )
-            .route("/plans", web::post().to(plans::create))
-            .route("/plans", web::get().to(plans::list))
-            .route("/plans/{plan_id}", web::get().to(plans::get))
-            .route("/plans/{plan_id}", web::put().to(plans::replace))
-            .route("/plans/{plan_id}", web::delete().to(plans::delete))
-            .route(
-                "/users/{user_id}/subscription",
-                web::put().to(plans::subscribe),
-            )
-            .route(
-                "/users/{user_id}/subscription",
-                web::get().to(plans::subscription),
-            )
-            .route(
-                "/users/{user_id}/overrides",
-                web::put().to(plans::set_overrides),
-            )
-            .route("/me/subscription", web::get().to(plans::my_subscription))
-            .route("/me/quotas", web::get().to(plans::my_quotas))
-            .route("/me/features", web::get().to(plans::my_features))
-            .route("/inboxes", web::post().to(inboxes::create))
-            .route("/inboxes", web::get().to(inboxes::list))
-            .route(
-                "/accounts/{account_id}/roles",
-                web::get().to(access::list_roles),
-            )
-            .route(
-                "/accounts/{account_id}/roles",
-                web::post().to(access::create_role),
-            )
-            .route(
-                "/accounts/{account_id}/roles/{role_id}",
-                web::put().to(access::update_role),
-            )
-            .route(
-                "/accounts/{account_id}/roles/{role_id}",
-                web::delete().to(access::delete_role),
-            )
-            .route(
-                "/accounts/{account_id}/agents",
-                web::get().to(access::list_agents),
-            )
-            .route(
-                "/accounts/{account_id}/agents/{user_id}",
-                web::put().to(access::assign_agent),
-            )
-            .route(
-                "/accounts/{account_id}/agents/{user_id}",
-                web::delete().to(access::remove_agent),
-            )
-            .route(
-                "/accounts/{account_id}/teams",
-                web::get().to(access::list_teams),
-            )
-            .route(
-                "/accounts/{account_id}/teams",
-                web::post().to(access::create_team),
-            )
-            .route(
-                "/accounts/{account_id}/teams/{team_id}",
-                web::put().to(access::rename_team),
-            )
-            .route(
-                "/accounts/{account_id}/teams/{team_id}",
-                web::delete().to(access::delete_team),
-            )
-            .route(
-                "/accounts/{account_id}/teams/{team_id}/members",
-                web::put().to(access::set_team_members),
-            )
-            .route(
-                "/accounts/{account_id}/inboxes",
-                web::get().to(access::list_inboxes),
-            )
-            .route("/contacts", web::post().to(contacts::create))
-            .route("/contacts", web::get().to(contacts::list))
-            .service(
-                web::resource("/campaigns")
-                    .app_data(
-                        web::JsonConfig::default()
-                            .limit(campaign_json_limit)
-                            .error_handler(crate::error::extractors::json_error),
-                    )
-                    .route(web::post().to(campaigns::create)),
-            )
-            .route("/campaigns/{campaign_id}", web::get().to(campaigns::get))
-            .route(
-                "/campaigns/{campaign_id}/recipients",
-                web::get().to(campaigns::recipients),
-            )
-            .route(
-                "/campaigns/{campaign_id}/pause",
-                web::post().to(campaign_control::pause),
-            )
-            .route(
-                "/campaigns/{campaign_id}/resume",
-                web::post().to(campaign_control::resume),
-            )
-            .route(
-                "/campaigns/{campaign_id}/cancel",
-                web::post().to(campaign_control::cancel),
-            )
-            .route(
-                "/campaigns/{campaign_id}/resend-uncertain",
-                web::post().to(campaign_control::resend_uncertain),
-            )
-            .route(
-                "/jobs/campaign/{campaign_id}/status",
-                web::get().to(jobs::campaign_status),
-            )
-            .route("/jobs/queues/stats", web::get().to(jobs::queue_stats))
-            .route("/jobs/workers/status", web::get().to(jobs::workers_status))
-            .route("/jobs/dead", web::get().to(jobs::dead_letters))
-            .route("/jobs/dead/replay", web::post().to(jobs::replay_all))
-            .route("/jobs/{job_id}/replay", web::post().to(jobs::replay)),
+            .app_data(web::Data::new(paging::CursorKey::derive(secrets_key)))
+            .configure(tenants::routes)
+            .configure(admin_cache::routes)
+            .configure(branding::routes)
+            .configure(stripe::routes)
+            .configure(plans::routes)
+            .configure(inboxes::routes)
+            .configure(access::routes)
+            .configure(contacts::routes)
+            .configure(campaigns::routes(campaign_json_limit))
+            .configure(campaign_control::routes)
+            .configure(jobs::routes),
     );
 }
 
-/// The `limit` of a list endpoint: 50 by default, 1 to 500.
-pub fn page_limit(limit: Option<u64>) -> Result<u64, ApiError> {
-    let limit = limit.unwrap_or(50);
-    if (1..=500).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::new(
-            common::ErrorCode::InvalidParameter,
-            "`limit` must be between 1 and 500",
-        ))
-    }
+/// A JSON body limit for one resource, with the API's error envelope.
+pub fn json_limit(bytes: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(bytes)
+        .error_handler(crate::error::extractors::json_error)
 }
 
 /// Trims a required text field and checks its length.

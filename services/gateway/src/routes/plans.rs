@@ -13,12 +13,12 @@ use common::{Role, SubscriptionPlanId, TenantId, UserId};
 use db::plans::{
     Feature, NewPlan, Overrides, Quota, QuotaLimits, Subscription, SubscriptionStatus,
 };
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
-use super::inboxes::account_of;
-use super::{ApiJson, ApiResult, created, ok, required_text};
-use crate::auth::Caller;
+use super::paging::{ListQuery, ListSpec};
+use super::{ApiJson, ApiResult, Deleted, created, ok, required_text};
+use crate::auth::{TenantAdmin, TenantUser};
 use crate::cached::{self, tenant_key};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -39,16 +39,30 @@ cache::key_type! {
     pub UserFeaturesKey: UserFeatures, id = UserId, value = BTreeSet<Feature>, schema = 1
 }
 
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/plans", web::post().to(create))
+        .route("/plans", web::get().to(list))
+        .route("/plans/{plan_id}", web::get().to(get))
+        .route("/plans/{plan_id}", web::put().to(replace))
+        .route("/plans/{plan_id}", web::delete().to(delete))
+        .route("/users/{user_id}/subscription", web::put().to(subscribe))
+        .route("/users/{user_id}/subscription", web::get().to(subscription))
+        .route("/users/{user_id}/overrides", web::put().to(set_overrides))
+        .route("/me/subscription", web::get().to(my_subscription))
+        .route("/me/quotas", web::get().to(my_quotas))
+        .route("/me/features", web::get().to(my_features));
+}
+
 /// Longest plan name.
 const MAX_NAME_CHARS: usize = 100;
 
 /// The user's subscription, `None` when it has none.
 pub async fn subscription_of(
     state: &AppState,
-    caller: &Caller,
+    user: &TenantUser,
     user_id: UserId,
 ) -> Result<Option<Subscription>, ApiError> {
-    let scope = caller.scope(&state.db)?;
+    let scope = user.scope(&state.db);
     let key = tenant_key::<UserSubscriptionKey>(&user_id, scope.tenant_id());
     cached::read(state, &key, db::plans::subscription(scope, user_id)).await
 }
@@ -56,10 +70,10 @@ pub async fn subscription_of(
 /// The user's effective limits (see `db::quotas::effective`).
 pub async fn limits_of(
     state: &AppState,
-    caller: &Caller,
+    user: &TenantUser,
     user_id: UserId,
 ) -> Result<QuotaLimits, ApiError> {
-    let scope = caller.scope(&state.db)?;
+    let scope = user.scope(&state.db);
     let key = tenant_key::<UserQuotasKey>(&user_id, scope.tenant_id());
     let load = async move {
         let entitlements = db::quotas::entitlements(scope, user_id).await?;
@@ -73,10 +87,10 @@ pub async fn limits_of(
 /// The features the user has (see `db::quotas::effective`).
 pub async fn features_of(
     state: &AppState,
-    caller: &Caller,
+    user: &TenantUser,
     user_id: UserId,
 ) -> Result<BTreeSet<Feature>, ApiError> {
-    let scope = caller.scope(&state.db)?;
+    let scope = user.scope(&state.db);
     let key = tenant_key::<UserFeaturesKey>(&user_id, scope.tenant_id());
     let load = async move {
         let entitlements = db::quotas::entitlements(scope, user_id).await?;
@@ -198,29 +212,42 @@ fn parse_plan(body: PlanBody) -> Result<NewPlan, ApiError> {
 /// `POST /api/plans` (tenant admin) `{name, quotas, features}`
 pub async fn create(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     body: ApiJson<PlanBody>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
     let new = parse_plan(body.into_inner())?;
-    let plan = db::plans::create(caller.scope(&state.db)?, new).await?;
+    let plan = db::plans::create(admin.scope(&state.db), new).await?;
     Ok(created(plan))
 }
 
-/// `GET /api/plans` (tenant admin): every plan of the tenant, oldest first.
-pub async fn list(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    caller.require_tenant_admin()?;
-    Ok(ok(db::plans::list(caller.scope(&state.db)?).await?))
+pub const PLANS: ListSpec = ListSpec {
+    name: "subscription_plans",
+    fields: &[
+        "id",
+        "name",
+        "quotas",
+        "features",
+        "subscribers",
+        "createdAt",
+        "updatedAt",
+    ],
+    default_fields: &["id", "name"],
+};
+
+/// `GET /api/plans?limit=&cursor=&fields=` (tenant admin): the tenant's plans, oldest first.
+pub async fn list(state: web::Data<AppState>, admin: TenantAdmin, query: ListQuery) -> ApiResult {
+    let page = query.page(&PLANS)?;
+    let (plans, more) = db::plans::page(admin.scope(&state.db), page.after(), page.limit()).await?;
+    page.respond(plans, more, |plan| plan.id.into_uuid())
 }
 
 /// `GET /api/plans/{planId}` (tenant admin)
 pub async fn get(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     path: web::Path<SubscriptionPlanId>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
-    let plan = db::plans::find(caller.scope(&state.db)?, path.into_inner()).await?;
+    let plan = db::plans::find(admin.scope(&state.db), path.into_inner()).await?;
     Ok(ok(plan))
 }
 
@@ -228,13 +255,12 @@ pub async fn get(
 /// subscribers' cached subscription, quotas and features are dropped.
 pub async fn replace(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     path: web::Path<SubscriptionPlanId>,
     body: ApiJson<PlanBody>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
     let new = parse_plan(body.into_inner())?;
-    let scope = caller.scope(&state.db)?;
+    let scope = admin.scope(&state.db);
     let plan_id = path.into_inner();
     let plan = db::plans::replace(scope, plan_id, new).await?;
     let subscribers = db::plans::subscriber_ids(scope, plan_id).await?;
@@ -248,13 +274,12 @@ pub async fn replace(
 /// `DELETE /api/plans/{planId}` (tenant admin): 409 while users are subscribed to it.
 pub async fn delete(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     path: web::Path<SubscriptionPlanId>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
     let plan_id = path.into_inner();
-    db::plans::delete(caller.scope(&state.db)?, plan_id).await?;
-    Ok(ok(json!({"id": plan_id, "deleted": true})))
+    db::plans::delete(admin.scope(&state.db), plan_id).await?;
+    Ok(ok(Deleted::new(plan_id)))
 }
 
 #[derive(Deserialize)]
@@ -267,13 +292,12 @@ pub struct SubscribeBody {
 /// `PUT /api/users/{userId}/subscription` (tenant admin) `{planId, status}`
 pub async fn subscribe(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     path: web::Path<UserId>,
     body: ApiJson<SubscribeBody>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
     let body = body.into_inner();
-    let scope = caller.scope(&state.db)?;
+    let scope = admin.scope(&state.db);
     let user_id = path.into_inner();
     let subscription = db::plans::subscribe(scope, user_id, body.plan_id, body.status).await?;
     cached::invalidate(&state, subscription_keys(user_id, scope.tenant_id())).await;
@@ -284,17 +308,17 @@ pub async fn subscribe(
 /// user has no subscription.
 pub async fn subscription(
     state: web::Data<AppState>,
-    caller: Caller,
+    user: TenantUser,
     path: web::Path<UserId>,
 ) -> ApiResult {
     let user_id = path.into_inner();
-    if caller.role() != Role::TenantAdmin && caller.0.user_id != user_id {
+    if user.role() != Role::TenantAdmin && user.user_id() != user_id {
         return Err(ApiError::forbidden(
             "only a tenant admin or the user itself may read a subscription",
         ));
     }
-    db::plans::require_user(caller.scope(&state.db)?, user_id).await?;
-    Ok(ok(subscription_of(&state, &caller, user_id).await?))
+    db::plans::require_user(user.scope(&state.db), user_id).await?;
+    Ok(ok(subscription_of(&state, &user, user_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -332,13 +356,12 @@ fn parse_overrides(body: OverridesBody) -> Result<Overrides, ApiError> {
 /// overrides (empty objects clear them).
 pub async fn set_overrides(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     path: web::Path<UserId>,
     body: ApiJson<OverridesBody>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
     let overrides = parse_overrides(body.into_inner())?;
-    let scope = caller.scope(&state.db)?;
+    let scope = admin.scope(&state.db);
     let user_id = path.into_inner();
     let stored = db::plans::set_overrides(scope, user_id, overrides).await?;
     let tenant_id = scope.tenant_id();
@@ -351,37 +374,40 @@ pub async fn set_overrides(
 }
 
 /// `GET /api/me/subscription`: the caller's subscription, `null` when it has none.
-pub async fn my_subscription(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    Ok(ok(subscription_of(&state, &caller, caller.0.user_id).await?))
+pub async fn my_subscription(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
+    Ok(ok(subscription_of(&state, &user, user.user_id()).await?))
+}
+
+/// One quota of `GET /api/me/quotas`.
+#[derive(Serialize)]
+struct QuotaUsage {
+    /// `null`: unlimited.
+    limit: Option<i64>,
+    used: i64,
 }
 
 /// `GET /api/me/quotas`: per quota, the caller's limit (`null`: unlimited) and its account's
 /// usage now.
-pub async fn my_quotas(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let limits = limits_of(&state, &caller, caller.0.user_id).await?;
-    let account_id = account_of(&caller)?;
-    let usage = db::quotas::usage_of_all(caller.scope(&state.db)?, account_id).await?;
-    let quotas: Map<String, Value> = usage
+pub async fn my_quotas(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
+    let limits = limits_of(&state, &user, user.user_id()).await?;
+    let account_id = user.account_id()?;
+    let usage = db::quotas::usage_of_all(user.scope(&state.db), account_id).await?;
+    let quotas: BTreeMap<&'static str, QuotaUsage> = usage
         .into_iter()
         .map(|(quota, used)| {
-            let entry = json!({"limit": limits.get(quota), "used": used});
-            (quota.as_str().to_owned(), entry)
+            let limit = limits.get(quota);
+            (quota.as_str(), QuotaUsage { limit, used })
         })
         .collect();
     Ok(ok(quotas))
 }
 
 /// `GET /api/me/features`: every feature, and whether the caller has it.
-pub async fn my_features(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let enabled = features_of(&state, &caller, caller.0.user_id).await?;
-    let features: Map<String, Value> = Feature::ALL
+pub async fn my_features(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
+    let enabled = features_of(&state, &user, user.user_id()).await?;
+    let features: BTreeMap<&'static str, bool> = Feature::ALL
         .into_iter()
-        .map(|feature| {
-            (
-                feature.as_str().to_owned(),
-                enabled.contains(&feature).into(),
-            )
-        })
+        .map(|feature| (feature.as_str(), enabled.contains(&feature)))
         .collect();
     Ok(ok(features))
 }

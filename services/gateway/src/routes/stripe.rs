@@ -12,8 +12,8 @@ use db::stripe::{NewStripeSettings, Recorded, StripeAnalytics, StripeSettings, W
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, ApiResult, ok, required_text};
-use crate::auth::Caller;
+use super::{ApiJson, ApiResult, invalid_parameter, ok, required_text};
+use crate::auth::TenantAdmin;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -25,6 +25,17 @@ cache::key_type! {
 cache::key_type! {
     /// A tenant's Stripe analytics for the default period (the last 30 days).
     pub StripeAnalyticsKey: StripeAnalytics, id = TenantId, value = StripeAnalytics, schema = 1
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/stripe/settings")
+            .route(web::get().to(get_settings))
+            .route(web::put().to(put_settings))
+            .route(web::delete().to(delete_settings)),
+    )
+    .route("/stripe/analytics", web::get().to(analytics))
+    .route("/webhooks/stripe/{tenant_id}", web::post().to(webhook));
 }
 
 /// How far a delivery's signature timestamp may be from now: Stripe's own default.
@@ -62,9 +73,8 @@ impl SettingsView {
 }
 
 /// `GET /api/stripe/settings` (tenant admins).
-pub async fn get_settings(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    caller.require_tenant_admin()?;
-    let scope = caller.scope(&state.db)?;
+pub async fn get_settings(state: web::Data<AppState>, admin: TenantAdmin) -> ApiResult {
+    let scope = admin.scope(&state.db);
     let tenant_id = scope.tenant_id();
     let settings = crate::cached::read(
         &state,
@@ -79,12 +89,11 @@ pub async fn get_settings(state: web::Data<AppState>, caller: Caller) -> ApiResu
 /// `PUT /api/stripe/settings` (tenant admins): replaces the keys; answers with the view.
 pub async fn put_settings(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     body: ApiJson<PutSettings>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
     let new = validate(body.into_inner())?;
-    let scope = caller.scope(&state.db)?;
+    let scope = admin.scope(&state.db);
     let stored = db::stripe::replace_settings(scope, &state.token_cipher, new).await?;
     let tenant_id = scope.tenant_id();
     crate::cached::invalidate(
@@ -95,11 +104,15 @@ pub async fn put_settings(
     Ok(ok(SettingsView::new(stored, tenant_id)))
 }
 
+#[derive(Serialize)]
+struct SettingsDeleted {
+    deleted: bool,
+}
+
 /// `DELETE /api/stripe/settings` (tenant admins): removes the keys, after which the webhook
 /// refuses every delivery. Recorded events and analytics stay.
-pub async fn delete_settings(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    caller.require_tenant_admin()?;
-    let scope = caller.scope(&state.db)?;
+pub async fn delete_settings(state: web::Data<AppState>, admin: TenantAdmin) -> ApiResult {
+    let scope = admin.scope(&state.db);
     if !db::stripe::delete_settings(scope).await? {
         return Err(ApiError::not_found("stripe settings"));
     }
@@ -110,7 +123,7 @@ pub async fn delete_settings(state: web::Data<AppState>, caller: Caller) -> ApiR
         ))],
     )
     .await;
-    Ok(ok(serde_json::json!({"deleted": true})))
+    Ok(ok(SettingsDeleted { deleted: true }))
 }
 
 /// Checks the three keys: each trimmed, of Stripe's alphabet, with its kind's prefix; the
@@ -167,6 +180,14 @@ fn stripe_key(field: &str, value: &str, prefixes: &[&str]) -> Result<String, Api
             ),
         ))
     }
+}
+
+/// The acknowledgement Stripe gets for a verified delivery.
+#[derive(Serialize)]
+struct WebhookReceipt {
+    received: bool,
+    /// The event was recorded before (a redelivery) and changed nothing.
+    duplicate: bool,
 }
 
 /// `POST /api/webhooks/stripe/{tenantId}` (Stripe; no bearer key: the signature authenticates).
@@ -227,10 +248,10 @@ pub async fn webhook(
         )
         .await;
     }
-    Ok(ok(serde_json::json!({
-        "received": true,
-        "duplicate": recorded == Recorded::Duplicate,
-    })))
+    Ok(ok(WebhookReceipt {
+        received: true,
+        duplicate: recorded == Recorded::Duplicate,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -246,11 +267,10 @@ pub struct AnalyticsQuery {
 /// and churn for `[from, to)`. The default period (the last 30 days) is cached.
 pub async fn analytics(
     state: web::Data<AppState>,
-    caller: Caller,
+    admin: TenantAdmin,
     query: web::Query<AnalyticsQuery>,
 ) -> ApiResult {
-    caller.require_tenant_admin()?;
-    let scope = caller.scope(&state.db)?;
+    let scope = admin.scope(&state.db);
     let query = query.into_inner();
     let from = query
         .from
@@ -295,14 +315,7 @@ fn rfc3339(field: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
         .map_err(|_| {
             invalid_parameter(
                 field,
-                &format!("`{field}` must be an RFC 3339 time such as `2026-01-31T00:00:00Z`"),
+                format!("`{field}` must be an RFC 3339 time such as `2026-01-31T00:00:00Z`"),
             )
         })
-}
-
-fn invalid_parameter(field: &str, message: &str) -> ApiError {
-    ApiError {
-        field: Some(field.to_owned()),
-        ..ApiError::new(ErrorCode::InvalidParameter, message)
-    }
 }

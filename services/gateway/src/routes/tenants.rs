@@ -5,11 +5,22 @@ use common::{AccountId, ApiKeyId, ErrorCode, Plan, Role, TenantId, UserId};
 use db::auth::KeyAccess;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, ApiResult, created, ok, required_text};
-use crate::auth::{Caller, principal_keys};
+use super::{ApiJson, ApiResult, Deleted, created, ok, required_text};
+use crate::auth::{Caller, Superadmin, TenantUser, principal_keys};
 use crate::cached;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin/tenants", web::post().to(create_tenant))
+        .route("/admin/tenants/{tenant_id}", web::patch().to(update_tenant))
+        .route("/me", web::get().to(me))
+        .route("/users/{user_id}", web::delete().to(delete_user))
+        .route("/api-keys/{key_id}", web::delete().to(revoke_api_key))
+        .route("/tenants/current", web::get().to(current_tenant))
+        .route("/users", web::post().to(create_user))
+        .route("/users/{user_id}/api-keys", web::post().to(create_api_key));
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -50,10 +61,9 @@ impl TenantView {
 /// `POST /api/admin/tenants` (superadmin): a tenant and its default account.
 pub async fn create_tenant(
     state: web::Data<AppState>,
-    caller: Caller,
+    operator: Superadmin,
     body: ApiJson<CreateTenant>,
 ) -> ApiResult {
-    caller.require_superadmin()?;
     let body = body.into_inner();
     let name = required_text("name", &body.name, 200)?;
     let slug = body.slug.trim().to_ascii_lowercase();
@@ -69,7 +79,7 @@ pub async fn create_tenant(
         ));
     }
     let (tenant, account) = db::tenants::create_tenant(
-        db::PlatformScope::new(&state.db),
+        operator.platform(&state.db),
         db::tenants::NewTenant {
             name,
             slug,
@@ -81,8 +91,8 @@ pub async fn create_tenant(
 }
 
 /// `GET /api/tenants/current`: the caller's tenant.
-pub async fn current_tenant(state: web::Data<AppState>, caller: Caller) -> ApiResult {
-    let tenant = db::tenants::find_tenant(caller.scope(&state.db)?).await?;
+pub async fn current_tenant(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
+    let tenant = db::tenants::find_tenant(user.scope(&state.db)).await?;
     Ok(ok(TenantView::new(tenant, None)))
 }
 
@@ -117,12 +127,12 @@ pub async fn create_user(
     body: ApiJson<CreateUser>,
 ) -> ApiResult {
     let body = body.into_inner();
-    let tenant_id = match caller.role() {
-        Role::Superadmin => body.tenant_id.ok_or_else(|| {
+    let tenant_id = match (caller.role(), caller.0.tenant) {
+        (Role::Superadmin, _) => body.tenant_id.ok_or_else(|| {
             ApiError::validation("tenantId", "`tenantId` is required for a superadmin")
         })?,
-        Role::TenantAdmin => {
-            let own = caller.tenant_id()?;
+        (Role::TenantAdmin, Some(own)) => {
+            let own = own.id;
             // Naming another tenant is refused rather than ignored: the caller meant something
             // it may not do, and must not believe it happened.
             if body.tenant_id.is_some_and(|named| named != own) {
@@ -132,7 +142,7 @@ pub async fn create_user(
             }
             own
         }
-        Role::User => return Err(ApiError::forbidden("only tenant admins may create users")),
+        _ => return Err(ApiError::forbidden("only tenant admins may create users")),
     };
     if body.role == Role::Superadmin {
         return Err(ApiError::validation(
@@ -182,6 +192,19 @@ pub struct CreateApiKey {
     name: String,
 }
 
+/// A new API key: the only answer that ever holds the raw key.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct NewApiKeyView {
+    id: ApiKeyId,
+    user_id: UserId,
+    name: String,
+    /// The key's first characters, to recognise it in lists.
+    prefix: String,
+    key: String,
+    notice: &'static str,
+}
+
 /// `POST /api/users/{userId}/api-keys`: the raw key is in this response and nowhere else.
 pub async fn create_api_key(
     state: web::Data<AppState>,
@@ -208,14 +231,20 @@ pub async fn create_api_key(
         .take(200)
         .collect::<String>();
     let (key, raw) = db::tenants::create_api_key(&state.db, &user, &name).await?;
-    Ok(created(serde_json::json!({
-        "id": key.id,
-        "userId": key.user_id,
-        "name": key.name,
-        "prefix": key.key_prefix,
-        "key": raw,
-        "notice": "store this key now: it is not shown again",
-    })))
+    Ok(created(NewApiKeyView {
+        id: key.id,
+        user_id: key.user_id,
+        name: key.name,
+        prefix: key.key_prefix,
+        key: raw,
+        notice: "store this key now: it is not shown again",
+    }))
+}
+
+#[derive(Serialize)]
+struct Revoked {
+    id: ApiKeyId,
+    revoked: bool,
 }
 
 /// `DELETE /api/api-keys/{keyId}`: revokes a key at once, on every replica. Superadmins reach
@@ -225,15 +254,20 @@ pub async fn revoke_api_key(
     caller: Caller,
     path: web::Path<ApiKeyId>,
 ) -> ApiResult {
-    let access = match caller.role() {
-        Role::Superadmin => KeyAccess::Any,
-        Role::TenantAdmin => KeyAccess::Tenant(caller.tenant_id()?),
-        Role::User => KeyAccess::Owner(caller.tenant_id()?, caller.0.user_id),
+    let access = match (caller.role(), caller.0.tenant) {
+        (Role::Superadmin, _) => KeyAccess::Any,
+        (Role::TenantAdmin, Some(tenant)) => KeyAccess::Tenant(tenant.id),
+        (Role::User, Some(tenant)) => KeyAccess::Owner(tenant.id, caller.0.user_id),
+        // Every tenant role has a tenant; a principal without one reaches nothing.
+        (_, None) => return Err(ApiError::forbidden("this user belongs to no tenant")),
     };
     let key_id = path.into_inner();
     let key_hash = db::auth::revoke_api_key(&state.db, access, key_id).await?;
     cached::invalidate(&state, principal_keys(&[key_hash])).await;
-    Ok(ok(serde_json::json!({"id": key_id, "revoked": true})))
+    Ok(ok(Revoked {
+        id: key_id,
+        revoked: true,
+    }))
 }
 
 /// `DELETE /api/users/{userId}`: deletes a tenant user and its keys (a superadmin: of any
@@ -262,7 +296,7 @@ pub async fn delete_user(
         keys.push(cache::KeyKind::SessionTeams.key(account_id));
     }
     cached::invalidate(&state, keys).await;
-    Ok(ok(serde_json::json!({"id": user_id, "deleted": true})))
+    Ok(ok(Deleted::new(user_id)))
 }
 
 #[derive(Deserialize)]
@@ -275,15 +309,14 @@ pub struct UpdateTenant {
 /// plan, which sets its API rate limit; every replica sees it at once.
 pub async fn update_tenant(
     state: web::Data<AppState>,
-    caller: Caller,
+    operator: Superadmin,
     path: web::Path<TenantId>,
     body: ApiJson<UpdateTenant>,
 ) -> ApiResult {
-    caller.require_superadmin()?;
     let tenant_id = path.into_inner();
     let plan = body.into_inner().plan;
     let key_hashes =
-        db::auth::set_tenant_plan(db::PlatformScope::new(&state.db), tenant_id, plan).await?;
+        db::auth::set_tenant_plan(operator.platform(&state.db), tenant_id, plan).await?;
     cached::invalidate(&state, principal_keys(&key_hashes)).await;
     // The operator acts on the tenant it named.
     let tenant = db::tenants::find_tenant(db::TenantScope::new(&state.db, tenant_id)).await?;
@@ -303,11 +336,22 @@ pub fn user_cache_keys(user_id: UserId) -> [cache::KeyRef; 3] {
 /// warm call touches neither Postgres nor Redis.
 pub async fn me(caller: Caller) -> ApiResult {
     let principal = caller.0;
-    Ok(ok(serde_json::json!({
-        "userId": principal.user_id,
-        "role": principal.role,
-        "tenantId": principal.tenant.map(|t| t.id),
-        "plan": principal.tenant.map(|t| t.plan),
-        "accountId": principal.account_id,
-    })))
+    Ok(ok(MeView {
+        user_id: principal.user_id,
+        role: principal.role,
+        tenant_id: principal.tenant.map(|t| t.id),
+        plan: principal.tenant.map(|t| t.plan),
+        account_id: principal.account_id,
+    }))
+}
+
+/// Who a key authenticates as; the tenant's fields are `null` for the superadmin.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MeView {
+    user_id: UserId,
+    role: Role,
+    tenant_id: Option<TenantId>,
+    plan: Option<Plan>,
+    account_id: Option<AccountId>,
 }

@@ -266,7 +266,7 @@ async fn the_job_api_shows_queues_workers_and_dead_letters_and_replays_them() {
     let (status, workers) = system
         .call(
             Method::GET,
-            "/api/jobs/workers/status",
+            "/api/jobs/workers/status?fields=queue,concurrency,pid",
             Some(&system.admin_key),
             None,
         )

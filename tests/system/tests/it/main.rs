@@ -5,6 +5,8 @@ mod auth_cache;
 mod branding;
 mod campaigns;
 mod compression;
+mod conventions;
+mod daily_messages;
 mod durability;
 mod errors;
 mod isolation;

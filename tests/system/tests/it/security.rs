@@ -90,7 +90,12 @@ async fn an_inbox_may_only_point_at_the_operators_wuzapi_servers() {
     // Without a URL the inbox uses the default server.
     let id = system.create_inbox(&t, "default-token").await;
     let (_, inboxes) = system
-        .call(Method::GET, "/api/inboxes", Some(&t.key), None)
+        .call(
+            Method::GET,
+            "/api/inboxes?fields=id,wuzapiUrl",
+            Some(&t.key),
+            None,
+        )
         .await;
     let default = inboxes["data"]
         .as_array()
