@@ -16,7 +16,8 @@ use crate::config::{CacheConfig, RedisSettings, RedisTopology};
 use crate::flight::{self, Flights, Lead, Outcome, Role};
 use crate::key::{Key, KeyKind, KeyRef, KeyType};
 use crate::local::{self, LocalTier};
-use crate::metrics::{CacheStats, Counters, ErrorKind, WarnLimiter, describe_metrics};
+use crate::metrics::{CacheStats, Counters, ErrorKind, describe_metrics};
+use common::warn_limiter::WarnLimiter;
 
 /// The `key_type` label of operations on tenant indexes, which belong to no key kind.
 const INDEX_LABEL: &str = "tenant_keys";

@@ -10,6 +10,7 @@ pub mod phone;
 pub mod plan;
 pub mod template;
 pub mod text;
+pub mod warn_limiter;
 pub mod wuzapi_url;
 
 /// Queue messages generated from `proto/jobs.proto` at build time.

@@ -13,7 +13,8 @@ use crate::config::LimiterConfig;
 use crate::decision::{Decision, Source};
 use crate::fallback::Fallback;
 use crate::gcra::{self, GcraParams, Outcome, UnexpectedReply};
-use crate::metrics::{Counters, LimiterStats, RedisErrorKind, WarnLimiter, describe_metrics};
+use crate::metrics::{Counters, LimiterStats, RedisErrorKind, describe_metrics};
+use common::warn_limiter::WarnLimiter;
 
 /// At most one warning about Redis failing per this long.
 const WARN_INTERVAL: Duration = Duration::from_secs(5);
