@@ -97,6 +97,8 @@ superadmin email: migrate
 test: services
     #!/usr/bin/env bash
     set -euo pipefail
+    # The API fuzzer the system tests run (Python, pinned).
+    python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet -r tests/system/fuzz/requirements.txt
     # Doc tests first: the suite's own summary should be the last thing printed.
     cargo test --workspace --doc -q
     if cargo nextest --version >/dev/null 2>&1; then
@@ -112,6 +114,11 @@ lint:
     @cargo machete --version >/dev/null 2>&1 || { echo "cargo-machete is missing: cargo install cargo-machete --locked" >&2; exit 1; }
     cargo machete
     bash deploy/validate.sh
+
+# Fuzz the API longer than the suite does, with a fresh seed: FUZZ_EXAMPLES per operation.
+fuzz examples="200": services
+    python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet -r tests/system/fuzz/requirements.txt
+    FUZZ_EXAMPLES={{examples}} FUZZ_SEED=$RANDOM cargo nextest run -p system-tests -E 'test(/the_fuzzer/)' --no-capture
 
 # Format the code.
 fmt:

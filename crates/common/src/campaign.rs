@@ -15,6 +15,7 @@ use crate::plan::{UnknownVariant, text_enum};
     sea_orm(rs_type = "String", db_type = "Text")
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CampaignStatus {
     /// Created; its first batch waits for a worker.
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "queued"))]
@@ -92,6 +93,7 @@ impl CampaignStatus {
     sea_orm(rs_type = "String", db_type = "Text")
 )]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecipientStatus {
     /// Not messaged yet.
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "pending"))]

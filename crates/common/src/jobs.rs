@@ -15,6 +15,7 @@ use crate::plan::{UnknownVariant, text_enum};
     sea_orm(rs_type = "String", db_type = "Text")
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum QueueName {
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "campaign"))]
     Campaign,
@@ -100,6 +101,7 @@ impl FromStr for QueueType {
     sea_orm(rs_type = "String", db_type = "Text")
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobState {
     /// Accepted and queued (or about to be published by the outbox relay).
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "waiting"))]

@@ -12,6 +12,7 @@ use crate::plan::{UnknownVariant, text_enum};
 
 /// One thing an account role allows, named `area.action` (`campaigns.write`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Permission {
     #[serde(rename = "campaigns.read")]
     CampaignsRead,

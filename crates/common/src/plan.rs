@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// The platform plan a tenant is on; it sets the tenant's API rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Plan {
     Free,
     Pro,
@@ -29,6 +30,7 @@ impl Plan {
 /// Who a user is on the platform.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Role {
     /// Operates the platform; belongs to no tenant.
     Superadmin,

@@ -19,6 +19,7 @@ use crate::{DbError, DbResult, TenantScope};
 /// A role of an account: what its agents may do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountRole {
     pub id: Uuid,
     pub account_id: AccountId,
@@ -38,6 +39,7 @@ pub struct RoleInput {
 /// A user of the account holding a role there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Agent {
     pub user_id: UserId,
     pub account_id: AccountId,
@@ -51,6 +53,7 @@ pub struct Agent {
 /// The role an agent holds, as shown with the agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentRole {
     pub id: Uuid,
     pub name: String,
@@ -60,6 +63,7 @@ pub struct AgentRole {
 /// A named group of agents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
     pub id: Uuid,
     pub account_id: AccountId,
@@ -72,6 +76,7 @@ pub struct Team {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TeamMember {
     pub user_id: UserId,
     pub email: String,
@@ -81,6 +86,7 @@ pub struct TeamMember {
 /// An inbox as the account's inbox list shows it: the token only as its hint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountInbox {
     pub id: InboxId,
     pub account_id: AccountId,

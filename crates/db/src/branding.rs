@@ -13,6 +13,7 @@ use crate::{DbError, DbResult, TenantScope};
 
 /// A tenant's branding as the API shows it (and the cache stores it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Branding {
     pub app_name: String,
@@ -25,7 +26,7 @@ pub struct Branding {
     pub home_html: Option<String>,
     /// The lower-case hostname the tenant's login page is served on.
     pub custom_host: Option<String>,
-    /// `None` while the tenant has never set its branding (the defaults are shown).
+    /// `None` (`null`) while the tenant has never set its branding (the defaults are shown).
     pub updated_at: Option<DateTime<Utc>>,
 }
 

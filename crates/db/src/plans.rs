@@ -18,6 +18,7 @@ use crate::{DbError, DbResult, TenantScope};
 /// A limit a plan sets on what a user's account may create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Quota {
     /// Inboxes of the account.
     MaxInboxes,
@@ -60,6 +61,7 @@ impl fmt::Display for Quota {
 /// Something a plan includes or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Feature {
     /// Campaigns with more than one recipient.
     BulkCampaigns,
@@ -98,6 +100,11 @@ impl fmt::Display for Feature {
 
 /// One limit per [`Quota`]; `None` is unlimited. Serialised with the quotas' names as keys.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(description = "One limit per quota, keyed by the quota's name; `null` is unlimited.")
+)]
 pub struct QuotaLimits {
     pub max_inboxes: Option<i64>,
     pub max_contacts: Option<i64>,
@@ -143,6 +150,7 @@ impl QuotaLimits {
 /// A plan as the API shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SubscriptionPlan {
     pub id: SubscriptionPlanId,
     pub name: String,
@@ -417,6 +425,7 @@ pub async fn subscriber_ids(
 /// Where a subscription stands. Every status but `canceled` gets the plan's quotas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum SubscriptionStatus {
     Active,
     Trialing,
@@ -452,6 +461,7 @@ impl SubscriptionStatus {
 /// A user's subscription as the API shows it (and the cache stores it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Subscription {
     pub plan_id: SubscriptionPlanId,
     pub plan_name: String,
@@ -561,6 +571,13 @@ pub async fn subscribe(
 /// A user's adjustments to its plan. A quota named here replaces the plan's limit (`None`:
 /// unlimited); a feature named here is switched on or off whatever the plan says.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(
+    feature = "openapi",
+    schema(
+        description = "A user's adjustments to its plan. A quota named here replaces the plan's limit (`null`: unlimited); a feature named here is switched on or off whatever the plan says."
+    )
+)]
 pub struct Overrides {
     pub quotas: BTreeMap<Quota, Option<i64>>,
     pub features: BTreeMap<Feature, bool>,

@@ -23,10 +23,13 @@ use crate::{DbError, DbResult, TenantScope};
 
 /// A tenant's Stripe settings as the API shows them (and the cache stores them): no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StripeSettings {
     pub publishable_key: String,
+    /// The secret key's last four characters (`…abcd`), to recognise it.
     pub secret_key_hint: String,
+    /// The webhook secret's last four characters (`…abcd`), to recognise it.
     pub webhook_secret_hint: String,
     pub updated_at: DateTime<Utc>,
 }
@@ -339,6 +342,7 @@ async fn insert_checkout_session(
 /// A tenant's Stripe figures for a period `[from, to)`. Amounts are minor units (cents) keyed
 /// by lowercase currency code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct StripeAnalytics {
     pub from: DateTime<Utc>,
@@ -354,6 +358,7 @@ pub struct StripeAnalytics {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SubscriptionCounts {
     pub active: i64,
@@ -363,13 +368,14 @@ pub struct SubscriptionCounts {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Churn {
     /// Subscriptions canceled in the period.
     pub canceled: i64,
     /// Subscriptions that had started and were not canceled at the start of the period.
     pub active_at_start: i64,
-    /// `canceled / active_at_start` to four decimals; `None` when none were active.
+    /// `canceled / active_at_start` to four decimals; `None` (`null`) when none were active.
     pub rate: Option<f64>,
 }
 

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod etag;
 mod http_metrics;
+pub mod openapi;
 pub mod queue_stats;
 pub mod quotas;
 pub mod rate_limit;
@@ -113,7 +114,8 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
         let json_limit = config.json_limit_bytes;
-        let campaign_json_limit = config.campaign_json_limit_bytes;
+        let cursor_key = web::Data::new(routes::paging::CursorKey::derive(&config.secrets_key));
+        let document = openapi::document();
         let compression = config.compression;
         let state = web::Data::new(AppState {
             config,
@@ -135,6 +137,7 @@ impl Application {
                 )
                 .app_data(web::PathConfig::default().error_handler(extractors::path_error))
                 .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
+                .app_data(cursor_key.clone())
                 // The pipeline, innermost first: authentication, the tenant's rate limit, then
                 // (on the way out) ETag / 304 and compression, all inside the metrics and the
                 // request's span.
@@ -146,9 +149,15 @@ impl Application {
                 // Outermost: everything the request does, metrics included, is in its span.
                 .wrap(request_span::middleware())
                 .configure(|cfg| telemetry::probes::configure(cfg, probes.clone()))
-                .configure(|cfg| {
-                    routes::configure(cfg, campaign_json_limit, &state.config.secrets_key)
-                })
+                // Before the API's scope, which would otherwise answer its two paths with 404.
+                .service(
+                    utoipa_swagger_ui::SwaggerUi::new(format!(
+                        "{}{{_:.*}}",
+                        openapi::REFERENCE_PATH
+                    ))
+                    .external_url_unchecked(openapi::DOCUMENT_PATH, document.clone()),
+                )
+                .service(routes::api())
                 .default_service(web::to(|| async {
                     Err::<actix_web::HttpResponse, _>(ApiError::new(
                         ErrorCode::NotFound,

@@ -11,11 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::broker::BrokerHandle;
 
 /// What RabbitMQ says about one queue.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BrokerCounts {
     /// Messages ready in the work queue.
     pub ready: u32,
+    /// Processes consuming the work queue.
     pub consumers: u32,
     /// Messages in the dead-letter queue.
     pub dead_letter_queue: u32,

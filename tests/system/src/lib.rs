@@ -13,6 +13,8 @@ use worker::BuildJob;
 use worker_campaign::CampaignJob;
 use wuzapi::FakeWuzapi;
 
+pub mod contract;
+
 /// The wait queues the test settings make workers declare (retries, deferrals).
 pub const WAIT_DELAYS: [Duration; 3] = [
     Duration::from_millis(200),
@@ -335,6 +337,7 @@ impl TestSystem {
     }
 
     /// A request with `key` as bearer; returns the status and the JSON body (`Null` if none).
+    /// Panics when the answer contradicts the OpenAPI document ([`contract::check`]).
     pub async fn call(
         &self,
         method: Method,
@@ -344,7 +347,7 @@ impl TestSystem {
     ) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.base_url));
+            .request(method.clone(), format!("{}{path}", self.base_url));
         if let Some(key) = key {
             request = request.bearer_auth(key);
         }
@@ -354,6 +357,9 @@ impl TestSystem {
         let response = request.send().await.expect("request");
         let status = response.status();
         let text = response.text().await.expect("body");
+        if let Err(contradiction) = contract::check(&method, path, status, &text) {
+            panic!("{contradiction}");
+        }
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 

@@ -10,7 +10,7 @@
 //! every write drops exactly the lists it changes: agents show their role's name and
 //! permissions, teams show their members.
 
-use actix_web::web;
+use actix_web::{delete, get, post, put, web};
 use cache::{Key, KeyRef};
 use common::{AccountId, Permission, Role, TenantId, UserId};
 use db::access::{AccountInbox, AccountRole, Agent, RoleInput, Team};
@@ -18,51 +18,27 @@ use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
-use super::paging::{ListQuery, ListSpec};
-use super::{ApiJson, ApiResult, Deleted, created, ok, required_text};
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
+use super::{ApiJson, ApiResult, Deleted, Envelope, created, ok, required_text};
 use crate::auth::TenantUser;
 use crate::cached;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/accounts/{account_id}/roles", web::get().to(list_roles))
-        .route("/accounts/{account_id}/roles", web::post().to(create_role))
-        .route(
-            "/accounts/{account_id}/roles/{role_id}",
-            web::put().to(update_role),
-        )
-        .route(
-            "/accounts/{account_id}/roles/{role_id}",
-            web::delete().to(delete_role),
-        )
-        .route("/accounts/{account_id}/agents", web::get().to(list_agents))
-        .route(
-            "/accounts/{account_id}/agents/{user_id}",
-            web::put().to(assign_agent),
-        )
-        .route(
-            "/accounts/{account_id}/agents/{user_id}",
-            web::delete().to(remove_agent),
-        )
-        .route("/accounts/{account_id}/teams", web::get().to(list_teams))
-        .route("/accounts/{account_id}/teams", web::post().to(create_team))
-        .route(
-            "/accounts/{account_id}/teams/{team_id}",
-            web::put().to(rename_team),
-        )
-        .route(
-            "/accounts/{account_id}/teams/{team_id}",
-            web::delete().to(delete_team),
-        )
-        .route(
-            "/accounts/{account_id}/teams/{team_id}/members",
-            web::put().to(set_team_members),
-        )
-        .route(
-            "/accounts/{account_id}/inboxes",
-            web::get().to(list_inboxes),
-        );
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(list_roles)
+        .service(create_role)
+        .service(update_role)
+        .service(delete_role)
+        .service(list_agents)
+        .service(assign_agent)
+        .service(remove_agent)
+        .service(list_teams)
+        .service(create_team)
+        .service(rename_team)
+        .service(delete_team)
+        .service(set_team_members)
+        .service(list_inboxes);
 }
 
 cache::key_type! {
@@ -161,11 +137,13 @@ async fn authorize(
 
 // ---- Roles ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RoleBody {
+    /// 1 to 60 characters.
     name: String,
-    /// Names from the closed set of `common::Permission`, e.g. `campaigns.read`.
+    /// Permission names, e.g. `campaigns.read`.
+    #[schema(value_type = Vec<Permission>)]
     permissions: Vec<String>,
 }
 
@@ -196,7 +174,14 @@ pub const ROLES: ListSpec = ListSpec {
     default_fields: &["id", "name"],
 };
 
-/// `GET /api/accounts/{accountId}/roles?limit=&cursor=&fields=`, oldest first.
+/// The account's roles, oldest first (users of the account and tenant admins); `nextCursor`
+/// fetches the next page.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ListParams),
+    responses((status = 200, description = "A page of roles", body = Page<AccountRole>)),
+)]
+#[get("/accounts/{account_id}/roles")]
 pub async fn list_roles(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -214,7 +199,14 @@ pub async fn list_roles(
     page.respond_from_all(all.unwrap_or_default(), |item| item.id)
 }
 
-/// `POST /api/accounts/{accountId}/roles` (tenant admin) `{name, permissions}`
+/// Creates a role of the account: a name and the permissions its agents get (tenant admin).
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account")),
+    request_body = RoleBody,
+    responses((status = 201, description = "The new role", body = Envelope<AccountRole>)),
+)]
+#[post("/accounts/{account_id}/roles")]
 pub async fn create_role(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -230,7 +222,14 @@ pub async fn create_role(
     Ok(created(role))
 }
 
-/// `PUT /api/accounts/{accountId}/roles/{roleId}` (tenant admin) `{name, permissions}`
+/// Replaces a role's name and permissions (tenant admin); its agents get them at once.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ("role_id" = Uuid, Path, description = "The role's id")),
+    request_body = RoleBody,
+    responses((status = 200, description = "The role as replaced", body = Envelope<AccountRole>)),
+)]
+#[put("/accounts/{account_id}/roles/{role_id}")]
 pub async fn update_role(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -253,7 +252,13 @@ pub async fn update_role(
     Ok(ok(role))
 }
 
-/// `DELETE /api/accounts/{accountId}/roles/{roleId}` (tenant admin): 409 while agents hold it.
+/// Deletes a role (tenant admin); refused with 409 while agents hold it.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ("role_id" = Uuid, Path, description = "The role's id")),
+    responses((status = 200, description = "The role is deleted", body = Envelope<Deleted<Uuid>>)),
+)]
+#[delete("/accounts/{account_id}/roles/{role_id}")]
 pub async fn delete_role(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -275,7 +280,14 @@ pub const AGENTS: ListSpec = ListSpec {
     default_fields: &["userId", "name", "role"],
 };
 
-/// `GET /api/accounts/{accountId}/agents?limit=&cursor=&fields=`, in user id order.
+/// The account's agents with their roles, in user id order (users of the account and tenant
+/// admins); `nextCursor` fetches the next page.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ListParams),
+    responses((status = 200, description = "A page of agents", body = Page<Agent>)),
+)]
+#[get("/accounts/{account_id}/agents")]
 pub async fn list_agents(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -293,14 +305,22 @@ pub async fn list_agents(
     page.respond_from_all(all.unwrap_or_default(), |item| item.user_id.into_uuid())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignAgent {
+    /// A role of the account.
     role_id: Uuid,
 }
 
-/// `PUT /api/accounts/{accountId}/agents/{userId}` (tenant admin) `{roleId}`: makes a user of
-/// the account an agent with that role, or changes an agent's role.
+/// Makes a user of the account an agent with a role, or changes an agent's role (tenant
+/// admin).
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ("user_id" = UserId, Path, description = "The user's id")),
+    request_body = AssignAgent,
+    responses((status = 200, description = "The agent", body = Envelope<Agent>)),
+)]
+#[put("/accounts/{account_id}/agents/{user_id}")]
 pub async fn assign_agent(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -317,15 +337,22 @@ pub async fn assign_agent(
     Ok(ok(agent))
 }
 
-#[derive(Serialize)]
+/// `{"userId":...,"removed":true}`.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AgentRemoved {
     user_id: UserId,
     removed: bool,
 }
 
-/// `DELETE /api/accounts/{accountId}/agents/{userId}` (tenant admin): the user stays a user of
-/// the account but holds no role and leaves every team.
+/// Removes an agent (tenant admin): the user stays a user of the account but holds no role and
+/// leaves every team.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ("user_id" = UserId, Path, description = "The user's id")),
+    responses((status = 200, description = "The user is no longer an agent", body = Envelope<AgentRemoved>)),
+)]
+#[delete("/accounts/{account_id}/agents/{user_id}")]
 pub async fn remove_agent(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -347,18 +374,21 @@ pub async fn remove_agent(
 
 // ---- Teams ----
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TeamBody {
+    /// 1 to 60 characters.
     name: String,
 }
 
 /// The most members one request may name.
 const MAX_TEAM_MEMBERS: usize = 500;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TeamMembers {
+    /// The agents of the account the team is made of, at most 500.
+    #[schema(max_items = 500)]
     user_ids: Vec<UserId>,
 }
 
@@ -375,7 +405,14 @@ pub const TEAMS: ListSpec = ListSpec {
     default_fields: &["id", "name"],
 };
 
-/// `GET /api/accounts/{accountId}/teams?limit=&cursor=&fields=`, oldest first.
+/// The account's teams with their members, oldest first (users of the account and tenant
+/// admins); `nextCursor` fetches the next page.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ListParams),
+    responses((status = 200, description = "A page of teams", body = Page<Team>)),
+)]
+#[get("/accounts/{account_id}/teams")]
 pub async fn list_teams(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -393,7 +430,14 @@ pub async fn list_teams(
     page.respond_from_all(all.unwrap_or_default(), |item| item.id)
 }
 
-/// `POST /api/accounts/{accountId}/teams` (tenant admin) `{name}`
+/// Creates a team of the account, without members (tenant admin).
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account")),
+    request_body = TeamBody,
+    responses((status = 201, description = "The new team", body = Envelope<Team>)),
+)]
+#[post("/accounts/{account_id}/teams")]
 pub async fn create_team(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -408,7 +452,14 @@ pub async fn create_team(
     Ok(created(team))
 }
 
-/// `PUT /api/accounts/{accountId}/teams/{teamId}` (tenant admin) `{name}`
+/// Renames a team (tenant admin).
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ("team_id" = Uuid, Path, description = "The team's id")),
+    request_body = TeamBody,
+    responses((status = 200, description = "The team", body = Envelope<Team>)),
+)]
+#[put("/accounts/{account_id}/teams/{team_id}")]
 pub async fn rename_team(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -423,7 +474,13 @@ pub async fn rename_team(
     Ok(ok(team))
 }
 
-/// `DELETE /api/accounts/{accountId}/teams/{teamId}` (tenant admin)
+/// Deletes a team (tenant admin); its members stay agents.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ("team_id" = Uuid, Path, description = "The team's id")),
+    responses((status = 200, description = "The team is deleted", body = Envelope<Deleted<Uuid>>)),
+)]
+#[delete("/accounts/{account_id}/teams/{team_id}")]
 pub async fn delete_team(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -436,8 +493,14 @@ pub async fn delete_team(
     Ok(ok(Deleted::new(team_id)))
 }
 
-/// `PUT /api/accounts/{accountId}/teams/{teamId}/members` (tenant admin) `{userIds}`: the
-/// team's members become exactly these agents.
+/// Sets a team's members: they become exactly these agents (tenant admin).
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ("team_id" = Uuid, Path, description = "The team's id")),
+    request_body = TeamMembers,
+    responses((status = 200, description = "The team with its new members", body = Envelope<Team>)),
+)]
+#[put("/accounts/{account_id}/teams/{team_id}/members")]
 pub async fn set_team_members(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -474,7 +537,14 @@ pub const ACCOUNT_INBOXES: ListSpec = ListSpec {
     default_fields: &["id", "name"],
 };
 
-/// `GET /api/accounts/{accountId}/inboxes?limit=&cursor=&fields=`, oldest first.
+/// The account's inboxes, oldest first, their tokens only as hints (users of the account and
+/// tenant admins); `nextCursor` fetches the next page.
+#[utoipa::path(
+    tag = "access",
+    params(("account_id" = String, Path, description = "An account id, or `current` for the caller's own account"), ListParams),
+    responses((status = 200, description = "A page of inboxes", body = Page<AccountInbox>)),
+)]
+#[get("/accounts/{account_id}/inboxes")]
 pub async fn list_inboxes(
     state: web::Data<AppState>,
     user: TenantUser,

@@ -1,52 +1,67 @@
 //! `POST /api/admin/cache/invalidate` (superadmin): drops cached entries by hand, when data was
 //! changed outside the API (a migration, a manual fix) and must be seen before the TTLs expire.
 
-use actix_web::web;
+use actix_web::{post, web};
 use cache::KeyKind;
 use common::{TenantId, UserId};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, ApiResult, ok};
+use super::{ApiJson, ApiResult, Envelope, ok};
 use crate::auth::{Superadmin, principal_keys};
 use crate::error::ApiError;
 use crate::routes::tenants::user_cache_keys;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/cache/invalidate", web::post().to(invalidate));
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(invalidate);
 }
 
 /// Exactly one of: one entry (`keyType` and `id`), a user's entries, or a tenant's entries.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Invalidate {
     /// A key type as the cache names it: `branding`, `user_quotas`, `api_key_principal`, ...
     key_type: Option<String>,
     /// The id of that entry: a tenant, user or account id, or an API key's SHA-256 in hex.
     id: Option<String>,
+    /// Every entry of this user: its keys' principals, subscription, quotas and features.
     user_id: Option<UserId>,
+    /// Every entry of this tenant, its keys' principals included.
     tenant_id: Option<TenantId>,
 }
 
-/// What was dropped, echoing what was asked.
-#[derive(Serialize)]
-#[serde(untagged, rename_all_fields = "camelCase")]
+/// What was dropped, echoing what was asked; `invalidated` counts the entries dropped.
+// `rename_all` on each variant rather than `rename_all_fields` on the enum: utoipa reads only
+// the former.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
 enum Invalidated {
+    #[serde(rename_all = "camelCase")]
     Entry {
         key_type: &'static str,
         id: String,
         invalidated: usize,
     },
-    User {
-        user_id: UserId,
-        invalidated: usize,
-    },
+    #[serde(rename_all = "camelCase")]
+    User { user_id: UserId, invalidated: usize },
+    #[serde(rename_all = "camelCase")]
     Tenant {
         tenant_id: TenantId,
         invalidated: usize,
     },
 }
 
+/// Drops cached entries by hand (superadmin only), when data was changed outside the API (a
+/// migration, a manual fix) and must be seen before the entries expire.
+///
+/// Give exactly one of: `keyType` with `id` (one entry), `userId` (a user's entries) or
+/// `tenantId` (a tenant's entries). Answers 503 when the cache did not answer.
+#[utoipa::path(
+    tag = "admin",
+    request_body = Invalidate,
+    responses((status = 200, description = "What was dropped", body = Envelope<Invalidated>)),
+)]
+#[post("/admin/cache/invalidate")]
 pub async fn invalidate(
     state: web::Data<AppState>,
     operator: Superadmin,

@@ -8,14 +8,14 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use actix_web::web;
+use actix_web::{HttpRequest, get, put, web};
 use common::{ErrorCode, TenantId};
 use db::branding::{Branding, NewBranding};
 use email_address::EmailAddress;
 use serde::Deserialize;
 use url::{Host, Url};
 
-use super::{ApiJson, ApiResult, json_limit, ok, required_text};
+use super::{ApiJson, ApiResult, BodyLimit, Envelope, ok, required_text};
 use crate::auth::{TenantAdmin, TenantUser};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,6 +33,15 @@ pub const MAX_HOME_HTML_CHARS: usize = 100_000;
 /// UTF-8, and more once JSON escapes them, beyond the API-wide default.
 pub const JSON_LIMIT_BYTES: usize = 1024 * 1024;
 
+/// [`JSON_LIMIT_BYTES`] as the body limit of `PUT /api/branding`.
+pub struct BrandingLimit;
+
+impl BodyLimit for BrandingLimit {
+    fn bytes(_: &HttpRequest) -> Option<usize> {
+        Some(JSON_LIMIT_BYTES)
+    }
+}
+
 /// What survives in the home page: ammonia's default safe tags and attributes (formatting,
 /// links, images, tables; never scripts, styles, event handlers or forms), with links and image
 /// sources limited to web, mail and phone URLs. Links get `rel="noopener noreferrer"`.
@@ -42,41 +51,58 @@ static HOME_HTML_SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(
     builder
 });
 
-/// The body of `PUT /api/branding`: the whole branding. An optional field left out, `null` or
-/// blank clears it.
-#[derive(Deserialize)]
+/// The whole branding. An optional field left out, `null` or blank clears it.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutBranding {
+    /// At most 100 characters.
     app_name: String,
+    /// An `https://` URL (`http://` only for localhost).
     logo_url: Option<String>,
+    /// `#rgb` or `#rrggbb`.
     primary_color: Option<String>,
+    /// `#rgb` or `#rrggbb`.
     secondary_color: Option<String>,
+    /// A plain address such as `help@example.com`.
     support_email: Option<String>,
+    /// An `https://` URL (`http://` only for localhost).
     support_url: Option<String>,
+    /// The home page, at most 100 000 characters of HTML; scripts, styles, event handlers and
+    /// forms are removed.
     home_html: Option<String>,
+    /// The hostname the tenant's login page is served on, such as `login.example.com`; no two
+    /// tenants share one.
     custom_host: Option<String>,
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/branding")
-            .app_data(json_limit(JSON_LIMIT_BYTES))
-            .route(web::get().to(get))
-            .route(web::put().to(replace)),
-    )
-    .route("/public/branding", web::get().to(public));
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(get).service(replace).service(public);
 }
 
-/// `GET /api/branding` (any user of a tenant): the caller's tenant's branding.
+/// The caller's tenant's branding (its defaults while it has set none). Any user of a tenant.
+#[utoipa::path(
+    tag = "branding",
+    responses((status = 200, description = "The branding", body = Envelope<Branding>)),
+)]
+#[get("/branding")]
 pub async fn get(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
     Ok(ok(cached_branding(&state, user.tenant_id()).await?))
 }
 
-/// `PUT /api/branding` (tenant admins): replaces the branding; answers with what was stored.
+/// Replaces the tenant's branding. Tenant admins.
+///
+/// URLs are normalised and the home page sanitised; the answer is what was stored. 409 when
+/// another tenant already uses `customHost`.
+#[utoipa::path(
+    tag = "branding",
+    request_body = PutBranding,
+    responses((status = 200, description = "The branding as stored", body = Envelope<Branding>)),
+)]
+#[put("/branding")]
 pub async fn replace(
     state: web::Data<AppState>,
     admin: TenantAdmin,
-    body: ApiJson<PutBranding>,
+    body: ApiJson<PutBranding, BrandingLimit>,
 ) -> ApiResult {
     let new = validate(body.into_inner())?;
     let scope = admin.scope(&state.db);
@@ -97,15 +123,27 @@ pub async fn replace(
     Ok(ok(stored))
 }
 
-#[derive(Deserialize)]
+/// Exactly one of `slug` and `host`.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PublicBrandingQuery {
+    /// The tenant's slug.
     slug: Option<String>,
+    /// The tenant's custom host, such as `login.example.com`.
     host: Option<String>,
 }
 
-/// `GET /api/public/branding?slug=…` or `?host=…` (no authentication): the branding a login
-/// page shows, found by the tenant's slug or by its custom host.
+/// The branding a tenant's login page shows, found by the tenant's slug or by its custom host.
+///
+/// Public: no API key. Give exactly one of `slug` and `host`.
+#[utoipa::path(
+    tag = "branding",
+    params(PublicBrandingQuery),
+    responses((status = 200, description = "The tenant's branding", body = Envelope<Branding>)),
+    security(()),
+)]
+#[get("/public/branding")]
 pub async fn public(
     state: web::Data<AppState>,
     query: web::Query<PublicBrandingQuery>,

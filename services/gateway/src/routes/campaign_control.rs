@@ -1,35 +1,40 @@
 //! The owner's controls over a campaign: pause, resume, cancel, and resending the recipients
 //! whose delivery is uncertain. Each takes effect within one batch of the worker.
 
-use actix_web::web;
+use actix_web::{post, web};
 use common::CampaignId;
 use serde::Serialize;
 
 use super::campaigns::CampaignView;
-use super::{ApiResult, ok};
+use super::{ApiResult, Envelope, ok};
 use crate::auth::TenantUser;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/campaigns/{campaign_id}/pause", web::post().to(pause))
-        .route("/campaigns/{campaign_id}/resume", web::post().to(resume))
-        .route("/campaigns/{campaign_id}/cancel", web::post().to(cancel))
-        .route(
-            "/campaigns/{campaign_id}/resend-uncertain",
-            web::post().to(resend_uncertain),
-        );
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(pause)
+        .service(resume)
+        .service(cancel)
+        .service(resend_uncertain);
 }
 
 /// The answer to `resend-uncertain`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Resent {
     /// Recipients queued again.
     resent: u64,
     campaign: CampaignView,
 }
 
-/// `POST /api/campaigns/{id}/pause`: the running batch stops before its next send; every
-/// outcome is kept and a resume goes on exactly where it stopped. 409 for a finished campaign.
+/// Pauses a campaign.
+///
+/// The running batch stops before its next send; every outcome is kept and a resume goes on
+/// exactly where it stopped. 409 for a finished campaign.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
+    responses((status = 200, description = "The paused campaign", body = Envelope<CampaignView>)),
+)]
+#[post("/campaigns/{campaign_id}/pause")]
 pub async fn pause(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -39,8 +44,16 @@ pub async fn pause(
     Ok(ok(CampaignView::from(campaign)))
 }
 
-/// `POST /api/campaigns/{id}/resume`: a paused campaign (or one waiting for WUZAPI, at once)
-/// goes on with its pending recipients. 409 unless paused or waiting.
+/// Resumes a campaign.
+///
+/// A paused campaign (or one waiting for WUZAPI, at once) goes on with its pending recipients.
+/// 409 unless paused or waiting.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
+    responses((status = 200, description = "The resumed campaign", body = Envelope<CampaignView>)),
+)]
+#[post("/campaigns/{campaign_id}/resume")]
 pub async fn resume(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -51,8 +64,15 @@ pub async fn resume(
     Ok(ok(CampaignView::from(campaign)))
 }
 
-/// `POST /api/campaigns/{id}/cancel`: recipients not yet messaged become `cancelled`. 409 for
-/// a finished campaign.
+/// Cancels a campaign.
+///
+/// Recipients not yet messaged become `cancelled`. 409 for a finished campaign.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
+    responses((status = 200, description = "The cancelled campaign", body = Envelope<CampaignView>)),
+)]
+#[post("/campaigns/{campaign_id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -62,9 +82,16 @@ pub async fn cancel(
     Ok(ok(CampaignView::from(campaign)))
 }
 
-/// `POST /api/campaigns/{id}/resend-uncertain`: sends again to the recipients left
-/// `uncertain` by a worker that stopped mid-send. Some of them may have received the message
-/// already; this is the owner's call, never the system's.
+/// Sends again to the recipients whose delivery is uncertain.
+///
+/// Recipients are left `uncertain` by a worker that stopped mid-send. Some of them may have
+/// received the message already; resending is the owner's call, never the system's.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
+    responses((status = 200, description = "How many recipients were queued again, and the campaign", body = Envelope<Resent>)),
+)]
+#[post("/campaigns/{campaign_id}/resend-uncertain")]
 pub async fn resend_uncertain(
     state: web::Data<AppState>,
     user: TenantUser,

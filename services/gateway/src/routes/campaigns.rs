@@ -1,6 +1,6 @@
 //! Campaigns: creating one queues its send.
 
-use actix_web::web;
+use actix_web::{HttpRequest, get, post, web};
 use chrono::{DateTime, Utc};
 use common::template::{MAX_TEMPLATE_LEN, Template};
 use common::{
@@ -10,45 +10,52 @@ use common::{
 use db::campaigns::{Campaign, Recipient};
 use serde::{Deserialize, Serialize};
 
-use super::paging::{ListQuery, ListSpec};
-use super::{ApiJson, ApiResult, accepted, json_limit, ok, required_text};
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
+use super::{ApiJson, ApiResult, BodyLimit, Envelope, accepted, ok, required_text};
 use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The campaign routes; `create_json_limit` is the body limit of `POST /api/campaigns`.
-pub fn routes(create_json_limit: usize) -> impl FnOnce(&mut web::ServiceConfig) {
-    move |cfg| {
-        cfg.service(
-            web::resource("/campaigns")
-                .app_data(json_limit(create_json_limit))
-                .route(web::post().to(create)),
-        )
-        .route("/campaigns/{campaign_id}", web::get().to(get))
-        .route(
-            "/campaigns/{campaign_id}/recipients",
-            web::get().to(recipients),
-        );
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(create).service(get).service(recipients);
+}
+
+/// The body limit of campaign creation (`HTTP_CAMPAIGN_JSON_LIMIT_BYTES`), which carries up to
+/// 100 000 contact ids and so needs more than other endpoints.
+pub struct CampaignLimit;
+
+impl BodyLimit for CampaignLimit {
+    fn bytes(req: &HttpRequest) -> Option<usize> {
+        req.app_data::<web::Data<AppState>>()
+            .map(|state| state.config.campaign_json_limit_bytes)
     }
 }
 
 /// Most recipients one campaign may have (bigger sends are several campaigns or an import).
 const MAX_RECIPIENTS: usize = 100_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCampaign {
+    /// At most 200 characters.
     name: String,
+    /// The inbox (WhatsApp number) that sends the messages.
     inbox_id: InboxId,
-    /// `Hello {{name}}!`; `{a|b}` picks a variant per message.
+    /// `Hello {{name}}!`; `{a|b}` picks a variant per message. Every variable without a default
+    /// (`{{name|there}}`) must be set on every contact.
     template: String,
+    /// The recipients: 1 to 100 000 of the tenant's contacts.
+    #[schema(min_items = 1, max_items = 100_000)]
     contact_ids: Vec<ContactId>,
     /// Pause between two messages of this campaign, drawn uniformly from [min, max].
     #[serde(default = "default_delay_min")]
+    #[schema(maximum = 600_000, default = 3_000)]
     delay_min_ms: u32,
+    /// At least `delayMinMs`, at most 600 000 (ten minutes).
     #[serde(default = "default_delay_max")]
+    #[schema(maximum = 600_000, default = 8_000)]
     delay_max_ms: u32,
-    /// Start later instead of now.
+    /// Start later instead of now (at most 365 days ahead).
     scheduled_at: Option<DateTime<Utc>>,
 }
 
@@ -59,7 +66,8 @@ fn default_delay_max() -> u32 {
     8_000
 }
 
-#[derive(Serialize)]
+/// A campaign as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct CampaignView {
     id: CampaignId,
@@ -69,6 +77,7 @@ pub(crate) struct CampaignView {
     status: CampaignStatus,
     /// Why it is paused, waiting for WUZAPI, failed or cancelled, in words its owner can act on.
     status_reason: Option<String>,
+    /// How many recipients the campaign has.
     total: i32,
     delay_min_ms: i32,
     delay_max_ms: i32,
@@ -79,7 +88,7 @@ pub(crate) struct CampaignView {
 }
 
 /// A job as the answers that start or restart one show it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct JobRef {
     pub id: JobId,
@@ -97,9 +106,9 @@ impl From<&db::jobs::Job> for JobRef {
     }
 }
 
-/// The answer to `POST /api/campaigns`.
-#[derive(Serialize)]
-struct CreatedCampaign {
+/// The campaign just created, and the job that sends it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(crate) struct CreatedCampaign {
     campaign: CampaignView,
     job: JobRef,
 }
@@ -124,12 +133,21 @@ impl From<Campaign> for CampaignView {
     }
 }
 
-/// `POST /api/campaigns`: writes the campaign, its recipients, its job and the outbox row in one
-/// transaction and answers 202; the send runs in `worker-campaign`.
+/// Creates a campaign and queues its send.
+///
+/// The campaign, its recipients and its job are written at once; the messages are sent by a
+/// worker, so the answer is 202 with the job to follow (`GET /jobs/campaign/{campaignId}/status`).
+/// Counts against the campaign and recipient quotas. For tenant users who belong to an account.
+#[utoipa::path(
+    tag = "campaigns",
+    request_body = CreateCampaign,
+    responses((status = 202, description = "The campaign and its queued job", body = Envelope<CreatedCampaign>)),
+)]
+#[post("/campaigns")]
 pub async fn create(
     state: web::Data<AppState>,
     user: TenantUser,
-    body: ApiJson<CreateCampaign>,
+    body: ApiJson<CreateCampaign, CampaignLimit>,
 ) -> ApiResult {
     let account_id = user.account_id()?;
     let body = body.into_inner();
@@ -215,7 +233,13 @@ fn check_schedule(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError>
     Ok(())
 }
 
-/// `GET /api/campaigns/{campaignId}`
+/// One of the tenant's campaigns.
+#[utoipa::path(
+    tag = "campaigns",
+    params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
+    responses((status = 200, description = "The campaign", body = Envelope<CampaignView>)),
+)]
+#[get("/campaigns/{campaign_id}")]
 pub async fn get(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -225,7 +249,8 @@ pub async fn get(
     Ok(ok(CampaignView::from(campaign)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientsFilter {
     /// Only recipients in this state (`pending`, `sending`, `sent`, `failed`, `uncertain`,
@@ -234,12 +259,13 @@ pub struct RecipientsFilter {
 }
 
 /// A recipient's outcome.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecipientView {
     id: RecipientId,
     /// `null` once the contact was deleted; the recipient keeps its phone.
     contact_id: Option<ContactId>,
+    /// E.164 digits, without `+`.
     phone: String,
     status: RecipientStatus,
     /// Why the send failed, in words.
@@ -277,8 +303,17 @@ pub const RECIPIENTS: ListSpec = ListSpec {
     default_fields: &["id", "phone", "status"],
 };
 
-/// `GET /api/campaigns/{campaignId}/recipients?status=&limit=&cursor=&fields=`: each
-/// recipient's outcome, in id order.
+/// Each recipient of a campaign with its outcome, in id order; `status` keeps one state.
+#[utoipa::path(
+    tag = "campaigns",
+    params(
+        ("campaign_id" = uuid::Uuid, Path, description = "The campaign's id"),
+        RecipientsFilter,
+        ListParams,
+    ),
+    responses((status = 200, description = "A page of recipients", body = Page<RecipientView>)),
+)]
+#[get("/campaigns/{campaign_id}/recipients")]
 pub async fn recipients(
     state: web::Data<AppState>,
     user: TenantUser,

@@ -1,6 +1,6 @@
 //! Contacts: create and cursor-paginated list.
 
-use actix_web::web;
+use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use common::{AccountId, ContactId, PhoneNumber};
 use db::contacts::Contact;
@@ -8,30 +8,31 @@ use db::plans::Quota;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::paging::{ListQuery, ListSpec};
-use super::{ApiJson, ApiResult, created};
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
+use super::{ApiJson, ApiResult, Envelope, Routes, created};
 use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/contacts", web::post().to(create))
-        .route("/contacts", web::get().to(list));
+pub fn routes(cfg: &mut Routes) {
+    cfg.service(create).service(list);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateContact {
+    /// As people type it (`+55 (11) 99999-9999`); stored as E.164 digits.
     phone: String,
     #[serde(default)]
     name: String,
     /// Extra template variables, e.g. `{"city": "Recife"}`.
     #[serde(default)]
+    #[schema(value_type = Object, additional_properties)]
     fields: Map<String, Value>,
 }
 
 /// A contact as the API shows it.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactView {
     id: ContactId,
@@ -39,6 +40,8 @@ pub struct ContactView {
     /// E.164 digits, without `+`.
     phone: String,
     name: String,
+    /// Extra template variables: text, numbers or booleans.
+    #[schema(value_type = Object)]
     fields: Value,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -60,6 +63,13 @@ impl From<Contact> for ContactView {
 
 const MAX_FIELDS: usize = 50;
 
+/// Creates a contact (counts against the `max_contacts` quota).
+#[utoipa::path(
+    tag = "contacts",
+    request_body = CreateContact,
+    responses((status = 201, description = "The contact", body = Envelope<ContactView>)),
+)]
+#[post("/contacts")]
 pub async fn create(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -120,7 +130,13 @@ pub const CONTACTS: ListSpec = ListSpec {
     default_fields: &["id", "phone", "name"],
 };
 
-/// `GET /api/contacts?limit=&cursor=&fields=`: oldest first; `nextCursor` fetches the next page.
+/// The tenant's contacts, oldest first; `nextCursor` fetches the next page.
+#[utoipa::path(
+    tag = "contacts",
+    params(ListParams),
+    responses((status = 200, description = "A page of contacts", body = Page<ContactView>)),
+)]
+#[get("/contacts")]
 pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
     let page = query.page(&CONTACTS)?;
     let (rows, more) =

@@ -1,39 +1,43 @@
 //! Inboxes: WhatsApp numbers reached through WUZAPI. Tokens go in, only hints come out.
 
-use actix_web::web;
+use actix_web::{get, post, web};
 use common::AccountId;
 use db::inboxes::Inbox;
 use db::plans::Quota;
 use serde::{Deserialize, Serialize};
 
-use super::paging::{ListQuery, ListSpec};
-use super::{ApiJson, ApiResult, created, required_text};
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
+use super::{ApiJson, ApiResult, Envelope, created, required_text};
 use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/inboxes", web::post().to(create))
-        .route("/inboxes", web::get().to(list));
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(create).service(list);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateInbox {
+    /// At most 200 characters.
     name: String,
-    /// The WUZAPI user token of this number.
+    /// The WUZAPI user token of this number (at most 512 characters). Stored encrypted; only a
+    /// hint is shown.
     token: String,
     /// Defaults to `WUZAPI_URL`; otherwise its host must be allowed by `WUZAPI_ALLOWED_HOSTS`.
     wuzapi_url: Option<String>,
 }
 
-#[derive(Serialize)]
+/// An inbox as the API shows it: never its token.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InboxView {
     id: common::InboxId,
     account_id: AccountId,
     name: String,
+    /// The WUZAPI server this number is reached through.
     wuzapi_url: String,
+    /// The token's last four characters (`…abcd`), to recognise it.
     token_hint: String,
     created_at: chrono::DateTime<chrono::Utc>,
 }
@@ -51,6 +55,16 @@ impl From<Inbox> for InboxView {
     }
 }
 
+/// Adds an inbox: a WhatsApp number reached through WUZAPI.
+///
+/// Counts against the `max_inboxes` quota. For tenant users who belong to an account; the
+/// inbox belongs to that account.
+#[utoipa::path(
+    tag = "inboxes",
+    request_body = CreateInbox,
+    responses((status = 201, description = "The inbox", body = Envelope<InboxView>)),
+)]
+#[post("/inboxes")]
 pub async fn create(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -102,7 +116,13 @@ pub const INBOXES: ListSpec = ListSpec {
     default_fields: &["id", "name"],
 };
 
-/// `GET /api/inboxes?limit=&cursor=&fields=`: the tenant's inboxes, oldest first.
+/// The tenant's inboxes, oldest first; `nextCursor` fetches the next page.
+#[utoipa::path(
+    tag = "inboxes",
+    params(ListParams),
+    responses((status = 200, description = "A page of inboxes", body = Page<InboxView>)),
+)]
+#[get("/inboxes")]
 pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
     let page = query.page(&INBOXES)?;
     let (rows, more) = db::inboxes::page(user.scope(&state.db), page.after(), page.limit()).await?;

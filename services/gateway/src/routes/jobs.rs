@@ -2,7 +2,7 @@
 //! and dead-lettered jobs with replay. Tenant users see their tenant's jobs; the superadmin sees
 //! the whole platform.
 
-use actix_web::web;
+use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
 use common::{CampaignId, CampaignStatus, JobId, JobState, QueueName, WorkerId};
 use db::Reach;
@@ -11,32 +11,30 @@ use sea_orm::{AccessMode, IsolationLevel, TransactionTrait};
 use serde::{Deserialize, Serialize};
 
 use super::campaigns::JobRef;
-use super::paging::{ListQuery, ListSpec};
-use super::{ApiResult, ok};
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
+use super::{ApiResult, Envelope, ok};
 use crate::auth::{Caller, Superadmin, TenantUser};
 use crate::error::ApiError;
 use crate::queue_stats::BrokerCounts;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/jobs/campaign/{campaign_id}/status",
-        web::get().to(campaign_status),
-    )
-    .route("/jobs/queues/stats", web::get().to(queue_stats))
-    .route("/jobs/workers/status", web::get().to(workers_status))
-    .route("/jobs/dead", web::get().to(dead_letters))
-    // Before `/jobs/{job_id}/replay`, which would take `dead` for a job id.
-    .route("/jobs/dead/replay", web::post().to(replay_all))
-    .route("/jobs/{job_id}/replay", web::post().to(replay));
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(campaign_status)
+        .service(queue_stats)
+        .service(workers_status)
+        .service(dead_letters)
+        // Before `/jobs/{job_id}/replay`, which would take `dead` for a job id.
+        .service(replay_all)
+        .service(replay);
 }
 
-/// A campaign's job as `GET /api/jobs/campaign/{campaignId}/status` shows it.
-#[derive(Serialize)]
+/// A campaign's job: its state, attempts and progress.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CampaignJobStatus {
     campaign_id: CampaignId,
     campaign_status: CampaignStatus,
+    /// Why the campaign is paused, waiting for WUZAPI, failed or cancelled, in words.
     status_reason: Option<String>,
     job_id: JobId,
     queue: QueueName,
@@ -46,7 +44,10 @@ struct CampaignJobStatus {
     /// When a delayed job runs again.
     next_attempt_at: Option<DateTime<Utc>>,
     progress: Progress,
+    /// What the job reported when it finished.
+    #[schema(value_type = Option<Object>)]
     result: Option<serde_json::Value>,
+    /// Why the last attempt failed.
     error: Option<String>,
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
@@ -54,7 +55,7 @@ struct CampaignJobStatus {
 }
 
 /// Recipients per state, and how much of the campaign is done.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Progress {
     sent: i64,
@@ -64,12 +65,21 @@ struct Progress {
     sending: i64,
     cancelled: i64,
     total: i64,
+    /// Recipients done (sent, failed, uncertain or cancelled) out of `total`, 0 to 100.
     percent: i64,
 }
 
-/// `GET /api/jobs/campaign/{campaignId}/status`: the campaign's job, its state (waiting,
-/// active, completed, failed, delayed) with attempts and next attempt time, and progress
-/// counted from its recipients.
+/// The status of a campaign's job.
+///
+/// Its state (waiting, active, completed, failed, delayed) with attempts and next attempt
+/// time, and the campaign's progress counted from its recipients. Tenant users, for their
+/// tenant's campaigns.
+#[utoipa::path(
+    tag = "jobs",
+    params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
+    responses((status = 200, description = "The campaign's job", body = Envelope<CampaignJobStatus>)),
+)]
+#[get("/jobs/campaign/{campaign_id}/status")]
 pub async fn campaign_status(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -126,8 +136,8 @@ pub async fn campaign_status(
     }))
 }
 
-/// The answer of `GET /api/jobs/queues/stats`.
-#[derive(Serialize)]
+/// Every queue's figures.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct QueueStats {
     queues: Vec<QueueEntry>,
@@ -137,7 +147,7 @@ struct QueueStats {
 
 /// One queue's figures. `broker` and `consumers` are the superadmin's only: absent for
 /// tenants, `null` when RabbitMQ did not answer.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct QueueEntry {
     queue: QueueName,
@@ -147,15 +157,26 @@ struct QueueEntry {
     failed: i64,
     delayed: i64,
     dead_lettered: i64,
+    /// What RabbitMQ holds for this queue (superadmin only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BrokerCounts>)]
     broker: Option<Option<BrokerCounts>>,
+    /// Processes consuming the queue (superadmin only).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u32>)]
     consumers: Option<Option<u32>>,
 }
 
-/// `GET /api/jobs/queues/stats`: per queue, jobs waiting, active, completed, failed, delayed
-/// and dead-lettered (from the job table, scoped to the caller), and what RabbitMQ holds
-/// (ready messages, consumers, dead-letter queue; platform-wide, so only for the superadmin).
+/// Queue statistics.
+///
+/// Per queue, jobs waiting, active, completed, failed, delayed and dead-lettered (the caller's
+/// tenant's, or the whole platform's for the superadmin), and what RabbitMQ holds (ready
+/// messages, consumers, dead-letter queue; platform-wide, so only for the superadmin).
+#[utoipa::path(
+    tag = "jobs",
+    responses((status = 200, description = "Every queue's figures", body = Envelope<QueueStats>)),
+)]
+#[get("/jobs/queues/stats")]
 pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResult {
     let reach = caller.reach(&state.db)?;
     let platform = matches!(reach, Reach::Platform(_));
@@ -194,15 +215,18 @@ pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResul
 }
 
 /// A live worker process.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct WorkerView {
     id: WorkerId,
     queue: QueueName,
     host: String,
     pid: i32,
+    /// Jobs it runs at once at most.
     concurrency: i32,
+    /// Jobs it is running.
     in_flight: i32,
+    /// How often it reports.
     heartbeat_ms: i32,
     started_at: DateTime<Utc>,
     last_heartbeat_at: DateTime<Utc>,
@@ -240,8 +264,16 @@ pub const WORKERS: ListSpec = ListSpec {
     default_fields: &["id", "queue", "host"],
 };
 
-/// `GET /api/jobs/workers/status?limit=&cursor=&fields=`: every live worker process (heard
-/// from within three heartbeats), in id order. Superadmin only: workers serve every tenant.
+/// The live worker processes.
+///
+/// Every worker heard from within three heartbeats, in id order. Superadmin only: workers
+/// serve every tenant.
+#[utoipa::path(
+    tag = "jobs",
+    params(ListParams),
+    responses((status = 200, description = "A page of workers", body = Page<WorkerView>)),
+)]
+#[get("/jobs/workers/status")]
 pub async fn workers_status(
     state: web::Data<AppState>,
     _operator: Superadmin,
@@ -253,15 +285,18 @@ pub async fn workers_status(
     page.respond(views, more, |w| w.id.into_uuid())
 }
 
-#[derive(Serialize)]
+/// A dead-lettered job: it failed every attempt.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct DeadJobView {
     id: JobId,
     queue: QueueName,
+    /// What the job works on (the campaign, for a campaign job).
     subject_id: Option<uuid::Uuid>,
     state: common::JobState,
     attempts: i32,
     max_attempts: i32,
+    /// Why the last attempt failed.
     error: Option<String>,
     created_at: DateTime<Utc>,
     dead_lettered_at: Option<DateTime<Utc>>,
@@ -283,9 +318,11 @@ impl From<Job> for DeadJobView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeadFilter {
+    /// Only the jobs of this queue.
     queue: Option<QueueName>,
 }
 
@@ -305,8 +342,15 @@ pub const DEAD_JOBS: ListSpec = ListSpec {
     default_fields: &["id", "queue", "subjectId", "error"],
 };
 
-/// `GET /api/jobs/dead?queue=&limit=&cursor=&fields=`: dead-lettered jobs, oldest first; a
-/// tenant's own, or the whole platform's for the superadmin.
+/// Dead-lettered jobs, oldest first.
+///
+/// The caller's tenant's, or the whole platform's for the superadmin.
+#[utoipa::path(
+    tag = "jobs",
+    params(DeadFilter, ListParams),
+    responses((status = 200, description = "A page of dead-lettered jobs", body = Page<DeadJobView>)),
+)]
+#[get("/jobs/dead")]
 pub async fn dead_letters(
     state: web::Data<AppState>,
     caller: Caller,
@@ -369,7 +413,16 @@ async fn tidy_dead_queues(state: &AppState, replayed: &[Job]) {
     }
 }
 
-/// `POST /api/jobs/{jobId}/replay`: replays one dead-lettered job.
+/// Replays one dead-lettered job.
+///
+/// The job runs again as a new generation, published at once; a replayed campaign is sendable
+/// again. A tenant's own jobs, or any job for the superadmin.
+#[utoipa::path(
+    tag = "jobs",
+    params(("job_id" = uuid::Uuid, Path, description = "The dead-lettered job's id")),
+    responses((status = 200, description = "The replayed job", body = Envelope<JobRef>)),
+)]
+#[post("/jobs/{job_id}/replay")]
 pub async fn replay(
     state: web::Data<AppState>,
     caller: Caller,
@@ -381,21 +434,31 @@ pub async fn replay(
     Ok(ok(JobRef::from(&job)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ReplayAllQuery {
+    /// Only the jobs of this queue.
     queue: Option<QueueName>,
 }
 
-/// The answer of `POST /api/jobs/dead/replay`.
-#[derive(Serialize)]
+/// How many jobs were replayed.
+#[derive(Serialize, utoipa::ToSchema)]
 struct ReplayedAll {
     /// Jobs replayed by this call.
     replayed: usize,
 }
 
-/// `POST /api/jobs/dead/replay?queue=`: replays every dead-lettered job (of the queue), up to
-/// 1000 per call.
+/// Replays every dead-lettered job (of one queue), up to 1000 per call.
+///
+/// The caller's tenant's jobs, or the whole platform's for the superadmin. Jobs replayed by
+/// someone else meanwhile are skipped.
+#[utoipa::path(
+    tag = "jobs",
+    params(ReplayAllQuery),
+    responses((status = 200, description = "How many jobs were replayed", body = Envelope<ReplayedAll>)),
+)]
+#[post("/jobs/dead/replay")]
 pub async fn replay_all(
     state: web::Data<AppState>,
     caller: Caller,

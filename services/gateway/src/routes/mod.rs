@@ -27,7 +27,7 @@ pub type ApiResult = Result<HttpResponse, ApiError>;
 
 /// `{"success":true,"data":...}`: the envelope of every answer but lists (see
 /// [`paging::Page`]) and errors.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Envelope<T> {
     success: bool,
     data: T,
@@ -58,7 +58,7 @@ pub fn accepted<T: Serialize>(data: T) -> HttpResponse {
 }
 
 /// `{"id":...,"deleted":true}`, the answer of a `DELETE`.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct Deleted<I> {
     id: I,
     deleted: bool,
@@ -78,36 +78,47 @@ pub fn invalid_parameter(field: &str, message: impl Into<String>) -> ApiError {
     }
 }
 
-/// Mounts the API: each module's routes under `/api`. `campaign_json_limit` is the body limit
-/// of campaign creation, which carries up to 100 000 contact ids and so needs more than other
-/// endpoints; list cursors are signed with a key derived from `secrets_key`.
-pub fn configure(
-    cfg: &mut web::ServiceConfig,
-    campaign_json_limit: usize,
-    secrets_key: &db::secrets::KeySetting,
-) {
-    cfg.service(
-        web::scope("/api")
-            .app_data(web::Data::new(paging::CursorKey::derive(secrets_key)))
-            .configure(tenants::routes)
-            .configure(admin_cache::routes)
-            .configure(branding::routes)
-            .configure(stripe::routes)
-            .configure(plans::routes)
-            .configure(inboxes::routes)
-            .configure(access::routes)
-            .configure(contacts::routes)
-            .configure(campaigns::routes(campaign_json_limit))
-            .configure(campaign_control::routes)
-            .configure(jobs::routes),
-    );
+/// The API under `/api`: each module mounts its routes through `utoipa-actix-web`, so a route
+/// and its entry in the OpenAPI document are one registration and cannot drift apart.
+pub fn api() -> utoipa_actix_web::scope::Scope<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    utoipa_actix_web::scope("/api")
+        .configure(tenants::routes)
+        .configure(admin_cache::routes)
+        .configure(branding::routes)
+        .configure(stripe::routes)
+        .configure(plans::routes)
+        .configure(inboxes::routes)
+        .configure(access::routes)
+        .configure(contacts::routes)
+        .configure(campaigns::routes)
+        .configure(campaign_control::routes)
+        .configure(jobs::routes)
 }
 
-/// A JSON body limit for one resource, with the API's error envelope.
-pub fn json_limit(bytes: usize) -> web::JsonConfig {
-    web::JsonConfig::default()
-        .limit(bytes)
-        .error_handler(crate::error::extractors::json_error)
+/// Where a route module mounts its routes.
+pub type Routes<'a> = utoipa_actix_web::service_config::ServiceConfig<'a>;
+
+/// The largest JSON body one endpoint takes, when it is not the gateway's `JSON_LIMIT_BYTES`.
+pub trait BodyLimit {
+    /// `None`: the gateway-wide limit.
+    fn bytes(req: &HttpRequest) -> Option<usize>;
+}
+
+/// The gateway-wide body limit (`JSON_LIMIT_BYTES`).
+pub struct GatewayLimit;
+
+impl BodyLimit for GatewayLimit {
+    fn bytes(_: &HttpRequest) -> Option<usize> {
+        None
+    }
 }
 
 /// Trims a required text field and checks its length.
@@ -138,25 +149,42 @@ pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<Strin
 ///   (PostgreSQL cannot store it), with `field` its path such as `fields.city`.
 ///
 /// Limits and the content type are `web::JsonConfig`'s, as for `web::Json`.
-pub struct ApiJson<T>(pub T);
+///
+/// `L` names an endpoint's own body limit (see [`BodyLimit`]).
+pub struct ApiJson<T, L = GatewayLimit>(pub T, std::marker::PhantomData<L>);
 
-impl<T> ApiJson<T> {
+impl<T, L> ApiJson<T, L> {
     pub fn into_inner(self) -> T {
         self.0
     }
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
+impl<T: DeserializeOwned + 'static, L: BodyLimit> FromRequest for ApiJson<T, L> {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         // Parsing into a `Value` first separates "not JSON" from "not this shape": serde_json
         // reports a number where an enum is expected as a syntax error ("expected value").
-        let json = web::Json::<Value>::from_request(req, payload);
+        let body: LocalBoxFuture<'static, Result<Value, actix_web::Error>> = match L::bytes(req) {
+            None => {
+                let json = web::Json::<Value>::from_request(req, payload);
+                Box::pin(async move { Ok(json.await?.into_inner()) })
+            }
+            Some(limit) => {
+                let json = web::JsonBody::<Value>::new(req, payload, None, true).limit(limit);
+                let req = req.clone();
+                Box::pin(async move {
+                    json.await
+                        .map_err(|e| crate::error::extractors::json_error(e, &req))
+                })
+            }
+        };
         Box::pin(async move {
-            let value = json.await?.into_inner();
-            Ok(ApiJson(decode_body(&value)?))
+            Ok(ApiJson(
+                decode_body(&body.await?)?,
+                std::marker::PhantomData,
+            ))
         })
     }
 }

@@ -47,12 +47,27 @@ pub struct ListSpec {
 
 /// `{"success":true,"data":[...],"nextCursor":...}`: every list's answer. `nextCursor` is
 /// `null` on the last page.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Page<T> {
     success: bool,
     data: Vec<T>,
     next_cursor: Option<String>,
+}
+
+/// The paging parameters every list takes: its OpenAPI description. [`ListQuery`] reads them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // Describes parameters `ListQuery` parses itself.
+pub struct ListParams {
+    /// Items per page (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<u64>,
+    /// The `nextCursor` of the previous page; opaque, and only valid for the same list.
+    cursor: Option<String>,
+    /// Comma-separated names of the fields to return instead of the list's default ones;
+    /// unknown names are refused.
+    fields: Option<String>,
 }
 
 /// An item reduced to the fields the request chose.

@@ -7,17 +7,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use actix_web::web;
+use actix_web::{delete, get, post, put, web};
 use cache::KeyRef;
 use common::{Role, SubscriptionPlanId, TenantId, UserId};
 use db::plans::{
-    Feature, NewPlan, Overrides, Quota, QuotaLimits, Subscription, SubscriptionStatus,
+    Feature, NewPlan, Overrides, Quota, QuotaLimits, Subscription, SubscriptionPlan,
+    SubscriptionStatus,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::paging::{ListQuery, ListSpec};
-use super::{ApiJson, ApiResult, Deleted, created, ok, required_text};
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
+use super::{ApiJson, ApiResult, Deleted, Envelope, created, ok, required_text};
 use crate::auth::{TenantAdmin, TenantUser};
 use crate::cached::{self, tenant_key};
 use crate::error::ApiError;
@@ -39,18 +40,18 @@ cache::key_type! {
     pub UserFeaturesKey: UserFeatures, id = UserId, value = BTreeSet<Feature>, schema = 1
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/plans", web::post().to(create))
-        .route("/plans", web::get().to(list))
-        .route("/plans/{plan_id}", web::get().to(get))
-        .route("/plans/{plan_id}", web::put().to(replace))
-        .route("/plans/{plan_id}", web::delete().to(delete))
-        .route("/users/{user_id}/subscription", web::put().to(subscribe))
-        .route("/users/{user_id}/subscription", web::get().to(subscription))
-        .route("/users/{user_id}/overrides", web::put().to(set_overrides))
-        .route("/me/subscription", web::get().to(my_subscription))
-        .route("/me/quotas", web::get().to(my_quotas))
-        .route("/me/features", web::get().to(my_features));
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(create)
+        .service(list)
+        .service(get)
+        .service(replace)
+        .service(delete)
+        .service(subscribe)
+        .service(subscription)
+        .service(set_overrides)
+        .service(my_subscription)
+        .service(my_quotas)
+        .service(my_features);
 }
 
 /// Longest plan name.
@@ -110,15 +111,19 @@ fn subscription_keys(user_id: UserId, tenant_id: TenantId) -> [KeyRef; 3] {
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PlanBody {
+    /// 1 to 100 characters, unique in the tenant.
     name: String,
-    /// Quota name to limit; a missing quota or `null` is unlimited.
+    /// Quota name to limit (a whole number of at least 0); a missing quota or `null` is
+    /// unlimited.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<Quota, Option<i64>>)]
     quotas: Map<String, Value>,
     /// Feature names the plan includes.
     #[serde(default)]
+    #[schema(value_type = Vec<Feature>)]
     features: Vec<String>,
 }
 
@@ -209,7 +214,13 @@ fn parse_plan(body: PlanBody) -> Result<NewPlan, ApiError> {
     })
 }
 
-/// `POST /api/plans` (tenant admin) `{name, quotas, features}`
+/// Creates a subscription plan: its quotas and features (tenant admin).
+#[utoipa::path(
+    tag = "plans",
+    request_body = PlanBody,
+    responses((status = 201, description = "The new plan", body = Envelope<SubscriptionPlan>)),
+)]
+#[post("/plans")]
 pub async fn create(
     state: web::Data<AppState>,
     admin: TenantAdmin,
@@ -234,14 +245,27 @@ pub const PLANS: ListSpec = ListSpec {
     default_fields: &["id", "name"],
 };
 
-/// `GET /api/plans?limit=&cursor=&fields=` (tenant admin): the tenant's plans, oldest first.
+/// The tenant's subscription plans, oldest first (tenant admin); `nextCursor` fetches the next
+/// page.
+#[utoipa::path(
+    tag = "plans",
+    params(ListParams),
+    responses((status = 200, description = "A page of plans", body = Page<SubscriptionPlan>)),
+)]
+#[get("/plans")]
 pub async fn list(state: web::Data<AppState>, admin: TenantAdmin, query: ListQuery) -> ApiResult {
     let page = query.page(&PLANS)?;
     let (plans, more) = db::plans::page(admin.scope(&state.db), page.after(), page.limit()).await?;
     page.respond(plans, more, |plan| plan.id.into_uuid())
 }
 
-/// `GET /api/plans/{planId}` (tenant admin)
+/// One subscription plan of the tenant (tenant admin).
+#[utoipa::path(
+    tag = "plans",
+    params(("plan_id" = SubscriptionPlanId, Path, description = "The plan's id")),
+    responses((status = 200, description = "The plan", body = Envelope<SubscriptionPlan>)),
+)]
+#[get("/plans/{plan_id}")]
 pub async fn get(
     state: web::Data<AppState>,
     admin: TenantAdmin,
@@ -251,8 +275,15 @@ pub async fn get(
     Ok(ok(plan))
 }
 
-/// `PUT /api/plans/{planId}` (tenant admin) `{name, quotas, features}`: replaces the plan; its
-/// subscribers' cached subscription, quotas and features are dropped.
+/// Replaces a plan's name, quotas and features (tenant admin); its subscribers get the new
+/// limits and features at once.
+#[utoipa::path(
+    tag = "plans",
+    params(("plan_id" = SubscriptionPlanId, Path, description = "The plan's id")),
+    request_body = PlanBody,
+    responses((status = 200, description = "The plan as replaced", body = Envelope<SubscriptionPlan>)),
+)]
+#[put("/plans/{plan_id}")]
 pub async fn replace(
     state: web::Data<AppState>,
     admin: TenantAdmin,
@@ -271,7 +302,13 @@ pub async fn replace(
     Ok(ok(plan))
 }
 
-/// `DELETE /api/plans/{planId}` (tenant admin): 409 while users are subscribed to it.
+/// Deletes a plan (tenant admin); refused with 409 while users are subscribed to it.
+#[utoipa::path(
+    tag = "plans",
+    params(("plan_id" = SubscriptionPlanId, Path, description = "The plan's id")),
+    responses((status = 200, description = "The plan is deleted", body = Envelope<Deleted<SubscriptionPlanId>>)),
+)]
+#[delete("/plans/{plan_id}")]
 pub async fn delete(
     state: web::Data<AppState>,
     admin: TenantAdmin,
@@ -282,14 +319,22 @@ pub async fn delete(
     Ok(ok(Deleted::new(plan_id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SubscribeBody {
     plan_id: SubscriptionPlanId,
     status: SubscriptionStatus,
 }
 
-/// `PUT /api/users/{userId}/subscription` (tenant admin) `{planId, status}`
+/// Subscribes a user of the tenant to a plan, or changes its subscription's plan or status
+/// (tenant admin). Every status but `canceled` gets the plan's quotas.
+#[utoipa::path(
+    tag = "plans",
+    params(("user_id" = UserId, Path, description = "The user's id")),
+    request_body = SubscribeBody,
+    responses((status = 200, description = "The user's subscription", body = Envelope<Subscription>)),
+)]
+#[put("/users/{user_id}/subscription")]
 pub async fn subscribe(
     state: web::Data<AppState>,
     admin: TenantAdmin,
@@ -299,13 +344,18 @@ pub async fn subscribe(
     let body = body.into_inner();
     let scope = admin.scope(&state.db);
     let user_id = path.into_inner();
-    let subscription = db::plans::subscribe(scope, user_id, body.plan_id, body.status).await?;
+    let subscribed = db::plans::subscribe(scope, user_id, body.plan_id, body.status).await?;
     cached::invalidate(&state, subscription_keys(user_id, scope.tenant_id())).await;
-    Ok(ok(subscription))
+    Ok(ok(subscribed))
 }
 
-/// `GET /api/users/{userId}/subscription` (tenant admin, or the user itself): `null` when the
-/// user has no subscription.
+/// A user's subscription, `null` when it has none (tenant admin, or the user itself).
+#[utoipa::path(
+    tag = "plans",
+    params(("user_id" = UserId, Path, description = "The user's id")),
+    responses((status = 200, description = "The user's subscription, or `null`", body = Envelope<Option<Subscription>>)),
+)]
+#[get("/users/{user_id}/subscription")]
 pub async fn subscription(
     state: web::Data<AppState>,
     user: TenantUser,
@@ -321,14 +371,16 @@ pub async fn subscription(
     Ok(ok(subscription_of(&state, &user, user_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OverridesBody {
     /// Quota name to limit (`null`: unlimited); a quota left out keeps the plan's limit.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<Quota, Option<i64>>)]
     quotas: Map<String, Value>,
     /// Feature name to on or off; a feature left out keeps the plan's choice.
     #[serde(default)]
+    #[schema(value_type = BTreeMap<Feature, bool>)]
     features: Map<String, Value>,
 }
 
@@ -352,8 +404,15 @@ fn parse_overrides(body: OverridesBody) -> Result<Overrides, ApiError> {
     Ok(Overrides { quotas, features })
 }
 
-/// `PUT /api/users/{userId}/overrides` (tenant admin) `{quotas, features}`: replaces the user's
-/// overrides (empty objects clear them).
+/// Replaces a user's overrides of its plan's quotas and features (tenant admin); empty objects
+/// clear them.
+#[utoipa::path(
+    tag = "plans",
+    params(("user_id" = UserId, Path, description = "The user's id")),
+    request_body = OverridesBody,
+    responses((status = 200, description = "The overrides as stored", body = Envelope<Overrides>)),
+)]
+#[put("/users/{user_id}/overrides")]
 pub async fn set_overrides(
     state: web::Data<AppState>,
     admin: TenantAdmin,
@@ -373,21 +432,43 @@ pub async fn set_overrides(
     Ok(ok(stored))
 }
 
-/// `GET /api/me/subscription`: the caller's subscription, `null` when it has none.
+/// The caller's subscription, `null` when it has none (any tenant user).
+#[utoipa::path(
+    tag = "plans",
+    responses((status = 200, description = "The caller's subscription, or `null`", body = Envelope<Option<Subscription>>)),
+)]
+#[get("/me/subscription")]
 pub async fn my_subscription(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
     Ok(ok(subscription_of(&state, &user, user.user_id()).await?))
 }
 
-/// One quota of `GET /api/me/quotas`.
-#[derive(Serialize)]
+/// One quota of the caller: its limit and its account's usage.
+#[derive(Serialize, utoipa::ToSchema)]
 struct QuotaUsage {
     /// `null`: unlimited.
     limit: Option<i64>,
     used: i64,
 }
 
-/// `GET /api/me/quotas`: per quota, the caller's limit (`null`: unlimited) and its account's
-/// usage now.
+/// Every quota, by name: the caller's limit and its account's usage.
+// The OpenAPI description of the answer of `my_quotas`, which builds it as a map from
+// `Quota::ALL` (a test checks the two agree).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes a map `my_quotas` builds.
+struct QuotaUsages {
+    max_inboxes: QuotaUsage,
+    max_contacts: QuotaUsage,
+    max_campaigns: QuotaUsage,
+    messages_per_day: QuotaUsage,
+}
+
+/// Per quota, the caller's limit (`null`: unlimited) and its account's usage now (any tenant
+/// user).
+#[utoipa::path(
+    tag = "plans",
+    responses((status = 200, description = "Every quota's limit and usage", body = Envelope<QuotaUsages>)),
+)]
+#[get("/me/quotas")]
 pub async fn my_quotas(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
     let limits = limits_of(&state, &user, user.user_id()).await?;
     let account_id = user.account_id()?;
@@ -402,7 +483,24 @@ pub async fn my_quotas(state: web::Data<AppState>, user: TenantUser) -> ApiResul
     Ok(ok(quotas))
 }
 
-/// `GET /api/me/features`: every feature, and whether the caller has it.
+/// Every feature, by name: whether the caller has it.
+// The OpenAPI description of the answer of `my_features`, which builds it as a map from
+// `Feature::ALL` (a test checks the two agree).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // Describes a map `my_features` builds.
+struct FeatureFlags {
+    bulk_campaigns: bool,
+    webhooks: bool,
+    reports: bool,
+    api_access: bool,
+}
+
+/// Every feature, and whether the caller has it (any tenant user).
+#[utoipa::path(
+    tag = "plans",
+    responses((status = 200, description = "Every feature, on or off", body = Envelope<FeatureFlags>)),
+)]
+#[get("/me/features")]
 pub async fn my_features(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
     let enabled = features_of(&state, &user, user.user_id()).await?;
     let features: BTreeMap<&'static str, bool> = Feature::ALL
@@ -410,4 +508,27 @@ pub async fn my_features(state: web::Data<AppState>, user: TenantUser) -> ApiRes
         .map(|feature| (feature.as_str(), enabled.contains(&feature)))
         .collect();
     Ok(ok(features))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::{RefOr, Schema};
+
+    use super::*;
+
+    fn property_names(schema: RefOr<Schema>) -> Vec<String> {
+        match schema {
+            RefOr::T(Schema::Object(object)) => object.properties.into_keys().collect(),
+            _ => panic!("not an object schema"),
+        }
+    }
+
+    #[test]
+    fn the_documented_maps_name_every_quota_and_feature() {
+        let quotas: Vec<String> = Quota::ALL.iter().map(|q| q.as_str().to_owned()).collect();
+        assert_eq!(property_names(QuotaUsages::schema()), quotas);
+        let features: Vec<String> = Feature::ALL.iter().map(|f| f.as_str().to_owned()).collect();
+        assert_eq!(property_names(FeatureFlags::schema()), features);
+    }
 }

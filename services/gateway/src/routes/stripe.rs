@@ -5,14 +5,14 @@
 //! `stripe_settings:{tenantId}`, the default-period analytics under `stripe_analytics:{tenantId}`;
 //! every write drops exactly the entry it changes.
 
-use actix_web::{HttpRequest, web};
+use actix_web::{HttpRequest, delete, get, post, put, web};
 use chrono::{DateTime, Duration, Utc};
 use common::{ErrorCode, TenantId};
 use db::stripe::{NewStripeSettings, Recorded, StripeAnalytics, StripeSettings, WebhookSecret};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, ApiResult, invalid_parameter, ok, required_text};
+use super::{ApiJson, ApiResult, Envelope, invalid_parameter, ok, required_text};
 use crate::auth::TenantAdmin;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,15 +27,12 @@ cache::key_type! {
     pub StripeAnalyticsKey: StripeAnalytics, id = TenantId, value = StripeAnalytics, schema = 1
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/stripe/settings")
-            .route(web::get().to(get_settings))
-            .route(web::put().to(put_settings))
-            .route(web::delete().to(delete_settings)),
-    )
-    .route("/stripe/analytics", web::get().to(analytics))
-    .route("/webhooks/stripe/{tenant_id}", web::post().to(webhook));
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(get_settings)
+        .service(put_settings)
+        .service(delete_settings)
+        .service(analytics)
+        .service(webhook);
 }
 
 /// How far a delivery's signature timestamp may be from now: Stripe's own default.
@@ -44,17 +41,21 @@ const WEBHOOK_TOLERANCE_SECS: i64 = ::stripe::signature::DEFAULT_TOLERANCE_SECS;
 const DEFAULT_PERIOD_DAYS: i64 = 30;
 const MAX_KEY_CHARS: usize = 255;
 
-/// The body of `PUT /api/stripe/settings`: all three keys, replacing what was stored.
-#[derive(Deserialize)]
+/// All three keys, replacing what was stored.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PutSettings {
+    /// `pk_live_...` or `pk_test_...`.
     publishable_key: String,
+    /// `sk_...` or a restricted `rk_...` key, of the same mode (live or test) as the
+    /// publishable key. Stored encrypted; only a hint is shown.
     secret_key: String,
+    /// The webhook's signing secret, `whsec_...`. Stored encrypted; only a hint is shown.
     webhook_secret: String,
 }
 
-/// The settings as the API shows them.
-#[derive(Serialize)]
+/// The Stripe settings as the API shows them: no secret, only hints.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SettingsView {
     #[serde(flatten)]
@@ -72,7 +73,12 @@ impl SettingsView {
     }
 }
 
-/// `GET /api/stripe/settings` (tenant admins).
+/// The tenant's Stripe settings: the publishable key and hints of the secrets. Tenant admins.
+#[utoipa::path(
+    tag = "stripe",
+    responses((status = 200, description = "The settings", body = Envelope<SettingsView>)),
+)]
+#[get("/stripe/settings")]
 pub async fn get_settings(state: web::Data<AppState>, admin: TenantAdmin) -> ApiResult {
     let scope = admin.scope(&state.db);
     let tenant_id = scope.tenant_id();
@@ -86,7 +92,13 @@ pub async fn get_settings(state: web::Data<AppState>, admin: TenantAdmin) -> Api
     Ok(ok(SettingsView::new(settings, tenant_id)))
 }
 
-/// `PUT /api/stripe/settings` (tenant admins): replaces the keys; answers with the view.
+/// Replaces the tenant's Stripe keys. Tenant admins.
+#[utoipa::path(
+    tag = "stripe",
+    request_body = PutSettings,
+    responses((status = 200, description = "The settings as stored", body = Envelope<SettingsView>)),
+)]
+#[put("/stripe/settings")]
 pub async fn put_settings(
     state: web::Data<AppState>,
     admin: TenantAdmin,
@@ -104,13 +116,20 @@ pub async fn put_settings(
     Ok(ok(SettingsView::new(stored, tenant_id)))
 }
 
-#[derive(Serialize)]
+/// `{"deleted":true}`.
+#[derive(Serialize, utoipa::ToSchema)]
 struct SettingsDeleted {
     deleted: bool,
 }
 
-/// `DELETE /api/stripe/settings` (tenant admins): removes the keys, after which the webhook
-/// refuses every delivery. Recorded events and analytics stay.
+/// Removes the tenant's Stripe keys. Tenant admins.
+///
+/// The webhook then refuses every delivery. Recorded events and analytics stay.
+#[utoipa::path(
+    tag = "stripe",
+    responses((status = 200, description = "The settings are gone", body = Envelope<SettingsDeleted>)),
+)]
+#[delete("/stripe/settings")]
 pub async fn delete_settings(state: web::Data<AppState>, admin: TenantAdmin) -> ApiResult {
     let scope = admin.scope(&state.db);
     if !db::stripe::delete_settings(scope).await? {
@@ -183,16 +202,30 @@ fn stripe_key(field: &str, value: &str, prefixes: &[&str]) -> Result<String, Api
 }
 
 /// The acknowledgement Stripe gets for a verified delivery.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct WebhookReceipt {
     received: bool,
     /// The event was recorded before (a redelivery) and changed nothing.
     duplicate: bool,
 }
 
-/// `POST /api/webhooks/stripe/{tenantId}` (Stripe; no bearer key: the signature authenticates).
-/// Answers 400 `invalid_signature` and records nothing unless `Stripe-Signature` verifies
-/// against the tenant's webhook secret; a redelivered event is acknowledged and changes nothing.
+/// Receives a tenant's Stripe events (called by Stripe).
+///
+/// No API key: the `Stripe-Signature` header authenticates the delivery. Answers 400
+/// `invalid_signature` and records nothing unless it verifies against the tenant's webhook
+/// secret; a redelivered event is acknowledged and changes nothing. Register
+/// `/api/webhooks/stripe/{tenantId}` (the settings' `webhookUrl`) in the Stripe dashboard.
+#[utoipa::path(
+    tag = "stripe",
+    params(
+        ("tenant_id" = uuid::Uuid, Path, description = "The tenant whose Stripe account sends the event"),
+        ("Stripe-Signature" = String, Header, description = "Stripe's signature of the body, verified with the tenant's webhook secret"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "A Stripe event, as Stripe signed it (verified byte for byte)"),
+    responses((status = 200, description = "The delivery was verified and recorded (or was a redelivery)", body = Envelope<WebhookReceipt>)),
+    security(()),
+)]
+#[post("/webhooks/stripe/{tenant_id}")]
 pub async fn webhook(
     state: web::Data<AppState>,
     path: web::Path<TenantId>,
@@ -254,17 +287,28 @@ pub async fn webhook(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsQuery {
     /// RFC 3339; defaults to 30 days before `to`.
+    #[param(format = DateTime)]
     from: Option<String>,
     /// RFC 3339; defaults to now.
+    #[param(format = DateTime)]
     to: Option<String>,
 }
 
-/// `GET /api/stripe/analytics?from=…&to=…` (tenant admins): MRR, subscription counts, revenue
-/// and churn for `[from, to)`. The default period (the last 30 days) is cached.
+/// The tenant's Stripe analytics. Tenant admins.
+///
+/// MRR, subscription counts, revenue and churn for `[from, to)`, computed from the events the
+/// webhook recorded. The default period is the last 30 days.
+#[utoipa::path(
+    tag = "stripe",
+    params(AnalyticsQuery),
+    responses((status = 200, description = "The analytics", body = Envelope<StripeAnalytics>)),
+)]
+#[get("/stripe/analytics")]
 pub async fn analytics(
     state: web::Data<AppState>,
     admin: TenantAdmin,

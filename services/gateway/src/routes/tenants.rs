@@ -1,32 +1,36 @@
 //! Tenants, users and API keys.
 
-use actix_web::web;
+use actix_web::{delete, get, patch, post, web};
 use common::{AccountId, ApiKeyId, ErrorCode, Plan, Role, TenantId, UserId};
 use db::auth::KeyAccess;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiJson, ApiResult, Deleted, created, ok, required_text};
+use super::{ApiJson, ApiResult, Deleted, Envelope, created, ok, required_text};
 use crate::auth::{Caller, Superadmin, TenantUser, principal_keys};
 use crate::cached;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin/tenants", web::post().to(create_tenant))
-        .route("/admin/tenants/{tenant_id}", web::patch().to(update_tenant))
-        .route("/me", web::get().to(me))
-        .route("/users/{user_id}", web::delete().to(delete_user))
-        .route("/api-keys/{key_id}", web::delete().to(revoke_api_key))
-        .route("/tenants/current", web::get().to(current_tenant))
-        .route("/users", web::post().to(create_user))
-        .route("/users/{user_id}/api-keys", web::post().to(create_api_key));
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(create_tenant)
+        .service(update_tenant)
+        .service(me)
+        .service(delete_user)
+        .service(revoke_api_key)
+        .service(current_tenant)
+        .service(create_user)
+        .service(create_api_key);
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateTenant {
+    /// 1 to 200 characters.
     name: String,
+    /// 2 to 63 characters of `a-z`, `0-9` and `-`, not starting with `-` (upper case is
+    /// lowered); unique on the platform.
     slug: String,
+    /// The platform plan; `free` when left out.
     #[serde(default = "default_plan")]
     plan: Plan,
 }
@@ -35,13 +39,16 @@ fn default_plan() -> Plan {
     Plan::Free
 }
 
-#[derive(Serialize)]
+/// A tenant as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct TenantView {
     id: TenantId,
     name: String,
     slug: String,
+    /// The platform plan, which sets the tenant's API rate limit.
     plan: Plan,
+    /// The account created with the tenant; only in the answer to its creation.
     #[serde(skip_serializing_if = "Option::is_none")]
     default_account_id: Option<AccountId>,
 }
@@ -58,7 +65,13 @@ impl TenantView {
     }
 }
 
-/// `POST /api/admin/tenants` (superadmin): a tenant and its default account.
+/// Creates a tenant and its default account (superadmin only).
+#[utoipa::path(
+    tag = "admin",
+    request_body = CreateTenant,
+    responses((status = 201, description = "The new tenant, with its default account's id", body = Envelope<TenantView>)),
+)]
+#[post("/admin/tenants")]
 pub async fn create_tenant(
     state: web::Data<AppState>,
     operator: Superadmin,
@@ -90,25 +103,33 @@ pub async fn create_tenant(
     Ok(created(TenantView::new(tenant, Some(account.id))))
 }
 
-/// `GET /api/tenants/current`: the caller's tenant.
+/// The caller's own tenant (any tenant user).
+#[utoipa::path(
+    tag = "tenants",
+    responses((status = 200, description = "The caller's tenant", body = Envelope<TenantView>)),
+)]
+#[get("/tenants/current")]
 pub async fn current_tenant(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
     let tenant = db::tenants::find_tenant(user.scope(&state.db)).await?;
     Ok(ok(TenantView::new(tenant, None)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateUser {
+    /// An email address, at most 320 characters.
     email: String,
     #[serde(default)]
     name: String,
+    /// `tenant_admin` or `user`; superadmins are not created through the API.
     role: Role,
     /// Required for superadmins; tenant admins always create in their own tenant (naming
     /// another one is refused).
     tenant_id: Option<TenantId>,
 }
 
-#[derive(Serialize)]
+/// A user as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UserView {
     id: UserId,
@@ -119,8 +140,17 @@ struct UserView {
     role: Role,
 }
 
-/// `POST /api/users`: a superadmin creates tenant admins and users of any tenant; a tenant
-/// admin creates users and admins of its own tenant.
+/// Creates a user in the default account of a tenant.
+///
+/// A superadmin creates tenant admins and users of any tenant (`tenantId` required); a tenant
+/// admin creates users and admins of its own tenant (`tenantId` left out or its own). Plain
+/// users may not create users.
+#[utoipa::path(
+    tag = "tenants",
+    request_body = CreateUser,
+    responses((status = 201, description = "The new user", body = Envelope<UserView>)),
+)]
+#[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -185,15 +215,16 @@ pub async fn create_user(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateApiKey {
+    /// A label for the key (cut to 200 characters).
     #[serde(default)]
     name: String,
 }
 
 /// A new API key: the only answer that ever holds the raw key.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct NewApiKeyView {
     id: ApiKeyId,
@@ -201,11 +232,23 @@ struct NewApiKeyView {
     name: String,
     /// The key's first characters, to recognise it in lists.
     prefix: String,
+    /// The raw key (`wzm_...`), to send as `Authorization: Bearer <key>`.
     key: String,
+    /// A reminder that the key is not shown again.
     notice: &'static str,
 }
 
-/// `POST /api/users/{userId}/api-keys`: the raw key is in this response and nowhere else.
+/// Creates an API key for a user. The raw key is in this answer and nowhere else: store it.
+///
+/// Superadmins create keys for any user, tenant admins for their tenant's users, users only
+/// for themselves.
+#[utoipa::path(
+    tag = "tenants",
+    params(("user_id" = UserId, Path, description = "The user the key authenticates as")),
+    request_body = CreateApiKey,
+    responses((status = 201, description = "The new key, raw key included", body = Envelope<NewApiKeyView>)),
+)]
+#[post("/users/{user_id}/api-keys")]
 pub async fn create_api_key(
     state: web::Data<AppState>,
     caller: Caller,
@@ -241,14 +284,21 @@ pub async fn create_api_key(
     }))
 }
 
-#[derive(Serialize)]
+/// `{"id":...,"revoked":true}`.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Revoked {
     id: ApiKeyId,
     revoked: bool,
 }
 
-/// `DELETE /api/api-keys/{keyId}`: revokes a key at once, on every replica. Superadmins reach
-/// every key, tenant admins their tenant's, users their own.
+/// Revokes an API key, at once on every replica. Superadmins reach every key, tenant admins
+/// their tenant's, users their own.
+#[utoipa::path(
+    tag = "tenants",
+    params(("key_id" = ApiKeyId, Path, description = "The key's id")),
+    responses((status = 200, description = "The key is revoked", body = Envelope<Revoked>)),
+)]
+#[delete("/api-keys/{key_id}")]
 pub async fn revoke_api_key(
     state: web::Data<AppState>,
     caller: Caller,
@@ -270,8 +320,14 @@ pub async fn revoke_api_key(
     }))
 }
 
-/// `DELETE /api/users/{userId}`: deletes a tenant user and its keys (a superadmin: of any
-/// tenant; a tenant admin: of its own). Nobody deletes themselves this way.
+/// Deletes a tenant user and its API keys (a superadmin: of any tenant; a tenant admin: of its
+/// own). Nobody deletes themselves this way.
+#[utoipa::path(
+    tag = "tenants",
+    params(("user_id" = UserId, Path, description = "The user to delete")),
+    responses((status = 200, description = "The user is deleted", body = Envelope<Deleted<UserId>>)),
+)]
+#[delete("/users/{user_id}")]
 pub async fn delete_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -299,14 +355,22 @@ pub async fn delete_user(
     Ok(ok(Deleted::new(user_id)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateTenant {
+    /// The platform plan to move the tenant to.
     plan: Plan,
 }
 
-/// `PATCH /api/admin/tenants/{tenantId}` (superadmin): moves a tenant to another platform
-/// plan, which sets its API rate limit; every replica sees it at once.
+/// Moves a tenant to another platform plan, which sets its API rate limit; every replica sees
+/// it at once (superadmin only).
+#[utoipa::path(
+    tag = "admin",
+    params(("tenant_id" = TenantId, Path, description = "The tenant to move")),
+    request_body = UpdateTenant,
+    responses((status = 200, description = "The tenant on its new plan", body = Envelope<TenantView>)),
+)]
+#[patch("/admin/tenants/{tenant_id}")]
 pub async fn update_tenant(
     state: web::Data<AppState>,
     operator: Superadmin,
@@ -332,9 +396,15 @@ pub fn user_cache_keys(user_id: UserId) -> [cache::KeyRef; 3] {
     ]
 }
 
-/// `GET /api/me`: who the key authenticates as. Answered from the cached principal alone, so a
-/// warm call touches neither Postgres nor Redis.
+/// Who the API key authenticates as: user, role, and (for tenant users) tenant, platform plan
+/// and account. Any caller.
+#[utoipa::path(
+    tag = "tenants",
+    responses((status = 200, description = "The caller", body = Envelope<MeView>)),
+)]
+#[get("/me")]
 pub async fn me(caller: Caller) -> ApiResult {
+    // Answered from the cached principal alone: a warm call touches neither Postgres nor Redis.
     let principal = caller.0;
     Ok(ok(MeView {
         user_id: principal.user_id,
@@ -346,7 +416,7 @@ pub async fn me(caller: Caller) -> ApiResult {
 }
 
 /// Who a key authenticates as; the tenant's fields are `null` for the superadmin.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct MeView {
     user_id: UserId,

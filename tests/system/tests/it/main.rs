@@ -11,6 +11,7 @@ mod durability;
 mod errors;
 mod isolation;
 mod jobs;
+mod openapi;
 mod operations;
 mod plans;
 mod rate_limits;

@@ -1,0 +1,192 @@
+//! The API's OpenAPI 3.1 document, generated from the handlers: each route module mounts its
+//! handlers through `utoipa-actix-web`, whose `#[utoipa::path]` annotations sit on the
+//! handlers themselves, so a route cannot exist without its entry (see [`crate::routes::api`]).
+//!
+//! What every operation shares is added here once, on the generated JSON, instead of being
+//! repeated on 60 handlers ([`apply_conventions`]):
+//! - the bearer API key as the default security (public operations opt out with `security(())`);
+//! - a `default` response with the error envelope, and a `429` (the rate limiter's body or a
+//!   quota's error envelope);
+//! - `304 Not Modified` on every `GET` (the ETag middleware answers `If-None-Match`);
+//! - list items whose fields are all optional (`?fields=` picks any subset);
+//! - operation ids `<tag>.<handler>`, unique across modules.
+
+use actix_web::App;
+use serde_json::{Map, Value, json};
+use utoipa::{OpenApi, ToSchema};
+use utoipa_actix_web::AppExt;
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/openapi.json";
+/// The interactive reference (Swagger UI, served from the binary).
+pub const REFERENCE_PATH: &str = "/api/docs/";
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "WUZAPI Manager API",
+        description = "Multi-tenant WhatsApp campaigns through WUZAPI servers. Every answer is \
+            `{\"success\":true,\"data\":...}`, every list is cursor-paginated \
+            (`limit`, `cursor`, `fields`) and every error is `{\"success\":false,\"code\":...,\"error\":...}`. \
+            Authenticate with `Authorization: Bearer <API key>`.",
+    ),
+    components(schemas(common::ErrorBody, RateLimitExceeded)),
+    tags(
+        (name = "tenants", description = "Tenants, users and API keys"),
+        (name = "branding", description = "A tenant's look"),
+        (name = "stripe", description = "A tenant's Stripe account and its webhooks"),
+        (name = "plans", description = "Subscription plans, quotas and features"),
+        (name = "access", description = "Account roles, agents and teams"),
+        (name = "inboxes", description = "WhatsApp numbers (WUZAPI users)"),
+        (name = "contacts", description = "The people campaigns are sent to"),
+        (name = "campaigns", description = "Campaigns and their recipients"),
+        (name = "jobs", description = "Queues, workers, dead-lettered jobs"),
+        (name = "admin", description = "Platform operations"),
+    )
+)]
+struct ApiDoc;
+
+/// The guide's 429 body from the tenant rate limiter.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)] // Describes a body the limiter writes as text.
+pub struct RateLimitExceeded {
+    /// Always `false`.
+    success: bool,
+    /// `Rate limit exceeded`.
+    error: String,
+    /// Seconds until a request would pass.
+    retry_after: u64,
+}
+
+/// The document as served: generated from the routes, then [`apply_conventions`].
+pub fn document() -> Value {
+    let (_, paths) = App::new()
+        .into_utoipa_app()
+        .service(crate::routes::api())
+        .split_for_parts();
+    let mut doc = ApiDoc::openapi();
+    doc.merge(paths);
+    let mut doc = serde_json::to_value(doc).expect("an OpenAPI document serialises");
+    apply_conventions(&mut doc);
+    // Served by the reference page's own route, outside the annotated handlers.
+    doc["paths"][DOCUMENT_PATH] = json!({"get": {
+        "tags": ["meta"],
+        "operationId": "meta.document",
+        "summary": "This document",
+        "security": [{}],
+        "responses": {
+            "200": {"description": "The OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}},
+            "304": {"$ref": "#/components/responses/NotModified"},
+        },
+    }});
+    doc
+}
+
+/// Adds what every operation shares (see the module's documentation).
+pub fn apply_conventions(doc: &mut Value) {
+    let Some(root) = doc.as_object_mut() else {
+        return;
+    };
+    let components = object(root, "components");
+    object(components, "securitySchemes").insert(
+        "apiKey".into(),
+        json!({
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (`wzm_...`), created by a tenant admin or the superadmin.",
+        }),
+    );
+    object(components, "responses").extend([
+        (
+            "Error".to_owned(),
+            json!({
+                "description": "An error: the status and `code` say which, `error` says it in words, `field` names the culprit when there is one.",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            }),
+        ),
+        (
+            "TooManyRequests".to_owned(),
+            json!({
+                "description": "The tenant's rate limit (the limiter's body, with `Retry-After`) or a quota (the error envelope, code `quota_exceeded`).",
+                "headers": {
+                    "Retry-After": {"description": "Seconds until a request would pass.", "schema": {"type": "integer"}},
+                },
+                "content": {"application/json": {"schema": {"anyOf": [
+                    {"$ref": "#/components/schemas/RateLimitExceeded"},
+                    {"$ref": "#/components/schemas/ErrorBody"},
+                ]}}},
+            }),
+        ),
+        (
+            "NotModified".to_owned(),
+            json!({"description": "The representation matches `If-None-Match`; no body."}),
+        ),
+    ]);
+    root.insert("security".into(), json!([{"apiKey": []}]));
+
+    if let Some(paths) = root.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                let Some(operation) = operation.as_object_mut() else {
+                    continue;
+                };
+                let tag = operation
+                    .get("tags")
+                    .and_then(|tags| tags[0].as_str())
+                    .unwrap_or("api")
+                    .to_owned();
+                if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+                    let id = format!("{tag}.{id}");
+                    operation.insert("operationId".into(), json!(id));
+                }
+                let responses = object(operation, "responses");
+                if method == "get" {
+                    responses
+                        .entry("304")
+                        .or_insert_with(|| reference("NotModified"));
+                }
+                responses
+                    .entry("429")
+                    .or_insert_with(|| reference("TooManyRequests"));
+                responses
+                    .entry("default")
+                    .or_insert_with(|| reference("Error"));
+            }
+        }
+    }
+    // A page's items hold the fields `?fields=` chose: none is required. (Generic schemas are
+    // inlined, so each `Page_<Item>` has its own copy of the item to relax.)
+    let schemas = object(object(root, "components"), "schemas");
+    for (_, page) in schemas
+        .iter_mut()
+        .filter(|(name, _)| name.starts_with("Page_"))
+    {
+        if let Some(item) = page
+            .pointer_mut("/properties/data/items")
+            .and_then(Value::as_object_mut)
+        {
+            item.remove("required");
+            item.insert(
+                "description".into(),
+                json!("The list's default fields, or those `?fields=` chose."),
+            );
+        }
+    }
+}
+
+fn reference(response: &str) -> Value {
+    json!({"$ref": format!("#/components/responses/{response}")})
+}
+
+/// The object at `map[key]`, created if missing.
+fn object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String, Value> {
+    let slot = map.entry(key).or_insert_with(|| Value::Object(Map::new()));
+    if !slot.is_object() {
+        *slot = Value::Object(Map::new());
+    }
+    slot.as_object_mut().expect("just made an object")
+}
