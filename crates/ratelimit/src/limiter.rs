@@ -21,13 +21,15 @@ const WARN_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Per-tenant limits shared by every gateway replica through Redis, with an in-process
 /// fallback. Cheap to clone: clones share the client, the fallback buckets and the counters.
+/// [`on_own_connection`](Self::on_own_connection) makes one that shares all but the client.
 #[derive(Clone)]
 pub struct RateLimiter {
+    client: Client,
     inner: Arc<Inner>,
 }
 
+/// What every limiter of a process shares, whichever connection it asks Redis on.
 struct Inner {
-    client: Client,
     config: LimiterConfig,
     script: Script,
     fallback: Fallback,
@@ -62,14 +64,37 @@ impl RateLimiter {
     pub fn new(client: Client, config: LimiterConfig) -> Self {
         describe_metrics();
         Self {
+            client,
             inner: Arc::new(Inner {
-                client,
                 fallback: Fallback::new(config.fallback_replicas),
                 config,
                 script: Script::from_lua(gcra::SCRIPT),
                 counters: Counters::default(),
                 warn: WarnLimiter::new(WARN_INTERVAL),
             }),
+        }
+    }
+
+    /// A limiter on a connection of its own, opened from the task that calls this and served
+    /// by that thread's runtime: an HTTP worker thread that asks Redis on its own connection
+    /// wakes no other thread per request. It shares the fallback buckets, the counters and the
+    /// script with `self`, so the fallback still holds the replica's share across threads.
+    /// Waits up to `connect_wait` for the connection; Redis being down is not an error (the
+    /// client reconnects by itself and the fallback decides meanwhile).
+    pub async fn on_own_connection(&self, connect_wait: Duration) -> Self {
+        let client = self.client.clone_new();
+        client.connect();
+        if !matches!(
+            tokio::time::timeout(connect_wait, client.wait_for_connect()).await,
+            Ok(Ok(()))
+        ) {
+            tracing::debug!(
+                "rate limit: own connection not up yet; reconnecting in the background"
+            );
+        }
+        Self {
+            client,
+            inner: self.inner.clone(),
         }
     }
 
@@ -82,7 +107,7 @@ impl RateLimiter {
     pub async fn check(&self, tenant: TenantId, plan: Plan, limit: PlanLimit) -> Decision {
         // A disconnected client would queue the command until reconnecting; asking it would
         // only make every request wait out the timeout.
-        let from_redis = if self.inner.client.is_connected() {
+        let from_redis = if self.client.is_connected() {
             match self.ask_redis(tenant, limit).await {
                 Ok(outcome) => Some(outcome),
                 Err(error) => {
@@ -134,7 +159,7 @@ impl RateLimiter {
         // EVALSHA, loading the script first where the server does not know it yet (the first
         // call, or after a restart).
         let call = self.inner.script.evalsha_with_reload::<Vec<i64>, _, _>(
-            &self.inner.client,
+            &self.client,
             self.key(tenant),
             GcraParams::new(limit).args(),
         );

@@ -18,6 +18,7 @@ use std::future::{Future, Ready, ready};
 use std::io::{self, Write};
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actix_web::body::{BodySize, BoxBody, EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
@@ -54,6 +55,10 @@ pub struct CompressionConfig {
     /// `COMPRESSION_MIN_BYTES` (default 1024): smaller bodies are sent as they are, as the
     /// saving would not pay for the work and the encoding's framing.
     pub min_bytes: u64,
+    /// `COMPRESSION_CACHE_BYTES` (default 16 MiB, 0: off): encoded bodies kept by their
+    /// content-derived ETag, so a body served again (a branding, a settings page) is encoded
+    /// once per version and coding rather than on every request.
+    pub cache_bytes: u64,
 }
 
 impl Default for CompressionConfig {
@@ -62,6 +67,7 @@ impl Default for CompressionConfig {
             brotli_quality: 4,
             gzip_level: 6,
             min_bytes: 1024,
+            cache_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -77,21 +83,37 @@ impl CompressionConfig {
             )?,
             gzip_level: env.parse_in("COMPRESSION_GZIP_LEVEL", defaults.gzip_level, 1..=9)?,
             min_bytes: env.parse("COMPRESSION_MIN_BYTES", defaults.min_bytes)?,
+            cache_bytes: env.parse("COMPRESSION_CACHE_BYTES", defaults.cache_bytes)?,
         })
     }
 }
 
-/// The middleware: `App::new().wrap(Compression::new(config))`.
-#[derive(Debug, Clone, Copy, Default)]
+/// The middleware: `App::new().wrap(Compression::new(config))`. Build it once and clone it
+/// into each worker's `App`, so the workers share its cache of encoded bodies.
+#[derive(Clone)]
 pub struct Compression {
     config: CompressionConfig,
+    encoded: Option<EncodedBodies>,
 }
 
 impl Compression {
     pub fn new(config: CompressionConfig) -> Self {
-        Self { config }
+        let encoded = (config.cache_bytes > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(config.cache_bytes)
+                .weigher(|(tag, _): &(String, Coding), body: &Bytes| {
+                    u32::try_from(tag.len() + body.len()).unwrap_or(u32::MAX)
+                })
+                // Versions nobody asks for any more leave; a live one stays however old.
+                .time_to_idle(Duration::from_secs(600))
+                .build()
+        });
+        Self { config, encoded }
     }
 }
+
+/// Encoded bodies by content-derived ETag ([`crate::etag::ContentTag`]) and coding.
+type EncodedBodies = moka::sync::Cache<(String, Coding), Bytes>;
 
 impl<S, B> Transform<S, ServiceRequest> for Compression
 where
@@ -109,6 +131,7 @@ where
         ready(Ok(CompressionMiddleware {
             service,
             config: self.config,
+            encoded: self.encoded.clone(),
         }))
     }
 }
@@ -116,6 +139,7 @@ where
 pub struct CompressionMiddleware<S> {
     service: S,
     config: CompressionConfig,
+    encoded: Option<EncodedBodies>,
 }
 
 impl<S, B> Service<ServiceRequest> for CompressionMiddleware<S>
@@ -138,13 +162,16 @@ where
             negotiate(req.get_header::<AcceptEncoding>().as_ref())
         };
         let config = self.config;
+        let encoded = self.encoded.clone();
         let response = self.service.call(req);
-        Box::pin(async move { compress_response(response.await?, coding, config).await })
+        Box::pin(async move {
+            compress_response(response.await?, coding, config, encoded.as_ref()).await
+        })
     }
 }
 
 /// A content coding this middleware produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Coding {
     Brotli,
     Gzip,
@@ -235,6 +262,7 @@ async fn compress_response<B>(
     mut response: ServiceResponse<B>,
     coding: Option<Coding>,
     config: CompressionConfig,
+    encoded: Option<&EncodedBodies>,
 ) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, Error>
 where
     B: MessageBody + 'static,
@@ -259,7 +287,7 @@ where
     }
     match response.response().body().size() {
         BodySize::Sized(size) if size > 0 && size >= config.min_bytes => {
-            compress_whole(response, coding, config).await
+            compress_whole(response, coding, config, encoded).await
         }
         BodySize::Stream => Ok(compress_stream(response, coding, config)),
         BodySize::None | BodySize::Sized(_) => Ok(response.map_into_left_body()),
@@ -270,12 +298,25 @@ async fn compress_whole<B>(
     response: ServiceResponse<B>,
     coding: Coding,
     config: CompressionConfig,
+    encoded: Option<&EncodedBodies>,
 ) -> Result<ServiceResponse<EitherBody<B, BoxBody>>, Error>
 where
     B: MessageBody + 'static,
 {
     let (request, response) = response.into_parts();
+    // Equal content-derived tags mean equal bodies, hence equal encodings.
+    let cache_key = encoded
+        .filter(|_| response.extensions().contains::<crate::etag::ContentTag>())
+        .zip(response.headers().get(ETAG))
+        .and_then(|(cache, tag)| Some((cache, (tag.to_str().ok()?.to_owned(), coding))));
     let (head, body) = response.into_parts();
+    if let Some((cache, key)) = &cache_key
+        && let Some(compressed) = cache.get(key)
+    {
+        let mut response = head.set_body(BoxBody::new(compressed));
+        mark_encoded(response.headers_mut(), coding);
+        return Ok(ServiceResponse::new(request, response).map_into_right_body());
+    }
     let identity = match body.try_into_bytes() {
         Ok(bytes) => bytes,
         Err(body) => actix_web::body::to_bytes(body)
@@ -292,8 +333,12 @@ where
 
     // Incompressible content that slipped past the type check: the original is smaller.
     if compressed.len() >= identity.len() {
+        // (Not cached: the next request compresses it again and sends the original again.)
         let response = head.set_body(BoxBody::new(identity));
         return Ok(ServiceResponse::new(request, response).map_into_right_body());
+    }
+    if let Some((cache, key)) = cache_key {
+        cache.insert(key, compressed.clone());
     }
     let mut response = head.set_body(BoxBody::new(compressed));
     mark_encoded(response.headers_mut(), coding);
@@ -694,6 +739,65 @@ mod tests {
             .map(|value| value.to_str().unwrap())
     }
 
+    /// A body whose ETag the ETag middleware derived from it is encoded once per coding and
+    /// served from the cache after that, on any URL with the same content; a handler's own tag
+    /// (which may be a per-resource version) never keys the cache.
+    #[actix_web::test]
+    async fn bodies_with_content_derived_tags_are_encoded_once_per_coding() {
+        let compression = Compression::new(CompressionConfig::default());
+        let cache = compression.encoded.clone().expect("cache on by default");
+        let json = || async {
+            HttpResponse::Ok()
+                .content_type("application/json")
+                .body(payload())
+        };
+        let app = actix_test::init_service(
+            App::new()
+                .wrap(crate::etag::Etag)
+                .wrap(compression)
+                .route("/a", web::get().to(json))
+                .route("/b", web::get().to(json))
+                .route(
+                    "/tagged",
+                    web::get().to(|| async {
+                        HttpResponse::Ok()
+                            .content_type("application/json")
+                            .insert_header((ETAG, r#""v1""#))
+                            .body(payload())
+                    }),
+                ),
+        )
+        .await;
+        let mut bodies = Vec::new();
+        for (path, coding) in [("/a", "br"), ("/a", "br"), ("/b", "br"), ("/a", "gzip")] {
+            let response = actix_test::call_service(&app, get(path, coding).to_request()).await;
+            assert_eq!(header(&response, "content-encoding"), Some(coding));
+            let body = actix_test::read_body(response).await;
+            let decoded = if coding == "br" {
+                decode_brotli(&body)
+            } else {
+                decode_gzip(&body)
+            };
+            assert_eq!(decoded, payload().as_bytes(), "{path} {coding}");
+            bodies.push(body);
+        }
+        assert_eq!(
+            bodies[0], bodies[1],
+            "the cached encoding is the same bytes"
+        );
+        assert_eq!(
+            bodies[0], bodies[2],
+            "same content on another URL: same entry"
+        );
+        cache.run_pending_tasks();
+        assert_eq!(cache.entry_count(), 2, "one entry per coding");
+
+        let response = actix_test::call_service(&app, get("/tagged", "br").to_request()).await;
+        assert_eq!(header(&response, "content-encoding"), Some("br"));
+        cache.run_pending_tasks();
+        assert_eq!(cache.entry_count(), 2, "a handler's tag is not a cache key");
+    }
+
     #[actix_web::test]
     async fn brotli_at_the_default_quality_decodes_to_the_original() {
         let response = fetch(CompressionConfig::default(), get("/json", "br")).await;
@@ -936,20 +1040,23 @@ mod tests {
             CompressionConfig {
                 brotli_quality: 4,
                 gzip_level: 6,
-                min_bytes: 1024
+                min_bytes: 1024,
+                cache_bytes: 16 * 1024 * 1024,
             }
         );
         let env = Env::from_pairs([
             ("COMPRESSION_BROTLI_QUALITY", "0"),
             ("COMPRESSION_GZIP_LEVEL", "9"),
             ("COMPRESSION_MIN_BYTES", "0"),
+            ("COMPRESSION_CACHE_BYTES", "0"),
         ]);
         assert_eq!(
             CompressionConfig::from_env(&env).unwrap(),
             CompressionConfig {
                 brotli_quality: 0,
                 gzip_level: 9,
-                min_bytes: 0
+                min_bytes: 0,
+                cache_bytes: 0,
             }
         );
     }
@@ -963,6 +1070,7 @@ mod tests {
             ("COMPRESSION_GZIP_LEVEL", "10"),
             ("COMPRESSION_MIN_BYTES", "-1"),
             ("COMPRESSION_MIN_BYTES", "1k"),
+            ("COMPRESSION_CACHE_BYTES", "16MB"),
         ] {
             let err = CompressionConfig::from_env(&Env::from_pairs([(var, value)])).unwrap_err();
             assert_eq!(err.var, var);

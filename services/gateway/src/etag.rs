@@ -83,6 +83,12 @@ where
     }
 }
 
+/// Marks a response whose `ETag` this middleware derived from its body, so that equal tags mean
+/// equal bytes whatever the URL (a handler's own tag may be a per-resource version number).
+/// Compression keys its encoded bodies on such tags.
+#[derive(Debug, Clone, Copy)]
+pub struct ContentTag;
+
 /// The strong tag of a body: 128 bits of SHA-256 are plenty to tell versions apart.
 pub fn tag_of(body: &[u8]) -> EntityTag {
     EntityTag::new_strong(hex::encode(&Sha256::digest(body)[..16]))
@@ -113,6 +119,7 @@ where
                 let tag = tag_of(&body);
                 let mut response = head.set_body(BoxBody::new(body));
                 response.headers_mut().insert(ETAG, header_value(&tag));
+                response.extensions_mut().insert(ContentTag);
                 (
                     ServiceResponse::new(request, response).map_into_right_body(),
                     tag,

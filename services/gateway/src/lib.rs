@@ -116,7 +116,7 @@ impl Application {
         let json_limit = config.json_limit_bytes;
         let cursor_key = web::Data::new(routes::paging::CursorKey::derive(&config.secrets_key));
         let document = openapi::document();
-        let compression = config.compression;
+        let compression = compression::Compression::new(config.compression);
         let state = web::Data::new(AppState {
             config,
             db,
@@ -127,9 +127,21 @@ impl Application {
             broker,
             metrics,
         });
+        let limiter = state.limiter.clone();
         let server = HttpServer::new(move || {
+            let limiter = limiter.clone();
             App::new()
                 .app_data(state.clone())
+                // Each HTTP worker thread asks Redis on a connection its own runtime serves, so
+                // a request's limiter call wakes no other thread (see `rate_limit`).
+                .data_factory(move || {
+                    let limiter = limiter.clone();
+                    async move {
+                        Ok::<_, std::convert::Infallible>(
+                            limiter.on_own_connection(rate_limit::CONNECT_WAIT).await,
+                        )
+                    }
+                })
                 .app_data(
                     web::JsonConfig::default()
                         .limit(json_limit)
@@ -144,7 +156,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(rate_limit::limit))
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .wrap(etag::Etag)
-                .wrap(compression::Compression::new(compression))
+                .wrap(compression.clone())
                 .wrap(actix_web::middleware::from_fn(http_metrics::record))
                 // Outermost: everything the request does, metrics included, is in its span.
                 .wrap(request_span::middleware())

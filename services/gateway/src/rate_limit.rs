@@ -15,6 +15,10 @@ use db::auth::Principal;
 
 use crate::state::AppState;
 
+/// How long an HTTP worker waits for its own limiter connection when it starts; Redis being
+/// down is not an error (the fallback decides until the connection is up).
+pub const CONNECT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -31,10 +35,10 @@ pub async fn limit(
             .map(ServiceResponse::map_into_left_body);
     };
     let plan_limit = state.config.rate_limits.for_plan(tenant.plan);
-    let decision = state
-        .limiter
-        .check(tenant.id, tenant.plan, plan_limit)
-        .await;
+    // The worker thread's own limiter (`Application::build`), else the shared one.
+    let limiter = req.app_data::<web::Data<ratelimit::RateLimiter>>();
+    let limiter = limiter.map_or(&state.limiter, |own| own.get_ref());
+    let decision = limiter.check(tenant.id, tenant.plan, plan_limit).await;
     let headers = decision.headers();
     if !decision.allowed {
         let mut refused = HttpResponse::TooManyRequests();
