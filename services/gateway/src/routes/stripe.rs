@@ -266,6 +266,15 @@ pub async fn webhook(
         .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
     let payload: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::new(ErrorCode::MalformedJson, e.to_string()))?;
+    // PostgreSQL's jsonb cannot hold the NUL character: refuse the event rather than fail.
+    if let Some(path) = common::text::nul_path(&payload) {
+        return Err(ApiError::validation(
+            &path,
+            format!(
+                "`{path}`: the event holds the NUL character (\\u0000), which cannot be stored"
+            ),
+        ));
+    }
     let recorded = db::stripe::record_event(scope, &event, payload).await?;
     tracing::info!(
         tenant = %tenant_id,

@@ -670,6 +670,32 @@ async fn a_redelivered_stripe_event_is_recorded_once() {
         figures(&analytics(&system, &base, &acme.key).await),
         figures(&after_first)
     );
+
+    // A correctly signed event holding `\u0000` (which jsonb cannot store) is refused, 422
+    // naming where, and records nothing.
+    let with_nul = event(
+        "evt_nul",
+        "invoice.paid",
+        now(),
+        paid_invoice("in_nul\u{0}", "sub_1", 1_000, "usd", now()),
+    )
+    .to_string();
+    let signature = ::stripe::signature::sign(WEBHOOK_SECRET, now(), with_nul.as_bytes());
+    let (status, answer) = deliver(
+        &system,
+        &base,
+        &acme.tenant_id,
+        with_nul.as_bytes(),
+        Some(&signature),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["code"], "validation_failed", "{answer}");
+    assert_eq!(answer["field"], "data.object.id", "{answer}");
+    assert_eq!(
+        count_rows(&system, "stripe_events", &acme.tenant_id).await,
+        1
+    );
     system.stop().await;
 }
 
