@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Binaries `up` runs, built once. The fake WUZAPI server is behind wuzapi's `fake` feature
 # (production builds leave it out); `up` needs it.
-bins := "-p gateway -p worker-campaign -p migration -p wuzapi --features wuzapi/fake"
+bins := "-p gateway -p worker-campaign -p worker-import -p migration -p wuzapi --features wuzapi/fake"
 
 default:
     @just --list
@@ -17,7 +17,7 @@ services:
 migrate: services
     cargo run -q -p migration --bin migrate -- up
 
-# Run the whole system locally: services, migrations, fake WUZAPI, gateway, campaign worker. Ctrl-C stops all.
+# Run the whole system locally: services, migrations, fake WUZAPI, gateway, campaign and import workers. Ctrl-C stops all.
 # When one process exits on its own, says which (name, pid, exit status) and stops the others.
 up: services
     #!/usr/bin/env bash
@@ -64,6 +64,8 @@ up: services
     start fake-wuzapi env FAKE_WUZAPI_ADDR="${FAKE_WUZAPI_ADDR:-127.0.0.1:8080}" ./target/debug/fake-wuzapi
     start gateway ./target/debug/gateway serve
     start worker-campaign ./target/debug/worker-campaign
+    # Its own probe port next to the campaign worker's (9101).
+    start worker-import env WORKER_HTTP_PORT="${WORKER_IMPORT_HTTP_PORT:-9102}" ./target/debug/worker-import
     port="${PORT:-3000}"
     gone=""
     status=0

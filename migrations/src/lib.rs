@@ -9,6 +9,7 @@ mod m20261126_000004_branding;
 mod m20261126_000005_stripe;
 mod m20261126_000006_plans;
 mod m20261126_000007_account_access;
+mod m20261126_000008_contact_imports;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_stripe::Migration),
             Box::new(m20261126_000006_plans::Migration),
             Box::new(m20261126_000007_account_access::Migration),
+            Box::new(m20261126_000008_contact_imports::Migration),
         ]
     }
 }

@@ -42,6 +42,8 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "api_keys",
         "campaign_recipients",
         "campaigns",
+        "contact_import_errors",
+        "contact_imports",
         "contacts",
         "inbox_send_slots",
         "inboxes",

@@ -85,6 +85,7 @@ id_type!(
     WorkerId,
     LeaseToken,
     SubscriptionPlanId,
+    ImportId,
 );
 
 #[cfg(test)]

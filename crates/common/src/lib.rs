@@ -40,7 +40,7 @@ pub mod proto {
         )*};
     }
 
-    job_message!(CampaignBatch);
+    job_message!(CampaignBatch, ContactImport);
 }
 
 pub use campaign::{CampaignStatus, RecipientStatus};

@@ -83,3 +83,103 @@ pub async fn page(
     .await?;
     Ok((rows.into_iter().map(Contact::from).collect(), more))
 }
+
+/// One contact of a batch write (an import): phone already normalised to E.164 digits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactRow {
+    pub phone: String,
+    /// Empty: a new contact gets no name, an existing one keeps its own.
+    pub name: String,
+    /// Merged into an existing contact's fields (the row's win).
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+/// What a batch write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchWritten {
+    pub inserted: i64,
+    pub updated: i64,
+}
+
+/// Of `phones` (E.164 digits), those already contacts of the account.
+pub async fn existing_phones(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+    phones: &[String],
+) -> DbResult<std::collections::HashSet<String>> {
+    let rows = scope
+        .conn()
+        .query_all_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT phone FROM contacts
+              WHERE tenant_id = $1 AND account_id = $2 AND phone = ANY($3::text[])",
+            [
+                scope.tenant_uuid().into(),
+                account_id.into_uuid().into(),
+                phones.to_vec().into(),
+            ],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| Ok(row.try_get::<String>("", "phone")?))
+        .collect()
+}
+
+/// Writes `rows` (distinct phones) in one statement: new phones become contacts; existing ones
+/// are updated when `update` (name if given, fields merged) and left alone otherwise.
+pub async fn upsert_batch(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+    rows: &[ContactRow],
+    update: bool,
+) -> DbResult<BatchWritten> {
+    if rows.is_empty() {
+        return Ok(BatchWritten::default());
+    }
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|_| ContactId::new().into_uuid()).collect();
+    let phones: Vec<String> = rows.iter().map(|r| r.phone.clone()).collect();
+    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    let fields: Vec<String> = rows
+        .iter()
+        .map(|r| serde_json::Value::Object(r.fields.clone()).to_string())
+        .collect();
+    let on_conflict = if update {
+        "DO UPDATE SET name = CASE WHEN EXCLUDED.name = '' THEN contacts.name ELSE EXCLUDED.name END,
+                       fields = contacts.fields || EXCLUDED.fields,
+                       updated_at = now()"
+    } else {
+        "DO NOTHING"
+    };
+    let row = scope
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            format!(
+                "WITH written AS (
+                     INSERT INTO contacts (id, tenant_id, account_id, phone, name, fields)
+                     SELECT id, $1, $2, phone, name, fields::jsonb
+                       FROM unnest($3::uuid[], $4::text[], $5::text[], $6::text[])
+                            AS r(id, phone, name, fields)
+                     ON CONFLICT (tenant_id, account_id, phone) {on_conflict}
+                     RETURNING (xmax = 0) AS inserted
+                 )
+                 SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                        count(*) FILTER (WHERE NOT inserted) AS updated
+                   FROM written"
+            ),
+            [
+                scope.tenant_uuid().into(),
+                account_id.into_uuid().into(),
+                ids.into(),
+                phones.into(),
+                names.into(),
+                fields.into(),
+            ],
+        ))
+        .await?
+        .ok_or(DbError::NotFound("batch result"))?;
+    Ok(BatchWritten {
+        inserted: row.try_get("", "inserted")?,
+        updated: row.try_get("", "updated")?,
+    })
+}

@@ -7,6 +7,7 @@ pub mod branding;
 pub mod campaigns;
 pub mod contacts;
 pub mod entity;
+pub mod imports;
 pub mod inboxes;
 pub mod jobs;
 pub mod outbox;

@@ -29,6 +29,12 @@ pub struct GatewayConfig {
     pub run_outbox_relay: bool,
     /// `WORKER_CAMPAIGN_ATTEMPTS`: attempts stored on each new campaign job.
     pub campaign_attempts: i32,
+    /// `WORKER_IMPORT_ATTEMPTS`: attempts stored on each new import job.
+    pub import_attempts: i32,
+    /// `IMPORT_MAX_BYTES`, `IMPORT_DEFAULT_REGION`.
+    pub imports: ImportSettings,
+    /// `STORAGE_URL` and friends: where uploads and generated files go (`crates/storage`).
+    pub storage: storage::StorageConfig,
     /// `QUEUE_METRICS_INTERVAL_MS`: how often the queue gauges are refreshed from Postgres and
     /// RabbitMQ.
     pub queue_metrics_interval: std::time::Duration,
@@ -58,11 +64,50 @@ impl GatewayConfig {
             database_max_connections: env.parse_in("DATABASE_MAX_CONNECTIONS", 10, 1..=1000)?,
             run_outbox_relay: env.parse("OUTBOX_RELAY", true)?,
             campaign_attempts: job_attempts(env, QueueName::Campaign)?,
+            import_attempts: job_attempts(env, QueueName::Import)?,
+            imports: ImportSettings::from_env(env)?,
+            storage: storage::StorageConfig::from_env(env)?,
             queue_metrics_interval: std::time::Duration::from_millis(env.parse_in(
                 "QUEUE_METRICS_INTERVAL_MS",
                 15_000,
                 100..=3_600_000,
             )?),
+        })
+    }
+}
+
+/// Contact upload settings.
+#[derive(Debug, Clone)]
+pub struct ImportSettings {
+    /// `IMPORT_MAX_BYTES` (default 256 MiB): larger uploads get 413 and nothing is stored.
+    pub max_bytes: u64,
+    /// `IMPORT_DEFAULT_REGION` (default `BR`): the region of numbers written without a
+    /// country code, when an import does not say.
+    pub default_region: String,
+}
+
+impl ImportSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let default_region = env
+            .optional("IMPORT_DEFAULT_REGION")
+            .unwrap_or_else(|| "BR".to_owned())
+            .to_ascii_uppercase();
+        if default_region.len() != 2
+            || <phonenumber::country::Id as std::str::FromStr>::from_str(&default_region).is_err()
+        {
+            return Err(ConfigError {
+                var: "IMPORT_DEFAULT_REGION".to_owned(),
+                value: default_region,
+                reason: "an ISO 3166 region code such as BR or US".to_owned(),
+            });
+        }
+        Ok(Self {
+            max_bytes: env.parse_in(
+                "IMPORT_MAX_BYTES",
+                256 * 1024 * 1024,
+                1..=64 * 1024 * 1024 * 1024,
+            )?,
+            default_region,
         })
     }
 }

@@ -44,6 +44,7 @@ impl Application {
         let metrics = telemetry::metrics();
         let db = db::connect(&config.core.database_url, config.database_max_connections).await?;
         let token_cipher = SecretCipher::from_setting(&config.secrets_key)?;
+        let storage = storage::Storage::open(&config.storage)?;
         let cache = cache::Cache::connect(&config.redis, config.cache.clone())
             .await
             .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?;
@@ -126,6 +127,7 @@ impl Application {
             relay_waker,
             broker,
             metrics,
+            storage,
         });
         let limiter = state.limiter.clone();
         let server = HttpServer::new(move || {

@@ -20,4 +20,6 @@ pub struct AppState {
     /// RabbitMQ for the job API (queue counts, dead-letter housekeeping).
     pub broker: Arc<crate::broker::BrokerHandle>,
     pub metrics: telemetry::Metrics,
+    /// Uploads (contact files) and generated files.
+    pub storage: storage::Storage,
 }

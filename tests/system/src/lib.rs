@@ -24,14 +24,25 @@ pub const WAIT_DELAYS: [Duration; 3] = [
 
 /// A campaign worker built as `worker-campaign`'s main builds it.
 pub async fn start_worker(env: &Env) -> worker::Worker<CampaignJob> {
-    let (settings, config) = worker_campaign::config::from_env(env).expect("worker config");
+    start_job_worker::<CampaignJob>(env, worker_campaign::config::from_env).await
+}
+
+/// A worker of job type `J` built as its binary's main builds it.
+pub async fn start_job_worker<J: BuildJob>(
+    env: &Env,
+    settings_of: impl FnOnce(
+        &Env,
+    )
+        -> Result<(worker::WorkerSettings, J::Config), common::config::ConfigError>,
+) -> worker::Worker<J> {
+    let (settings, config) = settings_of(env).expect("worker config");
     let db = db::connect(
         &settings.core.database_url,
         settings.database_max_connections,
     )
     .await
     .expect("connect");
-    let job = CampaignJob::build(config, db.clone()).expect("campaign job");
+    let job = J::build(config, db.clone()).expect("job");
     worker::Worker::build(settings, db, job)
         .await
         .expect("build worker")
@@ -52,6 +63,9 @@ pub struct TestSystem {
     tasks: Vec<tokio::task::JoinHandle<anyhow::Result<()>>>,
     /// Services running as their own processes ([`TestSystem::spawn_processes`]).
     processes: Vec<ServiceProcess>,
+    /// Uploads and generated files of this system (`STORAGE_URL`); removed with it, also when
+    /// a test panics.
+    pub storage_dir: tempfile::TempDir,
 }
 
 /// A service binary running as a child process; killed if the test ends without stopping it.
@@ -107,8 +121,14 @@ pub fn service_binary(name: &str) -> std::path::PathBuf {
 }
 
 /// Settings every service of one test shares; everything else keeps its default.
-fn env_for(db_url: &str, prefix: &str, wuzapi_url: &str, extra: &[(&str, &str)]) -> Env {
-    let pairs = env_pairs(db_url, prefix, wuzapi_url, extra);
+fn env_for(
+    db_url: &str,
+    prefix: &str,
+    wuzapi_url: &str,
+    storage_url: &str,
+    extra: &[(&str, &str)],
+) -> Env {
+    let pairs = env_pairs(db_url, prefix, wuzapi_url, storage_url, extra);
     Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
@@ -117,6 +137,7 @@ fn env_pairs(
     db_url: &str,
     prefix: &str,
     wuzapi_url: &str,
+    storage_url: &str,
     extra: &[(&str, &str)],
 ) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> =
@@ -132,6 +153,7 @@ fn env_pairs(
             ("DATABASE_URL", db_url),
             ("QUEUE_PREFIX", prefix),
             ("WUZAPI_URL", wuzapi_url),
+            ("STORAGE_URL", storage_url),
             ("PORT", "0"),
             ("WORKER_HTTP_PORT", "0"),
             ("DATABASE_MAX_CONNECTIONS", "4"),
@@ -180,8 +202,14 @@ impl TestSystem {
             &self.db.url,
             &self.queue_prefix,
             &self.wuzapi.base_url(),
+            &self.storage_url(),
             extra,
         )
+    }
+
+    /// `STORAGE_URL` of every service of this system.
+    pub fn storage_url(&self) -> String {
+        format!("file://{}", self.storage_dir.path().display())
     }
 
     async fn spawn_inner(
@@ -252,6 +280,7 @@ impl TestSystem {
             shutdown: CancellationToken::new(),
             tasks: Vec::new(),
             processes: Vec::new(),
+            storage_dir: tempfile::tempdir().expect("storage directory"),
         }
     }
 
@@ -261,6 +290,7 @@ impl TestSystem {
             &self.db.url,
             &self.queue_prefix,
             &self.wuzapi.base_url(),
+            &self.storage_url(),
             extra,
         )
     }
@@ -275,6 +305,40 @@ impl TestSystem {
             worker.run_until_stopped(self.shutdown.clone()),
         ));
         url
+    }
+
+    /// Starts an import worker (`worker-import`) with extra settings; returns its probe URL.
+    pub async fn start_import_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
+        let env = self.env(extra_env);
+        let worker =
+            start_job_worker::<worker_import::ImportJob>(&env, worker_import::config::from_env)
+                .await;
+        let url = format!("http://127.0.0.1:{}", worker.http_port());
+        self.tasks.push(tokio::spawn(
+            worker.run_until_stopped(self.shutdown.clone()),
+        ));
+        url
+    }
+
+    /// Starts a service binary (`worker-import`, ...) as its own process on this system's
+    /// settings plus `extra_env`; returns its pid, for [`kill_process`](Self::kill_process).
+    pub fn start_process(&mut self, name: &'static str, extra_env: &[(&str, &str)]) -> u32 {
+        let env = self.worker_env(extra_env);
+        let process = ServiceProcess::start(name, &[], &env);
+        let pid = process.child.id().expect("running");
+        self.processes.push(process);
+        pid
+    }
+
+    /// SIGKILLs a process [`start_process`](Self::start_process) started, as a crash would.
+    pub async fn kill_process(&mut self, pid: u32) {
+        let index = self
+            .processes
+            .iter()
+            .position(|p| p.child.id() == Some(pid))
+            .expect("a process of this system");
+        let mut process = self.processes.remove(index);
+        process.child.kill().await.expect("SIGKILL");
     }
 
     /// Starts one more gateway on the same database and queues (a second replica, or a

@@ -7,6 +7,7 @@ pub mod branding;
 pub mod campaign_control;
 pub mod campaigns;
 pub mod contacts;
+pub mod imports;
 pub mod inboxes;
 pub mod jobs;
 pub mod paging;
@@ -98,6 +99,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(inboxes::routes)
         .configure(access::routes)
         .configure(contacts::routes)
+        .configure(imports::routes)
         .configure(campaigns::routes)
         .configure(campaign_control::routes)
         .configure(jobs::routes)

@@ -1,0 +1,527 @@
+//! Contact imports: the file's settings, the job's progress and the rows that failed.
+//!
+//! The worker commits each batch's contacts, the import's counters and `rows_read` in one
+//! transaction ([`record_batch`]), after locking the import's row ([`lock`]); a restarted job
+//! skips `rows_read` records, so no row is imported twice and none is lost. The caller owns every
+//! transaction.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use common::proto::ContactImport as ImportMessage;
+use common::{AccountId, ImportId, JobId, QueueName, UserId};
+use prost::Message as _;
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{self, Job, NewJob};
+use crate::{DbError, DbResult, TenantScope};
+
+/// Declares a closed set of names stored as text, parsed back with a clear error.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown {} `{other}`; one of {}",
+                        stringify!($name),
+                        [$($text),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// Where an import is.
+    ImportStatus {
+        Queued = "queued",
+        Running = "running",
+        Completed = "completed",
+        /// The file could not be read as a whole (no phone column, not the declared format).
+        Failed = "failed",
+        Cancelled = "cancelled",
+    }
+);
+
+impl ImportStatus {
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+    }
+}
+
+text_enum!(
+    /// How the file is written.
+    ImportFormat {
+        /// A header row, then one contact per record.
+        Csv = "csv",
+        /// One array of objects.
+        Json = "json",
+        /// One object per line.
+        Ndjson = "ndjson",
+    }
+);
+
+text_enum!(
+    /// What a row whose phone is already a contact does.
+    OnDuplicate {
+        /// Its name and fields replace the contact's (fields are merged).
+        Update = "update",
+        /// It is skipped.
+        Skip = "skip",
+    }
+);
+
+text_enum!(
+    /// The file's character encoding.
+    TextEncoding {
+        Utf8 = "utf-8",
+        /// ISO-8859-1, as older spreadsheet exports write it.
+        Latin1 = "latin-1",
+    }
+);
+
+/// An import as stored.
+#[derive(Debug, Clone)]
+pub struct ContactImport {
+    pub id: ImportId,
+    pub account_id: AccountId,
+    pub created_by: UserId,
+    pub status: ImportStatus,
+    pub status_reason: Option<String>,
+    pub format: ImportFormat,
+    pub default_region: String,
+    pub on_duplicate: OnDuplicate,
+    pub encoding: Option<TextEncoding>,
+    pub separator: Option<char>,
+    pub phone_column: Option<String>,
+    pub name_column: Option<String>,
+    pub file_name: Option<String>,
+    pub source_key: String,
+    pub source_bytes: i64,
+    pub progress: ImportProgress,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// How far an import got: every record read is exactly one of imported, updated, skipped or
+/// failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ImportProgress {
+    /// Records of the file handled so far.
+    pub read: i64,
+    /// New contacts.
+    pub imported: i64,
+    /// Existing contacts updated (`onDuplicate: update`).
+    pub updated: i64,
+    /// Rows whose phone was already in the file, or already a contact (`onDuplicate: skip`).
+    pub skipped: i64,
+    /// Rows refused, each with its line and reason in the error file.
+    pub failed: i64,
+}
+
+impl ImportProgress {
+    pub fn add(&mut self, other: ImportProgress) {
+        self.read += other.read;
+        self.imported += other.imported;
+        self.updated += other.updated;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+    }
+}
+
+#[derive(FromQueryResult)]
+struct Row {
+    id: uuid::Uuid,
+    account_id: uuid::Uuid,
+    created_by: uuid::Uuid,
+    status: String,
+    status_reason: Option<String>,
+    format: String,
+    default_region: String,
+    on_duplicate: String,
+    encoding: Option<String>,
+    separator: Option<String>,
+    phone_column: Option<String>,
+    name_column: Option<String>,
+    file_name: Option<String>,
+    source_key: String,
+    source_bytes: i64,
+    rows_read: i64,
+    imported: i64,
+    updated: i64,
+    skipped: i64,
+    failed: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, account_id, created_by, status, status_reason, format, default_region, \
+    on_duplicate, encoding, separator, phone_column, name_column, file_name, source_key, \
+    source_bytes, rows_read, imported, updated, skipped, failed, created_at, updated_at, \
+    started_at, finished_at";
+
+fn parse<T: FromStr<Err = String>>(what: &str, text: &str) -> DbResult<T> {
+    text.parse()
+        .map_err(|e| DbError::Db(sea_orm::DbErr::Custom(format!("stored {what}: {e}"))))
+}
+
+impl TryFrom<Row> for ContactImport {
+    type Error = DbError;
+
+    fn try_from(r: Row) -> DbResult<Self> {
+        Ok(Self {
+            id: r.id.into(),
+            account_id: r.account_id.into(),
+            created_by: r.created_by.into(),
+            status: parse("import status", &r.status)?,
+            status_reason: r.status_reason,
+            format: parse("import format", &r.format)?,
+            default_region: r.default_region,
+            on_duplicate: parse("onDuplicate", &r.on_duplicate)?,
+            encoding: r
+                .encoding
+                .as_deref()
+                .map(|e| parse("encoding", e))
+                .transpose()?,
+            separator: r.separator.and_then(|s| s.chars().next()),
+            phone_column: r.phone_column,
+            name_column: r.name_column,
+            file_name: r.file_name,
+            source_key: r.source_key,
+            source_bytes: r.source_bytes,
+            progress: ImportProgress {
+                read: r.rows_read,
+                imported: r.imported,
+                updated: r.updated,
+                skipped: r.skipped,
+                failed: r.failed,
+            },
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+        })
+    }
+}
+
+/// An import to create, with its file already in storage at `source_key`.
+pub struct NewImport {
+    pub id: ImportId,
+    pub account_id: AccountId,
+    pub created_by: UserId,
+    pub format: ImportFormat,
+    pub default_region: String,
+    pub on_duplicate: OnDuplicate,
+    pub encoding: Option<TextEncoding>,
+    pub separator: Option<char>,
+    pub phone_column: Option<String>,
+    pub name_column: Option<String>,
+    pub file_name: Option<String>,
+    pub source_key: String,
+    pub source_bytes: i64,
+    pub max_attempts: i32,
+    pub trace_context: Option<String>,
+}
+
+/// Writes the import and its job (and the job's first message). Run it in a transaction.
+pub async fn create(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    new: NewImport,
+) -> DbResult<(ContactImport, Job)> {
+    let row = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "INSERT INTO contact_imports (id, tenant_id, account_id, created_by, format,
+                 default_region, on_duplicate, encoding, separator, phone_column, name_column,
+                 file_name, source_key, source_bytes)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             RETURNING {COLUMNS}"
+        ),
+        [
+            new.id.into_uuid().into(),
+            scope.tenant_uuid().into(),
+            new.account_id.into_uuid().into(),
+            new.created_by.into_uuid().into(),
+            new.format.as_str().into(),
+            new.default_region.into(),
+            new.on_duplicate.as_str().into(),
+            new.encoding.map(|e| e.as_str().to_owned()).into(),
+            new.separator.map(String::from).into(),
+            new.phone_column.into(),
+            new.name_column.into(),
+            new.file_name.into(),
+            new.source_key.into(),
+            new.source_bytes.into(),
+        ],
+    ))
+    .one(scope.conn())
+    .await?
+    .ok_or(DbError::NotFound("import"))?;
+    let import = ContactImport::try_from(row)?;
+    let job_id = JobId::new();
+    let message = ImportMessage {
+        job_id: job_id.to_string(),
+        tenant_id: scope.tenant_id().to_string(),
+        import_id: import.id.to_string(),
+    };
+    let job = jobs::enqueue(
+        scope,
+        NewJob {
+            id: job_id,
+            queue: QueueName::Import,
+            subject_id: Some(import.id.into_uuid()),
+            payload: message.encode_to_vec(),
+            max_attempts: new.max_attempts,
+            run_at: None,
+            trace_context: new.trace_context,
+        },
+    )
+    .await?;
+    Ok((import, job))
+}
+
+pub async fn find(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+) -> DbResult<ContactImport> {
+    select_one(scope, id, "").await
+}
+
+/// The import, its row locked until the transaction ends (the worker's batches and a cancel
+/// take turns).
+pub async fn lock(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+) -> DbResult<ContactImport> {
+    select_one(scope, id, " FOR UPDATE").await
+}
+
+async fn select_one(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+    suffix: &str,
+) -> DbResult<ContactImport> {
+    Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT {COLUMNS} FROM contact_imports WHERE tenant_id = $1 AND id = $2{suffix}"),
+        [scope.tenant_uuid().into(), id.into_uuid().into()],
+    ))
+    .one(scope.conn())
+    .await?
+    .ok_or(DbError::NotFound("import"))?
+    .try_into()
+}
+
+/// One page of the tenant's imports in creation order after `cursor`, and whether more follow.
+pub async fn page(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    cursor: Option<ImportId>,
+    limit: u64,
+) -> DbResult<(Vec<ContactImport>, bool)> {
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "SELECT {COLUMNS} FROM contact_imports
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3"
+        ),
+        [
+            scope.tenant_uuid().into(),
+            Value::Uuid(cursor.map(ImportId::into_uuid)),
+            i64::try_from(limit.saturating_add(1))
+                .unwrap_or(i64::MAX)
+                .into(),
+        ],
+    ))
+    .all(scope.conn())
+    .await?;
+    let more = rows.len() as u64 > limit;
+    let imports = rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(ContactImport::try_from)
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok((imports, more))
+}
+
+/// Moves an import to `to` from one of `from`; `NotFound` if it is not in one of them (the
+/// caller has read it and knows why). Sets `started_at` on the first start and `finished_at` on
+/// an end.
+pub async fn transition(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+    from: &[ImportStatus],
+    to: ImportStatus,
+    reason: Option<String>,
+) -> DbResult<ContactImport> {
+    let from: Vec<String> = from.iter().map(|s| s.as_str().to_owned()).collect();
+    Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "UPDATE contact_imports
+                SET status = $3, status_reason = $4, updated_at = now(),
+                    started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now())
+                                      ELSE started_at END,
+                    finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN now()
+                                       ELSE finished_at END
+              WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)
+              RETURNING {COLUMNS}"
+        ),
+        [
+            scope.tenant_uuid().into(),
+            id.into_uuid().into(),
+            to.as_str().into(),
+            reason.into(),
+            from.into(),
+        ],
+    ))
+    .one(scope.conn())
+    .await?
+    .ok_or(DbError::NotFound("import"))?
+    .try_into()
+}
+
+/// Cancels a queued or running import (the worker stops at its next batch); 409 once it ended.
+pub async fn cancel(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+) -> DbResult<ContactImport> {
+    let import = lock(scope.on(scope.conn()), id).await?;
+    if import.status.is_finished() {
+        return Err(DbError::Conflict(format!(
+            "the import is already {}",
+            import.status
+        )));
+    }
+    transition(
+        scope,
+        id,
+        &[ImportStatus::Queued, ImportStatus::Running],
+        ImportStatus::Cancelled,
+        Some("cancelled by a user".to_owned()),
+    )
+    .await
+}
+
+/// A row that could not be imported.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct RowError {
+    /// The line (CSV, NDJSON) or item (JSON array) the row starts at, from 1.
+    pub line: i64,
+    /// The row's phone as written, or the start of the row when that is what was wrong.
+    pub value: String,
+    pub reason: String,
+}
+
+/// Adds one batch's outcome to the import: its counters and `rows_read`, and its failed rows.
+/// Run it in the transaction that wrote the batch's contacts, after [`lock`].
+pub async fn record_batch(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+    outcome: ImportProgress,
+    errors: &[RowError],
+) -> DbResult<()> {
+    scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE contact_imports
+                SET rows_read = rows_read + $3, imported = imported + $4,
+                    updated = updated + $5, skipped = skipped + $6, failed = failed + $7,
+                    updated_at = now()
+              WHERE tenant_id = $1 AND id = $2",
+            [
+                scope.tenant_uuid().into(),
+                id.into_uuid().into(),
+                outcome.read.into(),
+                outcome.imported.into(),
+                outcome.updated.into(),
+                outcome.skipped.into(),
+                outcome.failed.into(),
+            ],
+        ))
+        .await?;
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<i64> = errors.iter().map(|e| e.line).collect();
+    let values: Vec<String> = errors.iter().map(|e| e.value.clone()).collect();
+    let reasons: Vec<String> = errors.iter().map(|e| e.reason.clone()).collect();
+    scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO contact_import_errors (import_id, tenant_id, line, value, reason)
+             SELECT $1, $2, line, value, reason
+               FROM unnest($3::int8[], $4::text[], $5::text[]) AS e(line, value, reason)
+             ON CONFLICT (import_id, line) DO NOTHING",
+            [
+                id.into_uuid().into(),
+                scope.tenant_uuid().into(),
+                lines.into(),
+                values.into(),
+                reasons.into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// Failed rows of an import by line, after `after_line`, at most `limit`.
+pub async fn errors_page(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+    after_line: i64,
+    limit: u64,
+) -> DbResult<Vec<RowError>> {
+    Ok(RowError::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT line, value, reason FROM contact_import_errors
+          WHERE tenant_id = $1 AND import_id = $2 AND line > $3
+          ORDER BY line LIMIT $4",
+        [
+            scope.tenant_uuid().into(),
+            id.into_uuid().into(),
+            after_line.into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .all(scope.conn())
+    .await?)
+}

@@ -1,0 +1,412 @@
+//! Contact imports: a file of any size streamed to storage, imported by `worker-import`.
+
+use std::str::FromStr;
+
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use common::{ErrorCode, ImportId};
+use db::imports::{
+    ContactImport, ImportFormat, ImportProgress, ImportStatus, NewImport, OnDuplicate, TextEncoding,
+};
+use futures_util::StreamExt;
+use sea_orm::TransactionTrait;
+use serde::{Deserialize, Serialize};
+
+use super::campaigns::JobRef;
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
+use super::{ApiResult, Envelope, Routes, accepted, invalid_parameter, ok};
+use crate::auth::TenantUser;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut Routes) {
+    cfg.service(create)
+        .service(list)
+        .service(get)
+        .service(cancel)
+        .service(errors);
+}
+
+/// How to read the file; everything is optional.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// `csv`, `json` (an array of objects) or `ndjson`; by default from `Content-Type`.
+    format: Option<ImportFormat>,
+    /// ISO 3166 region (`BR`, `US`) of numbers written without a country code; default
+    /// `IMPORT_DEFAULT_REGION`.
+    region: Option<String>,
+    /// What a row whose phone is already a contact does: `update` (default) or `skip`.
+    on_duplicate: Option<OnDuplicate>,
+    /// `utf-8` or `latin-1`; detected when absent.
+    encoding: Option<TextEncoding>,
+    /// CSV separator: `,` `;` `|` or `tab`; detected from the header when absent.
+    separator: Option<String>,
+    /// The header (or key) holding phones, when it is not called phone, telefone, celular, ...
+    phone_column: Option<String>,
+    /// The header (or key) holding names, when it is not called name, nome, ...
+    name_column: Option<String>,
+    /// The file's name, kept to show.
+    file_name: Option<String>,
+}
+
+/// An import as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportView {
+    id: ImportId,
+    status: ImportStatus,
+    /// Why it failed or was cancelled.
+    status_reason: Option<String>,
+    format: ImportFormat,
+    default_region: String,
+    on_duplicate: OnDuplicate,
+    file_name: Option<String>,
+    /// The file's size.
+    bytes: i64,
+    progress: ImportProgress,
+    created_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<ContactImport> for ImportView {
+    fn from(i: ContactImport) -> Self {
+        Self {
+            id: i.id,
+            status: i.status,
+            status_reason: i.status_reason,
+            format: i.format,
+            default_region: i.default_region,
+            on_duplicate: i.on_duplicate,
+            file_name: i.file_name,
+            bytes: i.source_bytes,
+            progress: i.progress,
+            created_at: i.created_at,
+            started_at: i.started_at,
+            finished_at: i.finished_at,
+        }
+    }
+}
+
+/// The import just created, and the job that runs it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CreatedImport {
+    import: ImportView,
+    job: JobRef,
+}
+
+/// The format a `Content-Type` names, if any.
+fn format_of(content_type: &str) -> Option<ImportFormat> {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "text/csv" | "application/csv" | "text/plain" => Some(ImportFormat::Csv),
+        "application/json" => Some(ImportFormat::Json),
+        "application/x-ndjson"
+        | "application/ndjson"
+        | "application/jsonl"
+        | "application/x-jsonlines" => Some(ImportFormat::Ndjson),
+        _ => None,
+    }
+}
+
+fn separator_of(text: &str) -> Result<char, ApiError> {
+    match text {
+        "," => Ok(','),
+        ";" => Ok(';'),
+        "|" => Ok('|'),
+        "tab" | "\t" => Ok('\t'),
+        other => Err(invalid_parameter(
+            "separator",
+            format!("unknown separator `{other}`; one of `,` `;` `|` `tab`"),
+        )),
+    }
+}
+
+fn column(field: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    match value.map(|v| v.trim().to_owned()) {
+        Some(v) if v.is_empty() || v.chars().count() > 200 || v.contains('\0') => Err(
+            invalid_parameter(field, format!("`{field}` must be 1 to 200 characters")),
+        ),
+        other => Ok(other),
+    }
+}
+
+/// Uploads a contacts file and queues its import.
+///
+/// The body is the file itself (`text/csv`, `application/json` or `application/x-ndjson`), of
+/// any size up to `IMPORT_MAX_BYTES`; it is streamed to storage, never held whole. The answer is
+/// 202 with the import, whose progress `GET /contacts/imports/{import_id}` shows. For tenant
+/// users who belong to an account.
+#[utoipa::path(
+    tag = "contacts",
+    params(ImportQuery),
+    request_body(description = "The file", content(
+        (String = "text/csv"),
+        (String = "application/json"),
+        (String = "application/x-ndjson"),
+    )),
+    responses((status = 202, description = "The import and its queued job", body = Envelope<CreatedImport>)),
+)]
+#[post("/contacts/imports")]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: TenantUser,
+    request: HttpRequest,
+    query: web::Query<ImportQuery>,
+    payload: web::Payload,
+) -> ApiResult {
+    let account_id = user.account_id()?;
+    let query = query.into_inner();
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let format = match (query.format, format_of(content_type)) {
+        (Some(format), _) | (None, Some(format)) => format,
+        (None, None) => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the file as text/csv, application/json or application/x-ndjson (or say `format=`)",
+            ));
+        }
+    };
+    let region = query
+        .region
+        .unwrap_or_else(|| state.config.imports.default_region.clone())
+        .to_ascii_uppercase();
+    if region.len() != 2 || phonenumber::country::Id::from_str(&region).is_err() {
+        return Err(invalid_parameter(
+            "region",
+            format!("unknown region `{region}`; an ISO 3166 code such as BR or US"),
+        ));
+    }
+    let separator = query.separator.as_deref().map(separator_of).transpose()?;
+    let phone_column = column("phoneColumn", query.phone_column)?;
+    let name_column = column("nameColumn", query.name_column)?;
+    let file_name = query
+        .file_name
+        .map(|n| n.replace('\0', "").chars().take(255).collect::<String>());
+    let max = state.config.imports.max_bytes;
+    let declared = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > max) {
+        return Err(too_large(max));
+    }
+
+    let id = ImportId::new();
+    let key = storage::StorageKey::new([
+        "imports".to_owned(),
+        user.tenant_id().to_string(),
+        id.to_string(),
+        "source".to_owned(),
+    ])
+    .map_err(ApiError::internal)?;
+    let body = payload.map(|chunk| chunk.map_err(std::io::Error::other));
+    let bytes = match state.storage.put_stream(&key, body, max).await {
+        Ok(bytes) => bytes,
+        Err(storage::PutError::TooLarge { .. }) => return Err(too_large(max)),
+        Err(storage::PutError::Empty) => {
+            return Err(ApiError::validation("body", "the file is empty"));
+        }
+        Err(storage::PutError::Read { source }) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidParameter,
+                format!("the upload was cut short: {source}"),
+            ));
+        }
+        Err(e) => return Err(ApiError::internal(e)),
+    };
+
+    let created = async {
+        let txn = state.db.begin().await.map_err(db::DbError::from)?;
+        let created = db::imports::create(
+            user.scope(&txn),
+            NewImport {
+                id,
+                account_id,
+                created_by: user.user_id(),
+                format,
+                default_region: region,
+                on_duplicate: query.on_duplicate.unwrap_or(OnDuplicate::Update),
+                encoding: query.encoding,
+                separator,
+                phone_column,
+                name_column,
+                file_name,
+                source_key: key.as_str().to_owned(),
+                source_bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+                max_attempts: state.config.import_attempts,
+                trace_context: telemetry::current_traceparent(),
+            },
+        )
+        .await?;
+        txn.commit().await.map_err(db::DbError::from)?;
+        Ok::<_, db::DbError>(created)
+    }
+    .await;
+    let (import, job) = match created {
+        Ok(created) => created,
+        Err(e) => {
+            // Nothing refers to the file: it goes.
+            if let Err(cleanup) = state.storage.delete(&key).await {
+                tracing::warn!(error = %cleanup, key = key.as_str(), "import: cannot delete an orphaned upload");
+            }
+            return Err(e.into());
+        }
+    };
+    state.relay_waker.wake();
+    Ok(accepted(CreatedImport {
+        import: ImportView::from(import),
+        job: JobRef::from(&job),
+    }))
+}
+
+fn too_large(max: u64) -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("the file is larger than the limit of {max} bytes (IMPORT_MAX_BYTES)"),
+    )
+}
+
+pub const IMPORTS: ListSpec = ListSpec {
+    name: "imports",
+    fields: &[
+        "id",
+        "status",
+        "statusReason",
+        "format",
+        "defaultRegion",
+        "onDuplicate",
+        "fileName",
+        "bytes",
+        "progress",
+        "createdAt",
+        "startedAt",
+        "finishedAt",
+    ],
+    default_fields: &["id", "status", "fileName", "progress"],
+};
+
+/// The tenant's imports, oldest first.
+#[utoipa::path(
+    tag = "contacts",
+    params(ListParams),
+    responses((status = 200, description = "A page of imports", body = Page<ImportView>)),
+)]
+#[get("/contacts/imports")]
+pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
+    let page = query.page(&IMPORTS)?;
+    let (rows, more) = db::imports::page(user.scope(&state.db), page.after(), page.limit()).await?;
+    let views: Vec<ImportView> = rows.into_iter().map(ImportView::from).collect();
+    page.respond(views, more, |i| i.id.into_uuid())
+}
+
+/// One import: its status and progress (read, imported, updated, skipped, failed).
+#[utoipa::path(
+    tag = "contacts",
+    params(("import_id" = uuid::Uuid, Path, description = "The import")),
+    responses((status = 200, description = "The import", body = Envelope<ImportView>)),
+)]
+#[get("/contacts/imports/{import_id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: TenantUser,
+    path: web::Path<ImportId>,
+) -> ApiResult {
+    let import = db::imports::find(user.scope(&state.db), path.into_inner()).await?;
+    Ok(ok(ImportView::from(import)))
+}
+
+/// Cancels a queued or running import: the worker stops at its next batch (what it imported
+/// stays). 409 once the import has ended.
+#[utoipa::path(
+    tag = "contacts",
+    params(("import_id" = uuid::Uuid, Path, description = "The import")),
+    responses((status = 200, description = "The cancelled import", body = Envelope<ImportView>)),
+)]
+#[post("/contacts/imports/{import_id}/cancel")]
+pub async fn cancel(
+    state: web::Data<AppState>,
+    user: TenantUser,
+    path: web::Path<ImportId>,
+) -> ApiResult {
+    let txn = state.db.begin().await.map_err(db::DbError::from)?;
+    let import = db::imports::cancel(user.scope(&txn), path.into_inner()).await?;
+    txn.commit().await.map_err(db::DbError::from)?;
+    Ok(ok(ImportView::from(import)))
+}
+
+/// Rows fetched per query while streaming the error file.
+const ERRORS_PER_QUERY: u64 = 5_000;
+
+/// The rows that failed, as CSV (`line,value,reason`), streamed.
+#[utoipa::path(
+    tag = "contacts",
+    params(("import_id" = uuid::Uuid, Path, description = "The import")),
+    responses((status = 200, description = "The failed rows", body = String, content_type = "text/csv")),
+)]
+#[get("/contacts/imports/{import_id}/errors")]
+pub async fn errors(
+    state: web::Data<AppState>,
+    user: TenantUser,
+    path: web::Path<ImportId>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    // Another tenant's import is not found before anything is streamed.
+    db::imports::find(user.scope(&state.db), id).await?;
+    let tenant = user.tenant_id();
+    let db = state.db.clone();
+    let header = Some(web::Bytes::from_static(b"line,value,reason\n"));
+    let rows = futures_util::stream::unfold(Some(0i64), move |after| {
+        let db = db.clone();
+        async move {
+            let after = after?;
+            let scope = db::TenantScope::new(&db, tenant);
+            match db::imports::errors_page(scope, id, after, ERRORS_PER_QUERY).await {
+                Ok(rows) if rows.is_empty() => None,
+                Ok(rows) => {
+                    let last = rows.last().map_or(after, |r| r.line);
+                    let more = rows.len() as u64 == ERRORS_PER_QUERY;
+                    Some((csv_rows(&rows), more.then_some(last)))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "import errors: the stream stopped");
+                    Some((Err(std::io::Error::other(e)), None))
+                }
+            }
+        }
+    });
+    let body = futures_util::stream::iter(header.map(Ok)).chain(rows);
+    Ok(HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"import-{id}-errors.csv\""),
+        ))
+        .streaming(body))
+}
+
+fn csv_rows(rows: &[db::imports::RowError]) -> Result<web::Bytes, std::io::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer
+            .write_record([row.line.to_string().as_str(), &row.value, &row.reason])
+            .map_err(std::io::Error::other)?;
+    }
+    writer
+        .into_inner()
+        .map(web::Bytes::from)
+        .map_err(|e| std::io::Error::other(e.to_string()))
+}

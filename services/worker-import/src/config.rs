@@ -1,0 +1,28 @@
+//! Import settings from the environment (see the crate README); the rest is the shared worker
+//! runtime's.
+
+use common::QueueName;
+use common::config::{ConfigError, Env};
+use worker::WorkerSettings;
+
+#[derive(Debug, Clone)]
+pub struct ImportConfig {
+    /// `STORAGE_URL` and friends: where uploaded files are (the gateway's store).
+    pub storage: storage::StorageConfig,
+}
+
+impl ImportConfig {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            storage: storage::StorageConfig::from_env(env)?,
+        })
+    }
+}
+
+/// Everything `worker-import` reads.
+pub fn from_env(env: &Env) -> Result<(WorkerSettings, ImportConfig), ConfigError> {
+    Ok((
+        WorkerSettings::from_env(env, QueueName::Import)?,
+        ImportConfig::from_env(env)?,
+    ))
+}

@@ -1,0 +1,449 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+pub mod read;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+use std::time::Duration;
+
+use common::proto::ContactImport as ImportMessage;
+use common::{ImportId, QueueName};
+use db::DatabaseConnection;
+use db::contacts::ContactRow;
+use db::imports::{ImportProgress, ImportStatus, OnDuplicate, RowError};
+use db::plans::Quota;
+use sea_orm::TransactionTrait;
+use serde_json::json;
+use tokio::sync::mpsc;
+use worker::{BuildJob, Done, Job, JobContext, JobError};
+
+use crate::config::ImportConfig;
+use crate::read::{FileError, ReadOptions, Record, excerpt};
+
+/// Records per batch: one transaction writes their contacts, errors and progress.
+const BATCH_RECORDS: usize = 5_000;
+/// Batches read ahead of the one being written.
+const READ_AHEAD: usize = 2;
+/// Longest name a contact may have (as `POST /api/contacts`).
+const MAX_NAME_CHARS: usize = 200;
+/// Most fields a contact may have (as `POST /api/contacts`).
+const MAX_FIELDS: usize = 50;
+
+/// Imports contacts from uploaded files, one import per job.
+pub struct ImportJob {
+    pub storage: storage::Storage,
+}
+
+impl Job for ImportJob {
+    const QUEUE: QueueName = QueueName::Import;
+    type Message = ImportMessage;
+
+    async fn run(&self, ctx: JobContext, message: ImportMessage) -> Result<Done, JobError> {
+        let id = ImportId::from_str(&message.import_id).map_err(JobError::permanent)?;
+        self.import(&ctx, id).await
+    }
+
+    /// An import whose job failed for good shows `failed` with the reason.
+    async fn on_failed(
+        &self,
+        db: &DatabaseConnection,
+        job: &db::jobs::Job,
+        reason: &str,
+    ) -> Result<(), db::DbError> {
+        if let Some(id) = job.subject_id {
+            let ended = db::imports::transition(
+                db::TenantScope::new(db, job.tenant_id),
+                ImportId::from(id),
+                &[ImportStatus::Queued, ImportStatus::Running],
+                ImportStatus::Failed,
+                Some(reason.to_owned()),
+            )
+            .await;
+            // Already ended (cancelled meanwhile): nothing to say.
+            if !matches!(ended, Err(db::DbError::NotFound(_))) {
+                ended?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl BuildJob for ImportJob {
+    type Config = ImportConfig;
+
+    fn build(config: ImportConfig, _db: DatabaseConnection) -> anyhow::Result<Self> {
+        Ok(Self {
+            storage: storage::Storage::open(&config.storage)?,
+        })
+    }
+}
+
+/// Phone numbers already seen in this file, as integers (E.164 has at most 15 digits).
+type Seen = HashSet<u64>;
+
+impl ImportJob {
+    async fn import(&self, ctx: &JobContext, id: ImportId) -> Result<Done, JobError> {
+        let scope = ctx.scope();
+        let import = db::imports::find(scope, id).await?;
+        if import.status.is_finished() {
+            return Ok(Done::Completed(Some(json!({"status": import.status}))));
+        }
+        let import = db::imports::transition(
+            scope,
+            id,
+            &[ImportStatus::Queued, ImportStatus::Running],
+            ImportStatus::Running,
+            None,
+        )
+        .await?;
+        let region = phonenumber::country::Id::from_str(&import.default_region).map_err(|_| {
+            JobError::permanent(format!("unknown region {}", import.default_region))
+        })?;
+        let max_contacts = db::quotas::entitlements(scope, import.created_by)
+            .await?
+            .and_then(|e| e.limits.get(Quota::MaxContacts));
+
+        let key = storage::StorageKey::parse(&import.source_key).map_err(JobError::permanent)?;
+        let reader = self
+            .storage
+            .get_reader(&key)
+            .await
+            .map_err(JobError::transient)?;
+        let options = ReadOptions {
+            format: Some(import.format),
+            encoding: import.encoding,
+            separator: import.separator,
+            phone_column: import.phone_column.clone(),
+            name_column: import.name_column.clone(),
+        };
+        let (batches, mut received) = mpsc::channel::<Vec<Record>>(READ_AHEAD);
+        let input = tokio_util::io::SyncIoBridge::new(reader);
+        let reading = tokio::task::spawn_blocking(move || {
+            let mut batch = Vec::with_capacity(BATCH_RECORDS);
+            let read = read::read_records(input, &options, |record| {
+                batch.push(record);
+                batch.len() < BATCH_RECORDS
+                    || batches.blocking_send(std::mem::take(&mut batch)).is_ok()
+            });
+            if read.is_ok() && !batch.is_empty() {
+                let _ = batches.blocking_send(batch);
+            }
+            read
+        });
+
+        let mut seen = Seen::new();
+        let mut to_skip = import.progress.read;
+        let mut total = import.progress;
+        let mut stopped = None;
+        while let Some(mut records) = received.recv().await {
+            // Records a previous attempt committed: only their phones matter (duplicates).
+            if to_skip > 0 {
+                let skipped = records
+                    .len()
+                    .min(usize::try_from(to_skip).unwrap_or(usize::MAX));
+                for record in records.drain(..skipped) {
+                    if let Record::Row(row) = record
+                        && let Ok(phone) = normalise(&row.phone, region)
+                    {
+                        seen.insert(phone_key(&phone));
+                    }
+                }
+                to_skip -= skipped as i64;
+                if records.is_empty() {
+                    continue;
+                }
+            }
+            if ctx.shutdown.is_cancelled() || ctx.lease_lost.is_cancelled() {
+                stopped = Some(Done::Deferred(Duration::from_secs(1)));
+                break;
+            }
+            let batch = prepare(records, region, &mut seen);
+            match self
+                .write_batch(ctx, &import, batch, max_contacts, &mut total)
+                .await?
+            {
+                Written::Continue => {}
+                Written::Cancelled => {
+                    stopped = Some(Done::Completed(Some(
+                        json!({"status": "cancelled", "progress": total}),
+                    )));
+                    break;
+                }
+            }
+        }
+        // Dropping the receiver ends the reading thread at its next batch.
+        drop(received);
+        let read = reading.await.map_err(JobError::transient)?;
+        if let Some(done) = stopped {
+            return Ok(done);
+        }
+        match read {
+            Ok(_) => {
+                db::imports::transition(
+                    scope,
+                    id,
+                    &[ImportStatus::Running],
+                    ImportStatus::Completed,
+                    None,
+                )
+                .await?;
+                Ok(Done::Completed(Some(
+                    json!({"status": "completed", "progress": total}),
+                )))
+            }
+            Err(FileError::Io(e)) => Err(JobError::transient(e)),
+            Err(e) => {
+                let reason = e.to_string();
+                db::imports::transition(
+                    scope,
+                    id,
+                    &[ImportStatus::Running],
+                    ImportStatus::Failed,
+                    Some(reason.clone()),
+                )
+                .await?;
+                Err(JobError::permanent(reason))
+            }
+        }
+    }
+
+    /// Writes one batch with the import's progress in one transaction, after checking the
+    /// import is still running and the account's contacts quota.
+    async fn write_batch(
+        &self,
+        ctx: &JobContext,
+        import: &db::imports::ContactImport,
+        mut batch: Batch,
+        max_contacts: Option<i64>,
+        total: &mut ImportProgress,
+    ) -> Result<Written, JobError> {
+        let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
+        let scope = ctx.scope().on(&txn);
+        let current = db::imports::lock(scope, import.id).await?;
+        if current.status != ImportStatus::Running {
+            return Ok(Written::Cancelled);
+        }
+        if let Some(limit) = max_contacts {
+            db::quotas::lock_account(scope, import.account_id).await?;
+            let phones: Vec<String> = batch
+                .rows
+                .iter()
+                .map(|(_, row)| row.phone.clone())
+                .collect();
+            let existing = db::contacts::existing_phones(scope, import.account_id, &phones).await?;
+            let used = db::quotas::usage(scope, import.account_id, Quota::MaxContacts).await?;
+            let mut room = (limit - used).max(0);
+            let errors = &mut batch.errors;
+            let failed = &mut batch.outcome.failed;
+            batch.rows.retain(|(line, row)| {
+                if existing.contains(&row.phone) {
+                    return true;
+                }
+                if room > 0 {
+                    room -= 1;
+                    return true;
+                }
+                *failed += 1;
+                errors.push(RowError {
+                    line: *line,
+                    value: row.phone.clone(),
+                    reason: format!("the contacts quota ({limit}) is reached"),
+                });
+                false
+            });
+        }
+        let rows: Vec<ContactRow> = batch.rows.into_iter().map(|(_, row)| row).collect();
+        let update = import.on_duplicate == OnDuplicate::Update;
+        let written = db::contacts::upsert_batch(scope, import.account_id, &rows, update).await?;
+        let mut outcome = batch.outcome;
+        outcome.imported = written.inserted;
+        outcome.updated = written.updated;
+        // Rows neither inserted nor updated were existing contacts left alone (`skip`).
+        outcome.skipped += rows.len() as i64 - written.inserted - written.updated;
+        db::imports::record_batch(scope, import.id, outcome, &batch.errors).await?;
+        let mut progress = *total;
+        progress.add(outcome);
+        if !db::jobs::set_progress(&txn, ctx.lease, json!(progress)).await? {
+            return Err(JobError::LeaseLost);
+        }
+        txn.commit().await.map_err(db::DbError::from)?;
+        *total = progress;
+        Ok(Written::Continue)
+    }
+}
+
+enum Written {
+    Continue,
+    /// The import is no longer running (cancelled): nothing of this batch was written.
+    Cancelled,
+}
+
+/// A batch checked on its own: rows to write (with their lines), and what failed or was a
+/// duplicate within the file.
+struct Batch {
+    rows: Vec<(i64, ContactRow)>,
+    errors: Vec<RowError>,
+    outcome: ImportProgress,
+}
+
+fn prepare(records: Vec<Record>, region: phonenumber::country::Id, seen: &mut Seen) -> Batch {
+    let mut batch = Batch {
+        rows: Vec::with_capacity(records.len()),
+        errors: Vec::new(),
+        outcome: ImportProgress {
+            read: records.len() as i64,
+            ..ImportProgress::default()
+        },
+    };
+    for record in records {
+        let (line, value, reason) = match record {
+            Record::Broken {
+                line,
+                value,
+                reason,
+            } => (line, value, reason),
+            Record::Row(row) => match check(&row, region) {
+                Ok(phone) if !seen.insert(phone_key(&phone)) => {
+                    batch.outcome.skipped += 1;
+                    continue;
+                }
+                Ok(phone) => {
+                    batch.rows.push((
+                        row.line,
+                        ContactRow {
+                            phone,
+                            name: row.name,
+                            fields: row.fields,
+                        },
+                    ));
+                    continue;
+                }
+                Err(reason) => (row.line, excerpt(&row.phone), reason),
+            },
+        };
+        batch.outcome.failed += 1;
+        batch.errors.push(RowError {
+            line,
+            value,
+            reason,
+        });
+    }
+    batch
+}
+
+/// The row's phone in E.164 digits, or why the row cannot be a contact.
+fn check(row: &read::FileRow, region: phonenumber::country::Id) -> Result<String, String> {
+    if row.phone.trim().is_empty() {
+        return Err("no phone".to_owned());
+    }
+    let phone = normalise(&row.phone, region)?;
+    if row.name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "the name is longer than {MAX_NAME_CHARS} characters"
+        ));
+    }
+    if row.fields.len() > MAX_FIELDS {
+        return Err(format!("more than {MAX_FIELDS} fields"));
+    }
+    if let Some(key) = row
+        .fields
+        .keys()
+        .find(|key| key.contains('\0'))
+        .or_else(|| {
+            row.fields
+                .iter()
+                .find(|(_, v)| v.as_str().is_some_and(|s| s.contains('\0')))
+                .map(|(k, _)| k)
+        })
+    {
+        return Err(format!("`{key}` holds the NUL character"));
+    }
+    if row.name.contains('\0') {
+        return Err("the name holds the NUL character".to_owned());
+    }
+    Ok(phone)
+}
+
+/// `raw` as E.164 digits (no `+`), reading numbers without a country code as `region`'s.
+pub fn normalise(raw: &str, region: phonenumber::country::Id) -> Result<String, String> {
+    let number = phonenumber::parse(Some(region), raw.trim())
+        .map_err(|e| format!("not a phone number ({e})"))?;
+    if !phonenumber::is_valid(&number) {
+        return Err(format!(
+            "not a valid phone number for {}",
+            region_of(&number, region)
+        ));
+    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    Ok(e164.trim_start_matches('+').to_owned())
+}
+
+fn region_of(number: &phonenumber::PhoneNumber, default: phonenumber::country::Id) -> String {
+    number
+        .country()
+        .id()
+        .map_or_else(|| format!("{default:?}"), |id| format!("{id:?}"))
+}
+
+fn phone_key(digits: &str) -> u64 {
+    digits.parse().unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_are_normalised_with_the_default_region() {
+        let br = phonenumber::country::Id::BR;
+        assert_eq!(normalise("(11) 99999-0001", br).unwrap(), "5511999990001");
+        assert_eq!(normalise("+55 11 99999-0001", br).unwrap(), "5511999990001");
+        assert_eq!(normalise("+1 415 555 2671", br).unwrap(), "14155552671");
+        assert!(normalise("12", br).is_err());
+        assert!(normalise("not a phone", br).is_err());
+    }
+
+    #[test]
+    fn a_batch_dedupes_within_the_file_and_keeps_failures_with_their_line() {
+        let br = phonenumber::country::Id::BR;
+        let row = |line, phone: &str| {
+            Record::Row(read::FileRow {
+                line,
+                phone: phone.to_owned(),
+                name: String::new(),
+                fields: serde_json::Map::new(),
+            })
+        };
+        let mut seen = Seen::new();
+        let batch = prepare(
+            vec![
+                row(2, "11 99999-0001"),
+                row(3, "+55 (11) 99999-0001"),
+                row(4, "abc"),
+                Record::Broken {
+                    line: 5,
+                    value: "x".to_owned(),
+                    reason: "3 columns".to_owned(),
+                },
+            ],
+            br,
+            &mut seen,
+        );
+        assert_eq!(batch.rows.len(), 1);
+        assert_eq!(
+            batch.outcome,
+            ImportProgress {
+                read: 4,
+                imported: 0,
+                updated: 0,
+                skipped: 1,
+                failed: 2
+            }
+        );
+        assert_eq!(
+            batch.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![4, 5]
+        );
+    }
+}

@@ -1,0 +1,663 @@
+//! Reading an import file, record by record, in constant memory: CSV with a header row (any of
+//! `,` `;` tab `|`, quoted fields with newlines, a BOM, UTF-8 or Latin-1), a JSON array of
+//! objects, or NDJSON. Synchronous: the worker runs it on a blocking thread over the storage
+//! stream.
+//!
+//! Every record becomes exactly one [`Record`], in file order, so a restarted import can skip
+//! the ones already handled by counting.
+
+use std::io::{BufRead, BufReader, Read};
+
+use db::imports::{ImportFormat, TextEncoding};
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+/// How much of the file is looked at to detect its encoding and separator.
+const SNIFF_BYTES: usize = 64 * 1024;
+
+/// What the request said about the file; `None`s are detected.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    pub format: Option<ImportFormat>,
+    pub encoding: Option<TextEncoding>,
+    pub separator: Option<char>,
+    pub phone_column: Option<String>,
+    pub name_column: Option<String>,
+}
+
+/// One contact as the file writes it, before its phone is checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRow {
+    /// The line (CSV, NDJSON) or item (JSON array) it starts at, from 1.
+    pub line: i64,
+    pub phone: String,
+    pub name: String,
+    /// The other columns or keys with a value: text, numbers, booleans.
+    pub fields: Map<String, Value>,
+}
+
+/// One record of the file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    Row(FileRow),
+    /// A record that cannot be a contact (wrong number of columns, not an object, no phone):
+    /// it fails alone.
+    Broken {
+        line: i64,
+        value: String,
+        reason: String,
+    },
+}
+
+/// Why the file as a whole cannot be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(
+        "no phone column: the header has {found}; name it `phone` (or telefone, celular, whatsapp, number), or say which with `phoneColumn`"
+    )]
+    NoPhoneColumn { found: String },
+    #[error("the column `{0}` given as `{1}` is not in the header")]
+    NoSuchColumn(String, &'static str),
+    #[error("the file has no header row")]
+    NoHeader,
+    #[error("the file is not {format}: {reason}")]
+    Malformed {
+        format: &'static str,
+        reason: String,
+    },
+    #[error("reading the file failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What the file was found to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Detected {
+    pub format: ImportFormat,
+    pub encoding: TextEncoding,
+    pub separator: char,
+}
+
+/// Reads every record of `input`, handing each to `emit` in order; stops early when `emit`
+/// returns `false`. Returns what was detected.
+pub fn read_records(
+    input: impl Read,
+    options: &ReadOptions,
+    mut emit: impl FnMut(Record) -> bool,
+) -> Result<Detected, FileError> {
+    let mut reader = BufReader::with_capacity(SNIFF_BYTES, input);
+    let head = reader.fill_buf()?;
+    let bom = head.starts_with(b"\xEF\xBB\xBF");
+    let encoding = options.encoding.unwrap_or(if bom {
+        TextEncoding::Utf8
+    } else {
+        detect_encoding(head)
+    });
+    let format = options.format.unwrap_or_else(|| detect_format(head));
+    let separator = options
+        .separator
+        .unwrap_or_else(|| detect_separator(first_line(head)));
+    if bom {
+        reader.consume(3);
+    }
+    let detected = Detected {
+        format,
+        encoding,
+        separator,
+    };
+    match format {
+        ImportFormat::Csv => read_csv(reader, options, detected, &mut emit)?,
+        ImportFormat::Ndjson => read_ndjson(reader, options, encoding, &mut emit)?,
+        ImportFormat::Json => read_json_array(reader, options, &mut emit)?,
+    }
+    Ok(detected)
+}
+
+/// UTF-8 when the start of the file is valid UTF-8 (a character cut by the end of the sample
+/// counts as valid), Latin-1 otherwise.
+fn detect_encoding(head: &[u8]) -> TextEncoding {
+    match std::str::from_utf8(head) {
+        Ok(_) => TextEncoding::Utf8,
+        Err(e) if e.error_len().is_none() => TextEncoding::Utf8,
+        Err(_) => TextEncoding::Latin1,
+    }
+}
+
+fn detect_format(head: &[u8]) -> ImportFormat {
+    let start = head
+        .iter()
+        .copied()
+        .find(|b| !(b.is_ascii_whitespace() || *b == 0xEF || *b == 0xBB || *b == 0xBF));
+    match start {
+        Some(b'[') => ImportFormat::Json,
+        Some(b'{') => ImportFormat::Ndjson,
+        _ => ImportFormat::Csv,
+    }
+}
+
+fn first_line(head: &[u8]) -> &[u8] {
+    let head = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    head.split(|b| *b == b'\n').next().unwrap_or(head)
+}
+
+/// The candidate separator found most often in the header line outside quotes (`,` on a tie
+/// or none).
+fn detect_separator(line: &[u8]) -> char {
+    let mut counts = [(',', 0usize), (';', 0), ('\t', 0), ('|', 0)];
+    let mut quoted = false;
+    for byte in line {
+        if *byte == b'"' {
+            quoted = !quoted;
+        } else if !quoted {
+            for (candidate, count) in &mut counts {
+                if *byte == *candidate as u8 {
+                    *count += 1;
+                }
+            }
+        }
+    }
+    counts
+        .iter()
+        .fold(
+            (',', 0),
+            |best, &(c, n)| if n > best.1 { (c, n) } else { best },
+        )
+        .0
+}
+
+fn decode(bytes: &[u8], encoding: TextEncoding) -> Result<String, String> {
+    match encoding {
+        TextEncoding::Utf8 => std::str::from_utf8(bytes)
+            .map(str::to_owned)
+            .map_err(|_| "not valid UTF-8 (send `encoding=latin-1` for Latin-1 files)".to_owned()),
+        // ISO-8859-1 maps each byte to the code point of the same value.
+        TextEncoding::Latin1 => Ok(bytes.iter().map(|&b| char::from(b)).collect()),
+    }
+}
+
+/// A header or key reduced for matching: lower case, no accents, letters and digits only.
+fn normalise_name(name: &str) -> String {
+    name.chars()
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
+            'é' | 'è' | 'ê' | 'ë' => 'e',
+            'í' | 'ì' | 'î' | 'ï' => 'i',
+            'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
+            'ú' | 'ù' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            other => other,
+        })
+        .filter(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+const PHONE_NAMES: [&str; 14] = [
+    "phone",
+    "phonenumber",
+    "telephone",
+    "telefone",
+    "tel",
+    "fone",
+    "celular",
+    "cell",
+    "mobile",
+    "whatsapp",
+    "number",
+    "numero",
+    "msisdn",
+    "contato",
+];
+const NAME_NAMES: [&str; 5] = ["name", "nome", "fullname", "nomecompleto", "contactname"];
+
+/// Which of `names` is the phone and which the name.
+#[derive(Debug, Clone)]
+struct Columns {
+    phone: usize,
+    name: Option<usize>,
+    names: Vec<String>,
+}
+
+impl Columns {
+    fn find(names: Vec<String>, options: &ReadOptions) -> Result<Self, FileError> {
+        let position = |wanted: &str, option: &'static str| {
+            names
+                .iter()
+                .position(|n| n.trim() == wanted.trim())
+                .or_else(|| {
+                    names
+                        .iter()
+                        .position(|n| normalise_name(n) == normalise_name(wanted))
+                })
+                .ok_or_else(|| FileError::NoSuchColumn(wanted.to_owned(), option))
+        };
+        let by_alias = |aliases: &[&str]| {
+            aliases
+                .iter()
+                .find_map(|alias| names.iter().position(|n| normalise_name(n) == *alias))
+        };
+        let phone = match &options.phone_column {
+            Some(column) => position(column, "phoneColumn")?,
+            None => by_alias(&PHONE_NAMES).ok_or_else(|| FileError::NoPhoneColumn {
+                found: if names.is_empty() {
+                    "no columns".to_owned()
+                } else {
+                    names
+                        .iter()
+                        .map(|n| format!("`{}`", n.trim()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            })?,
+        };
+        let name = match &options.name_column {
+            Some(column) => Some(position(column, "nameColumn")?),
+            None => by_alias(&NAME_NAMES).filter(|i| *i != phone),
+        };
+        Ok(Self { phone, name, names })
+    }
+
+    /// A record's values (already decoded) as a row.
+    fn row(&self, line: i64, values: Vec<String>) -> Record {
+        let phone = values.get(self.phone).cloned().unwrap_or_default();
+        let name = self
+            .name
+            .and_then(|i| values.get(i).cloned())
+            .unwrap_or_default();
+        let mut fields = Map::new();
+        for (i, value) in values.into_iter().enumerate() {
+            if i == self.phone || Some(i) == self.name || value.trim().is_empty() {
+                continue;
+            }
+            let key = self.names.get(i).map(|k| k.trim()).unwrap_or_default();
+            if !key.is_empty() {
+                fields.insert(key.to_owned(), Value::String(value.trim().to_owned()));
+            }
+        }
+        Record::Row(FileRow {
+            line,
+            phone,
+            name: name.trim().to_owned(),
+            fields,
+        })
+    }
+}
+
+fn read_csv(
+    reader: impl Read,
+    options: &ReadOptions,
+    detected: Detected,
+    emit: &mut impl FnMut(Record) -> bool,
+) -> Result<(), FileError> {
+    let mut csv = csv::ReaderBuilder::new()
+        .delimiter(detected.separator as u8)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(reader);
+    let mut record = csv::ByteRecord::new();
+    let header = loop {
+        if !csv.read_byte_record(&mut record).map_err(csv_error)? {
+            return Err(FileError::NoHeader);
+        }
+        // Blank lines before the header are not a header.
+        if record.iter().any(|field| !field.is_empty()) {
+            break record.clone();
+        }
+    };
+    let names = header
+        .iter()
+        .map(|field| decode(field, detected.encoding))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|reason| FileError::Malformed {
+            format: "CSV",
+            reason: format!("header: {reason}"),
+        })?;
+    let columns = Columns::find(names, options)?;
+    let width = header.len();
+    loop {
+        let read = match csv.read_byte_record(&mut record) {
+            Ok(read) => read,
+            Err(e) => {
+                let line = e.position().map_or(0, |p| p.line() as i64).max(1);
+                if !emit(Record::Broken {
+                    line,
+                    value: String::new(),
+                    reason: e.to_string(),
+                }) {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if !read {
+            return Ok(());
+        }
+        let line = record.position().map_or(0, |p| p.line() as i64).max(1);
+        // A blank line is nothing, not a contact without a phone.
+        if record.len() == 1 && record[0].is_empty() {
+            continue;
+        }
+        let outcome = if record.len() != width {
+            Record::Broken {
+                line,
+                value: excerpt(&String::from_utf8_lossy(record.as_slice())),
+                reason: format!("{} columns where the header has {width}", record.len()),
+            }
+        } else {
+            match record
+                .iter()
+                .map(|field| decode(field, detected.encoding))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(values) => columns.row(line, values),
+                Err(reason) => Record::Broken {
+                    line,
+                    value: excerpt(&String::from_utf8_lossy(record.as_slice())),
+                    reason,
+                },
+            }
+        };
+        if !emit(outcome) {
+            return Ok(());
+        }
+    }
+}
+
+fn csv_error(e: csv::Error) -> FileError {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => FileError::Io(io),
+        other => FileError::Malformed {
+            format: "CSV",
+            reason: format!("{other:?}"),
+        },
+    }
+}
+
+/// At most 200 characters of a value, for the error file.
+pub fn excerpt(value: &str) -> String {
+    let value = value.trim();
+    match value.char_indices().nth(200) {
+        Some((end, _)) => format!("{}…", &value[..end]),
+        None => value.to_owned(),
+    }
+}
+
+/// An object of a JSON file as a row: the phone, name and field keys matched like CSV headers.
+fn object_row(line: i64, value: Value, options: &ReadOptions) -> Record {
+    let Value::Object(object) = value else {
+        return Record::Broken {
+            line,
+            value: excerpt(&value.to_string()),
+            reason: "not an object".to_owned(),
+        };
+    };
+    let names: Vec<String> = object.keys().cloned().collect();
+    let columns = match Columns::find(names, options) {
+        Ok(columns) => columns,
+        Err(e) => {
+            return Record::Broken {
+                line,
+                value: excerpt(&Value::Object(object).to_string()),
+                reason: e.to_string(),
+            };
+        }
+    };
+    let mut values = Vec::with_capacity(object.len());
+    for (key, value) in &object {
+        let text = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Null => String::new(),
+            Value::Array(_) | Value::Object(_) => {
+                return Record::Broken {
+                    line,
+                    value: excerpt(&Value::Object(object.clone()).to_string()),
+                    reason: format!("`{key}` must be text, a number or a boolean"),
+                };
+            }
+        };
+        values.push(text);
+    }
+    match columns.row(line, values) {
+        // Keep numbers and booleans as such in the fields.
+        Record::Row(mut row) => {
+            for (key, value) in object {
+                if let Some(slot) = row.fields.get_mut(&key)
+                    && (value.is_number() || value.is_boolean())
+                {
+                    *slot = value;
+                }
+            }
+            Record::Row(row)
+        }
+        broken => broken,
+    }
+}
+
+fn read_ndjson(
+    reader: impl BufRead,
+    options: &ReadOptions,
+    encoding: TextEncoding,
+    emit: &mut impl FnMut(Record) -> bool,
+) -> Result<(), FileError> {
+    for (index, line) in reader.split(b'\n').enumerate() {
+        let line_number = index as i64 + 1;
+        let bytes = line?;
+        let text = match decode(&bytes, encoding) {
+            Ok(text) => text,
+            Err(reason) => {
+                if !emit(Record::Broken {
+                    line: line_number,
+                    value: excerpt(&String::from_utf8_lossy(&bytes)),
+                    reason,
+                }) {
+                    return Ok(());
+                }
+                continue;
+            }
+        };
+        if text.trim().is_empty() {
+            continue;
+        }
+        let record = match serde_json::from_str::<Value>(&text) {
+            Ok(value) => object_row(line_number, value, options),
+            Err(e) => Record::Broken {
+                line: line_number,
+                value: excerpt(&text),
+                reason: format!("not JSON: {e}"),
+            },
+        };
+        if !emit(record) {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+/// A JSON array read one element at a time (`serde_json` would otherwise build it whole).
+fn read_json_array(
+    reader: impl Read,
+    options: &ReadOptions,
+    emit: &mut impl FnMut(Record) -> bool,
+) -> Result<(), FileError> {
+    struct Elements<'a, F> {
+        options: &'a ReadOptions,
+        emit: &'a mut F,
+    }
+
+    impl<'de, F: FnMut(Record) -> bool> Visitor<'de> for Elements<'_, F> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an array of contact objects")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            let mut item = 0i64;
+            while let Some(value) = seq.next_element::<Value>()? {
+                item += 1;
+                if !(self.emit)(object_row(item, value, self.options)) {
+                    // Stopped early: the rest of the array is not read.
+                    return Err(serde::de::Error::custom(STOPPED));
+                }
+            }
+            Ok(())
+        }
+    }
+
+    impl<'de, F: FnMut(Record) -> bool> DeserializeSeed<'de> for Elements<'_, F> {
+        type Value = ();
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+
+    const STOPPED: &str = "stopped by the reader";
+    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    match (Elements { options, emit }).deserialize(&mut deserializer) {
+        Ok(()) => deserializer.end().map_err(|e| FileError::Malformed {
+            format: "a JSON array",
+            reason: e.to_string(),
+        }),
+        Err(e) if e.to_string().starts_with(STOPPED) => Ok(()),
+        Err(e) if e.is_io() => Err(FileError::Io(e.into())),
+        Err(e) => Err(FileError::Malformed {
+            format: "a JSON array",
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(input: &[u8], options: ReadOptions) -> Result<Vec<Record>, FileError> {
+        let mut records = Vec::new();
+        read_records(input, &options, |r| {
+            records.push(r);
+            true
+        })?;
+        Ok(records)
+    }
+
+    fn row(line: i64, phone: &str, name: &str, fields: Value) -> Record {
+        Record::Row(FileRow {
+            line,
+            phone: phone.to_owned(),
+            name: name.to_owned(),
+            fields: fields.as_object().cloned().unwrap_or_default(),
+        })
+    }
+
+    #[test]
+    fn csv_with_a_bom_semicolons_quoted_newlines_and_custom_fields() {
+        let file = "\u{feff}Nome;Telefone;Cidade\n\"Ana\nMaria\";+55 11 99999-0001;Recife\nBeto;11 99999-0002;\n";
+        let records = read(file.as_bytes(), ReadOptions::default()).unwrap();
+        assert_eq!(
+            records,
+            vec![
+                row(
+                    2,
+                    "+55 11 99999-0001",
+                    "Ana\nMaria",
+                    serde_json::json!({"Cidade": "Recife"})
+                ),
+                row(4, "11 99999-0002", "Beto", serde_json::json!({})),
+            ]
+        );
+    }
+
+    #[test]
+    fn latin1_is_detected_and_decoded() {
+        let mut file = b"nome,telefone\n".to_vec();
+        file.extend_from_slice(b"Jo\xe3o,5511999990003\n");
+        let records = read(&file, ReadOptions::default()).unwrap();
+        assert_eq!(
+            records,
+            vec![row(2, "5511999990003", "João", serde_json::json!({}))]
+        );
+    }
+
+    #[test]
+    fn a_broken_line_fails_alone() {
+        let file = "phone,name\n5511999990001,Ana\n5511999990002,Beto,extra\n5511999990003,Caio\n";
+        let records = read(file.as_bytes(), ReadOptions::default()).unwrap();
+        assert_eq!(records.len(), 3);
+        assert!(
+            matches!(&records[1], Record::Broken { line: 3, reason, .. } if reason.contains("3 columns"))
+        );
+        assert_eq!(
+            records[2],
+            row(4, "5511999990003", "Caio", serde_json::json!({}))
+        );
+    }
+
+    #[test]
+    fn a_missing_phone_column_names_the_columns_found() {
+        let err = read(b"nome,cidade\nAna,Recife\n", ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("`nome`, `cidade`"), "{err}");
+        let options = ReadOptions {
+            phone_column: Some("Cel".to_owned()),
+            ..ReadOptions::default()
+        };
+        let records = read(b"Nome,Cel\nAna,5511999990001\n", options).unwrap();
+        assert_eq!(
+            records,
+            vec![row(2, "5511999990001", "Ana", serde_json::json!({}))]
+        );
+    }
+
+    #[test]
+    fn json_arrays_and_ndjson_give_the_same_rows() {
+        let array = br#"[{"phone": 5511999990001, "name": "Ana", "vip": true}, "oops", {"phone": "5511999990002"}]"#;
+        let records = read(array, ReadOptions::default()).unwrap();
+        assert_eq!(
+            records[0],
+            row(1, "5511999990001", "Ana", serde_json::json!({"vip": true}))
+        );
+        assert!(matches!(&records[1], Record::Broken { line: 2, .. }));
+        assert_eq!(
+            records[2],
+            row(3, "5511999990002", "", serde_json::json!({}))
+        );
+
+        let lines = b"{\"phone\": \"5511999990001\", \"name\": \"Ana\"}\n{broken\n\n{\"telefone\": \"5511999990002\"}\n";
+        let records = read(lines, ReadOptions::default()).unwrap();
+        assert_eq!(records.len(), 3);
+        assert!(matches!(&records[1], Record::Broken { line: 2, .. }));
+        assert_eq!(
+            records[2],
+            row(4, "5511999990002", "", serde_json::json!({}))
+        );
+    }
+
+    #[test]
+    fn a_truncated_json_array_is_a_file_error_after_its_complete_items() {
+        let mut seen = 0;
+        let result = read_records(
+            &br#"[{"phone": "5511999990001"}, {"phone": "55"#[..],
+            &ReadOptions::default(),
+            |_| {
+                seen += 1;
+                true
+            },
+        );
+        assert!(matches!(result, Err(FileError::Malformed { .. })));
+        assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn reading_stops_when_asked() {
+        let file = "phone\n1\n2\n3\n";
+        let mut seen = 0;
+        read_records(file.as_bytes(), &ReadOptions::default(), |_| {
+            seen += 1;
+            seen < 2
+        })
+        .unwrap();
+        assert_eq!(seen, 2);
+    }
+}

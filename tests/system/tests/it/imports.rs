@@ -1,0 +1,462 @@
+//! Contact imports end to end: a file streamed to storage by the gateway, imported by
+//! `worker-import` (normalised, deduped, batched, with per-row errors), cancelled, resumed
+//! after a crash without importing a row twice, and refused when it is not acceptable.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use system_tests::{TenantHandle, TestSystem, contract};
+
+/// `POST /api/contacts/imports?{query}` with `body` as `content_type`, checked against the
+/// OpenAPI document like every `call`.
+async fn upload(
+    system: &TestSystem,
+    key: &str,
+    query: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let path = format!("/api/contacts/imports?{query}");
+    let response = system
+        .http
+        .post(format!("{}{path}", system.base_url))
+        .bearer_auth(key)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("upload");
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    contract::check(&Method::POST, &path, status, &text).unwrap_or_else(|e| panic!("{e}"));
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Uploads and returns the import's id, expecting 202.
+async fn start_import(
+    system: &TestSystem,
+    tenant: &TenantHandle,
+    query: &str,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> String {
+    let (status, answer) = upload(system, &tenant.key, query, content_type, body).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    answer["data"]["import"]["id"]
+        .as_str()
+        .expect("import id")
+        .to_owned()
+}
+
+/// Polls the import until it has ended; returns it.
+async fn finished(system: &TestSystem, tenant: &TenantHandle, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, answer) = system
+            .call(
+                Method::GET,
+                &format!("/api/contacts/imports/{id}"),
+                Some(&tenant.key),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let import = answer["data"].clone();
+        if ["completed", "failed", "cancelled"].contains(&import["status"].as_str().unwrap_or("")) {
+            return import;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "import not finished after 60 s: {import}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every contact of the tenant (all fields), by phone.
+async fn contacts(system: &TestSystem, tenant: &TenantHandle) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/contacts?limit=500&fields=phone,name,fields&cursor={c}"),
+            None => "/api/contacts?limit=500&fields=phone,name,fields".to_owned(),
+        };
+        let (status, page) = system
+            .call(Method::GET, &path, Some(&tenant.key), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        all.extend(page["data"].as_array().expect("data").iter().cloned());
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    all.sort_by_key(|c| c["phone"].as_str().unwrap_or_default().to_owned());
+    all
+}
+
+async fn error_file(system: &TestSystem, key: &str, id: &str) -> (StatusCode, String) {
+    let response = system
+        .http
+        .get(format!(
+            "{}/api/contacts/imports/{id}/errors",
+            system.base_url
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("errors");
+    (response.status(), response.text().await.expect("text"))
+}
+
+#[tokio::test]
+async fn a_csv_import_normalises_dedupes_updates_and_keeps_each_failed_row() {
+    let mut system = TestSystem::spawn().await;
+    system.start_import_worker(&[]).await;
+    let tenant = system.tenant_with_admin("import-csv").await;
+    // An existing contact: the import updates its name and merges its fields.
+    system
+        .create_contact(
+            &tenant,
+            "+5511999990002",
+            "Old name",
+            json!({"plan": "gold"}),
+        )
+        .await;
+    // A BOM, `;` separators, a quoted name across two lines, a duplicate of line 2 written
+    // differently, an invalid phone, a line with a column too many, a blank line.
+    let file = "\u{feff}Nome;Telefone;Cidade\n\
+                \"Ana\nMaria\";(11) 99999-0001;Recife\n\
+                Beto;+55 11 99999-0002;Olinda\n\
+                Ana again;+55 (11) 99999-0001;\n\
+                Caio;12345;Natal\n\
+                Dora;11 99999-0004;Recife;extra\n\
+                \n\
+                Eva;11 99999-0005;\n";
+    let id = start_import(
+        &system,
+        &tenant,
+        "fileName=clientes.csv",
+        "text/csv",
+        file.to_owned(),
+    )
+    .await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["status"], "completed", "{import}");
+    assert_eq!(
+        import["progress"],
+        json!({"read": 6, "imported": 2, "updated": 1, "skipped": 1, "failed": 2}),
+        "{import}"
+    );
+    assert_eq!(import["fileName"], "clientes.csv");
+    assert_eq!(
+        contacts(&system, &tenant).await,
+        vec![
+            json!({"phone": "5511999990001", "name": "Ana\nMaria", "fields": {"Cidade": "Recife"}}),
+            json!({"phone": "5511999990002", "name": "Beto", "fields": {"plan": "gold", "Cidade": "Olinda"}}),
+            json!({"phone": "5511999990005", "name": "Eva", "fields": {}}),
+        ]
+    );
+    let (status, errors) = error_file(&system, &tenant.key, &id).await;
+    assert_eq!(status, StatusCode::OK);
+    let lines: Vec<&str> = errors.lines().collect();
+    assert_eq!(lines[0], "line,value,reason");
+    assert!(
+        lines[1].starts_with("6,12345,not a valid phone number"),
+        "{errors}"
+    );
+    assert!(lines[2].starts_with("7,"), "{errors}");
+    assert!(
+        lines[2].contains("4 columns where the header has 3"),
+        "{errors}"
+    );
+    assert_eq!(lines.len(), 3, "{errors}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn json_ndjson_latin1_and_skip_are_read_as_asked() {
+    let mut system = TestSystem::spawn().await;
+    system.start_import_worker(&[]).await;
+    let tenant = system.tenant_with_admin("import-json").await;
+    system
+        .create_contact(&tenant, "+14155552671", "Kept", json!({}))
+        .await;
+
+    let array = json!([
+        {"phone": "+1 415 555 2671", "name": "Not applied"},
+        {"telefone": 5511999990011_i64, "nome": "Gil", "vip": true, "score": 7},
+        "not an object",
+        {"name": "No phone"},
+    ]);
+    let id = start_import(
+        &system,
+        &tenant,
+        "onDuplicate=skip",
+        "application/json",
+        array.to_string(),
+    )
+    .await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(
+        import["progress"],
+        json!({"read": 4, "imported": 1, "updated": 0, "skipped": 1, "failed": 2}),
+        "{import}"
+    );
+
+    let ndjson = "{\"phone\": \"21 99999-0012\", \"name\": \"Hugo\"}\n{broken\n";
+    let id = start_import(&system, &tenant, "", "application/x-ndjson", ndjson).await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["progress"]["imported"], 1, "{import}");
+    assert_eq!(import["progress"]["failed"], 1, "{import}");
+
+    // Latin-1 (detected), US numbers without a country code.
+    let mut latin1 = b"name,phone\n".to_vec();
+    latin1.extend_from_slice(b"Jos\xe9,(415) 555-0199\n");
+    let id = start_import(&system, &tenant, "region=US", "text/csv", latin1).await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["progress"]["imported"], 1, "{import}");
+
+    let all = contacts(&system, &tenant).await;
+    let names: Vec<(&str, &str)> = all
+        .iter()
+        .map(|c| (c["phone"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("14155550199", "José"),
+            ("14155552671", "Kept"),
+            ("5511999990011", "Gil"),
+            ("5521999990012", "Hugo"),
+        ]
+    );
+    let gil = all.iter().find(|c| c["name"] == "Gil").expect("Gil");
+    assert_eq!(gil["fields"], json!({"vip": true, "score": 7}));
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn unacceptable_uploads_get_clear_errors_and_store_nothing() {
+    let mut system = TestSystem::spawn_with(&[("IMPORT_MAX_BYTES", "2048")]).await;
+    system.start_import_worker(&[]).await;
+    let tenant = system.tenant_with_admin("import-bad").await;
+    let other = system.tenant_with_admin("import-other").await;
+    let csv = "phone\n5511999990001\n";
+
+    let (status, answer) = upload(&system, &tenant.key, "", "image/png", csv).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{answer}");
+    let (status, answer) = upload(&system, &tenant.key, "", "text/csv", "").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{answer}");
+    assert_eq!(answer["error"], "the file is empty");
+    let big = format!("phone\n{}", "5511999990001\n".repeat(200));
+    let (status, answer) = upload(&system, &tenant.key, "", "text/csv", big.clone()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    // Without a length up front, the stream is cut at the limit.
+    let chunks = futures_util::stream::iter(
+        big.into_bytes()
+            .chunks(100)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let (status, answer) = upload(
+        &system,
+        &tenant.key,
+        "",
+        "text/csv",
+        reqwest::Body::wrap_stream(chunks),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{answer}");
+    for (query, field) in [
+        ("region=XX", "region"),
+        ("separator=%23", "separator"),
+        ("onDuplicate=merge", ""),
+        ("unknown=1", ""),
+    ] {
+        let (status, answer) = upload(&system, &tenant.key, query, "text/csv", csv).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {answer}");
+        if !field.is_empty() {
+            assert_eq!(answer["field"], field, "{query}: {answer}");
+        }
+    }
+    // Nothing was stored and no import exists.
+    let stored: Vec<_> = walk(system.storage_dir.path());
+    assert!(stored.is_empty(), "stored: {stored:?}");
+    let (_, list) = system
+        .call(
+            Method::GET,
+            "/api/contacts/imports",
+            Some(&tenant.key),
+            None,
+        )
+        .await;
+    assert_eq!(list["data"], json!([]));
+
+    // A file without a phone column fails as a whole, saying which columns it has.
+    let id = start_import(
+        &system,
+        &tenant,
+        "",
+        "text/csv",
+        "nome,cidade\nAna,Recife\n",
+    )
+    .await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["status"], "failed");
+    let reason = import["statusReason"].as_str().unwrap_or_default();
+    assert!(reason.contains("`nome`, `cidade`"), "{reason}");
+
+    // Another tenant sees none of it.
+    for (method, path) in [
+        (Method::GET, format!("/api/contacts/imports/{id}")),
+        (Method::POST, format!("/api/contacts/imports/{id}/cancel")),
+    ] {
+        let (status, answer) = system.call(method, &path, Some(&other.key), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+    }
+    assert_eq!(
+        error_file(&system, &other.key, &id).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, list) = system
+        .call(Method::GET, "/api/contacts/imports", Some(&other.key), None)
+        .await;
+    assert_eq!(list["data"], json!([]));
+    system.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// `rows` contacts with distinct phones, as CSV.
+fn numbered_csv(rows: usize) -> String {
+    let mut csv = String::from("phone,name\n");
+    for i in 0..rows {
+        csv.push_str(&format!("+5511{:09},Contact {i}\n", 900_000_000 + i));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn the_contacts_quota_stops_new_contacts_and_a_cancel_stops_the_import() {
+    let mut system = TestSystem::spawn().await;
+    system.start_import_worker(&[]).await;
+    let tenant = system.tenant_with_admin("import-quota").await;
+    let (status, plan) = system
+        .call(
+            Method::POST,
+            "/api/plans",
+            Some(&tenant.key),
+            Some(json!({"name": "Small", "quotas": {"max_contacts": 3}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    let plan_id = plan["data"]["id"].as_str().expect("plan id");
+    let (status, answer) = system
+        .call(
+            Method::PUT,
+            &format!("/api/users/{}/subscription", tenant.user_id),
+            Some(&tenant.key),
+            Some(json!({"planId": plan_id, "status": "active"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id = start_import(&system, &tenant, "", "text/csv", numbered_csv(5)).await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["progress"]["imported"], 3, "{import}");
+    assert_eq!(import["progress"]["failed"], 2, "{import}");
+    let (_, errors) = error_file(&system, &tenant.key, &id).await;
+    assert!(
+        errors.contains("the contacts quota (3) is reached"),
+        "{errors}"
+    );
+
+    // A cancelled import stops; what it imported stays, and it cannot be cancelled twice.
+    let other = system.tenant_with_admin("import-cancel").await;
+    let id = start_import(&system, &other, "", "text/csv", numbered_csv(60_000)).await;
+    let (status, answer) = system
+        .call(
+            Method::POST,
+            &format!("/api/contacts/imports/{id}/cancel"),
+            Some(&other.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let import = finished(&system, &other, &id).await;
+    assert_eq!(import["status"], "cancelled", "{import}");
+    let read = import["progress"]["read"].as_i64().unwrap();
+    assert!(read < 60_000, "stopped early: {import}");
+    let (status, answer) = system
+        .call(
+            Method::POST,
+            &format!("/api/contacts/imports/{id}/cancel"),
+            Some(&other.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    system.stop().await;
+}
+
+/// A worker killed mid-import: another one goes on from the last committed batch, and every
+/// row is imported exactly once.
+#[tokio::test]
+async fn a_worker_killed_mid_import_resumes_without_importing_a_row_twice() {
+    let mut system = TestSystem::spawn().await;
+    let tenant = system.tenant_with_admin("import-crash").await;
+    let rows = 120_000;
+    let id = start_import(&system, &tenant, "", "text/csv", numbered_csv(rows)).await;
+    let settings = [("JOB_LEASE_SECONDS", "2")];
+    let first = system.start_process("worker-import", &settings);
+    // Kill it once some batches are committed and most of the file is still ahead.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, answer) = system
+            .call(
+                Method::GET,
+                &format!("/api/contacts/imports/{id}"),
+                Some(&tenant.key),
+                None,
+            )
+            .await;
+        let read = answer["data"]["progress"]["read"].as_i64().unwrap_or(0);
+        if read > 0 {
+            assert!(read < rows as i64, "killed too late: {answer}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no progress: {answer}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    system.kill_process(first).await;
+    system.start_process("worker-import", &settings);
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["status"], "completed", "{import}");
+    assert_eq!(
+        import["progress"],
+        json!({"read": rows, "imported": rows, "updated": 0, "skipped": 0, "failed": 0}),
+        "{import}"
+    );
+    let (status, quotas) = system
+        .call(Method::GET, "/api/me/quotas", Some(&tenant.key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{quotas}");
+    assert_eq!(quotas["data"]["max_contacts"]["used"], rows, "{quotas}");
+    system.stop().await;
+}
