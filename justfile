@@ -128,9 +128,10 @@ fmt:
 
 # Throughput benchmarks (release build), each figure with a baseline from the same run.
 bench: services
-    cargo build --release -q -p worker-campaign --bin worker-campaign
-    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http
+    cargo build --release -q -p worker-campaign --bin worker-campaign -p worker-import --bin worker-import
+    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http --bin bench_import
     command -v wrk > /dev/null || sudo apt-get install -y wrk || apt-get install -y wrk
     RUST_LOG=warn ./target/release/bench
     RUST_LOG=warn ./target/release/bench_cache
     RUST_LOG=warn ./target/release/bench_http
+    RUST_LOG=warn ./target/release/bench_import

@@ -1,0 +1,18 @@
+//! The binary as deployed: a bad setting stops it at start, naming the variable. (Also makes
+//! `cargo nextest run --workspace` build the binary the system tests start as a process.)
+
+#[test]
+fn a_bad_setting_stops_the_worker_naming_the_variable() {
+    for (var, value) in [
+        ("STORAGE_URL", "ftp://files.example/imports"),
+        ("WORKER_IMPORT_CONCURRENCY", "0"),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_worker-import"))
+            .env(var, value)
+            .output()
+            .expect("run worker-import");
+        assert_eq!(output.status.code(), Some(2), "{var}={value}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(var), "{var}={value}: {stderr}");
+    }
+}
