@@ -2,6 +2,7 @@
 
 pub mod otlp;
 pub mod redis_cluster;
+pub mod redis_keys;
 pub mod redis_server;
 
 use migration::{Migrator, MigratorTrait};

@@ -3,9 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use cache::{Cache, CacheConfig, KeyKind, LocalTierConfig, RedisSettings};
-use fred::interfaces::{ClientLike, KeysInterface};
-use fred::types::Builder;
-use fred::types::config::Config;
+use fred::interfaces::KeysInterface;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -139,50 +137,8 @@ impl TestCache {
 
 impl Drop for TestCache {
     fn drop(&mut self) {
-        let prefix = self.prefix.clone();
-        // Drop cannot await, and the test's runtime may be shutting down: clean up on a runtime
-        // of our own.
-        let cleanup = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(delete_prefixed(&prefix));
-        });
-        let _ = cleanup.join();
+        testkit::redis_keys::delete_prefixed_blocking(REDIS_URL, &self.prefix);
     }
-}
-
-/// SCAN is fine here: it only walks this test's own prefix.
-async fn delete_prefixed(prefix: &str) {
-    let client = Builder::from_config(Config::from_url(REDIS_URL).expect("url"))
-        .build()
-        .expect("client");
-    if client.init().await.is_err() {
-        return;
-    }
-    let mut cursor = "0".to_owned();
-    loop {
-        let Ok((next, keys)) = client
-            .scan_page::<(String, Vec<String>), _, _>(
-                cursor,
-                format!("{prefix}*"),
-                Some(1000),
-                None,
-            )
-            .await
-        else {
-            break;
-        };
-        for key in keys {
-            let _: Result<(), _> = client.del(key).await;
-        }
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-    }
-    let _ = client.quit().await;
 }
 
 /// A loader that counts its calls.

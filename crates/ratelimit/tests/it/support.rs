@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use common::config::PlanLimit;
 use fred::clients::Client;
-use fred::interfaces::{ClientLike, KeysInterface};
+use fred::interfaces::ClientLike;
 use fred::types::Builder;
 use fred::types::config::{Config, ReconnectPolicy, ServerConfig};
 use ratelimit::{LimiterConfig, RateLimiter};
@@ -87,50 +87,8 @@ impl SharedRedis {
 
 impl Drop for SharedRedis {
     fn drop(&mut self) {
-        let prefix = self.prefix.clone();
-        // Drop cannot await, and the test's runtime may be shutting down: clean up on a runtime
-        // of our own.
-        let cleanup = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime")
-                .block_on(delete_prefixed(&prefix));
-        });
-        let _ = cleanup.join();
+        testkit::redis_keys::delete_prefixed_blocking(REDIS_URL, &self.prefix);
     }
-}
-
-/// SCAN is fine here: it only walks this test's own prefix.
-async fn delete_prefixed(prefix: &str) {
-    let client = Builder::from_config(Config::from_url(REDIS_URL).expect("url"))
-        .build()
-        .expect("client");
-    if client.init().await.is_err() {
-        return;
-    }
-    let mut cursor = "0".to_owned();
-    loop {
-        let Ok((next, keys)) = client
-            .scan_page::<(String, Vec<String>), _, _>(
-                cursor,
-                format!("{prefix}*"),
-                Some(1000),
-                None,
-            )
-            .await
-        else {
-            break;
-        };
-        for key in keys {
-            let _: Result<(), _> = client.del(key).await;
-        }
-        if next == "0" {
-            break;
-        }
-        cursor = next;
-    }
-    let _ = client.quit().await;
 }
 
 /// Polls `condition` every 50 ms until it holds or `within` has passed; whether it held.
