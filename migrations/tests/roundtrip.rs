@@ -45,6 +45,7 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "contact_import_errors",
         "contact_imports",
         "contacts",
+        "events",
         "inbox_send_slots",
         "inboxes",
         "jobs",

@@ -86,6 +86,7 @@ id_type!(
     LeaseToken,
     SubscriptionPlanId,
     ImportId,
+    EventId,
 );
 
 #[cfg(test)]

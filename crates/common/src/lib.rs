@@ -3,6 +3,7 @@
 pub mod campaign;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod jobs;
 pub mod permission;
@@ -40,11 +41,12 @@ pub mod proto {
         )*};
     }
 
-    job_message!(CampaignBatch, ContactImport);
+    job_message!(CampaignBatch, ContactImport, EventNotification);
 }
 
 pub use campaign::{CampaignStatus, RecipientStatus};
 pub use error::{ErrorBody, ErrorCode};
+pub use events::EventKind;
 pub use ids::*;
 pub use jobs::{JobState, QueueName, QueueType};
 pub use permission::Permission;

@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use common::proto::CampaignBatch;
 use common::{
-    AccountId, CampaignId, CampaignStatus, ContactId, InboxId, JobId, LeaseToken, QueueName,
-    RecipientId, RecipientStatus, UserId,
+    AccountId, CampaignId, CampaignStatus, ContactId, EventKind, InboxId, JobId, LeaseToken,
+    QueueName, RecipientId, RecipientStatus, UserId,
 };
 use prost::Message;
 use sea_orm::sea_query::Expr;
@@ -28,6 +28,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::entity::{campaign, campaign_recipient, contact, inbox};
+use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, Lease};
 use crate::{DbError, DbResult, TenantScope};
 
@@ -593,6 +594,57 @@ pub async fn transition(
     Ok(result.rows_affected == 1)
 }
 
+/// The event a campaign's move to `to` announces, if any.
+fn announced_by(to: CampaignStatus) -> Option<EventKind> {
+    match to {
+        CampaignStatus::Running => Some(EventKind::CampaignStarted),
+        CampaignStatus::Completed => Some(EventKind::CampaignCompleted),
+        CampaignStatus::Failed => Some(EventKind::CampaignFailed),
+        CampaignStatus::Paused => Some(EventKind::CampaignPaused),
+        _ => None,
+    }
+}
+
+/// Moves the campaign like [`transition`] and, when it moved, records the event the move
+/// announces (started, completed, failed, paused) with the campaign's progress. `campaign` is
+/// the campaign as the caller read it before the move: a move to running is announced on the
+/// first start only, not when a paused or parked campaign goes on. Run it in a transaction, so
+/// the move and its event commit together.
+pub async fn transition_announced(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    campaign: &Campaign,
+    from: &[CampaignStatus],
+    to: CampaignStatus,
+    reason: Option<String>,
+) -> DbResult<bool> {
+    let moved = transition(scope, campaign.id, from, to, reason.clone()).await?;
+    let kind = match announced_by(to) {
+        Some(EventKind::CampaignStarted) if campaign.started_at.is_some() => None,
+        kind => kind,
+    };
+    if let (true, Some(kind)) = (moved, kind) {
+        let progress = progress(scope, campaign.id).await?;
+        events::emit(
+            scope,
+            NewEvent {
+                kind,
+                subject_id: Some(campaign.id.into_uuid()),
+                user_id: campaign.created_by,
+                data: serde_json::json!({
+                    "campaignId": campaign.id,
+                    "name": campaign.name,
+                    "inboxId": campaign.inbox_id,
+                    "status": to,
+                    "reason": reason,
+                    "progress": progress,
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(moved)
+}
+
 /// WUZAPI answered again: the next outage starts probing from the shortest delay.
 pub async fn outage_over(
     scope: TenantScope<'_, impl ConnectionTrait>,
@@ -727,9 +779,9 @@ pub async fn pause(
             return Err(not_allowed("paused", campaign.status));
         }
         let reason = Some("paused by its owner".into());
-        transition(
+        transition_announced(
             txn,
-            campaign_id,
+            campaign,
             &[campaign.status],
             CampaignStatus::Paused,
             reason,

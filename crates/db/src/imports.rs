@@ -5,61 +5,18 @@
 //! skips `rows_read` records, so no row is imported twice and none is lost. The caller owns every
 //! transaction.
 
-use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use common::proto::ContactImport as ImportMessage;
-use common::{AccountId, ImportId, JobId, QueueName, UserId};
+use common::{AccountId, EventKind, ImportId, JobId, QueueName, UserId};
 use prost::Message as _;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use serde::{Deserialize, Serialize};
 
+use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, NewJob};
 use crate::{DbError, DbResult, TenantScope};
-
-/// Declares a closed set of names stored as text, parsed back with a clear error.
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown {} `{other}`; one of {}",
-                        stringify!($name),
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
 
 text_enum!(
     /// Where an import is.
@@ -391,7 +348,7 @@ pub async fn transition(
     reason: Option<String>,
 ) -> DbResult<ContactImport> {
     let from: Vec<String> = from.iter().map(|s| s.as_str().to_owned()).collect();
-    Row::find_by_statement(Statement::from_sql_and_values(
+    let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
             "UPDATE contact_imports
@@ -413,8 +370,32 @@ pub async fn transition(
     ))
     .one(scope.conn())
     .await?
-    .ok_or(DbError::NotFound("import"))?
-    .try_into()
+    .ok_or(DbError::NotFound("import"))?;
+    let import = ContactImport::try_from(row)?;
+    let announced = match to {
+        ImportStatus::Completed => Some(EventKind::ImportCompleted),
+        ImportStatus::Failed => Some(EventKind::ImportFailed),
+        _ => None,
+    };
+    if let Some(kind) = announced {
+        events::emit(
+            scope,
+            NewEvent {
+                kind,
+                subject_id: Some(import.id.into_uuid()),
+                user_id: Some(import.created_by),
+                data: serde_json::json!({
+                    "importId": import.id,
+                    "fileName": import.file_name,
+                    "status": import.status,
+                    "reason": import.status_reason,
+                    "progress": import.progress,
+                }),
+            },
+        )
+        .await?;
+    }
+    Ok(import)
 }
 
 /// Cancels a queued or running import (the worker stops at its next batch); 409 once it ended.

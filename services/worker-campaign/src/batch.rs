@@ -80,9 +80,9 @@ impl CampaignJob {
             Err(refused) => {
                 // The operator no longer allows this inbox's server: nothing is sent until the
                 // owner points the inbox elsewhere and resumes.
-                campaigns::transition(
-                    ctx.scope(),
-                    campaign_id,
+                self.announce_move(
+                    &ctx,
+                    &campaign,
                     &[campaign.status],
                     CampaignStatus::Paused,
                     Some(format!(
@@ -121,9 +121,9 @@ impl CampaignJob {
                     return Ok(Done::Deferred(remaining.min(Duration::from_secs(1))));
                 }
             };
-        campaigns::transition(
-            ctx.scope(),
-            campaign_id,
+        self.announce_move(
+            &ctx,
+            &campaign,
             &[
                 CampaignStatus::Queued,
                 CampaignStatus::Scheduled,
@@ -165,9 +165,9 @@ impl CampaignJob {
             Ended::AllSent => {
                 self.release_slot(&ctx, &inbox).await;
                 let progress = campaigns::progress(ctx.scope(), campaign_id).await?;
-                campaigns::transition(
-                    ctx.scope(),
-                    campaign_id,
+                self.announce_move(
+                    &ctx,
+                    &campaign,
                     &[CampaignStatus::Running],
                     CampaignStatus::Completed,
                     None,
@@ -200,9 +200,9 @@ impl CampaignJob {
             }
             Ended::Disconnected(reason) => {
                 self.release_slot(&ctx, &inbox).await;
-                campaigns::transition(
-                    ctx.scope(),
-                    campaign_id,
+                self.announce_move(
+                    &ctx,
+                    &campaign,
                     &[CampaignStatus::Running],
                     CampaignStatus::Paused,
                     Some(reason),
@@ -241,6 +241,26 @@ impl CampaignJob {
     }
 
     /// The campaign is not sendable: park or finish the job (see `campaigns::stop_for_status`).
+    /// Moves the campaign and records the event the move announces, in one transaction.
+    async fn announce_move(
+        &self,
+        ctx: &JobContext,
+        campaign: &Campaign,
+        from: &[CampaignStatus],
+        to: CampaignStatus,
+        reason: Option<String>,
+    ) -> Result<bool, JobError> {
+        let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
+        let moved =
+            campaigns::transition_announced(ctx.scope().on(&txn), campaign, from, to, reason)
+                .await?;
+        txn.commit().await.map_err(db::DbError::from)?;
+        if moved {
+            ctx.wake_relay();
+        }
+        Ok(moved)
+    }
+
     async fn stop(&self, ctx: &JobContext, campaign_id: CampaignId) -> Result<Done, JobError> {
         match campaigns::stop_for_status(ctx.scope(), ctx.lease, campaign_id).await? {
             Stopped::Parked(status) => {

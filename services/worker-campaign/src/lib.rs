@@ -9,6 +9,7 @@ use common::proto::CampaignBatch;
 use common::{CampaignId, CampaignStatus, QueueName};
 use db::DatabaseConnection;
 use db::secrets::SecretCipher;
+use sea_orm::TransactionTrait;
 use worker::{BuildJob, Done, Job, JobContext, JobError};
 use wuzapi::WuzapiClient;
 
@@ -41,20 +42,31 @@ impl Job for CampaignJob {
         job: &db::jobs::Job,
         reason: &str,
     ) -> Result<(), db::DbError> {
-        if let Some(campaign_id) = job.subject_id {
-            let sendable = CampaignStatus::ALL
-                .into_iter()
-                .filter(|s| !s.is_finished())
-                .collect::<Vec<_>>();
-            db::campaigns::transition(
-                db::TenantScope::new(db, job.tenant_id),
-                CampaignId::from(campaign_id),
-                &sendable,
-                CampaignStatus::Failed,
-                Some(reason.to_owned()),
-            )
-            .await?;
-        }
+        let Some(campaign_id) = job.subject_id else {
+            return Ok(());
+        };
+        let sendable = CampaignStatus::ALL
+            .into_iter()
+            .filter(|s| !s.is_finished())
+            .collect::<Vec<_>>();
+        let scope = db::TenantScope::new(db, job.tenant_id);
+        let txn = db.begin().await?;
+        let campaign =
+            match db::campaigns::find(scope.on(&txn), CampaignId::from(campaign_id)).await {
+                Ok(campaign) => campaign,
+                // Deleted with its tenant: nothing to announce.
+                Err(db::DbError::NotFound(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+        db::campaigns::transition_announced(
+            scope.on(&txn),
+            &campaign,
+            &sendable,
+            CampaignStatus::Failed,
+            Some(reason.to_owned()),
+        )
+        .await?;
+        txn.commit().await?;
         Ok(())
     }
 }

@@ -53,7 +53,7 @@ impl Job for ImportJob {
         reason: &str,
     ) -> Result<(), db::DbError> {
         if let Some(id) = job.subject_id {
-            let ended = db::imports::transition(
+            let ended = end_import(
                 db::TenantScope::new(db, job.tenant_id),
                 ImportId::from(id),
                 &[ImportStatus::Queued, ImportStatus::Running],
@@ -78,6 +78,20 @@ impl BuildJob for ImportJob {
             storage: storage::Storage::open(&config.storage)?,
         })
     }
+}
+
+/// Ends an import and records the event its end announces, in one transaction.
+async fn end_import(
+    scope: db::TenantScope<'_, DatabaseConnection>,
+    id: ImportId,
+    from: &[ImportStatus],
+    to: ImportStatus,
+    reason: Option<String>,
+) -> Result<db::imports::ContactImport, db::DbError> {
+    let txn = scope.conn().begin().await?;
+    let ended = db::imports::transition(scope.on(&txn), id, from, to, reason).await?;
+    txn.commit().await?;
+    Ok(ended)
 }
 
 /// Phone numbers already seen in this file, as integers (E.164 has at most 15 digits).
@@ -178,7 +192,7 @@ impl ImportJob {
         }
         match read {
             Ok(_) => {
-                db::imports::transition(
+                end_import(
                     scope,
                     id,
                     &[ImportStatus::Running],
@@ -186,6 +200,7 @@ impl ImportJob {
                     None,
                 )
                 .await?;
+                ctx.wake_relay();
                 Ok(Done::Completed(Some(
                     json!({"status": "completed", "progress": total}),
                 )))
@@ -193,7 +208,7 @@ impl ImportJob {
             Err(FileError::Io(e)) => Err(JobError::transient(e)),
             Err(e) => {
                 let reason = e.to_string();
-                db::imports::transition(
+                end_import(
                     scope,
                     id,
                     &[ImportStatus::Running],
@@ -201,6 +216,7 @@ impl ImportJob {
                     Some(reason.clone()),
                 )
                 .await?;
+                ctx.wake_relay();
                 Err(JobError::permanent(reason))
             }
         }

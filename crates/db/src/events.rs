@@ -1,0 +1,149 @@
+//! Events: recorded once, in the caller's transaction with the change that caused them, and
+//! handed on from there in the same transaction: a notification job tells the tenant's people
+//! (in-app, live stream, Web Push). Because the event, its jobs and the change commit together,
+//! a crash never loses an event nor announces a change that did not happen.
+
+use chrono::{DateTime, Utc};
+use common::proto::EventNotification;
+use common::{EventId, EventKind, JobId, QueueName, TenantId, UserId};
+use prost::Message as _;
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+
+use crate::jobs::{self, NewJob};
+use crate::{DbError, DbResult, TenantScope};
+
+/// Attempts of the job that tells people about an event (its handler is idempotent).
+pub const NOTIFICATION_ATTEMPTS: i32 = 5;
+
+/// An event as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    pub id: EventId,
+    pub tenant_id: TenantId,
+    pub kind: EventKind,
+    /// The object it is about.
+    pub subject_id: Option<uuid::Uuid>,
+    /// Whom it concerns first; `None`: the tenant's admins.
+    pub user_id: Option<UserId>,
+    /// The event's details, as webhook consumers receive them.
+    pub data: serde_json::Value,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub subject_id: Option<uuid::Uuid>,
+    pub user_id: Option<UserId>,
+    pub data: serde_json::Value,
+}
+
+#[derive(FromQueryResult)]
+struct Row {
+    id: uuid::Uuid,
+    tenant_id: uuid::Uuid,
+    kind: String,
+    subject_id: Option<uuid::Uuid>,
+    user_id: Option<uuid::Uuid>,
+    data: serde_json::Value,
+    occurred_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str = "id, tenant_id, kind, subject_id, user_id, data, occurred_at";
+
+impl TryFrom<Row> for Event {
+    type Error = DbError;
+
+    fn try_from(r: Row) -> DbResult<Self> {
+        Ok(Self {
+            id: EventId::from(r.id),
+            tenant_id: TenantId::from(r.tenant_id),
+            kind: r.kind.parse().map_err(|e: common::plan::UnknownVariant| {
+                DbError::Db(sea_orm::DbErr::Type(format!("events.kind: {e}")))
+            })?,
+            subject_id: r.subject_id,
+            user_id: r.user_id.map(UserId::from),
+            data: r.data,
+            occurred_at: r.occurred_at,
+        })
+    }
+}
+
+/// Records `new` and queues what tells people about it. Run it in the transaction of the change
+/// it announces.
+pub async fn emit(scope: TenantScope<'_, impl ConnectionTrait>, new: NewEvent) -> DbResult<Event> {
+    let id = EventId::new();
+    let row = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "INSERT INTO events (id, tenant_id, kind, subject_id, user_id, data)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             RETURNING {COLUMNS}"
+        ),
+        [
+            id.into_uuid().into(),
+            scope.tenant_uuid().into(),
+            new.kind.as_str().into(),
+            new.subject_id.into(),
+            new.user_id.map(UserId::into_uuid).into(),
+            new.data.into(),
+        ],
+    ))
+    .one(scope.conn())
+    .await?
+    .ok_or(DbError::NotFound("event"))?;
+    let event = Event::try_from(row)?;
+
+    let job_id = JobId::new();
+    let message = EventNotification {
+        job_id: job_id.to_string(),
+        tenant_id: scope.tenant_id().to_string(),
+        event_id: event.id.to_string(),
+    };
+    jobs::enqueue(
+        scope,
+        NewJob {
+            id: job_id,
+            queue: QueueName::Notification,
+            subject_id: Some(event.id.into_uuid()),
+            payload: message.encode_to_vec(),
+            max_attempts: NOTIFICATION_ATTEMPTS,
+            run_at: None,
+            trace_context: None,
+        },
+    )
+    .await?;
+    Ok(event)
+}
+
+/// One of the tenant's events.
+pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>, id: EventId) -> DbResult<Event> {
+    let row = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND tenant_id = $2"),
+        [id.into_uuid().into(), scope.tenant_uuid().into()],
+    ))
+    .one(scope.conn())
+    .await?
+    .ok_or(DbError::NotFound("event"))?;
+    Event::try_from(row)
+}
+
+/// The tenant's events of `subject_id`, oldest first.
+pub async fn of_subject(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    subject_id: uuid::Uuid,
+) -> DbResult<Vec<Event>> {
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        format!(
+            "SELECT {COLUMNS} FROM events WHERE subject_id = $1 AND tenant_id = $2
+             ORDER BY occurred_at, id"
+        ),
+        [subject_id.into(), scope.tenant_uuid().into()],
+    ))
+    .all(scope.conn())
+    .await?;
+    rows.into_iter().map(Event::try_from).collect()
+}
