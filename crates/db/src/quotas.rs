@@ -7,10 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use common::{AccountId, RecipientStatus, UserId};
+use common::{AccountId, EventKind, RecipientStatus, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
+use crate::events::{self, Event, NewEvent};
 use crate::plans::{Feature, Overrides, Quota, QuotaLimits, SubscriptionStatus, parse_features};
 use crate::{DbError, DbResult, TenantScope};
 
@@ -224,6 +225,67 @@ pub async fn usage_of_all(
         .collect()
 }
 
+/// The share of a quota at which its user is warned: 80%.
+const WARNING_PERCENT: i64 = 80;
+
+/// The event a creation that moved usage from `before` to `after` of `limit` announces: the
+/// quota reached (100%), or its warning (80%) when only that line was crossed.
+pub fn threshold_crossed(limit: i64, before: i64, after: i64) -> Option<EventKind> {
+    if limit <= 0 || after <= before {
+        return None;
+    }
+    // ceil(80% of the limit): a limit of 10 warns at 8, a limit of 3 at 3 (then it is reached).
+    let warning = (limit * WARNING_PERCENT + 99) / 100;
+    if before < limit && after >= limit {
+        Some(EventKind::QuotaReached)
+    } else if before < warning && after >= warning {
+        Some(EventKind::QuotaWarning)
+    } else {
+        None
+    }
+}
+
+/// One creation's effect on one quota of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageChange {
+    pub quota: Quota,
+    pub limit: i64,
+    pub before: i64,
+    pub after: i64,
+}
+
+/// Records `quota.warning` or `quota.reached` for `user_id` when `change` crossed 80% or 100% of
+/// the limit. Run it in the creating transaction (after [`lock_account`]), so the announcement
+/// commits with the creation and concurrent creators never both cross the same line.
+pub async fn announce_usage(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    user_id: UserId,
+    account_id: AccountId,
+    change: UsageChange,
+) -> DbResult<Option<Event>> {
+    let Some(kind) = threshold_crossed(change.limit, change.before, change.after) else {
+        return Ok(None);
+    };
+    let event = events::emit(
+        scope,
+        NewEvent {
+            kind,
+            subject_id: Some(user_id.into_uuid()),
+            user_id: Some(user_id),
+            data: serde_json::json!({
+                "quota": change.quota,
+                "limit": change.limit,
+                "used": change.after,
+                "percent": change.after.saturating_mul(100) / change.limit,
+                "accountId": account_id,
+                "userId": user_id,
+            }),
+        },
+    )
+    .await?;
+    Ok(Some(event))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +332,24 @@ mod tests {
         assert_eq!(got.limits, QuotaLimits::ZERO);
         let got = effective(plan(SubscriptionStatus::PastDue), &Overrides::default());
         assert_eq!(got.limits.max_inboxes, Some(2));
+    }
+
+    #[test]
+    fn quotas_warn_at_eighty_percent_and_announce_the_limit_once() {
+        assert_eq!(threshold_crossed(10, 6, 7), None);
+        assert_eq!(threshold_crossed(10, 7, 8), Some(EventKind::QuotaWarning));
+        assert_eq!(threshold_crossed(10, 8, 9), None);
+        assert_eq!(threshold_crossed(10, 9, 10), Some(EventKind::QuotaReached));
+        assert_eq!(threshold_crossed(10, 10, 11), None);
+        // A jump over both lines announces the limit only.
+        assert_eq!(threshold_crossed(10, 0, 10), Some(EventKind::QuotaReached));
+        assert_eq!(
+            threshold_crossed(100, 70, 85),
+            Some(EventKind::QuotaWarning)
+        );
+        // 80% of 3 rounds up to 3: the limit itself.
+        assert_eq!(threshold_crossed(3, 2, 3), Some(EventKind::QuotaReached));
+        assert_eq!(threshold_crossed(0, 0, 1), None);
+        assert_eq!(threshold_crossed(10, 9, 9), None);
     }
 }

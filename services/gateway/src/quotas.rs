@@ -9,8 +9,9 @@
 
 use std::collections::BTreeSet;
 
-use common::{AccountId, ErrorCode, TenantId};
+use common::{AccountId, ErrorCode, TenantId, UserId};
 use db::plans::{Feature, Quota, QuotaLimits};
+use db::quotas::UsageChange;
 use db::{DbError, TenantScope};
 use sea_orm::{DatabaseTransaction, TransactionTrait};
 
@@ -24,7 +25,12 @@ pub struct Admission {
     txn: DatabaseTransaction,
     tenant_id: TenantId,
     account_id: AccountId,
+    user_id: UserId,
     limits: QuotaLimits,
+    /// What this creation adds to limited quotas, announced at 80% and 100% on commit.
+    changes: Vec<UsageChange>,
+    /// Publishes the notification jobs of those announcements at once.
+    relay_waker: outbox::RelayWaker,
     /// Read only for campaigns, the one creation a feature governs.
     features: BTreeSet<Feature>,
 }
@@ -35,7 +41,7 @@ pub async fn admit(
     user: &TenantUser,
     quota: Quota,
 ) -> Result<Admission, ApiError> {
-    let admission = open(state, user, BTreeSet::new()).await?;
+    let mut admission = open(state, user, BTreeSet::new()).await?;
     admission.admit_one(quota).await?;
     Ok(admission)
 }
@@ -44,7 +50,7 @@ pub async fn admit(
 /// recipients.
 pub async fn admit_campaign(state: &AppState, user: &TenantUser) -> Result<Admission, ApiError> {
     let features = features_of(state, user, user.user_id()).await?;
-    let admission = open(state, user, features).await?;
+    let mut admission = open(state, user, features).await?;
     admission.admit_one(Quota::MaxCampaigns).await?;
     // A campaign has at least one recipient: refuse before writing one when none is left.
     if let Some(limit) = admission.limits.messages_per_day {
@@ -71,7 +77,10 @@ async fn open(
         txn,
         tenant_id,
         account_id,
+        user_id: user.user_id(),
         limits,
+        changes: Vec::new(),
+        relay_waker: state.relay_waker.clone(),
         features,
     })
 }
@@ -100,7 +109,7 @@ impl Admission {
         Ok(db::quotas::usage(self.scope(), self.account_id, quota).await?)
     }
 
-    async fn admit_one(&self, quota: Quota) -> Result<(), ApiError> {
+    async fn admit_one(&mut self, quota: Quota) -> Result<(), ApiError> {
         let Some(limit) = self.limits.get(quota) else {
             return Ok(());
         };
@@ -108,12 +117,18 @@ impl Admission {
         if used >= limit {
             return Err(exceeded(quota, limit, used));
         }
+        self.changes.push(UsageChange {
+            quota,
+            limit,
+            before: used,
+            after: used + 1,
+        });
         Ok(())
     }
 
     /// After the campaign is written in this transaction: more than one recipient needs
     /// `bulk_campaigns`, and its recipients must fit in what is left of `messages_per_day`.
-    pub async fn admit_recipients(&self, recipients: i32) -> Result<(), ApiError> {
+    pub async fn admit_recipients(&mut self, recipients: i32) -> Result<(), ApiError> {
         if recipients > 1 && !self.features.contains(&Feature::BulkCampaigns) {
             return Err(ApiError::new(
                 ErrorCode::FeatureNotEnabled,
@@ -138,11 +153,29 @@ impl Admission {
                 ),
             ));
         }
+        self.changes.push(UsageChange {
+            quota: Quota::MessagesPerDay,
+            limit,
+            before: used,
+            after: used + recipients,
+        });
         Ok(())
     }
 
+    /// Commits the creation, with a `quota.warning` or `quota.reached` event for each quota it
+    /// took past 80% or 100%.
     pub async fn commit(self) -> Result<(), ApiError> {
+        let mut announced = false;
+        for change in &self.changes {
+            announced |=
+                db::quotas::announce_usage(self.scope(), self.user_id, self.account_id, *change)
+                    .await?
+                    .is_some();
+        }
         self.txn.commit().await.map_err(DbError::from)?;
+        if announced {
+            self.relay_waker.wake();
+        }
         Ok(())
     }
 }

@@ -238,6 +238,7 @@ impl ImportJob {
         if current.status != ImportStatus::Running {
             return Ok(Written::Cancelled);
         }
+        let mut contacts_before = None;
         if let Some(limit) = max_contacts {
             db::quotas::lock_account(scope, import.account_id).await?;
             let phones: Vec<String> = batch
@@ -247,6 +248,7 @@ impl ImportJob {
                 .collect();
             let existing = db::contacts::existing_phones(scope, import.account_id, &phones).await?;
             let used = db::quotas::usage(scope, import.account_id, Quota::MaxContacts).await?;
+            contacts_before = Some((limit, used));
             let mut room = (limit - used).max(0);
             let errors = &mut batch.errors;
             let failed = &mut batch.outcome.failed;
@@ -276,12 +278,28 @@ impl ImportJob {
         // Rows neither inserted nor updated were existing contacts left alone (`skip`).
         outcome.skipped += rows.len() as i64 - written.inserted - written.updated;
         db::imports::record_batch(scope, import.id, outcome, &batch.errors).await?;
+        let mut announced = false;
+        if let Some((limit, before)) = contacts_before {
+            let change = db::quotas::UsageChange {
+                quota: Quota::MaxContacts,
+                limit,
+                before,
+                after: before + written.inserted,
+            };
+            announced =
+                db::quotas::announce_usage(scope, import.created_by, import.account_id, change)
+                    .await?
+                    .is_some();
+        }
         let mut progress = *total;
         progress.add(outcome);
         if !db::jobs::set_progress(&txn, ctx.lease, json!(progress)).await? {
             return Err(JobError::LeaseLost);
         }
         txn.commit().await.map_err(db::DbError::from)?;
+        if announced {
+            ctx.wake_relay();
+        }
         *total = progress;
         Ok(Written::Continue)
     }

@@ -182,7 +182,7 @@ pub async fn create(
     if let Some(at) = body.scheduled_at {
         check_schedule(at, Utc::now())?;
     }
-    let admission = crate::quotas::admit_campaign(&state, &user).await?;
+    let mut admission = crate::quotas::admit_campaign(&state, &user).await?;
     let created = db::campaigns::create(
         user.scope(admission.txn()),
         db::campaigns::NewCampaign {

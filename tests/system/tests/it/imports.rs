@@ -151,6 +151,22 @@ async fn a_csv_import_normalises_dedupes_updates_and_keeps_each_failed_row() {
         "{import}"
     );
     assert_eq!(import["fileName"], "clientes.csv");
+    let announced = db::events::of_subject(
+        db::TenantScope::new(
+            &db::connect(&system.db.url, 1).await.unwrap(),
+            tenant.tenant_id.parse().unwrap(),
+        ),
+        id.parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(announced.len(), 1, "one event for the import's end");
+    assert_eq!(announced[0].kind, common::EventKind::ImportCompleted);
+    assert_eq!(announced[0].data["progress"], import["progress"]);
+    assert_eq!(
+        announced[0].user_id.map(|u| u.to_string()),
+        Some(tenant.user_id.clone())
+    );
     assert_eq!(
         contacts(&system, &tenant).await,
         vec![

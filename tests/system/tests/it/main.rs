@@ -9,6 +9,7 @@ mod conventions;
 mod daily_messages;
 mod durability;
 mod errors;
+mod events;
 mod imports;
 mod isolation;
 mod jobs;
