@@ -270,7 +270,14 @@ expected = {
     "WuzapiDeadLetterQueueNotEmpty": 'queue_depth{kind="dead"}',
     "WuzapiQueueWithoutConsumers": "queue_consumers",
     "WuzapiMemoryUsageHigh": "process_resident_memory_bytes",
+    "WuzapiQueueMetricsMissing": "absent(queue_jobs{",
+    "WuzapiQueueJobsFailing": "queue_jobs_total{status=\"failed\"}",
+    "WuzapiWebhookDeliveriesFailing": "webhook_deliveries_total",
+    "WuzapiWebhookEndpointsDisabledBurst": "webhook_endpoints_disabled_total",
 }
+QUEUES = ["campaign", "import", "report", "notification", "webhook"]
+PER_QUEUE = ["WuzapiQueueDepthHigh", "WuzapiDeadLetterQueueNotEmpty", "WuzapiQueueWithoutConsumers",
+             "WuzapiQueueJobsFailing"]
 by_name = {r["alert"]: r for r in rules}
 for name in by_name:
     if name not in expected:
@@ -292,7 +299,8 @@ for name, metric in expected.items():
 # Queue gauges come from every gateway replica: never summed, never the transitions counter.
 for r in rules:
     e = r["expr"]
-    if re.search(r"\bqueue_(jobs|depth|consumers)\b(?!_)", e):
+    # (absent() of one queue's series is not an aggregation: it only asks whether it exists.)
+    if re.search(r"\bqueue_(jobs|depth|consumers)\b(?!_)", e) and not r["alert"] == "WuzapiQueueMetricsMissing":
         if "queue_jobs_total" in e:
             errs.append(f"{r['alert']}: queue_jobs_total counts transitions, not depth")
         if re.search(r"\bsum\b", e) or not re.search(r"max by \([^)]*\bqueue\b", e):
@@ -309,7 +317,22 @@ for name in expected:
         errs.append(f"alerts.test.yml: no case where {name} fires")
     if name not in quiet:
         errs.append(f"alerts.test.yml: no case where {name} stays quiet")
-print("\n".join(errs) or f"{len(rules)} alerts OK, each with a firing and a quiet test case")
+# Every queue is covered: each per-queue alert is by queue (never one queue's name), and
+# is tested firing for each of the five queues; the missing-figures alert names all five.
+for name in PER_QUEUE:
+    e = by_name.get(name, {}).get("expr", "")
+    if "queue=" in e or not re.search(r"by \([^)]*\bqueue\b", e):
+        errs.append(f"{name}: must aggregate by queue and hold for every queue")
+    seen = {((a.get("exp_labels") or {}).get("queue"))
+            for t in tests.get("tests") or [] for r in t.get("alert_rule_test") or []
+            if r["alertname"] == name for a in r.get("exp_alerts") or []}
+    for q in QUEUES:
+        if q not in seen:
+            errs.append(f"alerts.test.yml: no case where {name} fires for queue {q}")
+for q in QUEUES:
+    if f'queue="{q}"' not in by_name.get("WuzapiQueueMetricsMissing", {}).get("expr", ""):
+        errs.append(f"WuzapiQueueMetricsMissing: queue {q} not watched")
+print("\n".join(errs) or f"{len(rules)} alerts OK, each with a firing and a quiet test case; queue alerts tested on all {len(QUEUES)} queues")
 sys.exit(1 if errs else 0)
 PY
 }
