@@ -690,6 +690,10 @@ def raw(k8s_dir):
                 errs.append(f"secret.example.yaml: {key} is not a CHANGE_ME placeholder")
         if d.get("data"):
             errs.append("secret.example.yaml: use stringData placeholders, not data")
+        if d["metadata"]["name"] == "wuzapi-manager-secrets":
+            for key in ("DATABASE_URL", "AMQP_URL", "SECRETS_KEY", "VAPID_PRIVATE_KEY"):
+                if key not in (d.get("stringData") or {}):
+                    errs.append(f"secret.example.yaml: {key} missing")
     print("\n".join(errs) or f"{n} documents OK")
     return errs
 
@@ -850,9 +854,34 @@ def rendered(path):
                 if ("TriggerAuthentication", auth) not in ids:
                     errs.append(f"ScaledObject {name}: unknown TriggerAuthentication {auth}")
     so = {d["spec"]["scaleTargetRef"]["name"]: d for d in objs if d["kind"] == "ScaledObject"}
-    q = ((so.get("worker-campaign") or {}).get("spec", {}).get("triggers") or [{}])[0].get("metadata", {}).get("queueName")
-    if q != "wuzapi.campaign":
-        errs.append("worker-campaign: KEDA trigger must watch wuzapi.campaign")
+    pdb_targets = [n for d in objs if d["kind"] == "PodDisruptionBudget"
+                   for n, l in pods.items() if labels_match(d["spec"]["selector"]["matchLabels"], l)]
+    for queue in ("campaign", "import", "report", "notification", "webhook"):
+        name = f"worker-{queue}"
+        dep = deployments.get(name)
+        if dep is None:
+            errs.append(f"Deployment {name} missing"); continue
+        if dep["spec"]["template"]["spec"]["containers"][0].get("command") != [name]:
+            errs.append(f"{name}: must run the {name} binary")
+        if "replicas" in dep["spec"]:
+            errs.append(f"{name}: no replicas (KEDA owns the count)")
+        q = ((so.get(name) or {}).get("spec", {}).get("triggers") or [{}])[0].get("metadata", {}).get("queueName")
+        if q != f"wuzapi.{queue}":
+            errs.append(f"{name}: KEDA trigger must watch wuzapi.{queue}, not {q}")
+        lo, hi = (so.get(name) or {}).get("spec", {}).get("minReplicaCount"), (so.get(name) or {}).get("spec", {}).get("maxReplicaCount")
+        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi):
+            errs.append(f"{name}: KEDA bounds must be 1 <= min <= max (got {lo}, {hi})")
+        if pdb_targets.count(name) != 1:
+            errs.append(f"{name}: exactly one PodDisruptionBudget expected")
+    queues = [((d["spec"].get("triggers") or [{}])[0].get("metadata") or {}).get("queueName") for d in so.values()]
+    if len(queues) != len(set(queues)):
+        errs.append(f"two ScaledObjects watch the same queue: {queues}")
+    config_data = (next((d for d in objs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "wuzapi-manager-config"), {}).get("data") or {})
+    for key in ("VAPID_SUBJECT", "WEBHOOK_ALLOW_PRIVATE", "STORAGE_URL"):
+        if key not in config_data:
+            errs.append(f"wuzapi-manager-config: {key} missing")
+    if config_data.get("WEBHOOK_ALLOW_PRIVATE") != "false":
+        errs.append("wuzapi-manager-config: WEBHOOK_ALLOW_PRIVATE must be \"false\"")
     rabbitmq(objs, ids, statefulsets, errs)
     config = next((d for d in objs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "wuzapi-manager-config"), {})
     if (config.get("data") or {}).get("QUEUE_TYPE") != "quorum":
@@ -862,8 +891,98 @@ def rendered(path):
     print("\n".join(errs) or f"{len(objs)} rendered objects OK")
     return errs
 
+# KEDA's CRDs ship no schema that kubernetes-validate (or any registry package) bundles: the
+# fields below are those of KEDA v2's ScaledObject and TriggerAuthentication CRDs (and of its
+# RabbitMQ scaler) that these manifests may use; anything else is a typo KEDA would reject.
+# The HPA part (bounds, target, behavior) is also written out as the autoscaling/v2
+# HorizontalPodAutoscaler KEDA creates from it, for kubernetes-validate to check.
+KEDA_FIELDS = {
+    "ScaledObject": {"scaleTargetRef", "pollingInterval", "cooldownPeriod", "initialCooldownPeriod",
+                     "idleReplicaCount", "minReplicaCount", "maxReplicaCount", "fallback", "advanced", "triggers"},
+    "scaleTargetRef": {"apiVersion", "kind", "name", "envSourceContainerName"},
+    "advanced": {"restoreToOriginalReplicaCount", "horizontalPodAutoscalerConfig", "scalingModifiers"},
+    "horizontalPodAutoscalerConfig": {"name", "behavior"},
+    "trigger": {"type", "name", "metadata", "authenticationRef", "metricType", "useCachedMetrics"},
+    "rabbitmq": {"host", "hostFromEnv", "protocol", "mode", "value", "activationValue", "queueName",
+                 "vhostName", "useRegex", "excludeUnacknowledged", "pageSize", "operation", "timeout", "unsafeSsl"},
+    "authenticationRef": {"name", "kind"},
+    "TriggerAuthentication": {"secretTargetRef", "env", "configMapTargetRef", "podIdentity", "hashiCorpVault",
+                              "azureKeyVault", "awsSecretManager", "gcpSecretManager"},
+    "secretTargetRef": {"parameter", "name", "key"},
+}
+
+def unknown(obj, allowed, where, errs):
+    for k in (obj or {}):
+        if k not in allowed:
+            errs.append(f"{where}: unknown field {k}")
+
+def keda(path, hpa_out):
+    errs, hpas = [], []
+    objs = docs_of(path)
+    for d in objs:
+        if not d.get("apiVersion", "").startswith("keda.sh/"):
+            continue
+        kind, name = d["kind"], d["metadata"]["name"]
+        where = f"{kind}/{name}"
+        if d["apiVersion"] != "keda.sh/v1alpha1" or kind not in ("ScaledObject", "TriggerAuthentication"):
+            errs.append(f"{where}: unexpected KEDA kind/version {d['apiVersion']}")
+            continue
+        unknown(d, {"apiVersion", "kind", "metadata", "spec"}, where, errs)
+        spec = d.get("spec") or {}
+        unknown(spec, KEDA_FIELDS[kind], f"{where}.spec", errs)
+        if kind == "TriggerAuthentication":
+            for ref in spec.get("secretTargetRef") or []:
+                unknown(ref, KEDA_FIELDS["secretTargetRef"], f"{where}.secretTargetRef", errs)
+                if not all(ref.get(k) for k in ("parameter", "name", "key")):
+                    errs.append(f"{where}: secretTargetRef needs parameter, name and key")
+            continue
+        unknown(spec.get("scaleTargetRef"), KEDA_FIELDS["scaleTargetRef"], f"{where}.scaleTargetRef", errs)
+        adv = spec.get("advanced") or {}
+        unknown(adv, KEDA_FIELDS["advanced"], f"{where}.advanced", errs)
+        hpa_cfg = adv.get("horizontalPodAutoscalerConfig") or {}
+        unknown(hpa_cfg, KEDA_FIELDS["horizontalPodAutoscalerConfig"], f"{where}.advanced.horizontalPodAutoscalerConfig", errs)
+        for key in ("pollingInterval", "cooldownPeriod", "minReplicaCount", "maxReplicaCount"):
+            if key in spec and not isinstance(spec[key], int):
+                errs.append(f"{where}: {key} must be an integer")
+        for t in spec.get("triggers") or []:
+            unknown(t, KEDA_FIELDS["trigger"], f"{where}.trigger", errs)
+            unknown(t.get("authenticationRef"), KEDA_FIELDS["authenticationRef"], f"{where}.authenticationRef", errs)
+            meta = t.get("metadata") or {}
+            if t.get("type") == "rabbitmq":
+                unknown(meta, KEDA_FIELDS["rabbitmq"], f"{where}.trigger.metadata", errs)
+                if meta.get("mode") not in ("QueueLength", "MessageRate") or not str(meta.get("value", "")).isdigit():
+                    errs.append(f"{where}: rabbitmq trigger needs mode QueueLength|MessageRate and a numeric value")
+                if meta.get("protocol") not in (None, "auto", "amqp", "http"):
+                    errs.append(f"{where}: rabbitmq protocol must be auto, amqp or http")
+            for k, v in meta.items():
+                if not isinstance(v, str):
+                    errs.append(f"{where}: trigger metadata {k} must be a string (KEDA reads map[string]string)")
+        target = spec.get("scaleTargetRef") or {}
+        value = ((spec.get("triggers") or [{}])[0].get("metadata") or {}).get("value", "1")
+        hpa = {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": f"keda-hpa-{name}", "namespace": d["metadata"].get("namespace")},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": target.get("apiVersion", "apps/v1"),
+                                   "kind": target.get("kind", "Deployment"), "name": target.get("name")},
+                "minReplicas": spec.get("minReplicaCount", 0) or 1,
+                "maxReplicas": spec.get("maxReplicaCount", 100),
+                "metrics": [{"type": "External", "external": {
+                    "metric": {"name": f"s0-rabbitmq-{name}"},
+                    "target": {"type": "AverageValue", "averageValue": str(value)}}}],
+            },
+        }
+        if hpa_cfg.get("behavior"):
+            hpa["spec"]["behavior"] = hpa_cfg["behavior"]
+        hpas.append(hpa)
+    pathlib.Path(hpa_out).write_text(yaml.safe_dump_all(hpas))
+    print("\n".join(errs) or f"{sum(1 for d in objs if d.get('apiVersion', '').startswith('keda.sh/'))} KEDA objects OK; {len(hpas)} HPA equivalents written")
+    return errs
+
 if __name__ == "__main__":
     mode, arg = sys.argv[1], sys.argv[2]
+    if mode == "keda":
+        sys.exit(1 if keda(arg, sys.argv[3]) else 0)
     sys.exit(1 if (raw(arg) if mode == "raw" else rendered(arg)) else 0)
 PY
 
@@ -871,8 +990,14 @@ run_check "k8s: every document has apiVersion/kind/metadata.name; resources exis
   python3 "${TMP_DIR}/k8s_check.py" raw deploy/k8s
 
 RENDERED="${TMP_DIR}/k8s-rendered.yaml"
+HPAS="${TMP_DIR}/keda-hpas.yaml"
 render_k8s() {
-  "$@" deploy/k8s >"${RENDERED}"
+  if ! "$@" deploy/k8s >"${RENDERED}"; then
+    echo "hint: the kustomization uses \`labels:\` and inline \`patches:\` (kustomize >= 4.1);"
+    echo "      kubectl 1.20 (Debian's kubernetes-client) embeds kustomize 2.0 and cannot render it:"
+    echo "      use kubectl >= 1.21 or a kustomize >= 4.1 binary on PATH"
+    return 1
+  fi
 }
 rendered_ok=false
 if have kubectl; then
@@ -882,19 +1007,26 @@ elif have kustomize; then
   run_check "k8s: kustomize build deploy/k8s renders" render_k8s kustomize build
   [[ -s "${RENDERED}" ]] && rendered_ok=true
 else
-  skip "k8s: neither kubectl nor kustomize installed (kustomization not rendered)"
+  skip "k8s: neither kubectl nor kustomize available (kustomization not rendered)"
 fi
 
 if [[ "${rendered_ok}" == true ]]; then
-  run_check "k8s: rendered objects (namespace, selectors, probes, resources, security, autoscaling refs)" \
+  run_check "k8s: rendered objects (namespace, selectors, probes, resources, security, a Deployment + ScaledObject + PDB per worker on its own queue)" \
     python3 "${TMP_DIR}/k8s_check.py" rendered "${RENDERED}"
+  run_check "k8s: KEDA objects against KEDA v2's CRD fields (no bundled schema exists)" \
+    python3 "${TMP_DIR}/k8s_check.py" keda "${RENDERED}" "${HPAS}"
   if have kubernetes-validate; then
-    # KEDA CRDs have no bundled schema: kubernetes-validate warns and passes them.
-    run_check "k8s: kubernetes-validate --strict (rendered + secret.example.yaml)" \
-      kubernetes-validate --strict --quiet "${RENDERED}" deploy/k8s/secret.example.yaml
+    # KEDA kinds have no bundled schema: kubernetes-validate warns and passes them; their
+    # HPA equivalents (keda-hpas.yaml) are validated instead.
+    run_check "k8s: kubernetes-validate --strict (rendered, secret.example.yaml, the ScaledObjects' HPAs)" \
+      kubernetes-validate --strict --quiet "${RENDERED}" deploy/k8s/secret.example.yaml "${HPAS}"
   else
     skip "k8s: kubernetes-validate not installed (pip install kubernetes-validate)"
   fi
+else
+  skip "k8s: rendered objects not checked (not rendered)"
+  skip "k8s: KEDA objects not checked (not rendered)"
+  skip "k8s: kubernetes-validate not run (not rendered)"
 fi
 
 # ---------------------------------------------------------------- Dockerfile
