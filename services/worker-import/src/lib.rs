@@ -13,9 +13,11 @@ use db::DatabaseConnection;
 use db::contacts::ContactRow;
 use db::imports::{ImportProgress, ImportStatus, OnDuplicate, RowError};
 use db::plans::Quota;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use sea_orm::TransactionTrait;
 use serde_json::json;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use worker::{BuildJob, Done, Job, JobContext, JobError};
 
 use crate::config::ImportConfig;
@@ -24,8 +26,10 @@ use crate::read::{FileError, ReadOptions, Record, excerpt};
 /// Records per batch: one transaction writes their contacts, errors and progress. (20,000
 /// writes a million rows a third faster than 5,000; a crash repeats at most one batch's work.)
 const BATCH_RECORDS: usize = 20_000;
-/// Batches read ahead of the one being written.
+/// Batches read ahead of those being written.
 const READ_AHEAD: usize = 2;
+/// Batches written at once, each on its own connection (committed in file order).
+const WRITES_IN_FLIGHT: usize = 2;
 /// Longest name a contact may have (as `POST /api/contacts`).
 const MAX_NAME_CHARS: usize = 200;
 /// Most fields a contact may have (as `POST /api/contacts`).
@@ -164,26 +168,59 @@ impl ImportJob {
             read
         });
 
+        // Up to WRITES_IN_FLIGHT batches are written at once, each in its own transaction on
+        // its own connection; each commits after the one before it (`turn`), so the committed
+        // progress always ends at a batch boundary in file order.
+        let (first, mut turn) = oneshot::channel();
+        let _ = first.send(import.progress);
+        let mut writes = FuturesOrdered::new();
         let mut total = import.progress;
+        let mut input_done = false;
+        let mut stopping = false;
         let mut stopped = None;
-        while let Some(batch) = received.recv().await {
-            if ctx.shutdown.is_cancelled() || ctx.lease_lost.is_cancelled() {
-                stopped = Some(Done::Deferred(Duration::from_secs(1)));
-                break;
-            }
-            match self
-                .write_batch(ctx, &import, batch, max_contacts, &mut total)
-                .await?
-            {
-                Written::Continue => {}
-                Written::Cancelled => {
-                    stopped = Some(Done::Completed(Some(
-                        json!({"status": "cancelled", "progress": total}),
-                    )));
-                    break;
+        loop {
+            let room = !input_done && !stopping && writes.len() < WRITES_IN_FLIGHT;
+            tokio::select! {
+                biased;
+                written = writes.next(), if !writes.is_empty() => {
+                    let (written, progress) = written.expect("a write in flight")?;
+                    match written {
+                        Written::Continue => total = progress,
+                        Written::Cancelled => {
+                            stopped = Some(Done::Completed(Some(
+                                json!({"status": "cancelled", "progress": total}),
+                            )));
+                            break;
+                        }
+                    }
                 }
+                batch = received.recv(), if room => match batch {
+                    None => input_done = true,
+                    // Asked to stop: no new batch; those in flight finish first.
+                    Some(_) if ctx.shutdown.is_cancelled() || ctx.lease_lost.is_cancelled() => {
+                        stopping = true;
+                    }
+                    Some(batch) => {
+                        let (done, next) = oneshot::channel();
+                        let previous = std::mem::replace(&mut turn, next);
+                        writes.push_back(self.write_batch(
+                            ctx,
+                            &import,
+                            batch,
+                            max_contacts,
+                            previous,
+                            done,
+                        ));
+                    }
+                },
+                else => break,
             }
         }
+        if stopping && stopped.is_none() {
+            stopped = Some(Done::Deferred(Duration::from_secs(1)));
+        }
+        // Writes still in flight after a cancel roll back.
+        drop(writes);
         // Dropping the receiver ends the reading thread at its next batch.
         drop(received);
         let read = reading.await.map_err(JobError::transient)?;
@@ -222,21 +259,41 @@ impl ImportJob {
         }
     }
 
-    /// Writes one batch with the import's progress in one transaction, after checking the
-    /// import is still running and the account's contacts quota.
+    /// Writes one batch with the import's progress in one transaction, committed in its turn:
+    /// after `previous`, the batch before it, committed (its progress arrives on `previous`;
+    /// nothing arrives when it did not). An account without a contacts quota has the batch's
+    /// contacts written before the turn comes, so two batches' upserts run side by side; with a
+    /// quota, the account's lock orders them anyway and the rows are counted in turn. Sends the
+    /// progress after this batch on `done` once committed.
     async fn write_batch(
         &self,
         ctx: &JobContext,
         import: &db::imports::ContactImport,
         mut batch: Batch,
         max_contacts: Option<i64>,
-        total: &mut ImportProgress,
-    ) -> Result<Written, JobError> {
+        previous: oneshot::Receiver<ImportProgress>,
+        done: oneshot::Sender<ImportProgress>,
+    ) -> Result<(Written, ImportProgress), JobError> {
         let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
         let scope = ctx.scope().on(&txn);
+        let update = import.on_duplicate == OnDuplicate::Update;
+        let mut early = None;
+        if max_contacts.is_none() {
+            let rows: Vec<ContactRow> = std::mem::take(&mut batch.rows)
+                .into_iter()
+                .map(|(_, row)| row)
+                .collect();
+            let written =
+                db::contacts::upsert_batch(scope, import.account_id, &rows, update).await?;
+            early = Some((rows.len(), written));
+        }
+        let Ok(before) = previous.await else {
+            // The batch before did not commit (cancelled, or failed): neither does this one.
+            return Ok((Written::Cancelled, ImportProgress::default()));
+        };
         let current = db::imports::lock(scope, import.id).await?;
         if current.status != ImportStatus::Running {
-            return Ok(Written::Cancelled);
+            return Ok((Written::Cancelled, before));
         }
         let mut contacts_before = None;
         if let Some(limit) = max_contacts {
@@ -269,14 +326,20 @@ impl ImportJob {
                 false
             });
         }
-        let rows: Vec<ContactRow> = batch.rows.into_iter().map(|(_, row)| row).collect();
-        let update = import.on_duplicate == OnDuplicate::Update;
-        let written = db::contacts::upsert_batch(scope, import.account_id, &rows, update).await?;
+        let (offered, written) = match early {
+            Some(early) => early,
+            None => {
+                let rows: Vec<ContactRow> = batch.rows.into_iter().map(|(_, row)| row).collect();
+                let written =
+                    db::contacts::upsert_batch(scope, import.account_id, &rows, update).await?;
+                (rows.len(), written)
+            }
+        };
         let mut outcome = batch.outcome;
         outcome.imported = written.inserted;
         outcome.updated = written.updated;
         // Rows neither inserted nor updated were existing contacts left alone (`skip`).
-        outcome.skipped += rows.len() as i64 - written.inserted - written.updated;
+        outcome.skipped += offered as i64 - written.inserted - written.updated;
         db::imports::record_batch(scope, import.id, outcome, &batch.errors).await?;
         let mut announced = false;
         if let Some((limit, before)) = contacts_before {
@@ -291,7 +354,7 @@ impl ImportJob {
                     .await?
                     .is_some();
         }
-        let mut progress = *total;
+        let mut progress = before;
         progress.add(outcome);
         if !db::jobs::set_progress(&txn, ctx.lease, json!(progress)).await? {
             return Err(JobError::LeaseLost);
@@ -300,8 +363,8 @@ impl ImportJob {
         if announced {
             ctx.wake_relay();
         }
-        *total = progress;
-        Ok(Written::Continue)
+        let _ = done.send(progress);
+        Ok((Written::Continue, progress))
     }
 }
 
