@@ -12,6 +12,7 @@ mod errors;
 mod imports;
 mod isolation;
 mod jobs;
+mod notifications;
 mod openapi;
 mod operations;
 mod plans;
