@@ -200,7 +200,10 @@ async fn pushes_until(
 #[tokio::test]
 async fn a_completed_campaign_reaches_its_creator_in_the_app_live_on_both_gateways_and_by_push() {
     let mut system = TestSystem::spawn_with(GATEWAY_ENV).await;
-    let second_gateway = system.start_gateway(GATEWAY_ENV).await;
+    // The second replica sends keep-alives often enough to be seen here.
+    let second_gateway = system
+        .start_gateway(&[GATEWAY_ENV, &[("NOTIFICATIONS_KEEPALIVE_MS", "200")]].concat())
+        .await;
     system.start_notification_worker(WORKER_ENV).await;
     let push = FakePushService::start();
     let tenant = system.tenant_with_admin("notified").await;
@@ -336,10 +339,18 @@ async fn a_completed_campaign_reaches_its_creator_in_the_app_live_on_both_gatewa
         1,
         "a stranger marked nothing"
     );
-    let colleague_events = std::iter::from_fn(|| colleague_stream.try_recv().ok())
-        .filter(|e| e.event.as_deref() == Some("notification"))
-        .count();
-    assert_eq!(colleague_events, 0);
+    let colleague_events: Vec<Sse> =
+        std::iter::from_fn(|| colleague_stream.try_recv().ok()).collect();
+    assert!(
+        colleague_events
+            .iter()
+            .all(|e| e.event.as_deref() == Some("comment")),
+        "{colleague_events:?}"
+    );
+    assert!(
+        colleague_events.iter().any(|e| e.data == "keep-alive"),
+        "an idle stream gets keep-alive comments: {colleague_events:?}"
+    );
 
     // Reading it changes the count; the filter and read-all agree.
     let (status, read) = system
