@@ -17,6 +17,15 @@ pub fn live_channel(key_prefix: &str, tenant_id: common::TenantId) -> String {
     format!("{key_prefix}notifications:{tenant_id}")
 }
 
+/// The tenant a [`live_channel`] belongs to.
+pub fn live_channel_tenant(key_prefix: &str, channel: &str) -> Option<common::TenantId> {
+    channel
+        .strip_prefix(key_prefix)?
+        .strip_prefix("notifications:")?
+        .parse()
+        .ok()
+}
+
 /// The pattern matching every tenant's [`live_channel`].
 pub fn live_channel_pattern(key_prefix: &str) -> String {
     // A prefix holding glob characters would widen the pattern; escape them.
@@ -571,4 +580,19 @@ pub async fn record_delivery(
         ))
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_channels_name_their_tenant_under_the_prefix() {
+        let tenant = common::TenantId::new();
+        let channel = live_channel("t1:", tenant);
+        assert_eq!(live_channel_tenant("t1:", &channel), Some(tenant));
+        assert_eq!(live_channel_tenant("t2:", &channel), None);
+        assert_eq!(live_channel_pattern("t1:"), "t1:notifications:*");
+        assert_eq!(live_channel_pattern("a*b:"), "a\\*b:notifications:*");
+    }
 }

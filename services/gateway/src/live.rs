@@ -44,10 +44,7 @@ impl LiveHub {
         });
         let subscriber: SubscriberClient = builder.build_subscriber_client()?;
         let pattern = db::notifications::live_channel_pattern(key_prefix);
-        let channel_prefix =
-            db::notifications::live_channel(key_prefix, TenantId::from(uuid::Uuid::nil()))
-                .trim_end_matches(&uuid::Uuid::nil().to_string())
-                .to_owned();
+        let key_prefix = key_prefix.to_owned();
         let mut messages = subscriber.message_rx();
         let mut reconnects = subscriber.reconnect_rx();
         subscriber.connect();
@@ -66,10 +63,8 @@ impl LiveHub {
                     () = task_hub.closing.cancelled() => break,
                     message = messages.recv() => match message {
                         Ok(message) => {
-                            let tenant = message
-                                .channel
-                                .strip_prefix(channel_prefix.as_str())
-                                .and_then(|id| id.parse::<uuid::Uuid>().ok());
+                            let tenant =
+                                db::notifications::live_channel_tenant(&key_prefix, &message.channel);
                             let notification = message
                                 .value
                                 .as_str()
@@ -77,7 +72,7 @@ impl LiveHub {
                             if let (Some(tenant), Some(notification)) = (tenant, notification) {
                                 // No stream listening is no error.
                                 let _ = task_hub.sender.send(Arc::new(LiveNotification {
-                                    tenant_id: TenantId::from(tenant),
+                                    tenant_id: tenant,
                                     notification,
                                 }));
                             } else {
