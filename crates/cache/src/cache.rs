@@ -497,7 +497,10 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }
 
-fn client_builder(
+/// A fred client builder for `settings`, configured as the cache's own connections are
+/// (reconnecting with back-off, never giving up at start; commands bounded by
+/// `command_timeout`): for other Redis uses of a service, such as pub/sub.
+pub fn client_builder(
     settings: &RedisSettings,
     command_timeout: Duration,
 ) -> Result<Builder, CacheError> {

@@ -8,7 +8,7 @@ mod key;
 mod local;
 mod metrics;
 
-pub use cache::{Cache, CacheError};
+pub use cache::{Cache, CacheError, client_builder};
 pub use config::{
     CacheConfig, CacheTtls, ConfigError, LocalTierConfig, RedisSettings, RedisTopology,
 };

@@ -87,6 +87,8 @@ id_type!(
     SubscriptionPlanId,
     ImportId,
     EventId,
+    NotificationId,
+    PushSubscriptionId,
 );
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod jobs;
 pub mod permission;
 pub mod phone;
 pub mod plan;
+pub mod push;
 pub mod template;
 pub mod text;
 pub mod warn_limiter;

@@ -54,6 +54,7 @@ pub mod events;
 pub mod imports;
 pub mod inboxes;
 pub mod jobs;
+pub mod notifications;
 pub mod outbox;
 pub mod plans;
 pub mod quotas;

@@ -38,6 +38,13 @@ pub struct GatewayConfig {
     /// `QUEUE_METRICS_INTERVAL_MS`: how often the queue gauges are refreshed from Postgres and
     /// RabbitMQ.
     pub queue_metrics_interval: std::time::Duration,
+    /// `VAPID_PUBLIC_KEY`, or derived from `VAPID_PRIVATE_KEY` (the development key under
+    /// `DEV_MODE=true`): what browsers subscribe with. `None`: Web Push is not configured.
+    pub vapid_public_key: Option<String>,
+    /// `WEB_PUSH_ALLOW_HTTP` (false): accept `http://` push endpoints (tests' fake push service).
+    pub push_allow_http: bool,
+    /// `NOTIFICATIONS_KEEPALIVE_MS` (15000): the keep-alive comment interval of idle streams.
+    pub notifications_keepalive: std::time::Duration,
 }
 
 impl GatewayConfig {
@@ -72,6 +79,9 @@ impl GatewayConfig {
                 15_000,
                 100..=3_600_000,
             )?),
+            vapid_public_key: common::push::public_key_from_env(env)?,
+            push_allow_http: env.parse("WEB_PUSH_ALLOW_HTTP", false)?,
+            notifications_keepalive: crate::routes::notifications::keepalive_from_env(env)?,
         })
     }
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod error;
 pub mod etag;
 mod http_metrics;
+pub mod live;
 pub mod openapi;
 pub mod queue_stats;
 pub mod quotas;
@@ -37,6 +38,7 @@ pub struct Application {
     background: CancellationToken,
     relay: Option<tokio::task::JoinHandle<()>>,
     gauges: tokio::task::JoinHandle<()>,
+    live: std::sync::Arc<live::LiveHub>,
 }
 
 impl Application {
@@ -49,6 +51,11 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?;
 
+        let live = live::LiveHub::start(
+            &cache::client_builder(&config.redis, config.cache.timeout)
+                .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?,
+            &config.cache.key_prefix,
+        )?;
         let limiter = ratelimit::RateLimiter::new(
             cache.client().clone(),
             config
@@ -128,6 +135,7 @@ impl Application {
             broker,
             metrics,
             storage,
+            live: live.clone(),
         });
         let limiter = state.limiter.clone();
         let server = HttpServer::new(move || {
@@ -189,6 +197,7 @@ impl Application {
             background,
             relay,
             gauges,
+            live,
         })
     }
 
@@ -201,6 +210,9 @@ impl Application {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
         shutdown.cancelled().await;
+        // Open notification streams never end by themselves: end them, so the graceful stop
+        // waits only for ordinary requests.
+        self.live.closing.cancel();
         handle.stop(true).await;
         self.background.cancel();
         if let Some(relay) = self.relay {

@@ -41,6 +41,8 @@ pub const REFERENCE_PATH: &str = "/api/docs/";
         (name = "contacts", description = "The people campaigns are sent to"),
         (name = "campaigns", description = "Campaigns and their recipients"),
         (name = "jobs", description = "Queues, workers, dead-lettered jobs"),
+        (name = "notifications", description = "The caller's in-app notifications and their live stream"),
+        (name = "push", description = "Web Push subscriptions of the caller's browsers"),
         (name = "admin", description = "Platform operations"),
     )
 )]

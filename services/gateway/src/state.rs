@@ -22,4 +22,6 @@ pub struct AppState {
     pub metrics: telemetry::Metrics,
     /// Uploads (contact files) and generated files.
     pub storage: storage::Storage,
+    /// New notifications from every replica's Redis subscription, for the live streams.
+    pub live: Arc<crate::live::LiveHub>,
 }

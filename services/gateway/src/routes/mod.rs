@@ -10,8 +10,10 @@ pub mod contacts;
 pub mod imports;
 pub mod inboxes;
 pub mod jobs;
+pub mod notifications;
 pub mod paging;
 pub mod plans;
+pub mod push;
 pub mod stripe;
 pub mod tenants;
 
@@ -103,6 +105,8 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(campaigns::routes)
         .configure(campaign_control::routes)
         .configure(jobs::routes)
+        .configure(notifications::routes)
+        .configure(push::routes)
 }
 
 /// Where a route module mounts its routes.

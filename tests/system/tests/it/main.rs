@@ -13,6 +13,7 @@ mod events;
 mod imports;
 mod isolation;
 mod jobs;
+mod notifications;
 mod openapi;
 mod operations;
 mod plans;

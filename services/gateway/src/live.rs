@@ -1,0 +1,104 @@
+//! Live notifications across replicas: `worker-notification` publishes each new notification
+//! on its tenant's Redis channel (`db::notifications::live_channel`); every gateway holds one
+//! subscriber connection to all of them (a pattern subscription) and hands what arrives to its
+//! local streams through a tokio broadcast channel. A stream keeps only its user's.
+//!
+//! Nothing here is durable: a stream that was not connected, lagged behind the broadcast, or
+//! whose gateway lost Redis for a while catches up from the database (`Last-Event-ID`).
+
+use std::sync::Arc;
+
+use common::TenantId;
+use db::notifications::Notification;
+use fred::clients::SubscriberClient;
+use fred::interfaces::{ClientLike, EventInterface, PubsubInterface};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// Notifications a stream may fall behind by before it re-reads the database.
+const BROADCAST_CAPACITY: usize = 1024;
+
+/// One notification as it arrived, with the tenant its channel names.
+#[derive(Debug, Clone)]
+pub struct LiveNotification {
+    pub tenant_id: TenantId,
+    pub notification: Notification,
+}
+
+/// The gateway's end of the live channels.
+pub struct LiveHub {
+    sender: broadcast::Sender<Arc<LiveNotification>>,
+    /// Cancelled when the gateway stops: open streams end, so the graceful stop need not wait
+    /// for them.
+    pub closing: CancellationToken,
+}
+
+impl LiveHub {
+    /// Subscribes in the background (reconnecting as the cache's connections do) and returns
+    /// at once.
+    pub fn start(builder: &fred::types::Builder, key_prefix: &str) -> anyhow::Result<Arc<Self>> {
+        let (sender, _) = broadcast::channel(BROADCAST_CAPACITY);
+        let hub = Arc::new(Self {
+            sender,
+            closing: CancellationToken::new(),
+        });
+        let subscriber: SubscriberClient = builder.build_subscriber_client()?;
+        let pattern = db::notifications::live_channel_pattern(key_prefix);
+        let key_prefix = key_prefix.to_owned();
+        let mut messages = subscriber.message_rx();
+        let mut reconnects = subscriber.reconnect_rx();
+        subscriber.connect();
+        let task_hub = hub.clone();
+        tokio::spawn(async move {
+            let subscribe = |subscriber: SubscriberClient, pattern: String| async move {
+                if subscriber.wait_for_connect().await.is_ok()
+                    && let Err(e) = subscriber.psubscribe(pattern).await
+                {
+                    tracing::warn!(error = %e, "live notifications: subscribing failed");
+                }
+            };
+            subscribe(subscriber.clone(), pattern.clone()).await;
+            loop {
+                tokio::select! {
+                    () = task_hub.closing.cancelled() => break,
+                    message = messages.recv() => match message {
+                        Ok(message) => {
+                            let tenant =
+                                db::notifications::live_channel_tenant(&key_prefix, &message.channel);
+                            let notification = message
+                                .value
+                                .as_str()
+                                .and_then(|text| serde_json::from_str::<Notification>(&text).ok());
+                            if let (Some(tenant), Some(notification)) = (tenant, notification) {
+                                // No stream listening is no error.
+                                let _ = task_hub.sender.send(Arc::new(LiveNotification {
+                                    tenant_id: tenant,
+                                    notification,
+                                }));
+                            } else {
+                                tracing::warn!(channel = %message.channel, "live notifications: unreadable message dropped");
+                            }
+                        }
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            tracing::warn!(missed, "live notifications: subscriber lagged; streams catch up on reconnect");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    reconnected = reconnects.recv() => {
+                        if reconnected.is_err() {
+                            break;
+                        }
+                        subscribe(subscriber.clone(), pattern.clone()).await;
+                    }
+                }
+            }
+            let _ = subscriber.quit().await;
+        });
+        Ok(hub)
+    }
+
+    /// A receiver of every notification this gateway hears of from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveNotification>> {
+        self.sender.subscribe()
+    }
+}

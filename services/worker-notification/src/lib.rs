@@ -1,0 +1,445 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+pub mod push;
+
+use std::collections::HashSet;
+use std::str::FromStr;
+
+use common::proto::EventNotification;
+use common::{EventId, EventKind, QueueName, UserId};
+use db::DatabaseConnection;
+use db::events::Event;
+use db::notifications::{NewNotification, Notification};
+use fred::interfaces::{ClientLike, PubsubInterface};
+use serde_json::{Value, json};
+use worker::{BuildJob, Done, Job, JobContext, JobError};
+
+use crate::config::NotificationConfig;
+use crate::push::{PushOutcome, Pusher};
+
+/// `notifications_sent_total{channel,outcome}`: `in_app` `created` or `duplicate` (a retry found
+/// it written), `web_push` `sent`, `gone` (404/410: subscription removed), `invalid` (keys that
+/// cannot encrypt: removed) or `failed` (retried with the job).
+pub const SENT_TOTAL: &str = "notifications_sent_total";
+
+/// Tells a tenant's people about one event: in the app, on their live streams, by Web Push.
+pub struct NotificationJob {
+    redis: fred::clients::Client,
+    key_prefix: String,
+    pusher: Option<Pusher>,
+}
+
+impl Job for NotificationJob {
+    const QUEUE: QueueName = QueueName::Notification;
+    type Message = EventNotification;
+
+    async fn run(&self, ctx: JobContext, message: EventNotification) -> Result<Done, JobError> {
+        let id = EventId::from_str(&message.event_id).map_err(JobError::permanent)?;
+        let event = match db::events::find(ctx.scope(), id).await {
+            Ok(event) => event,
+            // Deleted with its tenant: nobody is left to tell.
+            Err(db::DbError::NotFound(_)) => {
+                return Ok(Done::Completed(Some(json!({"recipients": 0}))));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        self.notify(&ctx, &event).await
+    }
+}
+
+impl BuildJob for NotificationJob {
+    type Config = NotificationConfig;
+
+    fn build(config: NotificationConfig, _db: DatabaseConnection) -> anyhow::Result<Self> {
+        let redis =
+            cache::client_builder(&config.redis, std::time::Duration::from_secs(2))?.build()?;
+        // Connects (and reconnects) in the background; a publish waits for it.
+        redis.connect();
+        metrics::describe_counter!(
+            SENT_TOTAL,
+            "Notifications written in the app and pushes sent, by channel and outcome"
+        );
+        Ok(Self {
+            redis,
+            key_prefix: config.key_prefix,
+            pusher: config.push.as_ref().map(Pusher::new).transpose()?,
+        })
+    }
+}
+
+impl NotificationJob {
+    async fn notify(&self, ctx: &JobContext, event: &Event) -> Result<Done, JobError> {
+        let Some(message) = Message::of(event) else {
+            return Ok(Done::Completed(Some(
+                json!({"recipients": 0, "reason": "not notified"}),
+            )));
+        };
+        let scope = ctx.scope();
+        let recipients =
+            db::notifications::recipients(scope, event.user_id, concerns_admins(event.kind))
+                .await?;
+        for user_id in &recipients {
+            let written = db::notifications::insert(scope, message.to(*user_id, event)).await?;
+            let outcome = match written {
+                Some(notification) => {
+                    self.publish(ctx.tenant_id(), &notification).await;
+                    "created"
+                }
+                None => "duplicate",
+            };
+            metrics::counter!(SENT_TOTAL, "channel" => "in_app", "outcome" => outcome).increment(1);
+        }
+        let pushed = match &self.pusher {
+            Some(pusher) => self.push(ctx, pusher, event).await?,
+            None => 0,
+        };
+        Ok(Done::Completed(Some(
+            json!({"recipients": recipients.len(), "pushed": pushed}),
+        )))
+    }
+
+    /// Tells every gateway, which tells the user's open streams. A stream that misses it (Redis
+    /// away) finds it in the database when it reconnects with `Last-Event-ID`.
+    async fn publish(&self, tenant_id: common::TenantId, notification: &Notification) {
+        let channel = db::notifications::live_channel(&self.key_prefix, tenant_id);
+        let message = match serde_json::to_string(notification) {
+            Ok(message) => message,
+            Err(e) => {
+                tracing::error!(error = %e, "notification not serialisable; not published");
+                return;
+            }
+        };
+        if let Err(e) = self.redis.publish::<(), _, _>(channel, message).await {
+            tracing::warn!(error = %e, notification = %notification.id,
+                "notification not published; open streams get it when they reconnect");
+        }
+    }
+
+    /// Pushes the event's notifications to their users' browsers, skipping subscriptions an
+    /// earlier attempt reached. Any failure but a gone subscription retries the job.
+    async fn push(
+        &self,
+        ctx: &JobContext,
+        pusher: &Pusher,
+        event: &Event,
+    ) -> Result<usize, JobError> {
+        let scope = ctx.scope();
+        let delivered: HashSet<_> = db::notifications::delivered(scope, event.id)
+            .await?
+            .into_iter()
+            .collect();
+        let mut sent = 0;
+        let mut failures = Vec::new();
+        for notification in db::notifications::of_event(scope, event.id).await? {
+            let payload = push_payload(&notification);
+            for subscription in
+                db::notifications::subscriptions_of(scope, notification.user_id).await?
+            {
+                if delivered.contains(&subscription.id) {
+                    continue;
+                }
+                let outcome = pusher
+                    .send(&subscription, &payload, urgency(event.kind))
+                    .await;
+                let label = match &outcome {
+                    PushOutcome::Delivered => {
+                        db::notifications::record_delivery(scope, event.id, subscription.id)
+                            .await?;
+                        sent += 1;
+                        "sent"
+                    }
+                    PushOutcome::Gone(status) => {
+                        tracing::info!(subscription = %subscription.id, status, "push subscription gone; removed");
+                        db::notifications::remove_gone(scope, subscription.id).await?;
+                        "gone"
+                    }
+                    PushOutcome::Invalid(reason) => {
+                        tracing::warn!(subscription = %subscription.id, %reason, "push subscription unusable; removed");
+                        db::notifications::remove_gone(scope, subscription.id).await?;
+                        "invalid"
+                    }
+                    PushOutcome::Failed(reason) => {
+                        failures.push(format!("{}: {reason}", subscription.id));
+                        "failed"
+                    }
+                };
+                metrics::counter!(SENT_TOTAL, "channel" => "web_push", "outcome" => label)
+                    .increment(1);
+            }
+        }
+        if !failures.is_empty() {
+            return Err(JobError::transient(format!(
+                "{} push(es) failed, retried: {}",
+                failures.len(),
+                failures.join("; ")
+            )));
+        }
+        Ok(sent)
+    }
+}
+
+/// Quota and webhook events are the tenant's business: its admins hear of them too.
+fn concerns_admins(kind: EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::QuotaWarning | EventKind::QuotaReached | EventKind::WebhookEndpointDisabled
+    )
+}
+
+/// How urgently a push service should wake a device for this kind.
+fn urgency(kind: EventKind) -> web_push::Urgency {
+    match kind {
+        EventKind::CampaignFailed
+        | EventKind::QuotaReached
+        | EventKind::WebhookEndpointDisabled => web_push::Urgency::High,
+        _ => web_push::Urgency::Normal,
+    }
+}
+
+/// What a notification says about an event, the same for each recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub title: String,
+    pub body: String,
+    /// The API path of the event's subject, for the app to link to.
+    pub url: Option<String>,
+}
+
+impl Message {
+    /// The text of `event`; `None` for kinds nobody is told about (a campaign starting: its
+    /// owner just started it).
+    pub fn of(event: &Event) -> Option<Self> {
+        let data = &event.data;
+        let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
+        let count = |group: &str, key: &str| {
+            data.get(group)
+                .and_then(|g| g.get(key))
+                .and_then(Value::as_i64)
+                .unwrap_or(0)
+        };
+        let reason = text("reason").unwrap_or_else(|| "no reason given".to_owned());
+        let subject = event.subject_id;
+        let path = |prefix: &str, key: &str| {
+            text(key)
+                .or_else(|| subject.map(|s| s.to_string()))
+                .map(|id| format!("{prefix}/{id}"))
+        };
+        let campaign = || format!("Campaign “{}”", text("name").unwrap_or_default());
+        let sent = count("progress", "sent");
+        let failed = count("progress", "failed");
+        let total = count("progress", "total");
+        let (title, body, url) = match event.kind {
+            EventKind::CampaignStarted => return None,
+            EventKind::CampaignCompleted => (
+                "Campaign completed".to_owned(),
+                format!("{} completed: {sent} sent, {failed} failed", campaign()),
+                path("/api/campaigns", "campaignId"),
+            ),
+            EventKind::CampaignFailed => (
+                "Campaign failed".to_owned(),
+                format!("{} failed: {reason} ({sent} of {total} sent)", campaign()),
+                path("/api/campaigns", "campaignId"),
+            ),
+            EventKind::CampaignPaused => (
+                "Campaign paused".to_owned(),
+                format!("{} paused: {reason} ({sent} of {total} sent)", campaign()),
+                path("/api/campaigns", "campaignId"),
+            ),
+            EventKind::ImportCompleted | EventKind::ImportFailed => {
+                let import = match text("fileName") {
+                    Some(name) => format!("Import of “{name}”"),
+                    None => "Contact import".to_owned(),
+                };
+                let counts = format!(
+                    "{} imported, {} updated, {} skipped, {} failed",
+                    count("progress", "imported"),
+                    count("progress", "updated"),
+                    count("progress", "skipped"),
+                    count("progress", "failed"),
+                );
+                if event.kind == EventKind::ImportCompleted {
+                    (
+                        "Import finished".to_owned(),
+                        format!("{import} finished: {counts}"),
+                        path("/api/contacts/imports", "importId"),
+                    )
+                } else {
+                    (
+                        "Import failed".to_owned(),
+                        format!("{import} failed: {reason} ({counts})"),
+                        path("/api/contacts/imports", "importId"),
+                    )
+                }
+            }
+            EventKind::ReportReady => {
+                let what = text("name")
+                    .or_else(|| text("kind").map(|k| k.replace(['_', '-'], " ")))
+                    .unwrap_or_else(|| "report".to_owned());
+                (
+                    "Report ready".to_owned(),
+                    format!("Your {what} is ready to download"),
+                    path("/api/reports", "reportId"),
+                )
+            }
+            EventKind::QuotaWarning | EventKind::QuotaReached => {
+                let quota = text("quota").unwrap_or_else(|| "a quota".to_owned());
+                let used = data.get("used").and_then(Value::as_i64);
+                let limit = data.get("limit").and_then(Value::as_i64);
+                let usage = match (used, limit) {
+                    (Some(used), Some(limit)) => format!(": {used} of {limit} used"),
+                    _ => String::new(),
+                };
+                if event.kind == EventKind::QuotaWarning {
+                    (
+                        "Quota at 80%".to_owned(),
+                        format!("Quota `{quota}` is 80% used{usage}"),
+                        Some("/api/me/quotas".to_owned()),
+                    )
+                } else {
+                    (
+                        "Quota reached".to_owned(),
+                        format!(
+                            "Quota `{quota}` is used up{usage}; new ones are refused until it is raised"
+                        ),
+                        Some("/api/me/quotas".to_owned()),
+                    )
+                }
+            }
+            EventKind::WebhookEndpointDisabled => {
+                let endpoint = text("url").unwrap_or_else(|| "a webhook endpoint".to_owned());
+                (
+                    "Webhook endpoint disabled".to_owned(),
+                    format!("{endpoint} was disabled after failing deliveries: {reason}"),
+                    path("/api/webhooks/endpoints", "endpointId"),
+                )
+            }
+        };
+        Some(Self { title, body, url })
+    }
+
+    fn to(&self, user_id: UserId, event: &Event) -> NewNotification {
+        NewNotification {
+            user_id,
+            event_id: event.id,
+            kind: event.kind,
+            title: self.title.clone(),
+            body: self.body.clone(),
+            data: json!({"subjectId": event.subject_id, "url": self.url}),
+        }
+    }
+}
+
+/// What a browser's service worker receives: `{title, body, url?, kind, notificationId}`.
+fn push_payload(notification: &Notification) -> Vec<u8> {
+    let mut payload = json!({
+        "title": notification.title,
+        "body": notification.body,
+        "kind": notification.kind,
+        "notificationId": notification.id,
+    });
+    if let Some(url) = notification.data.get("url").filter(|u| u.is_string()) {
+        payload["url"] = url.clone();
+    }
+    payload.to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: EventKind, data: Value) -> Event {
+        Event {
+            id: EventId::new(),
+            tenant_id: common::TenantId::new(),
+            kind,
+            subject_id: Some(uuid_of(&data)),
+            user_id: None,
+            data,
+            occurred_at: chrono::Utc::now(),
+        }
+    }
+
+    fn uuid_of(data: &Value) -> uuid::Uuid {
+        ["campaignId", "importId", "reportId", "endpointId"]
+            .iter()
+            .find_map(|k| data.get(*k).and_then(Value::as_str))
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_default()
+    }
+
+    const ID: &str = "0190f5b4-0000-7000-8000-000000000001";
+
+    #[test]
+    fn each_kind_reads_as_a_sentence() {
+        let cases = [
+            (
+                EventKind::CampaignCompleted,
+                json!({"campaignId": ID, "name": "Launch", "progress": {"total": 1000, "sent": 980, "failed": 20}}),
+                "Campaign “Launch” completed: 980 sent, 20 failed",
+            ),
+            (
+                EventKind::CampaignPaused,
+                json!({"campaignId": ID, "name": "Launch", "reason": "paused by its owner", "progress": {"total": 10, "sent": 4}}),
+                "Campaign “Launch” paused: paused by its owner (4 of 10 sent)",
+            ),
+            (
+                EventKind::CampaignFailed,
+                json!({"campaignId": ID, "name": "Launch", "reason": "inbox token rejected", "progress": {"total": 10, "sent": 0}}),
+                "Campaign “Launch” failed: inbox token rejected (0 of 10 sent)",
+            ),
+            (
+                EventKind::ImportCompleted,
+                json!({"importId": ID, "fileName": "leads.csv", "progress": {"imported": 7, "updated": 2, "skipped": 1, "failed": 3}}),
+                "Import of “leads.csv” finished: 7 imported, 2 updated, 1 skipped, 3 failed",
+            ),
+            (
+                EventKind::ImportFailed,
+                json!({"importId": ID, "reason": "no phone column", "progress": {}}),
+                "Contact import failed: no phone column (0 imported, 0 updated, 0 skipped, 0 failed)",
+            ),
+            (
+                EventKind::ReportReady,
+                json!({"reportId": ID, "kind": "contacts_export"}),
+                "Your contacts export is ready to download",
+            ),
+            (
+                EventKind::QuotaWarning,
+                json!({"quota": "max_contacts", "used": 8, "limit": 10}),
+                "Quota `max_contacts` is 80% used: 8 of 10 used",
+            ),
+            (
+                EventKind::QuotaReached,
+                json!({"quota": "max_contacts", "used": 10, "limit": 10}),
+                "Quota `max_contacts` is used up: 10 of 10 used; new ones are refused until it is raised",
+            ),
+            (
+                EventKind::WebhookEndpointDisabled,
+                json!({"endpointId": ID, "url": "https://hooks.example.com/in", "reason": "failing for 5 days"}),
+                "https://hooks.example.com/in was disabled after failing deliveries: failing for 5 days",
+            ),
+        ];
+        for (kind, data, body) in cases {
+            let message = Message::of(&event(kind, data)).expect("told");
+            assert_eq!(message.body, body, "{kind}");
+            assert!(!message.title.is_empty());
+        }
+        let completed = Message::of(&event(
+            EventKind::CampaignCompleted,
+            json!({"campaignId": ID, "name": "x", "progress": {}}),
+        ))
+        .unwrap();
+        assert_eq!(
+            completed.url.as_deref(),
+            Some(&*format!("/api/campaigns/{ID}"))
+        );
+        assert!(Message::of(&event(EventKind::CampaignStarted, json!({}))).is_none());
+    }
+
+    #[test]
+    fn quota_and_webhook_events_reach_the_admins_too() {
+        assert!(concerns_admins(EventKind::QuotaReached));
+        assert!(concerns_admins(EventKind::WebhookEndpointDisabled));
+        assert!(!concerns_admins(EventKind::CampaignCompleted));
+    }
+}
