@@ -11,6 +11,7 @@ mod m20261126_000006_plans;
 mod m20261126_000007_account_access;
 mod m20261126_000008_contact_imports;
 mod m20261202_000009_events;
+mod m20261202_000012_webhooks;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_account_access::Migration),
             Box::new(m20261126_000008_contact_imports::Migration),
             Box::new(m20261202_000009_events::Migration),
+            Box::new(m20261202_000012_webhooks::Migration),
         ]
     }
 }

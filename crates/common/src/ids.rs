@@ -87,6 +87,8 @@ id_type!(
     SubscriptionPlanId,
     ImportId,
     EventId,
+    WebhookEndpointId,
+    WebhookDeliveryId,
 );
 
 #[cfg(test)]

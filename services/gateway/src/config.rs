@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     /// `QUEUE_METRICS_INTERVAL_MS`: how often the queue gauges are refreshed from Postgres and
     /// RabbitMQ.
     pub queue_metrics_interval: std::time::Duration,
+    /// `WEBHOOK_ALLOW_PRIVATE` (false): whether webhook endpoints may point at loopback,
+    /// private, link-local and other non-public addresses (self-hosted receivers, tests).
+    pub webhook_allow_private: bool,
 }
 
 impl GatewayConfig {
@@ -72,6 +75,7 @@ impl GatewayConfig {
                 15_000,
                 100..=3_600_000,
             )?),
+            webhook_allow_private: env.parse("WEBHOOK_ALLOW_PRIVATE", false)?,
         })
     }
 }

@@ -41,6 +41,7 @@ pub const REFERENCE_PATH: &str = "/api/docs/";
         (name = "contacts", description = "The people campaigns are sent to"),
         (name = "campaigns", description = "Campaigns and their recipients"),
         (name = "jobs", description = "Queues, workers, dead-lettered jobs"),
+        (name = "webhooks", description = "A tenant's webhook endpoints, deliveries and replays"),
         (name = "admin", description = "Platform operations"),
     )
 )]

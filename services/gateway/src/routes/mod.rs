@@ -14,6 +14,7 @@ pub mod paging;
 pub mod plans;
 pub mod stripe;
 pub mod tenants;
+pub mod webhooks;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
@@ -103,6 +104,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(campaigns::routes)
         .configure(campaign_control::routes)
         .configure(jobs::routes)
+        .configure(webhooks::routes)
 }
 
 /// Where a route module mounts its routes.
