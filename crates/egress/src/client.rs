@@ -202,6 +202,9 @@ pub enum SendError {
     Connect(String),
     #[error("the request failed: {0}")]
     Request(String),
+    /// The caller's own verdict before sending (e.g. a URL its settings refuse).
+    #[error("{0}")]
+    Unsendable(String),
 }
 
 /// An HTTP client for tenant-chosen targets: checked addresses only, no redirects followed,
