@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Binaries `up` runs, built once. The fake WUZAPI server is behind wuzapi's `fake` feature
 # (production builds leave it out); `up` needs it.
-bins := "-p gateway -p worker-campaign -p worker-import -p migration -p wuzapi --features wuzapi/fake"
+bins := "-p gateway -p worker-campaign -p worker-import -p worker-webhook -p migration -p wuzapi --features wuzapi/fake"
 
 default:
     @just --list
@@ -66,6 +66,7 @@ up: services
     start worker-campaign ./target/debug/worker-campaign
     # Its own probe port next to the campaign worker's (9101).
     start worker-import env WORKER_HTTP_PORT="${WORKER_IMPORT_HTTP_PORT:-9102}" ./target/debug/worker-import
+    start worker-webhook env WORKER_HTTP_PORT="${WORKER_WEBHOOK_HTTP_PORT:-9105}" ./target/debug/worker-webhook
     port="${PORT:-3000}"
     gone=""
     status=0
@@ -128,10 +129,11 @@ fmt:
 
 # Throughput benchmarks (release build), each figure with a baseline from the same run.
 bench: services
-    cargo build --release -q -p worker-campaign --bin worker-campaign -p worker-import --bin worker-import
-    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http --bin bench_import
+    cargo build --release -q -p worker-campaign --bin worker-campaign -p worker-import --bin worker-import -p worker-webhook --bin worker-webhook
+    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http --bin bench_import --bin bench_webhook
     command -v wrk > /dev/null || sudo apt-get install -y wrk || apt-get install -y wrk
     RUST_LOG=warn ./target/release/bench
     RUST_LOG=warn ./target/release/bench_cache
     RUST_LOG=warn ./target/release/bench_http
     RUST_LOG=warn ./target/release/bench_import
+    RUST_LOG=warn ./target/release/bench_webhook

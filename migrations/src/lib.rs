@@ -12,6 +12,7 @@ mod m20261126_000007_account_access;
 mod m20261126_000008_contact_imports;
 mod m20261202_000009_events;
 mod m20261202_000011_notifications;
+mod m20261202_000012_webhooks;
 mod m20261202_000013_contact_owner_key;
 
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000008_contact_imports::Migration),
             Box::new(m20261202_000009_events::Migration),
             Box::new(m20261202_000011_notifications::Migration),
+            Box::new(m20261202_000012_webhooks::Migration),
             Box::new(m20261202_000013_contact_owner_key::Migration),
         ]
     }

@@ -64,6 +64,9 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "user_plan_overrides",
         "user_subscriptions",
         "users",
+        "webhook_attempts",
+        "webhook_deliveries",
+        "webhook_endpoints",
         "workers",
     ];
     assert_eq!(tables(&db).await, expected);

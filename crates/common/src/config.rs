@@ -117,6 +117,65 @@ impl Env {
     }
 }
 
+/// A duration written with its unit: `250ms`, `5s`, `30m`, `2h`, `5d` (whole numbers).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{text}` has no unit: write e.g. 500ms, 5s, 30m, 2h or 5d"))?;
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` must start with a whole number"))?;
+    let millis = match unit {
+        "ms" => Some(number),
+        "s" => number.checked_mul(1_000),
+        "m" => number.checked_mul(60_000),
+        "h" => number.checked_mul(3_600_000),
+        "d" => number.checked_mul(86_400_000),
+        _ => {
+            return Err(format!(
+                "`{text}`: unknown unit `{unit}`; one of ms, s, m, h, d"
+            ));
+        }
+    };
+    millis
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("`{text}` is too long"))
+}
+
+/// A comma-separated list of durations (`5s,5m,30m`), each as [`parse_duration`] reads it.
+pub fn parse_durations(text: &str) -> Result<Vec<Duration>, String> {
+    text.split(',').map(parse_duration).collect()
+}
+
+impl Env {
+    /// A duration setting (`5d`, `90s`, `250ms`) between `min` and `max`.
+    pub fn duration(
+        &self,
+        var: &str,
+        default: Duration,
+        range: RangeInclusive<Duration>,
+    ) -> Result<Duration, ConfigError> {
+        let Some(value) = self.optional(var) else {
+            return Ok(default);
+        };
+        let parsed = parse_duration(&value).map_err(|reason| ConfigError {
+            var: var.to_owned(),
+            value: value.clone(),
+            reason,
+        })?;
+        if !range.contains(&parsed) {
+            return Err(ConfigError {
+                var: var.to_owned(),
+                value,
+                reason: format!("must be between {:?} and {:?}", range.start(), range.end()),
+            });
+        }
+        Ok(parsed)
+    }
+}
+
 /// Hides the password of a URL so it never reaches a log.
 pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -285,6 +344,25 @@ pub fn listen_addr(env: &Env, port_var: &str, default_port: u16) -> Result<Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_read_with_their_units() {
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5d"), Ok(Duration::from_secs(5 * 86_400)));
+        assert_eq!(
+            parse_durations("5s,5m,30m,2h").unwrap(),
+            [5, 300, 1800, 7200].map(Duration::from_secs)
+        );
+        for bad in ["", "5", "s", "5x", "-5s", "1.5s", "5s,,5m"] {
+            assert!(parse_durations(bad).is_err(), "{bad}");
+        }
+        let env = Env::from_pairs([("AFTER", "2w")]);
+        let err = env
+            .duration("AFTER", Duration::ZERO, Duration::ZERO..=Duration::MAX)
+            .unwrap_err();
+        assert_eq!(err.var, "AFTER");
+    }
 
     #[test]
     fn defaults_fit_a_developer_machine() {

@@ -89,6 +89,8 @@ id_type!(
     EventId,
     NotificationId,
     PushSubscriptionId,
+    WebhookEndpointId,
+    WebhookDeliveryId,
 );
 
 #[cfg(test)]

@@ -42,7 +42,12 @@ pub mod proto {
         )*};
     }
 
-    job_message!(CampaignBatch, ContactImport, EventNotification);
+    job_message!(
+        CampaignBatch,
+        ContactImport,
+        EventNotification,
+        WebhookDelivery
+    );
 }
 
 pub use campaign::{CampaignStatus, RecipientStatus};

@@ -1,6 +1,7 @@
 //! Events: recorded once, in the caller's transaction with the change that caused them, and
 //! handed on from there in the same transaction: a notification job tells the tenant's people
-//! (in-app, live stream, Web Push). Because the event, its jobs and the change commit together,
+//! (in-app, live stream, Web Push), and a webhook delivery job per subscribed endpoint tells
+//! its systems (`webhooks::fan_out`). Because the event, its jobs and the change commit together,
 //! a crash never loses an event nor announces a change that did not happen.
 
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use prost::Message as _;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use crate::jobs::{self, NewJob};
+use crate::webhooks;
 use crate::{DbError, DbResult, TenantScope};
 
 /// Attempts of the job that tells people about an event (its handler is idempotent).
@@ -114,6 +116,8 @@ pub async fn emit(scope: TenantScope<'_, impl ConnectionTrait>, new: NewEvent) -
         },
     )
     .await?;
+    // And to its systems: one signed delivery per subscribed endpoint.
+    webhooks::fan_out(scope, &event).await?;
     Ok(event)
 }
 

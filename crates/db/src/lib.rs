@@ -63,6 +63,7 @@ pub mod secrets;
 pub mod send_slots;
 pub mod stripe;
 pub mod tenants;
+pub mod webhooks;
 pub mod workers;
 
 use std::time::Duration;

@@ -4,37 +4,92 @@ use std::time::Duration;
 
 use common::QueueName;
 use common::config::{
-    ConfigError, CoreConfig, Env, job_attempts, job_backoff, listen_addr, worker_concurrency,
+    ConfigError, CoreConfig, Env, job_attempts, job_backoff, listen_addr, parse_durations,
+    worker_concurrency,
 };
 
 /// A queue's retry policy: `attempts` in all, the n-th retry after `backoff_base * 2^(n-1)`
-/// (the guide's exponential back-off: 2 s, 4 s, 8 s, ...).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (the guide's exponential back-off: 2 s, 4 s, 8 s, ...), or, with an explicit `schedule`,
+/// after its n-th delay (the last one repeats if attempts outnumber it).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     pub attempts: i32,
     pub backoff_base: Duration,
+    /// The delays before each retry, in order; empty: exponential from `backoff_base`.
+    pub schedule: Vec<Duration>,
 }
 
 impl RetryPolicy {
+    /// Retries after exactly these delays: `schedule.len() + 1` attempts in all.
+    pub fn scheduled(schedule: Vec<Duration>) -> Self {
+        Self {
+            attempts: i32::try_from(schedule.len()).unwrap_or(i32::MAX - 1) + 1,
+            backoff_base: schedule.first().copied().unwrap_or(Duration::from_secs(2)),
+            schedule,
+        }
+    }
+
     /// The wait before the retry that follows attempt `attempt` (1-based).
     pub fn delay_after(&self, attempt: i32) -> Duration {
+        if let Some(last) = self.schedule.last() {
+            let index = usize::try_from(attempt.max(1) - 1).unwrap_or(0);
+            return self.schedule.get(index).copied().unwrap_or(*last);
+        }
         let doublings = (attempt.max(1) - 1).min(20) as u32;
         self.backoff_base * 2u32.pow(doublings)
     }
 
-    /// Every retry delay this policy can use, shortest first.
+    /// Every retry delay this policy can use, shortest first, each once.
     pub fn delays(&self) -> Vec<Duration> {
-        (1..self.attempts).map(|a| self.delay_after(a)).collect()
+        let mut delays: Vec<Duration> = (1..self.attempts).map(|a| self.delay_after(a)).collect();
+        delays.sort();
+        delays.dedup();
+        delays
     }
 
-    /// `WORKER_<QUEUE>_ATTEMPTS` (default 3) and `WORKER_<QUEUE>_BACKOFF_MS` (default 2000).
+    /// `WORKER_<QUEUE>_RETRY_SCHEDULE` (comma-separated durations such as `5s,5m,30m`) when set;
+    /// otherwise `WORKER_<QUEUE>_ATTEMPTS` (default 3) and `WORKER_<QUEUE>_BACKOFF_MS` (default
+    /// 2000).
     pub fn from_env(env: &Env, queue: QueueName) -> Result<Self, ConfigError> {
+        let var = format!(
+            "WORKER_{}_RETRY_SCHEDULE",
+            queue.as_str().to_ascii_uppercase()
+        );
+        if let Some(text) = env.optional(&var) {
+            return Self::schedule_from(&var, &text);
+        }
         Ok(Self {
             attempts: job_attempts(env, queue)?,
             backoff_base: job_backoff(env, queue)?,
+            schedule: Vec::new(),
         })
     }
+
+    /// A schedule read from `var`: 1 to 19 delays, each from 100 ms to 24 h.
+    pub fn schedule_from(var: &str, text: &str) -> Result<Self, ConfigError> {
+        let error = |reason: String| ConfigError {
+            var: var.to_owned(),
+            value: text.to_owned(),
+            reason,
+        };
+        let schedule = parse_durations(text).map_err(error)?;
+        if schedule.is_empty() || schedule.len() > MAX_SCHEDULE_LEN {
+            return Err(error(format!("must list 1 to {MAX_SCHEDULE_LEN} delays")));
+        }
+        if let Some(bad) = schedule
+            .iter()
+            .find(|d| **d < Duration::from_millis(100) || **d > Duration::from_secs(86_400))
+        {
+            return Err(error(format!(
+                "each delay must be between 100ms and 24h, not {bad:?}"
+            )));
+        }
+        Ok(Self::scheduled(schedule))
+    }
 }
+
+/// Most delays a retry schedule may list (attempts are at most 20).
+pub const MAX_SCHEDULE_LEN: usize = 19;
 
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
@@ -122,6 +177,7 @@ mod tests {
         let four = RetryPolicy {
             attempts: 4,
             backoff_base: Duration::from_secs(2),
+            schedule: Vec::new(),
         };
         assert_eq!(
             four.delays(),
@@ -158,5 +214,38 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.var, "WORKER_IMPORT_ATTEMPTS");
+    }
+
+    #[test]
+    fn an_explicit_schedule_sets_the_delays_and_the_wait_queues() {
+        let env = Env::from_pairs([("WORKER_WEBHOOK_RETRY_SCHEDULE", "200ms,400ms,400ms")]);
+        let settings = WorkerSettings::from_env(&env, QueueName::Webhook).unwrap();
+        assert_eq!(settings.retry.attempts, 4);
+        let ms = Duration::from_millis;
+        assert_eq!(
+            [1, 2, 3, 9].map(|a| settings.retry.delay_after(a)),
+            [ms(200), ms(400), ms(400), ms(400)]
+        );
+        assert_eq!(settings.retry.delays(), [ms(200), ms(400)]);
+        assert_eq!(settings.wait_delays(), [ms(200), ms(400), DEFER_DELAY]);
+        let standard = RetryPolicy::schedule_from("X", "5s,5m,30m,2h,5h,10h,10h").unwrap();
+        assert_eq!(standard.attempts, 8);
+        assert_eq!(standard.delay_after(7), Duration::from_secs(36_000));
+        for bad in ["", "5s,", "10ms", "2d", "fast"] {
+            let err = WorkerSettings::from_env(
+                &Env::from_pairs([("WORKER_WEBHOOK_RETRY_SCHEDULE", bad)]),
+                QueueName::Webhook,
+            );
+            // An empty value is unset: the exponential default.
+            if bad.is_empty() {
+                assert!(err.unwrap().retry.schedule.is_empty());
+            } else {
+                assert_eq!(
+                    err.unwrap_err().var,
+                    "WORKER_WEBHOOK_RETRY_SCHEDULE",
+                    "{bad}"
+                );
+            }
+        }
     }
 }

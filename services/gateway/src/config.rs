@@ -45,6 +45,9 @@ pub struct GatewayConfig {
     pub push_allow_http: bool,
     /// `NOTIFICATIONS_KEEPALIVE_MS` (15000): the keep-alive comment interval of idle streams.
     pub notifications_keepalive: std::time::Duration,
+    /// `WEBHOOK_ALLOW_PRIVATE` (false): whether webhook endpoints may point at loopback,
+    /// private, link-local and other non-public addresses (self-hosted receivers, tests).
+    pub webhook_allow_private: bool,
 }
 
 impl GatewayConfig {
@@ -82,6 +85,7 @@ impl GatewayConfig {
             vapid_public_key: common::push::public_key_from_env(env)?,
             push_allow_http: env.parse("WEB_PUSH_ALLOW_HTTP", false)?,
             notifications_keepalive: crate::routes::notifications::keepalive_from_env(env)?,
+            webhook_allow_private: env.parse("WEBHOOK_ALLOW_PRIVATE", false)?,
         })
     }
 }

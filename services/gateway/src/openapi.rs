@@ -43,6 +43,7 @@ pub const REFERENCE_PATH: &str = "/api/docs/";
         (name = "jobs", description = "Queues, workers, dead-lettered jobs"),
         (name = "notifications", description = "The caller's in-app notifications and their live stream"),
         (name = "push", description = "Web Push subscriptions of the caller's browsers"),
+        (name = "webhooks", description = "A tenant's webhook endpoints, deliveries and replays"),
         (name = "admin", description = "Platform operations"),
     )
 )]

@@ -15,6 +15,7 @@ use wuzapi::FakeWuzapi;
 
 pub mod contract;
 pub mod fake_push;
+pub mod receiver;
 
 /// The wait queues the test settings make workers declare (retries, deferrals).
 pub const WAIT_DELAYS: [Duration; 3] = [
@@ -330,6 +331,19 @@ impl TestSystem {
             worker_notification::config::from_env,
         )
         .await;
+        let url = format!("http://127.0.0.1:{}", worker.http_port());
+        self.tasks.push(tokio::spawn(
+            worker.run_until_stopped(self.shutdown.clone()),
+        ));
+        url
+    }
+
+    /// Starts a webhook worker (`worker-webhook`) with extra settings; returns its probe URL.
+    pub async fn start_webhook_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
+        let env = self.env(extra_env);
+        let worker =
+            start_job_worker::<worker_webhook::WebhookJob>(&env, worker_webhook::config::from_env)
+                .await;
         let url = format!("http://127.0.0.1:{}", worker.http_port());
         self.tasks.push(tokio::spawn(
             worker.run_until_stopped(self.shutdown.clone()),

@@ -16,6 +16,7 @@ pub mod plans;
 pub mod push;
 pub mod stripe;
 pub mod tenants;
+pub mod webhooks;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
@@ -107,6 +108,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(jobs::routes)
         .configure(notifications::routes)
         .configure(push::routes)
+        .configure(webhooks::routes)
 }
 
 /// Where a route module mounts its routes.

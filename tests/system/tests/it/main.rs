@@ -21,3 +21,4 @@ mod rate_limits;
 mod security;
 mod stripe;
 mod traces;
+mod webhooks;

@@ -1,0 +1,12 @@
+#![doc = include_str!("../README.md")]
+
+pub mod address;
+mod client;
+mod target;
+
+pub use address::{Refusal, classify};
+pub use client::{
+    Answer, Egress, EgressConfig, Guard, Lookup, RefusedAddress, ResolveError, SendError,
+    SystemLookup,
+};
+pub use target::{MAX_URL_LEN, Target, UrlError};

@@ -1,0 +1,145 @@
+//! `just bench` (fifth part): webhook deliveries per second from recorded events to a local
+//! receiver, next to a baseline in the same run.
+//!
+//! End to end: events recorded with `db::events::emit` (in transactions of 500, as the
+//! campaign and import workers record theirs), fanned out to one delivery job each, published
+//! by the outbox relay, consumed by `worker-webhook` (its release binary, as its own process),
+//! signed and POSTed to a receiver on 127.0.0.1, until the receiver has them all. The baseline:
+//! the same number of signed POSTs of the same payload sent straight from a reqwest loop with
+//! the same concurrency to the same receiver.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures_util::StreamExt;
+use reqwest::{Method, StatusCode};
+use sea_orm::TransactionTrait;
+use serde_json::json;
+use system_tests::TestSystem;
+use system_tests::receiver::Receiver;
+
+const EVENTS: usize = 5_000;
+const PER_TRANSACTION: usize = 500;
+const CONCURRENCY: usize = 20;
+
+#[tokio::main]
+async fn main() {
+    let mut system = TestSystem::spawn_gateway_only(&[
+        ("RATE_LIMIT_PRO", "100000"),
+        ("WEBHOOK_ALLOW_PRIVATE", "true"),
+    ])
+    .await;
+    let tenant = system.tenant_with_admin("bench-webhook").await;
+    let receiver = Receiver::start(2);
+    let (status, created) = system
+        .call(
+            Method::POST,
+            "/api/webhooks/endpoints",
+            Some(&tenant.key),
+            Some(json!({"url": receiver.url, "eventTypes": ["campaign.completed"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["data"]["secret"].as_str().unwrap().to_owned();
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let data = json!({"campaignId": uuid::Uuid::now_v7(), "name": "Launch", "total": 1000, "sent": 1000, "failed": 0});
+
+    // The baseline: signed POSTs straight from a client loop.
+    let client = reqwest::Client::new();
+    let body = serde_json::to_vec(&json!({"type": "campaign.completed", "timestamp": chrono::Utc::now().to_rfc3339(), "data": data})).unwrap();
+    let (key, body) = (Arc::new(key), Arc::new(body));
+    let started = Instant::now();
+    futures_util::stream::iter(0..EVENTS)
+        .map(|i| {
+            let (client, key, body, url) = (
+                client.clone(),
+                key.clone(),
+                body.clone(),
+                receiver.url.clone(),
+            );
+            async move {
+                let id = format!("baseline_{i}");
+                let timestamp = chrono::Utc::now().timestamp();
+                let signature = worker_webhook::sign(&key, &id, timestamp, &body);
+                let answer = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("webhook-id", id)
+                    .header("webhook-timestamp", timestamp.to_string())
+                    .header("webhook-signature", signature)
+                    .body(body.to_vec())
+                    .send()
+                    .await
+                    .expect("baseline POST");
+                assert!(answer.status().is_success());
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+    let baseline = started.elapsed();
+    assert_eq!(receiver.count(), EVENTS);
+
+    let concurrency = CONCURRENCY.to_string();
+    system.start_process(
+        "worker-webhook",
+        &[
+            ("RUST_LOG", "warn"),
+            ("WEBHOOK_ALLOW_PRIVATE", "true"),
+            ("WORKER_WEBHOOK_CONCURRENCY", &concurrency),
+            ("DATABASE_MAX_CONNECTIONS", "30"),
+        ],
+    );
+    // Let the worker declare its queues and start consuming.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let db = db::connect(&system.db.url, 2).await.expect("connect");
+    let tenant_id: common::TenantId = tenant.tenant_id.parse().unwrap();
+    let started = Instant::now();
+    for _ in 0..EVENTS / PER_TRANSACTION {
+        let txn = db.begin().await.unwrap();
+        for _ in 0..PER_TRANSACTION {
+            db::events::emit(
+                db::TenantScope::new(&txn, tenant_id),
+                db::events::NewEvent {
+                    kind: common::EventKind::CampaignCompleted,
+                    subject_id: None,
+                    user_id: None,
+                    data: data.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        txn.commit().await.unwrap();
+    }
+    let recorded = started.elapsed();
+    receiver
+        .wait_for(2 * EVENTS, Duration::from_secs(600))
+        .await;
+    let end_to_end = started.elapsed();
+    db.close().await.ok();
+
+    let rate = |d: Duration| EVENTS as f64 / d.as_secs_f64();
+    println!(
+        "webhook deliveries: {EVENTS} events to a receiver on 127.0.0.1, concurrency {CONCURRENCY}"
+    );
+    println!(
+        "  baseline (signed POSTs from a reqwest loop):   {:>8.0} deliveries/s ({:.2} s)",
+        rate(baseline),
+        baseline.as_secs_f64()
+    );
+    println!(
+        "  end to end (emit -> outbox -> queue -> worker-webhook -> receiver): {:>8.0} deliveries/s ({:.2} s; events recorded in {:.2} s)",
+        rate(end_to_end),
+        end_to_end.as_secs_f64(),
+        recorded.as_secs_f64()
+    );
+    println!(
+        "  ratio end to end / baseline: {:.2}",
+        rate(end_to_end) / rate(baseline)
+    );
+    system.stop().await;
+}
