@@ -10,6 +10,7 @@ mod m20261126_000005_stripe;
 mod m20261126_000006_plans;
 mod m20261126_000007_account_access;
 mod m20261126_000008_contact_imports;
+mod m20261202_000010_reports;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_plans::Migration),
             Box::new(m20261126_000007_account_access::Migration),
             Box::new(m20261126_000008_contact_imports::Migration),
+            Box::new(m20261202_000010_reports::Migration),
         ]
     }
 }

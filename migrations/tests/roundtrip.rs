@@ -49,6 +49,7 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "inboxes",
         "jobs",
         "outbox",
+        "reports",
         "stripe_checkout_sessions",
         "stripe_events",
         "stripe_invoices",

@@ -86,6 +86,7 @@ id_type!(
     LeaseToken,
     SubscriptionPlanId,
     ImportId,
+    ReportId,
 );
 
 #[cfg(test)]

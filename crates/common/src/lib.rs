@@ -40,7 +40,7 @@ pub mod proto {
         )*};
     }
 
-    job_message!(CampaignBatch, ContactImport);
+    job_message!(CampaignBatch, ContactImport, ReportGeneration);
 }
 
 pub use campaign::{CampaignStatus, RecipientStatus};

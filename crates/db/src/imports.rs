@@ -60,6 +60,8 @@ macro_rules! text_enum {
         }
     };
 }
+// Reports store their closed sets the same way.
+pub(crate) use text_enum;
 
 text_enum!(
     /// Where an import is.

@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod outbox;
 pub mod plans;
 pub mod quotas;
+pub mod reports;
 pub mod scope;
 pub mod secrets;
 pub mod send_slots;
