@@ -12,6 +12,7 @@ pub mod inboxes;
 pub mod jobs;
 pub mod paging;
 pub mod plans;
+pub mod reports;
 pub mod stripe;
 pub mod tenants;
 
@@ -100,6 +101,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(access::routes)
         .configure(contacts::routes)
         .configure(imports::routes)
+        .configure(reports::routes)
         .configure(campaigns::routes)
         .configure(campaign_control::routes)
         .configure(jobs::routes)

@@ -16,6 +16,7 @@ mod openapi;
 mod operations;
 mod plans;
 mod rate_limits;
+mod reports;
 mod security;
 mod stripe;
 mod traces;
