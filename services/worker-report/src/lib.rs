@@ -406,12 +406,12 @@ pub struct Encoder {
 
 enum Out {
     /// A new writer (and its 8 KiB buffer) per page, not per row.
-    Csv(Option<csv::Writer<Vec<u8>>>),
+    Csv(Option<Box<csv::Writer<Vec<u8>>>>),
     Json(Vec<u8>),
 }
 
-fn csv_writer() -> csv::Writer<Vec<u8>> {
-    csv::Writer::from_writer(Vec::with_capacity(1 << 20))
+fn csv_writer() -> Box<csv::Writer<Vec<u8>>> {
+    Box::new(csv::Writer::from_writer(Vec::with_capacity(1 << 20)))
 }
 
 fn json_error(e: serde_json::Error) -> csv::Error {
