@@ -429,6 +429,13 @@ pub async fn mark_expired(
     Ok(done.rows_affected())
 }
 
+/// The keyset bound of a page: the nil UUID, below every id, for the first. A plain `id > $n`
+/// stays an index bound in the generic plan PostgreSQL switches to after a few executions of
+/// the prepared statement, where `$n IS NULL OR id > $n` would scan from the start each page.
+fn after_key(after: Option<uuid::Uuid>) -> uuid::Uuid {
+    after.unwrap_or(uuid::Uuid::nil())
+}
+
 /// One recipient of a campaign, as the delivery report shows it.
 #[derive(Debug, Clone, PartialEq, FromQueryResult)]
 pub struct DeliveryRow {
@@ -457,12 +464,12 @@ pub async fn delivery_page(
             "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
                 error, message_id
            FROM campaign_recipients
-          WHERE campaign_id = $2 AND tenant_id = $1 AND ($3::uuid IS NULL OR id > $3)
+          WHERE campaign_id = $2 AND tenant_id = $1 AND id > $3
           ORDER BY id LIMIT $4",
             [
                 scope.tenant_uuid().into(),
                 campaign_id.into_uuid().into(),
-                Value::Uuid(after.map(RecipientId::into_uuid)),
+                after_key(after.map(RecipientId::into_uuid)).into(),
                 i64::try_from(limit).unwrap_or(i64::MAX).into(),
             ],
         ))
@@ -495,13 +502,13 @@ pub async fn contacts_page(
             DbBackend::Postgres,
             "SELECT id, phone, name, fields, created_at
            FROM contacts
-          WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+          WHERE tenant_id = $1 AND id > $2
             AND ($3::timestamptz IS NULL OR created_at >= $3)
             AND ($4::timestamptz IS NULL OR created_at < $4)
           ORDER BY id LIMIT $5",
             [
                 scope.tenant_uuid().into(),
-                Value::Uuid(after.map(ContactId::into_uuid)),
+                after_key(after.map(ContactId::into_uuid)).into(),
                 range.from.into(),
                 range.to.into(),
                 i64::try_from(limit).unwrap_or(i64::MAX).into(),
