@@ -735,3 +735,33 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn a_worker_killed_mid_report_leaves_no_file_and_the_retry_writes_all_of_it() {
+    let mut system = TestSystem::spawn().await;
+    let tenant = system.tenant_with_admin("reports-crash").await;
+    // Twenty pages of the worker's queries.
+    let rows = 100_000;
+    system.insert_contacts(&tenant, rows, 5531900000000).await;
+    let settings = [("JOB_LEASE_SECONDS", "2")];
+    let first = system.start_process("worker-report", &settings);
+    let id = start(
+        &system,
+        &tenant,
+        json!({"kind": "contacts", "format": "csv"}),
+    )
+    .await;
+    let running = until(&system, &tenant.key, &id, &["running", "ready"]).await;
+    assert_eq!(running["status"], "running", "killed too late: {running}");
+    system.kill_process(first).await;
+    // Half a file is never visible under the report's key.
+    let file = stored_file(&system, &tenant, &id, "csv");
+    assert!(!file.exists(), "a partial file is visible");
+    assert_eq!(report(&system, &tenant.key, &id).await["status"], "running");
+
+    system.start_process("worker-report", &settings);
+    let read = rows_of(&system, &tenant, &id, &[], &[], &["fields"]).await;
+    assert_eq!(read.len(), rows);
+    assert!(file.exists());
+    system.stop().await;
+}
