@@ -493,20 +493,28 @@ impl Encoder {
         Ok(())
     }
 
-    /// What was written since the last take.
+    /// What was written since the last take, as a chunk of exactly its size: the upload keeps
+    /// chunks until their part is sent, so a chunk must not pin a larger buffer. The buffer is
+    /// reused for the next page.
     pub fn take(&mut self) -> Result<Bytes, csv::Error> {
         match &mut self.out {
-            Out::Csv(writer) => match writer.take() {
-                Some(full) => full
+            Out::Csv(writer) => {
+                let Some(full) = writer.take() else {
+                    return Ok(Bytes::new());
+                };
+                let mut buffer = full
                     .into_inner()
-                    .map(Bytes::from)
-                    .map_err(|e| csv::Error::from(e.into_error())),
-                None => Ok(Bytes::new()),
-            },
-            Out::Json(buffer) => Ok(Bytes::from(std::mem::replace(
-                buffer,
-                Vec::with_capacity(1 << 20),
-            ))),
+                    .map_err(|e| csv::Error::from(e.into_error()))?;
+                let chunk = Bytes::copy_from_slice(&buffer);
+                buffer.clear();
+                *writer = Some(Box::new(csv::Writer::from_writer(buffer)));
+                Ok(chunk)
+            }
+            Out::Json(buffer) => {
+                let chunk = Bytes::copy_from_slice(buffer);
+                buffer.clear();
+                Ok(chunk)
+            }
         }
     }
 
