@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Binaries `up` runs, built once. The fake WUZAPI server is behind wuzapi's `fake` feature
 # (production builds leave it out); `up` needs it.
-bins := "-p gateway -p worker-campaign -p worker-import -p worker-webhook -p migration -p wuzapi --features wuzapi/fake"
+bins := "-p gateway -p worker-campaign -p worker-import -p worker-report -p worker-notification -p worker-webhook -p migration -p wuzapi --features wuzapi/fake"
 
 default:
     @just --list
@@ -17,7 +17,7 @@ services:
 migrate: services
     cargo run -q -p migration --bin migrate -- up
 
-# Run the whole system locally: services, migrations, fake WUZAPI, gateway, campaign and import workers. Ctrl-C stops all.
+# Run the whole system locally: services, migrations, fake WUZAPI, gateway, and the five workers (campaign, import, report, notification, webhook). Ctrl-C stops all.
 # When one process exits on its own, says which (name, pid, exit status) and stops the others.
 up: services
     #!/usr/bin/env bash
@@ -66,6 +66,8 @@ up: services
     start worker-campaign ./target/debug/worker-campaign
     # Its own probe port next to the campaign worker's (9101).
     start worker-import env WORKER_HTTP_PORT="${WORKER_IMPORT_HTTP_PORT:-9102}" ./target/debug/worker-import
+    start worker-report env WORKER_HTTP_PORT="${WORKER_REPORT_HTTP_PORT:-9103}" ./target/debug/worker-report
+    start worker-notification env WORKER_HTTP_PORT="${WORKER_NOTIFICATION_HTTP_PORT:-9104}" ./target/debug/worker-notification
     start worker-webhook env WORKER_HTTP_PORT="${WORKER_WEBHOOK_HTTP_PORT:-9105}" ./target/debug/worker-webhook
     port="${PORT:-3000}"
     gone=""
@@ -129,11 +131,12 @@ fmt:
 
 # Throughput benchmarks (release build), each figure with a baseline from the same run.
 bench: services
-    cargo build --release -q -p worker-campaign --bin worker-campaign -p worker-import --bin worker-import -p worker-webhook --bin worker-webhook
-    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http --bin bench_import --bin bench_webhook
+    cargo build --release -q -p worker-campaign --bin worker-campaign -p worker-import --bin worker-import -p worker-report --bin worker-report -p worker-webhook --bin worker-webhook
+    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http --bin bench_import --bin bench_report --bin bench_webhook
     command -v wrk > /dev/null || sudo apt-get install -y wrk || apt-get install -y wrk
     RUST_LOG=warn ./target/release/bench
     RUST_LOG=warn ./target/release/bench_cache
     RUST_LOG=warn ./target/release/bench_http
     RUST_LOG=warn ./target/release/bench_import
+    RUST_LOG=warn ./target/release/bench_report
     RUST_LOG=warn ./target/release/bench_webhook

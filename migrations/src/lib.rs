@@ -11,6 +11,7 @@ mod m20261126_000006_plans;
 mod m20261126_000007_account_access;
 mod m20261126_000008_contact_imports;
 mod m20261202_000009_events;
+mod m20261202_000010_reports;
 mod m20261202_000011_notifications;
 mod m20261202_000012_webhooks;
 mod m20261202_000013_contact_owner_key;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_account_access::Migration),
             Box::new(m20261126_000008_contact_imports::Migration),
             Box::new(m20261202_000009_events::Migration),
+            Box::new(m20261202_000010_reports::Migration),
             Box::new(m20261202_000011_notifications::Migration),
             Box::new(m20261202_000012_webhooks::Migration),
             Box::new(m20261202_000013_contact_owner_key::Migration),

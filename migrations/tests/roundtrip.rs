@@ -53,6 +53,7 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "outbox",
         "push_deliveries",
         "push_subscriptions",
+        "reports",
         "stripe_checkout_sessions",
         "stripe_events",
         "stripe_invoices",

@@ -28,8 +28,11 @@ pub enum ErrorCode {
     Forbidden,
     /// No such object, or it belongs to another tenant.
     NotFound,
-    /// The object conflicts with an existing one (e.g. duplicate phone or email).
+    /// The object conflicts with an existing one (e.g. duplicate phone or email), or is not in
+    /// a state that allows the request (a report that is not ready yet).
     Conflict,
+    /// The object existed but is gone for good (an expired report's file).
+    Gone,
     /// The tenant exceeded its plan's request rate.
     RateLimited,
     /// The user's subscription plan allows no more of something (inboxes, contacts, campaigns,
@@ -56,6 +59,7 @@ impl ErrorCode {
             ErrorCode::Forbidden | ErrorCode::FeatureNotEnabled => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
+            ErrorCode::Gone => 410,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
             ErrorCode::ValidationFailed => 422,

@@ -91,6 +91,7 @@ id_type!(
     PushSubscriptionId,
     WebhookEndpointId,
     WebhookDeliveryId,
+    ReportId,
 );
 
 #[cfg(test)]

@@ -46,7 +46,8 @@ pub mod proto {
         CampaignBatch,
         ContactImport,
         EventNotification,
-        WebhookDelivery
+        WebhookDelivery,
+        ReportGeneration
     );
 }
 

@@ -58,6 +58,7 @@ pub mod notifications;
 pub mod outbox;
 pub mod plans;
 pub mod quotas;
+pub mod reports;
 pub mod scope;
 pub mod secrets;
 pub mod send_slots;

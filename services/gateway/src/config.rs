@@ -31,6 +31,8 @@ pub struct GatewayConfig {
     pub campaign_attempts: i32,
     /// `WORKER_IMPORT_ATTEMPTS`: attempts stored on each new import job.
     pub import_attempts: i32,
+    /// `WORKER_REPORT_ATTEMPTS`: attempts stored on each new report job.
+    pub report_attempts: i32,
     /// `IMPORT_MAX_BYTES`, `IMPORT_DEFAULT_REGION`.
     pub imports: ImportSettings,
     /// `STORAGE_URL` and friends: where uploads and generated files go (`crates/storage`).
@@ -75,6 +77,7 @@ impl GatewayConfig {
             run_outbox_relay: env.parse("OUTBOX_RELAY", true)?,
             campaign_attempts: job_attempts(env, QueueName::Campaign)?,
             import_attempts: job_attempts(env, QueueName::Import)?,
+            report_attempts: job_attempts(env, QueueName::Report)?,
             imports: ImportSettings::from_env(env)?,
             storage: storage::StorageConfig::from_env(env)?,
             queue_metrics_interval: std::time::Duration::from_millis(env.parse_in(

@@ -40,6 +40,7 @@ pub const REFERENCE_PATH: &str = "/api/docs/";
         (name = "inboxes", description = "WhatsApp numbers (WUZAPI users)"),
         (name = "contacts", description = "The people campaigns are sent to"),
         (name = "campaigns", description = "Campaigns and their recipients"),
+        (name = "reports", description = "Delivery, contacts and usage reports as CSV or JSON files"),
         (name = "jobs", description = "Queues, workers, dead-lettered jobs"),
         (name = "notifications", description = "The caller's in-app notifications and their live stream"),
         (name = "push", description = "Web Push subscriptions of the caller's browsers"),

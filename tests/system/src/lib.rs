@@ -351,6 +351,19 @@ impl TestSystem {
         url
     }
 
+    /// Starts a report worker (`worker-report`) with extra settings; returns its probe URL.
+    pub async fn start_report_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
+        let env = self.env(extra_env);
+        let worker =
+            start_job_worker::<worker_report::ReportJob>(&env, worker_report::config::from_env)
+                .await;
+        let url = format!("http://127.0.0.1:{}", worker.http_port());
+        self.tasks.push(tokio::spawn(
+            worker.run_until_stopped(self.shutdown.clone()),
+        ));
+        url
+    }
+
     /// Starts a service binary (`worker-import`, ...) as its own process on this system's
     /// settings plus `extra_env`; returns its pid, for [`kill_process`](Self::kill_process).
     pub fn start_process(&mut self, name: &'static str, extra_env: &[(&str, &str)]) -> u32 {

@@ -14,6 +14,7 @@ pub mod notifications;
 pub mod paging;
 pub mod plans;
 pub mod push;
+pub mod reports;
 pub mod stripe;
 pub mod tenants;
 pub mod webhooks;
@@ -103,6 +104,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(access::routes)
         .configure(contacts::routes)
         .configure(imports::routes)
+        .configure(reports::routes)
         .configure(campaigns::routes)
         .configure(campaign_control::routes)
         .configure(jobs::routes)

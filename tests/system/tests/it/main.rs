@@ -18,6 +18,7 @@ mod openapi;
 mod operations;
 mod plans;
 mod rate_limits;
+mod reports;
 mod security;
 mod stripe;
 mod traces;
