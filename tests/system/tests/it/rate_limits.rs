@@ -191,6 +191,9 @@ async fn with_redis_down_each_replica_limits_to_its_share_and_returns_to_redis_w
             ("RATE_LIMIT_PRO", "30"),
             ("RATE_LIMIT_PRO_BURST", "10"),
             ("RATE_LIMIT_FALLBACK_REPLICAS", "2"),
+            // A stopped Redis refuses at once; a slow answer on a loaded machine must not
+            // count as Redis being down (it would admit from the fallback's share).
+            ("RATE_LIMIT_REDIS_TIMEOUT_MS", "1000"),
         ])
         .await;
     let urls = [url.clone()];
