@@ -336,6 +336,9 @@ async fn a_second_delivery_waits_for_the_lease_and_the_job_runs_once() {
     let mut f = fixture(&[]).await;
     f.start().await;
     let (id, message) = f.enqueue("slow", 3).await;
+    // Running: the worker has declared and bound its queues (it does so as it starts, in its
+    // own task), so the copy below is routable.
+    f.wait_for(id, JobState::Active).await;
     // The same message again, as a relay that published twice would.
     let broker = f.broker().await;
     let payload = message.encode_to_vec();
