@@ -249,16 +249,12 @@ async fn the_job_api_shows_queues_workers_and_dead_letters_and_replays_them() {
         stats["data"]["queues"][0]["completed"], 0,
         "another tenant's jobs are not counted"
     );
-    let (_, stats) = system
-        .call(
-            Method::GET,
-            "/api/jobs/queues/stats",
-            Some(&system.admin_key),
-            None,
-        )
-        .await;
+    // The job row says `failed` first; the copy reaches the dead-letter queue just after.
+    let stats = superadmin_stats_once(&system, |stats| {
+        stats["data"]["queues"][0]["broker"]["deadLetterQueue"] == 1
+    })
+    .await;
     let campaign_queue = &stats["data"]["queues"][0];
-    assert_eq!(campaign_queue["broker"]["deadLetterQueue"], 1, "{stats}");
     assert_eq!(campaign_queue["consumers"], 1, "{stats}");
     assert_eq!(stats["data"]["brokerAvailable"], true);
 
@@ -321,18 +317,10 @@ async fn the_job_api_shows_queues_workers_and_dead_letters_and_replays_them() {
     assert_eq!(job["state"], "completed", "{job}");
     assert_eq!(job["campaignStatus"], "completed", "{job}");
     assert_eq!(job["progress"]["sent"], 2);
-    let (_, stats) = system
-        .call(
-            Method::GET,
-            "/api/jobs/queues/stats",
-            Some(&system.admin_key),
-            None,
-        )
-        .await;
-    assert_eq!(
-        stats["data"]["queues"][0]["broker"]["deadLetterQueue"], 0,
-        "{stats}"
-    );
+    superadmin_stats_once(&system, |stats| {
+        stats["data"]["queues"][0]["broker"]["deadLetterQueue"] == 0
+    })
+    .await;
     let (status, body) = post(&system, &owner.key, "/api/jobs/dead/replay").await;
     assert_eq!(
         (status, &body["data"]["replayed"]),
@@ -359,6 +347,31 @@ async fn the_job_api_shows_queues_workers_and_dead_letters_and_replays_them() {
         "{text}"
     );
     system.stop().await;
+}
+
+/// Polls the superadmin's queue statistics until `done` holds of them (10 s at most): the
+/// broker's counts follow the job rows by a few milliseconds.
+async fn superadmin_stats_once(system: &TestSystem, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, stats) = system
+            .call(
+                Method::GET,
+                "/api/jobs/queues/stats",
+                Some(&system.admin_key),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{stats}");
+        if done(&stats) {
+            return stats;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue statistics never got there: {stats}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]
