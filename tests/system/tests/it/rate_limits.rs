@@ -188,7 +188,9 @@ async fn with_redis_down_each_replica_limits_to_its_share_and_returns_to_redis_w
         .start_gateway_process(&[
             ("REDIS_HOST", "127.0.0.1"),
             ("REDIS_PORT", &port),
-            ("RATE_LIMIT_PRO", "30"),
+            // One token every 10 s: a burst that takes a few seconds on a loaded machine
+            // still meets no refill (at 30 a minute, one came every 2 s and CI saw 11 of 12).
+            ("RATE_LIMIT_PRO", "6"),
             ("RATE_LIMIT_PRO_BURST", "10"),
             ("RATE_LIMIT_FALLBACK_REPLICAS", "2"),
             // A stopped Redis refuses at once; a slow answer on a loaded machine must not
