@@ -4,7 +4,7 @@ set shell := ["bash", "-euo", "pipefail", "-c"]
 
 # Binaries `up` runs, built once. The fake WUZAPI server is behind wuzapi's `fake` feature
 # (production builds leave it out); `up` needs it.
-bins := "-p gateway -p worker-campaign -p worker-import -p worker-report -p worker-notification -p worker-webhook -p migration -p wuzapi --features wuzapi/fake"
+bins := "-p gateway -p worker-campaign -p worker-import -p worker-report -p worker-notification -p worker-webhook -p worker-inbound -p migration -p wuzapi --features wuzapi/fake"
 
 default:
     @just --list
@@ -69,6 +69,7 @@ up: services
     start worker-report env WORKER_HTTP_PORT="${WORKER_REPORT_HTTP_PORT:-9103}" ./target/debug/worker-report
     start worker-notification env WORKER_HTTP_PORT="${WORKER_NOTIFICATION_HTTP_PORT:-9104}" ./target/debug/worker-notification
     start worker-webhook env WORKER_HTTP_PORT="${WORKER_WEBHOOK_HTTP_PORT:-9105}" ./target/debug/worker-webhook
+    start worker-inbound env WORKER_HTTP_PORT="${WORKER_INBOUND_HTTP_PORT:-9106}" ./target/debug/worker-inbound
     port="${PORT:-3000}"
     gone=""
     status=0

@@ -15,6 +15,7 @@ mod m20261202_000010_reports;
 mod m20261202_000011_notifications;
 mod m20261202_000012_webhooks;
 mod m20261202_000013_contact_owner_key;
+mod m20261203_000014_inbound_events;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_notifications::Migration),
             Box::new(m20261202_000012_webhooks::Migration),
             Box::new(m20261202_000013_contact_owner_key::Migration),
+            Box::new(m20261203_000014_inbound_events::Migration),
         ]
     }
 }

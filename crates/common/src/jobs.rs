@@ -27,15 +27,19 @@ pub enum QueueName {
     Notification,
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "webhook"))]
     Webhook,
+    /// Events WUZAPI servers post (receipts, replies, disconnects), drained per inbox.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "inbound"))]
+    Inbound,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 5] = [
+    pub const ALL: [QueueName; 6] = [
         QueueName::Campaign,
         QueueName::Import,
         QueueName::Report,
         QueueName::Notification,
         QueueName::Webhook,
+        QueueName::Inbound,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +49,7 @@ impl QueueName {
             QueueName::Report => "report",
             QueueName::Notification => "notification",
             QueueName::Webhook => "webhook",
+            QueueName::Inbound => "inbound",
         }
     }
 
@@ -56,6 +61,8 @@ impl QueueName {
             QueueName::Report => 3,
             QueueName::Notification => 10,
             QueueName::Webhook => 5,
+            // Not in the guide's table: a drain is short database work, many inboxes at once.
+            QueueName::Inbound => 4,
         }
     }
 
@@ -67,6 +74,7 @@ impl QueueName {
             QueueName::Report => "WORKER_REPORT_CONCURRENCY",
             QueueName::Notification => "WORKER_NOTIFICATION_CONCURRENCY",
             QueueName::Webhook => "WORKER_WEBHOOK_CONCURRENCY",
+            QueueName::Inbound => "WORKER_INBOUND_CONCURRENCY",
         }
     }
 }
@@ -153,7 +161,8 @@ text_enum!(
         QueueName::Import,
         QueueName::Report,
         QueueName::Notification,
-        QueueName::Webhook
+        QueueName::Webhook,
+        QueueName::Inbound
     ]
 );
 text_enum!(
@@ -185,7 +194,8 @@ mod tests {
                 ("import", 2),
                 ("report", 3),
                 ("notification", 10),
-                ("webhook", 5)
+                ("webhook", 5),
+                ("inbound", 4)
             ]
         );
         assert_eq!("import".parse::<QueueName>().unwrap(), QueueName::Import);

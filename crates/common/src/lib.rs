@@ -47,7 +47,8 @@ pub mod proto {
         ContactImport,
         EventNotification,
         WebhookDelivery,
-        ReportGeneration
+        ReportGeneration,
+        InboundDrain
     );
 }
 

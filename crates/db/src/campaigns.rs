@@ -95,6 +95,12 @@ pub struct Recipient {
     pub error: Option<String>,
     pub attempts: i32,
     pub sent_at: Option<DateTime<Utc>>,
+    /// When WhatsApp said the message reached the phone (a delivery or read receipt).
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When WhatsApp said the recipient read it.
+    pub read_at: Option<DateTime<Utc>>,
+    /// When the recipient first wrote back after it.
+    pub replied_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -113,6 +119,9 @@ impl From<campaign_recipient::Model> for Recipient {
             error: m.error,
             attempts: m.attempts,
             sent_at: m.sent_at,
+            delivered_at: m.delivered_at,
+            read_at: m.read_at,
+            replied_at: m.replied_at,
             updated_at: m.updated_at,
         }
     }
@@ -274,6 +283,9 @@ pub async fn create(
                 error: Set(None),
                 attempts: Set(0),
                 sent_at: Set(None),
+                delivered_at: Set(None),
+                read_at: Set(None),
+                replied_at: Set(None),
                 updated_at: Set(now),
                 claim_token: Set(None),
                 claimed_at: Set(None),
@@ -336,6 +348,12 @@ pub struct Progress {
     pub sending: i64,
     pub uncertain: i64,
     pub cancelled: i64,
+    /// Sent recipients WhatsApp reported delivered (read ones included).
+    pub delivered: i64,
+    /// Sent recipients WhatsApp reported read.
+    pub read: i64,
+    /// Sent recipients who wrote back.
+    pub replied: i64,
 }
 
 impl Progress {
@@ -357,7 +375,10 @@ pub async fn progress(
                 count(*) FILTER (WHERE status = $4) AS pending,
                 count(*) FILTER (WHERE status = $5) AS sending,
                 count(*) FILTER (WHERE status = $6) AS uncertain,
-                count(*) FILTER (WHERE status = $7) AS cancelled
+                count(*) FILTER (WHERE status = $7) AS cancelled,
+                count(delivered_at) AS delivered,
+                count(read_at) AS read,
+                count(replied_at) AS replied
            FROM campaign_recipients WHERE campaign_id = $1 AND tenant_id = $8",
         [
             campaign_id.into(),

@@ -36,6 +36,45 @@ pub struct Inbox {
     pub token_hint: String,
     pub token: SealedToken,
     pub created_at: DateTime<Utc>,
+    /// The secret path segment WUZAPI posts this inbox's events to.
+    pub hook: HookToken,
+    /// Whether WUZAPI signs its posts for this inbox (`x-hmac-signature`).
+    pub signs_events: bool,
+    /// When WUZAPI last accepted our event settings, or why it refused them.
+    pub events_configured_at: Option<DateTime<Utc>>,
+    pub events_error: Option<String>,
+}
+
+/// The unguessable path segment of an inbox's event endpoint (`/hooks/wuzapi/{token}`): it
+/// authenticates WUZAPI servers that do not sign, so it never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HookToken(String);
+
+impl HookToken {
+    /// 256 random bits as 64 hex digits.
+    pub fn generate() -> Self {
+        Self(hex::encode(rand::random::<[u8; 32]>()))
+    }
+
+    /// A token as it arrived in a path; `None` unless it has the generated shape, so a probe
+    /// with anything else never reaches the database.
+    pub fn parse(text: &str) -> Option<Self> {
+        (text.len() == 64
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+        .then(|| Self(text.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for HookToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HookToken(..)")
+    }
 }
 
 impl From<inbox::Model> for Inbox {
@@ -48,6 +87,10 @@ impl From<inbox::Model> for Inbox {
             token_hint: m.token_hint,
             token: SealedToken(m.token_ciphertext),
             created_at: m.created_at,
+            hook: HookToken(m.hook_token),
+            signs_events: m.hmac_key_ciphertext.is_some(),
+            events_configured_at: m.events_configured_at,
+            events_error: m.events_error,
         }
     }
 }
@@ -73,6 +116,11 @@ pub async fn create(
         token_ciphertext: Set(cipher.encrypt(&new.token)),
         token_hint: Set(hint(&new.token)),
         created_at: Set(Utc::now()),
+        hook_token: Set(HookToken::generate().0),
+        hmac_key_ciphertext: Set(None),
+        events_configured_at: Set(None),
+        events_error: Set(None),
+        events_drain_pending: Set(false),
     }
     .insert(scope.conn())
     .await?;
@@ -105,4 +153,78 @@ pub async fn page(
     )
     .await?;
     Ok((rows.into_iter().map(Inbox::from).collect(), more))
+}
+
+/// A fresh key for WUZAPI to sign an inbox's posts with: 48 hex digits (WUZAPI wants 32
+/// characters or more).
+pub fn new_event_key() -> String {
+    hex::encode(rand::random::<[u8; 24]>())
+}
+
+/// The inbox an event post is for: found by its hook token alone (the token is the credential),
+/// with the key its posts must be signed with, if any.
+#[derive(Debug, Clone)]
+pub struct HookTarget {
+    pub tenant_id: common::TenantId,
+    pub inbox_id: InboxId,
+    /// Encrypted like the token; `None` when WUZAPI does not sign for this inbox.
+    pub hmac_key: Option<SealedToken>,
+}
+
+pub async fn hook_target(
+    scope: crate::PlatformScope<'_, impl ConnectionTrait>,
+    token: &HookToken,
+) -> DbResult<Option<HookTarget>> {
+    let found = inbox::Entity::find()
+        .filter(inbox::Column::HookToken.eq(token.expose()))
+        .one(scope.conn())
+        .await?;
+    Ok(found.map(|m| HookTarget {
+        tenant_id: m.tenant_id.into(),
+        inbox_id: m.id.into(),
+        hmac_key: m.hmac_key_ciphertext.map(SealedToken),
+    }))
+}
+
+/// What WUZAPI answered when it was told where to post this inbox's events.
+pub enum EventsSetup {
+    /// Accepted; `hmac_key` when it also took our signing key (newer WUZAPI).
+    Configured { hmac_key: Option<String> },
+    /// Refused or unreachable, with why.
+    Failed(String),
+}
+
+/// Records how configuring the inbox's events on WUZAPI went. A failure keeps an earlier key:
+/// the server may still sign with it.
+pub async fn record_events_setup(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    cipher: &SecretCipher,
+    id: InboxId,
+    setup: EventsSetup,
+) -> DbResult<Inbox> {
+    let mut model = inbox::ActiveModel {
+        id: sea_orm::Unchanged(id.into_uuid()),
+        ..Default::default()
+    };
+    match setup {
+        EventsSetup::Configured { hmac_key } => {
+            model.hmac_key_ciphertext = Set(hmac_key.map(|key| cipher.encrypt(&key)));
+            model.events_configured_at = Set(Some(Utc::now()));
+            model.events_error = Set(None);
+        }
+        EventsSetup::Failed(reason) => {
+            model.events_error = Set(Some(reason.chars().take(500).collect()));
+        }
+    }
+    let updated = inbox::Entity::update_many()
+        .set(model)
+        .filter(inbox::Column::Id.eq(id.into_uuid()))
+        .filter(inbox::Column::TenantId.eq(scope.tenant_uuid()))
+        .exec_with_returning(scope.conn())
+        .await?;
+    updated
+        .into_iter()
+        .next()
+        .map(Inbox::from)
+        .ok_or(DbError::NotFound("inbox"))
 }

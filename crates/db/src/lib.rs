@@ -52,6 +52,7 @@ pub mod contacts;
 pub mod entity;
 pub mod events;
 pub mod imports;
+pub mod inbound;
 pub mod inboxes;
 pub mod jobs;
 pub mod notifications;

@@ -65,6 +65,13 @@ pub fn init_tracing(service: &'static str) {
     }
 }
 
+/// Buckets of `*_lag_seconds` histograms (how long work waited, e.g. an inbound event from its
+/// receipt to its effect): from a few milliseconds to ten minutes, so an alert at 60 s has
+/// buckets on both sides.
+const LAG_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+
 /// The process-wide Prometheus recorder. The first call installs it; every later call (several
 /// services in one test process) shares it.
 pub fn metrics() -> Metrics {
@@ -75,6 +82,8 @@ pub fn metrics() -> Metrics {
                 Matcher::Suffix("_duration_seconds".into()),
                 DURATION_BUCKETS,
             )
+            .expect("the bucket list is not empty")
+            .set_buckets_for_metric(Matcher::Suffix("_lag_seconds".into()), LAG_BUCKETS)
             .expect("the bucket list is not empty")
             .build_recorder();
         let handle = recorder.handle();

@@ -245,6 +245,82 @@ impl WuzapiClient {
         parse_session_status(&data)
     }
 
+    /// `POST /webhook`: WUZAPI posts this user's `events` to `url` from now on. Both
+    /// generations' field names are sent (`webhookURL`, `webhook`), with `active` for the
+    /// versions that can switch a webhook off; each ignores the fields it does not know.
+    #[tracing::instrument(name = "wuzapi.set_webhook", skip_all, fields(otel.kind = "client", http.request.method = "POST", url.path = "/webhook", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty))]
+    pub async fn set_webhook(
+        &self,
+        base_url: &str,
+        token: &str,
+        url: &str,
+        events: &[&str],
+    ) -> Result<(), WuzapiError> {
+        let body = json!({ "webhookURL": url, "webhook": url, "events": events, "active": true });
+        self.call(Method::POST, base_url, "/webhook", token, Some(body))
+            .await
+            .map(drop)
+    }
+
+    /// `POST /session/hmac/config`: WUZAPI signs its posts with `key` from now on
+    /// (`x-hmac-signature`). `Ok(false)` when the server predates signing (it answers 404):
+    /// its posts then arrive unsigned.
+    #[tracing::instrument(name = "wuzapi.set_hmac_key", skip_all, fields(otel.kind = "client", http.request.method = "POST", url.path = "/session/hmac/config", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty))]
+    pub async fn set_hmac_key(
+        &self,
+        base_url: &str,
+        token: &str,
+        key: &str,
+    ) -> Result<bool, WuzapiError> {
+        let body = json!({ "hmac_key": key });
+        match self
+            .call(
+                Method::POST,
+                base_url,
+                "/session/hmac/config",
+                token,
+                Some(body),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(WuzapiError::InvalidRequest {
+                status: 404 | 405, ..
+            }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /session/connect` subscribed to `events`, returning at once (`Immediate`). A
+    /// session that is already connected is fine.
+    #[tracing::instrument(name = "wuzapi.connect", skip_all, fields(otel.kind = "client", http.request.method = "POST", url.path = "/session/connect", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty))]
+    pub async fn connect(
+        &self,
+        base_url: &str,
+        token: &str,
+        events: &[&str],
+    ) -> Result<(), WuzapiError> {
+        let body = json!({ "Subscribe": events, "Immediate": true });
+        match self
+            .call(
+                Method::POST,
+                base_url,
+                "/session/connect",
+                token,
+                Some(body),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(WuzapiError::Server { message, .. })
+                if message.to_ascii_lowercase().contains("already connected") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// One request in the caller's span, which records its status code and, on failure, an
     /// error status and type (never the body).
     async fn call(

@@ -21,6 +21,10 @@ use tokio::task::JoinHandle;
 
 use crate::json_field;
 
+mod events;
+use events::Destination;
+pub use events::{PostFormat, PostedEvent, ReceiptPlan, encode, signature};
+
 /// Settings of a [`FakeWuzapi`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FakeConfig {
@@ -29,6 +33,9 @@ pub struct FakeConfig {
     pub accept_any_token: bool,
     /// Value the `Authorization` header must carry on `/admin/*`.
     pub admin_token: String,
+    /// Answer `/session/hmac/config` (newer WUZAPI); false answers 404 like older servers,
+    /// whose posts are never signed.
+    pub supports_hmac: bool,
 }
 
 impl Default for FakeConfig {
@@ -36,6 +43,7 @@ impl Default for FakeConfig {
         Self {
             accept_any_token: true,
             admin_token: "admin".to_owned(),
+            supports_hmac: true,
         }
     }
 }
@@ -62,6 +70,8 @@ struct User {
     token: String,
     webhook: String,
     events: String,
+    /// Signs the posts to `webhook` (`/session/hmac/config`).
+    hmac_key: Option<String>,
     /// Has a WhatsApp session (`/session/connect` done, not disconnected since).
     connected: bool,
     /// Paired with a phone (QR code scanned, not logged out since).
@@ -76,6 +86,7 @@ impl User {
             token: token.to_owned(),
             webhook: String::new(),
             events: "All".to_owned(),
+            hmac_key: None,
             connected,
             logged_in,
         }
@@ -115,6 +126,9 @@ struct State {
     sent: Vec<SentMessage>,
     refused: Vec<DateTime<Utc>>,
     requests: u64,
+    receipts: ReceiptPlan,
+    post_format: PostFormat,
+    posted: Vec<PostedEvent>,
 }
 
 impl State {
@@ -135,6 +149,16 @@ impl State {
     fn is_invalid(&self, jid: &str) -> bool {
         self.invalid_numbers.contains(&number_key(jid))
     }
+
+    /// Where `token`'s events go, if it has a webhook.
+    fn destination(&self, token: &str) -> Option<Destination> {
+        let user = self.users.get(token).filter(|u| !u.webhook.is_empty())?;
+        Some(Destination {
+            url: user.webhook.clone(),
+            hmac_key: user.hmac_key.clone(),
+            format: self.post_format,
+        })
+    }
 }
 
 /// Shared handle on a fake's state: register users and inject faults while it runs.
@@ -142,6 +166,8 @@ impl State {
 #[derive(Debug, Clone)]
 pub struct FakeControl {
     state: Arc<Mutex<State>>,
+    /// Posts events to users' webhooks.
+    http: reqwest::Client,
 }
 
 impl FakeControl {
@@ -156,9 +182,16 @@ impl FakeControl {
             sent: Vec::new(),
             refused: Vec::new(),
             requests: 0,
+            receipts: ReceiptPlan::default(),
+            post_format: PostFormat::default(),
+            posted: Vec::new(),
         };
         Self {
             state: Arc::new(Mutex::new(state)),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("a plain HTTP client builds"),
         }
     }
 
@@ -256,6 +289,93 @@ impl FakeControl {
         state.invalid_numbers.clear();
         state.fail_remaining = 0;
         state.latency = Duration::ZERO;
+        state.receipts = ReceiptPlan::default();
+        state.posted.clear();
+    }
+
+    /// From now on, each accepted message is reported delivered and read to its user's
+    /// webhook after these delays (`None`: never), as WhatsApp's receipts would be.
+    pub fn set_receipts(&self, plan: ReceiptPlan) {
+        self.lock().receipts = plan;
+    }
+
+    /// How events are posted: form-encoded `jsonData` (the default) or JSON.
+    pub fn set_post_format(&self, format: PostFormat) {
+        self.lock().post_format = format;
+    }
+
+    /// The webhook URL `token` posts its events to and the events it subscribed to, once a
+    /// client set them, and whether it signs them.
+    pub fn webhook_of(&self, token: &str) -> Option<(String, String, bool)> {
+        let state = self.lock();
+        let user = state.users.get(token)?;
+        Some((
+            user.webhook.clone(),
+            user.events.clone(),
+            user.hmac_key.is_some(),
+        ))
+    }
+
+    /// The key `token`'s posts are signed with, once a client set one.
+    pub fn hmac_key_of(&self, token: &str) -> Option<String> {
+        self.lock().users.get(token)?.hmac_key.clone()
+    }
+
+    /// Every event posted so far, in the order the answers came.
+    pub fn posted_events(&self) -> Vec<PostedEvent> {
+        self.lock().posted.clone()
+    }
+
+    /// `from` (a number) writes `text` to `token`'s number: posts the `Message` event now and
+    /// says how the receiver answered. `None` when the user has no webhook.
+    pub async fn reply(&self, token: &str, from: &str, text: &str) -> Option<PostedEvent> {
+        let event = events::message(
+            &normalise_jid(from),
+            &whatsmeow_message_id(),
+            text,
+            Utc::now(),
+        );
+        self.post_event(token, &event).await
+    }
+
+    /// Posts a session event (`Connected`, `Disconnected`, `LoggedOut`, `TemporaryBan`) for
+    /// `token`; `None` when it has no webhook.
+    pub async fn post_session_event(&self, token: &str, kind: &str) -> Option<PostedEvent> {
+        self.post_event(token, &events::session(kind)).await
+    }
+
+    /// Posts any `event` to `token`'s webhook as the server would (encoded, and signed when
+    /// the user has a key); `None` when it has no webhook.
+    pub async fn post_event(&self, token: &str, event: &Value) -> Option<PostedEvent> {
+        let destination = self.lock().destination(token)?;
+        Some(self.post(&destination, event).await)
+    }
+
+    /// Whether `/session/hmac/config` is answered (newer WUZAPI) or 404 (older).
+    pub fn set_hmac_support(&self, supported: bool) {
+        self.lock().config.supports_hmac = supported;
+    }
+
+    async fn post(&self, to: &Destination, event: &Value) -> PostedEvent {
+        let posted = events::post(&self.http, to, event).await;
+        self.lock().posted.push(posted.clone());
+        posted
+    }
+
+    /// The receipts the plan promises for a message just accepted.
+    fn schedule_receipts(&self, to: Destination, plan: ReceiptPlan, jid: String, id: String) {
+        for (delay, state) in [
+            (plan.delivered_after, "Delivered"),
+            (plan.read_after, "Read"),
+        ] {
+            let Some(delay) = delay else { continue };
+            let (control, to, jid, id) = (self.clone(), to.clone(), jid.clone(), id.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                let event = events::receipt(&jid, &[id], state, Utc::now());
+                control.post(&to, &event).await;
+            });
+        }
     }
 
     fn on_request(&self) -> Duration {
@@ -383,6 +503,10 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .route("/session/disconnect", web::post().to(session_disconnect))
         .route("/session/logout", web::post().to(session_logout))
         .route("/session/qr", web::get().to(session_qr))
+        .route("/webhook", web::post().to(set_webhook))
+        .route("/webhook", web::get().to(get_webhook))
+        .route("/session/hmac/config", web::post().to(set_hmac))
+        .route("/session/hmac/config", web::delete().to(delete_hmac))
         .route("/admin/users", web::post().to(admin_create_user))
         .route("/admin/users", web::get().to(admin_list_users))
         .route("/admin/users/{id}", web::delete().to(admin_delete_user))
@@ -451,6 +575,10 @@ impl ResponseError for Refusal {
 
 /// Upstream's router answers unknown paths in plain text.
 async fn not_found() -> HttpResponse {
+    plain_not_found()
+}
+
+fn plain_not_found() -> HttpResponse {
     HttpResponse::NotFound()
         .content_type("text/plain; charset=utf-8")
         .body("404 page not found\n")
@@ -549,6 +677,9 @@ async fn send_text(control: Control, req: HttpRequest, body: web::Bytes) -> Answ
     }
 
     let at = Utc::now();
+    let receipts = state
+        .destination(&token)
+        .map(|to| (to, state.receipts, jid.clone(), id.clone()));
     state.sent.push(SentMessage {
         token,
         phone,
@@ -557,6 +688,10 @@ async fn send_text(control: Control, req: HttpRequest, body: web::Bytes) -> Answ
         id: id.clone(),
         at,
     });
+    drop(state);
+    if let Some((to, plan, jid, id)) = receipts {
+        control.schedule_receipts(to, plan, jid, id);
+    }
     Ok(success(
         StatusCode::OK,
         json!({"Details": "Sent", "Id": id, "Timestamp": at.timestamp()}),
@@ -665,6 +800,82 @@ async fn session_qr(control: Control, req: HttpRequest) -> Answer {
     Ok(success(
         StatusCode::OK,
         json!({"QRCode": format!("data:image/png;base64,{QR_PNG_BASE64}")}),
+    ))
+}
+
+/// `POST /webhook`: `webhookURL` (or `webhook`) and optional `events`; `active: false`
+/// switches the webhook off.
+async fn set_webhook(control: Control, req: HttpRequest, body: web::Bytes) -> Answer {
+    let mut state = control.lock();
+    let user = state.user(request_token(&req).as_deref())?;
+    let payload = decode_object(&body)?;
+    let url = match optional_str(&payload, "webhookURL")? {
+        Some(url) => Some(url),
+        None => optional_str(&payload, "webhook")?,
+    }
+    .unwrap_or_default();
+    let events: Vec<String> = match json_field(&payload, "events") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<_>>()
+            .ok_or_else(Refusal::bad_payload)?,
+        Some(_) => return Err(Refusal::bad_payload()),
+    };
+    let active = json_field(&payload, "active")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    user.webhook = if active { url } else { String::new() };
+    if !events.is_empty() {
+        user.events = events.join(",");
+    }
+    Ok(success(
+        StatusCode::OK,
+        json!({"webhook": user.webhook, "events": events, "active": active}),
+    ))
+}
+
+async fn get_webhook(control: Control, req: HttpRequest) -> Answer {
+    let mut state = control.lock();
+    let user = state.user(request_token(&req).as_deref())?;
+    let subscribe: Vec<&str> = user.events.split(',').collect();
+    Ok(success(
+        StatusCode::OK,
+        json!({"webhook": user.webhook, "subscribe": subscribe}),
+    ))
+}
+
+/// `POST /session/hmac/config` with `hmac_key` of at least 32 characters.
+async fn set_hmac(control: Control, req: HttpRequest, body: web::Bytes) -> Answer {
+    let mut state = control.lock();
+    if !state.config.supports_hmac {
+        return Ok(plain_not_found());
+    }
+    let user = state.user(request_token(&req).as_deref())?;
+    let payload = decode_object(&body)?;
+    let key = optional_str(&payload, "hmac_key")?.unwrap_or_default();
+    if key.chars().count() < 32 {
+        return Err(Refusal::bad_request(
+            "HMAC key must be at least 32 characters long",
+        ));
+    }
+    user.hmac_key = Some(key);
+    Ok(success(
+        StatusCode::OK,
+        json!({"Details": "HMAC configuration saved successfully"}),
+    ))
+}
+
+async fn delete_hmac(control: Control, req: HttpRequest) -> Answer {
+    let mut state = control.lock();
+    if !state.config.supports_hmac {
+        return Ok(plain_not_found());
+    }
+    state.user(request_token(&req).as_deref())?.hmac_key = None;
+    Ok(success(
+        StatusCode::OK,
+        json!({"Details": "HMAC configuration deleted successfully"}),
     ))
 }
 

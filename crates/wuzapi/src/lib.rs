@@ -12,6 +12,17 @@ pub use fake::{FakeConfig, FakeControl, FakeWuzapi, SentMessage};
 
 use serde_json::Value;
 
+/// The WUZAPI events the manager subscribes each inbox to: messages (replies, opt-outs),
+/// receipts, and the session changes that say a number is gone.
+pub const MANAGER_EVENTS: &[&str] = &[
+    "Message",
+    "ReadReceipt",
+    "Connected",
+    "Disconnected",
+    "LoggedOut",
+    "TemporaryBan",
+];
+
 /// Field of a JSON object by name, ignoring ASCII case when there is no exact match: WUZAPI
 /// matches request fields that way, and its two generations disagree on response casing.
 pub(crate) fn json_field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {

@@ -50,6 +50,11 @@ pub struct GatewayConfig {
     /// `WEBHOOK_ALLOW_PRIVATE` (false): whether webhook endpoints may point at loopback,
     /// private, link-local and other non-public addresses (self-hosted receivers, tests).
     pub webhook_allow_private: bool,
+    /// `PUBLIC_URL`: the gateway's address as WUZAPI servers reach it, the base of each inbox's
+    /// event endpoint. Unset: `http://127.0.0.1:<port>` (development only).
+    pub public_url: Option<url::Url>,
+    /// `WORKER_INBOUND_ATTEMPTS`: attempts stored on each new drain of inbound events.
+    pub inbound_attempts: i32,
 }
 
 impl GatewayConfig {
@@ -89,8 +94,31 @@ impl GatewayConfig {
             push_allow_http: env.parse("WEB_PUSH_ALLOW_HTTP", false)?,
             notifications_keepalive: crate::routes::notifications::keepalive_from_env(env)?,
             webhook_allow_private: env.parse("WEBHOOK_ALLOW_PRIVATE", false)?,
+            public_url: public_url(env)?,
+            inbound_attempts: job_attempts(env, QueueName::Inbound)?,
         })
     }
+}
+
+/// `PUBLIC_URL`: an `http(s)` URL without query or fragment; a trailing `/` is dropped.
+fn public_url(env: &Env) -> Result<Option<url::Url>, ConfigError> {
+    let Some(text) = env.optional("PUBLIC_URL") else {
+        return Ok(None);
+    };
+    let invalid = |reason: &str| ConfigError {
+        var: "PUBLIC_URL".into(),
+        value: text.clone(),
+        reason: reason.to_owned(),
+    };
+    let url = url::Url::parse(text.trim_end_matches('/'))
+        .map_err(|e| invalid(&format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("must be an http(s) URL with a host"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must not have a query or fragment"));
+    }
+    Ok(Some(url))
 }
 
 /// Contact upload settings.

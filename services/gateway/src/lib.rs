@@ -125,6 +125,15 @@ impl Application {
         let cursor_key = web::Data::new(routes::paging::CursorKey::derive(&config.secrets_key));
         let document = openapi::document();
         let compression = compression::Compression::new(config.compression);
+        let public_url = match &config.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => {
+                tracing::warn!(
+                    "PUBLIC_URL is not set: WUZAPI servers are told to post events to http://127.0.0.1:{port}"
+                );
+                format!("http://127.0.0.1:{port}")
+            }
+        };
         let state = web::Data::new(AppState {
             config,
             db,
@@ -136,6 +145,8 @@ impl Application {
             metrics,
             storage,
             live: live.clone(),
+            wuzapi: wuzapi::WuzapiClient::with_defaults()?,
+            public_url,
         });
         let limiter = state.limiter.clone();
         let server = HttpServer::new(move || {

@@ -24,4 +24,9 @@ pub struct AppState {
     pub storage: storage::Storage,
     /// New notifications from every replica's Redis subscription, for the live streams.
     pub live: Arc<crate::live::LiveHub>,
+    /// Tells WUZAPI servers where to post each inbox's events.
+    pub wuzapi: wuzapi::WuzapiClient,
+    /// The base WUZAPI servers reach this gateway at (`PUBLIC_URL`, or this process's port),
+    /// without a trailing `/`.
+    pub public_url: String,
 }

@@ -309,59 +309,72 @@ impl TestSystem {
         url
     }
 
-    /// Starts an import worker (`worker-import`) with extra settings; returns its probe URL.
-    pub async fn start_import_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
+    /// Starts a worker of job type `J` in this process, built as its binary builds it, with
+    /// extra settings; returns its probe URL.
+    pub async fn start_job_worker<J: BuildJob>(
+        &mut self,
+        extra_env: &[(&str, &str)],
+        settings_of: impl FnOnce(
+            &Env,
+        ) -> Result<
+            (worker::WorkerSettings, J::Config),
+            common::config::ConfigError,
+        >,
+    ) -> String {
         let env = self.env(extra_env);
-        let worker =
-            start_job_worker::<worker_import::ImportJob>(&env, worker_import::config::from_env)
-                .await;
+        let worker = start_job_worker::<J>(&env, settings_of).await;
         let url = format!("http://127.0.0.1:{}", worker.http_port());
         self.tasks.push(tokio::spawn(
             worker.run_until_stopped(self.shutdown.clone()),
         ));
         url
+    }
+
+    /// Starts an import worker (`worker-import`) with extra settings; returns its probe URL.
+    pub async fn start_import_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
+        self.start_job_worker::<worker_import::ImportJob>(
+            extra_env,
+            worker_import::config::from_env,
+        )
+        .await
     }
 
     /// Starts a notification worker (`worker-notification`) with extra settings; returns its
     /// probe URL.
     pub async fn start_notification_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
-        let env = self.env(extra_env);
-        let worker = start_job_worker::<worker_notification::NotificationJob>(
-            &env,
+        self.start_job_worker::<worker_notification::NotificationJob>(
+            extra_env,
             worker_notification::config::from_env,
         )
-        .await;
-        let url = format!("http://127.0.0.1:{}", worker.http_port());
-        self.tasks.push(tokio::spawn(
-            worker.run_until_stopped(self.shutdown.clone()),
-        ));
-        url
+        .await
     }
 
     /// Starts a webhook worker (`worker-webhook`) with extra settings; returns its probe URL.
     pub async fn start_webhook_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
-        let env = self.env(extra_env);
-        let worker =
-            start_job_worker::<worker_webhook::WebhookJob>(&env, worker_webhook::config::from_env)
-                .await;
-        let url = format!("http://127.0.0.1:{}", worker.http_port());
-        self.tasks.push(tokio::spawn(
-            worker.run_until_stopped(self.shutdown.clone()),
-        ));
-        url
+        self.start_job_worker::<worker_webhook::WebhookJob>(
+            extra_env,
+            worker_webhook::config::from_env,
+        )
+        .await
     }
 
     /// Starts a report worker (`worker-report`) with extra settings; returns its probe URL.
     pub async fn start_report_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
-        let env = self.env(extra_env);
-        let worker =
-            start_job_worker::<worker_report::ReportJob>(&env, worker_report::config::from_env)
-                .await;
-        let url = format!("http://127.0.0.1:{}", worker.http_port());
-        self.tasks.push(tokio::spawn(
-            worker.run_until_stopped(self.shutdown.clone()),
-        ));
-        url
+        self.start_job_worker::<worker_report::ReportJob>(
+            extra_env,
+            worker_report::config::from_env,
+        )
+        .await
+    }
+
+    /// Starts an inbound-event worker (`worker-inbound`) with extra settings; returns its probe
+    /// URL.
+    pub async fn start_inbound_worker(&mut self, extra_env: &[(&str, &str)]) -> String {
+        self.start_job_worker::<worker_inbound::InboundJob>(
+            extra_env,
+            worker_inbound::config::from_env,
+        )
+        .await
     }
 
     /// Starts a service binary (`worker-import`, ...) as its own process on this system's

@@ -12,6 +12,11 @@ pub struct Model {
     pub token_ciphertext: Vec<u8>,
     pub token_hint: String,
     pub created_at: DateTimeUtc,
+    pub hook_token: String,
+    pub hmac_key_ciphertext: Option<Vec<u8>>,
+    pub events_configured_at: Option<DateTimeUtc>,
+    pub events_error: Option<String>,
+    pub events_drain_pending: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

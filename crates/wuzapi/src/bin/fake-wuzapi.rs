@@ -52,6 +52,7 @@ fn settings() -> Result<Settings, String> {
         config: FakeConfig {
             accept_any_token,
             admin_token,
+            ..FakeConfig::default()
         },
     })
 }

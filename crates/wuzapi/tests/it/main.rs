@@ -499,6 +499,7 @@ async fn admin_users_need_the_admin_token_and_a_session() {
     let fake = spawn_fake_with(FakeConfig {
         accept_any_token: false,
         admin_token: "s3cret".into(),
+        ..FakeConfig::default()
     });
     let create = r#"{"name":"Shop","token":"shop-token","webhook":"","events":"Message,ReadReceipt","expiration":0}"#;
 

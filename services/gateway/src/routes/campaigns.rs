@@ -273,6 +273,12 @@ pub struct RecipientView {
     /// The WhatsApp message id, the same on every attempt.
     message_id: String,
     sent_at: Option<DateTime<Utc>>,
+    /// When WhatsApp reported the message delivered (a read receipt delivers too).
+    delivered_at: Option<DateTime<Utc>>,
+    /// When WhatsApp reported it read.
+    read_at: Option<DateTime<Utc>>,
+    /// When the recipient first wrote back after it.
+    replied_at: Option<DateTime<Utc>>,
 }
 
 impl From<Recipient> for RecipientView {
@@ -285,6 +291,9 @@ impl From<Recipient> for RecipientView {
             error: r.error,
             message_id: r.message_id,
             sent_at: r.sent_at,
+            delivered_at: r.delivered_at,
+            read_at: r.read_at,
+            replied_at: r.replied_at,
         }
     }
 }
@@ -299,6 +308,9 @@ pub const RECIPIENTS: ListSpec = ListSpec {
         "error",
         "messageId",
         "sentAt",
+        "deliveredAt",
+        "readAt",
+        "repliedAt",
     ],
     default_fields: &["id", "phone", "status"],
 };

@@ -1,19 +1,20 @@
 //! Inboxes: WhatsApp numbers reached through WUZAPI. Tokens go in, only hints come out.
 
 use actix_web::{get, post, web};
-use common::AccountId;
-use db::inboxes::Inbox;
+use common::{AccountId, InboxId};
+use db::inboxes::{EventsSetup, Inbox};
 use db::plans::Quota;
+use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
-use super::{ApiJson, ApiResult, Envelope, created, required_text};
+use super::{ApiJson, ApiResult, Envelope, created, ok, required_text};
 use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut super::Routes) {
-    cfg.service(create).service(list);
+    cfg.service(create).service(list).service(connect);
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -40,6 +41,22 @@ pub struct InboxView {
     /// The token's last four characters (`…abcd`), to recognise it.
     token_hint: String,
     created_at: chrono::DateTime<chrono::Utc>,
+    /// Whether WUZAPI posts this number's receipts, replies and session changes here.
+    events: EventsView,
+}
+
+/// The number's event settings on its WUZAPI server.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsView {
+    /// WUZAPI accepted our webhook: receipts and replies arrive.
+    configured: bool,
+    /// WUZAPI signs its posts (`x-hmac-signature`), and unsigned ones are refused. Older WUZAPI
+    /// versions do not sign: the unguessable path alone authenticates them then.
+    signed: bool,
+    configured_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the last attempt to configure them failed; `POST /api/inboxes/{id}/connect` retries.
+    error: Option<String>,
 }
 
 impl From<Inbox> for InboxView {
@@ -51,6 +68,12 @@ impl From<Inbox> for InboxView {
             wuzapi_url: m.wuzapi_url,
             token_hint: m.token_hint,
             created_at: m.created_at,
+            events: EventsView {
+                configured: m.events_configured_at.is_some(),
+                signed: m.signs_events,
+                configured_at: m.events_configured_at,
+                error: m.events_error,
+            },
         }
     }
 }
@@ -58,7 +81,9 @@ impl From<Inbox> for InboxView {
 /// Adds an inbox: a WhatsApp number reached through WUZAPI.
 ///
 /// Counts against the `max_inboxes` quota. For tenant users who belong to an account; the
-/// inbox belongs to that account.
+/// inbox belongs to that account. WUZAPI is then told to post the number's receipts, replies
+/// and session changes to the gateway, signed with a key of the inbox where the server can
+/// sign; `events` says whether that worked (the inbox is created either way).
 #[utoipa::path(
     tag = "inboxes",
     request_body = CreateInbox,
@@ -100,7 +125,81 @@ pub async fn create(
     admission.commit().await?;
     let list_key = super::access::inboxes_key(tenant_id, account_id);
     crate::cached::invalidate(&state, [cache::KeyRef::from(list_key)]).await;
+    let inbox = configure_events(&state, user.scope(&state.db), inbox, false).await?;
     Ok(created(InboxView::from(inbox)))
+}
+
+/// Reconnects a number and sets its events up again.
+///
+/// Asks its WUZAPI server to connect the session (subscribed to the events the manager uses)
+/// and to post them to the gateway, with a new signing key where the server signs. Use it after
+/// re-pairing a number, moving it to another server, or when `events.error` says the first
+/// setup failed. Tenant users of the inbox's tenant.
+#[utoipa::path(
+    tag = "inboxes",
+    params(("inbox_id" = uuid::Uuid, Path, description = "The inbox's id")),
+    responses((status = 200, description = "The inbox with its event settings", body = Envelope<InboxView>)),
+)]
+#[post("/inboxes/{inbox_id}/connect")]
+pub async fn connect(
+    state: web::Data<AppState>,
+    user: TenantUser,
+    path: web::Path<InboxId>,
+) -> ApiResult {
+    let inbox = db::inboxes::find(user.scope(&state.db), path.into_inner()).await?;
+    let inbox = configure_events(&state, user.scope(&state.db), inbox, true).await?;
+    Ok(ok(InboxView::from(inbox)))
+}
+
+/// Tells the inbox's WUZAPI server where to post its events (after connecting the session when
+/// `reconnect`), and records how it went. A refusal is recorded on the inbox, not returned:
+/// the number works for sending either way.
+async fn configure_events(
+    state: &AppState,
+    scope: db::TenantScope<'_, db::DatabaseConnection>,
+    inbox: Inbox,
+    reconnect: bool,
+) -> Result<Inbox, ApiError> {
+    let token = state
+        .token_cipher
+        .decrypt(inbox.token.ciphertext())
+        .map_err(|e| ApiError::internal(format!("inbox {}: token: {e}", inbox.id)))?;
+    let token = token.expose_secret();
+    let url = format!(
+        "{}{}",
+        state.public_url,
+        super::wuzapi_events::hook_path(&inbox.hook)
+    );
+    let key = db::inboxes::new_event_key();
+    let events = wuzapi::MANAGER_EVENTS;
+    let setup = async {
+        if reconnect {
+            state
+                .wuzapi
+                .connect(&inbox.wuzapi_url, token, events)
+                .await?;
+        }
+        state
+            .wuzapi
+            .set_webhook(&inbox.wuzapi_url, token, &url, events)
+            .await?;
+        let signed = state
+            .wuzapi
+            .set_hmac_key(&inbox.wuzapi_url, token, &key)
+            .await?;
+        Ok::<_, wuzapi::WuzapiError>(signed)
+    }
+    .await;
+    let setup = match setup {
+        Ok(signed) => EventsSetup::Configured {
+            hmac_key: signed.then_some(key),
+        },
+        Err(e) => {
+            tracing::warn!(inbox = %inbox.id, error = %e, "could not set the inbox's events up on WUZAPI");
+            EventsSetup::Failed(e.to_string())
+        }
+    };
+    Ok(db::inboxes::record_events_setup(scope, &state.token_cipher, inbox.id, setup).await?)
 }
 
 pub const INBOXES: ListSpec = ListSpec {
@@ -112,6 +211,7 @@ pub const INBOXES: ListSpec = ListSpec {
         "wuzapiUrl",
         "tokenHint",
         "createdAt",
+        "events",
     ],
     default_fields: &["id", "name"],
 };

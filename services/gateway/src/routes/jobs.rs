@@ -67,6 +67,39 @@ struct Progress {
     total: i64,
     /// Recipients done (sent, failed, uncertain or cancelled) out of `total`, 0 to 100.
     percent: i64,
+    /// Sent recipients WhatsApp reported delivered (read ones included).
+    delivered: i64,
+    /// Sent recipients WhatsApp reported read.
+    read: i64,
+    /// Sent recipients who wrote back.
+    replied: i64,
+    /// `delivered`, `read` and `replied` out of `sent`, 0 to 1 (0 while nothing is sent).
+    rates: DeliveryRates,
+}
+
+/// Shares of the sent messages.
+#[derive(Serialize, utoipa::ToSchema)]
+struct DeliveryRates {
+    delivered: f64,
+    read: f64,
+    replied: f64,
+}
+
+impl DeliveryRates {
+    fn of(progress: &db::campaigns::Progress) -> Self {
+        let share = |n: i64| {
+            if progress.sent == 0 {
+                0.0
+            } else {
+                n as f64 / progress.sent as f64
+            }
+        };
+        Self {
+            delivered: share(progress.delivered),
+            read: share(progress.read),
+            replied: share(progress.replied),
+        }
+    }
 }
 
 /// The status of a campaign's job.
@@ -127,6 +160,10 @@ pub async fn campaign_status(
             cancelled: progress.cancelled,
             total: progress.total,
             percent,
+            delivered: progress.delivered,
+            read: progress.read,
+            replied: progress.replied,
+            rates: DeliveryRates::of(&progress),
         },
         result: job.result,
         error: job.error,

@@ -18,6 +18,7 @@ pub mod reports;
 pub mod stripe;
 pub mod tenants;
 pub mod webhooks;
+pub mod wuzapi_events;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
@@ -111,6 +112,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(notifications::routes)
         .configure(push::routes)
         .configure(webhooks::routes)
+        .configure(wuzapi_events::routes)
 }
 
 /// Where a route module mounts its routes.

@@ -11,6 +11,7 @@ mod durability;
 mod errors;
 mod events;
 mod imports;
+mod inbound;
 mod isolation;
 mod jobs;
 mod notifications;

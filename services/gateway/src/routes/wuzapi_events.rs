@@ -1,0 +1,336 @@
+//! The endpoint WUZAPI servers post each inbox's events to: checked, recorded once, answered at
+//! once; worker-inbound applies them through the `inbound` queue.
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{HttpRequest, post, web};
+use common::ErrorCode;
+use db::inbound::{InboundKind, NewInboundEvent};
+use db::inboxes::HookToken;
+use hmac::{Hmac, Mac};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{ApiResult, Envelope, ok};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn routes(cfg: &mut super::Routes) {
+    cfg.service(receive);
+}
+
+/// The path WUZAPI is told to post an inbox's events to.
+pub fn hook_path(token: &HookToken) -> String {
+    format!("/api/webhooks/wuzapi/{}", token.expose())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct EventReceipt {
+    /// Recorded now, to be applied shortly.
+    recorded: bool,
+    /// The same event was recorded before (a repeated post) and changes nothing.
+    duplicate: bool,
+    /// An event type the manager does not use (presence, history sync, ...): not recorded.
+    ignored: bool,
+}
+
+/// Receives one event of an inbox's WhatsApp number (called by WUZAPI).
+///
+/// No API key: the unguessable path, and the `x-hmac-signature` header when the inbox's WUZAPI
+/// signs (`hex(HMAC-SHA256(key, body))`), authenticate the post. The body is WUZAPI's
+/// `{"type", "event", ...}`, form-encoded in `jsonData` (WUZAPI's default) or as JSON. Receipts,
+/// messages and session changes are recorded once each (a repeat answers `duplicate`) and
+/// applied by a worker within moments; other event types are acknowledged and dropped.
+#[utoipa::path(
+    tag = "inboxes",
+    params(
+        ("hook_token" = String, Path, description = "The inbox's event path token (64 hex digits)"),
+        ("x-hmac-signature" = Option<String>, Header, description = "Hex HMAC-SHA256 of the body under the inbox's key; required when the inbox signs"),
+    ),
+    request_body(content = Object, content_type = "application/json", description = "A WUZAPI event: `{\"type\": \"ReadReceipt\", \"state\": \"Delivered\", \"event\": {...}}`; also accepted form-encoded as `jsonData=...`"),
+    responses((status = 200, description = "Recorded, a repeat, or an event type the manager ignores", body = Envelope<EventReceipt>)),
+    security(()),
+)]
+#[post("/webhooks/wuzapi/{hook_token}")]
+pub async fn receive(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> ApiResult {
+    let received = |kind: &str, outcome: &'static str| {
+        metrics::counter!("inbound_events_received_total", "type" => kind.to_owned(), "outcome" => outcome)
+            .increment(1);
+    };
+    // A path of another shape never reaches the database.
+    let target = match HookToken::parse(&path) {
+        Some(token) => db::inboxes::hook_target(db::PlatformScope::new(&state.db), &token).await?,
+        None => None,
+    };
+    let Some(target) = target else {
+        received("unknown", "unknown_inbox");
+        return Err(ApiError::not_found("inbox"));
+    };
+    if let Some(key) = &target.hmac_key {
+        let key = state.token_cipher.decrypt(key.ciphertext()).map_err(|e| {
+            ApiError::internal(format!(
+                "inbox {}: its event key cannot be decrypted: {e}",
+                target.inbox_id
+            ))
+        })?;
+        let given = request
+            .headers()
+            .get("x-hmac-signature")
+            .and_then(|v| v.to_str().ok());
+        if let Err(reason) =
+            verify_signature(secrecy::ExposeSecret::expose_secret(&key), given, &body)
+        {
+            received("unknown", "bad_signature");
+            tracing::info!(inbox = %target.inbox_id, reason, "WUZAPI event refused");
+            return Err(ApiError::new(ErrorCode::InvalidSignature, reason));
+        }
+    }
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let event = match decode(content_type, &body) {
+        Ok(event) => event,
+        Err(e) => {
+            received("unknown", "malformed");
+            return Err(e);
+        }
+    };
+    let Some((kind, dedupe_key)) = classify(&event) else {
+        received(event["type"].as_str().unwrap_or("unknown"), "ignored");
+        return Ok(ok(EventReceipt {
+            recorded: false,
+            duplicate: false,
+            ignored: true,
+        }));
+    };
+    // PostgreSQL's jsonb cannot hold the NUL character.
+    if let Some(path) = common::text::nul_path(&event) {
+        received(kind.as_str(), "malformed");
+        return Err(ApiError::validation(
+            &path,
+            format!(
+                "`{path}`: the event holds the NUL character (\\u0000), which cannot be stored"
+            ),
+        ));
+    }
+    let txn = sea_orm::TransactionTrait::begin(&state.db)
+        .await
+        .map_err(db::DbError::from)?;
+    let scope = db::TenantScope::new(&txn, target.tenant_id);
+    let recorded = db::inbound::record(
+        scope,
+        target.inbox_id,
+        NewInboundEvent {
+            kind,
+            dedupe_key: &dedupe_key,
+            payload: &event,
+        },
+    )
+    .await?;
+    if recorded.drain_needed {
+        db::inbound::enqueue_drain(
+            scope,
+            target.inbox_id,
+            state.config.inbound_attempts,
+            telemetry::current_traceparent(),
+        )
+        .await?;
+    }
+    txn.commit().await.map_err(db::DbError::from)?;
+    if recorded.drain_needed {
+        state.relay_waker.wake();
+    }
+    received(
+        kind.as_str(),
+        if recorded.recorded {
+            "accepted"
+        } else {
+            "duplicate"
+        },
+    );
+    Ok(ok(EventReceipt {
+        recorded: recorded.recorded,
+        duplicate: !recorded.recorded,
+        ignored: false,
+    }))
+}
+
+/// Checks `x-hmac-signature` (hex, either case) against the raw body.
+fn verify_signature(key: &str, given: Option<&str>, body: &[u8]) -> Result<(), &'static str> {
+    let given =
+        given.ok_or("the x-hmac-signature header is missing; this inbox's posts must be signed")?;
+    let given = hex::decode(given.trim()).map_err(|_| "x-hmac-signature is not hex")?;
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key length");
+    mac.update(body);
+    mac.verify_slice(&given)
+        .map_err(|_| "x-hmac-signature does not match the body")
+}
+
+/// The event in a post: the `jsonData` field of a form, or a JSON body.
+fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
+    let malformed = |message: String| ApiError::new(ErrorCode::MalformedJson, message);
+    let is_form = content_type.split(';').next().is_some_and(|t| {
+        t.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    });
+    let event: Value = if is_form {
+        let json = url::form_urlencoded::parse(body)
+            .find(|(key, _)| key == "jsonData")
+            .map(|(_, value)| value.into_owned())
+            .ok_or_else(|| malformed("the form has no `jsonData` field".into()))?;
+        serde_json::from_str(&json)
+            .map_err(|e| malformed(format!("`jsonData` is not JSON: {e}")))?
+    } else {
+        serde_json::from_slice(body).map_err(|e| malformed(format!("the body is not JSON: {e}")))?
+    };
+    if !event.is_object() || !event["type"].is_string() {
+        return Err(ApiError::new(
+            ErrorCode::ValidationFailed,
+            "an event is an object with a `type` (e.g. `ReadReceipt`, `Message`)",
+        ));
+    }
+    Ok(event)
+}
+
+/// Session events a number's health depends on.
+const SESSION_EVENTS: &[&str] = &[
+    "Connected",
+    "Disconnected",
+    "LoggedOut",
+    "TemporaryBan",
+    "ConnectFailure",
+    "ClientOutdated",
+    "StreamReplaced",
+    "KeepAliveTimeout",
+];
+
+/// What is kept of an event and what makes a repeat of it the same event; `None` for event
+/// types the manager does not use. WUZAPI's events carry no id of their own: a receipt is its
+/// state and message ids, a message its WhatsApp id, a session change its body within a minute.
+fn classify(event: &Value) -> Option<(InboundKind, String)> {
+    let kind = event["type"].as_str()?;
+    let body = &event["event"];
+    let digest = |parts: &[&str]| {
+        let mut hash = Sha256::new();
+        for part in parts {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        hex::encode(&hash.finalize()[..16])
+    };
+    match kind {
+        "ReadReceipt" => {
+            let mut ids: Vec<&str> = body["MessageIDs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            ids.sort_unstable();
+            let state = event["state"]
+                .as_str()
+                .or_else(|| body["Type"].as_str())
+                .unwrap_or_default();
+            let sender = body["Sender"].as_str().unwrap_or_default();
+            let mut parts = vec![state, sender];
+            parts.extend(ids);
+            Some((InboundKind::Receipt, format!("receipt:{}", digest(&parts))))
+        }
+        "Message" => {
+            let key = match body["Info"]["ID"].as_str() {
+                Some(id) if !id.is_empty() && id.len() <= 128 => format!("message:{id}"),
+                _ => format!("message:{}", digest(&[&event.to_string()])),
+            };
+            Some((InboundKind::Message, key))
+        }
+        kind if SESSION_EVENTS.contains(&kind) => {
+            let minute = chrono::Utc::now().timestamp() / 60;
+            Some((
+                InboundKind::Connection,
+                format!(
+                    "connection:{}",
+                    digest(&[&event.to_string(), &minute.to_string()])
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn posts_decode_from_forms_and_json() {
+        let event = json!({"type": "ReadReceipt", "state": "Read", "event": {"MessageIDs": ["A"]}});
+        let form = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("jsonData", &event.to_string())
+            .append_pair("userID", "1")
+            .finish();
+        let decoded = decode(
+            "application/x-www-form-urlencoded; charset=utf-8",
+            form.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(decoded, event);
+        assert_eq!(
+            decode("application/json", event.to_string().as_bytes()).unwrap(),
+            event
+        );
+        for (content_type, body) in [
+            ("application/json", "not json"),
+            ("application/json", "[1]"),
+            ("application/json", r#"{"event": {}}"#),
+            ("application/x-www-form-urlencoded", "other=1"),
+            ("application/x-www-form-urlencoded", "jsonData=%7B"),
+        ] {
+            assert!(decode(content_type, body.as_bytes()).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn repeats_of_an_event_share_its_key() {
+        let a = json!({"type": "ReadReceipt", "state": "Read", "event": {"MessageIDs": ["A", "B"], "Sender": "1@s.whatsapp.net"}});
+        let b = json!({"type": "ReadReceipt", "state": "Read", "event": {"MessageIDs": ["B", "A"], "Sender": "1@s.whatsapp.net"}});
+        let delivered = json!({"type": "ReadReceipt", "state": "Delivered", "event": {"MessageIDs": ["A", "B"], "Sender": "1@s.whatsapp.net"}});
+        assert_eq!(classify(&a), classify(&b));
+        assert_ne!(classify(&a), classify(&delivered));
+        let message = json!({"type": "Message", "event": {"Info": {"ID": "3EB0X"}}});
+        assert_eq!(
+            classify(&message),
+            Some((InboundKind::Message, "message:3EB0X".into()))
+        );
+        assert_eq!(
+            classify(&json!({"type": "LoggedOut", "event": {}}))
+                .unwrap()
+                .0,
+            InboundKind::Connection
+        );
+        assert_eq!(
+            classify(&json!({"type": "ChatPresence", "event": {}})),
+            None
+        );
+    }
+
+    #[test]
+    fn signatures_are_checked_against_the_raw_body() {
+        let key = "k".repeat(32);
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(b"body");
+        let good = hex::encode(mac.finalize().into_bytes());
+        assert!(verify_signature(&key, Some(&good), b"body").is_ok());
+        assert!(verify_signature(&key, Some(&good.to_uppercase()), b"body").is_ok());
+        assert!(verify_signature(&key, Some(&good), b"other").is_err());
+        assert!(verify_signature(&key, None, b"body").is_err());
+        assert!(verify_signature(&key, Some("zz"), b"body").is_err());
+    }
+}

@@ -1,0 +1,375 @@
+#![doc = include_str!("../README.md")]
+
+pub mod config;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::proto::InboundDrain;
+use common::{InboxId, QueueName};
+use db::inbound::{InboundKind, InboundOutcome, IncomingMessage, PendingEvent, Receipt};
+use db::{DatabaseConnection, PlatformScope, TenantScope};
+use sea_orm::TransactionTrait;
+use serde_json::{Value, json};
+use tokio_util::sync::{CancellationToken, DropGuard};
+use worker::{BuildJob, Done, Job, JobContext, JobError};
+
+use crate::config::InboundConfig;
+
+/// Applied events deleted per sweep statement.
+const SWEEP_BATCH: u64 = 5_000;
+
+/// Drains one inbox's recorded events per job, in batches, and deletes old applied events.
+pub struct InboundJob {
+    batch: u64,
+    /// Stops the retention sweep when the job (the worker) is dropped, after its drain.
+    _sweep: DropGuard,
+}
+
+impl BuildJob for InboundJob {
+    type Config = InboundConfig;
+
+    /// Also starts the retention sweep, every `INBOUND_SWEEP_SECONDS`, until the job is dropped.
+    fn build(config: InboundConfig, db: DatabaseConnection) -> anyhow::Result<Self> {
+        let stop = CancellationToken::new();
+        tokio::spawn(sweep_every(
+            db,
+            config.retention,
+            config.sweep_every,
+            stop.clone(),
+        ));
+        Ok(Self {
+            batch: config.batch,
+            _sweep: stop.drop_guard(),
+        })
+    }
+}
+
+impl Job for InboundJob {
+    const QUEUE: QueueName = QueueName::Inbound;
+    type Message = InboundDrain;
+
+    async fn run(&self, ctx: JobContext, message: InboundDrain) -> Result<Done, JobError> {
+        let inbox_id = InboxId::from_str(&message.inbox_id).map_err(JobError::permanent)?;
+        // From here on a newly recorded event queues the next drain; earlier ones are ours.
+        db::inbound::begin_drain(ctx.scope(), inbox_id).await?;
+        let mut applied = 0u64;
+        let mut ignored = 0u64;
+        loop {
+            if ctx.lease_lost.is_cancelled() {
+                return Err(JobError::LeaseLost);
+            }
+            if ctx.shutdown.is_cancelled() {
+                // What is left waits for this job's next attempt (or the next drain).
+                return Ok(Done::Deferred(Duration::from_secs(1)));
+            }
+            let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
+            let scope = TenantScope::new(&txn, ctx.tenant_id());
+            let events = db::inbound::claim_pending(scope, inbox_id, self.batch).await?;
+            if events.is_empty() {
+                txn.commit().await.map_err(db::DbError::from)?;
+                break;
+            }
+            let outcomes = apply(scope, inbox_id, &events).await?;
+            db::inbound::mark_processed(scope, &outcomes).await?;
+            txn.commit().await.map_err(db::DbError::from)?;
+            let now = Utc::now();
+            for (event, (_, outcome)) in events.iter().zip(&outcomes) {
+                metrics::counter!("inbound_events_processed_total", "type" => event.kind.clone(), "outcome" => outcome.as_str())
+                    .increment(1);
+                let lag = (now - event.received_at).to_std().unwrap_or_default();
+                metrics::histogram!("inbound_event_lag_seconds").record(lag.as_secs_f64());
+                match outcome {
+                    InboundOutcome::Applied => applied += 1,
+                    InboundOutcome::Ignored => ignored += 1,
+                }
+            }
+            if (events.len() as u64) < self.batch {
+                break;
+            }
+        }
+        Ok(Done::Completed(Some(
+            json!({"applied": applied, "ignored": ignored}),
+        )))
+    }
+}
+
+/// What one recorded event asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Receipts(Vec<Receipt>),
+    Message {
+        message: IncomingMessage,
+        /// The text, for consent keywords.
+        text: Option<String>,
+    },
+    /// Nothing to change, and why.
+    Nothing(&'static str),
+}
+
+/// Applies one batch in the caller's transaction: all receipts in one statement, all messages
+/// in two. Returns each event's outcome, in the batch's order.
+async fn apply(
+    scope: TenantScope<'_, impl sea_orm::ConnectionTrait>,
+    inbox_id: InboxId,
+    events: &[PendingEvent],
+) -> Result<Vec<(i64, InboundOutcome)>, db::DbError> {
+    let effects: Vec<Effect> = events.iter().map(effect_of).collect();
+    let receipts: Vec<Receipt> = effects
+        .iter()
+        .flat_map(|e| match e {
+            Effect::Receipts(r) => r.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let messages: Vec<IncomingMessage> = effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Message { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    let matched: std::collections::HashSet<String> =
+        db::inbound::apply_receipts(scope, inbox_id, &receipts)
+            .await?
+            .into_iter()
+            .collect();
+    db::inbound::apply_messages(scope, inbox_id, &messages).await?;
+    Ok(events
+        .iter()
+        .zip(&effects)
+        .map(|(event, effect)| {
+            let outcome = match effect {
+                Effect::Receipts(receipts)
+                    if receipts.iter().any(|r| matched.contains(&r.message_id)) =>
+                {
+                    InboundOutcome::Applied
+                }
+                // Who wrote is always kept.
+                Effect::Message { .. } => InboundOutcome::Applied,
+                Effect::Receipts(_) | Effect::Nothing(_) => InboundOutcome::Ignored,
+            };
+            (event.id, outcome)
+        })
+        .collect())
+}
+
+/// Reads what an event asks for from its WUZAPI payload (`{"type", "state", "event"}` with
+/// whatsmeow's event as JSON).
+pub fn effect_of(event: &PendingEvent) -> Effect {
+    let payload = &event.payload;
+    let body = &payload["event"];
+    match InboundKind::from_str(&event.kind) {
+        Ok(InboundKind::Receipt) => {
+            let read = match receipt_state(payload) {
+                Some(ReceiptState::Delivered) => false,
+                Some(ReceiptState::Read) => true,
+                None => return Effect::Nothing("not a delivery or read receipt"),
+            };
+            let at = timestamp(&body["Timestamp"]).unwrap_or(event.received_at);
+            let receipts: Vec<Receipt> = body["MessageIDs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .filter(|id| !id.is_empty())
+                .map(|id| Receipt {
+                    message_id: id.to_owned(),
+                    at,
+                    read,
+                })
+                .collect();
+            if receipts.is_empty() {
+                Effect::Nothing("a receipt without message ids")
+            } else {
+                Effect::Receipts(receipts)
+            }
+        }
+        Ok(InboundKind::Message) => {
+            let info = &body["Info"];
+            if info["IsFromMe"].as_bool() == Some(true) {
+                return Effect::Nothing("our own message");
+            }
+            if info["IsGroup"].as_bool() == Some(true) {
+                return Effect::Nothing("a group message");
+            }
+            let sender = info["Sender"]
+                .as_str()
+                .filter(|s| s.ends_with("@s.whatsapp.net"))
+                .or_else(|| info["Chat"].as_str());
+            let Some(phone) = sender.and_then(phone_of) else {
+                return Effect::Nothing("a sender without a phone number");
+            };
+            let text = body["Message"]["conversation"]
+                .as_str()
+                .or_else(|| body["Message"]["extendedTextMessage"]["text"].as_str())
+                .map(str::to_owned);
+            Effect::Message {
+                message: IncomingMessage {
+                    phone,
+                    at: timestamp(&info["Timestamp"]).unwrap_or(event.received_at),
+                },
+                text,
+            }
+        }
+        // Session changes are recorded; pausing campaigns on them is planned (issue 10).
+        Ok(InboundKind::Connection) => Effect::Nothing("a session change"),
+        Ok(InboundKind::Other) | Err(_) => Effect::Nothing("not an event the manager uses"),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReceiptState {
+    Delivered,
+    Read,
+}
+
+/// `state` (`Delivered`, `Read`; `ReadSelf` is our own other device), else whatsmeow's
+/// receipt `Type` (`""` delivered, `read`).
+fn receipt_state(payload: &Value) -> Option<ReceiptState> {
+    match payload["state"].as_str() {
+        Some(state) if state.eq_ignore_ascii_case("delivered") => Some(ReceiptState::Delivered),
+        Some(state) if state.eq_ignore_ascii_case("read") => Some(ReceiptState::Read),
+        Some(_) => None,
+        None => match payload["event"]["Type"].as_str() {
+            Some("") => Some(ReceiptState::Delivered),
+            Some("read") => Some(ReceiptState::Read),
+            _ => None,
+        },
+    }
+}
+
+/// An RFC 3339 text or unix seconds.
+fn timestamp(value: &Value) -> Option<DateTime<Utc>> {
+    match value {
+        Value::String(text) => DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|at| at.with_timezone(&Utc)),
+        Value::Number(n) => n.as_i64().and_then(|s| DateTime::from_timestamp(s, 0)),
+        _ => None,
+    }
+}
+
+/// The digits of a user JID (`5511999999999@s.whatsapp.net`, `5511999999999:3@...`).
+fn phone_of(jid: &str) -> Option<String> {
+    let (user, server) = jid.split_once('@')?;
+    if server != "s.whatsapp.net" {
+        return None;
+    }
+    let user = user.split(':').next().unwrap_or(user);
+    (!user.is_empty() && user.len() <= 15 && user.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| user.to_owned())
+}
+
+/// Deletes applied events past their retention every `every` until `stop`.
+async fn sweep_every(
+    db: DatabaseConnection,
+    retention: Duration,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        let before = Utc::now() - retention;
+        loop {
+            let deleted = tokio::select! {
+                () = stop.cancelled() => return,
+                deleted = db::inbound::delete_processed_before(PlatformScope::new(&db), before, SWEEP_BATCH) => deleted,
+            };
+            match deleted {
+                Ok(n) if n < SWEEP_BATCH => break,
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "inbound event sweep failed; retried at the next one");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(kind: &str, payload: Value) -> PendingEvent {
+        PendingEvent {
+            id: 1,
+            kind: kind.to_owned(),
+            payload,
+            received_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn receipts_name_their_messages_and_read_implies_delivered() {
+        let read = event(
+            "receipt",
+            json!({"type": "ReadReceipt", "state": "Read", "event": {
+                "MessageIDs": ["3EB0A", "3EB0B"], "Timestamp": "2026-12-03T10:00:00Z"}}),
+        );
+        let Effect::Receipts(receipts) = effect_of(&read) else {
+            panic!("a read receipt")
+        };
+        assert_eq!(receipts.len(), 2);
+        assert!(receipts.iter().all(|r| r.read));
+        assert_eq!(receipts[0].at.to_rfc3339(), "2026-12-03T10:00:00+00:00");
+
+        let delivered = event(
+            "receipt",
+            json!({"type": "ReadReceipt", "event": {"MessageIDs": ["3EB0A"], "Type": ""}}),
+        );
+        let Effect::Receipts(receipts) = effect_of(&delivered) else {
+            panic!("a delivery receipt")
+        };
+        assert!(!receipts[0].read);
+        assert_eq!(
+            receipts[0].at, delivered.received_at,
+            "no timestamp: when received"
+        );
+
+        let own = event(
+            "receipt",
+            json!({"type": "ReadReceipt", "state": "ReadSelf", "event": {"MessageIDs": ["3EB0A"]}}),
+        );
+        assert!(matches!(effect_of(&own), Effect::Nothing(_)));
+        let empty = event("receipt", json!({"type": "ReadReceipt", "state": "Read"}));
+        assert!(matches!(effect_of(&empty), Effect::Nothing(_)));
+    }
+
+    #[test]
+    fn messages_name_their_sender_and_text() {
+        let reply = event(
+            "message",
+            json!({"type": "Message", "event": {
+                "Info": {"Sender": "5511987654321:4@s.whatsapp.net", "Chat": "5511987654321@s.whatsapp.net",
+                         "IsFromMe": false, "IsGroup": false, "ID": "ABC", "Timestamp": 1_700_000_100},
+                "Message": {"extendedTextMessage": {"text": "Stop"}}}}),
+        );
+        let Effect::Message { message, text } = effect_of(&reply) else {
+            panic!("a message")
+        };
+        assert_eq!(message.phone, "5511987654321");
+        assert_eq!(message.at.timestamp(), 1_700_000_100);
+        assert_eq!(text.as_deref(), Some("Stop"));
+
+        for info in [
+            json!({"Sender": "5511987654321@s.whatsapp.net", "IsFromMe": true}),
+            json!({"Sender": "5511987654321@s.whatsapp.net", "Chat": "1203@g.us", "IsGroup": true}),
+            json!({"Sender": "1234@lid", "Chat": "1234@lid"}),
+            json!({"Sender": "not-a-number@s.whatsapp.net"}),
+        ] {
+            let message = event(
+                "message",
+                json!({"type": "Message", "event": {"Info": info}}),
+            );
+            assert!(matches!(effect_of(&message), Effect::Nothing(_)), "{info}");
+        }
+    }
+}
