@@ -114,7 +114,7 @@ impl Drop for TestQueues {
                     lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
                         .await?;
                 let channel = connection.create_channel().await?;
-                for queue in ["campaign", "import", "report", "notification", "webhook"] {
+                for queue in common::QueueName::ALL.map(common::QueueName::as_str) {
                     let mut names = vec![
                         format!("{prefix}.{queue}"),
                         format!("{prefix}.{queue}.dead"),
