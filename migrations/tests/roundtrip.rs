@@ -46,6 +46,8 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "contact_imports",
         "contacts",
         "events",
+        "inbound_events",
+        "inbox_conversations",
         "inbox_send_slots",
         "inboxes",
         "jobs",
