@@ -113,16 +113,20 @@ pub enum RecipientStatus {
     /// The campaign was cancelled before this recipient was messaged.
     #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "cancelled"))]
     Cancelled,
+    /// Not messaged on purpose: the contact opted out (the reason says when).
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "skipped"))]
+    Skipped,
 }
 
 impl RecipientStatus {
-    pub const ALL: [RecipientStatus; 6] = [
+    pub const ALL: [RecipientStatus; 7] = [
         RecipientStatus::Pending,
         RecipientStatus::Sending,
         RecipientStatus::Sent,
         RecipientStatus::Failed,
         RecipientStatus::Uncertain,
         RecipientStatus::Cancelled,
+        RecipientStatus::Skipped,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -133,6 +137,36 @@ impl RecipientStatus {
             RecipientStatus::Failed => "failed",
             RecipientStatus::Uncertain => "uncertain",
             RecipientStatus::Cancelled => "cancelled",
+            RecipientStatus::Skipped => "skipped",
+        }
+    }
+}
+
+/// Who a campaign may message among the contacts it names.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "sea-orm",
+    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
+    sea_orm(rs_type = "String", db_type = "Text")
+)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum CampaignAudience {
+    /// Every named contact who has not opted out.
+    #[default]
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "everyone"))]
+    Everyone,
+    /// Only those who have written to the campaign's number before (the others are skipped):
+    /// the safest audience for a number that must not be reported as spam.
+    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "wrote_before"))]
+    WroteBefore,
+}
+
+impl CampaignAudience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignAudience::Everyone => "everyone",
+            CampaignAudience::WroteBefore => "wrote_before",
         }
     }
 }
@@ -152,6 +186,11 @@ text_enum!(
     ]
 );
 text_enum!(
+    CampaignAudience,
+    "campaign audience",
+    [CampaignAudience::Everyone, CampaignAudience::WroteBefore]
+);
+text_enum!(
     RecipientStatus,
     "recipient status",
     [
@@ -160,7 +199,8 @@ text_enum!(
         RecipientStatus::Sent,
         RecipientStatus::Failed,
         RecipientStatus::Uncertain,
-        RecipientStatus::Cancelled
+        RecipientStatus::Cancelled,
+        RecipientStatus::Skipped
     ]
 );
 

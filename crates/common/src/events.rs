@@ -42,10 +42,23 @@ pub enum EventKind {
     /// A webhook endpoint kept failing and was disabled.
     #[serde(rename = "webhook.endpoint_disabled")]
     WebhookEndpointDisabled,
+    /// WhatsApp reported a new share of a campaign's messages delivered: 25, 50, 75 or 100
+    /// percent of those sent to (each once).
+    #[serde(rename = "campaign.delivery_milestone")]
+    CampaignDeliveryMilestone,
+    /// A campaign's recipient wrote back.
+    #[serde(rename = "campaign.replied")]
+    CampaignReplied,
+    /// A contact replied an opt-out keyword: no campaign of the account messages it again.
+    #[serde(rename = "contact.opted_out")]
+    ContactOptedOut,
+    /// A contact who had opted out replied an opt-in keyword.
+    #[serde(rename = "contact.opted_in")]
+    ContactOptedIn,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 14] = [
         EventKind::CampaignStarted,
         EventKind::CampaignCompleted,
         EventKind::CampaignFailed,
@@ -56,6 +69,10 @@ impl EventKind {
         EventKind::QuotaWarning,
         EventKind::QuotaReached,
         EventKind::WebhookEndpointDisabled,
+        EventKind::CampaignDeliveryMilestone,
+        EventKind::CampaignReplied,
+        EventKind::ContactOptedOut,
+        EventKind::ContactOptedIn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +87,10 @@ impl EventKind {
             EventKind::QuotaWarning => "quota.warning",
             EventKind::QuotaReached => "quota.reached",
             EventKind::WebhookEndpointDisabled => "webhook.endpoint_disabled",
+            EventKind::CampaignDeliveryMilestone => "campaign.delivery_milestone",
+            EventKind::CampaignReplied => "campaign.replied",
+            EventKind::ContactOptedOut => "contact.opted_out",
+            EventKind::ContactOptedIn => "contact.opted_in",
         }
     }
 }

@@ -92,6 +92,7 @@ id_type!(
     WebhookEndpointId,
     WebhookDeliveryId,
     ReportId,
+    OptOutId,
 );
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod campaign;
 pub mod config;
+pub mod consent;
 pub mod error;
 pub mod events;
 pub mod ids;
@@ -52,7 +53,7 @@ pub mod proto {
     );
 }
 
-pub use campaign::{CampaignStatus, RecipientStatus};
+pub use campaign::{CampaignAudience, CampaignStatus, RecipientStatus};
 pub use error::{ErrorBody, ErrorCode};
 pub use events::EventKind;
 pub use ids::*;

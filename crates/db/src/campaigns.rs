@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Utc};
 use common::proto::CampaignBatch;
 use common::{
-    AccountId, CampaignId, CampaignStatus, ContactId, EventKind, InboxId, JobId, LeaseToken,
-    QueueName, RecipientId, RecipientStatus, UserId,
+    AccountId, CampaignAudience, CampaignId, CampaignStatus, ContactId, EventKind, InboxId, JobId,
+    LeaseToken, QueueName, RecipientId, RecipientStatus, UserId,
 };
 use prost::Message;
 use sea_orm::sea_query::Expr;
@@ -55,6 +55,7 @@ pub struct Campaign {
     pub finished_at: Option<DateTime<Utc>>,
     /// WUZAPI probes that failed in the current outage (0 when WUZAPI answers).
     pub outage_probes: i32,
+    pub audience: CampaignAudience,
 }
 
 impl From<campaign::Model> for Campaign {
@@ -77,6 +78,7 @@ impl From<campaign::Model> for Campaign {
             started_at: m.started_at,
             finished_at: m.finished_at,
             outage_probes: m.outage_probes,
+            audience: m.audience,
         }
     }
 }
@@ -137,6 +139,7 @@ pub struct NewCampaign {
     pub delay_min_ms: i32,
     pub delay_max_ms: i32,
     pub scheduled_at: Option<DateTime<Utc>>,
+    pub audience: CampaignAudience,
     pub max_attempts: i32,
     /// The creating request's W3C `traceparent` (see [`jobs::NewJob::trace_context`]).
     pub trace_context: Option<String>,
@@ -145,6 +148,8 @@ pub struct NewCampaign {
 pub struct CreatedCampaign {
     pub campaign: Campaign,
     pub job: Job,
+    /// Recipients that will not be messaged: opted out, or outside the campaign's audience.
+    pub skipped: u64,
 }
 
 /// The WhatsApp message id a recipient's message is sent with: the same on every attempt, so a
@@ -264,6 +269,7 @@ pub async fn create(
         started_at: Set(None),
         finished_at: Set(None),
         outage_probes: Set(0),
+        audience: Set(new.audience),
     }
     .insert(&txn)
     .await?;
@@ -298,6 +304,14 @@ pub async fn create(
             .exec(&txn)
             .await?;
     }
+    // Opted-out numbers, and with that audience those who never wrote, are recorded but not
+    // messaged.
+    let mut skipped =
+        crate::consent::skip_opted_out(scope.on(&txn), campaign_id, new.account_id).await?;
+    if new.audience == CampaignAudience::WroteBefore {
+        skipped +=
+            crate::consent::skip_never_written(scope.on(&txn), campaign_id, new.inbox_id).await?;
+    }
 
     let job_id = JobId::new();
     let message = CampaignBatch {
@@ -323,6 +337,7 @@ pub async fn create(
     Ok(CreatedCampaign {
         campaign: campaign.into(),
         job,
+        skipped,
     })
 }
 
@@ -348,6 +363,8 @@ pub struct Progress {
     pub sending: i64,
     pub uncertain: i64,
     pub cancelled: i64,
+    /// Not messaged on purpose: opted out, or outside the campaign's audience.
+    pub skipped: i64,
     /// Sent recipients WhatsApp reported delivered (read ones included).
     pub delivered: i64,
     /// Sent recipients WhatsApp reported read.
@@ -359,7 +376,7 @@ pub struct Progress {
 impl Progress {
     /// Recipients with a final outcome.
     pub fn done(&self) -> i64 {
-        self.sent + self.failed + self.uncertain + self.cancelled
+        self.sent + self.failed + self.uncertain + self.cancelled + self.skipped
     }
 }
 
@@ -376,6 +393,7 @@ pub async fn progress(
                 count(*) FILTER (WHERE status = $5) AS sending,
                 count(*) FILTER (WHERE status = $6) AS uncertain,
                 count(*) FILTER (WHERE status = $7) AS cancelled,
+                count(*) FILTER (WHERE status = $9) AS skipped,
                 count(delivered_at) AS delivered,
                 count(read_at) AS read,
                 count(replied_at) AS replied
@@ -389,6 +407,7 @@ pub async fn progress(
             RecipientStatus::Uncertain.into(),
             RecipientStatus::Cancelled.into(),
             scope.tenant_uuid().into(),
+            RecipientStatus::Skipped.into(),
         ],
     ))
     .one(scope.conn())

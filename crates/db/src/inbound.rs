@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use common::{InboxId, JobId, QueueName, RecipientStatus};
+use common::{CampaignId, InboxId, JobId, QueueName, RecipientId, RecipientStatus};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use crate::jobs::{self, Job, NewJob};
@@ -280,14 +280,23 @@ pub struct IncomingMessage {
     pub at: DateTime<Utc>,
 }
 
+/// A campaign recipient who wrote back for the first time.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct Reply {
+    pub phone: String,
+    pub recipient_id: RecipientId,
+    pub campaign_id: CampaignId,
+    pub replied_at: DateTime<Utc>,
+}
+
 /// Keeps who wrote to the number and when ([`has_written`]), and marks as replied the latest
-/// campaign recipient of this inbox each sender was sent to before writing. Returns the phones
-/// whose reply matched a recipient.
+/// campaign recipient of this inbox each sender was sent to before writing. Returns the
+/// recipients who replied for the first time.
 pub async fn apply_messages(
     scope: TenantScope<'_, impl ConnectionTrait>,
     inbox_id: InboxId,
     messages: &[IncomingMessage],
-) -> DbResult<Vec<String>> {
+) -> DbResult<Vec<Reply>> {
     if messages.is_empty() {
         return Ok(Vec::new());
     }
@@ -313,12 +322,8 @@ pub async fn apply_messages(
             ],
         ))
         .await?;
-    #[derive(FromQueryResult)]
-    struct Replied {
-        phone: String,
-    }
     // Each sender's first message of the batch answers the latest recipient sent to before it.
-    let replied = Replied::find_by_statement(Statement::from_sql_and_values(
+    let replies = Reply::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         "WITH firsts AS (
              SELECT DISTINCT ON (u.phone) u.phone, u.at
@@ -335,10 +340,10 @@ pub async fn apply_messages(
                       ORDER BY r.sent_at DESC LIMIT 1) AS recipient_id
                FROM firsts f)
          UPDATE campaign_recipients r
-            SET replied_at = LEAST(r.replied_at, t.at), updated_at = now()
+            SET replied_at = t.at, updated_at = now()
            FROM targets t
-          WHERE r.id = t.recipient_id
-      RETURNING t.phone",
+          WHERE r.id = t.recipient_id AND r.replied_at IS NULL
+      RETURNING t.phone, r.id AS recipient_id, r.campaign_id, t.at AS replied_at",
         [
             scope.tenant_uuid().into(),
             inbox_id.into_uuid().into(),
@@ -349,7 +354,72 @@ pub async fn apply_messages(
     ))
     .all(scope.conn())
     .await?;
-    Ok(replied.into_iter().map(|r| r.phone).collect())
+    Ok(replies)
+}
+
+/// Shares of a campaign's messages delivered that announce themselves, in percent of the
+/// recipients messaged (not skipped or cancelled).
+pub const DELIVERY_MILESTONES: [i16; 4] = [25, 50, 75, 100];
+
+/// A campaign whose delivered share just reached a new milestone.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
+pub struct DeliveryMilestone {
+    pub campaign_id: CampaignId,
+    pub name: String,
+    pub created_by: Option<uuid::Uuid>,
+    /// The highest of [`DELIVERY_MILESTONES`] reached.
+    pub milestone: i16,
+    pub delivered: i64,
+    pub read: i64,
+    pub messaged: i64,
+}
+
+/// After receipts for `message_ids` were applied: the campaigns they belong to whose
+/// delivered share reached a milestone not reached before, each recorded so it is announced
+/// once (a jump from 20% to 80% announces 75 only).
+pub async fn reach_delivery_milestones(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    message_ids: &[String],
+) -> DbResult<Vec<DeliveryMilestone>> {
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(
+        DeliveryMilestone::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "WITH touched AS (
+             SELECT DISTINCT campaign_id FROM campaign_recipients
+              WHERE tenant_id = $1 AND message_id = ANY($2)),
+         counts AS (
+             SELECT r.campaign_id,
+                    count(*) FILTER (WHERE r.status NOT IN ($3, $4)) AS messaged,
+                    count(r.delivered_at) AS delivered,
+                    count(r.read_at) AS read
+               FROM campaign_recipients r
+              WHERE r.tenant_id = $1 AND r.campaign_id IN (SELECT campaign_id FROM touched)
+              GROUP BY r.campaign_id),
+         reached AS (
+             SELECT campaign_id, messaged, delivered, read,
+                    (SELECT max(m) FROM unnest($5::smallint[]) AS m
+                      WHERE counts.delivered * 100 >= m * counts.messaged) AS milestone
+               FROM counts WHERE messaged > 0)
+         UPDATE campaigns c SET delivery_milestone = reached.milestone
+           FROM reached
+          WHERE c.id = reached.campaign_id AND c.tenant_id = $1
+            AND reached.milestone > c.delivery_milestone
+      RETURNING c.id AS campaign_id, c.name, c.created_by, reached.milestone,
+                reached.delivered, reached.read, reached.messaged",
+            [
+                scope.tenant_uuid().into(),
+                message_ids.to_vec().into(),
+                RecipientStatus::Skipped.into(),
+                RecipientStatus::Cancelled.into(),
+                DELIVERY_MILESTONES.to_vec().into(),
+            ],
+        ))
+        .all(scope.conn())
+        .await?,
+    )
 }
 
 /// Whether `phone` has ever written to the inbox's number.

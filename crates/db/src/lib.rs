@@ -48,6 +48,7 @@ pub mod apikey;
 pub mod auth;
 pub mod branding;
 pub mod campaigns;
+pub mod consent;
 pub mod contacts;
 pub mod entity;
 pub mod events;

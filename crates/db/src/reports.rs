@@ -37,6 +37,8 @@ text_enum!(
         /// One row per UTC day of a time range: campaigns created, messages sent and failed,
         /// contacts added, imports and the contacts they created.
         Usage = "usage",
+        /// One row per opted-out number of the tenant: phone, time, message, account, inbox.
+        OptOuts = "opt_outs",
     }
 );
 

@@ -2,13 +2,19 @@
 
 pub mod config;
 
+use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::consent::{ConsentReply, Keywords};
 use common::proto::InboundDrain;
-use common::{InboxId, QueueName};
-use db::inbound::{InboundKind, InboundOutcome, IncomingMessage, PendingEvent, Receipt};
+use common::{AccountId, EventKind, InboxId, QueueName, UserId};
+use db::consent::{NewOptOut, OptedOut};
+use db::events::NewEvent;
+use db::inbound::{
+    DeliveryMilestone, InboundKind, InboundOutcome, IncomingMessage, PendingEvent, Receipt, Reply,
+};
 use db::{DatabaseConnection, PlatformScope, TenantScope};
 use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
@@ -54,6 +60,12 @@ impl Job for InboundJob {
         let inbox_id = InboxId::from_str(&message.inbox_id).map_err(JobError::permanent)?;
         // From here on a newly recorded event queues the next drain; earlier ones are ours.
         db::inbound::begin_drain(ctx.scope(), inbox_id).await?;
+        let inbox = db::inboxes::find(ctx.scope(), inbox_id).await?;
+        let drain = Drain {
+            inbox_id,
+            account_id: inbox.account_id,
+            keywords: db::consent::keywords(ctx.scope()).await?.keywords,
+        };
         let mut applied = 0u64;
         let mut ignored = 0u64;
         loop {
@@ -71,7 +83,7 @@ impl Job for InboundJob {
                 txn.commit().await.map_err(db::DbError::from)?;
                 break;
             }
-            let outcomes = apply(scope, inbox_id, &events).await?;
+            let outcomes = apply(scope, &drain, &events).await?;
             db::inbound::mark_processed(scope, &outcomes).await?;
             txn.commit().await.map_err(db::DbError::from)?;
             let now = Utc::now();
@@ -108,13 +120,23 @@ pub enum Effect {
     Nothing(&'static str),
 }
 
+/// What a drain needs to know about its inbox, read once per job.
+struct Drain {
+    inbox_id: InboxId,
+    /// Opt-outs belong to the inbox's account.
+    account_id: AccountId,
+    keywords: Keywords,
+}
+
 /// Applies one batch in the caller's transaction: all receipts in one statement, all messages
-/// in two. Returns each event's outcome, in the batch's order.
+/// in two, the consent replies in one or two, then the events they announce. Returns each
+/// event's outcome, in the batch's order.
 async fn apply(
     scope: TenantScope<'_, impl sea_orm::ConnectionTrait>,
-    inbox_id: InboxId,
+    drain: &Drain,
     events: &[PendingEvent],
 ) -> Result<Vec<(i64, InboundOutcome)>, db::DbError> {
+    let inbox_id = drain.inbox_id;
     let effects: Vec<Effect> = events.iter().map(effect_of).collect();
     let receipts: Vec<Receipt> = effects
         .iter()
@@ -130,12 +152,24 @@ async fn apply(
             _ => None,
         })
         .collect();
-    let matched: std::collections::HashSet<String> =
-        db::inbound::apply_receipts(scope, inbox_id, &receipts)
-            .await?
-            .into_iter()
-            .collect();
-    db::inbound::apply_messages(scope, inbox_id, &messages).await?;
+    let matched_ids = db::inbound::apply_receipts(scope, inbox_id, &receipts).await?;
+    let milestones = db::inbound::reach_delivery_milestones(scope, &matched_ids).await?;
+    let matched: HashSet<String> = matched_ids.into_iter().collect();
+    let replies = db::inbound::apply_messages(scope, inbox_id, &messages).await?;
+    let consent = consent_of(&drain.keywords, &effects);
+    let opted_out =
+        db::consent::opt_out(scope, drain.account_id, Some(inbox_id), &consent.opt_outs).await?;
+    let opted_in = db::consent::opt_in(scope, drain.account_id, &consent.opt_ins).await?;
+    announce(
+        scope,
+        drain,
+        &milestones,
+        &replies,
+        &consent,
+        &opted_out,
+        &opted_in,
+    )
+    .await?;
     Ok(events
         .iter()
         .zip(&effects)
@@ -153,6 +187,121 @@ async fn apply(
             (event.id, outcome)
         })
         .collect())
+}
+
+/// The consent replies of a batch: per phone, its last keyword reply decides (`STOP` then
+/// `START` in one batch leaves the contact opted in).
+#[derive(Debug, Default, PartialEq)]
+pub struct ConsentReplies {
+    pub opt_outs: Vec<NewOptOut>,
+    pub opt_ins: Vec<String>,
+}
+
+pub fn consent_of(keywords: &Keywords, effects: &[Effect]) -> ConsentReplies {
+    let mut last: HashMap<&str, (ConsentReply, &IncomingMessage, &str)> = HashMap::new();
+    for effect in effects {
+        if let Effect::Message {
+            message,
+            text: Some(text),
+        } = effect
+            && let Some(reply) = keywords.reply(text)
+        {
+            last.insert(&message.phone, (reply, message, text));
+        }
+    }
+    let mut replies = ConsentReplies::default();
+    for (phone, (reply, message, text)) in last {
+        match reply {
+            ConsentReply::OptOut => replies.opt_outs.push(NewOptOut {
+                phone: phone.to_owned(),
+                at: message.at,
+                message: text.chars().take(MAX_KEPT_MESSAGE_CHARS).collect(),
+            }),
+            ConsentReply::OptIn => replies.opt_ins.push(phone.to_owned()),
+        }
+    }
+    replies.opt_outs.sort_by(|a, b| a.phone.cmp(&b.phone));
+    replies.opt_ins.sort();
+    replies
+}
+
+/// Longest opt-out message kept (a keyword reply is short; this bounds a pathological one).
+const MAX_KEPT_MESSAGE_CHARS: usize = 200;
+
+/// Records the events a batch caused, in its transaction: delivery milestones, first replies,
+/// opt-outs and opt-ins (the notification and webhook workers take them from there).
+async fn announce(
+    scope: TenantScope<'_, impl sea_orm::ConnectionTrait>,
+    drain: &Drain,
+    milestones: &[DeliveryMilestone],
+    replies: &[Reply],
+    consent: &ConsentReplies,
+    opted_out: &OptedOut,
+    opted_in: &[String],
+) -> Result<(), db::DbError> {
+    for m in milestones {
+        db::events::emit(
+            scope,
+            NewEvent {
+                kind: EventKind::CampaignDeliveryMilestone,
+                subject_id: Some(m.campaign_id.into_uuid()),
+                user_id: m.created_by.map(UserId::from),
+                data: json!({
+                    "campaignId": m.campaign_id, "name": m.name, "milestone": m.milestone,
+                    "delivered": m.delivered, "read": m.read, "messaged": m.messaged,
+                }),
+            },
+        )
+        .await?;
+    }
+    for r in replies {
+        db::events::emit(
+            scope,
+            NewEvent {
+                kind: EventKind::CampaignReplied,
+                subject_id: Some(r.campaign_id.into_uuid()),
+                user_id: None,
+                data: json!({
+                    "campaignId": r.campaign_id, "recipientId": r.recipient_id,
+                    "phone": r.phone, "inboxId": drain.inbox_id, "repliedAt": r.replied_at,
+                }),
+            },
+        )
+        .await?;
+    }
+    let new: HashSet<&str> = opted_out.new_phones.iter().map(String::as_str).collect();
+    for o in consent
+        .opt_outs
+        .iter()
+        .filter(|o| new.contains(o.phone.as_str()))
+    {
+        db::events::emit(
+            scope,
+            NewEvent {
+                kind: EventKind::ContactOptedOut,
+                subject_id: None,
+                user_id: None,
+                data: json!({
+                    "phone": o.phone, "accountId": drain.account_id, "inboxId": drain.inbox_id,
+                    "message": o.message, "optedOutAt": o.at,
+                }),
+            },
+        )
+        .await?;
+    }
+    for phone in opted_in {
+        db::events::emit(
+            scope,
+            NewEvent {
+                kind: EventKind::ContactOptedIn,
+                subject_id: None,
+                user_id: None,
+                data: json!({"phone": phone, "accountId": drain.account_id, "inboxId": drain.inbox_id}),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Reads what an event asks for from its WUZAPI payload (`{"type", "state", "event"}` with

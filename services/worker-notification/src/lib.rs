@@ -306,6 +306,28 @@ impl Message {
                     )
                 }
             }
+            // Replies and opt-ins can be many during a campaign: webhooks carry them.
+            EventKind::CampaignReplied | EventKind::ContactOptedIn => return None,
+            EventKind::CampaignDeliveryMilestone => (
+                "Campaign delivered".to_owned(),
+                format!(
+                    "{} reached {}% delivered: {} of {} messages",
+                    campaign(),
+                    data.get("milestone").and_then(Value::as_i64).unwrap_or(0),
+                    data.get("delivered").and_then(Value::as_i64).unwrap_or(0),
+                    data.get("messaged").and_then(Value::as_i64).unwrap_or(0),
+                ),
+                path("/api/campaigns", "campaignId"),
+            ),
+            EventKind::ContactOptedOut => (
+                "Contact opted out".to_owned(),
+                format!(
+                    "+{} opted out of your campaigns, writing “{}”",
+                    text("phone").unwrap_or_default(),
+                    text("message").unwrap_or_default()
+                ),
+                None,
+            ),
             EventKind::WebhookEndpointDisabled => {
                 let endpoint = text("url").unwrap_or_else(|| "a webhook endpoint".to_owned());
                 (
@@ -418,6 +440,16 @@ mod tests {
                 json!({"endpointId": ID, "url": "https://hooks.example.com/in", "reason": "failing for 5 days"}),
                 "https://hooks.example.com/in was disabled after failing deliveries: failing for 5 days",
             ),
+            (
+                EventKind::CampaignDeliveryMilestone,
+                json!({"campaignId": ID, "name": "Launch", "milestone": 50, "delivered": 5, "messaged": 10}),
+                "Campaign “Launch” reached 50% delivered: 5 of 10 messages",
+            ),
+            (
+                EventKind::ContactOptedOut,
+                json!({"phone": "5511987654321", "message": "Sair"}),
+                "+5511987654321 opted out of your campaigns, writing “Sair”",
+            ),
         ];
         for (kind, data, body) in cases {
             let message = Message::of(&event(kind, data)).expect("told");
@@ -434,6 +466,7 @@ mod tests {
             Some(&*format!("/api/campaigns/{ID}"))
         );
         assert!(Message::of(&event(EventKind::CampaignStarted, json!({}))).is_none());
+        assert!(Message::of(&event(EventKind::CampaignReplied, json!({}))).is_none());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use common::proto::ReportGeneration as ReportMessage;
-use common::{ContactId, QueueName, RecipientId, ReportId, TenantId};
+use common::{ContactId, OptOutId, QueueName, RecipientId, ReportId, TenantId};
 use db::reports::{ReadyFile, Report, ReportFormat, ReportKind, ReportStatus};
 use db::{DatabaseConnection, PlatformScope, TenantScope};
 use futures_util::{Stream, StreamExt};
@@ -292,6 +292,7 @@ pub fn columns(kind: ReportKind) -> &'static [&'static str] {
             "message_id",
         ],
         ReportKind::Contacts => &["phone", "name", "fields", "created_at"],
+        ReportKind::OptOuts => &["phone", "opted_out_at", "message", "account_id", "inbox_id"],
         ReportKind::Usage => &[
             "day",
             "campaigns_created",
@@ -355,6 +356,22 @@ async fn next_page(
                 ])?;
             }
             Ok((page.len(), page.last().map(|c| c.id)))
+        }
+        ReportKind::OptOuts => {
+            let (page, _) =
+                db::consent::page(scope, after.map(OptOutId::from), ROWS_PER_PAGE).await?;
+            for o in &page {
+                let account = o.account_id.to_string();
+                let inbox = o.inbox_id.map(|id| id.to_string());
+                encoder.row(&[
+                    Cell::Text(&o.phone),
+                    Cell::Time(Some(o.opted_out_at)),
+                    Cell::Text(&o.message),
+                    Cell::Text(&account),
+                    Cell::OptText(inbox.as_deref()),
+                ])?;
+            }
+            Ok((page.len(), page.last().map(|o| o.id.into_uuid())))
         }
         ReportKind::Usage => {
             // At most USAGE_MAX_DAYS + 1 rows: one query is one page.

@@ -1,4 +1,4 @@
-use common::{AccountId, CampaignId, CampaignStatus, InboxId, TenantId, UserId};
+use common::{AccountId, CampaignAudience, CampaignId, CampaignStatus, InboxId, TenantId, UserId};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -24,6 +24,7 @@ pub struct Model {
     pub started_at: Option<DateTimeUtc>,
     pub finished_at: Option<DateTimeUtc>,
     pub outage_probes: i32,
+    pub audience: CampaignAudience,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

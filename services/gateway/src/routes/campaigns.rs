@@ -4,8 +4,8 @@ use actix_web::{HttpRequest, get, post, web};
 use chrono::{DateTime, Utc};
 use common::template::{MAX_TEMPLATE_LEN, Template};
 use common::{
-    CampaignId, CampaignStatus, ContactId, InboxId, JobId, JobState, QueueName, RecipientId,
-    RecipientStatus,
+    CampaignAudience, CampaignId, CampaignStatus, ContactId, InboxId, JobId, JobState, QueueName,
+    RecipientId, RecipientStatus,
 };
 use db::campaigns::{Campaign, Recipient};
 use serde::{Deserialize, Serialize};
@@ -57,6 +57,10 @@ pub struct CreateCampaign {
     delay_max_ms: u32,
     /// Start later instead of now (at most 365 days ahead).
     scheduled_at: Option<DateTime<Utc>>,
+    /// `everyone` (the default): every named contact who has not opted out;
+    /// `wrote_before`: only those who have written to the inbox's number before.
+    #[serde(default)]
+    audience: CampaignAudience,
 }
 
 fn default_delay_min() -> u32 {
@@ -82,6 +86,9 @@ pub(crate) struct CampaignView {
     delay_min_ms: i32,
     delay_max_ms: i32,
     scheduled_at: Option<DateTime<Utc>>,
+    /// Who it may message: `everyone` named who has not opted out, or only those who
+    /// `wrote_before` to its number.
+    audience: CampaignAudience,
     created_at: DateTime<Utc>,
     started_at: Option<DateTime<Utc>>,
     finished_at: Option<DateTime<Utc>>,
@@ -126,6 +133,7 @@ impl From<Campaign> for CampaignView {
             delay_min_ms: m.delay_min_ms,
             delay_max_ms: m.delay_max_ms,
             scheduled_at: m.scheduled_at,
+            audience: m.audience,
             created_at: m.created_at,
             started_at: m.started_at,
             finished_at: m.finished_at,
@@ -195,13 +203,18 @@ pub async fn create(
             delay_min_ms: body.delay_min_ms as i32,
             delay_max_ms: body.delay_max_ms as i32,
             scheduled_at: body.scheduled_at,
+            audience: body.audience,
             max_attempts: state.config.campaign_attempts,
             trace_context: telemetry::current_traceparent(),
         },
         |contacts| missing_template_variables(&template, contacts),
     )
     .await?;
-    admission.admit_recipients(created.campaign.total).await?;
+    // Skipped recipients are not messaged, so they do not count.
+    let messaged = i64::from(created.campaign.total) - created.skipped as i64;
+    admission
+        .admit_recipients(i32::try_from(messaged).unwrap_or(i32::MAX))
+        .await?;
     admission.commit().await?;
     state.relay_waker.wake();
     Ok(accepted(CreatedCampaign {
@@ -254,7 +267,7 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct RecipientsFilter {
     /// Only recipients in this state (`pending`, `sending`, `sent`, `failed`, `uncertain`,
-    /// `cancelled`).
+    /// `cancelled`, `skipped`).
     status: Option<RecipientStatus>,
 }
 

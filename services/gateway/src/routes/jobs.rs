@@ -64,8 +64,10 @@ struct Progress {
     pending: i64,
     sending: i64,
     cancelled: i64,
+    /// Not messaged on purpose: the contact opted out, or is outside the campaign's audience.
+    skipped: i64,
     total: i64,
-    /// Recipients done (sent, failed, uncertain or cancelled) out of `total`, 0 to 100.
+    /// Recipients done (sent, failed, uncertain, cancelled or skipped) out of `total`, 0 to 100.
     percent: i64,
     /// Sent recipients WhatsApp reported delivered (read ones included).
     delivered: i64,
@@ -158,6 +160,7 @@ pub async fn campaign_status(
             pending: progress.pending,
             sending: progress.sending,
             cancelled: progress.cancelled,
+            skipped: progress.skipped,
             total: progress.total,
             percent,
             delivered: progress.delivered,

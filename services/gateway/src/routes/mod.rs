@@ -6,6 +6,7 @@ pub mod admin_cache;
 pub mod branding;
 pub mod campaign_control;
 pub mod campaigns;
+pub mod consent;
 pub mod contacts;
 pub mod imports;
 pub mod inboxes;
@@ -104,6 +105,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(inboxes::routes)
         .configure(access::routes)
         .configure(contacts::routes)
+        .configure(consent::routes)
         .configure(imports::routes)
         .configure(reports::routes)
         .configure(campaigns::routes)

@@ -142,6 +142,18 @@ fn parameters_of(body: &CreateReport, now: DateTime<Utc>) -> Result<ReportParame
                 to: body.to,
             })
         }
+        ReportKind::OptOuts => {
+            for (field, given) in [
+                ("campaignId", body.campaign_id.is_some()),
+                ("from", body.from.is_some()),
+                ("to", body.to.is_some()),
+            ] {
+                if given {
+                    return Err(not_for(field));
+                }
+            }
+            Ok(ReportParameters::default())
+        }
         ReportKind::Usage => {
             if body.campaign_id.is_some() {
                 return Err(not_for("campaignId"));

@@ -198,6 +198,7 @@ impl Fixture {
                 delay_min_ms: delay_ms.0,
                 delay_max_ms: delay_ms.1,
                 scheduled_at: None,
+                audience: Default::default(),
                 max_attempts: 3,
                 trace_context: None,
             },

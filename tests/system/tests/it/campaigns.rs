@@ -64,7 +64,7 @@ async fn a_campaign_goes_from_rest_call_to_whatsapp_messages() {
     assert_eq!(
         status["progress"],
         json!({"sent": 3, "failed": 0, "uncertain": 0, "pending": 0, "sending": 0,
-               "cancelled": 0, "total": 3, "percent": 100, "delivered": 0, "read": 0,
+               "cancelled": 0, "skipped": 0, "total": 3, "percent": 100, "delivered": 0, "read": 0,
                "replied": 0, "rates": {"delivered": 0.0, "read": 0.0, "replied": 0.0}})
     );
 

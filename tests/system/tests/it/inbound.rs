@@ -129,6 +129,24 @@ async fn receipts_and_replies_reach_the_recipients_through_the_queue() {
             "{row}"
         );
     }
+    // The milestones and the reply reached the tenant's events, each once.
+    let events = crate::consent::event_kinds(&system, &tenant).await;
+    let milestones: Vec<i64> = events
+        .iter()
+        .filter(|(kind, _)| kind == "campaign.delivery_milestone")
+        .map(|(_, data)| data["milestone"].as_i64().unwrap())
+        .collect();
+    assert_eq!(milestones.last(), Some(&100), "{events:?}");
+    assert!(milestones.windows(2).all(|w| w[0] < w[1]), "{events:?}");
+    let replies: Vec<&Value> = events
+        .iter()
+        .filter(|(kind, _)| kind == "campaign.replied")
+        .map(|(_, data)| data)
+        .collect();
+    assert_eq!(replies.len(), 1, "{events:?}");
+    assert_eq!(replies[0]["phone"], "5511975000001");
+    assert_eq!(replies[0]["campaignId"], campaign.as_str());
+
     // Every post was taken (receipts are 2 per message, and the reply).
     let posted = system.wuzapi.posted_events();
     assert_eq!(posted.len(), 7, "{posted:?}");

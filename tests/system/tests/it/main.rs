@@ -5,6 +5,7 @@ mod auth_cache;
 mod branding;
 mod campaigns;
 mod compression;
+mod consent;
 mod conventions;
 mod daily_messages;
 mod durability;

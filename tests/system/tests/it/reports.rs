@@ -17,7 +17,7 @@ async fn ask(system: &TestSystem, key: &str, body: Value) -> (StatusCode, Value)
 }
 
 /// Asks for a report expecting 202; returns its id.
-async fn start(system: &TestSystem, tenant: &TenantHandle, body: Value) -> String {
+pub(crate) async fn start(system: &TestSystem, tenant: &TenantHandle, body: Value) -> String {
     let (status, answer) = ask(system, &tenant.key, body).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(answer["data"]["report"]["status"], "queued", "{answer}");
@@ -90,7 +90,7 @@ async fn download(system: &TestSystem, key: &str, id: &str) -> File {
 /// A ready report's file, checked against what the report says of itself; returns its rows
 /// as JSON objects (a CSV read back into the JSON shape: `nullable` columns empty are `null`,
 /// `ints` are numbers, `json` columns are parsed).
-async fn rows_of(
+pub(crate) async fn rows_of(
     system: &TestSystem,
     tenant: &TenantHandle,
     id: &str,
