@@ -17,6 +17,7 @@ mod m20261202_000012_webhooks;
 mod m20261202_000013_contact_owner_key;
 mod m20261203_000014_inbound_events;
 mod m20261203_000015_consent;
+mod m20261203_000016_pacing;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000013_contact_owner_key::Migration),
             Box::new(m20261203_000014_inbound_events::Migration),
             Box::new(m20261203_000015_consent::Migration),
+            Box::new(m20261203_000016_pacing::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod ids;
 pub mod jobs;
+pub mod pacing;
 pub mod permission;
 pub mod phone;
 pub mod plan;

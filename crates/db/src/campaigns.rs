@@ -506,14 +506,22 @@ pub enum Outcome {
     Unsent,
 }
 
+/// The number a group was sent from, and its day in the tenant's calendar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentFrom {
+    pub inbox_id: InboxId,
+    pub day: chrono::NaiveDate,
+}
+
 /// Records the outcomes of claimed recipients; only this lease's claims change. With
-/// `sent_from`, also notes that inbox's last send (by the database's clock) in its send slot,
-/// if this lease holds it, in the same statement. Returns how many recipients changed.
+/// `sent_from`, also notes that inbox's last send (by the database's clock) and adds the sent
+/// messages to its count of the day in its send slot, if this lease holds it, in the same
+/// statement. Returns how many recipients changed.
 pub async fn record_outcomes(
     scope: TenantScope<'_, impl ConnectionTrait>,
     token: LeaseToken,
     outcomes: &[(RecipientId, Outcome)],
-    sent_from: Option<InboxId>,
+    sent_from: Option<SentFrom>,
 ) -> DbResult<u64> {
     if outcomes.is_empty() {
         return Ok(0);
@@ -548,9 +556,13 @@ pub async fn record_outcomes(
                    FROM unnest($1::uuid[], $2::text[], $3::text[]) AS u(id, status, error)
                   WHERE r.id = u.id AND r.claim_token = $4 AND r.status IN ($7, $8)
                     AND r.tenant_id = $10
-              RETURNING 1
+              RETURNING u.status
              ), last_send AS (
-                 UPDATE inbox_send_slots SET last_sent_at = now()
+                 UPDATE inbox_send_slots
+                    SET last_sent_at = now(),
+                        sent_on_day = CASE WHEN sent_day = $11 THEN sent_on_day ELSE 0 END
+                            + (SELECT count(*) FROM recorded WHERE status = $5)::int,
+                        sent_day = $11
                   WHERE inbox_id = $9 AND holder = $4
              )
              SELECT count(*) AS recorded FROM recorded",
@@ -563,8 +575,9 @@ pub async fn record_outcomes(
                 RecipientStatus::Pending.into(),
                 RecipientStatus::Sending.into(),
                 RecipientStatus::Uncertain.into(),
-                sent_from.map(InboxId::into_uuid).into(),
+                sent_from.map(|s| s.inbox_id.into_uuid()).into(),
                 scope.tenant_uuid().into(),
+                sent_from.map(|s| s.day).into(),
             ],
         ))
         .await?;
@@ -1000,4 +1013,86 @@ pub async fn stop_for_status(
     };
     txn.commit().await?;
     Ok(stopped)
+}
+
+/// Sets or clears why a running campaign is waiting (a daily cap reached, outside its send
+/// window) without changing its status.
+pub async fn note_waiting(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    campaign_id: CampaignId,
+    reason: Option<&str>,
+) -> DbResult<()> {
+    scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaigns SET status_reason = $3, updated_at = now()
+              WHERE id = $1 AND tenant_id = $2 AND status = $4
+                AND status_reason IS DISTINCT FROM $3",
+            [
+                campaign_id.into(),
+                scope.tenant_uuid().into(),
+                reason.map(str::to_owned).into(),
+                CampaignStatus::Running.into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// What a recipient's `error` says when the number check found it is not on WhatsApp.
+pub const NOT_ON_WHATSAPP: &str = "the number is not on WhatsApp";
+
+/// Sends from the inbox (any of its campaigns) that WhatsApp refused within the last
+/// `window`: the failure breaker's count. Numbers not on WhatsApp do not count (they were
+/// never sent to).
+pub async fn recent_send_failures(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    inbox_id: InboxId,
+    window: std::time::Duration,
+) -> DbResult<i64> {
+    let row = scope
+        .conn()
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(*) AS failures FROM campaign_recipients r
+              WHERE r.tenant_id = $2 AND r.status = $3
+                AND r.campaign_id IN (SELECT id FROM campaigns WHERE inbox_id = $1 AND tenant_id = $2
+                                         AND status IN ($6, $7))
+                AND r.updated_at > now() - make_interval(secs => $4)
+                AND r.error IS DISTINCT FROM $5",
+            [
+                inbox_id.into(),
+                scope.tenant_uuid().into(),
+                RecipientStatus::Failed.into(),
+                window.as_secs_f64().into(),
+                NOT_ON_WHATSAPP.into(),
+                CampaignStatus::Running.into(),
+                CampaignStatus::Paused.into(),
+            ],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("", "failures")?,
+        None => 0,
+    })
+}
+
+/// The inbox's campaigns that would still send (queued, scheduled, running, waiting for
+/// WUZAPI): what a ban signal of the number pauses.
+pub async fn sendable_of_inbox(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    inbox_id: InboxId,
+) -> DbResult<Vec<Campaign>> {
+    let sendable: Vec<CampaignStatus> =
+        CampaignStatus::iter().filter(|s| s.is_sendable()).collect();
+    Ok(campaign::Entity::find()
+        .filter(campaign::Column::TenantId.eq(scope.tenant_id()))
+        .filter(campaign::Column::InboxId.eq(inbox_id))
+        .filter(campaign::Column::Status.is_in(sendable))
+        .all(scope.conn())
+        .await?
+        .into_iter()
+        .map(Campaign::from)
+        .collect())
 }

@@ -1,8 +1,12 @@
 //! Inboxes: one WhatsApp number each, reached through a WUZAPI server and its user token.
 
 use chrono::{DateTime, Utc};
+use common::pacing::Pacing;
 use common::{AccountId, InboxId};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
+    Statement,
+};
 
 use crate::entity::inbox;
 use crate::secrets::{SecretCipher, hint};
@@ -43,6 +47,8 @@ pub struct Inbox {
     /// When WUZAPI last accepted our event settings, or why it refused them.
     pub events_configured_at: Option<DateTime<Utc>>,
     pub events_error: Option<String>,
+    /// Daily cap, warm-up, send window, typing and failure breaker.
+    pub pacing: Pacing,
 }
 
 /// The unguessable path segment of an inbox's event endpoint (`/hooks/wuzapi/{token}`): it
@@ -91,6 +97,8 @@ impl From<inbox::Model> for Inbox {
             signs_events: m.hmac_key_ciphertext.is_some(),
             events_configured_at: m.events_configured_at,
             events_error: m.events_error,
+            // Written only by `set_pacing`, checked: a row that does not read is the defaults.
+            pacing: serde_json::from_value(m.pacing).unwrap_or_default(),
         }
     }
 }
@@ -121,6 +129,7 @@ pub async fn create(
         events_configured_at: Set(None),
         events_error: Set(None),
         events_drain_pending: Set(false),
+        pacing: Set(serde_json::json!({})),
     }
     .insert(scope.conn())
     .await?;
@@ -227,4 +236,32 @@ pub async fn record_events_setup(
         .next()
         .map(Inbox::from)
         .ok_or(DbError::NotFound("inbox"))
+}
+
+/// Replaces the inbox's pacing (checked by [`Pacing::checked`]); returns the inbox.
+pub async fn set_pacing(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: InboxId,
+    pacing: &Pacing,
+) -> DbResult<Inbox> {
+    let value = serde_json::to_value(pacing).map_err(|e| DbError::Invalid {
+        field: "pacing",
+        message: e.to_string(),
+    })?;
+    let updated = scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE inboxes SET pacing = $3 WHERE id = $1 AND tenant_id = $2",
+            [
+                id.into_uuid().into(),
+                scope.tenant_uuid().into(),
+                value.into(),
+            ],
+        ))
+        .await?;
+    if updated.rows_affected() == 0 {
+        return Err(DbError::NotFound("inbox"));
+    }
+    find(scope, id).await
 }

@@ -44,6 +44,7 @@ macro_rules! text_enum {
 }
 
 pub mod access;
+pub mod analytics;
 pub mod apikey;
 pub mod auth;
 pub mod branding;

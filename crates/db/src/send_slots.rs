@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use common::{InboxId, LeaseToken};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -115,5 +115,26 @@ pub async fn last_sent_at(
     Ok(match row {
         Some(row) => row.try_get("", "last_sent_at")?,
         None => None,
+    })
+}
+
+/// How many messages the number sent on `day` (the tenant's calendar), as counted by
+/// [`crate::campaigns::record_outcomes`].
+pub async fn sent_on(
+    db: &impl ConnectionTrait,
+    inbox_id: InboxId,
+    day: NaiveDate,
+) -> DbResult<u32> {
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT CASE WHEN sent_day = $2 THEN sent_on_day ELSE 0 END AS sent
+               FROM inbox_send_slots WHERE inbox_id = $1",
+            [inbox_id.into(), day.into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => u32::try_from(row.try_get::<i32>("", "sent")?).unwrap_or(0),
+        None => 0,
     })
 }

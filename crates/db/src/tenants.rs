@@ -292,3 +292,33 @@ pub async fn bootstrap_superadmin(
     txn.commit().await?;
     Ok((admin, raw))
 }
+
+/// The tenant's IANA time zone (`UTC` until set): daily caps and send windows are read in it.
+pub async fn time_zone(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<String> {
+    let row = scope
+        .conn()
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT time_zone FROM tenants WHERE id = $1",
+            [scope.tenant_uuid().into()],
+        ))
+        .await?
+        .ok_or(DbError::NotFound("tenant"))?;
+    Ok(row.try_get("", "time_zone")?)
+}
+
+/// Sets the tenant's time zone (an IANA name the caller checked).
+pub async fn set_time_zone(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    time_zone: &str,
+) -> DbResult<()> {
+    scope
+        .conn()
+        .execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "UPDATE tenants SET time_zone = $2, updated_at = now() WHERE id = $1",
+            [scope.tenant_uuid().into(), time_zone.into()],
+        ))
+        .await?;
+    Ok(())
+}

@@ -212,6 +212,23 @@ impl WuzapiClient {
         parse_send_outcome(&data, req.id.as_deref())
     }
 
+    /// `POST /chat/presence`: shows "typing..." in the chat with `phone` (`composing`) or
+    /// stops it (`paused`).
+    #[tracing::instrument(name = "wuzapi.presence", skip_all, fields(otel.kind = "client", http.request.method = "POST", url.path = "/chat/presence", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty))]
+    pub async fn chat_presence(
+        &self,
+        base_url: &str,
+        token: &str,
+        phone: &str,
+        composing: bool,
+    ) -> Result<(), WuzapiError> {
+        let state = if composing { "composing" } else { "paused" };
+        let body = json!({ "Phone": phone, "State": state });
+        self.call(Method::POST, base_url, "/chat/presence", token, Some(body))
+            .await
+            .map(drop)
+    }
+
     /// `POST /user/check`. Match the results on [`NumberCheck::query`]: WUZAPI does not keep
     /// the request order. An empty `phones` answers an empty list without a request.
     #[tracing::instrument(name = "wuzapi.check", skip_all, fields(otel.kind = "client", http.request.method = "POST", url.path = "/user/check", http.response.status_code = tracing::field::Empty, otel.status_code = tracing::field::Empty, error.type = tracing::field::Empty, numbers = phones.len()))]

@@ -48,6 +48,17 @@ impl Default for FakeConfig {
     }
 }
 
+/// One `POST /chat/presence` the fake accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceCall {
+    pub token: String,
+    /// Digits of the chat's number.
+    pub phone: String,
+    /// `composing`, `paused` (as sent).
+    pub state: String,
+    pub at: DateTime<Utc>,
+}
+
 /// One message the fake accepted on `POST /chat/send/text`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SentMessage {
@@ -125,6 +136,9 @@ struct State {
     latency: Duration,
     sent: Vec<SentMessage>,
     refused: Vec<DateTime<Utc>>,
+    /// Sends WhatsApp refuses next (`Error sending message: ...`), with this reason.
+    reject_remaining: u32,
+    presence: Vec<PresenceCall>,
     requests: u64,
     receipts: ReceiptPlan,
     post_format: PostFormat,
@@ -181,6 +195,8 @@ impl FakeControl {
             latency: Duration::ZERO,
             sent: Vec::new(),
             refused: Vec::new(),
+            reject_remaining: 0,
+            presence: Vec::new(),
             requests: 0,
             receipts: ReceiptPlan::default(),
             post_format: PostFormat::default(),
@@ -252,6 +268,17 @@ impl FakeControl {
             StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     }
 
+    /// The next `n` otherwise valid sends are refused by "WhatsApp" (500 `Error sending
+    /// message: server returned error 479`, what a restricted number gets) and not recorded.
+    pub fn reject_next_sends(&self, n: u32) {
+        self.lock().reject_remaining = n;
+    }
+
+    /// Every presence update (`POST /chat/presence`), oldest first.
+    pub fn presence_calls(&self) -> Vec<PresenceCall> {
+        self.lock().presence.clone()
+    }
+
     /// Delay added to every protocol answer. The request is handled first, so a client
     /// that times out may find its message recorded, as with a slow real server.
     pub fn set_latency(&self, latency: Duration) {
@@ -288,6 +315,8 @@ impl FakeControl {
         state.requests = 0;
         state.invalid_numbers.clear();
         state.fail_remaining = 0;
+        state.reject_remaining = 0;
+        state.presence.clear();
         state.latency = Duration::ZERO;
         state.receipts = ReceiptPlan::default();
         state.posted.clear();
@@ -497,6 +526,7 @@ impl Drop for FakeWuzapi {
 
 fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/chat/send/text", web::post().to(send_text))
+        .route("/chat/presence", web::post().to(chat_presence))
         .route("/user/check", web::post().to(check_numbers))
         .route("/session/status", web::get().to(session_status))
         .route("/session/connect", web::post().to(session_connect))
@@ -653,6 +683,31 @@ fn whatsmeow_message_id() -> String {
     format!("3EB0{:016X}", rand::random::<u64>())
 }
 
+/// `POST /chat/presence` `{Phone, State}`: "typing..." (`composing`) or not (`paused`) in a
+/// chat; upstream answers `{"Details": "Chat presence set successfuly"}`.
+async fn chat_presence(control: Control, req: HttpRequest, body: web::Bytes) -> Answer {
+    let mut state = control.lock();
+    let token = session_user(&mut state, &req)?.token.clone();
+    let payload = decode_object(&body)?;
+    let phone = optional_str(&payload, "Phone")?
+        .ok_or_else(|| Refusal::bad_request("Missing Phone in Payload"))?;
+    let presence = optional_str(&payload, "State")?
+        .ok_or_else(|| Refusal::bad_request("Missing State in Payload"))?;
+    if !["composing", "paused"].contains(&presence.as_str()) {
+        return Err(Refusal::bad_request("Invalid state"));
+    }
+    state.presence.push(PresenceCall {
+        token,
+        phone: number_key(&phone),
+        state: presence,
+        at: Utc::now(),
+    });
+    Ok(success(
+        StatusCode::OK,
+        json!({"Details": "Chat presence set successfuly"}),
+    ))
+}
+
 async fn send_text(control: Control, req: HttpRequest, body: web::Bytes) -> Answer {
     let mut state = control.lock();
     let token = session_user(&mut state, &req)?.token.clone();
@@ -673,6 +728,13 @@ async fn send_text(control: Control, req: HttpRequest, body: web::Bytes) -> Answ
         return Err(Refusal::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "Error sending message: number is not on WhatsApp",
+        ));
+    }
+    if state.reject_remaining > 0 {
+        state.reject_remaining -= 1;
+        return Err(Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Error sending message: server returned error 479",
         ));
     }
 

@@ -8,7 +8,7 @@ pub mod fake;
 
 pub use client::{NumberCheck, SendOutcome, SendText, SessionStatus, WuzapiClient, WuzapiError};
 #[cfg(feature = "fake")]
-pub use fake::{FakeConfig, FakeControl, FakeWuzapi, SentMessage};
+pub use fake::{FakeConfig, FakeControl, FakeWuzapi, PresenceCall, SentMessage};
 
 use serde_json::Value;
 

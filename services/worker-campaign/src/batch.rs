@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use common::pacing::WindowState;
 use common::proto::CampaignBatch;
 use common::template::Template;
 use common::{CampaignId, CampaignStatus, RecipientId};
@@ -28,8 +29,9 @@ enum Ended {
     Continue { after: Duration },
     /// The campaign stopped being sendable (paused, cancelled).
     Stopped,
-    /// The number is disconnected: the campaign is paused with this reason.
-    Disconnected(String),
+    /// The number is disconnected, or the failure breaker opened: the campaign is paused with
+    /// this reason.
+    Pause(String),
     /// WUZAPI failed transiently.
     Outage(WuzapiError),
 }
@@ -134,6 +136,48 @@ impl CampaignJob {
         )
         .await?;
 
+        // Pacing beyond delays, in the tenant's calendar: the send window, then the day's cap.
+        let time_zone = db::tenants::time_zone(ctx.scope()).await?;
+        let time_zone = common::pacing::time_zone(&time_zone).unwrap_or(chrono_tz::UTC);
+        let local_now = Utc::now().with_timezone(&time_zone).naive_local();
+        let today = local_now.date();
+        let pacing = &inbox.pacing;
+        let mut deadline = Instant::now() + self.batch_budget;
+        if let Some(window) = &pacing.window {
+            match window.state(local_now) {
+                WindowState::Closed { opens_in } => {
+                    let opens =
+                        local_now + chrono::TimeDelta::from_std(opens_in).unwrap_or_default();
+                    let reason = format!(
+                        "outside the number's send window; sending resumes {} ({time_zone})",
+                        opens.format("%a %Y-%m-%d %H:%M")
+                    );
+                    return self.wait(&ctx, &campaign, &inbox, opens_in, reason).await;
+                }
+                WindowState::Open { closes_in } => {
+                    deadline = deadline.min(Instant::now() + closes_in);
+                }
+            }
+        }
+        let remaining = match pacing.allowance(today) {
+            None => None,
+            Some(allowed) => {
+                let sent = send_slots::sent_on(&ctx.db, inbox.id, today).await?;
+                if sent >= allowed {
+                    let reason = format!(
+                        "the number's daily limit of {allowed} messages is reached; sending resumes tomorrow ({time_zone})"
+                    );
+                    let after = common::pacing::until_next_day(local_now);
+                    return self.wait(&ctx, &campaign, &inbox, after, reason).await;
+                }
+                Some(allowed - sent)
+            }
+        };
+        if campaign.status == CampaignStatus::Running && campaign.status_reason.is_some() {
+            // It was waiting for its window or the next day: it sends again.
+            campaigns::note_waiting(ctx.scope(), campaign_id, None).await?;
+        }
+
         let mut sender = Sender {
             job: self,
             ctx: &ctx,
@@ -143,7 +187,9 @@ impl CampaignJob {
             token: &token,
             template: &template,
             last_send: since_last_send.map(|since| Instant::now() - since),
-            deadline: Instant::now() + self.batch_budget,
+            deadline,
+            remaining,
+            today,
             sent_any: false,
             forgiven: false,
             // Until measured, assume a slow WUZAPI: small groups.
@@ -177,28 +223,13 @@ impl CampaignJob {
                 Ok(Done::Completed(serde_json::to_value(progress).ok()))
             }
             Ended::Continue { after } => {
-                let progress = campaigns::progress(ctx.scope(), campaign_id).await?;
-                let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
-                send_slots::note_sent(&txn, inbox.id, ctx.lease.token, false, true).await?;
-                let continued = db::jobs::continue_at(
-                    &txn,
-                    ctx.lease,
-                    Utc::now() + after,
-                    serde_json::to_value(progress).ok(),
-                )
-                .await?;
-                if !continued {
-                    return Err(JobError::LeaseLost);
-                }
-                txn.commit().await.map_err(db::DbError::from)?;
-                ctx.wake_relay();
-                Ok(Done::Settled)
+                self.continue_later(&ctx, campaign_id, &inbox, after).await
             }
             Ended::Stopped => {
                 self.release_slot(&ctx, &inbox).await;
                 self.stop(&ctx, campaign_id).await
             }
-            Ended::Disconnected(reason) => {
+            Ended::Pause(reason) => {
                 self.release_slot(&ctx, &inbox).await;
                 self.announce_move(
                     &ctx,
@@ -238,6 +269,50 @@ impl CampaignJob {
                 Ok(Done::Settled)
             }
         }
+    }
+
+    /// Frees the number and schedules the campaign's next batch `after` from now, with its
+    /// progress so far.
+    async fn continue_later(
+        &self,
+        ctx: &JobContext,
+        campaign_id: CampaignId,
+        inbox: &Inbox,
+        after: Duration,
+    ) -> Result<Done, JobError> {
+        let progress = campaigns::progress(ctx.scope(), campaign_id).await?;
+        let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
+        send_slots::note_sent(&txn, inbox.id, ctx.lease.token, false, true).await?;
+        let continued = db::jobs::continue_at(
+            &txn,
+            ctx.lease,
+            Utc::now() + after,
+            serde_json::to_value(progress).ok(),
+        )
+        .await?;
+        if !continued {
+            return Err(JobError::LeaseLost);
+        }
+        txn.commit().await.map_err(db::DbError::from)?;
+        ctx.wake_relay();
+        Ok(Done::Settled)
+    }
+
+    /// The number may not send now (outside its window, its day's cap reached): the campaign
+    /// stays running, says why it waits, and its next batch runs when sending may go on.
+    async fn wait(
+        &self,
+        ctx: &JobContext,
+        campaign: &Campaign,
+        inbox: &Inbox,
+        after: Duration,
+        reason: String,
+    ) -> Result<Done, JobError> {
+        tracing::info!(%reason, wait = ?after, "campaign waits for its number's pacing");
+        campaigns::note_waiting(ctx.scope(), campaign.id, Some(&reason)).await?;
+        metrics::counter!("campaign_pacing_waits_total", "reason" => if reason.starts_with("outside") { "window" } else { "daily_cap" })
+            .increment(1);
+        self.continue_later(ctx, campaign.id, inbox, after).await
     }
 
     /// The campaign is not sendable: park or finish the job (see `campaigns::stop_for_status`).
@@ -307,6 +382,10 @@ struct Sender<'a> {
     /// When this number last sent (any campaign), if ever.
     last_send: Option<Instant>,
     deadline: Instant,
+    /// Messages the number may still send today (its cap or warm-up); `None`: no limit.
+    remaining: Option<u32>,
+    /// The tenant's day the sends count on.
+    today: chrono::NaiveDate,
     sent_any: bool,
     /// Earlier attempts that died were forgiven once this one made progress.
     forgiven: bool,
@@ -322,7 +401,11 @@ impl Sender<'_> {
         let average_delay =
             (f64::from(self.campaign.delay_min_ms) + f64::from(self.campaign.delay_max_ms)) / 2.0;
         let per_message_ms = (average_delay + self.send_ms).max(0.1);
-        ((UNCERTAINTY_WINDOW_MS / per_message_ms) as u64).clamp(1, self.job.max_group)
+        let size = ((UNCERTAINTY_WINDOW_MS / per_message_ms) as u64).clamp(1, self.job.max_group);
+        match self.remaining {
+            Some(remaining) => size.min(u64::from(remaining)).max(1),
+            None => size,
+        }
     }
 
     /// Folds one WUZAPI call's duration into the running average.
@@ -345,6 +428,12 @@ impl Sender<'_> {
             if self.ctx.lease_lost.is_cancelled() {
                 return Err(JobError::LeaseLost);
             }
+            if self.remaining == Some(0) {
+                // The day's allowance is used: the next batch waits for tomorrow.
+                return Ok(Ended::Continue {
+                    after: Duration::ZERO,
+                });
+            }
             let claim = campaigns::claim_next(
                 self.ctx.scope(),
                 self.ctx.lease,
@@ -366,18 +455,51 @@ impl Sender<'_> {
             if let Some(ended) = ended {
                 return Ok(ended);
             }
+            if let Some(reason) = self.breaker_open(&outcomes).await? {
+                return Ok(Ended::Pause(reason));
+            }
         }
     }
 
     /// Records a group's outcomes and, when it sent anything, the inbox's last send: one
     /// statement, unless this attempt must first note its progress (once, after a dead
     /// attempt), which shares a transaction with it.
+    /// After a group with refused sends: whether the number's failures within the breaker's
+    /// window (all its campaigns, every replica: counted in the database) exceed its
+    /// threshold, and then the reason the campaign pauses with.
+    async fn breaker_open(
+        &self,
+        outcomes: &[(RecipientId, Outcome)],
+    ) -> Result<Option<String>, JobError> {
+        let refused = outcomes
+            .iter()
+            .any(|(_, o)| matches!(o, Outcome::Failed(e) if e != campaigns::NOT_ON_WHATSAPP));
+        if !refused {
+            return Ok(None);
+        }
+        let breaker = self.inbox.pacing.breaker;
+        let window = Duration::from_secs(u64::from(breaker.window_seconds));
+        let failures =
+            campaigns::recent_send_failures(self.ctx.scope(), self.inbox.id, window).await?;
+        if failures <= i64::from(breaker.failures) {
+            return Ok(None);
+        }
+        metrics::counter!("campaign_breaker_opened_total").increment(1);
+        Ok(Some(format!(
+            "paused by the failure breaker: WhatsApp refused {failures} messages from this number in the last {} s (more than {}); it may be restricted. Check the number, then resume the campaign",
+            breaker.window_seconds, breaker.failures
+        )))
+    }
+
     async fn record(
         &mut self,
         outcomes: &[(RecipientId, Outcome)],
         sent: bool,
     ) -> Result<(), JobError> {
-        let sent_from = sent.then_some(self.inbox.id);
+        let sent_from = sent.then_some(campaigns::SentFrom {
+            inbox_id: self.inbox.id,
+            day: self.today,
+        });
         let forgive = !self.forgiven
             && self.ctx.attempt() > 1
             && outcomes.iter().any(|(_, o)| *o != Outcome::Unsent);
@@ -412,7 +534,7 @@ impl Sender<'_> {
             Ok(numbers) => numbers,
             Err(e) if e.is_disconnected() => {
                 unsent(group, &mut outcomes);
-                return (outcomes, Some(Ended::Disconnected(disconnected_reason(&e))));
+                return (outcomes, Some(Ended::Pause(disconnected_reason(&e))));
             }
             Err(e) if e.is_transient() => {
                 unsent(group, &mut outcomes);
@@ -428,17 +550,25 @@ impl Sender<'_> {
             if not_on_whatsapp.contains(&recipient.phone) {
                 outcomes.push((
                     recipient.id,
-                    Outcome::Failed("the number is not on WhatsApp".into()),
+                    Outcome::Failed(campaigns::NOT_ON_WHATSAPP.into()),
                 ));
                 continue;
             }
+            let text = render(self.template, recipient);
+            let typing = if self.inbox.pacing.typing {
+                self.job.typing.for_message(text.chars().count())
+            } else {
+                Duration::ZERO
+            };
             let delay = Duration::from_millis(rand::rng().random_range(self.delay_range()));
             let wait = self
                 .last_send
                 .map(|last| (last + delay).saturating_duration_since(Instant::now()))
                 .unwrap_or_default();
             let stop = self.ctx.shutdown.is_cancelled() || self.ctx.lease_lost.is_cancelled();
-            if stop || Instant::now() + wait > self.deadline {
+            // "typing..." shows during the pause, or longer when the pause is shorter.
+            let wait = wait.saturating_sub(typing);
+            if stop || Instant::now() + wait + typing > self.deadline {
                 // This pause does not fit in the batch: the rest waits for the next batch,
                 // which starts when the pause is over.
                 unsent(&group[index..], &mut outcomes);
@@ -448,8 +578,11 @@ impl Sender<'_> {
                 // A zero sleep still waits for the next timer tick (about 1 ms): skip it.
                 tokio::time::sleep(wait).await;
             }
-            let request = SendText::new(recipient.phone.clone(), render(self.template, recipient))
-                .with_id(recipient.message_id.clone());
+            if !typing.is_zero() {
+                self.show_typing(&recipient.phone, typing).await;
+            }
+            let request =
+                SendText::new(recipient.phone.clone(), text).with_id(recipient.message_id.clone());
             let called = Instant::now();
             let result = self
                 .job
@@ -459,11 +592,26 @@ impl Sender<'_> {
             self.observe_send(called.elapsed());
             self.last_send = Some(Instant::now());
             match result {
-                Ok(_) => outcomes.push((recipient.id, Outcome::Sent)),
+                Ok(_) => {
+                    outcomes.push((recipient.id, Outcome::Sent));
+                    if let Some(remaining) = &mut self.remaining {
+                        *remaining = remaining.saturating_sub(1);
+                        if *remaining == 0 {
+                            // The day's allowance is used up: the rest waits for tomorrow.
+                            unsent(&group[index + 1..], &mut outcomes);
+                            return (
+                                outcomes,
+                                Some(Ended::Continue {
+                                    after: Duration::ZERO,
+                                }),
+                            );
+                        }
+                    }
+                }
                 Err(e) if e.is_disconnected() => {
                     // `No session` and 401 answer before anything is sent.
                     unsent(&group[index..], &mut outcomes);
-                    return (outcomes, Some(Ended::Disconnected(disconnected_reason(&e))));
+                    return (outcomes, Some(Ended::Pause(disconnected_reason(&e))));
                 }
                 Err(e) if e.is_transient() => {
                     let outcome = if matches!(e, WuzapiError::Timeout) {
@@ -481,6 +629,28 @@ impl Sender<'_> {
             }
         }
         (outcomes, None)
+    }
+
+    /// "typing..." in the recipient's chat for `typing`, then stopped. Presence is courtesy:
+    /// a failure is logged and the message is sent anyway (a disconnected number shows on
+    /// the send).
+    async fn show_typing(&self, phone: &str, typing: Duration) {
+        let token = self.token.expose_secret();
+        let wuzapi = &self.job.wuzapi;
+        if let Err(e) = wuzapi
+            .chat_presence(self.base_url, token, phone, true)
+            .await
+        {
+            tracing::debug!(error = %e, "typing presence not shown");
+            return;
+        }
+        tokio::time::sleep(typing).await;
+        if let Err(e) = wuzapi
+            .chat_presence(self.base_url, token, phone, false)
+            .await
+        {
+            tracing::debug!(error = %e, "typing presence not stopped");
+        }
     }
 
     /// Which of the group's numbers WUZAPI says are not on WhatsApp (`POST /user/check`).

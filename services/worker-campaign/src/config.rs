@@ -24,6 +24,24 @@ pub struct CampaignConfig {
     /// `WUZAPI_URL` and `WUZAPI_ALLOWED_HOSTS`: checked again before every batch, so an inbox
     /// whose server the operator no longer allows sends nothing.
     pub wuzapi_urls: WuzapiUrlPolicy,
+    /// `CAMPAIGN_TYPING_MS_PER_CHAR`, `CAMPAIGN_TYPING_MIN_MS`, `CAMPAIGN_TYPING_MAX_MS`: how
+    /// long "typing..." shows before a message of an inbox with typing on. Zero: no presence.
+    pub typing: Typing,
+}
+
+/// How long "typing..." shows before a message: `per_char` per character, within
+/// `[min, max]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Typing {
+    pub per_char: Duration,
+    pub min: Duration,
+    pub max: Duration,
+}
+
+impl Typing {
+    pub fn for_message(&self, chars: usize) -> Duration {
+        common::pacing::typing_time(chars, self.per_char, self.min, self.max)
+    }
 }
 
 impl CampaignConfig {
@@ -42,6 +60,23 @@ impl CampaignConfig {
                 100..=600_000,
             )?),
             wuzapi_urls: WuzapiUrlPolicy::from_env(env)?,
+            typing: Typing {
+                per_char: Duration::from_millis(env.parse_in(
+                    "CAMPAIGN_TYPING_MS_PER_CHAR",
+                    40,
+                    0..=1_000,
+                )?),
+                min: Duration::from_millis(env.parse_in(
+                    "CAMPAIGN_TYPING_MIN_MS",
+                    800,
+                    0..=60_000,
+                )?),
+                max: Duration::from_millis(env.parse_in(
+                    "CAMPAIGN_TYPING_MAX_MS",
+                    6_000,
+                    0..=60_000,
+                )?),
+            },
         })
     }
 }

@@ -25,6 +25,7 @@ pub struct CampaignJob {
     pub max_group: u64,
     pub first_outage_probe: Duration,
     pub wuzapi_urls: common::wuzapi_url::WuzapiUrlPolicy,
+    pub typing: config::Typing,
 }
 
 impl Job for CampaignJob {
@@ -82,6 +83,7 @@ impl BuildJob for CampaignJob {
             max_group: config.max_group,
             first_outage_probe: config.first_outage_probe,
             wuzapi_urls: config.wuzapi_urls,
+            typing: config.typing,
         })
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::consent::{ConsentReply, Keywords};
 use common::proto::InboundDrain;
-use common::{AccountId, EventKind, InboxId, QueueName, UserId};
+use common::{AccountId, CampaignStatus, EventKind, InboxId, QueueName, UserId};
 use db::consent::{NewOptOut, OptedOut};
 use db::events::NewEvent;
 use db::inbound::{
@@ -116,6 +116,9 @@ pub enum Effect {
         /// The text, for consent keywords.
         text: Option<String>,
     },
+    /// The number lost its session for good (logged out, banned): its campaigns pause with
+    /// this reason.
+    BanSignal(String),
     /// Nothing to change, and why.
     Nothing(&'static str),
 }
@@ -170,6 +173,12 @@ async fn apply(
         &opted_in,
     )
     .await?;
+    let mut paused_any = false;
+    for effect in &effects {
+        if let Effect::BanSignal(reason) = effect {
+            paused_any |= pause_campaigns(scope, inbox_id, reason).await? > 0;
+        }
+    }
     Ok(events
         .iter()
         .zip(&effects)
@@ -182,11 +191,45 @@ async fn apply(
                 }
                 // Who wrote is always kept.
                 Effect::Message { .. } => InboundOutcome::Applied,
-                Effect::Receipts(_) | Effect::Nothing(_) => InboundOutcome::Ignored,
+                Effect::BanSignal(_) if paused_any => InboundOutcome::Applied,
+                Effect::Receipts(_) | Effect::BanSignal(_) | Effect::Nothing(_) => {
+                    InboundOutcome::Ignored
+                }
             };
             (event.id, outcome)
         })
         .collect())
+}
+
+/// Pauses every campaign of the inbox that would still send, announcing each (its owner is
+/// told why); returns how many.
+async fn pause_campaigns(
+    scope: TenantScope<'_, impl sea_orm::ConnectionTrait>,
+    inbox_id: InboxId,
+    reason: &str,
+) -> Result<usize, db::DbError> {
+    let sendable: Vec<CampaignStatus> = CampaignStatus::ALL
+        .into_iter()
+        .filter(|s| s.is_sendable())
+        .collect();
+    let mut paused = 0;
+    for campaign in db::campaigns::sendable_of_inbox(scope, inbox_id).await? {
+        if db::campaigns::transition_announced(
+            scope,
+            &campaign,
+            &sendable,
+            CampaignStatus::Paused,
+            Some(reason.to_owned()),
+        )
+        .await?
+        {
+            paused += 1;
+        }
+    }
+    if paused > 0 {
+        tracing::warn!(%inbox_id, paused, %reason, "campaigns paused on a ban signal");
+    }
+    Ok(paused)
 }
 
 /// The consent replies of a batch: per phone, its last keyword reply decides (`STOP` then
@@ -362,8 +405,23 @@ pub fn effect_of(event: &PendingEvent) -> Effect {
                 text,
             }
         }
-        // Session changes are recorded; pausing campaigns on them is planned (issue 10).
-        Ok(InboundKind::Connection) => Effect::Nothing("a session change"),
+        Ok(InboundKind::Connection) => match payload["type"].as_str() {
+            Some("LoggedOut") => Effect::BanSignal(
+                "the WhatsApp number was logged out (on the phone, or by WhatsApp); reconnect it with a new QR code, then resume the campaign".to_owned(),
+            ),
+            Some("TemporaryBan") => {
+                let expires = body["Expire"]
+                    .as_i64()
+                    .filter(|s| *s > 0)
+                    .map(|s| format!(" for about {} h", (s + 3599) / 3600))
+                    .unwrap_or_default();
+                Effect::BanSignal(format!(
+                    "WhatsApp temporarily banned the number{expires}; wait for the ban to end and send less, then resume the campaign"
+                ))
+            }
+            // whatsmeow reconnects by itself; a send without a session pauses the campaign.
+            _ => Effect::Nothing("a session change that needs nothing"),
+        },
         Ok(InboundKind::Other) | Err(_) => Effect::Nothing("not an event the manager uses"),
     }
 }
@@ -490,6 +548,50 @@ mod tests {
         assert!(matches!(effect_of(&own), Effect::Nothing(_)));
         let empty = event("receipt", json!({"type": "ReadReceipt", "state": "Read"}));
         assert!(matches!(effect_of(&empty), Effect::Nothing(_)));
+    }
+
+    #[test]
+    fn a_logout_or_a_ban_is_a_ban_signal_and_a_dropped_connection_is_not() {
+        let logout = event("connection", json!({"type": "LoggedOut", "event": {}}));
+        let Effect::BanSignal(reason) = effect_of(&logout) else {
+            panic!("a ban signal")
+        };
+        assert!(reason.contains("logged out"), "{reason}");
+        let ban = event(
+            "connection",
+            json!({"type": "TemporaryBan", "event": {"Code": 101, "Expire": 7200}}),
+        );
+        let Effect::BanSignal(reason) = effect_of(&ban) else {
+            panic!("a ban signal")
+        };
+        assert!(reason.contains("about 2 h"), "{reason}");
+        let dropped = event("connection", json!({"type": "Disconnected", "event": {}}));
+        assert!(matches!(effect_of(&dropped), Effect::Nothing(_)));
+    }
+
+    #[test]
+    fn consent_follows_each_numbers_last_keyword_reply() {
+        let keywords = Keywords::default();
+        let message = |phone: &str, text: &str| Effect::Message {
+            message: IncomingMessage {
+                phone: phone.to_owned(),
+                at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            },
+            text: Some(text.to_owned()),
+        };
+        let replies = consent_of(
+            &keywords,
+            &[
+                message("551100000001", "STOP"),
+                message("551100000001", "voltar"),
+                message("551100000002", "hello"),
+                message("551100000003", "Sair!"),
+            ],
+        );
+        assert_eq!(replies.opt_ins, ["551100000001"]);
+        assert_eq!(replies.opt_outs.len(), 1);
+        assert_eq!(replies.opt_outs[0].phone, "551100000003");
+        assert_eq!(replies.opt_outs[0].message, "Sair!");
     }
 
     #[test]

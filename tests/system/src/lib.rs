@@ -163,6 +163,9 @@ fn env_pairs(
             ("WORKER_HEARTBEAT_MS", "500"),
             ("JOB_LEASE_SECONDS", "5"),
             ("CAMPAIGN_OUTAGE_PROBE_MS", "500"),
+            // No "typing..." unless a test asks for it: sends keep their pace.
+            ("CAMPAIGN_TYPING_MIN_MS", "0"),
+            ("CAMPAIGN_TYPING_MS_PER_CHAR", "0"),
             ("QUEUE_METRICS_INTERVAL_MS", "200"),
             ("DEV_MODE", "true"),
         ]

@@ -17,6 +17,7 @@ pub struct Model {
     pub events_configured_at: Option<DateTimeUtc>,
     pub events_error: Option<String>,
     pub events_drain_pending: bool,
+    pub pacing: Json,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod admin_cache;
+pub mod analytics;
 pub mod branding;
 pub mod campaign_control;
 pub mod campaigns;
@@ -12,6 +13,7 @@ pub mod imports;
 pub mod inboxes;
 pub mod jobs;
 pub mod notifications;
+pub mod pacing;
 pub mod paging;
 pub mod plans;
 pub mod push;
@@ -103,6 +105,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(stripe::routes)
         .configure(plans::routes)
         .configure(inboxes::routes)
+        .configure(pacing::routes)
         .configure(access::routes)
         .configure(contacts::routes)
         .configure(consent::routes)
@@ -111,6 +114,7 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
         .configure(campaigns::routes)
         .configure(campaign_control::routes)
         .configure(jobs::routes)
+        .configure(analytics::routes)
         .configure(notifications::routes)
         .configure(push::routes)
         .configure(webhooks::routes)

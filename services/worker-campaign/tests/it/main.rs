@@ -72,6 +72,8 @@ impl Fixture {
             ("DEV_MODE", "true".into()),
             ("WORKER_HEARTBEAT_MS", "500".into()),
             ("CAMPAIGN_OUTAGE_PROBE_MS", "300".into()),
+            ("CAMPAIGN_TYPING_MIN_MS", "0".into()),
+            ("CAMPAIGN_TYPING_MS_PER_CHAR", "0".into()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

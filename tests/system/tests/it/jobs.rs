@@ -176,10 +176,18 @@ async fn the_job_api_shows_queues_workers_and_dead_letters_and_replays_them() {
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let dead_campaign = body["data"]["campaign"]["id"].as_str().unwrap().to_owned();
     let dead_job = body["data"]["job"]["id"].as_str().unwrap().to_owned();
-    let job = system
+    let mut job = system
         .wait_for_campaign_job(&owner.key, &dead_campaign)
         .await;
     assert_eq!(job["state"], "failed", "{job}");
+    // The runtime marks the subject failed just after the job (`Job::on_failed`).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while job["campaignStatus"] != "failed" && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        job = system
+            .wait_for_campaign_job(&owner.key, &dead_campaign)
+            .await;
+    }
     assert_eq!(job["campaignStatus"], "failed", "{job}");
     assert!(job["error"].as_str().unwrap().contains("token"), "{job}");
 

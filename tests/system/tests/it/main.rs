@@ -1,6 +1,7 @@
 //! System tests: one binary, one module per area.
 
 mod access;
+mod analytics;
 mod auth_cache;
 mod branding;
 mod campaigns;
@@ -18,6 +19,7 @@ mod jobs;
 mod notifications;
 mod openapi;
 mod operations;
+mod pacing;
 mod plans;
 mod rate_limits;
 mod reports;
