@@ -30,7 +30,7 @@ text_enum!(
     /// What a report shows.
     ReportKind {
         /// One row per recipient of a campaign: phone, name, status, attempts, sent time,
-        /// error, message id.
+        /// error, message id, and when it was delivered, read and replied to.
         CampaignDelivery = "campaign_delivery",
         /// One row per contact of the tenant: phone, name, custom fields, creation time.
         Contacts = "contacts",
@@ -469,6 +469,10 @@ pub struct DeliveryRow {
     pub sent_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     pub message_id: String,
+    /// From WhatsApp's receipts and the recipient's replies (worker-inbound).
+    pub delivered_at: Option<DateTime<Utc>>,
+    pub read_at: Option<DateTime<Utc>>,
+    pub replied_at: Option<DateTime<Utc>>,
 }
 
 /// Up to `limit` recipients of the tenant's campaign after `after`, in id order. An empty page
@@ -483,7 +487,7 @@ pub async fn delivery_page(
         DeliveryRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
-                error, message_id
+                error, message_id, delivered_at, read_at, replied_at
            FROM campaign_recipients
           WHERE campaign_id = $2 AND tenant_id = $1 AND id > $3
           ORDER BY id LIMIT $4",

@@ -290,6 +290,9 @@ pub fn columns(kind: ReportKind) -> &'static [&'static str] {
             "sent_at",
             "error",
             "message_id",
+            "delivered_at",
+            "read_at",
+            "replied_at",
         ],
         ReportKind::Contacts => &["phone", "name", "fields", "created_at"],
         ReportKind::OptOuts => &["phone", "opted_out_at", "message", "account_id", "inbox_id"],
@@ -335,6 +338,9 @@ async fn next_page(
                     Cell::Time(r.sent_at),
                     Cell::OptText(r.error.as_deref()),
                     Cell::Text(&r.message_id),
+                    Cell::Time(r.delivered_at),
+                    Cell::Time(r.read_at),
+                    Cell::Time(r.replied_at),
                 ])?;
             }
             Ok((page.len(), page.last().map(|r| r.id)))

@@ -24,6 +24,26 @@ pub const WAIT_DELAYS: [Duration; 3] = [
     Duration::from_secs(1),
 ];
 
+/// Calls `check` every 50 ms until it gives `Some`, for at most `within`; panics saying
+/// `what` never happened, with the last thing `check` saw (`last`).
+pub async fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl AsyncFnMut() -> Result<T, String>,
+) -> T {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match check().await {
+            Ok(done) => return done,
+            Err(last) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} never happened within {within:?}; last: {last}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A campaign worker built as `worker-campaign`'s main builds it.
 pub async fn start_worker(env: &Env) -> worker::Worker<CampaignJob> {
     start_job_worker::<CampaignJob>(env, worker_campaign::config::from_env).await

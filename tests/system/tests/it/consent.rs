@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
+use system_tests::{TenantHandle, TestSystem, eventually};
 
 /// Polls `path` (a list) as `tenant` until `done` holds of its `data` (20 s at most).
 async fn list_until(
@@ -16,22 +16,19 @@ async fn list_until(
     path: &str,
     done: impl Fn(&[Value]) -> bool,
 ) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(path, Duration::from_secs(20), async || {
         let (status, body) = system
             .call(Method::GET, path, Some(&tenant.key), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let items = body["data"].as_array().cloned().unwrap_or_default();
         if done(&items) {
-            return items;
+            Ok(items)
+        } else {
+            Err(body.to_string())
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{path} never got there: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 const OPT_OUTS: &str = "/api/consent/opt-outs?fields=phone,message,inboxId,optedOutAt";
@@ -317,16 +314,18 @@ async fn opt_outs_import_and_export_and_a_campaign_can_keep_to_those_who_wrote()
         .reply("optouts-a-token", "+5511979000001", "Hello, send me offers")
         .await
         .unwrap();
-    tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
+    eventually(
+        "the reply's conversation",
+        Duration::from_secs(20),
+        async || {
             if has_conversations(&system, &a, &inbox, 1).await {
-                break;
+                Ok(())
+            } else {
+                Err("no conversation yet".to_owned())
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    })
-    .await
-    .expect("the reply was applied");
+        },
+    )
+    .await;
     let wrote = campaign(
         &system,
         &a,

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
+use system_tests::{TenantHandle, TestSystem, eventually};
 use wuzapi::fake::{PostFormat, ReceiptPlan};
 
 /// Polls the campaign's status until `done` holds of its progress (20 s at most).
@@ -15,27 +15,24 @@ async fn progress_until(
     campaign: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let (status, body) = system
-            .call(
-                Method::GET,
-                &format!("/api/jobs/campaign/{campaign}/status"),
-                Some(&tenant.key),
-                None,
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        let progress = body["data"]["progress"].clone();
-        if done(&progress) {
-            return progress;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "progress never got there: {progress}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let path = format!("/api/jobs/campaign/{campaign}/status");
+    eventually(
+        "the campaign's progress",
+        Duration::from_secs(20),
+        async || {
+            let (status, body) = system
+                .call(Method::GET, &path, Some(&tenant.key), None)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let progress = body["data"]["progress"].clone();
+            if done(&progress) {
+                Ok(progress)
+            } else {
+                Err(progress.to_string())
+            }
+        },
+    )
+    .await
 }
 
 /// The campaign's recipients with their receipt times, by phone.
@@ -129,6 +126,31 @@ async fn receipts_and_replies_reach_the_recipients_through_the_queue() {
             "{row}"
         );
     }
+    // The delivery report says when each was delivered, read and replied to.
+    system.start_report_worker(&[]).await;
+    let report = crate::reports::start(
+        &system,
+        &tenant,
+        json!({"kind": "campaign_delivery", "format": "json", "campaignId": campaign}),
+    )
+    .await;
+    let nullable = ["sent_at", "error", "delivered_at", "read_at", "replied_at"];
+    let lines =
+        crate::reports::rows_of(&system, &tenant, &report, &["attempts"], &nullable, &[]).await;
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .all(|r| r["delivered_at"].is_string() && r["read_at"].is_string()),
+        "{lines:?}"
+    );
+    let replied: Vec<&Value> = lines
+        .iter()
+        .filter(|r| r["replied_at"].is_string())
+        .collect();
+    assert_eq!(replied.len(), 1, "{lines:?}");
+    assert_eq!(replied[0]["phone"], "5511975000001");
+
     // The milestones and the reply reached the tenant's events, each once.
     let events = crate::consent::event_kinds(&system, &tenant).await;
     let milestones: Vec<i64> = events

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
+use system_tests::{TenantHandle, TestSystem, eventually};
 
 async fn put_pacing(
     system: &TestSystem,
@@ -25,33 +25,27 @@ async fn put_pacing(
         .await
 }
 
-/// Polls the campaign until `done` holds of it (20 s at most).
+/// Polls the campaign's job status until `done` holds of it (20 s at most).
 async fn campaign_until(
     system: &TestSystem,
     tenant: &TenantHandle,
     campaign: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    let path = format!("/api/jobs/campaign/{campaign}/status");
+    eventually("the campaign state", Duration::from_secs(20), async || {
         let (status, body) = system
-            .call(
-                Method::GET,
-                &format!("/api/jobs/campaign/{campaign}/status"),
-                Some(&tenant.key),
-                None,
-            )
+            .call(Method::GET, &path, Some(&tenant.key), None)
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        if done(&body["data"]) {
-            return body["data"].clone();
+        let data = body["data"].clone();
+        if done(&data) {
+            Ok(data)
+        } else {
+            Err(data.to_string())
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the campaign never got there: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 fn reason(status: &Value) -> &str {

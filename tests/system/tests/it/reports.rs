@@ -263,7 +263,7 @@ async fn every_kind_and_format_holds_what_the_tenant_has() {
             &tenant,
             &id,
             &["attempts"],
-            &["sent_at", "error"],
+            &["sent_at", "error", "delivered_at", "read_at", "replied_at"],
             &[],
         )
         .await;
