@@ -104,7 +104,12 @@ impl Drop for TestQueues {
     fn drop(&mut self) {
         use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
         let prefix = self.prefix.clone();
-        let waits: Vec<u128> = self.wait_delays.iter().map(|d| d.as_millis()).collect();
+        // The test's own delays, and the runtime's default back-off (2 s doubling) for workers
+        // a test starts without its settings.
+        let mut waits: Vec<u128> = self.wait_delays.iter().map(|d| d.as_millis()).collect();
+        waits.extend([2_000, 4_000, 8_000, 16_000]);
+        waits.sort_unstable();
+        waits.dedup();
         let deleted = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -113,7 +118,8 @@ impl Drop for TestQueues {
                 let connection =
                     lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default())
                         .await?;
-                let channel = connection.create_channel().await?;
+                // Deleting a queue that was never declared closes its channel (404): one
+                // channel per name, so one missing queue does not keep the others alive.
                 for queue in common::QueueName::ALL.map(common::QueueName::as_str) {
                     let mut names = vec![
                         format!("{prefix}.{queue}"),
@@ -121,18 +127,20 @@ impl Drop for TestQueues {
                     ];
                     names.extend(waits.iter().map(|ms| format!("{prefix}.{queue}.wait.{ms}")));
                     for name in names {
-                        channel
+                        let channel = connection.create_channel().await?;
+                        let _ = channel
                             .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
-                            .await?;
+                            .await;
                     }
                 }
                 for exchange in ["jobs", "dead"] {
-                    channel
+                    let channel = connection.create_channel().await?;
+                    let _ = channel
                         .exchange_delete(
                             format!("{prefix}.{exchange}").as_str().into(),
                             ExchangeDeleteOptions::default(),
                         )
-                        .await?;
+                        .await;
                 }
                 let _ = connection.close(200, "bye".into()).await;
                 anyhow::Ok(())
