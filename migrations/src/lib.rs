@@ -18,6 +18,7 @@ mod m20261202_000013_contact_owner_key;
 mod m20261203_000014_inbound_events;
 mod m20261203_000015_consent;
 mod m20261203_000016_pacing;
+mod m20261204_000017_sign_in;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000014_inbound_events::Migration),
             Box::new(m20261203_000015_consent::Migration),
             Box::new(m20261203_000016_pacing::Migration),
+            Box::new(m20261204_000017_sign_in::Migration),
         ]
     }
 }

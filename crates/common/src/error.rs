@@ -26,6 +26,9 @@ pub enum ErrorCode {
     Unauthenticated,
     /// Authenticated, but the role may not do this.
     Forbidden,
+    /// A request on a browser session that changes something carries no `X-CSRF-Token`
+    /// header, or not the session's token; nothing was changed.
+    CsrfFailed,
     /// No such object, or it belongs to another tenant.
     NotFound,
     /// The object conflicts with an existing one (e.g. duplicate phone or email), or is not in
@@ -56,7 +59,7 @@ impl ErrorCode {
             | ErrorCode::InvalidParameter
             | ErrorCode::InvalidSignature => 400,
             ErrorCode::Unauthenticated => 401,
-            ErrorCode::Forbidden | ErrorCode::FeatureNotEnabled => 403,
+            ErrorCode::Forbidden | ErrorCode::CsrfFailed | ErrorCode::FeatureNotEnabled => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::Conflict => 409,
             ErrorCode::Gone => 410,

@@ -93,6 +93,8 @@ id_type!(
     WebhookDeliveryId,
     ReportId,
     OptOutId,
+    SessionId,
+    InvitationId,
 );
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod events;
 pub mod ids;
 pub mod jobs;
 pub mod pacing;
+pub mod password;
 pub mod permission;
 pub mod phone;
 pub mod plan;

@@ -353,6 +353,35 @@ pub async fn find(
         .ok_or(DbError::NotFound("campaign"))
 }
 
+/// A page of the tenant's campaigns, newest first (ids smaller than `before`), only those in
+/// `status` when given, only those of `inbox` when given.
+pub async fn page(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    status: Option<CampaignStatus>,
+    inbox: Option<InboxId>,
+    before: Option<CampaignId>,
+    limit: u64,
+) -> DbResult<(Vec<Campaign>, bool)> {
+    let mut select =
+        campaign::Entity::find().filter(campaign::Column::TenantId.eq(scope.tenant_id()));
+    if let Some(status) = status {
+        select = select.filter(campaign::Column::Status.eq(status));
+    }
+    if let Some(inbox) = inbox {
+        select = select.filter(campaign::Column::InboxId.eq(inbox));
+    }
+    let (rows, more) = crate::page_by_id_in(
+        scope.conn(),
+        select,
+        campaign::Column::Id,
+        before.map(CampaignId::into_uuid),
+        limit,
+        crate::IdOrder::NewestFirst,
+    )
+    .await?;
+    Ok((rows.into_iter().map(Campaign::from).collect(), more))
+}
+
 /// Recipient counts: the source of truth for a campaign's progress.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, FromQueryResult)]
 pub struct Progress {

@@ -69,10 +69,15 @@ pub async fn create(
 /// `limit` contacts and whether more follow.
 pub async fn page(
     scope: TenantScope<'_, impl ConnectionTrait>,
+    search: Option<&ContactSearch>,
     cursor: Option<ContactId>,
     limit: u64,
 ) -> DbResult<(Vec<Contact>, bool)> {
-    let select = contact::Entity::find().filter(contact::Column::TenantId.eq(scope.tenant_uuid()));
+    let mut select =
+        contact::Entity::find().filter(contact::Column::TenantId.eq(scope.tenant_uuid()));
+    if let Some(search) = search {
+        select = select.filter(search.condition());
+    }
     let (rows, more) = crate::page_by_id(
         scope.conn(),
         select,
@@ -82,6 +87,53 @@ pub async fn page(
     )
     .await?;
     Ok((rows.into_iter().map(Contact::from).collect(), more))
+}
+
+/// What a contact list is narrowed to: contacts whose name holds the words (ignoring case), or
+/// whose phone holds the digits, of a search box's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactSearch {
+    text: String,
+    digits: String,
+}
+
+impl ContactSearch {
+    /// `None` for text that is blank once trimmed: no narrowing.
+    pub fn new(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        Some(Self {
+            text: text.to_owned(),
+            digits: text.chars().filter(char::is_ascii_digit).collect(),
+        })
+    }
+
+    fn condition(&self) -> sea_orm::sea_query::Expr {
+        let name = format!("%{}%", like_escaped(&self.text));
+        if self.digits.is_empty() {
+            sea_orm::sea_query::Expr::cust_with_values("name ILIKE $1", [name])
+        } else {
+            let phone = format!("%{}%", self.digits);
+            sea_orm::sea_query::Expr::cust_with_values(
+                "(name ILIKE $1 OR phone LIKE $2)",
+                [name, phone],
+            )
+        }
+    }
+}
+
+/// `text` with LIKE's wildcards and its escape character taken literally.
+fn like_escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// One contact of a batch write (an import): phone already normalised to E.164 digits.

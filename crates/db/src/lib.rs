@@ -56,6 +56,7 @@ pub mod events;
 pub mod imports;
 pub mod inbound;
 pub mod inboxes;
+pub mod invitations;
 pub mod jobs;
 pub mod notifications;
 pub mod outbox;
@@ -65,6 +66,7 @@ pub mod reports;
 pub mod scope;
 pub mod secrets;
 pub mod send_slots;
+pub mod sessions;
 pub mod stripe;
 pub mod tenants;
 pub mod webhooks;
@@ -137,12 +139,42 @@ pub(crate) async fn page_by_id<E>(
 where
     E: sea_orm::EntityTrait,
 {
+    page_by_id_in(db, select, id, cursor, limit, IdOrder::OldestFirst).await
+}
+
+/// Which way a list pages through ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum IdOrder {
+    /// Ascending: the cursor is the last id seen, the next page holds greater ones.
+    OldestFirst,
+    /// Descending (lists people read from the top, such as campaigns): the next page holds
+    /// ids smaller than the cursor.
+    NewestFirst,
+}
+
+/// [`page_by_id`] in either order.
+pub(crate) async fn page_by_id_in<E>(
+    db: &impl ConnectionTrait,
+    select: sea_orm::Select<E>,
+    id: E::Column,
+    cursor: Option<uuid::Uuid>,
+    limit: u64,
+    order: IdOrder,
+) -> DbResult<(Vec<E::Model>, bool)>
+where
+    E: sea_orm::EntityTrait,
+{
     use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
-    let select = match cursor {
-        Some(after) => select.filter(id.gt(after)),
-        None => select,
+    let select = match (cursor, order) {
+        (Some(after), IdOrder::OldestFirst) => select.filter(id.gt(after)),
+        (Some(before), IdOrder::NewestFirst) => select.filter(id.lt(before)),
+        (None, _) => select,
     };
-    let mut rows = select.order_by_asc(id).limit(limit + 1).all(db).await?;
+    let select = match order {
+        IdOrder::OldestFirst => select.order_by_asc(id),
+        IdOrder::NewestFirst => select.order_by_desc(id),
+    };
+    let mut rows = select.limit(limit + 1).all(db).await?;
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, more))

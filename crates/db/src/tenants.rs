@@ -322,3 +322,53 @@ pub async fn set_time_zone(
         .await?;
     Ok(())
 }
+
+/// A page of the platform's tenants in id (creation) order, after `cursor`.
+pub async fn tenants_page(
+    platform: PlatformScope<'_, impl ConnectionTrait>,
+    cursor: Option<TenantId>,
+    limit: u64,
+) -> DbResult<(Vec<Tenant>, bool)> {
+    let (rows, more) = crate::page_by_id(
+        platform.conn(),
+        tenant::Entity::find(),
+        tenant::Column::Id,
+        cursor.map(TenantId::into_uuid),
+        limit,
+    )
+    .await?;
+    Ok((
+        rows.into_iter()
+            .map(Tenant::try_from)
+            .collect::<DbResult<_>>()?,
+        more,
+    ))
+}
+
+/// A page of the users the reach may see, in id (creation) order, after `cursor`: a tenant's
+/// users, or for the platform every user (superadmins too), narrowed to one tenant by `tenant`.
+pub async fn users_page(
+    reach: Reach<'_, impl ConnectionTrait>,
+    tenant: Option<TenantId>,
+    cursor: Option<UserId>,
+    limit: u64,
+) -> DbResult<(Vec<User>, bool)> {
+    let mut select = user::Entity::find();
+    if let Some(t) = reach.tenant_id().or(tenant) {
+        select = select.filter(user::Column::TenantId.eq(t.into_uuid()));
+    }
+    let (rows, more) = crate::page_by_id(
+        reach.conn(),
+        select,
+        user::Column::Id,
+        cursor.map(UserId::into_uuid),
+        limit,
+    )
+    .await?;
+    Ok((
+        rows.into_iter()
+            .map(User::try_from)
+            .collect::<DbResult<_>>()?,
+        more,
+    ))
+}

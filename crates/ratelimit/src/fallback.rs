@@ -2,6 +2,7 @@
 //! replica's share of each plan's limit.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -16,12 +17,8 @@ use governor::{Quota, RateLimiter};
 
 use crate::gcra::Outcome;
 
-type KeyedLimiter = RateLimiter<
-    TenantId,
-    DefaultKeyedStateStore<TenantId>,
-    DefaultClock,
-    StateInformationMiddleware,
->;
+type KeyedLimiter<K> =
+    RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
 /// How often (in fallback decisions) the buckets of idle tenants are dropped, so a long outage
 /// does not keep one entry per tenant ever seen.
@@ -53,15 +50,16 @@ impl Share {
     }
 }
 
-pub(crate) struct Fallback {
+/// Keyed by tenant for the API's limits, by name for others (sign-in attempts).
+pub(crate) struct Fallback<K: Hash + Eq + Clone = TenantId> {
     replicas: u32,
     /// One keyed limiter per distinct share: plans differ in quota, and a governor limiter has
     /// one. Created on first use, so a Redis that never fails costs nothing here.
-    limiters: RwLock<HashMap<Share, Arc<KeyedLimiter>>>,
+    limiters: RwLock<HashMap<Share, Arc<KeyedLimiter<K>>>>,
     decisions: AtomicU64,
 }
 
-impl Fallback {
+impl<K: Hash + Eq + Clone> Fallback<K> {
     pub(crate) fn new(replicas: u32) -> Self {
         Self {
             replicas: replicas.max(1),
@@ -70,12 +68,12 @@ impl Fallback {
         }
     }
 
-    pub(crate) fn check(&self, tenant: TenantId, limit: PlanLimit) -> Outcome {
+    pub(crate) fn check(&self, key: K, limit: PlanLimit) -> Outcome {
         let share = Share::of(limit, self.replicas);
         let limiter = self.limiter(share);
         let quota = share.quota();
         let interval = quota.replenish_interval();
-        let outcome = match limiter.check_key(&tenant) {
+        let outcome = match limiter.check_key(&key) {
             Ok(state) => {
                 let remaining = state.remaining_burst_capacity();
                 Outcome {
@@ -103,7 +101,7 @@ impl Fallback {
         outcome
     }
 
-    fn limiter(&self, share: Share) -> Arc<KeyedLimiter> {
+    fn limiter(&self, share: Share) -> Arc<KeyedLimiter<K>> {
         // Nothing panics while the lock is held, so a poisoned map is still a whole one.
         if let Some(limiter) = self
             .limiters

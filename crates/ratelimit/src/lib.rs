@@ -9,5 +9,5 @@ pub mod metrics;
 
 pub use config::LimiterConfig;
 pub use decision::{Decision, EXCEEDED_MESSAGE, HEADER_NAMES, Source, exceeded_body};
-pub use limiter::RateLimiter;
+pub use limiter::{NamedDecision, RateLimiter};
 pub use metrics::LimiterStats;

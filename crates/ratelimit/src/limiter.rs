@@ -33,6 +33,8 @@ struct Inner {
     config: LimiterConfig,
     script: Script,
     fallback: Fallback,
+    /// The fallback of [`RateLimiter::check_named`]'s buckets.
+    named_fallback: Fallback<String>,
     counters: Counters,
     warn: WarnLimiter,
 }
@@ -67,6 +69,7 @@ impl RateLimiter {
             client,
             inner: Arc::new(Inner {
                 fallback: Fallback::new(config.fallback_replicas),
+                named_fallback: Fallback::new(config.fallback_replicas),
                 config,
                 script: Script::from_lua(gcra::SCRIPT),
                 counters: Counters::default(),
@@ -108,7 +111,7 @@ impl RateLimiter {
         // A disconnected client would queue the command until reconnecting; asking it would
         // only make every request wait out the timeout.
         let from_redis = if self.client.is_connected() {
-            match self.ask_redis(tenant, limit).await {
+            match self.ask_redis(self.key(tenant), limit).await {
                 Ok(outcome) => Some(outcome),
                 Err(error) => {
                     self.report(&error);
@@ -136,6 +139,41 @@ impl RateLimiter {
         decision
     }
 
+    /// Charges one attempt to the bucket `name` (such as `login:address:192.0.2.1`) under
+    /// `limit`, with the same algorithm, script and fallback as [`check`](Self::check): for
+    /// limits that are not a tenant's API rate (sign-in attempts per account and per address).
+    /// Never fails. Named buckets share no key with tenants' (those are UUIDs).
+    pub async fn check_named(&self, name: &str, limit: PlanLimit) -> NamedDecision {
+        let from_redis = if self.client.is_connected() {
+            match self.ask_redis(self.named_key(name), limit).await {
+                Ok(outcome) => Some(outcome),
+                Err(error) => {
+                    self.report(&error);
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (outcome, source) = match from_redis {
+            Some(outcome) => (outcome, Source::Redis),
+            None => (
+                self.inner.named_fallback.check(name.to_owned(), limit),
+                Source::Fallback,
+            ),
+        };
+        NamedDecision {
+            allowed: outcome.allowed,
+            retry_after: outcome.retry_after,
+            source,
+        }
+    }
+
+    /// The Redis key of the named bucket: `{prefix}ratelimit:{name}`.
+    pub fn named_key(&self, name: &str) -> String {
+        format!("{}ratelimit:{name}", self.inner.config.key_prefix)
+    }
+
     /// The Redis key holding `tenant`'s bucket: `{prefix}ratelimit:{tenant}`.
     pub fn key(&self, tenant: TenantId) -> String {
         format!("{}ratelimit:{tenant}", self.inner.config.key_prefix)
@@ -150,17 +188,13 @@ impl RateLimiter {
         self.inner.counters.snapshot()
     }
 
-    async fn ask_redis(
-        &self,
-        tenant: TenantId,
-        limit: PlanLimit,
-    ) -> Result<Outcome, RedisCheckError> {
+    async fn ask_redis(&self, key: String, limit: PlanLimit) -> Result<Outcome, RedisCheckError> {
         let timeout = self.inner.config.redis_timeout;
         // EVALSHA, loading the script first where the server does not know it yet (the first
         // call, or after a restart).
         let call = self.inner.script.evalsha_with_reload::<Vec<i64>, _, _>(
             &self.client,
-            self.key(tenant),
+            key,
             GcraParams::new(limit).args(),
         );
         let reply = tokio::time::timeout(timeout, call)
@@ -185,6 +219,15 @@ impl RateLimiter {
             );
         }
     }
+}
+
+/// What [`RateLimiter::check_named`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NamedDecision {
+    pub allowed: bool,
+    /// How long until a refused attempt would pass (zero when allowed).
+    pub retry_after: Duration,
+    pub source: Source,
 }
 
 impl std::fmt::Debug for RateLimiter {

@@ -1,4 +1,5 @@
-//! Bearer-key authentication: `Authorization: Bearer <api key>` resolves the caller.
+//! Authentication: `Authorization: Bearer <api key>` (programs) or a browser session's cookie
+//! (people; see [`crate::session`]) resolves the caller.
 //!
 //! The [`authenticate`] middleware resolves the key once per request (through the cached
 //! principal) and stores the [`Principal`] in the request; handlers state the role they need by
@@ -79,12 +80,23 @@ impl Caller {
 
 /// Reads the principal the [`authenticate`] middleware stored; 401 when there is none.
 fn principal_of(req: &HttpRequest) -> Result<Principal, ApiError> {
-    req.extensions().get::<Principal>().cloned().ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::Unauthenticated,
-            "missing `Authorization: Bearer <api key>` header",
-        )
-    })
+    let extensions = req.extensions();
+    if let Some(principal) = extensions.get::<Principal>() {
+        return Ok(principal.clone());
+    }
+    Err(
+        if extensions.get::<crate::session::StaleSession>().is_some() {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "your session has expired or was revoked; sign in again",
+            )
+        } else {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "missing `Authorization: Bearer <api key>` header (or a signed-in session)",
+            )
+        },
+    )
 }
 
 impl FromRequest for Caller {
@@ -207,6 +219,27 @@ pub async fn authenticate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
     let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        // No API key: a browser's session cookie, if it sent one. Only the API looks: the web
+        // app's files and the probes need no caller, and a page load should not cost a
+        // database read per file.
+        if !req.path().starts_with("/api/") {
+            return next
+                .call(req)
+                .await
+                .map(ServiceResponse::map_into_left_body);
+        }
+        let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+            return Ok(refuse(req, ApiError::internal("application state missing")));
+        };
+        match crate::session::authenticate(&state, &req).await {
+            Ok(Some(session)) => {
+                req.extensions_mut().insert(session.principal.clone());
+                req.extensions_mut()
+                    .insert(crate::session::CurrentSession(session));
+            }
+            Ok(None) => {}
+            Err(e) => return Ok(refuse(req, e)),
+        }
         return next
             .call(req)
             .await

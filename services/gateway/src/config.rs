@@ -1,7 +1,9 @@
 //! Gateway settings from the environment (see the crate README for the list).
 
 use common::QueueName;
-use common::config::{ConfigError, CoreConfig, Env, RateLimitConfig, job_attempts, listen_addr};
+use common::config::{
+    ConfigError, CoreConfig, Env, PlanLimit, RateLimitConfig, job_attempts, listen_addr,
+};
 
 #[derive(Clone)]
 pub struct GatewayConfig {
@@ -55,6 +57,10 @@ pub struct GatewayConfig {
     pub public_url: Option<url::Url>,
     /// `WORKER_INBOUND_ATTEMPTS`: attempts stored on each new drain of inbound events.
     pub inbound_attempts: i32,
+    /// Sign-in for people: sessions, invitations, attempt limits.
+    pub sign_in: SignInSettings,
+    /// `WEB_DIR` (`web/dist`): the web app's build, served at `/` when the directory exists.
+    pub web_dir: std::path::PathBuf,
 }
 
 impl GatewayConfig {
@@ -96,6 +102,8 @@ impl GatewayConfig {
             webhook_allow_private: env.parse("WEBHOOK_ALLOW_PRIVATE", false)?,
             public_url: public_url(env)?,
             inbound_attempts: job_attempts(env, QueueName::Inbound)?,
+            sign_in: SignInSettings::from_env(env)?,
+            web_dir: env.string("WEB_DIR", "web/dist").into(),
         })
     }
 }
@@ -119,6 +127,53 @@ fn public_url(env: &Env) -> Result<Option<url::Url>, ConfigError> {
         return Err(invalid("must not have a query or fragment"));
     }
     Ok(Some(url))
+}
+
+/// Sign-in for people (browsers): see the gateway README's "Sign-in for people".
+#[derive(Debug, Clone)]
+pub struct SignInSettings {
+    /// `SESSION_LIFETIME_HOURS` (168): how long a session lasts from sign-in.
+    pub session_lifetime: chrono::Duration,
+    /// `SESSION_COOKIE_SECURE` (true): cookies only over HTTPS. Browsers treat
+    /// `http://localhost` and `http://127.0.0.1` as secure, so development works either way.
+    pub secure_cookies: bool,
+    /// `INVITATION_LIFETIME_HOURS` (72): how long an invitation link works.
+    pub invitation_lifetime: chrono::Duration,
+    /// `LOGIN_ACCOUNT_PER_MINUTE` (1) and `LOGIN_ACCOUNT_BURST` (5): sign-in attempts per
+    /// account (tenant and email), whatever the address.
+    pub per_account: PlanLimit,
+    /// `LOGIN_ADDRESS_PER_MINUTE` (20) and `LOGIN_ADDRESS_BURST` (20): sign-in attempts per
+    /// client address, whatever the account.
+    pub per_address: PlanLimit,
+    /// `TRUST_FORWARDED_FOR` (false): read the client's address from `Forwarded` /
+    /// `X-Forwarded-For` (only behind a proxy that sets them); otherwise the peer's address.
+    pub trust_forwarded_for: bool,
+}
+
+impl SignInSettings {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let hours = |var: &str, default: i64| -> Result<chrono::Duration, ConfigError> {
+            Ok(chrono::Duration::hours(env.parse_in(
+                var,
+                default,
+                1..=24 * 366,
+            )?))
+        };
+        Ok(Self {
+            session_lifetime: hours("SESSION_LIFETIME_HOURS", 168)?,
+            secure_cookies: env.parse("SESSION_COOKIE_SECURE", true)?,
+            invitation_lifetime: hours("INVITATION_LIFETIME_HOURS", 72)?,
+            per_account: PlanLimit {
+                per_minute: env.parse_in("LOGIN_ACCOUNT_PER_MINUTE", 1, 1..=10_000)?,
+                burst: env.parse_in("LOGIN_ACCOUNT_BURST", 5, 1..=10_000)?,
+            },
+            per_address: PlanLimit {
+                per_minute: env.parse_in("LOGIN_ADDRESS_PER_MINUTE", 20, 1..=100_000)?,
+                burst: env.parse_in("LOGIN_ADDRESS_BURST", 20, 1..=100_000)?,
+            },
+            trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
+        })
+    }
 }
 
 /// Contact upload settings.

@@ -15,7 +15,9 @@ pub mod quotas;
 pub mod rate_limit;
 mod request_span;
 pub mod routes;
+pub mod session;
 pub mod state;
+pub mod web_app;
 
 use std::net::TcpListener;
 
@@ -38,6 +40,7 @@ pub struct Application {
     background: CancellationToken,
     relay: Option<tokio::task::JoinHandle<()>>,
     gauges: tokio::task::JoinHandle<()>,
+    sessions_sweep: tokio::task::JoinHandle<()>,
     live: std::sync::Arc<live::LiveHub>,
 }
 
@@ -94,6 +97,7 @@ impl Application {
             config.queue_metrics_interval,
             background.clone(),
         ));
+        let sessions_sweep = tokio::spawn(session::sweep(db.clone(), background.clone()));
         let readiness = {
             let db = db.clone();
             let redis = cache.client().clone();
@@ -125,6 +129,16 @@ impl Application {
         let cursor_key = web::Data::new(routes::paging::CursorKey::derive(&config.secrets_key));
         let document = openapi::document();
         let compression = compression::Compression::new(config.compression);
+        let web_app = match web_app::WebApp::load(&config.web_dir)? {
+            Some(app) => {
+                tracing::info!(dir = %config.web_dir.display(), files = app.len(), "serving the web app at /");
+                Some(std::sync::Arc::new(app))
+            }
+            None => {
+                tracing::info!(dir = %config.web_dir.display(), "no web app build there: serving the API alone");
+                None
+            }
+        };
         let public_url = match &config.public_url {
             Some(url) => url.as_str().trim_end_matches('/').to_owned(),
             None => {
@@ -191,12 +205,18 @@ impl Application {
                     .external_url_unchecked(openapi::DOCUMENT_PATH, document.clone()),
                 )
                 .service(routes::api())
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::new(
-                        ErrorCode::NotFound,
-                        "no such endpoint",
-                    ))
-                }))
+                // What no route took: a file of the web app, an app route (its index), else
+                // the API's 404.
+                .app_data(web::Data::new(web_app.clone()))
+                .default_service(web::to(
+                    |req: actix_web::HttpRequest,
+                     app: web::Data<Option<std::sync::Arc<web_app::WebApp>>>| async move {
+                        match app.as_ref().as_ref().and_then(|app| app.respond(&req)) {
+                            Some(response) => Ok(response),
+                            None => Err(ApiError::new(ErrorCode::NotFound, "no such endpoint")),
+                        }
+                    },
+                ))
         })
         .listen(listener)?
         .disable_signals()
@@ -208,6 +228,7 @@ impl Application {
             background,
             relay,
             gauges,
+            sessions_sweep,
             live,
         })
     }
@@ -230,6 +251,7 @@ impl Application {
             let _ = relay.await;
         }
         let _ = self.gauges.await;
+        let _ = self.sessions_sweep.await;
         server.await??;
         Ok(())
     }

@@ -22,8 +22,20 @@ enum Command {
         #[arg(long, env = "SUPERADMIN_EMAIL")]
         email: String,
     },
+    /// Set the sign-in password of a user (the superadmin without `--tenant`), read from the
+    /// first line of standard input, so it stays out of the shell's history and `ps`.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+        /// The user's tenant, by slug; left out for the superadmin.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Exit 0 when this machine's gateway answers /healthz (for container health checks).
     Healthcheck,
+    /// Print the API's OpenAPI document (what `/api/openapi.json` serves) and exit; the web
+    /// app generates its API types from it. Needs no configuration.
+    Openapi,
 }
 
 #[tokio::main]
@@ -34,6 +46,13 @@ async fn main() {
 
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&gateway::openapi::document())?
+        );
+        return Ok(());
+    }
     telemetry::init_tracing("gateway");
     let config = match GatewayConfig::from_env(&Env::system()) {
         Ok(config) => config,
@@ -58,6 +77,29 @@ async fn run() -> anyhow::Result<()> {
             println!("{key}");
             Ok(())
         }
+        Command::SetPassword { email, tenant } => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line)?;
+            let password =
+                secrecy::SecretString::from(line.trim_end_matches(['\r', '\n']).to_owned());
+            let email = email.trim();
+            common::password::check_new(&password, email)?;
+            let db = db::connect(&config.core.database_url, 1).await?;
+            let user = db::sessions::find_for_sign_in(&db, tenant.as_deref(), email)
+                .await?
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no user {email} in {}",
+                        tenant.as_deref().unwrap_or("the platform (superadmin)")
+                    )
+                })?;
+            let hash =
+                tokio::task::spawn_blocking(move || common::password::hash(&password)).await?;
+            db::sessions::set_password(&db, user.user_id, &hash).await?;
+            eprintln!("password set for {email} ({})", user.user_id);
+            Ok(())
+        }
+        Command::Openapi => unreachable!("answered before configuration is read"),
         Command::Healthcheck => {
             let port = config
                 .listen

@@ -28,10 +28,13 @@ pub const REFERENCE_PATH: &str = "/api/docs/";
         description = "Multi-tenant WhatsApp campaigns through WUZAPI servers. Every answer is \
             `{\"success\":true,\"data\":...}`, every list is cursor-paginated \
             (`limit`, `cursor`, `fields`) and every error is `{\"success\":false,\"code\":...,\"error\":...}`. \
-            Authenticate with `Authorization: Bearer <API key>`.",
+            Authenticate with `Authorization: Bearer <API key>` (programs), or sign in at `POST /api/auth/login` \
+            for a browser session (cookies, plus `X-CSRF-Token` on requests that change something).",
     ),
-    components(schemas(common::ErrorBody, RateLimitExceeded)),
+    // TextEncoding: named only by a query parameter, which does not register its schema.
+    components(schemas(common::ErrorBody, RateLimitExceeded, db::imports::TextEncoding)),
     tags(
+        (name = "auth", description = "Sign-in for people: sessions, passwords, invitations"),
         (name = "tenants", description = "Tenants, users and API keys"),
         (name = "branding", description = "A tenant's look"),
         (name = "stripe", description = "A tenant's Stripe account and its webhooks"),
@@ -194,4 +197,41 @@ fn object<'a>(map: &'a mut Map<String, Value>, key: &str) -> &'a mut Map<String,
         *slot = Value::Object(Map::new());
     }
     slot.as_object_mut().expect("just made an object")
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every `$ref` of the document names something it defines: a reference to a schema no
+    /// operation registers (a type used only by a query parameter) breaks the web app's type
+    /// generator and any client generator.
+    #[test]
+    fn every_reference_resolves() {
+        let doc = super::document();
+        let text = doc.to_string();
+        let mut missing = Vec::new();
+        for piece in text.split("\"#/components/").skip(1) {
+            let target = &piece[..piece.find('"').expect("a closed string")];
+            let (section, name) = target.split_once('/').expect("section/name");
+            if doc["components"][section].get(name).is_none() {
+                missing.push(target.to_owned());
+            }
+        }
+        missing.sort_unstable();
+        missing.dedup();
+        assert!(missing.is_empty(), "unresolved references: {missing:?}");
+    }
+
+    /// The web app generates its API types from its copy of the document (`web/openapi.json`),
+    /// so the copy must be this document.
+    #[test]
+    fn the_web_apps_copy_of_the_document_is_current() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/openapi.json");
+        let text = std::fs::read_to_string(path).expect("web/openapi.json");
+        let copy: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        assert!(
+            copy == super::document(),
+            "web/openapi.json is not the gateway's document: run \
+             `cargo run -q -p gateway -- openapi > web/openapi.json`, then `npm run gen:api` in web/"
+        );
+    }
 }

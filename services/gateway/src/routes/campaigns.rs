@@ -17,7 +17,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut super::Routes) {
-    cfg.service(create).service(get).service(recipients);
+    cfg.service(create)
+        .service(list)
+        .service(get)
+        .service(recipients);
 }
 
 /// The body limit of campaign creation (`HTTP_CAMPAIGN_JSON_LIMIT_BYTES`), which carries up to
@@ -260,6 +263,62 @@ pub async fn get(
 ) -> ApiResult {
     let campaign = db::campaigns::find(user.scope(&state.db), path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CampaignsFilter {
+    /// Only campaigns in this state.
+    status: Option<CampaignStatus>,
+    /// Only campaigns sent through this inbox.
+    inbox_id: Option<InboxId>,
+}
+
+pub const CAMPAIGNS: ListSpec = ListSpec {
+    name: "campaigns",
+    fields: &[
+        "id",
+        "inboxId",
+        "name",
+        "template",
+        "status",
+        "statusReason",
+        "total",
+        "delayMinMs",
+        "delayMaxMs",
+        "scheduledAt",
+        "audience",
+        "createdAt",
+        "startedAt",
+        "finishedAt",
+    ],
+    default_fields: &["id", "name", "status", "total", "createdAt"],
+};
+
+/// The tenant's campaigns, newest first; `status` and `inboxId` narrow the list.
+#[utoipa::path(
+    tag = "campaigns",
+    params(CampaignsFilter, ListParams),
+    responses((status = 200, description = "A page of campaigns", body = Page<CampaignView>)),
+)]
+#[get("/campaigns")]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: TenantUser,
+    query: ListQuery<CampaignsFilter>,
+) -> ApiResult {
+    let page = query.page(&CAMPAIGNS)?;
+    let (rows, more) = db::campaigns::page(
+        user.scope(&state.db),
+        query.filter.status,
+        query.filter.inbox_id,
+        page.after(),
+        page.limit(),
+    )
+    .await?;
+    let views: Vec<CampaignView> = rows.into_iter().map(CampaignView::from).collect();
+    page.respond(views, more, |c| c.id.into_uuid())
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

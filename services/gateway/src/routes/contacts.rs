@@ -130,17 +130,48 @@ pub const CONTACTS: ListSpec = ListSpec {
     default_fields: &["id", "phone", "name"],
 };
 
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ContactsFilter {
+    /// Search: only contacts whose name holds this text (ignoring case) or whose phone holds
+    /// its digits; at most 100 characters.
+    q: Option<String>,
+}
+
 /// The tenant's contacts, oldest first; `nextCursor` fetches the next page.
 #[utoipa::path(
     tag = "contacts",
-    params(ListParams),
+    params(ContactsFilter, ListParams),
     responses((status = 200, description = "A page of contacts", body = Page<ContactView>)),
 )]
 #[get("/contacts")]
-pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: TenantUser,
+    query: ListQuery<ContactsFilter>,
+) -> ApiResult {
+    let search = match query.filter.q.as_deref() {
+        Some(q) if q.chars().count() > 100 => {
+            return Err(super::invalid_parameter(
+                "q",
+                "`q` must be at most 100 characters",
+            ));
+        }
+        Some(q) if q.contains('\0') => {
+            return Err(super::invalid_parameter("q", "`q` must not hold NUL"));
+        }
+        Some(q) => db::contacts::ContactSearch::new(q),
+        None => None,
+    };
     let page = query.page(&CONTACTS)?;
-    let (rows, more) =
-        db::contacts::page(user.scope(&state.db), page.after(), page.limit()).await?;
+    let (rows, more) = db::contacts::page(
+        user.scope(&state.db),
+        search.as_ref(),
+        page.after(),
+        page.limit(),
+    )
+    .await?;
     let views: Vec<ContactView> = rows.into_iter().map(ContactView::from).collect();
     page.respond(views, more, |c| c.id.into_uuid())
 }

@@ -11,6 +11,7 @@ pub mod consent;
 pub mod contacts;
 pub mod imports;
 pub mod inboxes;
+pub mod invitations;
 pub mod jobs;
 pub mod notifications;
 pub mod pacing;
@@ -18,6 +19,7 @@ pub mod paging;
 pub mod plans;
 pub mod push;
 pub mod reports;
+pub mod sessions;
 pub mod stripe;
 pub mod tenants;
 pub mod webhooks;
@@ -99,6 +101,8 @@ pub fn api() -> utoipa_actix_web::scope::Scope<
     >,
 > {
     utoipa_actix_web::scope("/api")
+        .configure(sessions::routes)
+        .configure(invitations::routes)
         .configure(tenants::routes)
         .configure(admin_cache::routes)
         .configure(branding::routes)

@@ -5,6 +5,7 @@ use common::{AccountId, ApiKeyId, ErrorCode, Plan, Role, TenantId, UserId};
 use db::auth::KeyAccess;
 use serde::{Deserialize, Serialize};
 
+use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, Deleted, Envelope, created, ok, required_text};
 use crate::auth::{Caller, Superadmin, TenantUser, principal_keys};
 use crate::cached;
@@ -13,7 +14,9 @@ use crate::state::AppState;
 
 pub fn routes(cfg: &mut super::Routes) {
     cfg.service(create_tenant)
+        .service(list_tenants)
         .service(update_tenant)
+        .service(list_users)
         .service(me)
         .service(delete_user)
         .service(revoke_api_key)
@@ -103,6 +106,31 @@ pub async fn create_tenant(
     Ok(created(TenantView::new(tenant, Some(account.id))))
 }
 
+pub const TENANTS: ListSpec = ListSpec {
+    name: "tenants",
+    fields: &["id", "name", "slug", "plan"],
+    default_fields: &["id", "name", "slug", "plan"],
+};
+
+/// Every tenant of the platform, oldest first (superadmin only).
+#[utoipa::path(
+    tag = "admin",
+    params(ListParams),
+    responses((status = 200, description = "A page of tenants", body = Page<TenantView>)),
+)]
+#[get("/admin/tenants")]
+pub async fn list_tenants(
+    state: web::Data<AppState>,
+    operator: Superadmin,
+    query: ListQuery,
+) -> ApiResult {
+    let page = query.page(&TENANTS)?;
+    let (rows, more) =
+        db::tenants::tenants_page(operator.platform(&state.db), page.after(), page.limit()).await?;
+    let views: Vec<TenantView> = rows.into_iter().map(|t| TenantView::new(t, None)).collect();
+    page.respond(views, more, |t| t.id.into_uuid())
+}
+
 /// The caller's own tenant (any tenant user).
 #[utoipa::path(
     tag = "tenants",
@@ -138,6 +166,47 @@ struct UserView {
     email: String,
     name: String,
     role: Role,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UsersFilter {
+    /// The superadmin's narrowing to one tenant's users (tenant admins always see their own).
+    tenant_id: Option<TenantId>,
+}
+
+pub const USERS: ListSpec = ListSpec {
+    name: "users",
+    fields: &["id", "tenantId", "accountId", "email", "name", "role"],
+    default_fields: &["id", "email", "name", "role"],
+};
+
+/// The users a caller administers, oldest first: a tenant admin's tenant, or for the superadmin
+/// the whole platform (`tenantId` narrows it to one tenant). Plain users get 403.
+#[utoipa::path(
+    tag = "tenants",
+    params(UsersFilter, ListParams),
+    responses((status = 200, description = "A page of users", body = Page<UserView>)),
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: ListQuery<UsersFilter>,
+) -> ApiResult {
+    let reach: db::Reach<'_, _> = match caller.role() {
+        Role::Superadmin => db::PlatformScope::new(&state.db).into(),
+        Role::TenantAdmin => caller.scope(&state.db)?.into(),
+        Role::User => {
+            return Err(ApiError::forbidden("only admins list users"));
+        }
+    };
+    let page = query.page(&USERS)?;
+    let (rows, more) =
+        db::tenants::users_page(reach, query.filter.tenant_id, page.after(), page.limit()).await?;
+    let views: Vec<UserView> = rows.into_iter().map(UserView::from).collect();
+    page.respond(views, more, |u| u.id.into_uuid())
 }
 
 /// Creates a user in the default account of a tenant.
@@ -205,14 +274,20 @@ pub async fn create_user(
         },
     )
     .await?;
-    Ok(created(UserView {
-        id: user.id,
-        tenant_id: user.tenant_id,
-        account_id: user.account_id,
-        email: user.email,
-        name: user.name,
-        role: user.role,
-    }))
+    Ok(created(UserView::from(user)))
+}
+
+impl From<db::tenants::User> for UserView {
+    fn from(user: db::tenants::User) -> Self {
+        Self {
+            id: user.id,
+            tenant_id: user.tenant_id,
+            account_id: user.account_id,
+            email: user.email,
+            name: user.name,
+            role: user.role,
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
