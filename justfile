@@ -17,11 +17,13 @@ services:
 migrate: services
     cargo run -q -p migration --bin migrate -- up
 
-# Run the whole system locally: services, migrations, fake WUZAPI, gateway, and the five workers (campaign, import, report, notification, webhook). Ctrl-C stops all.
+# Run the whole system locally: services, migrations, the web app's build, fake WUZAPI, gateway (API and web app at /), and the six workers. Ctrl-C stops all.
 # When one process exits on its own, says which (name, pid, exit status) and stops the others.
 up: services
     #!/usr/bin/env bash
     set -euo pipefail
+    # The web app the gateway serves at /, rebuilt when its sources changed.
+    bash scripts/web.sh build
     cargo build {{bins}}
     ./target/debug/migrate up
     # A local system: without SECRETS_KEY, inbox tokens use the published development key.
@@ -105,6 +107,9 @@ test: services
     set -euo pipefail
     # The API fuzzer the system tests run (Python, pinned).
     python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet -r tests/system/fuzz/requirements.txt
+    # The web app: API types in step with the document, type check, component tests, build,
+    # bundle budget.
+    bash scripts/web.sh check
     # Doc tests first: the suite's own summary should be the last thing printed.
     cargo test --workspace --doc -q
     if cargo nextest --version >/dev/null 2>&1; then
@@ -125,6 +130,10 @@ lint:
 fuzz examples="200": services
     python3 -c "import schemathesis" 2>/dev/null || python3 -m pip install --quiet -r tests/system/fuzz/requirements.txt
     FUZZ_EXAMPLES={{examples}} FUZZ_SEED=$RANDOM cargo nextest run -p system-tests -E 'test(/the_fuzzer/)' --no-capture
+
+# Build the web app (web/dist) when its sources changed; the gateway serves it at /.
+web:
+    bash scripts/web.sh build
 
 # Format the code.
 fmt:

@@ -1,0 +1,73 @@
+/**
+ * The English dictionary. It is the reference: its shape is the `Dictionary` type that every
+ * other language must match key for key (see `pt-BR.ts`). Placeholders are `{name}`, filled by
+ * `format` in `./index.tsx`.
+ */
+export const en = {
+  app: {
+    name: 'WUZAPI Manager',
+    loading: 'Loading…',
+    skipToContent: 'Skip to content',
+    language: 'Language',
+  },
+  login: {
+    title: 'Sign in',
+    subtitle: 'Sign in to {appName}',
+    platformSubtitle: 'Platform administration',
+    email: 'Email',
+    password: 'Password',
+    submit: 'Sign in',
+    submitting: 'Signing in…',
+    emailRequired: 'Enter your email.',
+    emailInvalid: 'Enter a valid email address, such as name@example.com.',
+    passwordRequired: 'Enter your password.',
+    tooManyAttempts: 'Too many sign-in attempts. Try again {when}.',
+    tooManyAttemptsLater: 'Too many sign-in attempts. Try again later.',
+    unreachable: 'The server could not be reached. Check your connection and try again.',
+    unexpected: 'Something went wrong on our side. Try again in a moment.',
+    needHelp: 'Need help?',
+    supportEmail: 'Email support',
+    supportSite: 'Help centre',
+  },
+  nav: {
+    main: 'Main',
+    session: 'Session',
+    notifications: 'Notifications',
+    tenants: 'Tenants',
+    plans: 'Plans',
+    jobs: 'Jobs and queues',
+    users: 'Users',
+    branding: 'Branding',
+    billing: 'Billing',
+    webhooks: 'Webhooks',
+    campaigns: 'Campaigns',
+    contacts: 'Contacts',
+    inboxes: 'WhatsApp numbers',
+    reports: 'Reports',
+  },
+  roles: {
+    superadmin: 'Platform administrator',
+    tenant_admin: 'Tenant administrator',
+    user: 'User',
+  },
+  session: {
+    title: 'Your session',
+    intro: 'You are signed in as:',
+    name: 'Name',
+    email: 'Email',
+    role: 'Role',
+    tenant: 'Tenant',
+    account: 'Account',
+    expiresAt: 'Session ends',
+    none: 'None',
+    signOut: 'Sign out',
+    signingOut: 'Signing out…',
+    signOutFailed: 'Signing out failed. Try again.',
+  },
+  errors: {
+    forbidden: 'Your role does not give access to this page.',
+    notFound: 'There is no page at this address.',
+    backHome: 'Back to the start',
+    loadFailed: 'This page could not be loaded. Reload to try again.',
+  },
+};
