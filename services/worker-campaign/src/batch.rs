@@ -211,14 +211,8 @@ impl CampaignJob {
             Ended::AllSent => {
                 self.release_slot(&ctx, &inbox).await;
                 let progress = campaigns::progress(ctx.scope(), campaign_id).await?;
-                self.announce_move(
-                    &ctx,
-                    &campaign,
-                    &[CampaignStatus::Running],
-                    CampaignStatus::Completed,
-                    None,
-                )
-                .await?;
+                self.announce_move(&ctx, &campaign, IN_FLIGHT, CampaignStatus::Completed, None)
+                    .await?;
                 tracing::info!(?progress, "campaign completed");
                 Ok(Done::Completed(serde_json::to_value(progress).ok()))
             }
@@ -234,7 +228,7 @@ impl CampaignJob {
                 self.announce_move(
                     &ctx,
                     &campaign,
-                    &[CampaignStatus::Running],
+                    IN_FLIGHT,
                     CampaignStatus::Paused,
                     Some(reason),
                 )
@@ -367,6 +361,11 @@ impl CampaignJob {
         }
     }
 }
+
+/// Where a batch that is sending finds its campaign: running, or queued again when its owner
+/// paused and resumed it between two of the batch's sends (the batch then goes on by itself, see
+/// `campaigns::resume`). Its end moves the campaign from either.
+const IN_FLIGHT: &[CampaignStatus] = &[CampaignStatus::Running, CampaignStatus::Queued];
 
 /// The state of one batch's sending loop.
 struct Sender<'a> {

@@ -41,6 +41,32 @@ async fn post(system: &TestSystem, key: &str, path: &str) -> (StatusCode, Value)
     system.call(Method::POST, path, Some(key), None).await
 }
 
+/// Paused and resumed between two sends of a batch, the batch never sees the pause and goes on
+/// with the campaign queued again: its end still completes the campaign (it stayed `queued`
+/// with every message sent, found by the web app's end-to-end test).
+#[tokio::test]
+async fn a_campaign_paused_and_resumed_between_two_sends_still_completes() {
+    let system = TestSystem::spawn().await;
+    let owner = system.tenant_with_admin("blink").await;
+    let campaign =
+        paced_campaign(&system, &owner, "blink-token", 4, 5511971000000, (400, 500)).await;
+    // The batch is under way and waits out a pause of at least 400 ms before its next send.
+    while system.wuzapi.sent_count() == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for action in ["pause", "resume"] {
+        let path = format!("/api/campaigns/{campaign}/{action}");
+        let (status, body) = post(&system, &owner.key, &path).await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    }
+    let job = system.wait_for_campaign_job(&owner.key, &campaign).await;
+    assert_eq!(job["state"], "completed", "{job}");
+    assert_eq!(job["campaignStatus"], "completed", "{job}");
+    assert_eq!(job["progress"]["sent"], 4, "{job}");
+    assert_eq!(system.wuzapi.sent_count(), 4);
+    system.stop().await;
+}
+
 #[tokio::test]
 async fn owners_pause_resume_and_cancel_their_campaigns_and_nobody_else_can() {
     let system = TestSystem::spawn().await;
