@@ -52,3 +52,11 @@ export function applyBranding(branding: Branding | null, fallbackTitle: string):
   else root.removeProperty('--brand-secondary');
   document.title = branding?.appName || fallbackTitle;
 }
+
+/**
+ * Whether a tenant could own this host name as its custom domain: a DNS name with a dot, not an
+ * IP address or `localhost` (the gateway refuses those as hosts).
+ */
+export function mayBeCustomHost(hostname: string): boolean {
+  return hostname.includes('.') && !/^[\d.]+$/.test(hostname) && !hostname.includes(':');
+}

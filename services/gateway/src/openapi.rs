@@ -221,6 +221,23 @@ mod tests {
         assert!(missing.is_empty(), "unresolved references: {missing:?}");
     }
 
+    /// Generated clients name a function after each operation id: two operations with one id
+    /// get one type, and one of them the other's.
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = super::document();
+        let mut seen = std::collections::BTreeMap::new();
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                if let Some(id) = operation["operationId"].as_str()
+                    && let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}"))
+                {
+                    panic!("`{id}` names both {first} and {method} {path}");
+                }
+            }
+        }
+    }
+
     /// The web app generates its API types from its copy of the document (`web/openapi.json`),
     /// so the copy must be this document.
     #[test]

@@ -1,5 +1,5 @@
 import { api, unwrap, type Schemas } from './client';
-import { rawPage, unwrapPage, type CursorPage } from './page';
+import { everyField, unwrapPage, type CursorPage } from './page';
 
 export type Campaign = Schemas['CampaignView'];
 export type CampaignStatus = Schemas['CampaignStatus'];
@@ -14,15 +14,40 @@ export const RECIPIENT_STATUSES: readonly RecipientStatus[] = ['pending', 'sendi
 
 export const isCampaignFinished = (status: CampaignStatus) => status === 'completed' || status === 'failed' || status === 'cancelled';
 
-/**
- * The tenant's campaigns, newest first as the gateway pages them.
- *
- * TODO(openapi): GET /api/campaigns (`limit`, `cursor`, `fields`, `status`; a `Page` of
- * `CampaignView`) is being added to the gateway; switch to `api.GET('/api/campaigns')` once
- * schema.d.ts has it.
- */
+const CAMPAIGN_FIELDS = everyField<Campaign>({
+  id: true,
+  inboxId: true,
+  name: true,
+  template: true,
+  status: true,
+  statusReason: true,
+  total: true,
+  delayMinMs: true,
+  delayMaxMs: true,
+  scheduledAt: true,
+  audience: true,
+  createdAt: true,
+  startedAt: true,
+  finishedAt: true,
+});
+const RECIPIENT_FIELDS = everyField<Recipient>({
+  id: true,
+  contactId: true,
+  phone: true,
+  status: true,
+  error: true,
+  messageId: true,
+  sentAt: true,
+  deliveredAt: true,
+  readAt: true,
+  repliedAt: true,
+});
+
+/** The tenant's campaigns, newest first as the gateway pages them. */
 export function listCampaigns({ cursor, status, limit = 50 }: { cursor?: string; status?: CampaignStatus | ''; limit?: number }): Promise<CursorPage<Campaign>> {
-  return rawPage<Campaign>('/api/campaigns', { limit, cursor, status });
+  return unwrapPage<Campaign>(
+    api.GET('/api/campaigns', { params: { query: { limit, fields: CAMPAIGN_FIELDS, ...(cursor ? { cursor } : {}), ...(status ? { status } : {}) } } }),
+  );
 }
 
 export function getCampaign(id: string): Promise<Campaign> {
@@ -49,7 +74,7 @@ export function campaignJobStatus(id: string): Promise<CampaignJobStatus> {
 export function listRecipients(id: string, { cursor, status }: { cursor?: string; status?: RecipientStatus | '' }): Promise<CursorPage<Recipient>> {
   return unwrapPage<Recipient>(
     api.GET('/api/campaigns/{campaign_id}/recipients', {
-      params: { path: { campaign_id: id }, query: { limit: 100, ...(cursor ? { cursor } : {}), ...(status ? { status } : {}) } },
+      params: { path: { campaign_id: id }, query: { limit: 100, fields: RECIPIENT_FIELDS, ...(cursor ? { cursor } : {}), ...(status ? { status } : {}) } },
     }),
   );
 }

@@ -1,11 +1,13 @@
 import { api, unwrap, type Schemas } from './client';
-import { unwrapPage, type CursorPage } from './page';
+import { everyField, unwrapPage, type CursorPage } from './page';
 
 export type Inbox = Schemas['InboxView'];
 export type CreateInbox = Schemas['CreateInbox'];
 
+const INBOX_FIELDS = everyField<Inbox>({ id: true, accountId: true, name: true, wuzapiUrl: true, tokenHint: true, createdAt: true, events: true });
+
 export function listInboxes(cursor?: string, limit = 50): Promise<CursorPage<Inbox>> {
-  return unwrapPage<Inbox>(api.GET('/api/inboxes', { params: { query: { limit, ...(cursor ? { cursor } : {}) } } }));
+  return unwrapPage<Inbox>(api.GET('/api/inboxes', { params: { query: { limit, fields: INBOX_FIELDS, ...(cursor ? { cursor } : {}) } } }));
 }
 
 export function createInbox(body: CreateInbox): Promise<Inbox> {

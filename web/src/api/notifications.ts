@@ -1,13 +1,25 @@
 import { api, unwrap, type Schemas } from './client';
-import { unwrapPage, type CursorPage } from './page';
+import { everyField, unwrapPage, type CursorPage } from './page';
 
 export type AppNotification = Schemas['Notification'];
+
+const NOTIFICATION_FIELDS = everyField<AppNotification>({
+  id: true,
+  userId: true,
+  eventId: true,
+  kind: true,
+  title: true,
+  body: true,
+  data: true,
+  createdAt: true,
+  readAt: true,
+});
 
 export const NOTIFICATION_STREAM = '/api/notifications/stream';
 
 export function listNotifications({ cursor, unread }: { cursor?: string; unread?: boolean }): Promise<CursorPage<AppNotification>> {
   return unwrapPage<AppNotification>(
-    api.GET('/api/notifications', { params: { query: { limit: 50, ...(cursor ? { cursor } : {}), ...(unread ? { unread: true } : {}) } } }),
+    api.GET('/api/notifications', { params: { query: { limit: 50, fields: NOTIFICATION_FIELDS, ...(cursor ? { cursor } : {}), ...(unread ? { unread: true } : {}) } } }),
   );
 }
 

@@ -3,9 +3,9 @@
  * import this file).
  *
  * The gateway's lists answer `{success, data: [...], nextCursor}`; `unwrap` keeps only `data`, so
- * lists go through {@link unwrapPage}. Endpoints that `schema.d.ts` does not describe yet go
- * through {@link rawRequest}, which shares the client's rules (same-origin cookie, CSRF header on
- * unsafe methods, error envelope to {@link ApiError}).
+ * lists go through {@link unwrapPage}. A call the generated client cannot make (a file as the
+ * body) goes through {@link rawRequest}, which shares the client's rules (same-origin cookie,
+ * CSRF header on unsafe methods, error envelope to {@link ApiError}).
  */
 import { ApiError, CSRF_COOKIE, CSRF_HEADER, failedToReach, readCookie, toApiError } from './client';
 
@@ -26,8 +26,18 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /**
+ * `?fields=` naming every field of `Item`, for a list whose items a page shows whole: without it a
+ * list answers a short default projection (`id`, `name`, ...). The fields are given as an object
+ * so that the type checker insists on each of the item's fields and refuses unknown ones: a field
+ * the document adds cannot be left out unnoticed.
+ */
+export function everyField<Item>(fields: { [Key in keyof Required<Item>]: true }): string {
+  return Object.keys(fields).join(',');
+}
+
+/**
  * Awaits an `api.GET` of a list and returns its items and the cursor of the next page. Items are
- * whole, as the pages never ask for a `fields` projection.
+ * whole when the call asks for {@link everyField}.
  */
 export async function unwrapPage<Item>(call: Promise<PageCall<Item>>): Promise<CursorPage<Item>> {
   let result: PageCall<Item>;
@@ -64,8 +74,8 @@ export function apiUrl(path: string, query?: Query): string {
 }
 
 /**
- * A call to an endpoint that `schema.d.ts` does not describe yet. Returns the whole success
- * envelope (`data`, and `nextCursor` for lists); the caller names the type it expects.
+ * A call the generated client cannot make (a file streamed as the body). Returns the whole
+ * success envelope; the caller names the type it expects.
  */
 export async function rawRequest<Body>(
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
@@ -110,10 +120,4 @@ export async function rawRequest<Body>(
 /** {@link rawRequest} for one object: the envelope's `data`. */
 export async function rawData<Data>(...args: Parameters<typeof rawRequest>): Promise<Data> {
   return (await rawRequest<{ data: Data }>(...args)).data;
-}
-
-/** {@link rawRequest} for a list: its items and the next cursor. */
-export async function rawPage<Item>(path: string, query?: Query): Promise<CursorPage<Item>> {
-  const body = await rawRequest<{ data: Item[]; nextCursor?: string | null }>('GET', path, query ? { query } : {});
-  return { items: body.data, nextCursor: body.nextCursor ?? null };
 }

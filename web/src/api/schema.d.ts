@@ -659,7 +659,7 @@ export interface paths {
             cookie?: never;
         };
         /** The tenant's imports, oldest first. */
-        get: operations["contacts.list"];
+        get: operations["contacts.list_imports"];
         put?: never;
         /**
          * Uploads a contacts file and queues its import.
@@ -668,7 +668,7 @@ export interface paths {
          *     202 with the import, whose progress `GET /contacts/imports/{import_id}` shows. For tenant
          *     users who belong to an account.
          */
-        post: operations["contacts.create"];
+        post: operations["contacts.create_import"];
         delete?: never;
         options?: never;
         head?: never;
@@ -6219,7 +6219,7 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
-    "contacts.list": {
+    "contacts.list_imports": {
         parameters: {
             query?: {
                 /** @description Items per page (default 50). */
@@ -6252,7 +6252,7 @@ export interface operations {
             default: components["responses"]["Error"];
         };
     };
-    "contacts.create": {
+    "contacts.create_import": {
         parameters: {
             query?: {
                 /** @description `csv`, `json` (an array of objects) or `ndjson`; by default from `Content-Type`. */

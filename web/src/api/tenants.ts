@@ -1,19 +1,13 @@
 import { api, unwrap, type Schemas } from './client';
-import { rawPage, type CursorPage } from './page';
+import { unwrapPage, type CursorPage } from './page';
 
 export type TenantView = Schemas['TenantView'];
 export type PlatformPlan = Schemas['Plan'];
 export const PLATFORM_PLANS: readonly PlatformPlan[] = ['free', 'pro', 'enterprise'];
 
-/**
- * Every tenant of the platform (superadmin).
- *
- * TODO(openapi): GET /api/admin/tenants (`limit`, `cursor`, `fields`; a `Page` of `TenantView`)
- * is in the gateway's newest openapi.json but not yet in schema.d.ts; switch to
- * `api.GET('/api/admin/tenants')` once it is regenerated.
- */
+/** Every tenant of the platform (superadmin); the list's default fields are all a list item has. */
 export function listTenants(cursor?: string): Promise<CursorPage<TenantView>> {
-  return rawPage<TenantView>('/api/admin/tenants', { limit: 100, cursor });
+  return unwrapPage<TenantView>(api.GET('/api/admin/tenants', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } }));
 }
 
 export function createTenant(body: Schemas['CreateTenant']): Promise<TenantView> {

@@ -1,68 +1,47 @@
 import { api, unwrap, type Schemas } from './client';
-import { rawData, rawPage, type CursorPage } from './page';
+import { everyField, unwrapPage, type CursorPage } from './page';
 
 export type Role = Schemas['Role'];
+export type UserView = Schemas['UserView'];
+export type InvitationView = Schemas['InvitationView'];
+export type NewInvitationView = Schemas['NewInvitationView'];
+export type CreateInvitation = Schemas['CreateInvitation'];
 
-// TODO(openapi): GET /api/users and the /api/invitations endpoints are in the gateway's newest
-// openapi.json but not yet in schema.d.ts. These local types copy the document's `UserView`,
-// `InvitationView` and `NewInvitationView`; switch to `api.GET('/api/users')` etc. and
-// `Schemas[...]` once schema.d.ts is regenerated.
-export interface UserView {
-  id: string;
-  email: string;
-  name: string;
-  role: Role;
-  tenantId?: string | null;
-  accountId?: string | null;
-}
-
-export interface InvitationView {
-  id: string;
-  accountId?: string | null;
-  email: string;
-  name: string;
-  role: Role;
-  /** `pending`, `accepted`, `revoked` or `expired`. */
-  state: string;
-  createdBy?: string | null;
-  createdAt: string;
-  expiresAt: string;
-  acceptedAt?: string | null;
-  acceptedUserId?: string | null;
-  revokedAt?: string | null;
-}
-
-export interface NewInvitationView {
-  invitation: InvitationView;
-  /** The one-time token; shown only in this answer. */
-  token: string;
-  /** The web app's page that accepts it: `/invite/<token>`. */
-  path: string;
-  notice: string;
-}
-
-export interface CreateInvitation {
-  email: string;
-  name: string;
-  role: 'tenant_admin' | 'user';
-}
+const USER_FIELDS = everyField<UserView>({ id: true, tenantId: true, accountId: true, email: true, name: true, role: true });
+const INVITATION_FIELDS = everyField<InvitationView>({
+  id: true,
+  accountId: true,
+  email: true,
+  name: true,
+  role: true,
+  state: true,
+  createdBy: true,
+  createdAt: true,
+  expiresAt: true,
+  acceptedAt: true,
+  acceptedUserId: true,
+  revokedAt: true,
+});
 
 export function listUsers(cursor?: string): Promise<CursorPage<UserView>> {
-  return rawPage<UserView>('/api/users', { limit: 100, cursor });
+  return unwrapPage<UserView>(api.GET('/api/users', { params: { query: { limit: 100, fields: USER_FIELDS, ...(cursor ? { cursor } : {}) } } }));
 }
 
 export function listInvitations(cursor?: string): Promise<CursorPage<InvitationView>> {
-  return rawPage<InvitationView>('/api/invitations', { limit: 100, cursor });
+  return unwrapPage<InvitationView>(
+    api.GET('/api/invitations', { params: { query: { limit: 100, fields: INVITATION_FIELDS, ...(cursor ? { cursor } : {}) } } }),
+  );
 }
 
 export function createInvitation(body: CreateInvitation): Promise<NewInvitationView> {
-  return rawData<NewInvitationView>('POST', '/api/invitations', { body });
+  return unwrap(api.POST('/api/invitations', { body }));
 }
 
 export function revokeInvitation(id: string): Promise<InvitationView> {
-  return rawData<InvitationView>('DELETE', `/api/invitations/${encodeURIComponent(id)}`);
+  return unwrap(api.DELETE('/api/invitations/{id}', { params: { path: { id } } }));
 }
 
 export async function deleteUser(id: string): Promise<void> {
   await unwrap(api.DELETE('/api/users/{user_id}', { params: { path: { user_id: id } } }));
 }
+

@@ -1,5 +1,5 @@
 import { api, unwrap, type Schemas } from './client';
-import { unwrapPage, type CursorPage } from './page';
+import { everyField, unwrapPage, type CursorPage } from './page';
 
 export type Endpoint = Schemas['EndpointView'];
 export type EndpointWithSecret = Schemas['EndpointWithSecret'];
@@ -24,10 +24,37 @@ export const EVENT_KINDS: readonly EventKind[] = [
   'contact.opted_in',
 ];
 
+const ENDPOINT_FIELDS = everyField<Endpoint>({
+  id: true,
+  url: true,
+  description: true,
+  eventTypes: true,
+  enabled: true,
+  disabledReason: true,
+  failingSince: true,
+  previousSecretExpiresAt: true,
+  createdAt: true,
+  updatedAt: true,
+});
+const DELIVERY_FIELDS = everyField<Delivery>({
+  id: true,
+  endpointId: true,
+  eventId: true,
+  eventType: true,
+  status: true,
+  attempts: true,
+  lastStatus: true,
+  lastError: true,
+  nextAttemptAt: true,
+  deliveredAt: true,
+  createdAt: true,
+  updatedAt: true,
+});
+
 const path = (id: string) => ({ params: { path: { endpoint_id: id } } });
 
 export function listEndpoints(cursor?: string): Promise<CursorPage<Endpoint>> {
-  return unwrapPage<Endpoint>(api.GET('/api/webhooks/endpoints', { params: { query: { limit: 100, ...(cursor ? { cursor } : {}) } } }));
+  return unwrapPage<Endpoint>(api.GET('/api/webhooks/endpoints', { params: { query: { limit: 100, fields: ENDPOINT_FIELDS, ...(cursor ? { cursor } : {}) } } }));
 }
 
 export function createEndpoint(body: Schemas['CreateEndpoint']): Promise<EndpointWithSecret> {
@@ -49,7 +76,7 @@ export function rotateSecret(id: string, overlapSeconds: number | null): Promise
 export function listDeliveries(id: string, { cursor, status }: { cursor?: string; status?: DeliveryStatus | '' }): Promise<CursorPage<Delivery>> {
   return unwrapPage<Delivery>(
     api.GET('/api/webhooks/endpoints/{endpoint_id}/deliveries', {
-      params: { path: { endpoint_id: id }, query: { limit: 50, ...(cursor ? { cursor } : {}), ...(status ? { status } : {}) } },
+      params: { path: { endpoint_id: id }, query: { limit: 50, fields: DELIVERY_FIELDS, ...(cursor ? { cursor } : {}), ...(status ? { status } : {}) } },
     }),
   );
 }

@@ -3,6 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { errorBody, envelope, fakeApi, type FakeRoutes } from '../test/fakeApi';
 import { renderAt, Route } from '../test/render';
+import { mayBeCustomHost } from '../branding';
 import LoginPage from './LoginPage';
 
 const acmeBranding = {
@@ -142,12 +143,17 @@ describe('the login page', () => {
     expect(new URL(api.sent('GET /api/public/branding')[0]!.url).searchParams.get('slug')).toBe('acme');
   });
 
-  it('looks the tenant up by host name when there is no ?tenant=, and sends no tenant', async () => {
+  it('looks a tenant up only by a host name that can be a custom domain', () => {
+    expect(mayBeCustomHost('login.acme.example')).toBe(true);
+    for (const host of ['localhost', '127.0.0.1', '[::1]', 'intranet']) expect(mayBeCustomHost(host)).toBe(false);
+  });
+
+  it('on localhost without ?tenant= shows the platform\'s look, asks for no branding and sends no tenant', async () => {
     const api = gateway({ body: envelope(signedIn) });
     renderLogin('/login');
     await fillAndSubmit('root@platform.example', 'secret');
     await waitFor(() => expect(screen.getByTestId('address').textContent).toBe('/'));
-    expect(new URL(api.sent('GET /api/public/branding')[0]!.url).searchParams.get('host')).toBe(window.location.hostname);
+    expect(api.sent('GET /api/public/branding')).toEqual([]);
     expect(await api.sent('POST /api/auth/login')[0]?.json()).toEqual({ email: 'root@platform.example', password: 'secret' });
   });
 

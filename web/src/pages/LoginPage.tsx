@@ -6,7 +6,7 @@ import { Navigate, useLocation, useNavigate, useSearchParams } from 'react-route
 import * as z from 'zod/mini';
 import type { BrandingLookup } from '../api/branding';
 import { isApiError, type ApiError } from '../api/client';
-import { applyBranding, useBranding } from '../branding';
+import { applyBranding, mayBeCustomHost, useBranding } from '../branding';
 import { Button } from '../components/Button';
 import type { LoginRedirectState } from '../components/guards';
 import { LanguageSwitcher } from '../components/LanguageSwitcher';
@@ -56,13 +56,13 @@ function returnAddress(state: unknown): string {
 }
 
 /** The tenant this login page is for: `?tenant=<slug>`, else whoever owns this host name. */
-function useTenantLookup(): { slug: string | null; lookup: BrandingLookup } {
+function useTenantLookup(): { slug: string | null; lookup: BrandingLookup | null } {
   const [params] = useSearchParams();
   const slug = params.get('tenant')?.trim().toLowerCase() || null;
-  return useMemo(
-    () => ({ slug, lookup: slug ? { slug } : { host: window.location.hostname } }),
-    [slug],
-  );
+  return useMemo(() => {
+    const host = window.location.hostname;
+    return { slug, lookup: slug ? { slug } : mayBeCustomHost(host) ? { host } : null };
+  }, [slug]);
 }
 
 export default function LoginPage() {

@@ -79,7 +79,7 @@ describe('notifications', () => {
     expect(await screen.findByRole('heading', { level: 2, name: /Campaign finished/ })).toBeTruthy();
     await user.click(screen.getByRole('checkbox', { name: 'Unread only' }));
     await waitFor(() => expect(screen.queryByRole('heading', { level: 2, name: /Old news/ })).toBeNull());
-    await user.click(screen.getByRole('button', { name: 'Mark “Campaign finished” as read' }));
+    await user.click(screen.getByRole('button', { name: 'Mark as read: “Campaign finished”' }));
     await waitFor(() => expect(screen.queryByRole('heading', { level: 2, name: /Campaign finished/ })).toBeNull());
     expect(await screen.findByRole('link', { name: 'Notifications, 1 unread' })).toBeTruthy();
     await user.click(screen.getByRole('button', { name: 'Mark all as read' }));

@@ -147,6 +147,7 @@ fn column(field: &str, value: Option<String>) -> Result<Option<String>, ApiError
 /// users who belong to an account.
 #[utoipa::path(
     tag = "contacts",
+    operation_id = "create_import",
     params(ImportQuery),
     request_body(description = "The file", content(
         (String = "text/csv"),
@@ -302,6 +303,7 @@ pub const IMPORTS: ListSpec = ListSpec {
 /// The tenant's imports, oldest first.
 #[utoipa::path(
     tag = "contacts",
+    operation_id = "list_imports",
     params(ListParams),
     responses((status = 200, description = "A page of imports", body = Page<ImportView>)),
 )]

@@ -85,7 +85,7 @@ describe('jobs and queues', () => {
     expect(await screen.findByRole('rowheader', { name: 'worker-a:41' })).toBeTruthy();
     expect(await screen.findByText('WUZAPI 500')).toBeTruthy();
 
-    await user.click(screen.getByRole('button', { name: 'Run job job_dead again' }));
+    await user.click(screen.getByRole('button', { name: 'Run again: job job_dead' }));
     expect(await screen.findByText('The job was queued again.')).toBeTruthy();
     await user.click(screen.getByRole('button', { name: 'Run all again' }));
     expect(await screen.findByText('1 jobs were queued again.')).toBeTruthy();

@@ -80,7 +80,7 @@ describe('the contact imports page', () => {
     expect(within(row).getByText('Running')).toBeTruthy();
     await waitFor(() => expect(within(row).getAllByText('500')).toHaveLength(2), { timeout: 4000 });
     expect(await within(row).findByText('Completed', undefined, { timeout: 4000 })).toBeTruthy();
-    const link = within(row).getByRole('link', { name: 'Download the failed rows of imp_2.csv (CSV)' });
+    const link = within(row).getByRole('link', { name: 'Download failed rows of imp_2.csv (CSV)' });
     expect(link.getAttribute('href')).toBe('/api/contacts/imports/imp_2/errors');
     expect(within(row).queryByRole('button', { name: /Cancel/ })).toBeNull();
     const count = api.sent('GET /api/contacts/imports/imp_2').length;
