@@ -110,6 +110,8 @@ test: services
     # The web app: API types in step with the document, type check, component tests, build,
     # bundle budget.
     bash scripts/web.sh check
+    # The end-to-end tests' browser (Debian's chromium, installed when missing).
+    bash scripts/web.sh browser
     # Doc tests first: the suite's own summary should be the last thing printed.
     cargo test --workspace --doc -q
     if cargo nextest --version >/dev/null 2>&1; then

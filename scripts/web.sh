@@ -3,6 +3,8 @@
 # `just test`.
 #   scripts/web.sh build   build web/dist when a source is newer than the last build
 #   scripts/web.sh check   the API types, type check, component tests, build and bundle budget
+#   scripts/web.sh browser what the end-to-end tests need: the build, and Debian's chromium
+#                          (installed with apt when missing; CHROMIUM names another browser)
 set -euo pipefail
 cd "$(dirname "$0")/../web"
 
@@ -28,22 +30,49 @@ out_of_date() {
     -newer dist/index.html -print -quit)" ]
 }
 
+# Builds web/dist when it is out of date.
+build() {
+  if out_of_date; then
+    dependencies
+    say "building web/dist"
+    npm run --silent build
+  else
+    say "web/dist is up to date"
+  fi
+}
+
+# The browser playwright-core drives (it downloads none of its own).
+chromium() {
+  local browser="${CHROMIUM:-/usr/bin/chromium}"
+  if [ -x "$browser" ]; then
+    return
+  fi
+  if [ -n "${CHROMIUM:-}" ]; then
+    say "CHROMIUM=$CHROMIUM is not an executable"
+    exit 1
+  fi
+  say "installing Debian's chromium (apt-get)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y -qq chromium >/dev/null ||
+    { $sudo apt-get update -qq && $sudo apt-get install -y -qq chromium >/dev/null; }
+}
+
 case "${1:-}" in
   build)
-    if out_of_date; then
-      dependencies
-      say "building web/dist"
-      npm run --silent build
-    else
-      say "web/dist is up to date"
-    fi
+    build
+    ;;
+  browser)
+    dependencies
+    build
+    chromium
     ;;
   check)
     dependencies
     npm run --silent ci
     ;;
   *)
-    echo "usage: scripts/web.sh build|check" >&2
+    echo "usage: scripts/web.sh build|check|browser" >&2
     exit 2
     ;;
 esac

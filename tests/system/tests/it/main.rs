@@ -29,4 +29,5 @@ mod sign_in;
 mod stripe;
 mod traces;
 mod web_app;
+mod web_e2e;
 mod webhooks;
