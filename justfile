@@ -144,8 +144,9 @@ fmt:
 # Throughput benchmarks (release build), each figure with a baseline from the same run.
 bench: services
     cargo build --release -q -p worker-campaign --bin worker-campaign -p worker-import --bin worker-import -p worker-report --bin worker-report -p worker-webhook --bin worker-webhook -p worker-inbound --bin worker-inbound
-    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http --bin bench_import --bin bench_report --bin bench_webhook --bin bench_inbound
+    cargo build --release -q -p system-tests --bin bench --bin bench_cache --bin bench_http --bin bench_import --bin bench_report --bin bench_webhook --bin bench_inbound --bin bench_web
     command -v wrk > /dev/null || sudo apt-get install -y wrk || apt-get install -y wrk
+    bash scripts/web.sh browser
     RUST_LOG=warn ./target/release/bench
     RUST_LOG=warn ./target/release/bench_cache
     RUST_LOG=warn ./target/release/bench_http
@@ -153,3 +154,4 @@ bench: services
     RUST_LOG=warn ./target/release/bench_report
     RUST_LOG=warn ./target/release/bench_webhook
     RUST_LOG=warn ./target/release/bench_inbound
+    RUST_LOG=warn ./target/release/bench_web

@@ -69,3 +69,33 @@ export async function accessibilityViolations(page) {
   });
   return violations.filter((v) => BLOCKING.has(v.impact));
 }
+
+/**
+ * Navigation and Resource Timing of a page that has loaded: time to first byte of the document
+ * and of the first call to `/api/` (request sent to first byte), and when each arrived since the
+ * navigation started. Milliseconds.
+ */
+export async function entryTiming(page) {
+  return page.evaluate(() => {
+    const [navigation] = performance.getEntriesByType('navigation');
+    const api = performance
+      .getEntriesByType('resource')
+      .filter((e) => new URL(e.name).pathname.startsWith('/api/'))
+      .sort((a, b) => a.startTime - b.startTime)[0];
+    return {
+      document: { ttfbMs: navigation.responseStart - navigation.requestStart, sinceNavigationMs: navigation.responseStart },
+      firstApiCall: api
+        ? { path: new URL(api.name).pathname, ttfbMs: api.responseStart - api.requestStart, sinceNavigationMs: api.responseStart }
+        : null,
+    };
+  });
+}
+
+/**
+ * Milliseconds from the start of the page's navigation until `selector` is in the document,
+ * checked on every animation frame in the page itself.
+ */
+export async function shownAfter(page, selector) {
+  const handle = await page.waitForFunction((s) => (document.querySelector(s) ? performance.now() : 0), selector, { polling: 'raf' });
+  return handle.jsonValue();
+}
