@@ -12,6 +12,7 @@
  *   ADMIN_INVITE    an invitation token of a tenant admin (`wmi_...`)
  *   USER_INVITE     an invitation token of a user of the same tenant
  *   WUZAPI_TOKEN    a user token the (fake) WUZAPI server knows
+ *   SUPERADMIN_EMAIL the platform's superadmin, whose password is PASSWORD below
  *   OUT_DIR         where screenshots and results.json go
  *
  * Exits 0 when every step passed; otherwise prints the step that failed, keeps a screenshot of
@@ -28,6 +29,7 @@ const WUZAPI_TOKEN = setting('WUZAPI_TOKEN');
 const OUT_DIR = outputDir(setting('OUT_DIR'));
 const PASSWORD = 'correct horse battery staple 42';
 const USER_EMAIL = process.env.USER_EMAIL || 'ana@e2e.example';
+const SUPERADMIN_EMAIL = setting('SUPERADMIN_EMAIL');
 
 /** Long enough for a debug build on two busy cores; a step that takes longer has failed. */
 const STEP_TIMEOUT_MS = 45_000;
@@ -108,7 +110,7 @@ async function unreadCount(page) {
  * Creates a campaign to every contact from the new-campaign page; returns its page's URL and the
  * unread count the bell showed before.
  */
-async function createCampaign(page, { name, template, delayMinMs, delayMaxMs }) {
+async function createCampaign(page, { name, template, delayMinMs, delayMaxMs, recordAs }) {
   await page.goto(`${BASE_URL}/campaigns/new`);
   await page.waitForLoadState('networkidle');
   const unreadBefore = await unreadCount(page);
@@ -121,6 +123,7 @@ async function createCampaign(page, { name, template, delayMinMs, delayMaxMs }) 
   await page.getByText('8 contacts selected').waitFor();
   await page.getByLabel('Shortest pause between messages (ms)', { exact: true }).fill(String(delayMinMs));
   await page.getByLabel('Longest pause between messages (ms)', { exact: true }).fill(String(delayMaxMs));
+  if (recordAs) await record(page, recordAs);
   await page.getByRole('button', { name: 'Create campaign' }).click();
   await page.waitForURL(/\/campaigns\/[0-9a-f-]{36}$/);
   return { url: page.url(), unreadBefore };
@@ -176,6 +179,24 @@ async function main() {
     const first = await newPage(anonymous);
     await step('time to first byte of / and of the first API call', () => measureEntry(first));
     await step('the login page', () => record(first, 'login'));
+
+    // The platform's operator signs in on the platform's login page (no tenant).
+    const operatorContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
+    const operator = await newPage(operatorContext);
+    await step('the superadmin signs in and sees the tenants and the queues', async () => {
+      await operator.goto(`${BASE_URL}/login`);
+      await operator.getByLabel('Email', { exact: true }).fill(SUPERADMIN_EMAIL);
+      await operator.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await operator.getByRole('button', { name: 'Sign in' }).click();
+      await operator.waitForURL(`${BASE_URL}/session`);
+      await operator.goto(`${BASE_URL}/admin/tenants`);
+      await operator.getByRole('rowheader', { name: 'Tenant e2e-web' }).waitFor();
+      await record(operator, 'admin-tenants');
+      await operator.goto(`${BASE_URL}/admin/jobs`);
+      await operator.getByRole('heading', { name: 'Jobs and queues', level: 1 }).waitFor();
+      await record(operator, 'admin-jobs');
+      await operatorContext.close();
+    });
 
     // The tenant admin.
     const adminContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-US' });
@@ -273,6 +294,7 @@ async function main() {
         template: 'Hi {{name}}, greetings from {{city|São Paulo}}!',
         delayMinMs: 0,
         delayMaxMs: 100,
+        recordAs: 'campaign-new',
       }));
       await campaignStatus(user, 'Completed');
       check((await campaignFigure(user, 'Sent')) === 8, 'all eight messages were sent');

@@ -13,9 +13,14 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
+use system_tests::{TenantHandle, TestSystem, service_binary};
+use tokio::io::AsyncWriteExt;
 
 const WUZAPI_TOKEN: &str = "e2e-sales-token";
+/// Every person's password in the script (`PASSWORD` in `web/e2e/app.e2e.mjs`).
+const PASSWORD: &str = "correct horse battery staple 42";
+/// The superadmin `TestSystem` creates.
+const SUPERADMIN: &str = "root@example.com";
 
 fn web_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web")
@@ -56,6 +61,26 @@ async fn invite(system: &TestSystem, tenant: &TenantHandle, email: &str, role: &
     body["data"]["token"].as_str().expect("token").to_owned()
 }
 
+/// Gives the platform's superadmin a password the way an operator does:
+/// `gateway set-password --email ...`, the password on standard input.
+async fn set_superadmin_password(system: &TestSystem) {
+    let mut command = tokio::process::Command::new(service_binary("gateway"));
+    command
+        .args(["set-password", "--email", SUPERADMIN])
+        .envs(system.worker_env(&[]))
+        .stdin(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().expect("run gateway set-password");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .await
+        .expect("write the password");
+    drop(stdin);
+    let output = child.wait_with_output().await.expect("set-password ends");
+    assert!(output.status.success(), "set-password: {output:?}");
+}
+
 #[tokio::test]
 async fn a_user_runs_campaigns_from_the_web_app_in_headless_chromium() {
     let web = web_dir();
@@ -69,6 +94,7 @@ async fn a_user_runs_campaigns_from_the_web_app_in_headless_chromium() {
     let tenant = system.tenant_with_admin("e2e-web").await;
     let admin_invite = invite(&system, &tenant, "bia@e2e.example", "tenant_admin").await;
     let user_invite = invite(&system, &tenant, "ana@e2e.example", "user").await;
+    set_superadmin_password(&system).await;
 
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     // Screenshots of an earlier run must not pass for this run's.
@@ -81,6 +107,7 @@ async fn a_user_runs_campaigns_from_the_web_app_in_headless_chromium() {
         .env("USER_INVITE", &user_invite)
         .env("USER_EMAIL", "ana@e2e.example")
         .env("WUZAPI_TOKEN", WUZAPI_TOKEN)
+        .env("SUPERADMIN_EMAIL", SUPERADMIN)
         .env("OUT_DIR", &out)
         .kill_on_drop(true)
         .output();
@@ -105,10 +132,13 @@ async fn a_user_runs_campaigns_from_the_web_app_in_headless_chromium() {
     for page in [
         "login",
         "invite",
+        "admin-tenants",
+        "admin-jobs",
         "admin-users",
         "inboxes",
         "imports",
         "contacts",
+        "campaign-new",
         "campaign-completed",
         "notifications",
         "campaign-paused",
