@@ -1,16 +1,16 @@
 import { zodResolver } from '@hookform/resolvers/zod';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
-import { useForm } from 'react-hook-form';
+import { useMemo } from 'react';
 import * as z from 'zod/mini';
 import { nextPageParam } from '../../api/page';
 import { createTenant, listTenants, PLATFORM_PLANS, setTenantPlan, type PlatformPlan, type TenantView } from '../../api/tenants';
 import { Button } from '../../components/Button';
-import { ErrorAlert, setServerFieldError } from '../../components/ErrorAlert';
+import { ErrorAlert } from '../../components/ErrorAlert';
 import { SelectField } from '../../components/FormFields';
 import { LoadMore } from '../../components/LoadMore';
 import { Loading } from '../../components/Loading';
 import { TextField } from '../../components/TextField';
+import { useCreateForm } from '../../components/useCreateForm';
 import { format } from '../../i18n';
 import { usePageText, type PageDictionary } from '../../i18n/pages';
 import '../pages.css';
@@ -30,27 +30,19 @@ type TenantValues = z.infer<ReturnType<typeof tenantSchema>>;
 function CreateTenantForm() {
   const { p } = usePageText();
   const queryClient = useQueryClient();
-  const [failure, setFailure] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
   const schema = useMemo(() => tenantSchema(p.tenants), [p.tenants]);
+  const { form, failure, done, submit } = useCreateForm<TenantValues>(
+    { resolver: zodResolver(schema), defaultValues: { name: '', slug: '', plan: 'free' } },
+    ['name', 'slug', 'plan'],
+  );
   const {
     register,
-    handleSubmit,
-    setError,
-    reset,
     formState: { errors, isSubmitting },
-  } = useForm<TenantValues>({ resolver: zodResolver(schema), defaultValues: { name: '', slug: '', plan: 'free' } });
-  const onSubmit = handleSubmit(async ({ name, slug, plan }) => {
-    setFailure(null);
-    setDone(null);
-    try {
-      const tenant = await createTenant({ name, slug, plan: plan as PlatformPlan });
-      reset();
-      setDone(format(p.tenants.created, { name: tenant.name }));
-      await queryClient.invalidateQueries({ queryKey: tenantsKey });
-    } catch (error) {
-      if (!setServerFieldError<TenantValues>(error, ['name', 'slug', 'plan'], setError)) setFailure(error);
-    }
+  } = form;
+  const onSubmit = submit(async ({ name, slug, plan }) => {
+    const tenant = await createTenant({ name, slug, plan: plan as PlatformPlan });
+    await queryClient.invalidateQueries({ queryKey: tenantsKey });
+    return format(p.tenants.created, { name: tenant.name });
   });
   return (
     <form onSubmit={onSubmit} noValidate className="panel" aria-labelledby="tenant-create-title">

@@ -1,17 +1,17 @@
 import { zodResolver } from '@hookform/resolvers/zod';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { useMemo, useState } from 'react';
-import { useForm } from 'react-hook-form';
+import { useMemo } from 'react';
 import * as z from 'zod/mini';
 import { nextPageParam } from '../../api/page';
 import { createInvitation, listInvitations, listUsers, revokeInvitation, type NewInvitationView } from '../../api/users';
 import { Button } from '../../components/Button';
 import { CopyButton } from '../../components/CopyButton';
-import { ErrorAlert, setServerFieldError } from '../../components/ErrorAlert';
+import { ErrorAlert } from '../../components/ErrorAlert';
 import { SelectField } from '../../components/FormFields';
 import { LoadMore } from '../../components/LoadMore';
 import { Loading } from '../../components/Loading';
 import { TextField } from '../../components/TextField';
+import { useCreateForm } from '../../components/useCreateForm';
 import { format } from '../../i18n';
 import { formatDateTime, usePageText, type PageDictionary } from '../../i18n/pages';
 import '../pages.css';
@@ -46,28 +46,25 @@ function InvitationLink({ created }: { created: NewInvitationView }) {
 function InviteForm() {
   const { p } = usePageText();
   const queryClient = useQueryClient();
-  const [failure, setFailure] = useState<unknown>(null);
-  const [created, setCreated] = useState<NewInvitationView | null>(null);
   const schema = useMemo(() => inviteSchema(p.users), [p.users]);
   const {
+    form,
+    failure,
+    done: created,
+    submit,
+  } = useCreateForm<InviteValues, NewInvitationView>(
+    { resolver: zodResolver(schema), defaultValues: { email: '', name: '', role: 'user' } },
+    ['email', 'name', 'role'],
+  );
+  const {
     register,
-    handleSubmit,
-    setError,
-    reset,
     formState: { errors, isSubmitting },
-  } = useForm<InviteValues>({ resolver: zodResolver(schema), defaultValues: { email: '', name: '', role: 'user' } });
+  } = form;
 
-  const onSubmit = handleSubmit(async ({ email, name, role }) => {
-    setFailure(null);
-    setCreated(null);
-    try {
-      const answer = await createInvitation({ email, name, role: role === 'tenant_admin' ? 'tenant_admin' : 'user' });
-      setCreated(answer);
-      reset();
-      await queryClient.invalidateQueries({ queryKey: invitationsKey });
-    } catch (error) {
-      if (!setServerFieldError<InviteValues>(error, ['email', 'name', 'role'], setError)) setFailure(error);
-    }
+  const onSubmit = submit(async ({ email, name, role }) => {
+    const answer = await createInvitation({ email, name, role: role === 'tenant_admin' ? 'tenant_admin' : 'user' });
+    await queryClient.invalidateQueries({ queryKey: invitationsKey });
+    return answer;
   });
 
   return (

@@ -1,15 +1,15 @@
 import { zodResolver } from '@hookform/resolvers/zod';
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
 import { memo, useCallback, useMemo, useState } from 'react';
-import { useForm } from 'react-hook-form';
 import * as z from 'zod/mini';
 import { connectInbox, createInbox, listInboxes, type Inbox } from '../../api/inboxes';
 import { nextPageParam } from '../../api/page';
 import { Button } from '../../components/Button';
-import { ErrorAlert, setServerFieldError } from '../../components/ErrorAlert';
+import { ErrorAlert } from '../../components/ErrorAlert';
 import { LoadMore } from '../../components/LoadMore';
 import { Loading } from '../../components/Loading';
 import { TextField } from '../../components/TextField';
+import { useCreateForm } from '../../components/useCreateForm';
 import { format, type Language } from '../../i18n';
 import { formatDateTime, usePageText, type PageDictionary } from '../../i18n/pages';
 import '../pages.css';
@@ -86,28 +86,20 @@ const InboxRow = memo(function InboxRow({
 function CreateInboxForm() {
   const { p } = usePageText();
   const queryClient = useQueryClient();
-  const [failure, setFailure] = useState<unknown>(null);
-  const [done, setDone] = useState<string | null>(null);
   const schema = useMemo(() => inboxSchema(p.inboxes), [p.inboxes]);
+  const { form, failure, done, submit } = useCreateForm<InboxValues>(
+    { resolver: zodResolver(schema), defaultValues: { name: '', token: '', wuzapiUrl: '' } },
+    ['name', 'token', 'wuzapiUrl'],
+  );
   const {
     register,
-    handleSubmit,
-    setError,
-    reset,
     formState: { errors, isSubmitting },
-  } = useForm<InboxValues>({ resolver: zodResolver(schema), defaultValues: { name: '', token: '', wuzapiUrl: '' } });
+  } = form;
 
-  const onSubmit = handleSubmit(async ({ name, token, wuzapiUrl }) => {
-    setFailure(null);
-    setDone(null);
-    try {
-      const inbox = await createInbox({ name, token, ...(wuzapiUrl ? { wuzapiUrl } : {}) });
-      reset();
-      setDone(format(p.inboxes.created, { name: inbox.name }));
-      await queryClient.invalidateQueries({ queryKey: inboxesKey });
-    } catch (error) {
-      if (!setServerFieldError<InboxValues>(error, ['name', 'token', 'wuzapiUrl'], setError)) setFailure(error);
-    }
+  const onSubmit = submit(async ({ name, token, wuzapiUrl }) => {
+    const inbox = await createInbox({ name, token, ...(wuzapiUrl ? { wuzapiUrl } : {}) });
+    await queryClient.invalidateQueries({ queryKey: inboxesKey });
+    return format(p.inboxes.created, { name: inbox.name });
   });
 
   return (
