@@ -643,6 +643,54 @@ impl TestSystem {
         body["data"].clone()
     }
 
+    /// A campaign to `count` new contacts (phones from `first_phone`) through a new inbox with
+    /// WUZAPI token `token`, `delay_ms` apart; returns its id.
+    pub async fn paced_campaign(
+        &self,
+        tenant: &TenantHandle,
+        token: &str,
+        count: usize,
+        first_phone: i64,
+        delay_ms: (u32, u32),
+    ) -> String {
+        let inbox = self.create_inbox(tenant, token).await;
+        let contacts = self.insert_contacts(tenant, count, first_phone).await;
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/campaigns",
+                Some(&tenant.key),
+                Some(json!({
+                    "name": "Paced",
+                    "inboxId": inbox,
+                    "template": "Hi {{name}}",
+                    "contactIds": contacts,
+                    "delayMinMs": delay_ms.0,
+                    "delayMaxMs": delay_ms.1,
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        body["data"]["campaign"]["id"]
+            .as_str()
+            .expect("campaign id")
+            .to_owned()
+    }
+
+    /// `POST /api/invitations` of `email` as `role` into `tenant`; returns the one-time token.
+    pub async fn invitation(&self, tenant: &TenantHandle, email: &str, role: &str) -> String {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/invitations",
+                Some(&tenant.key),
+                Some(json!({"email": email, "role": role})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["data"]["token"].as_str().expect("token").to_owned()
+    }
+
     /// Polls the campaign's job until it is completed or failed, or its campaign is paused or
     /// cancelled (the job then waits for its owner).
     pub async fn wait_for_campaign_job(&self, key: &str, campaign_id: &str) -> Value {

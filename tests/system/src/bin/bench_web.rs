@@ -6,8 +6,7 @@
 
 use std::path::Path;
 
-use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::Value;
 use system_tests::TestSystem;
 
 #[tokio::main]
@@ -21,40 +20,13 @@ async fn main() {
     let mut system = TestSystem::spawn_with(&[("WEB_DIR", &dist)]).await;
     system.start_notification_worker(&[]).await;
     let tenant = system.tenant_with_admin("bench-web").await;
-    let (status, body) = system
-        .call(
-            Method::POST,
-            "/api/invitations",
-            Some(&tenant.key),
-            Some(json!({"email": "ana@bench.example", "role": "user"})),
-        )
+    let invite = system
+        .invitation(&tenant, "ana@bench.example", "user")
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    let invite = body["data"]["token"].as_str().expect("token").to_owned();
-
     // A campaign that keeps running through the whole measurement: 200 recipients, 2-3 s apart.
-    let inbox = system.create_inbox(&tenant, "bench-web-token").await;
-    let contacts = system.insert_contacts(&tenant, 200, 5511980000000).await;
-    let (status, body) = system
-        .call(
-            Method::POST,
-            "/api/campaigns",
-            Some(&tenant.key),
-            Some(json!({
-                "name": "Running",
-                "inboxId": inbox,
-                "template": "Hi {{name}}",
-                "contactIds": contacts,
-                "delayMinMs": 2000,
-                "delayMaxMs": 3000,
-            })),
-        )
+    let campaign = system
+        .paced_campaign(&tenant, "bench-web-token", 200, 5511980000000, (2000, 3000))
         .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let campaign = body["data"]["campaign"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
 
     let output = tokio::process::Command::new("node")
         .arg("e2e/bench.mjs")

@@ -5,37 +5,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
-
-/// A campaign to `count` new contacts with this pacing; returns its id.
-async fn paced_campaign(
-    system: &TestSystem,
-    tenant: &TenantHandle,
-    token: &str,
-    count: usize,
-    first_phone: i64,
-    delay_ms: (u32, u32),
-) -> String {
-    let inbox = system.create_inbox(tenant, token).await;
-    let contacts = system.insert_contacts(tenant, count, first_phone).await;
-    let (status, body) = system
-        .call(
-            Method::POST,
-            "/api/campaigns",
-            Some(&tenant.key),
-            Some(json!({
-                "name": "Paced",
-                "inboxId": inbox,
-                "template": "Hi {{name}}",
-                "contactIds": contacts,
-                "delayMinMs": delay_ms.0,
-                "delayMaxMs": delay_ms.1,
-            })),
-        )
-        .await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    body["data"]["campaign"]["id"].as_str().unwrap().to_owned()
-}
+use system_tests::TestSystem;
 
 async fn post(system: &TestSystem, key: &str, path: &str) -> (StatusCode, Value) {
     system.call(Method::POST, path, Some(key), None).await
@@ -48,8 +18,9 @@ async fn post(system: &TestSystem, key: &str, path: &str) -> (StatusCode, Value)
 async fn a_campaign_paused_and_resumed_between_two_sends_still_completes() {
     let system = TestSystem::spawn().await;
     let owner = system.tenant_with_admin("blink").await;
-    let campaign =
-        paced_campaign(&system, &owner, "blink-token", 4, 5511971000000, (400, 500)).await;
+    let campaign = system
+        .paced_campaign(&owner, "blink-token", 4, 5511971000000, (400, 500))
+        .await;
     // The batch is under way and waits out a pause of at least 400 ms before its next send.
     while system.wuzapi.sent_count() == 0 {
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -72,15 +43,9 @@ async fn owners_pause_resume_and_cancel_their_campaigns_and_nobody_else_can() {
     let system = TestSystem::spawn().await;
     let owner = system.tenant_with_admin("owner").await;
     let other = system.tenant_with_admin("other").await;
-    let campaign = paced_campaign(
-        &system,
-        &owner,
-        "owner-token",
-        12,
-        5511970000000,
-        (150, 200),
-    )
-    .await;
+    let campaign = system
+        .paced_campaign(&owner, "owner-token", 12, 5511970000000, (150, 200))
+        .await;
 
     for action in ["pause", "resume", "cancel", "resend-uncertain"] {
         let path = format!("/api/campaigns/{campaign}/{action}");
@@ -174,7 +139,9 @@ async fn the_job_api_shows_queues_workers_and_dead_letters_and_replays_them() {
     let system = TestSystem::spawn().await;
     let owner = system.tenant_with_admin("dead-owner").await;
     let other = system.tenant_with_admin("dead-other").await;
-    let campaign = paced_campaign(&system, &owner, "dead-token", 3, 5511971000000, (0, 5)).await;
+    let campaign = system
+        .paced_campaign(&owner, "dead-token", 3, 5511971000000, (0, 5))
+        .await;
     let job = system.wait_for_campaign_job(&owner.key, &campaign).await;
     assert_eq!(job["state"], "completed", "{job}");
     let completed_job = job["jobId"].as_str().unwrap().to_owned();

@@ -11,9 +11,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem, service_binary};
+use system_tests::{TestSystem, service_binary};
 use tokio::io::AsyncWriteExt;
 
 const WUZAPI_TOKEN: &str = "e2e-sales-token";
@@ -48,19 +47,6 @@ fn prerequisites(web: &Path) {
     }
 }
 
-async fn invite(system: &TestSystem, tenant: &TenantHandle, email: &str, role: &str) -> String {
-    let (status, body) = system
-        .call(
-            Method::POST,
-            "/api/invitations",
-            Some(&tenant.key),
-            Some(json!({"email": email, "role": role})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{body}");
-    body["data"]["token"].as_str().expect("token").to_owned()
-}
-
 /// Gives the platform's superadmin a password the way an operator does:
 /// `gateway set-password --email ...`, the password on standard input.
 async fn set_superadmin_password(system: &TestSystem) {
@@ -92,8 +78,10 @@ async fn a_user_runs_campaigns_from_the_web_app_in_headless_chromium() {
     system.start_notification_worker(&[]).await;
     system.wuzapi.add_user(WUZAPI_TOKEN);
     let tenant = system.tenant_with_admin("e2e-web").await;
-    let admin_invite = invite(&system, &tenant, "bia@e2e.example", "tenant_admin").await;
-    let user_invite = invite(&system, &tenant, "ana@e2e.example", "user").await;
+    let admin_invite = system
+        .invitation(&tenant, "bia@e2e.example", "tenant_admin")
+        .await;
+    let user_invite = system.invitation(&tenant, "ana@e2e.example", "user").await;
     set_superadmin_password(&system).await;
 
     let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e");
