@@ -453,6 +453,10 @@ pub enum Claim {
     Stopped(CampaignStatus),
     /// The job's lease was taken over: stop before the next send.
     LeaseLost,
+    /// Recipients are pending but none was claimed: the campaign was stopped when the claim ran
+    /// and is sendable again now (paused and resumed in between), or the rows were locked.
+    /// Try again shortly; never read this as "all sent".
+    Contended,
 }
 
 /// Renews the job lease, checks that the campaign may still send, and claims up to `limit`
@@ -508,16 +512,35 @@ pub async fn claim_next(
         claimed.sort_by_key(|r| r.id);
         return Ok(Claim::Recipients(claimed));
     }
-    // Nothing claimed: the lease is gone, the campaign stopped, or nobody is pending.
+    // Nothing claimed: the lease is gone, the campaign stopped, nobody is pending, or the claim
+    // raced a pause and resume (or locked rows) and must be tried again.
     let txn = scope.conn().begin().await?;
     if !jobs::renew_lease(&txn, lease, lease_ttl).await? {
         txn.rollback().await?;
         return Ok(Claim::LeaseLost);
     }
     let status = find(scope.on(&txn), campaign_id).await?.status;
+    let pending = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT EXISTS (SELECT 1 FROM campaign_recipients
+                             WHERE campaign_id = $1 AND tenant_id = $2 AND status = $3) AS pending",
+            [
+                campaign_id.into(),
+                scope.tenant_uuid().into(),
+                RecipientStatus::Pending.into(),
+            ],
+        ))
+        .await?
+        .map(|row| row.try_get::<bool>("", "pending"))
+        .transpose()?
+        .unwrap_or(false);
     txn.commit().await?;
     if !status.is_sendable() {
         return Ok(Claim::Stopped(status));
+    }
+    if pending {
+        return Ok(Claim::Contended);
     }
     Ok(Claim::Recipients(Vec::new()))
 }

@@ -362,6 +362,9 @@ impl CampaignJob {
     }
 }
 
+/// How soon a batch whose claim found pending recipients but claimed none tries again.
+const CONTENDED_RETRY: Duration = Duration::from_millis(100);
+
 /// Where a batch that is sending finds its campaign: running, or queued again when its owner
 /// paused and resumed it between two of the batch's sends (the batch then goes on by itself, see
 /// `campaigns::resume`). Its end moves the campaign from either.
@@ -444,6 +447,12 @@ impl Sender<'_> {
             let group = match claim {
                 Claim::LeaseLost => return Err(JobError::LeaseLost),
                 Claim::Stopped(_) => return Ok(Ended::Stopped),
+                // Paused and resumed while claiming: the next batch claims again shortly.
+                Claim::Contended => {
+                    return Ok(Ended::Continue {
+                        after: CONTENDED_RETRY,
+                    });
+                }
                 Claim::Recipients(group) if group.is_empty() => return Ok(Ended::AllSent),
                 Claim::Recipients(group) => group,
             };
