@@ -1,6 +1,7 @@
 /**
- * The product in a browser, end to end, against a running gateway and its workers: a tenant
- * admin and a user accept their invitations; the user signs out and in again, adds a WhatsApp
+ * The product in a browser, end to end, against a running gateway and its workers: the
+ * superadmin signs in and opens the tenants and the queues; a tenant admin and a user accept
+ * their invitations; the user signs out and in again, adds a WhatsApp
  * number, imports a CSV file (one row broken), sends a campaign and watches it complete, gets the
  * live notification, pauses and resumes a second campaign, and downloads a delivery report. Every
  * main page is screenshotted and scanned with axe-core; the figures of issue 9 are measured on
