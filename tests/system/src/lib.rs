@@ -624,23 +624,8 @@ impl TestSystem {
         template: &str,
         contact_ids: &[String],
     ) -> Value {
-        let (status, body) = self
-            .call(
-                Method::POST,
-                "/api/campaigns",
-                Some(&tenant.key),
-                Some(json!({
-                    "name": "Launch",
-                    "inboxId": inbox_id,
-                    "template": template,
-                    "contactIds": contact_ids,
-                    "delayMinMs": 0,
-                    "delayMaxMs": 5,
-                })),
-            )
-            .await;
-        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        body["data"].clone()
+        self.post_campaign(tenant, "Launch", inbox_id, template, contact_ids, (0, 5))
+            .await
     }
 
     /// A campaign to `count` new contacts (phones from `first_phone`) through a new inbox with
@@ -655,26 +640,42 @@ impl TestSystem {
     ) -> String {
         let inbox = self.create_inbox(tenant, token).await;
         let contacts = self.insert_contacts(tenant, count, first_phone).await;
+        let data = self
+            .post_campaign(tenant, "Paced", &inbox, "Hi {{name}}", &contacts, delay_ms)
+            .await;
+        data["campaign"]["id"]
+            .as_str()
+            .expect("campaign id")
+            .to_owned()
+    }
+
+    /// `POST /api/campaigns`, asserting 202; returns `data` (`campaign` and `job`).
+    async fn post_campaign(
+        &self,
+        tenant: &TenantHandle,
+        name: &str,
+        inbox_id: &str,
+        template: &str,
+        contact_ids: &[String],
+        delay_ms: (u32, u32),
+    ) -> Value {
         let (status, body) = self
             .call(
                 Method::POST,
                 "/api/campaigns",
                 Some(&tenant.key),
                 Some(json!({
-                    "name": "Paced",
-                    "inboxId": inbox,
-                    "template": "Hi {{name}}",
-                    "contactIds": contacts,
+                    "name": name,
+                    "inboxId": inbox_id,
+                    "template": template,
+                    "contactIds": contact_ids,
                     "delayMinMs": delay_ms.0,
                     "delayMaxMs": delay_ms.1,
                 })),
             )
             .await;
         assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-        body["data"]["campaign"]["id"]
-            .as_str()
-            .expect("campaign id")
-            .to_owned()
+        body["data"].clone()
     }
 
     /// `POST /api/invitations` of `email` as `role` into `tenant`; returns the one-time token.
