@@ -19,6 +19,7 @@ mod m20261203_000014_inbound_events;
 mod m20261203_000015_consent;
 mod m20261203_000016_pacing;
 mod m20261204_000017_sign_in;
+mod m20261206_000018_contact_bulk_writes;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000015_consent::Migration),
             Box::new(m20261203_000016_pacing::Migration),
             Box::new(m20261204_000017_sign_in::Migration),
+            Box::new(m20261206_000018_contact_bulk_writes::Migration),
         ]
     }
 }

@@ -1,16 +1,18 @@
 #![doc = include_str!("../README.md")]
 
 pub mod config;
+pub mod phone;
 pub mod read;
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::proto::ContactImport as ImportMessage;
 use common::{ImportId, QueueName};
 use db::DatabaseConnection;
-use db::contacts::ContactRow;
+use db::contacts::{BatchStrategy, ContactRow};
 use db::imports::{ImportProgress, ImportStatus, OnDuplicate, RowError};
 use db::plans::Quota;
 use futures_util::StreamExt;
@@ -21,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use worker::{BuildJob, Done, Job, JobContext, JobError};
 
 use crate::config::ImportConfig;
+use crate::phone::{PhoneChecker, Phones};
 use crate::read::{FileError, ReadOptions, Record, excerpt};
 
 /// Records per batch: one transaction writes their contacts, errors and progress. (20,000
@@ -146,6 +149,8 @@ impl ImportJob {
         let input = tokio_util::io::SyncIoBridge::new(reader);
         let committed = import.progress.read;
         let reading = tokio::task::spawn_blocking(move || {
+            let phones = Phones::new(region);
+            let mut own_checker = phones.checker();
             let mut seen = Seen::new();
             let mut passed = 0i64;
             let mut pending = Vec::with_capacity(BATCH_RECORDS);
@@ -154,7 +159,7 @@ impl ImportJob {
                 if passed < committed {
                     passed += 1;
                     if let Record::Row(row) = record
-                        && let Ok(phone) = normalise(&row.phone, region)
+                        && let Ok(phone) = own_checker.normalise(&row.phone)
                     {
                         seen.insert(phone_key(&phone));
                     }
@@ -163,11 +168,11 @@ impl ImportJob {
                 pending.push(record);
                 pending.len() < BATCH_RECORDS
                     || batches
-                        .blocking_send(prepare(std::mem::take(&mut pending), region, &mut seen))
+                        .blocking_send(prepare(std::mem::take(&mut pending), &phones, &mut seen))
                         .is_ok()
             });
             if read.is_ok() && !pending.is_empty() {
-                let _ = batches.blocking_send(prepare(pending, region, &mut seen));
+                let _ = batches.blocking_send(prepare(pending, &phones, &mut seen));
             }
             read
         });
@@ -177,6 +182,11 @@ impl ImportJob {
         // progress always ends at a batch boundary in file order.
         let (first, mut turn) = oneshot::channel();
         let _ = first.send(import.progress);
+        let target = Target {
+            import: &import,
+            max_contacts,
+            collided: AtomicBool::new(false),
+        };
         let mut writes = FuturesOrdered::new();
         let mut total = import.progress;
         let mut input_done = false;
@@ -209,9 +219,8 @@ impl ImportJob {
                         let previous = std::mem::replace(&mut turn, next);
                         writes.push_back(self.write_batch(
                             ctx,
-                            &import,
+                            &target,
                             batch,
-                            max_contacts,
                             previous,
                             done,
                         ));
@@ -272,24 +281,37 @@ impl ImportJob {
     async fn write_batch(
         &self,
         ctx: &JobContext,
-        import: &db::imports::ContactImport,
+        target: &Target<'_>,
         mut batch: Batch,
-        max_contacts: Option<i64>,
         previous: oneshot::Receiver<ImportProgress>,
         done: oneshot::Sender<ImportProgress>,
     ) -> Result<(Written, ImportProgress), JobError> {
+        let Target {
+            import,
+            max_contacts,
+            ref collided,
+        } = *target;
         let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
         let scope = ctx.scope().on(&txn);
         let update = import.on_duplicate == OnDuplicate::Update;
+        let write = async |rows: Vec<(i64, ContactRow)>, strategy| {
+            let rows: Vec<ContactRow> = rows.into_iter().map(|(_, row)| row).collect();
+            let written =
+                db::contacts::upsert_batch(scope, import.account_id, &rows, update, strategy)
+                    .await?;
+            if written.collided {
+                collided.store(true, Ordering::Relaxed);
+            }
+            Ok::<_, db::DbError>((rows.len(), written))
+        };
         let mut early = None;
         if max_contacts.is_none() {
-            let rows: Vec<ContactRow> = std::mem::take(&mut batch.rows)
-                .into_iter()
-                .map(|(_, row)| row)
-                .collect();
-            let written =
-                db::contacts::upsert_batch(scope, import.account_id, &rows, update).await?;
-            early = Some((rows.len(), written));
+            let strategy = if collided.load(Ordering::Relaxed) {
+                BatchStrategy::Upsert
+            } else {
+                BatchStrategy::InsertFirst
+            };
+            early = Some(write(std::mem::take(&mut batch.rows), strategy).await?);
         }
         let Ok(before) = previous.await else {
             // The batch before did not commit (cancelled, or failed): neither does this one.
@@ -300,6 +322,7 @@ impl ImportJob {
             return Ok((Written::Cancelled, before));
         }
         let mut contacts_before = None;
+        let mut strategy = BatchStrategy::Upsert;
         if let Some(limit) = max_contacts {
             db::quotas::lock_account(scope, import.account_id).await?;
             let phones: Vec<String> = batch
@@ -308,6 +331,9 @@ impl ImportJob {
                 .map(|(_, row)| row.phone.clone())
                 .collect();
             let existing = db::contacts::existing_phones(scope, import.account_id, &phones).await?;
+            if existing.is_empty() {
+                strategy = BatchStrategy::InsertFirst;
+            }
             let used = db::quotas::usage(scope, import.account_id, Quota::MaxContacts).await?;
             contacts_before = Some((limit, used));
             let mut room = (limit - used).max(0);
@@ -332,12 +358,7 @@ impl ImportJob {
         }
         let (offered, written) = match early {
             Some(early) => early,
-            None => {
-                let rows: Vec<ContactRow> = batch.rows.into_iter().map(|(_, row)| row).collect();
-                let written =
-                    db::contacts::upsert_batch(scope, import.account_id, &rows, update).await?;
-                (rows.len(), written)
-            }
+            None => write(batch.rows, strategy).await?,
         };
         let mut outcome = batch.outcome;
         outcome.imported = written.inserted;
@@ -372,6 +393,16 @@ impl ImportJob {
     }
 }
 
+/// What every batch of one import is written for.
+struct Target<'i> {
+    import: &'i db::imports::ContactImport,
+    /// The account's contacts quota, if its plan has one.
+    max_contacts: Option<i64>,
+    /// Batches are inserted as new contacts until one meets existing contacts; from then on
+    /// they are upserted (see `BatchStrategy`).
+    collided: AtomicBool,
+}
+
 enum Written {
     Continue,
     /// The import is no longer running (cancelled): nothing of this batch was written.
@@ -386,7 +417,7 @@ struct Batch {
     outcome: ImportProgress,
 }
 
-fn prepare(records: Vec<Record>, region: phonenumber::country::Id, seen: &mut Seen) -> Batch {
+fn prepare(records: Vec<Record>, phones: &Phones, seen: &mut Seen) -> Batch {
     let mut batch = Batch {
         rows: Vec::with_capacity(records.len()),
         errors: Vec::new(),
@@ -395,7 +426,7 @@ fn prepare(records: Vec<Record>, region: phonenumber::country::Id, seen: &mut Se
             ..ImportProgress::default()
         },
     };
-    for (record, checked) in checked_in_parallel(records, region) {
+    for (record, checked) in checked_in_parallel(records, phones) {
         let (line, value, reason) = match (record, checked) {
             (
                 Record::Broken {
@@ -439,15 +470,16 @@ fn prepare(records: Vec<Record>, region: phonenumber::country::Id, seen: &mut Se
 /// batch's check then takes half the time.
 fn checked_in_parallel(
     records: Vec<Record>,
-    region: phonenumber::country::Id,
+    phones: &Phones,
 ) -> Vec<(Record, Option<Result<String, String>>)> {
     let threads =
         std::thread::available_parallelism().map_or(1, |n| n.get().min(MAX_CHECK_THREADS));
     let check_all = |records: &[Record]| -> Vec<Option<Result<String, String>>> {
+        let mut checker = phones.checker();
         records
             .iter()
             .map(|record| match record {
-                Record::Row(row) => Some(check(row, region)),
+                Record::Row(row) => Some(check(row, &mut checker)),
                 Record::Broken { .. } => None,
             })
             .collect()
@@ -471,11 +503,11 @@ fn checked_in_parallel(
 }
 
 /// The row's phone in E.164 digits, or why the row cannot be a contact.
-fn check(row: &read::FileRow, region: phonenumber::country::Id) -> Result<String, String> {
+fn check(row: &read::FileRow, phones: &mut PhoneChecker<'_>) -> Result<String, String> {
     if row.phone.trim().is_empty() {
         return Err("no phone".to_owned());
     }
-    let phone = normalise(&row.phone, region)?;
+    let phone = phones.normalise(&row.phone)?;
     if row.name.chars().count() > MAX_NAME_CHARS {
         return Err(format!(
             "the name is longer than {MAX_NAME_CHARS} characters"
@@ -503,27 +535,6 @@ fn check(row: &read::FileRow, region: phonenumber::country::Id) -> Result<String
     Ok(phone)
 }
 
-/// `raw` as E.164 digits (no `+`), reading numbers without a country code as `region`'s.
-pub fn normalise(raw: &str, region: phonenumber::country::Id) -> Result<String, String> {
-    let number = phonenumber::parse(Some(region), raw.trim())
-        .map_err(|e| format!("not a phone number ({e})"))?;
-    if !phonenumber::is_valid(&number) {
-        return Err(format!(
-            "not a valid phone number for {}",
-            region_of(&number, region)
-        ));
-    }
-    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-    Ok(e164.trim_start_matches('+').to_owned())
-}
-
-fn region_of(number: &phonenumber::PhoneNumber, default: phonenumber::country::Id) -> String {
-    number
-        .country()
-        .id()
-        .map_or_else(|| format!("{default:?}"), |id| format!("{id:?}"))
-}
-
 fn phone_key(digits: &str) -> u64 {
     digits.parse().unwrap_or(u64::MAX)
 }
@@ -533,18 +544,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn phones_are_normalised_with_the_default_region() {
-        let br = phonenumber::country::Id::BR;
-        assert_eq!(normalise("(11) 99999-0001", br).unwrap(), "5511999990001");
-        assert_eq!(normalise("+55 11 99999-0001", br).unwrap(), "5511999990001");
-        assert_eq!(normalise("+1 415 555 2671", br).unwrap(), "14155552671");
-        assert!(normalise("12", br).is_err());
-        assert!(normalise("not a phone", br).is_err());
-    }
-
-    #[test]
     fn a_batch_dedupes_within_the_file_and_keeps_failures_with_their_line() {
-        let br = phonenumber::country::Id::BR;
+        let phones = Phones::new(phonenumber::country::Id::BR);
         let row = |line, phone: &str| {
             Record::Row(read::FileRow {
                 line,
@@ -565,7 +566,7 @@ mod tests {
                     reason: "3 columns".to_owned(),
                 },
             ],
-            br,
+            &phones,
             &mut seen,
         );
         assert_eq!(batch.rows.len(), 1);

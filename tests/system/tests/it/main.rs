@@ -7,6 +7,7 @@ mod branding;
 mod campaigns;
 mod compression;
 mod consent;
+mod contact_writes;
 mod conventions;
 mod daily_messages;
 mod durability;
