@@ -237,26 +237,14 @@ pub async fn page(
     after: Option<OptOutId>,
     limit: u64,
 ) -> DbResult<(Vec<OptOut>, bool)> {
-    let mut rows = OptOut::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT id, account_id, phone, opted_out_at, message, inbox_id FROM opt_outs
-          WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        [
-            scope.tenant_uuid().into(),
-            after
-                .map(OptOutId::into_uuid)
-                .unwrap_or(uuid::Uuid::nil())
-                .into(),
-            i64::try_from(limit.saturating_add(1))
-                .unwrap_or(i64::MAX)
-                .into(),
-        ],
-    ))
-    .all(scope.conn())
-    .await?;
-    let more = rows.len() as u64 > limit;
-    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-    Ok((rows, more))
+    crate::tenant_page_by_id::<OptOut, OptOut>(
+        scope,
+        "opt_outs",
+        "id, account_id, phone, opted_out_at, message, inbox_id",
+        after.map(OptOutId::into_uuid),
+        limit,
+    )
+    .await
 }
 
 /// The account's opt-out of `phone`, if it opted out.

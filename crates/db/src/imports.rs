@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use common::proto::ContactImport as ImportMessage;
 use common::{AccountId, EventKind, ImportId, JobId, QueueName, UserId};
 use prost::Message as _;
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
 use crate::events::{self, NewEvent};
@@ -311,30 +311,14 @@ pub async fn page(
     cursor: Option<ImportId>,
     limit: u64,
 ) -> DbResult<(Vec<ContactImport>, bool)> {
-    let rows = Row::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "SELECT {COLUMNS} FROM contact_imports
-              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
-              ORDER BY id LIMIT $3"
-        ),
-        [
-            scope.tenant_uuid().into(),
-            Value::Uuid(cursor.map(ImportId::into_uuid)),
-            i64::try_from(limit.saturating_add(1))
-                .unwrap_or(i64::MAX)
-                .into(),
-        ],
-    ))
-    .all(scope.conn())
-    .await?;
-    let more = rows.len() as u64 > limit;
-    let imports = rows
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(ContactImport::try_from)
-        .collect::<DbResult<Vec<_>>>()?;
-    Ok((imports, more))
+    crate::tenant_page_by_id::<Row, _>(
+        scope,
+        "contact_imports",
+        COLUMNS,
+        cursor.map(ImportId::into_uuid),
+        limit,
+    )
+    .await
 }
 
 /// Moves an import to `to` from one of `from`; `NotFound` if it is not in one of them (the

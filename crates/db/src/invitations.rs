@@ -187,32 +187,14 @@ pub async fn page(
     after: Option<InvitationId>,
     limit: u64,
 ) -> DbResult<(Vec<Invitation>, bool)> {
-    let rows = InvitationRow::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "SELECT {COLUMNS} FROM invitations
-              WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        ),
-        [
-            scope.tenant_uuid().into(),
-            after
-                .map(InvitationId::into_uuid)
-                .unwrap_or(Uuid::nil())
-                .into(),
-            i64::try_from(limit.saturating_add(1))
-                .unwrap_or(i64::MAX)
-                .into(),
-        ],
-    ))
-    .all(scope.conn())
-    .await?;
-    let more = rows.len() as u64 > limit;
-    let rows = rows
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(Invitation::try_from)
-        .collect::<DbResult<Vec<_>>>()?;
-    Ok((rows, more))
+    crate::tenant_page_by_id::<InvitationRow, _>(
+        scope,
+        "invitations",
+        COLUMNS,
+        after.map(InvitationId::into_uuid),
+        limit,
+    )
+    .await
 }
 
 /// Withdraws a pending invitation of the tenant; its link stops working. Revoking one that is

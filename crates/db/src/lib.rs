@@ -108,6 +108,14 @@ impl DbError {
     }
 }
 
+/// A conversion that cannot fail (a row read straight into its type) fits where one that can
+/// is expected.
+impl From<std::convert::Infallible> for DbError {
+    fn from(never: std::convert::Infallible) -> Self {
+        match never {}
+    }
+}
+
 pub type DbResult<T> = Result<T, DbError>;
 
 /// Opens a connection pool. `max_connections` bounds what one replica takes from Postgres.
@@ -140,6 +148,47 @@ where
     E: sea_orm::EntityTrait,
 {
     page_by_id_in(db, select, id, cursor, limit, IdOrder::OldestFirst).await
+}
+
+/// [`page_by_id`] for tables read with hand-written SQL rather than an entity (their rows need
+/// a conversion, such as text states parsed into enums): one page of the scope's rows of
+/// `table`, `columns` read as `R` and converted to `T`, in id order after `cursor`.
+pub(crate) async fn tenant_page_by_id<R, T>(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    table: &str,
+    columns: &str,
+    cursor: Option<uuid::Uuid>,
+    limit: u64,
+) -> DbResult<(Vec<T>, bool)>
+where
+    R: sea_orm::FromQueryResult,
+    T: TryFrom<R>,
+    DbError: From<T::Error>,
+{
+    let rows = R::find_by_statement(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!(
+            "SELECT {columns} FROM {table}
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3"
+        ),
+        [
+            scope.tenant_uuid().into(),
+            sea_orm::Value::Uuid(cursor),
+            i64::try_from(limit.saturating_add(1))
+                .unwrap_or(i64::MAX)
+                .into(),
+        ],
+    ))
+    .all(scope.conn())
+    .await?;
+    let more = rows.len() as u64 > limit;
+    let page = rows
+        .into_iter()
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .map(|row| T::try_from(row).map_err(DbError::from))
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok((page, more))
 }
 
 /// Which way a list pages through ids.

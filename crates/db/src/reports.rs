@@ -265,30 +265,14 @@ pub async fn page(
     cursor: Option<ReportId>,
     limit: u64,
 ) -> DbResult<(Vec<Report>, bool)> {
-    let rows = Row::find_by_statement(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        format!(
-            "SELECT {COLUMNS} FROM reports
-              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
-              ORDER BY id LIMIT $3"
-        ),
-        [
-            scope.tenant_uuid().into(),
-            Value::Uuid(cursor.map(ReportId::into_uuid)),
-            i64::try_from(limit.saturating_add(1))
-                .unwrap_or(i64::MAX)
-                .into(),
-        ],
-    ))
-    .all(scope.conn())
-    .await?;
-    let more = rows.len() as u64 > limit;
-    let reports = rows
-        .into_iter()
-        .take(usize::try_from(limit).unwrap_or(usize::MAX))
-        .map(Report::try_from)
-        .collect::<DbResult<Vec<_>>>()?;
-    Ok((reports, more))
+    crate::tenant_page_by_id::<Row, _>(
+        scope,
+        "reports",
+        COLUMNS,
+        cursor.map(ReportId::into_uuid),
+        limit,
+    )
+    .await
 }
 
 /// Moves a report to `to` (`running` or `failed`) from one of `from`; `NotFound` if it is not

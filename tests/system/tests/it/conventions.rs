@@ -531,3 +531,78 @@ async fn no_list_shows_another_tenants_rows() {
     }
     system.stop().await;
 }
+
+/// The lists read with hand-written SQL (`db::tenant_page_by_id`: invitations, opt-outs,
+/// imports, reports) page like the others: every item once, in id order, across pages of two,
+/// and none of another tenant's.
+#[tokio::test]
+async fn hand_written_lists_page_by_keyset_within_the_tenant() {
+    let system = TestSystem::spawn().await;
+    let a = system.tenant_with_admin("keyset-a").await;
+    let b = system.tenant_with_admin("keyset-b").await;
+    for (tenant, n) in [(&a, 5), (&b, 1)] {
+        for i in 0..n {
+            system
+                .invitation(tenant, &format!("user{i}@example.com"), "user")
+                .await;
+            let csv = format!("phone\n+5511962{i:06}\n");
+            let response = system
+                .http
+                .post(format!("{}/api/contacts/imports", system.base_url))
+                .bearer_auth(&tenant.key)
+                .header("content-type", "text/csv")
+                .body(csv)
+                .send()
+                .await
+                .expect("upload");
+            assert_eq!(response.status(), StatusCode::ACCEPTED);
+            let (status, body) = system
+                .call(
+                    Method::POST,
+                    "/api/reports",
+                    Some(&tenant.key),
+                    Some(json!({"kind": "contacts", "format": "csv"})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        }
+        let opt_outs: Vec<Value> = (0..n)
+            .map(|i| json!({"phone": format!("+5511963{i:06}")}))
+            .collect();
+        let (status, body) = system
+            .call(
+                Method::POST,
+                "/api/consent/opt-outs",
+                Some(&tenant.key),
+                Some(json!({"optOuts": opt_outs})),
+            )
+            .await;
+        assert!(status.is_success(), "{body}");
+    }
+    for path in [
+        "/api/invitations",
+        "/api/consent/opt-outs",
+        "/api/contacts/imports",
+        "/api/reports",
+    ] {
+        let ids: Vec<String> = all_pages(&system, path, &a.key, 2)
+            .await
+            .iter()
+            .flat_map(|page| page["data"].as_array().expect("data").clone())
+            .map(|item| item["id"].as_str().expect("id").to_owned())
+            .collect();
+        assert_eq!(ids.len(), 5, "{path}: {ids:?}");
+        let mut sorted = ids.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, ids, "{path}: each once, in id order");
+        let theirs = all_pages(&system, path, &b.key, 2).await;
+        let theirs: Vec<&Value> = theirs
+            .iter()
+            .flat_map(|page| page["data"].as_array().expect("data"))
+            .collect();
+        assert_eq!(theirs.len(), 1, "{path}: {theirs:?}");
+        assert!(!ids.contains(&theirs[0]["id"].as_str().unwrap().to_owned()));
+    }
+    system.stop().await;
+}
