@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use phonenumber::PhoneNumber;
-use phonenumber::metadata::{DATABASE, Descriptor, Metadata};
+use phonenumber::metadata::{DATABASE, Descriptor, Descriptors, Metadata};
 use regex::Regex;
 
 /// What one import's checking threads share: the default region and the patterns compiled
@@ -110,8 +110,7 @@ struct RegionRules {
     /// For codes shared by several regions: the region's numbers start with these digits.
     leading_digits: Option<Regex>,
     general: Pattern,
-    /// Premium rate, toll free, shared cost, VoIP, personal, pager, UAN, voicemail, fixed line,
-    /// mobile: those the region has.
+    /// The region's [`number_types`], those it has.
     types: Vec<Pattern>,
 }
 
@@ -119,6 +118,23 @@ struct RegionRules {
 struct Pattern {
     lengths: Vec<u16>,
     regex: Regex,
+}
+
+/// A region's number types in the order `validator::number_type` tries them (premium rate,
+/// toll free, shared cost, VoIP, personal, pager, UAN, voicemail, fixed line, mobile).
+fn number_types(d: &Descriptors) -> [Option<&Descriptor>; 10] {
+    [
+        d.premium_rate(),
+        d.toll_free(),
+        d.shared_cost(),
+        d.voip(),
+        d.personal_number(),
+        d.pager(),
+        d.uan(),
+        d.voicemail(),
+        d.fixed_line(),
+        d.mobile(),
+    ]
 }
 
 /// As the crate compiles its patterns (`Database::from`).
@@ -185,23 +201,15 @@ impl CodeRules {
 impl RegionRules {
     fn new(meta: &Metadata) -> Self {
         let d = meta.descriptors();
-        let types = [
-            d.premium_rate(),
-            d.toll_free(),
-            d.shared_cost(),
-            d.voip(),
-            d.personal_number(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
-        ];
         Self {
             named: meta.id() == "001" || meta.id().parse::<phonenumber::country::Id>().is_ok(),
             leading_digits: meta.leading_digits().map(|l| compile(l.as_str())),
             general: Pattern::new(d.general()),
-            types: types.into_iter().flatten().map(Pattern::new).collect(),
+            types: number_types(d)
+                .into_iter()
+                .flatten()
+                .map(Pattern::new)
+                .collect(),
         }
     }
 
@@ -254,22 +262,10 @@ mod tests {
         let (mut compared, mut valid) = (0, 0);
         for meta in metas {
             let d = meta.descriptors();
-            let examples = [
-                Some(d.general()),
-                d.premium_rate(),
-                d.toll_free(),
-                d.shared_cost(),
-                d.voip(),
-                d.personal_number(),
-                d.pager(),
-                d.uan(),
-                d.voicemail(),
-                d.fixed_line(),
-                d.mobile(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(Descriptor::example);
+            let examples = std::iter::once(Some(d.general()))
+                .chain(number_types(d))
+                .flatten()
+                .filter_map(Descriptor::example);
             for example in examples {
                 let mut variants = vec![
                     example.to_owned(),
