@@ -68,6 +68,10 @@ pub enum ResolveError {
 pub struct Guard {
     allow_private: bool,
     lookup: Arc<dyn Lookup>,
+    /// Hosts the operator chose (the platform's own WUZAPI server, say): whatever they
+    /// resolve to may be reached. Lower-case names without a trailing dot, IPs as `IpAddr`
+    /// prints them.
+    trusted: Arc<[String]>,
 }
 
 impl Guard {
@@ -75,15 +79,31 @@ impl Guard {
         Self {
             allow_private,
             lookup,
+            trusted: Arc::from([]),
         }
+    }
+
+    /// Trusts `hosts` (names or IP literals, as the operator configured them): their
+    /// addresses are not checked. Only for hosts a tenant cannot choose.
+    #[must_use]
+    pub fn trusting(mut self, hosts: impl IntoIterator<Item = String>) -> Self {
+        self.trusted = hosts.into_iter().map(|h| host_key(&h)).collect();
+        self
     }
 
     pub fn allows_private(&self) -> bool {
         self.allow_private
     }
 
+    fn trusts(&self, host: &str) -> bool {
+        !self.trusted.is_empty() && self.trusted.contains(&host_key(host))
+    }
+
     /// `Ok` when `ip` may be connected to.
     pub fn check(&self, host: &str, ip: IpAddr) -> Result<(), RefusedAddress> {
+        if self.trusts(host) {
+            return Ok(());
+        }
         match classify(ip) {
             None => Ok(()),
             Some(reason) if self.allow_private && reason.allowed_when_private_allowed() => Ok(()),
@@ -151,6 +171,62 @@ impl Guard {
     }
 }
 
+/// How a host is compared with the trusted ones: lower case, no trailing dot, no brackets,
+/// IPv6 in its canonical form.
+fn host_key(host: &str) -> String {
+    let bare = host
+        .trim_end_matches('.')
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        // `::ffff:a.b.c.d` is the IPv4 address it carries.
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => v6.to_string(),
+        },
+        Ok(ip) => ip.to_string(),
+        Err(_) => bare.to_ascii_lowercase(),
+    }
+}
+
+/// Makes `builder` a client for checked targets: its resolver hands the connector only the
+/// addresses `guard` allows, it never follows a redirect (the next host was never checked)
+/// and never uses a proxy (it would connect to an address we never checked). IP-literal
+/// hosts never reach a resolver: check them with [`Guard::check_literal`] before sending.
+pub fn guarded(builder: reqwest::ClientBuilder, guard: &Guard) -> reqwest::ClientBuilder {
+    builder
+        .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+}
+
+impl Guard {
+    /// Checks the host of `url` when it is an IP literal (which no resolver sees); names pass
+    /// here and are checked by the guarded resolver when connecting.
+    pub fn check_literal(&self, url: &url::Url) -> Result<(), RefusedAddress> {
+        match url.host() {
+            Some(Host::Ipv4(ip)) => self.check(&ip.to_string(), IpAddr::V4(ip)),
+            Some(Host::Ipv6(ip)) => self.check(&ip.to_string(), IpAddr::V6(ip)),
+            Some(Host::Domain(_)) | None => Ok(()),
+        }
+    }
+}
+
+/// The refusal in `error`'s chain, when the guard refused the connection.
+pub fn refusal_in(error: &(dyn std::error::Error + 'static)) -> Option<RefusedAddress> {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
+            return Some(refused.clone());
+        }
+        if let Some(ResolveError::Refused(refused)) = cause.downcast_ref::<ResolveError>() {
+            return Some(refused.clone());
+        }
+        source = cause.source();
+    }
+    None
+}
+
 /// The connector's resolver: only checked addresses come out of it.
 struct GuardedResolver(Guard);
 
@@ -207,6 +283,28 @@ pub enum SendError {
     Unsendable(String),
 }
 
+impl SendError {
+    /// What a tenant may be told: the kind of failure, and for a refusal the kind of address
+    /// (what the creation check says too), never the address or the HTTP client's error text:
+    /// shown to a tenant, connection errors would say which internal hosts and ports exist.
+    /// The detail is the operator's, for logs ([`Display`](std::fmt::Display)).
+    pub fn public_text(&self) -> String {
+        match self {
+            SendError::Refused(refused) => format!("refused: {} is not allowed", refused.reason),
+            // The caller's verdict on the tenant's own URL.
+            SendError::Unsendable(reason) => format!("refused: {reason}"),
+            SendError::Timeout(_) => "no answer in time".to_owned(),
+            SendError::Connect(_) => "unreachable".to_owned(),
+            SendError::Request(_) => "the request failed".to_owned(),
+        }
+    }
+}
+
+/// `"2xx"` .. `"5xx"`: an answer's status as a tenant is told it.
+pub fn status_class(status: u16) -> String {
+    format!("{}xx", status / 100)
+}
+
 /// An HTTP client for tenant-chosen targets: checked addresses only, no redirects followed,
 /// no proxy, bounded in time and in what it reads.
 #[derive(Clone)]
@@ -227,11 +325,7 @@ impl Egress {
         lookup: Arc<dyn Lookup>,
     ) -> Result<Self, reqwest::Error> {
         let guard = Guard::new(config.allow_private, lookup);
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver(guard.clone())))
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy would connect on our behalf to an address we never checked.
-            .no_proxy()
+        let client = guarded(reqwest::Client::builder(), &guard)
             .connect_timeout(config.connect_timeout)
             .timeout(config.timeout)
             .pool_idle_timeout(Duration::from_secs(30))
@@ -258,17 +352,9 @@ impl Egress {
     ) -> Result<Answer, SendError> {
         let started = Instant::now();
         // IP literals never reach the resolver: check them here.
-        match target.host() {
-            Host::Ipv4(ip) => self
-                .guard
-                .check(&ip.to_string(), IpAddr::V4(ip))
-                .map_err(SendError::Refused)?,
-            Host::Ipv6(ip) => self
-                .guard
-                .check(&ip.to_string(), IpAddr::V6(ip))
-                .map_err(SendError::Refused)?,
-            Host::Domain(_) => {}
-        }
+        self.guard
+            .check_literal(target.url())
+            .map_err(SendError::Refused)?;
         let response = self
             .client
             .post(target.url().clone())
@@ -315,15 +401,8 @@ impl Egress {
     }
 
     fn send_error(&self, error: reqwest::Error) -> SendError {
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&error);
-        while let Some(cause) = source {
-            if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
-                return SendError::Refused(refused.clone());
-            }
-            if let Some(ResolveError::Refused(refused)) = cause.downcast_ref::<ResolveError>() {
-                return SendError::Refused(refused.clone());
-            }
-            source = cause.source();
+        if let Some(refused) = refusal_in(&error) {
+            return SendError::Refused(refused);
         }
         let text = chain(&error);
         if error.is_timeout() {

@@ -7,6 +7,6 @@ mod target;
 pub use address::{Refusal, classify};
 pub use client::{
     Answer, Egress, EgressConfig, Guard, Lookup, RefusedAddress, ResolveError, SendError,
-    SystemLookup,
+    SystemLookup, guarded, refusal_in, status_class,
 };
-pub use target::{MAX_URL_LEN, Target, UrlError};
+pub use target::{MAX_URL_LEN, Ports, Target, UrlError};

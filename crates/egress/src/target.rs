@@ -15,12 +15,50 @@ pub enum UrlError {
     NoHost,
     #[error("port {0} is not allowed: use 80, 443 or a port from 1024 up")]
     Port(u16),
+    /// The port is not one the caller's [`Ports::Only`] lists.
+    #[error("port {port} is not allowed: use {}", list(allowed))]
+    PortNotListed { port: u16, allowed: Vec<u16> },
     #[error("the URL is longer than {MAX_URL_LEN} characters")]
     TooLong,
 }
 
 /// Longest URL accepted.
 pub const MAX_URL_LEN: usize = 2048;
+
+fn list(ports: &[u16]) -> String {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    match ports.len() {
+        0 => "no port".to_owned(),
+        1 => format!("port {}", ports[0]),
+        _ => format!("one of ports {}", ports.join(", ")),
+    }
+}
+
+/// Which ports a target may name when private targets are not allowed (with them, any port
+/// but 0 is).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Ports {
+    /// 80, 443 and 1024 up: privileged ports are where SMTP, SSH and the like listen, never a
+    /// webhook receiver.
+    #[default]
+    Unprivileged,
+    /// Only these (Web Push: 443 unless the operator lists more). Empty refuses every port.
+    Only(Vec<u16>),
+}
+
+impl Ports {
+    fn allows(&self, port: u16) -> Result<(), UrlError> {
+        match self {
+            Ports::Unprivileged if port == 80 || port == 443 || port >= 1024 => Ok(()),
+            Ports::Unprivileged => Err(UrlError::Port(port)),
+            Ports::Only(allowed) if allowed.contains(&port) => Ok(()),
+            Ports::Only(allowed) => Err(UrlError::PortNotListed {
+                port,
+                allowed: allowed.clone(),
+            }),
+        }
+    }
+}
 
 /// A URL that may be a target: http(s), a host, no credentials, an allowed port. Its host's
 /// addresses are checked separately, at every connection.
@@ -34,6 +72,11 @@ impl Target {
     /// `allow_private` (they are where SMTP, SSH and the like listen, never a webhook
     /// receiver); port 0 never.
     pub fn parse(text: &str, allow_private: bool) -> Result<Self, UrlError> {
+        Self::parse_with(text, allow_private, &Ports::Unprivileged)
+    }
+
+    /// Like [`parse`](Self::parse), with the ports allowed when `allow_private` is off.
+    pub fn parse_with(text: &str, allow_private: bool, ports: &Ports) -> Result<Self, UrlError> {
         if text.len() > MAX_URL_LEN {
             return Err(UrlError::TooLong);
         }
@@ -50,9 +93,11 @@ impl Target {
             Some(_) => {}
         }
         let port = url.port_or_known_default().unwrap_or(0);
-        let allowed = port != 0 && (allow_private || port == 80 || port == 443 || port >= 1024);
-        if !allowed {
+        if port == 0 {
             return Err(UrlError::Port(port));
+        }
+        if !allow_private {
+            ports.allows(port)?;
         }
         Ok(Self { url })
     }
@@ -108,5 +153,31 @@ mod tests {
         ));
         assert!(Target::parse(&format!("https://a.example/{}", "x".repeat(3000)), false).is_err());
         assert!(Target::parse("http://127.0.0.1:22/", true).is_ok());
+    }
+
+    #[test]
+    fn a_port_list_narrows_the_ports_unless_private_targets_are_allowed() {
+        let https_only = Ports::Only(vec![443]);
+        assert!(Target::parse_with("https://push.example.net/x", false, &https_only).is_ok());
+        assert_eq!(
+            Target::parse_with("https://push.example.net:8443/x", false, &https_only).unwrap_err(),
+            UrlError::PortNotListed {
+                port: 8443,
+                allowed: vec![443]
+            }
+        );
+        assert_eq!(
+            Target::parse_with("http://push.example.net/x", false, &https_only)
+                .unwrap_err()
+                .to_string(),
+            "port 80 is not allowed: use port 443"
+        );
+        let two = Ports::Only(vec![443, 8443]);
+        assert!(Target::parse_with("https://push.example.net:8443/x", false, &two).is_ok());
+        assert!(Target::parse_with("http://127.0.0.1:9/", true, &https_only).is_ok());
+        assert_eq!(
+            Target::parse_with("http://127.0.0.1:0/", true, &https_only).unwrap_err(),
+            UrlError::Port(0)
+        );
     }
 }

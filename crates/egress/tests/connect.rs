@@ -169,3 +169,42 @@ async fn redirects_are_answers_and_bodies_are_read_up_to_the_bound() {
     assert_eq!(answer.excerpt, "x".repeat(16));
     assert!(answer.truncated);
 }
+
+#[tokio::test]
+async fn a_guarded_client_refuses_untrusted_names_and_reaches_the_trusted_ones() {
+    let (port, connections) = server(ok_response("hi")).await;
+    let guard = egress::Guard::new(false, Arc::new(Always("127.0.0.1".parse().unwrap())))
+        .trusting(["Wuzapi.Internal.".to_owned(), "[::1]".to_owned()]);
+    let client = egress::guarded(reqwest::Client::builder(), &guard)
+        .build()
+        .unwrap();
+
+    let refused = client
+        .get(format!("http://tenant-chosen.example:{port}/"))
+        .send()
+        .await
+        .unwrap_err();
+    let refusal = egress::refusal_in(&refused).expect("refused by the guard");
+    assert_eq!(refusal.reason, Refusal::Loopback);
+    assert_eq!(connections.load(Ordering::SeqCst), 0);
+
+    let answer = client
+        .get(format!("http://wuzapi.internal:{port}/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+
+    // IP literals skip resolvers: the caller checks them, and trusted ones pass.
+    let literal = url::Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
+    assert_eq!(
+        guard.check_literal(&literal).unwrap_err().reason,
+        Refusal::Loopback
+    );
+    assert!(
+        guard
+            .check_literal(&url::Url::parse("http://[::1]:8080/").unwrap())
+            .is_ok()
+    );
+}
