@@ -61,6 +61,9 @@ pub struct GatewayConfig {
     pub sign_in: SignInSettings,
     /// `WEB_DIR` (`web/dist`): the web app's build, served at `/` when the directory exists.
     pub web_dir: std::path::PathBuf,
+    /// `RESERVED_HOSTS`, `CUSTOM_HOST_DNS_SERVERS`, `CUSTOM_HOST_DNS_TIMEOUT_MS`: which hosts no
+    /// tenant may claim, and where a claim's TXT record is looked up.
+    pub custom_hosts: crate::custom_host::CustomHostSettings,
 }
 
 impl GatewayConfig {
@@ -104,6 +107,7 @@ impl GatewayConfig {
             inbound_attempts: job_attempts(env, QueueName::Inbound)?,
             sign_in: SignInSettings::from_env(env)?,
             web_dir: env.string("WEB_DIR", "web/dist").into(),
+            custom_hosts: crate::custom_host::CustomHostSettings::from_env(env)?,
         })
     }
 }

@@ -5,6 +5,7 @@ pub mod broker;
 pub mod cached;
 pub mod compression;
 pub mod config;
+pub mod custom_host;
 pub mod error;
 pub mod etag;
 mod http_metrics;

@@ -14,6 +14,7 @@ use worker_campaign::CampaignJob;
 use wuzapi::FakeWuzapi;
 
 pub mod contract;
+pub mod fake_dns;
 pub mod fake_push;
 pub mod receiver;
 

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use actix_web::{HttpRequest, get, put, web};
+use actix_web::{HttpRequest, get, post, put, web};
 use common::{ErrorCode, TenantId};
 use db::branding::{Branding, NewBranding};
 use email_address::EmailAddress;
@@ -22,7 +22,7 @@ use crate::state::AppState;
 
 cache::key_type! {
     /// A tenant's branding as shown (its defaults while it has set none).
-    pub BrandingKey: Branding, id = TenantId, value = Branding, schema = 1
+    pub BrandingKey: Branding, id = TenantId, value = Branding, schema = 2
 }
 
 pub const MAX_APP_NAME_CHARS: usize = 100;
@@ -70,13 +70,18 @@ pub struct PutBranding {
     /// The home page, at most 100 000 characters of HTML; scripts, styles, event handlers and
     /// forms are removed.
     home_html: Option<String>,
-    /// The hostname the tenant's login page is served on, such as `login.example.com`; no two
-    /// tenants share one.
+    /// The hostname the tenant's login page is to be served on, such as `login.example.com`.
+    /// A new host is a claim: it is used once verified (`GET /api/branding/custom-host` says
+    /// which DNS TXT record proves it). The platform's own hosts cannot be claimed.
     custom_host: Option<String>,
 }
 
 pub fn routes(cfg: &mut super::Routes) {
-    cfg.service(get).service(replace).service(public);
+    cfg.service(get)
+        .service(replace)
+        .service(public)
+        .service(custom_host)
+        .service(verify_custom_host);
 }
 
 /// The caller's tenant's branding (its defaults while it has set none). Any user of a tenant.
@@ -91,8 +96,9 @@ pub async fn get(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
 
 /// Replaces the tenant's branding. Tenant admins.
 ///
-/// URLs are normalised and the home page sanitised; the answer is what was stored. 409 when
-/// another tenant already uses `customHost`.
+/// URLs are normalised and the home page sanitised; the answer is what was stored. A new
+/// `customHost` is a claim to verify (`POST /api/branding/custom-host/verify`); 409 when another
+/// tenant has verified it, 422 for the platform's own hosts.
 #[utoipa::path(
     tag = "branding",
     request_body = PutBranding,
@@ -105,6 +111,17 @@ pub async fn replace(
     body: ApiJson<PutBranding, BrandingLimit>,
 ) -> ApiResult {
     let new = validate(body.into_inner())?;
+    if let Some(host) = &new.custom_host
+        && state
+            .config
+            .custom_hosts
+            .is_reserved(host, state.config.public_url.as_ref())
+    {
+        return Err(ApiError::validation(
+            "customHost",
+            format!("`{host}` is one of the platform's own hosts: choose a host of your own"),
+        ));
+    }
     let scope = admin.scope(&state.db);
     let stored = db::branding::replace(scope, new)
         .await
@@ -173,7 +190,127 @@ pub async fn public(
         }
     };
     let tenant_id = tenant_id.ok_or_else(|| ApiError::not_found("tenant"))?;
-    Ok(ok(cached_branding(&state, tenant_id).await?))
+    let mut branding = cached_branding(&state, tenant_id).await?;
+    // A host only claimed is not the tenant's (yet): the public page does not name it.
+    if !branding.custom_host_verified {
+        branding.custom_host = None;
+    }
+    Ok(ok(branding))
+}
+
+/// A custom host and what proves it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomHostAnswer {
+    /// The claimed host.
+    host: String,
+    /// `pending` until the TXT record was seen, then `verified`.
+    status: CustomHostStatus,
+    /// The DNS name to publish a TXT record at: `_wuzapi-manager.<host>`.
+    txt_record: String,
+    /// The TXT record's value.
+    txt_value: String,
+    /// When the record was seen.
+    verified_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema, Debug, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomHostStatus {
+    Pending,
+    Verified,
+}
+
+impl From<db::branding::CustomHostClaim> for CustomHostAnswer {
+    fn from(claim: db::branding::CustomHostClaim) -> Self {
+        Self {
+            txt_record: crate::custom_host::txt_name(&claim.host),
+            status: if claim.verified_at.is_some() {
+                CustomHostStatus::Verified
+            } else {
+                CustomHostStatus::Pending
+            },
+            host: claim.host,
+            txt_value: claim.token,
+            verified_at: claim.verified_at,
+        }
+    }
+}
+
+/// The tenant's custom host and the DNS TXT record that proves it. Tenant admins; 404 when the
+/// branding names no custom host.
+#[utoipa::path(
+    tag = "branding",
+    responses((status = 200, description = "The custom host and its proof", body = Envelope<CustomHostAnswer>)),
+)]
+#[get("/branding/custom-host")]
+pub async fn custom_host(state: web::Data<AppState>, admin: TenantAdmin) -> ApiResult {
+    let claim = db::branding::custom_host_claim(admin.scope(&state.db))
+        .await?
+        .ok_or_else(|| ApiError::not_found("custom host"))?;
+    Ok(ok(CustomHostAnswer::from(claim)))
+}
+
+/// Looks up the custom host's TXT record `_wuzapi-manager.<host>` and, when it holds the token,
+/// makes the host the tenant's: the login page is served on it from then on. Tenant admins.
+///
+/// 422 (`customHost`) while the record is not seen, 409 when another tenant verified the host
+/// first, 503 when the DNS cannot be asked; 404 without a custom host.
+#[utoipa::path(
+    tag = "branding",
+    responses((status = 200, description = "The custom host, verified", body = Envelope<CustomHostAnswer>)),
+)]
+#[post("/branding/custom-host/verify")]
+pub async fn verify_custom_host(state: web::Data<AppState>, admin: TenantAdmin) -> ApiResult {
+    let scope = admin.scope(&state.db);
+    let claim = db::branding::custom_host_claim(scope)
+        .await?
+        .ok_or_else(|| ApiError::not_found("custom host"))?;
+    if claim.verified_at.is_none() {
+        use crate::custom_host::{Proof, prove, txt_name};
+        match prove(&state.config.custom_hosts, &claim.host, &claim.token).await {
+            Proof::Found => {}
+            Proof::Missing => {
+                return Err(ApiError::validation(
+                    "customHost",
+                    format!(
+                        "no TXT record `{}` with the value `{}` was found: publish it at your \
+                         DNS provider and try again (new records can take minutes to be seen)",
+                        txt_name(&claim.host),
+                        claim.token
+                    ),
+                ));
+            }
+            Proof::Unavailable => {
+                return Err(ApiError::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the DNS could not be asked for the TXT record: try again shortly",
+                ));
+            }
+        }
+    }
+    let verified = db::branding::mark_custom_host_verified(scope, &claim.host, &claim.token)
+        .await
+        .map_err(|e| match e {
+            db::DbError::Conflict(message) => ApiError {
+                field: Some("customHost".to_owned()),
+                ..ApiError::new(ErrorCode::Conflict, message)
+            },
+            other => other.into(),
+        })?
+        // The branding changed between the look-up and now: the claim checked is gone.
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Conflict,
+                "the custom host changed meanwhile: verify the new one",
+            )
+        })?;
+    crate::cached::invalidate(
+        &state,
+        [cache::KeyRef::from(BrandingKey::key(&scope.tenant_id()))],
+    )
+    .await;
+    Ok(ok(CustomHostAnswer::from(verified)))
 }
 
 /// The branding of `tenant_id` through the cache. The id comes from the authenticated caller or
@@ -350,7 +487,7 @@ fn sanitised_html(field: &str, html: &str) -> Result<String, ApiError> {
 /// A lower-case DNS name of two or more labels (a trailing dot dropped), or `None`. IP
 /// addresses (an all-digit last label) and internationalised names not in `xn--` form are not
 /// hostnames here.
-fn hostname(value: &str) -> Option<String> {
+pub(crate) fn hostname(value: &str) -> Option<String> {
     let value = value.trim();
     let host = value
         .strip_suffix('.')

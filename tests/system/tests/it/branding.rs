@@ -1,5 +1,6 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
+use system_tests::fake_dns::FakeDns;
 use system_tests::{TenantHandle, TestSystem};
 
 /// A complete, valid branding for `PUT /api/branding`.
@@ -108,6 +109,36 @@ async fn plain_user_key(system: &TestSystem, tenant: &TenantHandle) -> String {
     key["data"]["key"].as_str().expect("raw key").to_owned()
 }
 
+/// A system whose gateways ask `dns` for custom hosts' TXT records.
+async fn spawn_with_dns(dns: &FakeDns, extra: &[(&str, &str)]) -> TestSystem {
+    let servers = dns.addr.to_string();
+    let mut env = vec![("CUSTOM_HOST_DNS_SERVERS", servers.as_str())];
+    env.extend_from_slice(extra);
+    TestSystem::spawn_with(&env).await
+}
+
+/// Publishes the TXT record `GET /api/branding/custom-host` asks the tenant of `key` for, then
+/// verifies; the answer of the verification.
+async fn prove_custom_host(system: &TestSystem, dns: &FakeDns, key: &str) -> (StatusCode, Value) {
+    let (status, claim) = system
+        .call(Method::GET, "/api/branding/custom-host", Some(key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claim}");
+    let claim = &claim["data"];
+    dns.set_txt(
+        claim["txtRecord"].as_str().expect("record name"),
+        &["v=unrelated", claim["txtValue"].as_str().expect("token")],
+    );
+    system
+        .call(
+            Method::POST,
+            "/api/branding/custom-host/verify",
+            Some(key),
+            None,
+        )
+        .await
+}
+
 #[tokio::test]
 async fn a_tenant_without_branding_gets_the_defaults() {
     let system = TestSystem::spawn().await;
@@ -121,6 +152,7 @@ async fn a_tenant_without_branding_gets_the_defaults() {
         "supportUrl": null,
         "homeHtml": null,
         "customHost": null,
+        "customHostVerified": false,
         "updatedAt": null,
     });
     assert_eq!(
@@ -136,8 +168,12 @@ async fn a_tenant_without_branding_gets_the_defaults() {
 
 #[tokio::test]
 async fn a_branding_write_is_seen_on_every_replica_and_by_the_public_endpoint() {
-    let mut system = TestSystem::spawn().await;
-    let second = system.start_gateway(&[]).await;
+    let dns = FakeDns::start().await;
+    let mut system = spawn_with_dns(&dns, &[]).await;
+    let dns_servers = dns.addr.to_string();
+    let second = system
+        .start_gateway(&[("CUSTOM_HOST_DNS_SERVERS", dns_servers.as_str())])
+        .await;
     let acme = system.tenant_with_admin("acme").await;
     let user_key = plain_user_key(&system, &acme).await;
 
@@ -162,8 +198,13 @@ async fn a_branding_write_is_seen_on_every_replica_and_by_the_public_endpoint() 
         "colours are stored lower-case"
     );
     assert_eq!(stored["customHost"], "login.acme.example", "hosts too");
+    assert_eq!(stored["customHostVerified"], false, "a new host is a claim");
     assert_eq!(stored["homeHtml"], "<p>Welcome to <b>Acme</b></p>");
     assert!(stored["updatedAt"].is_string(), "{stored}");
+    let (status, body) = prove_custom_host(&system, &dns, &acme.key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut stored = stored;
+    stored["customHostVerified"] = json!(true);
 
     for base in [&system.base_url, &second] {
         assert_eq!(get_branding(&system, base, &acme.key).await, stored);
@@ -186,6 +227,12 @@ async fn a_branding_write_is_seen_on_every_replica_and_by_the_public_endpoint() 
         json!({"appName": "Acme 2", "customHost": "portal.acme.example"}),
     )
     .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["customHostVerified"], false,
+        "another host, another claim"
+    );
+    let (status, body) = prove_custom_host(&system, &dns, &acme.key).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for base in [&system.base_url, &second] {
         let branding = get_branding(&system, base, &acme.key).await;
@@ -332,14 +379,18 @@ async fn only_tenant_admins_may_change_branding() {
 
 #[tokio::test]
 async fn tenants_never_see_or_change_each_others_branding() {
-    let mut system = TestSystem::spawn().await;
+    let dns = FakeDns::start().await;
+    let mut system = spawn_with_dns(&dns, &[]).await;
     let second = system.start_gateway(&[]).await;
     let a = system.tenant_with_admin("tenant-a").await;
     let b = system.tenant_with_admin("tenant-b").await;
 
     let (status, body) = put_branding(&system, &a.key, acme_branding()).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let a_branding = body["data"].clone();
+    let (status, proof) = prove_custom_host(&system, &dns, &a.key).await;
+    assert_eq!(status, StatusCode::OK, "{proof}");
+    let mut a_branding = body["data"].clone();
+    a_branding["customHostVerified"] = json!(true);
     // Fill B's cache entry before B writes.
     assert_eq!(
         get_branding(&system, &second, &b.key).await["appName"],
@@ -354,7 +405,7 @@ async fn tenants_never_see_or_change_each_others_branding() {
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
-    // B cannot take A's custom host.
+    // B cannot take A's verified custom host.
     let (status, body) = put_branding(
         &system,
         &b.key,
@@ -429,5 +480,204 @@ async fn public_branding_needs_one_known_slug_or_host() {
         assert_eq!(body["code"], code, "{query}: {body}");
         assert!(!body.to_string().contains("Acme"), "{query}: {body}");
     }
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_custom_host_serves_the_login_page_only_once_its_dns_record_proves_it() {
+    let dns = FakeDns::start().await;
+    let system = spawn_with_dns(
+        &dns,
+        &[
+            ("PUBLIC_URL", "https://wuzapi.platform.example"),
+            ("RESERVED_HOSTS", "app.platform.example,platform.example"),
+        ],
+    )
+    .await;
+    let acme = system.tenant_with_admin("acme").await;
+    let squatter = system.tenant_with_admin("squatter").await;
+    let user_key = plain_user_key(&system, &acme).await;
+
+    // The platform's own hosts, and names under them, are nobody's to claim.
+    let (status, body) = put_branding(&system, &acme.key, json!({"appName": "Acme"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let before = stored_branding(&system, &acme).await;
+    for host in [
+        "wuzapi.platform.example",
+        "app.platform.example",
+        "login.app.platform.example",
+        "platform.example",
+    ] {
+        let (status, body) = put_branding(
+            &system,
+            &acme.key,
+            json!({"appName": "Acme", "customHost": host}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{host}: {body}");
+        assert_eq!(body["code"], "validation_failed");
+        assert_eq!(body["field"], "customHost");
+        assert_eq!(stored_branding(&system, &acme).await, before, "{host}");
+    }
+
+    // No claim yet: nothing to show or verify.
+    for (method, path) in [
+        (Method::GET, "/api/branding/custom-host"),
+        (Method::POST, "/api/branding/custom-host/verify"),
+    ] {
+        let (status, body) = system.call(method, path, Some(&acme.key), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+    }
+
+    // A squatter claims the host first: a claim blocks nobody and is served nowhere.
+    let (status, body) = put_branding(
+        &system,
+        &squatter.key,
+        json!({"appName": "Evil", "customHost": "login.acme.example"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = put_branding(&system, &acme.key, acme_branding()).await;
+    assert_eq!(status, StatusCode::OK, "claims do not collide: {body}");
+    assert_eq!(body["data"]["customHostVerified"], false);
+    let (status, body) = system
+        .call(
+            Method::GET,
+            "/api/public/branding?host=login.acme.example",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "unverified: {body}");
+    assert_eq!(
+        public_branding(&system, &system.base_url, "slug=acme").await["customHost"],
+        Value::Null,
+        "the public page names no unverified host"
+    );
+
+    // The claim and its proof, for the tenant's admins only, each its own.
+    let (status, claim) = system
+        .call(
+            Method::GET,
+            "/api/branding/custom-host",
+            Some(&acme.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{claim}");
+    let claim = claim["data"].clone();
+    assert_eq!(claim["host"], "login.acme.example");
+    assert_eq!(claim["status"], "pending");
+    assert_eq!(claim["txtRecord"], "_wuzapi-manager.login.acme.example");
+    assert_eq!(claim["verifiedAt"], Value::Null);
+    let token = claim["txtValue"].as_str().expect("token").to_owned();
+    assert!(token.starts_with("wmv_") && token.len() == 36, "{token}");
+    let (_, squatters) = system
+        .call(
+            Method::GET,
+            "/api/branding/custom-host",
+            Some(&squatter.key),
+            None,
+        )
+        .await;
+    assert_ne!(squatters["data"]["txtValue"], token, "a token per claim");
+    for (method, path) in [
+        (Method::GET, "/api/branding/custom-host"),
+        (Method::POST, "/api/branding/custom-host/verify"),
+    ] {
+        let (status, body) = system.call(method, path, Some(&user_key), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+    }
+
+    // Not verified while the record is missing or holds another value.
+    for values in [&[][..], &["wmv_00000000000000000000000000000000"][..]] {
+        dns.set_txt("_wuzapi-manager.login.acme.example", values);
+        let (status, body) = system
+            .call(
+                Method::POST,
+                "/api/branding/custom-host/verify",
+                Some(&acme.key),
+                None,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{values:?}: {body}"
+        );
+        assert_eq!(body["field"], "customHost");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("_wuzapi-manager.login.acme.example")),
+            "{body}"
+        );
+        assert_eq!(
+            stored_branding(&system, &acme).await["customHostVerified"],
+            false
+        );
+    }
+
+    // The record seen: the host is Acme's, and the login page is served on it.
+    let (status, body) = prove_custom_host(&system, &dns, &acme.key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["status"], "verified");
+    assert!(body["data"]["verifiedAt"].is_string(), "{body}");
+    let public = public_branding(&system, &system.base_url, "host=login.acme.example").await;
+    assert_eq!(public["appName"], "Acme Campaigns");
+    assert_eq!(public["customHostVerified"], true);
+
+    // The squatter, even holding a valid record of its own, cannot take it now.
+    let (status, body) = prove_custom_host(&system, &dns, &squatter.key).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["field"], "customHost");
+    let (status, body) = put_branding(
+        &system,
+        &squatter.key,
+        json!({"appName": "Evil", "customHost": "login.acme.example"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(
+        public_branding(&system, &system.base_url, "host=login.acme.example").await["appName"],
+        "Acme Campaigns"
+    );
+
+    // Writing the same host again keeps it verified; another host starts a new claim.
+    let (status, body) = put_branding(&system, &acme.key, acme_branding()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["customHostVerified"], true);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn a_dns_that_cannot_be_asked_is_a_503_and_verifies_nothing() {
+    // A port nothing listens on: the look-up fails rather than finding no record.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|socket| socket.local_addr())
+        .expect("a free port")
+        .to_string();
+    let system = TestSystem::spawn_with(&[
+        ("CUSTOM_HOST_DNS_SERVERS", closed.as_str()),
+        ("CUSTOM_HOST_DNS_TIMEOUT_MS", "200"),
+    ])
+    .await;
+    let acme = system.tenant_with_admin("acme").await;
+    let (status, body) = put_branding(&system, &acme.key, acme_branding()).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = system
+        .call(
+            Method::POST,
+            "/api/branding/custom-host/verify",
+            Some(&acme.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "service_unavailable");
+    assert_eq!(
+        stored_branding(&system, &acme).await["customHostVerified"],
+        false
+    );
     system.stop().await;
 }
