@@ -11,6 +11,7 @@ pub mod etag;
 mod http_metrics;
 pub mod live;
 pub mod openapi;
+pub mod permissions;
 pub mod queue_stats;
 pub mod quotas;
 pub mod rate_limit;
@@ -186,9 +187,11 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(extractors::path_error))
                 .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
                 .app_data(cursor_key.clone())
-                // The pipeline, innermost first: authentication, the tenant's rate limit, then
-                // (on the way out) ETag / 304 and compression, all inside the metrics and the
-                // request's span.
+                // The pipeline, innermost first: what the caller's account role holds (read
+                // before any handler's extractors run), authentication, the tenant's rate limit,
+                // then (on the way out) ETag / 304 and compression, all inside the metrics and
+                // the request's span.
+                .wrap(actix_web::middleware::from_fn(permissions::load))
                 .wrap(actix_web::middleware::from_fn(rate_limit::limit))
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .wrap(etag::Etag)

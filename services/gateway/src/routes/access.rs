@@ -61,7 +61,7 @@ cache::key_type! {
     pub SessionInboxesKey: SessionInboxes, id = AccountId, value = Vec<AccountInbox>, schema = 1
 }
 
-fn agents_key(tenant_id: TenantId, account_id: AccountId) -> Key<SessionAgentsKey> {
+pub(crate) fn agents_key(tenant_id: TenantId, account_id: AccountId) -> Key<SessionAgentsKey> {
     cached::tenant_key(&account_id, tenant_id)
 }
 

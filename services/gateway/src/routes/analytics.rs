@@ -9,7 +9,7 @@ use db::analytics::{AnalyticsScope, Counts, Interval};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, Envelope, Routes, invalid_parameter, ok};
-use crate::auth::TenantUser;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut Routes) {
@@ -100,6 +100,7 @@ pub struct DeliveryAnalytics {
 /// totals and the top 10 failure reasons. `from` not before `to`, an unknown `interval` or
 /// more than 800 points is 400. Tenant users.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.read"))),
     tag = "campaigns",
     params(AnalyticsQuery),
     responses((status = 200, description = "The series", body = Envelope<DeliveryAnalytics>)),
@@ -107,7 +108,7 @@ pub struct DeliveryAnalytics {
 #[get("/analytics")]
 pub async fn analytics(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsRead>,
     query: web::Query<AnalyticsQuery>,
 ) -> ApiResult {
     let query = query.into_inner();

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::campaigns::CampaignView;
 use super::{ApiResult, Envelope, ok};
-use crate::auth::TenantUser;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut super::Routes) {
@@ -30,6 +30,7 @@ struct Resent {
 /// The running batch stops before its next send; every outcome is kept and a resume goes on
 /// exactly where it stopped. 409 for a finished campaign.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.write"))),
     tag = "campaigns",
     params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
     responses((status = 200, description = "The paused campaign", body = Envelope<CampaignView>)),
@@ -37,7 +38,7 @@ struct Resent {
 #[post("/campaigns/{campaign_id}/pause")]
 pub async fn pause(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsWrite>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
     let campaign = db::campaigns::pause(user.scope(&state.db), path.into_inner()).await?;
@@ -49,6 +50,7 @@ pub async fn pause(
 /// A paused campaign (or one waiting for WUZAPI, at once) goes on with its pending recipients.
 /// 409 unless paused or waiting.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.write"))),
     tag = "campaigns",
     params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
     responses((status = 200, description = "The resumed campaign", body = Envelope<CampaignView>)),
@@ -56,7 +58,7 @@ pub async fn pause(
 #[post("/campaigns/{campaign_id}/resume")]
 pub async fn resume(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsWrite>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
     let campaign = db::campaigns::resume(user.scope(&state.db), path.into_inner()).await?;
@@ -68,6 +70,7 @@ pub async fn resume(
 ///
 /// Recipients not yet messaged become `cancelled`. 409 for a finished campaign.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.write"))),
     tag = "campaigns",
     params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
     responses((status = 200, description = "The cancelled campaign", body = Envelope<CampaignView>)),
@@ -75,7 +78,7 @@ pub async fn resume(
 #[post("/campaigns/{campaign_id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsWrite>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
     let campaign = db::campaigns::cancel(user.scope(&state.db), path.into_inner()).await?;
@@ -87,6 +90,7 @@ pub async fn cancel(
 /// Recipients are left `uncertain` by a worker that stopped mid-send. Some of them may have
 /// received the message already; resending is the owner's call, never the system's.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.write"))),
     tag = "campaigns",
     params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
     responses((status = 200, description = "How many recipients were queued again, and the campaign", body = Envelope<Resent>)),
@@ -94,7 +98,7 @@ pub async fn cancel(
 #[post("/campaigns/{campaign_id}/resend-uncertain")]
 pub async fn resend_uncertain(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsWrite>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
     let scope = user.scope(&state.db);

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, BodyLimit, Envelope, accepted, ok, required_text};
-use crate::auth::TenantUser;
 use crate::error::ApiError;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut super::Routes) {
@@ -150,6 +150,7 @@ impl From<Campaign> for CampaignView {
 /// worker, so the answer is 202 with the job to follow (`GET /jobs/campaign/{campaignId}/status`).
 /// Counts against the campaign and recipient quotas. For tenant users who belong to an account.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.write"))),
     tag = "campaigns",
     request_body = CreateCampaign,
     responses((status = 202, description = "The campaign and its queued job", body = Envelope<CreatedCampaign>)),
@@ -157,7 +158,7 @@ impl From<Campaign> for CampaignView {
 #[post("/campaigns")]
 pub async fn create(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsWrite>,
     body: ApiJson<CreateCampaign, CampaignLimit>,
 ) -> ApiResult {
     let account_id = user.account_id()?;
@@ -251,6 +252,7 @@ fn check_schedule(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError>
 
 /// One of the tenant's campaigns.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.read"))),
     tag = "campaigns",
     params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
     responses((status = 200, description = "The campaign", body = Envelope<CampaignView>)),
@@ -258,7 +260,7 @@ fn check_schedule(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError>
 #[get("/campaigns/{campaign_id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsRead>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
     let campaign = db::campaigns::find(user.scope(&state.db), path.into_inner()).await?;
@@ -298,6 +300,7 @@ pub const CAMPAIGNS: ListSpec = ListSpec {
 
 /// The tenant's campaigns, newest first; `status` and `inboxId` narrow the list.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.read"))),
     tag = "campaigns",
     params(CampaignsFilter, ListParams),
     responses((status = 200, description = "A page of campaigns", body = Page<CampaignView>)),
@@ -305,7 +308,7 @@ pub const CAMPAIGNS: ListSpec = ListSpec {
 #[get("/campaigns")]
 pub async fn list(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsRead>,
     query: ListQuery<CampaignsFilter>,
 ) -> ApiResult {
     let page = query.page(&CAMPAIGNS)?;
@@ -389,6 +392,7 @@ pub const RECIPIENTS: ListSpec = ListSpec {
 
 /// Each recipient of a campaign with its outcome, in id order; `status` keeps one state.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.read"))),
     tag = "campaigns",
     params(
         ("campaign_id" = uuid::Uuid, Path, description = "The campaign's id"),
@@ -400,7 +404,7 @@ pub const RECIPIENTS: ListSpec = ListSpec {
 #[get("/campaigns/{campaign_id}/recipients")]
 pub async fn recipients(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsRead>,
     path: web::Path<CampaignId>,
     query: ListQuery<RecipientsFilter>,
 ) -> ApiResult {

@@ -16,6 +16,7 @@ use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, Envelope, Routes, ok};
 use crate::auth::{TenantAdmin, TenantUser};
 use crate::error::ApiError;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut Routes) {
@@ -152,6 +153,7 @@ pub const OPT_OUTS: ListSpec = ListSpec {
 /// The tenant's opted-out numbers, oldest first; `nextCursor` fetches the next page. The whole
 /// list as a file: a report of kind `opt_outs`.
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.read"))),
     tag = "consent",
     params(ListParams),
     responses((status = 200, description = "A page of opt-outs", body = Page<OptOutView>)),
@@ -159,7 +161,7 @@ pub const OPT_OUTS: ListSpec = ListSpec {
 #[get("/consent/opt-outs")]
 pub async fn list_opt_outs(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsRead>,
     query: ListQuery,
 ) -> ApiResult {
     let page = query.page(&OPT_OUTS)?;
@@ -213,6 +215,7 @@ const MAX_IMPORTED_MESSAGE_CHARS: usize = 200;
 /// nothing: one bad entry refuses the request (422 naming `optOuts[i].phone`, ...). Their
 /// pending recipients in running campaigns are skipped. For tenant users with an account.
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.write"))),
     tag = "consent",
     request_body = ImportOptOuts,
     responses((status = 200, description = "What the import did", body = Envelope<ImportedOptOuts>)),
@@ -220,7 +223,7 @@ const MAX_IMPORTED_MESSAGE_CHARS: usize = 200;
 #[post("/consent/opt-outs")]
 pub async fn import_opt_outs(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsWrite>,
     body: ApiJson<ImportOptOuts>,
 ) -> ApiResult {
     let account_id = user.account_id()?;

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, Envelope, Routes, created};
-use crate::auth::TenantUser;
 use crate::error::ApiError;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut Routes) {
@@ -65,6 +65,7 @@ const MAX_FIELDS: usize = 50;
 
 /// Creates a contact (counts against the `max_contacts` quota).
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.write"))),
     tag = "contacts",
     request_body = CreateContact,
     responses((status = 201, description = "The contact", body = Envelope<ContactView>)),
@@ -72,7 +73,7 @@ const MAX_FIELDS: usize = 50;
 #[post("/contacts")]
 pub async fn create(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsWrite>,
     body: ApiJson<CreateContact>,
 ) -> ApiResult {
     let account_id = user.account_id()?;
@@ -141,6 +142,7 @@ pub struct ContactsFilter {
 
 /// The tenant's contacts, oldest first; `nextCursor` fetches the next page.
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.read"))),
     tag = "contacts",
     params(ContactsFilter, ListParams),
     responses((status = 200, description = "A page of contacts", body = Page<ContactView>)),
@@ -148,7 +150,7 @@ pub struct ContactsFilter {
 #[get("/contacts")]
 pub async fn list(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsRead>,
     query: ListQuery<ContactsFilter>,
 ) -> ApiResult {
     let search = match query.filter.q.as_deref() {

@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::campaigns::JobRef;
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiResult, Envelope, Routes, accepted, invalid_parameter, ok};
-use crate::auth::TenantUser;
 use crate::error::ApiError;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut Routes) {
@@ -146,6 +146,7 @@ fn column(field: &str, value: Option<String>) -> Result<Option<String>, ApiError
 /// 202 with the import, whose progress `GET /contacts/imports/{import_id}` shows. For tenant
 /// users who belong to an account.
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.write"))),
     tag = "contacts",
     operation_id = "create_import",
     params(ImportQuery),
@@ -159,7 +160,7 @@ fn column(field: &str, value: Option<String>) -> Result<Option<String>, ApiError
 #[post("/contacts/imports")]
 pub async fn create(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsWrite>,
     request: HttpRequest,
     query: web::Query<ImportQuery>,
     payload: web::Payload,
@@ -302,13 +303,18 @@ pub const IMPORTS: ListSpec = ListSpec {
 
 /// The tenant's imports, oldest first.
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.read"))),
     tag = "contacts",
     operation_id = "list_imports",
     params(ListParams),
     responses((status = 200, description = "A page of imports", body = Page<ImportView>)),
 )]
 #[get("/contacts/imports")]
-pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: Allowed<perm::ContactsRead>,
+    query: ListQuery,
+) -> ApiResult {
     let page = query.page(&IMPORTS)?;
     let (rows, more) = db::imports::page(user.scope(&state.db), page.after(), page.limit()).await?;
     let views: Vec<ImportView> = rows.into_iter().map(ImportView::from).collect();
@@ -317,6 +323,7 @@ pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery
 
 /// One import: its status and progress (read, imported, updated, skipped, failed).
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.read"))),
     tag = "contacts",
     params(("import_id" = uuid::Uuid, Path, description = "The import")),
     responses((status = 200, description = "The import", body = Envelope<ImportView>)),
@@ -324,7 +331,7 @@ pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery
 #[get("/contacts/imports/{import_id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsRead>,
     path: web::Path<ImportId>,
 ) -> ApiResult {
     let import = db::imports::find(user.scope(&state.db), path.into_inner()).await?;
@@ -334,6 +341,7 @@ pub async fn get(
 /// Cancels a queued or running import: the worker stops at its next batch (what it imported
 /// stays). 409 once the import has ended.
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.write"))),
     tag = "contacts",
     params(("import_id" = uuid::Uuid, Path, description = "The import")),
     responses((status = 200, description = "The cancelled import", body = Envelope<ImportView>)),
@@ -341,7 +349,7 @@ pub async fn get(
 #[post("/contacts/imports/{import_id}/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsWrite>,
     path: web::Path<ImportId>,
 ) -> ApiResult {
     let txn = state.db.begin().await.map_err(db::DbError::from)?;
@@ -355,6 +363,7 @@ const ERRORS_PER_QUERY: u64 = 5_000;
 
 /// The rows that failed, as CSV (`line,value,reason`), streamed.
 #[utoipa::path(
+    extensions(("x-permission" = json!("contacts.read"))),
     tag = "contacts",
     params(("import_id" = uuid::Uuid, Path, description = "The import")),
     responses((status = 200, description = "The failed rows", body = String, content_type = "text/csv")),
@@ -362,7 +371,7 @@ const ERRORS_PER_QUERY: u64 = 5_000;
 #[get("/contacts/imports/{import_id}/errors")]
 pub async fn errors(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ContactsRead>,
     path: web::Path<ImportId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, Envelope, created, ok, required_text};
-use crate::auth::TenantUser;
 use crate::error::ApiError;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut super::Routes) {
@@ -85,6 +85,7 @@ impl From<Inbox> for InboxView {
 /// and session changes to the gateway, signed with a key of the inbox where the server can
 /// sign; `events` says whether that worked (the inbox is created either way).
 #[utoipa::path(
+    extensions(("x-permission" = json!("inboxes.write"))),
     tag = "inboxes",
     request_body = CreateInbox,
     responses((status = 201, description = "The inbox", body = Envelope<InboxView>)),
@@ -92,7 +93,7 @@ impl From<Inbox> for InboxView {
 #[post("/inboxes")]
 pub async fn create(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::InboxesWrite>,
     body: ApiJson<CreateInbox>,
 ) -> ApiResult {
     let tenant_id = user.tenant_id();
@@ -136,6 +137,7 @@ pub async fn create(
 /// re-pairing a number, moving it to another server, or when `events.error` says the first
 /// setup failed. Tenant users of the inbox's tenant.
 #[utoipa::path(
+    extensions(("x-permission" = json!("inboxes.write"))),
     tag = "inboxes",
     params(("inbox_id" = uuid::Uuid, Path, description = "The inbox's id")),
     responses((status = 200, description = "The inbox with its event settings", body = Envelope<InboxView>)),
@@ -143,7 +145,7 @@ pub async fn create(
 #[post("/inboxes/{inbox_id}/connect")]
 pub async fn connect(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::InboxesWrite>,
     path: web::Path<InboxId>,
 ) -> ApiResult {
     let inbox = db::inboxes::find(user.scope(&state.db), path.into_inner()).await?;
@@ -218,12 +220,17 @@ pub const INBOXES: ListSpec = ListSpec {
 
 /// The tenant's inboxes, oldest first; `nextCursor` fetches the next page.
 #[utoipa::path(
+    extensions(("x-permission" = json!("inboxes.read"))),
     tag = "inboxes",
     params(ListParams),
     responses((status = 200, description = "A page of inboxes", body = Page<InboxView>)),
 )]
 #[get("/inboxes")]
-pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: Allowed<perm::InboxesRead>,
+    query: ListQuery,
+) -> ApiResult {
     let page = query.page(&INBOXES)?;
     let (rows, more) = db::inboxes::page(user.scope(&state.db), page.after(), page.limit()).await?;
     let views: Vec<InboxView> = rows.into_iter().map(InboxView::from).collect();

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 use super::campaigns::JobRef;
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiResult, Envelope, ok};
-use crate::auth::{Caller, Superadmin, TenantUser};
+use crate::auth::{Caller, Superadmin};
 use crate::error::ApiError;
+use crate::permissions::{Allowed, AllowedCaller, perm};
 use crate::queue_stats::BrokerCounts;
 use crate::state::AppState;
 
@@ -110,6 +111,7 @@ impl DeliveryRates {
 /// time, and the campaign's progress counted from its recipients. Tenant users, for their
 /// tenant's campaigns.
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.read"))),
     tag = "jobs",
     params(("campaign_id" = uuid::Uuid, Path, description = "The campaign's id")),
     responses((status = 200, description = "The campaign's job", body = Envelope<CampaignJobStatus>)),
@@ -117,7 +119,7 @@ impl DeliveryRates {
 #[get("/jobs/campaign/{campaign_id}/status")]
 pub async fn campaign_status(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::CampaignsRead>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
     let campaign_id = path.into_inner();
@@ -213,11 +215,15 @@ struct QueueEntry {
 /// tenant's, or the whole platform's for the superadmin), and what RabbitMQ holds (ready
 /// messages, consumers, dead-letter queue; platform-wide, so only for the superadmin).
 #[utoipa::path(
+    extensions(("x-permission" = json!("campaigns.read"))),
     tag = "jobs",
     responses((status = 200, description = "Every queue's figures", body = Envelope<QueueStats>)),
 )]
 #[get("/jobs/queues/stats")]
-pub async fn queue_stats(state: web::Data<AppState>, caller: Caller) -> ApiResult {
+pub async fn queue_stats(
+    state: web::Data<AppState>,
+    caller: AllowedCaller<perm::CampaignsRead>,
+) -> ApiResult {
     let reach = caller.reach(&state.db)?;
     let platform = matches!(reach, Reach::Platform(_));
     let counts = db::jobs::counts(reach).await?;
@@ -386,6 +392,7 @@ pub const DEAD_JOBS: ListSpec = ListSpec {
 ///
 /// The caller's tenant's, or the whole platform's for the superadmin.
 #[utoipa::path(
+    extensions(("x-permission" = json!("settings.manage"))),
     tag = "jobs",
     params(DeadFilter, ListParams),
     responses((status = 200, description = "A page of dead-lettered jobs", body = Page<DeadJobView>)),
@@ -393,7 +400,7 @@ pub const DEAD_JOBS: ListSpec = ListSpec {
 #[get("/jobs/dead")]
 pub async fn dead_letters(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: AllowedCaller<perm::SettingsManage>,
     query: ListQuery<DeadFilter>,
 ) -> ApiResult {
     let page = query.page(&DEAD_JOBS)?;
@@ -458,6 +465,7 @@ async fn tidy_dead_queues(state: &AppState, replayed: &[Job]) {
 /// The job runs again as a new generation, published at once; a replayed campaign is sendable
 /// again. A tenant's own jobs, or any job for the superadmin.
 #[utoipa::path(
+    extensions(("x-permission" = json!("settings.manage"))),
     tag = "jobs",
     params(("job_id" = uuid::Uuid, Path, description = "The dead-lettered job's id")),
     responses((status = 200, description = "The replayed job", body = Envelope<JobRef>)),
@@ -465,7 +473,7 @@ async fn tidy_dead_queues(state: &AppState, replayed: &[Job]) {
 #[post("/jobs/{job_id}/replay")]
 pub async fn replay(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: AllowedCaller<perm::SettingsManage>,
     path: web::Path<JobId>,
 ) -> ApiResult {
     let job = replay_one(&state, &caller, path.into_inner()).await?;
@@ -494,6 +502,7 @@ struct ReplayedAll {
 /// The caller's tenant's jobs, or the whole platform's for the superadmin. Jobs replayed by
 /// someone else meanwhile are skipped.
 #[utoipa::path(
+    extensions(("x-permission" = json!("settings.manage"))),
     tag = "jobs",
     params(ReplayAllQuery),
     responses((status = 200, description = "How many jobs were replayed", body = Envelope<ReplayedAll>)),
@@ -501,7 +510,7 @@ struct ReplayedAll {
 #[post("/jobs/dead/replay")]
 pub async fn replay_all(
     state: web::Data<AppState>,
-    caller: Caller,
+    caller: AllowedCaller<perm::SettingsManage>,
     query: web::Query<ReplayAllQuery>,
 ) -> ApiResult {
     let ids = db::jobs::dead_lettered_ids(caller.reach(&state.db)?, query.queue, 1000).await?;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{ApiJson, ApiResult, Envelope, Routes, ok};
 use crate::auth::{TenantAdmin, TenantUser};
 use crate::error::ApiError;
+use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
 
 pub fn routes(cfg: &mut Routes) {
@@ -76,6 +77,7 @@ async fn view(
 /// An inbox's pacing (the defaults until set: no cap, no window, typing on, the breaker at 10
 /// refused sends in 600 s) and today's count. Tenant users.
 #[utoipa::path(
+    extensions(("x-permission" = json!("inboxes.read"))),
     tag = "inboxes",
     params(("inbox_id" = uuid::Uuid, Path, description = "The inbox's id")),
     responses((status = 200, description = "The inbox's pacing", body = Envelope<PacingView>)),
@@ -83,7 +85,7 @@ async fn view(
 #[get("/inboxes/{inbox_id}/pacing")]
 pub async fn get_pacing(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::InboxesRead>,
     path: web::Path<InboxId>,
 ) -> ApiResult {
     let inbox = db::inboxes::find(user.scope(&state.db), path.into_inner()).await?;
@@ -95,6 +97,7 @@ pub async fn get_pacing(
 /// out of range is 422 naming the field. A new warm-up starts today (the tenant's day) unless
 /// `startedOn` says otherwise. Running campaigns follow it from their next batch. Tenant users.
 #[utoipa::path(
+    extensions(("x-permission" = json!("inboxes.write"))),
     tag = "inboxes",
     params(("inbox_id" = uuid::Uuid, Path, description = "The inbox's id")),
     request_body = Pacing,
@@ -103,7 +106,7 @@ pub async fn get_pacing(
 #[put("/inboxes/{inbox_id}/pacing")]
 pub async fn put_pacing(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::InboxesWrite>,
     path: web::Path<InboxId>,
     body: ApiJson<Pacing>,
 ) -> ApiResult {

@@ -4,7 +4,7 @@
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use common::{CampaignId, ErrorCode, ReportId};
+use common::{CampaignId, ErrorCode, Permission, ReportId};
 use db::plans::Feature;
 use db::reports::{
     NewReport, Report, ReportFormat, ReportKind, ReportParameters, ReportStatus, USAGE_MAX_DAYS,
@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use super::campaigns::JobRef;
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, Envelope, Routes, accepted, ok};
-use crate::auth::TenantUser;
 use crate::error::ApiError;
+use crate::permissions::{Allowed, perm};
 use crate::routes::plans::features_of;
 use crate::state::AppState;
 
@@ -188,6 +188,7 @@ fn parameters_of(body: &CreateReport, now: DateTime<Utc>) -> Result<ReportParame
 /// report needs a campaign of the caller's tenant (404 otherwise); `from` must be before `to`,
 /// and a usage report covers at most 366 days (422).
 #[utoipa::path(
+    extensions(("x-permission" = json!("reports.read"))),
     tag = "reports",
     request_body = CreateReport,
     responses((status = 202, description = "The report and its queued job", body = Envelope<CreatedReport>)),
@@ -195,10 +196,19 @@ fn parameters_of(body: &CreateReport, now: DateTime<Utc>) -> Result<ReportParame
 #[post("/reports")]
 pub async fn create(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ReportsRead>,
     body: ApiJson<CreateReport>,
 ) -> ApiResult {
     let body = body.into_inner();
+    // A report is an export of its data: the data's own read permission too.
+    let data = match body.kind {
+        ReportKind::CampaignDelivery => Some(Permission::CampaignsRead),
+        ReportKind::Contacts | ReportKind::OptOuts => Some(Permission::ContactsRead),
+        ReportKind::Usage => None,
+    };
+    if let Some(permission) = data {
+        crate::permissions::require(&state, &user, permission).await?;
+    }
     let features = features_of(&state, &user, user.user_id()).await?;
     if !features.contains(&Feature::Reports) {
         return Err(ApiError::new(
@@ -258,12 +268,17 @@ pub const REPORTS: ListSpec = ListSpec {
 
 /// The tenant's reports, oldest first.
 #[utoipa::path(
+    extensions(("x-permission" = json!("reports.read"))),
     tag = "reports",
     params(ListParams),
     responses((status = 200, description = "A page of reports", body = Page<ReportView>)),
 )]
 #[get("/reports")]
-pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery) -> ApiResult {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: Allowed<perm::ReportsRead>,
+    query: ListQuery,
+) -> ApiResult {
     let page = query.page(&REPORTS)?;
     let (rows, more) = db::reports::page(user.scope(&state.db), page.after(), page.limit()).await?;
     let views: Vec<ReportView> = rows.into_iter().map(ReportView::from).collect();
@@ -272,6 +287,7 @@ pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery
 
 /// One report: its status, rows, size and expiry.
 #[utoipa::path(
+    extensions(("x-permission" = json!("reports.read"))),
     tag = "reports",
     params(("report_id" = uuid::Uuid, Path, description = "The report")),
     responses((status = 200, description = "The report", body = Envelope<ReportView>)),
@@ -279,7 +295,7 @@ pub async fn list(state: web::Data<AppState>, user: TenantUser, query: ListQuery
 #[get("/reports/{report_id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ReportsRead>,
     path: web::Path<ReportId>,
 ) -> ApiResult {
     let report = db::reports::find(user.scope(&state.db), path.into_inner()).await?;
@@ -297,6 +313,7 @@ fn gone(id: ReportId) -> ApiError {
 /// attachment. 409 `conflict` while it is not ready (or when it failed), 410 `gone` once it
 /// expired.
 #[utoipa::path(
+    extensions(("x-permission" = json!("reports.read"))),
     tag = "reports",
     params(("report_id" = uuid::Uuid, Path, description = "The report")),
     responses((status = 200, description = "The file", content(
@@ -307,7 +324,7 @@ fn gone(id: ReportId) -> ApiError {
 #[get("/reports/{report_id}/download")]
 pub async fn download(
     state: web::Data<AppState>,
-    user: TenantUser,
+    user: Allowed<perm::ReportsRead>,
     path: web::Path<ReportId>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();

@@ -20,6 +20,7 @@ mod jobs;
 mod lists;
 mod notifications;
 mod openapi;
+mod permissions;
 mod operations;
 mod pacing;
 mod plans;
