@@ -67,6 +67,7 @@ async fn migrations_apply_roll_back_and_apply_again() {
         "stripe_subscriptions",
         "subscription_plans",
         "tenant_branding",
+        "tenant_storage",
         "tenants",
         "user_plan_overrides",
         "user_subscriptions",

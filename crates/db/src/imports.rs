@@ -9,14 +9,14 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
 use common::proto::ContactImport as ImportMessage;
-use common::{AccountId, EventKind, ImportId, JobId, QueueName, UserId};
+use common::{AccountId, EventKind, ImportId, JobId, QueueName, TenantId, UserId};
 use prost::Message as _;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, NewJob};
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, PlatformScope, TenantScope};
 
 text_enum!(
     /// Where an import is.
@@ -489,4 +489,82 @@ pub async fn errors_page(
     ))
     .all(scope.conn())
     .await?)
+}
+
+/// An import's source file, still in storage after the import ended, locked until the
+/// transaction ends.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct EndedSource {
+    pub id: ImportId,
+    pub tenant_id: TenantId,
+    pub source_key: String,
+}
+
+/// The source file of the import if it has ended and its file was not deleted yet, its row
+/// locked (a sweep or another end waits, then finds it deleted). Run it in a transaction,
+/// delete the file, then [`mark_sources_deleted`] in the same transaction.
+pub async fn lock_ended_source(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: ImportId,
+) -> DbResult<Option<EndedSource>> {
+    Ok(
+        EndedSource::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, tenant_id, source_key FROM contact_imports
+          WHERE tenant_id = $1 AND id = $2 AND source_deleted_at IS NULL
+            AND status IN ('completed', 'failed', 'cancelled')
+          FOR UPDATE",
+            [scope.tenant_uuid().into(), id.into_uuid().into()],
+        ))
+        .one(scope.conn())
+        .await?,
+    )
+}
+
+/// Up to `limit` ended imports of any tenant whose source file is still in storage (their
+/// end was not followed by the deletion: a crash, a failed delete), oldest end first, locked.
+/// Rows another sweep or an ending import holds are skipped. Run it in a transaction, delete
+/// the files, then [`mark_sources_deleted`] in the same transaction.
+pub async fn lock_leftover_sources(
+    platform: PlatformScope<'_, impl ConnectionTrait>,
+    limit: u64,
+) -> DbResult<Vec<EndedSource>> {
+    Ok(
+        EndedSource::find_by_statement(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT id, tenant_id, source_key FROM contact_imports
+          WHERE source_deleted_at IS NULL AND status IN ('completed', 'failed', 'cancelled')
+          ORDER BY finished_at
+          LIMIT $1
+          FOR UPDATE SKIP LOCKED",
+            [i64::try_from(limit).unwrap_or(i64::MAX).into()],
+        ))
+        .all(platform.conn())
+        .await?,
+    )
+}
+
+/// Records that the source files of `ids` were deleted from storage; their bytes leave the
+/// tenant's storage usage in this transaction (a trigger). Returns how many were still
+/// recorded as present.
+pub async fn mark_sources_deleted(
+    platform: PlatformScope<'_, impl ConnectionTrait>,
+    ids: &[ImportId],
+) -> DbResult<u64> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let done = platform
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE contact_imports SET source_deleted_at = now()
+              WHERE id = ANY($1) AND source_deleted_at IS NULL",
+            [ids.iter()
+                .map(|id| id.into_uuid())
+                .collect::<Vec<_>>()
+                .into()],
+        ))
+        .await?;
+    Ok(done.rows_affected())
 }

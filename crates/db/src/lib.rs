@@ -67,6 +67,7 @@ pub mod scope;
 pub mod secrets;
 pub mod send_slots;
 pub mod sessions;
+pub mod storage_usage;
 pub mod stripe;
 pub mod tenants;
 pub mod webhooks;

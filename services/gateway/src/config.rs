@@ -188,6 +188,42 @@ pub struct ImportSettings {
     /// `IMPORT_DEFAULT_REGION` (default `BR`): the region of numbers written without a
     /// country code, when an import does not say.
     pub default_region: String,
+    /// `STORAGE_QUOTA_FREE` / `_PRO` / `_ENTERPRISE`: the bytes a tenant may keep in storage.
+    pub storage_quota: StorageQuota,
+}
+
+/// The bytes a tenant may keep in storage (import source files and ready reports), by its
+/// platform plan: `STORAGE_QUOTA_FREE` (default 1 GiB), `STORAGE_QUOTA_PRO` (10 GiB),
+/// `STORAGE_QUOTA_ENTERPRISE` (100 GiB). An upload that would pass it gets 429
+/// `quota_exceeded` and nothing is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageQuota {
+    pub free: u64,
+    pub pro: u64,
+    pub enterprise: u64,
+}
+
+impl StorageQuota {
+    const GIB: u64 = 1024 * 1024 * 1024;
+    /// 1 PiB: more than any store a tenant gets, less than what `bigint` and `u64` arithmetic
+    /// on the count could overflow.
+    const MAX: u64 = 1024 * 1024 * Self::GIB;
+
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            free: env.parse_in("STORAGE_QUOTA_FREE", Self::GIB, 0..=Self::MAX)?,
+            pro: env.parse_in("STORAGE_QUOTA_PRO", 10 * Self::GIB, 0..=Self::MAX)?,
+            enterprise: env.parse_in("STORAGE_QUOTA_ENTERPRISE", 100 * Self::GIB, 0..=Self::MAX)?,
+        })
+    }
+
+    pub fn of(&self, plan: common::Plan) -> u64 {
+        match plan {
+            common::Plan::Free => self.free,
+            common::Plan::Pro => self.pro,
+            common::Plan::Enterprise => self.enterprise,
+        }
+    }
 }
 
 impl ImportSettings {
@@ -212,6 +248,7 @@ impl ImportSettings {
                 1..=64 * 1024 * 1024 * 1024,
             )?,
             default_region,
+            storage_quota: StorageQuota::from_env(env)?,
         })
     }
 }

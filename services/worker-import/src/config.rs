@@ -9,12 +9,20 @@ use worker::WorkerSettings;
 pub struct ImportConfig {
     /// `STORAGE_URL` and friends: where uploaded files are (the gateway's store).
     pub storage: storage::StorageConfig,
+    /// `IMPORT_MAX_RECORD_BYTES` (default 64 KiB): the longest NDJSON line or JSON array item;
+    /// a longer one fails as its row (never held whole).
+    pub max_record_bytes: usize,
 }
 
 impl ImportConfig {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         Ok(Self {
             storage: storage::StorageConfig::from_env(env)?,
+            max_record_bytes: env.parse_in(
+                "IMPORT_MAX_RECORD_BYTES",
+                crate::read::DEFAULT_MAX_RECORD_BYTES,
+                256..=64 * 1024 * 1024,
+            )?,
         })
     }
 }

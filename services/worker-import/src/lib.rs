@@ -45,6 +45,8 @@ const MIN_PARALLEL_CHECK: usize = 2_000;
 /// Imports contacts from uploaded files, one import per job.
 pub struct ImportJob {
     pub storage: storage::Storage,
+    /// The longest NDJSON line or JSON array item (`IMPORT_MAX_RECORD_BYTES`).
+    pub max_record_bytes: usize,
 }
 
 impl Job for ImportJob {
@@ -76,6 +78,8 @@ impl Job for ImportJob {
             if !matches!(ended, Err(db::DbError::NotFound(_))) {
                 ended?;
             }
+            self.release_source(db::TenantScope::new(db, job.tenant_id), ImportId::from(id))
+                .await;
         }
         Ok(())
     }
@@ -87,6 +91,7 @@ impl BuildJob for ImportJob {
     fn build(config: ImportConfig, _db: DatabaseConnection) -> anyhow::Result<Self> {
         Ok(Self {
             storage: storage::Storage::open(&config.storage)?,
+            max_record_bytes: config.max_record_bytes,
         })
     }
 }
@@ -105,14 +110,58 @@ async fn end_import(
     Ok(ended)
 }
 
+/// Why an ended import's source file was not deleted (the sweep tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Storage(#[from] storage::StorageError),
+}
+
+/// Deletes the source file of an import that has ended (completed, failed or cancelled) and
+/// records it deleted, which takes its bytes off the tenant's storage usage in the same
+/// transaction. Returns whether there was a file to delete: `false` when the import has not
+/// ended or its file is already gone. The import's row stays locked while the file is
+/// deleted, so a concurrent sweep skips it; a delete that fails rolls back and leaves the file
+/// to the sweep (`worker-report`), and deleting a file twice is harmless.
+pub async fn release_source(
+    storage: &storage::Storage,
+    scope: db::TenantScope<'_, DatabaseConnection>,
+    id: ImportId,
+) -> Result<bool, ReleaseError> {
+    let txn = scope.conn().begin().await.map_err(db::DbError::from)?;
+    let Some(source) = db::imports::lock_ended_source(scope.on(&txn), id).await? else {
+        return Ok(false);
+    };
+    match storage::StorageKey::parse(&source.source_key) {
+        Ok(key) => storage.delete(&key).await?,
+        // Never written by the gateway: nothing of ours to delete.
+        Err(e) => tracing::warn!(import = %id, error = %e, "import: unreadable storage key"),
+    }
+    db::imports::mark_sources_deleted(db::PlatformScope::new(&txn), &[id]).await?;
+    txn.commit().await.map_err(db::DbError::from)?;
+    Ok(true)
+}
+
 /// Phone numbers already seen in this file, as integers (E.164 has at most 15 digits).
 type Seen = HashSet<u64>;
 
 impl ImportJob {
+    /// [`release_source`], its failure logged: the import's outcome does not depend on it, and
+    /// the sweep deletes what is left.
+    async fn release_source(&self, scope: db::TenantScope<'_, DatabaseConnection>, id: ImportId) {
+        if let Err(e) = release_source(&self.storage, scope, id).await {
+            tracing::warn!(import = %id, error = %e, "import: the source file stays for the sweep");
+        }
+    }
+
     async fn import(&self, ctx: &JobContext, id: ImportId) -> Result<Done, JobError> {
         let scope = ctx.scope();
         let import = db::imports::find(scope, id).await?;
         if import.status.is_finished() {
+            // Cancelled before it started, or a repeat of a job whose end was recorded.
+            self.release_source(scope, id).await;
             return Ok(Done::Completed(Some(json!({"status": import.status}))));
         }
         let import = db::imports::transition(
@@ -142,6 +191,7 @@ impl ImportJob {
             separator: import.separator,
             phone_column: import.phone_column.clone(),
             name_column: import.name_column.clone(),
+            max_record_bytes: self.max_record_bytes,
         };
         // The file is read, and each batch checked (phones normalised, duplicates found), on a
         // blocking thread while the previous batch is written.
@@ -192,6 +242,7 @@ impl ImportJob {
         let mut input_done = false;
         let mut stopping = false;
         let mut stopped = None;
+        let mut cancelled = false;
         loop {
             let room = !input_done && !stopping && writes.len() < WRITES_IN_FLIGHT;
             tokio::select! {
@@ -201,6 +252,7 @@ impl ImportJob {
                     match written {
                         Written::Continue => total = progress,
                         Written::Cancelled => {
+                            cancelled = true;
                             stopped = Some(Done::Completed(Some(
                                 json!({"status": "cancelled", "progress": total}),
                             )));
@@ -237,6 +289,9 @@ impl ImportJob {
         // Dropping the receiver ends the reading thread at its next batch.
         drop(received);
         let read = reading.await.map_err(JobError::transient)?;
+        if cancelled {
+            self.release_source(scope, id).await;
+        }
         if let Some(done) = stopped {
             return Ok(done);
         }
@@ -251,6 +306,7 @@ impl ImportJob {
                 )
                 .await?;
                 ctx.wake_relay();
+                self.release_source(scope, id).await;
                 Ok(Done::Completed(Some(
                     json!({"status": "completed", "progress": total}),
                 )))
@@ -267,6 +323,7 @@ impl ImportJob {
                 )
                 .await?;
                 ctx.wake_relay();
+                self.release_source(scope, id).await;
                 Err(JobError::permanent(reason))
             }
         }

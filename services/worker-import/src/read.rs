@@ -9,20 +9,40 @@
 use std::io::{BufRead, BufReader, Read};
 
 use db::imports::{ImportFormat, TextEncoding};
-use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// How much of the file is looked at to detect its encoding and separator.
 const SNIFF_BYTES: usize = 64 * 1024;
 
+/// The longest NDJSON line or JSON array item by default (`IMPORT_MAX_RECORD_BYTES`).
+pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 * 1024;
+/// How much of an over-long record is kept, to show in the error file.
+const KEPT_OF_LONG_RECORD: usize = 1024;
+
 /// What the request said about the file; `None`s are detected.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ReadOptions {
     pub format: Option<ImportFormat>,
     pub encoding: Option<TextEncoding>,
     pub separator: Option<char>,
     pub phone_column: Option<String>,
     pub name_column: Option<String>,
+    /// The longest NDJSON line or JSON array item, in bytes: a longer one fails as its row and
+    /// is skipped without being held (a single-line 256 MiB file is read in constant memory).
+    pub max_record_bytes: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self {
+            format: None,
+            encoding: None,
+            separator: None,
+            phone_column: None,
+            name_column: None,
+            max_record_bytes: DEFAULT_MAX_RECORD_BYTES,
+        }
+    }
 }
 
 /// One contact as the file writes it, before its phone is checked.
@@ -435,15 +455,87 @@ fn object_row(line: i64, value: Value, options: &ReadOptions) -> Record {
     }
 }
 
+/// The reason an over-long record fails with.
+fn too_long(what: &str, max: usize, bytes: u64) -> String {
+    format!("the {what} has {bytes} bytes, more than the limit of {max} (IMPORT_MAX_RECORD_BYTES)")
+}
+
+/// A line as [`read_line_bounded`] read it.
+#[derive(Debug, PartialEq, Eq)]
+enum Line {
+    /// Whole, in the buffer (without its `\n`).
+    Whole,
+    /// Longer than the limit: the buffer holds its start only, and the rest was skipped.
+    TooLong { bytes: u64 },
+}
+
+/// Reads the next line into `buffer` (cleared first), holding at most `max` bytes of it: a
+/// longer line keeps its first [`KEPT_OF_LONG_RECORD`] bytes and is read through to its `\n`
+/// without being stored. `None` at the end of the input.
+fn read_line_bounded(
+    reader: &mut impl BufRead,
+    buffer: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<Line>> {
+    buffer.clear();
+    let mut bytes = 0u64;
+    let mut any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let newline = available.iter().position(|b| *b == b'\n');
+        let part = &available[..newline.unwrap_or(available.len())];
+        bytes += part.len() as u64;
+        if bytes as usize <= max {
+            buffer.extend_from_slice(part);
+        } else if buffer.len() < KEPT_OF_LONG_RECORD {
+            let keep = (KEPT_OF_LONG_RECORD - buffer.len()).min(part.len());
+            buffer.extend_from_slice(&part[..keep]);
+        }
+        let used = part.len() + usize::from(newline.is_some());
+        reader.consume(used);
+        if newline.is_some() {
+            break;
+        }
+    }
+    if !any {
+        return Ok(None);
+    }
+    if bytes > max as u64 {
+        buffer.truncate(KEPT_OF_LONG_RECORD);
+        return Ok(Some(Line::TooLong { bytes }));
+    }
+    Ok(Some(Line::Whole))
+}
+
 fn read_ndjson(
-    reader: impl BufRead,
+    mut reader: impl BufRead,
     options: &ReadOptions,
     encoding: TextEncoding,
     emit: &mut impl FnMut(Record) -> bool,
 ) -> Result<(), FileError> {
-    for (index, line) in reader.split(b'\n').enumerate() {
-        let line_number = index as i64 + 1;
-        let bytes = line?;
+    let max = options.max_record_bytes;
+    let mut bytes = Vec::new();
+    let mut line_number = 0i64;
+    while let Some(line) = read_line_bounded(&mut reader, &mut bytes, max)? {
+        line_number += 1;
+        if let Line::TooLong { bytes: length } = line {
+            if !emit(Record::Broken {
+                line: line_number,
+                value: excerpt(&String::from_utf8_lossy(&bytes)),
+                reason: too_long("line", max, length),
+            }) {
+                return Ok(());
+            }
+            continue;
+        }
         let text = match decode(&bytes, encoding) {
             Ok(text) => text,
             Err(reason) => {
@@ -475,58 +567,149 @@ fn read_ndjson(
     Ok(())
 }
 
-/// A JSON array read one element at a time (`serde_json` would otherwise build it whole).
+/// Where the scan of a JSON array is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ArrayState {
+    /// Before the `[`.
+    Start,
+    /// After `[` or `,`: an item, or (after `[` only) the `]`.
+    Item { first: bool },
+    /// Inside an item.
+    InItem,
+    /// After the `]`: only whitespace may follow.
+    End,
+}
+
+/// A JSON array read one item at a time, each item held only up to `max_record_bytes`: the
+/// items are cut out by their brackets and strings, then parsed alone, so an over-long item
+/// fails as its row and is skipped without being stored. A syntax error (the file is not one
+/// JSON array, or is cut short) fails the file after its complete items.
 fn read_json_array(
-    reader: impl Read,
+    mut reader: impl BufRead,
     options: &ReadOptions,
     emit: &mut impl FnMut(Record) -> bool,
 ) -> Result<(), FileError> {
-    struct Elements<'a, F> {
-        options: &'a ReadOptions,
-        emit: &'a mut F,
-    }
-
-    impl<'de, F: FnMut(Record) -> bool> Visitor<'de> for Elements<'_, F> {
-        type Value = ();
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("an array of contact objects")
+    let malformed = |reason: String| FileError::Malformed {
+        format: "a JSON array",
+        reason,
+    };
+    let max = options.max_record_bytes;
+    let mut state = ArrayState::Start;
+    let mut item = Vec::new();
+    let mut item_bytes = 0u64;
+    let mut items = 0i64;
+    // Inside an item: the bracket depth, and whether in a string (and after its `\`).
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(FileError::Io(e)),
+        };
+        if available.is_empty() {
+            return match state {
+                ArrayState::End => Ok(()),
+                ArrayState::Start => Err(malformed("the file is empty".to_owned())),
+                _ => Err(malformed(format!(
+                    "the file ends inside the array, after {items} complete item(s)"
+                ))),
+            };
         }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-            let mut item = 0i64;
-            while let Some(value) = seq.next_element::<Value>()? {
-                item += 1;
-                if !(self.emit)(object_row(item, value, self.options)) {
-                    // Stopped early: the rest of the array is not read.
-                    return Err(serde::de::Error::custom(STOPPED));
+        let mut used = 0;
+        let mut ended_item = None;
+        for (i, &byte) in available.iter().enumerate() {
+            used = i + 1;
+            match state {
+                ArrayState::Start | ArrayState::End | ArrayState::Item { .. }
+                    if byte.is_ascii_whitespace() => {}
+                ArrayState::Start if byte == b'[' => state = ArrayState::Item { first: true },
+                ArrayState::Item { first: true } if byte == b']' => state = ArrayState::End,
+                ArrayState::Start | ArrayState::End => {
+                    return Err(malformed(format!(
+                        "unexpected `{}` {}",
+                        char::from(byte).escape_default(),
+                        if state == ArrayState::Start {
+                            "where the array should begin"
+                        } else {
+                            "after the array's end"
+                        }
+                    )));
+                }
+                ArrayState::Item { .. } if byte == b',' || byte == b']' => {
+                    return Err(malformed(format!("an empty item after item {items}")));
+                }
+                ArrayState::Item { .. } | ArrayState::InItem => {
+                    if state != ArrayState::InItem {
+                        state = ArrayState::InItem;
+                        item.clear();
+                        item_bytes = 0;
+                        depth = 0;
+                        in_string = false;
+                        escaped = false;
+                    }
+                    let mut ends = false;
+                    if in_string {
+                        if escaped {
+                            escaped = false;
+                        } else if byte == b'\\' {
+                            escaped = true;
+                        } else if byte == b'"' {
+                            in_string = false;
+                        }
+                    } else {
+                        match byte {
+                            b'"' => in_string = true,
+                            b'{' | b'[' => depth += 1,
+                            b'}' | b']' if depth > 0 => depth -= 1,
+                            b',' | b']' if depth == 0 => ends = true,
+                            b'}' => {
+                                return Err(malformed(format!(
+                                    "an unmatched `}}` in item {}",
+                                    items + 1
+                                )));
+                            }
+                            _ => {}
+                        }
+                    }
+                    if ends {
+                        ended_item = Some(byte == b']');
+                        break;
+                    }
+                    item_bytes += 1;
+                    if item_bytes as usize <= max || item.len() < KEPT_OF_LONG_RECORD {
+                        item.push(byte);
+                    }
                 }
             }
-            Ok(())
         }
-    }
-
-    impl<'de, F: FnMut(Record) -> bool> DeserializeSeed<'de> for Elements<'_, F> {
-        type Value = ();
-
-        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-            d.deserialize_seq(self)
+        reader.consume(used);
+        let Some(last) = ended_item else {
+            continue;
+        };
+        items += 1;
+        state = if last {
+            ArrayState::End
+        } else {
+            ArrayState::Item { first: false }
+        };
+        let record = if item_bytes as usize > max {
+            item.truncate(KEPT_OF_LONG_RECORD);
+            Record::Broken {
+                line: items,
+                value: excerpt(&String::from_utf8_lossy(&item)),
+                reason: too_long("item", max, item_bytes),
+            }
+        } else {
+            match serde_json::from_slice::<Value>(&item) {
+                Ok(value) => object_row(items, value, options),
+                Err(e) => return Err(malformed(format!("item {items}: {e}"))),
+            }
+        };
+        if !emit(record) {
+            return Ok(());
         }
-    }
-
-    const STOPPED: &str = "stopped by the reader";
-    let mut deserializer = serde_json::Deserializer::from_reader(reader);
-    match (Elements { options, emit }).deserialize(&mut deserializer) {
-        Ok(()) => deserializer.end().map_err(|e| FileError::Malformed {
-            format: "a JSON array",
-            reason: e.to_string(),
-        }),
-        Err(e) if e.to_string().starts_with(STOPPED) => Ok(()),
-        Err(e) if e.is_io() => Err(FileError::Io(e.into())),
-        Err(e) => Err(FileError::Malformed {
-            format: "a JSON array",
-            reason: e.to_string(),
-        }),
     }
 }
 
@@ -647,6 +830,128 @@ mod tests {
         );
         assert!(matches!(result, Err(FileError::Malformed { .. })));
         assert_eq!(seen, 1);
+    }
+
+    #[test]
+    fn an_over_long_ndjson_line_fails_alone_and_is_never_held_whole() {
+        // 32 MiB on one line, then a good row: the long line is skipped through with a buffer
+        // of the limit's size, and the next line reads as usual.
+        let long = std::io::repeat(b'x').take(32 * 1024 * 1024);
+        let file = b"{\"phone\": \"5511999990001\"}\n"
+            .chain(long)
+            .chain(&b"\n{\"phone\": \"5511999990002\"}\n"[..]);
+        let options = ReadOptions {
+            max_record_bytes: 1024,
+            ..ReadOptions::default()
+        };
+        let mut records = Vec::new();
+        let mut reader = BufReader::new(file);
+        read_ndjson(&mut reader, &options, TextEncoding::Utf8, &mut |r| {
+            records.push(r);
+            true
+        })
+        .unwrap();
+        assert_eq!(records.len(), 3);
+        assert_eq!(
+            records[0],
+            row(1, "5511999990001", "", serde_json::json!({}))
+        );
+        let Record::Broken {
+            line,
+            value,
+            reason,
+        } = &records[1]
+        else {
+            panic!("{:?}", records[1]);
+        };
+        assert_eq!(*line, 2);
+        assert!(value.chars().count() <= 201, "an excerpt, not the line");
+        assert_eq!(
+            reason,
+            "the line has 33554432 bytes, more than the limit of 1024 (IMPORT_MAX_RECORD_BYTES)"
+        );
+        assert_eq!(
+            records[2],
+            row(3, "5511999990002", "", serde_json::json!({}))
+        );
+    }
+
+    #[test]
+    fn a_line_of_exactly_the_limit_is_read_and_one_more_byte_is_not() {
+        let options = |max| ReadOptions {
+            max_record_bytes: max,
+            ..ReadOptions::default()
+        };
+        let line = br#"{"phone": "5511999990001"}"#;
+        let mut file = line.to_vec();
+        file.extend_from_slice(b"\n");
+        let records = read(&file, options(line.len())).unwrap();
+        assert!(matches!(records[0], Record::Row(_)), "{records:?}");
+        let records = read(&file, options(line.len() - 1)).unwrap();
+        assert!(
+            matches!(records[0], Record::Broken { line: 1, .. }),
+            "{records:?}"
+        );
+    }
+
+    #[test]
+    fn an_over_long_json_item_fails_alone_and_the_array_reads_on() {
+        let big = "y".repeat(5000);
+        let file = format!(
+            r#"[{{"phone": "5511999990001", "note": "a ] b, \" {{"}}, {{"phone": "5511999990002", "note": "{big}"}}, [1, {{"x": "]"}}], {{"phone": "5511999990003"}}]"#
+        );
+        let options = ReadOptions {
+            max_record_bytes: 1024,
+            ..ReadOptions::default()
+        };
+        let records = read(file.as_bytes(), options).unwrap();
+        assert_eq!(records.len(), 4, "{records:?}");
+        assert_eq!(
+            records[0],
+            row(
+                1,
+                "5511999990001",
+                "",
+                serde_json::json!({"note": "a ] b, \" {"})
+            )
+        );
+        assert!(
+            matches!(&records[1], Record::Broken { line: 2, reason, .. } if reason.starts_with("the item has 5038 bytes")),
+            "{:?}",
+            records[1]
+        );
+        assert!(
+            matches!(&records[2], Record::Broken { line: 3, reason, .. } if reason == "not an object")
+        );
+        assert_eq!(
+            records[3],
+            row(4, "5511999990003", "", serde_json::json!({}))
+        );
+    }
+
+    #[test]
+    fn json_arrays_that_are_not_one_array_fail_as_files() {
+        for file in [
+            &b""[..],
+            b"[",
+            b"[1,]",
+            b"[1] 2",
+            b"{}",
+            b"[1}",
+            b"[{\"a\": }]",
+        ] {
+            let json = ReadOptions {
+                format: Some(ImportFormat::Json),
+                ..ReadOptions::default()
+            };
+            let result = read(file, json);
+            assert!(
+                matches!(result, Err(FileError::Malformed { .. })),
+                "{}: {result:?}",
+                String::from_utf8_lossy(file)
+            );
+        }
+        assert_eq!(read(b" [ ] ", ReadOptions::default()).unwrap(), vec![]);
     }
 
     #[test]

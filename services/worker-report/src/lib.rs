@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use common::proto::ReportGeneration as ReportMessage;
-use common::{ContactId, OptOutId, QueueName, RecipientId, ReportId, TenantId};
+use common::{ContactId, ImportId, OptOutId, QueueName, RecipientId, ReportId, TenantId};
 use db::reports::{ReadyFile, Report, ReportFormat, ReportKind, ReportStatus};
 use db::{DatabaseConnection, PlatformScope, TenantScope};
 use futures_util::{Stream, StreamExt};
@@ -580,6 +580,16 @@ async fn sweep_every(
                 Err(e) => tracing::warn!(error = %e, "report sweep failed; retried at the next one"),
             },
         }
+        // The same sweep deletes what imports left behind (one loop for every file that
+        // outlived its use, on the worker that already deletes files on a schedule).
+        tokio::select! {
+            () = stop.cancelled() => return,
+            swept = sweep_import_sources(&db, &storage) => match swept {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "leftover import files deleted"),
+                Err(e) => tracing::warn!(error = %e, "import file sweep failed; retried at the next one"),
+            },
+        }
     }
 }
 
@@ -615,6 +625,38 @@ pub async fn sweep(db: &DatabaseConnection, storage: &storage::Storage) -> Resul
         txn.commit().await.map_err(db::DbError::from)?;
         metrics::counter!("reports_expired_total").increment(expired);
         total += expired;
+        if (batch.len() as u64) < SWEEP_BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Deletes the source files of ended imports that are still in storage (worker-import
+/// deletes each when its import ends; this catches a crash or a failed delete in between) and
+/// records them deleted, which takes their bytes off their tenants' storage usage; returns
+/// how many. Batches are locked `FOR UPDATE SKIP LOCKED` as for reports.
+pub async fn sweep_import_sources(
+    db: &DatabaseConnection,
+    storage: &storage::Storage,
+) -> Result<u64, SweepError> {
+    let mut total = 0;
+    loop {
+        let txn = db.begin().await.map_err(db::DbError::from)?;
+        let batch =
+            db::imports::lock_leftover_sources(PlatformScope::new(&txn), SWEEP_BATCH).await?;
+        for source in &batch {
+            match storage::StorageKey::parse(&source.source_key) {
+                Ok(key) => storage.delete(&key).await?,
+                Err(e) => {
+                    tracing::warn!(import = %source.id, error = %e, "import: unreadable storage key")
+                }
+            }
+        }
+        let ids: Vec<ImportId> = batch.iter().map(|s| s.id).collect();
+        let deleted = db::imports::mark_sources_deleted(PlatformScope::new(&txn), &ids).await?;
+        txn.commit().await.map_err(db::DbError::from)?;
+        metrics::counter!("import_sources_swept_total").increment(deleted);
+        total += deleted;
         if (batch.len() as u64) < SWEEP_BATCH {
             return Ok(total);
         }

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::campaigns::JobRef;
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiResult, Envelope, Routes, accepted, invalid_parameter, ok};
+use crate::auth::TenantUser;
 use crate::error::ApiError;
 use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
@@ -144,7 +145,9 @@ fn column(field: &str, value: Option<String>) -> Result<Option<String>, ApiError
 /// The body is the file itself (`text/csv`, `application/json` or `application/x-ndjson`), of
 /// any size up to `IMPORT_MAX_BYTES`; it is streamed to storage, never held whole. The answer is
 /// 202 with the import, whose progress `GET /contacts/imports/{import_id}` shows. For tenant
-/// users who belong to an account.
+/// users who belong to an account. The file counts against the tenant's storage quota until
+/// the import ends (it is deleted then): a file that does not fit in what is left gets 429
+/// `quota_exceeded`, and nothing is stored.
 #[utoipa::path(
     extensions(("x-permission" = json!("contacts.write"))),
     tag = "contacts",
@@ -206,6 +209,16 @@ pub async fn create(
     if declared.is_some_and(|length| length > max) {
         return Err(too_large(max));
     }
+    // The tenant's storage quota: the upload may take what is left of it, no more. The stream
+    // is cut there whatever `Content-Length` said, and the count is checked again, locked,
+    // when the import is recorded (another upload may have taken the room meanwhile).
+    let quota = state.config.imports.storage_quota.of(user.tenant.plan);
+    let used = db::storage_usage::bytes_used(user.scope(&state.db)).await?;
+    let room = quota.saturating_sub(u64::try_from(used).unwrap_or(0));
+    if room == 0 || declared.is_some_and(|length| length > room) {
+        return Err(storage_exceeded(quota, used, declared));
+    }
+    let limit = max.min(room);
 
     let id = ImportId::new();
     let key = storage::StorageKey::new([
@@ -216,9 +229,12 @@ pub async fn create(
     ])
     .map_err(ApiError::internal)?;
     let body = payload.map(|chunk| chunk.map_err(std::io::Error::other));
-    let bytes = match state.storage.put_stream(&key, body, max).await {
+    let bytes = match state.storage.put_stream(&key, body, limit).await {
         Ok(bytes) => bytes,
-        Err(storage::PutError::TooLarge { .. }) => return Err(too_large(max)),
+        Err(storage::PutError::TooLarge { .. }) if limit == max => return Err(too_large(max)),
+        Err(storage::PutError::TooLarge { .. }) => {
+            return Err(storage_exceeded(quota, used, None));
+        }
         Err(storage::PutError::Empty) => {
             return Err(ApiError::validation("body", "the file is empty"));
         }
@@ -233,6 +249,10 @@ pub async fn create(
 
     let created = async {
         let txn = state.db.begin().await.map_err(db::DbError::from)?;
+        let used = db::storage_usage::lock(user.scope(&txn)).await?;
+        if u64::try_from(used).unwrap_or(0).saturating_add(bytes) > quota {
+            return Err(storage_exceeded(quota, used, Some(bytes)));
+        }
         let created = db::imports::create(
             user.scope(&txn),
             NewImport {
@@ -255,7 +275,7 @@ pub async fn create(
         )
         .await?;
         txn.commit().await.map_err(db::DbError::from)?;
-        Ok::<_, db::DbError>(created)
+        Ok::<_, ApiError>(created)
     }
     .await;
     let (import, job) = match created {
@@ -265,7 +285,7 @@ pub async fn create(
             if let Err(cleanup) = state.storage.delete(&key).await {
                 tracing::warn!(error = %cleanup, key = key.as_str(), "import: cannot delete an orphaned upload");
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
     state.relay_waker.wake();
@@ -280,6 +300,42 @@ fn too_large(max: u64) -> ApiError {
         ErrorCode::PayloadTooLarge,
         format!("the file is larger than the limit of {max} bytes (IMPORT_MAX_BYTES)"),
     )
+}
+
+/// 429 `quota_exceeded`: the file does not fit in what is left of the tenant's storage.
+fn storage_exceeded(quota: u64, used: i64, size: Option<u64>) -> ApiError {
+    let size = size.map_or_else(String::new, |size| format!(" and the file has {size}"));
+    ApiError::new(
+        ErrorCode::QuotaExceeded,
+        format!(
+            "storage quota reached: {used} of {quota} bytes in use{size}; wait for running imports to end or reports to expire"
+        ),
+    )
+}
+
+/// Deletes an ended import's source file and records it deleted (its bytes leave the tenant's
+/// storage usage in that transaction), as `worker-import` does when an import ends; a failure
+/// leaves the file to the sweep of `worker-report`.
+async fn release_source(state: &AppState, user: &TenantUser, id: ImportId) {
+    let released = async {
+        let txn = state.db.begin().await.map_err(db::DbError::from)?;
+        let Some(source) = db::imports::lock_ended_source(user.scope(&txn), id).await? else {
+            return Ok(());
+        };
+        let key = storage::StorageKey::parse(&source.source_key).map_err(ApiError::internal)?;
+        state
+            .storage
+            .delete(&key)
+            .await
+            .map_err(ApiError::internal)?;
+        db::imports::mark_sources_deleted(db::PlatformScope::new(&txn), &[id]).await?;
+        txn.commit().await.map_err(db::DbError::from)?;
+        Ok::<_, ApiError>(())
+    }
+    .await;
+    if let Err(e) = released {
+        tracing::warn!(import = %id, error = ?e, "import: the source file stays for the sweep");
+    }
 }
 
 pub const IMPORTS: ListSpec = ListSpec {
@@ -339,7 +395,7 @@ pub async fn get(
 }
 
 /// Cancels a queued or running import: the worker stops at its next batch (what it imported
-/// stays). 409 once the import has ended.
+/// stays) and the uploaded file is deleted. 409 once the import has ended.
 #[utoipa::path(
     extensions(("x-permission" = json!("contacts.write"))),
     tag = "contacts",
@@ -355,6 +411,9 @@ pub async fn cancel(
     let txn = state.db.begin().await.map_err(db::DbError::from)?;
     let import = db::imports::cancel(user.scope(&txn), path.into_inner()).await?;
     txn.commit().await.map_err(db::DbError::from)?;
+    // A running import's worker may still be reading the file: it has it open (a local file)
+    // or streaming (S3), and stops at its next batch either way.
+    release_source(&state, &user, import.id).await;
     Ok(ok(ImportView::from(import)))
 }
 

@@ -476,3 +476,238 @@ async fn a_worker_killed_mid_import_resumes_without_importing_a_row_twice() {
     assert_eq!(quotas["data"]["max_contacts"]["used"], rows, "{quotas}");
     system.stop().await;
 }
+
+/// The tenant's bytes in storage as the database counts them.
+async fn storage_used(system: &TestSystem, tenant: &TenantHandle) -> i64 {
+    let connection = db::connect(&system.db.url, 1).await.expect("connect");
+    let used = db::storage_usage::bytes_used(db::TenantScope::new(
+        &connection,
+        tenant.tenant_id.parse().expect("tenant id"),
+    ))
+    .await
+    .expect("storage usage");
+    connection.close().await.expect("close");
+    used
+}
+
+/// Where an import's uploaded file is kept in this system's storage directory.
+fn source_file(system: &TestSystem, tenant: &TenantHandle, id: &str) -> std::path::PathBuf {
+    system
+        .storage_dir
+        .path()
+        .join("imports")
+        .join(&tenant.tenant_id)
+        .join(id)
+        .join("source")
+}
+
+/// Waits until the import's file is gone from storage and the tenant's count is `used`.
+async fn file_deleted(system: &TestSystem, tenant: &TenantHandle, id: &str, used: i64) {
+    let path = source_file(system, tenant, id);
+    system_tests::eventually(
+        "the import's file deleted and uncounted",
+        Duration::from_secs(30),
+        async || {
+            let now = storage_used(system, tenant).await;
+            if path.exists() || now != used {
+                return Err(format!("file present: {}, bytes used {now}", path.exists()));
+            }
+            Ok(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_import_file_is_deleted_when_the_import_completes_fails_or_is_cancelled_and_by_the_sweep()
+ {
+    // No import worker yet: the first upload stays queued, and is ended behind the workers'
+    // backs, as if a worker died between an import's end and its file's deletion.
+    let mut system = TestSystem::spawn().await;
+    system
+        .start_report_worker(&[("REPORT_SWEEP_SECONDS", "1")])
+        .await;
+    let tenant = system.tenant_with_admin("import-files").await;
+    assert_eq!(storage_used(&system, &tenant).await, 0);
+    let csv = "phone,name\n5511999990001,Ana\n";
+    let id = start_import(&system, &tenant, "", "text/csv", csv).await;
+    assert!(source_file(&system, &tenant, &id).exists());
+    assert_eq!(storage_used(&system, &tenant).await, csv.len() as i64);
+    let connection = db::connect(&system.db.url, 1).await.expect("connect");
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &connection,
+        &format!(
+            "UPDATE contact_imports SET status = 'completed', finished_at = now() WHERE id = '{id}'"
+        ),
+    )
+    .await
+    .expect("end the import");
+    connection.close().await.expect("close");
+    // The sweep (worker-report's, every second here) deletes the leftover.
+    file_deleted(&system, &tenant, &id, 0).await;
+
+    system.start_import_worker(&[]).await;
+    // Completed.
+    let id = start_import(&system, &tenant, "", "text/csv", csv).await;
+    assert_eq!(finished(&system, &tenant, &id).await["status"], "completed");
+    file_deleted(&system, &tenant, &id, 0).await;
+    // Failed (no phone column).
+    let id = start_import(&system, &tenant, "", "text/csv", "nome\nAna\n").await;
+    assert_eq!(finished(&system, &tenant, &id).await["status"], "failed");
+    file_deleted(&system, &tenant, &id, 0).await;
+    // Cancelled: deleted by the cancel itself, whether the worker had started or not.
+    let big = numbered_csv(60_000);
+    let id = start_import(&system, &tenant, "", "text/csv", big).await;
+    let (status, answer) = system
+        .call(
+            Method::POST,
+            &format!("/api/contacts/imports/{id}/cancel"),
+            Some(&tenant.key),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(!source_file(&system, &tenant, &id).exists());
+    assert_eq!(storage_used(&system, &tenant).await, 0);
+    assert_eq!(finished(&system, &tenant, &id).await["status"], "cancelled");
+    file_deleted(&system, &tenant, &id, 0).await;
+    let stored = walk(system.storage_dir.path());
+    assert!(stored.is_empty(), "stored: {stored:?}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_storage_quota_refuses_uploads_beyond_it_and_counts_bytes_exactly() {
+    // A 1000-byte quota whatever the plan, and no import worker: files stay until cancelled.
+    let quota = [
+        ("STORAGE_QUOTA_FREE", "1000"),
+        ("STORAGE_QUOTA_PRO", "1000"),
+        ("STORAGE_QUOTA_ENTERPRISE", "1000"),
+    ];
+    let system = TestSystem::spawn_with(&quota).await;
+    let tenant = system.tenant_with_admin("import-storage").await;
+    let other = system.tenant_with_admin("import-storage-2").await;
+    let file = |bytes: usize| {
+        let mut csv = String::from("phone\n");
+        while csv.len() < bytes - 1 {
+            csv.push('5');
+        }
+        csv.push('\n');
+        csv
+    };
+    let first = start_import(&system, &tenant, "", "text/csv", file(600)).await;
+    assert_eq!(storage_used(&system, &tenant).await, 600);
+
+    // What each refusal must leave as it was.
+    let state = async || {
+        let (_, list) = system
+            .call(
+                Method::GET,
+                "/api/contacts/imports",
+                Some(&tenant.key),
+                None,
+            )
+            .await;
+        (
+            storage_used(&system, &tenant).await,
+            list["data"].clone(),
+            walk(system.storage_dir.path()),
+        )
+    };
+    let before = state().await;
+    // Declared too large up front.
+    let (status, answer) = upload(&system, &tenant.key, "", "text/csv", file(500)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    assert_eq!(answer["code"], "quota_exceeded", "{answer}");
+    assert_eq!(answer["success"], false, "{answer}");
+    // Streamed without a length: cut where the quota ends.
+    let body = file(500).into_bytes();
+    let chunks = futures_util::stream::iter(
+        body.chunks(64)
+            .map(|c| Ok::<_, std::io::Error>(c.to_vec()))
+            .collect::<Vec<_>>(),
+    );
+    let (status, answer) = upload(
+        &system,
+        &tenant.key,
+        "",
+        "text/csv",
+        reqwest::Body::wrap_stream(chunks),
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    assert_eq!(answer["code"], "quota_exceeded", "{answer}");
+    assert_eq!(state().await, before);
+
+    // Exactly what is left fits; then not one byte more.
+    let second = start_import(&system, &tenant, "", "text/csv", file(400)).await;
+    assert_eq!(storage_used(&system, &tenant).await, 1000);
+    let before = state().await;
+    let (status, answer) = upload(&system, &tenant.key, "", "text/csv", "phone\n").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{answer}");
+    assert_eq!(state().await, before);
+    // Another tenant has its own quota.
+    start_import(&system, &other, "", "text/csv", file(900)).await;
+    assert_eq!(storage_used(&system, &other).await, 900);
+    assert_eq!(storage_used(&system, &tenant).await, 1000);
+
+    // A deleted file frees its bytes, exactly.
+    for (id, left) in [(&first, 400), (&second, 0)] {
+        let (status, answer) = system
+            .call(
+                Method::POST,
+                &format!("/api/contacts/imports/{id}/cancel"),
+                Some(&tenant.key),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        assert_eq!(storage_used(&system, &tenant).await, left);
+    }
+    start_import(&system, &tenant, "", "text/csv", file(1000)).await;
+    assert_eq!(storage_used(&system, &tenant).await, 1000);
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn an_over_long_ndjson_line_fails_its_row_and_the_following_rows_import() {
+    let mut system = TestSystem::spawn().await;
+    system
+        .start_import_worker(&[("IMPORT_MAX_RECORD_BYTES", "4096")])
+        .await;
+    let tenant = system.tenant_with_admin("import-long-line").await;
+    let long = format!(
+        "{{\"phone\": \"5511999990002\", \"note\": \"{}\"}}",
+        "x".repeat(100_000)
+    );
+    let file =
+        format!("{{\"phone\": \"5511999990001\"}}\n{long}\n{{\"phone\": \"5511999990003\"}}\n");
+    let id = start_import(&system, &tenant, "", "application/x-ndjson", file).await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["status"], "completed", "{import}");
+    assert_eq!(
+        import["progress"],
+        json!({"read": 3, "imported": 2, "updated": 0, "skipped": 0, "failed": 1}),
+        "{import}"
+    );
+    let phones: Vec<Value> = contacts(&system, &tenant)
+        .await
+        .iter()
+        .map(|c| c["phone"].clone())
+        .collect();
+    assert_eq!(phones, vec![json!("5511999990001"), json!("5511999990003")]);
+    let (_, errors) = error_file(&system, &tenant.key, &id).await;
+    let mut reader = csv::Reader::from_reader(errors.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), 1, "{errors}");
+    assert_eq!(&rows[0][0], "2");
+    assert_eq!(
+        &rows[0][2],
+        format!(
+            "the line has {} bytes, more than the limit of 4096 (IMPORT_MAX_RECORD_BYTES)",
+            long.len()
+        )
+    );
+    system.stop().await;
+}
+

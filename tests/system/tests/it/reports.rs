@@ -712,11 +712,25 @@ async fn reports_expire_and_their_files_are_deleted_by_concurrent_sweeps() {
         assert_eq!(status, StatusCode::GONE, "{body}");
         assert_eq!(body["code"], "gone");
     }
-    // Nothing of the reports is left in storage.
+    // Nothing of the reports is left in storage, nor counted in the tenant's usage.
     let reports_dir = system.storage_dir.path().join("reports");
     let left: Vec<_> = walk(&reports_dir);
     assert!(left.is_empty(), "{left:?}");
+    assert_eq!(storage_used(&system, &tenant).await, 0);
     system.stop().await;
+}
+
+/// The tenant's bytes in storage as the database counts them.
+async fn storage_used(system: &TestSystem, tenant: &TenantHandle) -> i64 {
+    let connection = db::connect(&system.db.url, 1).await.expect("connect");
+    let used = db::storage_usage::bytes_used(db::TenantScope::new(
+        &connection,
+        tenant.tenant_id.parse().expect("tenant id"),
+    ))
+    .await
+    .expect("storage usage");
+    connection.close().await.expect("close");
+    used
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
@@ -765,3 +779,4 @@ async fn a_worker_killed_mid_report_leaves_no_file_and_the_retry_writes_all_of_i
     assert!(file.exists());
     system.stop().await;
 }
+
