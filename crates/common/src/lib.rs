@@ -13,6 +13,7 @@ pub mod permission;
 pub mod phone;
 pub mod plan;
 pub mod push;
+pub mod spreadsheet;
 pub mod template;
 pub mod text;
 pub mod warn_limiter;

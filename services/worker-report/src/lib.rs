@@ -2,6 +2,7 @@
 
 pub mod config;
 
+use std::borrow::Cow;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -10,6 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use common::proto::ReportGeneration as ReportMessage;
+use common::spreadsheet::csv_cell;
 use common::{ContactId, ImportId, OptOutId, QueueName, RecipientId, ReportId, TenantId};
 use db::reports::{ReadyFile, Report, ReportFormat, ReportKind, ReportStatus};
 use db::{DatabaseConnection, PlatformScope, TenantScope};
@@ -479,14 +481,17 @@ impl Encoder {
             Out::Csv(writer) => {
                 let writer = writer.get_or_insert_with(csv_writer);
                 for cell in cells {
-                    match cell {
-                        Cell::Text(text) => writer.write_field(text)?,
-                        Cell::OptText(text) => writer.write_field(text.unwrap_or_default())?,
-                        Cell::Int(n) => writer.write_field(n.to_string())?,
-                        Cell::Time(at) => writer.write_field(at.map(time).unwrap_or_default())?,
-                        Cell::Date(day) => writer.write_field(day.to_string())?,
-                        Cell::Json(value) => writer.write_field(value.to_string())?,
-                    }
+                    // Every cell, whoever wrote it, goes through the one rule that keeps
+                    // spreadsheets from running it (`common::spreadsheet`).
+                    let text: Cow<'_, str> = match cell {
+                        Cell::Text(text) => Cow::Borrowed(text),
+                        Cell::OptText(text) => Cow::Borrowed(text.unwrap_or_default()),
+                        Cell::Int(n) => Cow::Owned(n.to_string()),
+                        Cell::Time(at) => Cow::Owned(at.map(time).unwrap_or_default()),
+                        Cell::Date(day) => Cow::Owned(day.to_string()),
+                        Cell::Json(value) => Cow::Owned(value.to_string()),
+                    };
+                    writer.write_field(csv_cell(&text).as_bytes())?;
                 }
                 writer.write_record(None::<&[u8]>)?;
             }
@@ -689,6 +694,32 @@ mod tests {
         assert_eq!(
             out,
             "a,b,c\n\"x\"\"y\",,\"{\"\"city\"\":\"\"São Paulo, SP\"\"}\"\n3,,\"line\nbreak\"\n"
+        );
+    }
+
+    #[test]
+    fn csv_cells_a_spreadsheet_would_run_start_with_a_quote_json_is_untouched() {
+        let fields = json!({"k": "=1"});
+        let cells = [
+            Cell::Text("=HYPERLINK(\"http://x\",\"y\")"),
+            Cell::OptText(Some("@SUM(A1)")),
+            Cell::Int(-1),
+            Cell::Text("\tx"),
+            Cell::Json(&fields),
+        ];
+        let mut csv = Encoder::new(ReportFormat::Csv, &["a", "b", "c", "d", "e"]);
+        csv.row(&cells).unwrap();
+        assert_eq!(
+            text(&[csv.take().unwrap()]),
+            "a,b,c,d,e\n\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\",'@SUM(A1),'-1,'\tx,\"{\"\"k\"\":\"\"=1\"\"}\"\n"
+        );
+        let mut json = Encoder::new(ReportFormat::Json, &["a", "b", "c", "d", "e"]);
+        json.row(&cells).unwrap();
+        let parsed: serde_json::Value =
+            serde_json::from_str(&text(&[json.take().unwrap(), json.finish().unwrap()])).unwrap();
+        assert_eq!(
+            parsed,
+            json!([{"a": "=HYPERLINK(\"http://x\",\"y\")", "b": "@SUM(A1)", "c": -1, "d": "\tx", "e": {"k": "=1"}}])
         );
     }
 

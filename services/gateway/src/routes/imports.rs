@@ -5,6 +5,7 @@ use std::str::FromStr;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use common::spreadsheet::csv_cell;
 use common::{ErrorCode, ImportId};
 use db::imports::{
     ContactImport, ImportFormat, ImportProgress, ImportStatus, NewImport, OnDuplicate, TextEncoding,
@@ -471,8 +472,12 @@ pub async fn errors(
 fn csv_rows(rows: &[db::imports::RowError]) -> Result<web::Bytes, std::io::Error> {
     let mut writer = csv::Writer::from_writer(Vec::new());
     for row in rows {
+        // The value is the tenant's file and the reason may quote it: no cell a spreadsheet
+        // would run (`common::spreadsheet`).
+        let line = row.line.to_string();
+        let cells = [&line, &row.value, &row.reason].map(|cell| csv_cell(cell));
         writer
-            .write_record([row.line.to_string().as_str(), &row.value, &row.reason])
+            .write_record(cells.iter().map(|cell| cell.as_bytes()))
             .map_err(std::io::Error::other)?;
     }
     writer

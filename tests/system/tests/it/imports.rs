@@ -711,3 +711,40 @@ async fn an_over_long_ndjson_line_fails_its_row_and_the_following_rows_import() 
     system.stop().await;
 }
 
+#[tokio::test]
+async fn no_cell_of_the_error_file_is_a_formula() {
+    let mut system = TestSystem::spawn().await;
+    system.start_import_worker(&[]).await;
+    let tenant = system.tenant_with_admin("import-formulas").await;
+    // Phones a spreadsheet would run: each row fails, and its value goes to the error file.
+    let values = [
+        "=HYPERLINK(\"http://x\",\"y\")",
+        "+1+2",
+        "-2+3",
+        "@SUM(A1)",
+        "\t=1+1",
+        "\r=1+1",
+    ];
+    let mut file = String::from("phone,name\n");
+    for value in values {
+        file.push_str(&format!("\"{}\",Ana\n", value.replace('"', "\"\"")));
+    }
+    let id = start_import(&system, &tenant, "", "text/csv", file).await;
+    let import = finished(&system, &tenant, &id).await;
+    assert_eq!(import["progress"]["failed"], values.len(), "{import}");
+    let (_, errors) = error_file(&system, &tenant.key, &id).await;
+    let mut reader = csv::Reader::from_reader(errors.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a row")).collect();
+    assert_eq!(rows.len(), values.len(), "{errors}");
+    for (row, value) in rows.iter().zip(values) {
+        // The value as the reader trimmed it, behind the quote that keeps it text.
+        assert_eq!(&row[1], format!("'{}", value.trim()), "{errors}");
+        for cell in row {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a cell a spreadsheet would run: {cell:?}"
+            );
+        }
+    }
+    system.stop().await;
+}

@@ -780,3 +780,116 @@ async fn a_worker_killed_mid_report_leaves_no_file_and_the_retry_writes_all_of_i
     system.stop().await;
 }
 
+/// Every report kind in CSV, over contacts, fields and opt-out messages a spreadsheet would
+/// run: downloaded and parsed, no cell begins with `=`, `+`, `-`, `@`, tab or CR, and each such
+/// value reads back behind a `'` (OWASP's neutralisation; JSON keeps the values as they are).
+#[tokio::test]
+async fn no_csv_cell_of_any_report_kind_is_a_formula() {
+    let mut system = TestSystem::spawn().await;
+    system.start_report_worker(&[]).await;
+    let tenant = system.tenant_with_admin("reports-formulas").await;
+    let inbox_id = system.create_inbox(&tenant, "formulas-token").await;
+    let hyperlink = "=HYPERLINK(\"http://x\",\"y\")";
+    let names = [hyperlink, "-2+3", "@SUM(A1)"];
+    let mut contact_ids = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let id = system
+            .create_contact(
+                &tenant,
+                &format!("551197777000{i}"),
+                name,
+                json!({"total": "+1+2"}),
+            )
+            .await;
+        contact_ids.push(id);
+    }
+    let messages = ["@SUM(A1)", "\t=1+1", "\r=1+1", "+1+2"];
+    let opt_outs: Vec<Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, message)| json!({"phone": format!("552197777000{i}"), "message": message}))
+        .collect();
+    let (status, answer) = system
+        .call(
+            Method::POST,
+            "/api/consent/opt-outs",
+            Some(&tenant.key),
+            Some(json!({"optOuts": opt_outs})),
+        )
+        .await;
+    assert!(status.is_success(), "{answer}");
+    let created = system
+        .create_campaign(&tenant, &inbox_id, "Hi {{name}}", &contact_ids)
+        .await;
+    let campaign_id = created["campaign"]["id"].as_str().expect("id").to_owned();
+    let done = system
+        .wait_for_campaign_job(&tenant.key, &campaign_id)
+        .await;
+    assert_eq!(done["state"], "completed", "{done}");
+
+    let neutralised = |value: &str| format!("'{value}");
+    let mut ready_bytes = 0;
+    for (body, column, expected) in [
+        (
+            json!({"kind": "campaign_delivery", "format": "csv", "campaignId": campaign_id}),
+            "name",
+            names.map(neutralised).to_vec(),
+        ),
+        (
+            json!({"kind": "contacts", "format": "csv"}),
+            "name",
+            names.map(neutralised).to_vec(),
+        ),
+        (
+            json!({"kind": "opt_outs", "format": "csv"}),
+            "message",
+            messages.map(neutralised).to_vec(),
+        ),
+        (json!({"kind": "usage", "format": "csv"}), "day", Vec::new()),
+    ] {
+        let id = start(&system, &tenant, body.clone()).await;
+        let ready = until(&system, &tenant.key, &id, &["ready", "failed"]).await;
+        assert_eq!(ready["status"], "ready", "{ready}");
+        // A ready report's file counts in the tenant's storage, exactly.
+        ready_bytes += ready["bytes"].as_i64().expect("bytes");
+        assert_eq!(storage_used(&system, &tenant).await, ready_bytes);
+        let file = download(&system, &tenant.key, &id).await;
+        let mut reader = csv::Reader::from_reader(file.text.as_bytes());
+        let headers = reader.headers().expect("header").clone();
+        let at = headers
+            .iter()
+            .position(|h| h == column)
+            .unwrap_or_else(|| panic!("{body}: no column {column}"));
+        let mut seen = Vec::new();
+        for record in reader.records() {
+            let record = record.expect("a CSV record");
+            for cell in &record {
+                assert!(
+                    !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                    "{body}: a cell a spreadsheet would run: {cell:?}"
+                );
+            }
+            if !expected.is_empty() {
+                seen.push(record[at].to_owned());
+            }
+        }
+        seen.sort();
+        let mut expected = expected.clone();
+        expected.sort();
+        assert_eq!(seen, expected, "{body}");
+    }
+    // JSON reports keep the values as the tenant wrote them.
+    let id = start(
+        &system,
+        &tenant,
+        json!({"kind": "opt_outs", "format": "json"}),
+    )
+    .await;
+    let rows = rows_of(&system, &tenant, &id, &[], &["inbox_id"], &[]).await;
+    let mut written: Vec<&str> = rows.iter().filter_map(|r| r["message"].as_str()).collect();
+    written.sort();
+    let mut sent = messages.to_vec();
+    sent.sort();
+    assert_eq!(written, sent);
+    system.stop().await;
+}
