@@ -59,6 +59,16 @@ pub struct GatewayConfig {
     pub inbound_attempts: i32,
     /// Sign-in for people: sessions, invitations, attempt limits.
     pub sign_in: SignInSettings,
+    /// `TRUST_PROXY_HOPS` (0): how many proxies in front of the gateway append to
+    /// `X-Forwarded-For`; every per-address limit reads the client's address by it
+    /// (`crate::client_address`).
+    pub trust_proxy_hops: u8,
+    /// `ANON_RATE_LIMIT`/`_BURST`, `HOOK_RATE_LIMIT`/`_BURST`: the per-address budgets of
+    /// requests without a valid credential (`crate::anonymous`).
+    pub anonymous: crate::anonymous::AnonymousLimits,
+    /// `NOTIFICATIONS_STREAMS_PER_USER` (5): live notification streams one user may hold open
+    /// on one gateway at once.
+    pub streams_per_user: usize,
     /// `WEB_DIR` (`web/dist`): the web app's build, served at `/` when the directory exists.
     pub web_dir: std::path::PathBuf,
     /// `RESERVED_HOSTS`, `CUSTOM_HOST_DNS_SERVERS`, `CUSTOM_HOST_DNS_TIMEOUT_MS`: which hosts no
@@ -106,10 +116,30 @@ impl GatewayConfig {
             public_url: public_url(env)?,
             inbound_attempts: job_attempts(env, QueueName::Inbound)?,
             sign_in: SignInSettings::from_env(env)?,
+            trust_proxy_hops: trust_proxy_hops(env)?,
+            anonymous: crate::anonymous::AnonymousLimits::from_env(env)?,
+            streams_per_user: env.parse_in("NOTIFICATIONS_STREAMS_PER_USER", 5, 1..=1000)?,
             web_dir: env.string("WEB_DIR", "web/dist").into(),
             custom_hosts: crate::custom_host::CustomHostSettings::from_env(env)?,
         })
     }
+}
+
+/// `TRUST_PROXY_HOPS`, 0 to 10. The boolean it replaced, `TRUST_FORWARDED_FOR`, trusted the
+/// client-written end of `X-Forwarded-For`; a deployment still setting it is stopped rather
+/// than silently read otherwise.
+fn trust_proxy_hops(env: &Env) -> Result<u8, ConfigError> {
+    if let Some(value) = env.optional("TRUST_FORWARDED_FOR") {
+        return Err(ConfigError {
+            var: "TRUST_FORWARDED_FOR".into(),
+            value,
+            reason: "is no longer read: set TRUST_PROXY_HOPS to the number of proxies in front \
+                     of the gateway that append to X-Forwarded-For (0 when none), and unset \
+                     TRUST_FORWARDED_FOR"
+                .into(),
+        });
+    }
+    env.parse_in("TRUST_PROXY_HOPS", 0, 0..=10)
 }
 
 /// `PUBLIC_URL`: an `http(s)` URL without query or fragment; a trailing `/` is dropped.
@@ -149,9 +179,9 @@ pub struct SignInSettings {
     /// `LOGIN_ADDRESS_PER_MINUTE` (20) and `LOGIN_ADDRESS_BURST` (20): sign-in attempts per
     /// client address, whatever the account.
     pub per_address: PlanLimit,
-    /// `TRUST_FORWARDED_FOR` (false): read the client's address from `Forwarded` /
-    /// `X-Forwarded-For` (only behind a proxy that sets them); otherwise the peer's address.
-    pub trust_forwarded_for: bool,
+    /// `PASSWORD_HASH_CONCURRENCY` (twice the cores): password hashes (argon2id) running at
+    /// once; a sign-in beyond them is 503 (`crate::password_gate`).
+    pub password_hash_concurrency: usize,
 }
 
 impl SignInSettings {
@@ -175,7 +205,7 @@ impl SignInSettings {
                 per_minute: env.parse_in("LOGIN_ADDRESS_PER_MINUTE", 20, 1..=100_000)?,
                 burst: env.parse_in("LOGIN_ADDRESS_BURST", 20, 1..=100_000)?,
             },
-            trust_forwarded_for: env.parse("TRUST_FORWARDED_FOR", false)?,
+            password_hash_concurrency: crate::password_gate::concurrency_from_env(env)?,
         })
     }
 }

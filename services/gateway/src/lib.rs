@@ -1,16 +1,20 @@
 #![doc = include_str!("../README.md")]
 
+pub mod anonymous;
 pub mod auth;
 pub mod broker;
 pub mod cached;
+pub mod client_address;
 pub mod compression;
 pub mod config;
 pub mod custom_host;
 pub mod error;
 pub mod etag;
 mod http_metrics;
+pub mod known_browser;
 pub mod live;
 pub mod openapi;
+pub mod password_gate;
 pub mod permissions;
 pub mod queue_stats;
 pub mod quotas;
@@ -151,7 +155,6 @@ impl Application {
             }
         };
         let state = web::Data::new(AppState {
-            config,
             db,
             cache,
             limiter,
@@ -163,6 +166,13 @@ impl Application {
             live: live.clone(),
             wuzapi: wuzapi::WuzapiClient::with_defaults()?,
             public_url,
+            password_gate: password_gate::PasswordGate::new(
+                config.sign_in.password_hash_concurrency,
+            ),
+            device_key: known_browser::DeviceKey::derive(&config.secrets_key),
+            known: anonymous::KnownCredentials::default(),
+            streams: live::StreamSlots::new(config.streams_per_user),
+            config,
         });
         let limiter = state.limiter.clone();
         let server = HttpServer::new(move || {

@@ -102,3 +102,98 @@ impl LiveHub {
         self.sender.subscribe()
     }
 }
+
+/// The live streams each user holds open on this gateway, at most `limit` at once
+/// (`NOTIFICATIONS_STREAMS_PER_USER`): each open stream holds a connection and a broadcast
+/// receiver, so one user (or a stolen session) cannot hold thousands. Per replica: a user's
+/// streams on other gateways are not counted here.
+#[derive(Clone)]
+pub struct StreamSlots {
+    limit: usize,
+    open: Arc<std::sync::Mutex<std::collections::HashMap<common::UserId, usize>>>,
+}
+
+/// One open stream's place; dropping it (the stream ended or its client went away) frees it.
+pub struct StreamSlot {
+    slots: StreamSlots,
+    user: common::UserId,
+}
+
+impl StreamSlots {
+    pub fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            open: Arc::default(),
+        }
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A place for one more stream of `user`, or `None` when it holds `limit` already.
+    pub fn take(&self, user: common::UserId) -> Option<StreamSlot> {
+        // Nothing panics while the lock is held, so a poisoned map is still a whole one.
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(user).or_default();
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(StreamSlot {
+            slots: self.clone(),
+            user,
+        })
+    }
+
+    /// Streams `user` holds open on this gateway.
+    pub fn open_of(&self, user: common::UserId) -> usize {
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&user)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.user) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.user);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_holds_at_most_the_limit_and_a_dropped_slot_frees_one() {
+        let slots = StreamSlots::new(2);
+        let ana = common::UserId::new();
+        let bia = common::UserId::new();
+        let first = slots.take(ana).unwrap();
+        let _second = slots.take(ana).unwrap();
+        assert!(slots.take(ana).is_none());
+        assert!(
+            slots.take(bia).is_some(),
+            "another user's are counted apart"
+        );
+        drop(first);
+        assert_eq!(slots.open_of(ana), 1);
+        assert!(slots.take(ana).is_some());
+    }
+}

@@ -117,26 +117,11 @@ pub fn clear_cookies(response: &mut HttpResponseBuilder, settings: &SignInSettin
     }
 }
 
-/// The client's address: the peer's, or the one a trusted proxy forwarded.
-pub fn client_address(req: &HttpRequest, settings: &SignInSettings) -> String {
-    let info = req.connection_info();
-    let address = if settings.trust_forwarded_for {
-        info.realip_remote_addr()
-    } else {
-        info.peer_addr()
-    };
-    let address = address.unwrap_or("unknown");
-    // `peer_addr` includes the port; the address alone identifies the client.
-    match address.parse::<std::net::SocketAddr>() {
-        Ok(socket) => socket.ip().to_string(),
-        Err(_) => address.to_owned(),
-    }
-}
-
 /// Where a session is opened from, as stored with it.
-pub fn origin(req: &HttpRequest, settings: &SignInSettings) -> db::sessions::Origin {
+/// `trust_proxy_hops`: `TRUST_PROXY_HOPS` (see [`crate::client_address`]).
+pub fn origin(req: &HttpRequest, trust_proxy_hops: u8) -> db::sessions::Origin {
     db::sessions::Origin {
-        address: client_address(req, settings),
+        address: crate::client_address::client_address(req, trust_proxy_hops).to_string(),
         user_agent: req
             .headers()
             .get(actix_web::http::header::USER_AGENT)

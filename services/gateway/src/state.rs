@@ -29,4 +29,13 @@ pub struct AppState {
     /// The base WUZAPI servers reach this gateway at (`PUBLIC_URL`, or this process's port),
     /// without a trailing `/`.
     pub public_url: String,
+    /// The bound on concurrent password hashing (`PASSWORD_HASH_CONCURRENCY`).
+    pub password_gate: crate::password_gate::PasswordGate,
+    /// Tags the known-browser cookie of sign-in (`crate::known_browser`).
+    pub device_key: crate::known_browser::DeviceKey,
+    /// Session tokens and webhook paths this replica has seen succeed: not charged to the
+    /// anonymous budget again (`crate::anonymous`).
+    pub known: crate::anonymous::KnownCredentials,
+    /// Live notification streams open per user (`NOTIFICATIONS_STREAMS_PER_USER`).
+    pub streams: crate::live::StreamSlots,
 }

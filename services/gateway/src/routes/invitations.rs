@@ -326,9 +326,14 @@ pub async fn accept_invitation(
     common::password::check_new(&body.password, &invited.invitation.email)
         .map_err(|e| ApiError::validation("password", e.to_string()))?;
     let password = body.password;
-    let hashed = web::block(move || common::password::hash(&password))
+    let hashed = match state
+        .password_gate
+        .run(move || common::password::hash(&password))
         .await
-        .map_err(ApiError::internal)?;
+    {
+        Ok(hashed) => hashed,
+        Err(refused) => return Ok(refused.response()),
+    };
     use sea_orm::TransactionTrait;
     let txn = state.db.begin().await.map_err(db::DbError::from)?;
     let (user_id, _) = db::invitations::accept(&txn, &token, name, &hashed)

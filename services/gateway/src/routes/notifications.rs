@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use common::{NotificationId, TenantId, UserId};
+use common::{ErrorCode, NotificationId, TenantId, UserId};
 use db::DatabaseConnection;
 use db::notifications::Notification;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiResult, Envelope, Routes, invalid_parameter, ok};
 use crate::auth::TenantUser;
+use crate::error::ApiError;
 use crate::live::LiveNotification;
 use crate::state::AppState;
 
@@ -137,7 +138,9 @@ pub async fn read_all(state: web::Data<AppState>, user: TenantUser) -> ApiResult
 /// compressed): each `event: notification` with `id:` the notification's id and `data:` the
 /// notification as JSON, and a `: keep-alive` comment every `NOTIFICATIONS_KEEPALIVE_MS`. A
 /// client reconnecting with `Last-Event-ID` first gets what it missed (up to 500, oldest
-/// first), from the database. Every gateway serves every user's stream.
+/// first), from the database. Every gateway serves every user's stream. A user holds at most
+/// `NOTIFICATIONS_STREAMS_PER_USER` (5) streams open on one gateway: the next is 429
+/// `rate_limited` until one closes.
 #[utoipa::path(
     tag = "notifications",
     params(("Last-Event-ID" = Option<uuid::Uuid>, Header, description = "The id of the last notification received")),
@@ -145,6 +148,18 @@ pub async fn read_all(state: web::Data<AppState>, user: TenantUser) -> ApiResult
 )]
 #[get("/notifications/stream")]
 pub async fn stream(state: web::Data<AppState>, user: TenantUser, req: HttpRequest) -> ApiResult {
+    // Taken first, so a refused stream does no work; held by the stream until it ends.
+    let Some(slot) = state.streams.take(user.user_id()) else {
+        metrics::counter!("gateway_notification_streams_refused_total").increment(1);
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "you already have {} notification streams open, the most allowed; close one \
+                 (each browser tab needs only one) and try again",
+                state.streams.limit()
+            ),
+        ));
+    };
     let last = match req.headers().get("last-event-id") {
         None => None,
         Some(value) => Some(
@@ -180,6 +195,7 @@ pub async fn stream(state: web::Data<AppState>, user: TenantUser, req: HttpReque
         keepalive,
         closing: state.live.closing.clone(),
         opened: false,
+        _slot: slot,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -202,6 +218,8 @@ struct Stream {
     keepalive: tokio::time::Interval,
     closing: CancellationToken,
     opened: bool,
+    /// This stream's place among its user's; freed when the stream is dropped.
+    _slot: crate::live::StreamSlot,
 }
 
 type Chunk = Result<web::Bytes, actix_web::Error>;

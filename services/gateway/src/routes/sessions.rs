@@ -12,7 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{ApiJson, ApiResult, Envelope, ok, required_text};
 use crate::auth::Caller;
+use crate::client_address::client_key;
 use crate::error::ApiError;
+use crate::known_browser::SignInAccount;
 use crate::session::{self, CurrentSession};
 use crate::state::AppState;
 
@@ -90,7 +92,7 @@ pub async fn open_session(
     let (_, tokens) = db::sessions::open(
         &state.db,
         user_id,
-        &session::origin(req, settings),
+        &session::origin(req, state.config.trust_proxy_hops),
         settings.session_lifetime,
     )
     .await?;
@@ -121,9 +123,13 @@ fn too_many_attempts(retry_after: std::time::Duration) -> HttpResponse {
 
 /// Signs a person in with email and password and opens a browser session.
 ///
-/// Public. Sets the `wm_session` (HttpOnly) and `wm_csrf` cookies. A wrong password and an
-/// unknown email get the same 401 in the same time. Attempts are limited per account (tenant
-/// and email) and per client address: 429 with `Retry-After` beyond them.
+/// Public. Sets the `wm_session` (HttpOnly) and `wm_csrf` cookies, and `wm_device` (HttpOnly,
+/// path `/api/auth`): the browser is known to the account from then on. A wrong password and
+/// an unknown email get the same 401 in the same time. Attempts are limited per client address
+/// and per account: a browser known to the account has a budget of its own, every other
+/// attempt on the account shares one, so guessing from elsewhere does not lock the owner out;
+/// 429 with `Retry-After` beyond them. 503 with `Retry-After` when too many passwords are
+/// being checked at once.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
@@ -131,6 +137,7 @@ fn too_many_attempts(retry_after: std::time::Duration) -> HttpResponse {
         (status = 200, description = "Signed in", body = Envelope<SessionView>),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
         (status = 429, description = "Too many attempts", body = ErrorBody),
+        (status = 503, description = "Too many password checks running; retry after `Retry-After`", body = ErrorBody),
     ),
     security(()),
 )]
@@ -153,15 +160,17 @@ pub async fn login(
         }
     }
     let settings = &state.config.sign_in;
-    let address = session::client_address(&req, settings);
-    let account_bucket = format!(
-        "login:account:{}:{}",
-        tenant.as_deref().unwrap_or("-"),
-        email.to_lowercase()
-    );
+    let client = client_key(&req, state.config.trust_proxy_hops);
+    let account = SignInAccount::new(tenant.as_deref(), &email);
+    // The account's owner signing in from a browser it used before has a budget of its own;
+    // everyone else (an attacker from anywhere, or the owner on a new browser) shares one.
+    let account_bucket = match state.device_key.recognise(&req, &account) {
+        Some(browser) => browser.bucket(),
+        None => account.bucket(),
+    };
     // The address first: every attempt from it counts, even one its account's limit refuses.
     for (bucket, limit) in [
-        (format!("login:address:{address}"), settings.per_address),
+        (format!("login:address:{client}"), settings.per_address),
         (account_bucket, settings.per_account),
     ] {
         let decision = state.limiter.check_named(&bucket, limit).await;
@@ -177,9 +186,14 @@ pub async fn login(
         None => (None, None),
     };
     let password = body.password;
-    let matches = web::block(move || common::password::verify(&password, stored.as_ref()))
+    let matches = match state
+        .password_gate
+        .run(move || common::password::verify(&password, stored.as_ref()))
         .await
-        .map_err(ApiError::internal)?;
+    {
+        Ok(matches) => matches,
+        Err(refused) => return Ok(refused.response()),
+    };
     let Some(user_id) = user_id.filter(|_| matches) else {
         metrics::counter!("gateway_sign_in_refused_total", "reason" => "wrong_password")
             .increment(1);
@@ -189,7 +203,11 @@ pub async fn login(
         ));
     };
     metrics::counter!("gateway_sign_ins_total").increment(1);
-    open_session(&state, &req, user_id, actix_web::http::StatusCode::OK).await
+    let mut response = open_session(&state, &req, user_id, actix_web::http::StatusCode::OK).await?;
+    response
+        .add_cookie(&state.device_key.issue(&account, settings.secure_cookies))
+        .map_err(ApiError::internal)?;
+    Ok(response)
 }
 
 /// The session the request is signed in with; 401 without one (an API key is not a session).
@@ -337,16 +355,21 @@ pub async fn change_password(
     let stored = db::sessions::password_of(&state.db, user_id).await?;
     let new_password = body.new_password;
     let given = body.current_password;
-    let hashed = web::block(move || {
-        let allowed = match (&stored, &given) {
-            (None, _) => true,
-            (Some(stored), Some(given)) => common::password::verify(given, Some(stored)),
-            (Some(_), None) => false,
-        };
-        allowed.then(|| common::password::hash(&new_password))
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let hashed = state
+        .password_gate
+        .run(move || {
+            let allowed = match (&stored, &given) {
+                (None, _) => true,
+                (Some(stored), Some(given)) => common::password::verify(given, Some(stored)),
+                (Some(_), None) => false,
+            };
+            allowed.then(|| common::password::hash(&new_password))
+        })
+        .await;
+    let hashed = match hashed {
+        Ok(hashed) => hashed,
+        Err(refused) => return Ok(refused.response()),
+    };
     let Some(hashed) = hashed else {
         return Err(ApiError {
             field: Some("currentPassword".to_owned()),

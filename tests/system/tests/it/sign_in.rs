@@ -14,6 +14,11 @@ use system_tests::{TenantHandle, TestSystem};
 struct Browser {
     session: Option<String>,
     csrf: Option<String>,
+    /// `wm_device`: set at each sign-in, it makes this browser known to the account.
+    device: Option<String>,
+    /// Sent as `X-Forwarded-For` (for a gateway with `TRUST_PROXY_HOPS=1`): where this browser
+    /// seems to be.
+    address: Option<String>,
 }
 
 /// One `Set-Cookie` header: its value and its attributes, lower-cased.
@@ -47,6 +52,12 @@ impl Browser {
         }
         if let Some(token) = &self.csrf {
             cookies.push(format!("wm_csrf={token}"));
+        }
+        if let Some(device) = &self.device {
+            cookies.push(format!("wm_device={device}"));
+        }
+        if let Some(address) = &self.address {
+            request = request.header("x-forwarded-for", address);
         }
         if !cookies.is_empty() {
             request = request.header(COOKIE, cookies.join("; "));
@@ -86,6 +97,18 @@ impl Browser {
                         "{header:?}"
                     );
                     self.csrf = kept;
+                }
+                "wm_device" => {
+                    assert!(attributes.contains(&"httponly".to_owned()), "{header:?}");
+                    assert!(
+                        attributes.contains(&"samesite=strict".to_owned()),
+                        "{header:?}"
+                    );
+                    assert!(
+                        attributes.contains(&"path=/api/auth".to_owned()),
+                        "{header:?}"
+                    );
+                    self.device = kept;
                 }
                 other => panic!("unexpected cookie {other}"),
             }
@@ -787,5 +810,292 @@ async fn sessions_that_ended_over_a_week_ago_are_deleted() {
     let (status, _) = live.get(&system, "/api/me").await;
     assert_eq!(status, StatusCode::OK, "the live session is kept");
     db.close().await.unwrap();
+    system.stop().await;
+}
+
+/// A sign-in attempt with `password` from a new browser at `address` (`X-Forwarded-For` as
+/// the proxies wrote it); its status.
+async fn attempt_from(
+    system: &TestSystem,
+    address: &str,
+    tenant: &str,
+    email: &str,
+    password: &str,
+) -> StatusCode {
+    let mut browser = Browser {
+        address: Some(address.to_owned()),
+        ..Browser::default()
+    };
+    let (status, _) = browser
+        .post(
+            system,
+            "/api/auth/login",
+            json!({"tenant": tenant, "email": email, "password": password}),
+        )
+        .await;
+    status
+}
+
+#[tokio::test]
+async fn sign_in_addresses_are_read_by_trusted_hops_and_ipv6_per_64() {
+    let limits = [("LOGIN_ADDRESS_BURST", "2"), ("LOGIN_ACCOUNT_BURST", "100")];
+    let mut system = TestSystem::spawn_with(&limits).await;
+    let tenant = system.tenant_with_admin("acme-hops").await;
+    let attempt = async |system: &TestSystem, address: &str| {
+        attempt_from(
+            system,
+            address,
+            "acme-hops",
+            "nobody@acme.example",
+            PASSWORD,
+        )
+        .await
+    };
+
+    // No trusted proxy (the default): a spoofed X-Forwarded-For changes nothing, every
+    // attempt counts against the peer's address.
+    assert_eq!(
+        attempt(&system, "203.0.113.1").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt(&system, "203.0.113.2").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt(&system, "203.0.113.3").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // One trusted proxy: the rightmost entry (what the proxy appended) is the client; what
+    // the client wrote to its left is not.
+    let hops = [
+        ("TRUST_PROXY_HOPS", "1"),
+        ("LOGIN_ADDRESS_BURST", "2"),
+        ("LOGIN_ACCOUNT_BURST", "100"),
+    ];
+    system.base_url = system.start_gateway(&hops).await;
+    for chain in ["198.51.100.1, 203.0.113.7", "198.51.100.2, 203.0.113.7"] {
+        assert_eq!(attempt(&system, chain).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        attempt(&system, "192.0.2.99, 203.0.113.7").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        attempt(&system, "192.0.2.99, 203.0.113.8").await,
+        StatusCode::UNAUTHORIZED
+    );
+    // An IPv4-mapped IPv6 address is its IPv4 client.
+    assert_eq!(
+        attempt(&system, "::ffff:203.0.113.8").await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        attempt(&system, "203.0.113.8").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // IPv6: one budget per /64.
+    for address in ["2001:db8:1:2::1", "[2001:db8:1:2::2]:4711"] {
+        assert_eq!(attempt(&system, address).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        attempt(&system, "2001:db8:1:2:abcd::9").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        attempt(&system, "2001:db8:1:3::1").await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A session records the address the chain names.
+    let (_, token) = invite(&system, &tenant, "ana@acme.example", "user").await;
+    let mut browser = Browser {
+        address: Some("10.9.9.9, 203.0.113.50".to_owned()),
+        ..Browser::default()
+    };
+    let (status, body) = browser
+        .post(
+            &system,
+            "/api/auth/invitation/accept",
+            json!({"token": token, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = browser.get(&system, "/api/auth/sessions").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"][0]["address"], "203.0.113.50", "{body}");
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn password_checks_beyond_the_bound_are_refused_with_503_and_change_nothing() {
+    let mut system = TestSystem::spawn().await;
+    let tenant = system.tenant_with_admin("acme-hash").await;
+    let (_, token) = invite(&system, &tenant, "ana@acme.example", "user").await;
+    accept(&system, &token).await;
+    let (bia, bia_token) = invite(&system, &tenant, "bia@acme.example", "user").await;
+
+    // No permit at all: every password check is refused, deterministically.
+    system.base_url = system
+        .start_gateway(&[("PASSWORD_HASH_CONCURRENCY", "0")])
+        .await;
+    let response = system
+        .http
+        .post(format!("{}/api/auth/login", system.base_url))
+        .json(&json!({"tenant": "acme-hash", "email": "ana@acme.example", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1, "{retry}");
+    assert!(response.headers().get(SET_COOKIE).is_none());
+    let text = response.text().await.unwrap();
+    system_tests::contract::check(
+        &Method::POST,
+        "/api/auth/login",
+        StatusCode::SERVICE_UNAVAILABLE,
+        &text,
+    )
+    .unwrap();
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["code"], "service_unavailable", "{body}");
+
+    // Accepting an invitation hashes the new password: refused, and the invitation is still
+    // pending, its user not created.
+    let mut browser = Browser::default();
+    let (status, body) = browser
+        .post(
+            &system,
+            "/api/auth/invitation/accept",
+            json!({"token": bia_token, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(browser.session.is_none());
+    let (status, body) = system
+        .call(Method::GET, "/api/invitations", Some(&tenant.key), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pending = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == bia.as_str())
+        .unwrap();
+    assert_eq!(pending["state"], "pending", "{body}");
+
+    // With permits, the same requests pass.
+    system.base_url = system.start_gateway(&[]).await;
+    let (_, status, body) = sign_in(&system, Some("acme-hash"), "ana@acme.example", PASSWORD).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    accept(&system, &bia_token).await;
+    system.stop().await;
+}
+
+#[tokio::test]
+async fn the_owners_known_browser_signs_in_while_the_account_is_attacked() {
+    let system =
+        TestSystem::spawn_with(&[("TRUST_PROXY_HOPS", "1"), ("LOGIN_ACCOUNT_BURST", "3")]).await;
+    let tenant = system.tenant_with_admin("acme-owner").await;
+    let (_, token) = invite(&system, &tenant, "ana@acme.example", "user").await;
+    accept(&system, &token).await;
+    let login = |password: &str| json!({"tenant": "acme-owner", "email": "ana@acme.example", "password": password});
+
+    // The owner signs in at home: her browser is known to the account from now on.
+    let mut owner = Browser {
+        address: Some("198.51.100.7".to_owned()),
+        ..Browser::default()
+    };
+    let (status, body) = owner
+        .post(&system, "/api/auth/login", login(PASSWORD))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(owner.device.is_some());
+
+    // Someone guesses her password from ever new addresses: the account's shared budget
+    // (three, one spent by the owner's sign-in above) runs out.
+    for address in ["203.0.113.1", "203.0.113.2"] {
+        let status = attempt_from(
+            &system,
+            address,
+            "acme-owner",
+            "ana@acme.example",
+            "a wrong guess!",
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let status = attempt_from(
+        &system,
+        "203.0.113.3",
+        "acme-owner",
+        "ana@acme.example",
+        "a wrong guess!",
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // A browser the account does not know is refused even with the right password, even at
+    // the owner's address.
+    let status = attempt_from(
+        &system,
+        "198.51.100.7",
+        "acme-owner",
+        "ana@acme.example",
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // So is a forged device cookie.
+    let mut forger = Browser {
+        address: Some("203.0.113.4".to_owned()),
+        device: Some(format!("d1.{}.{}", "0".repeat(32), "0".repeat(32))),
+        ..Browser::default()
+    };
+    let (status, _) = forger
+        .post(&system, "/api/auth/login", login(PASSWORD))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Her own browser still signs in: it has a budget of its own.
+    let mut owner_again = Browser {
+        address: owner.address.clone(),
+        device: owner.device.clone(),
+        ..Browser::default()
+    };
+    let (status, body) = owner_again
+        .post(&system, "/api/auth/login", login(PASSWORD))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = owner_again.get(&system, "/api/me").await;
+    assert_eq!(status, StatusCode::OK);
+
+    // That budget is bounded too: a stolen cookie buys its thief three attempts, not more.
+    let mut thief = Browser {
+        address: Some("203.0.113.5".to_owned()),
+        device: owner.device.clone(),
+        ..Browser::default()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let (status, _) = thief
+            .post(&system, "/api/auth/login", login("a wrong guess!"))
+            .await;
+        statuses.push(status);
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::UNAUTHORIZED,
+            StatusCode::UNAUTHORIZED,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
     system.stop().await;
 }
