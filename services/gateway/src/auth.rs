@@ -231,19 +231,29 @@ pub async fn authenticate(
         let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
             return Ok(refuse(req, ApiError::internal("application state missing")));
         };
+        // Charged to the client's anonymous budget before the session lookup or the handler
+        // (unless this replica knows the cookie or the webhook path): `crate::anonymous`.
+        let admitted = match crate::anonymous::admit_without_key(&state, &req).await {
+            Ok(admitted) => admitted,
+            Err(refused) => return Ok(answer(req, refused.response())),
+        };
         match crate::session::authenticate(&state, &req).await {
             Ok(Some(session)) => {
+                admitted.session_found(&state);
                 req.extensions_mut().insert(session.principal.clone());
                 req.extensions_mut()
                     .insert(crate::session::CurrentSession(session));
             }
-            Ok(None) => {}
+            Ok(None) => {
+                if let Err(refused) = admitted.session_missing(&state, &req).await {
+                    return Ok(answer(req, refused.response()));
+                }
+            }
             Err(e) => return Ok(refuse(req, e)),
         }
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_left_body);
+        let response = next.call(req).await?;
+        admitted.answered(&state, response.status());
+        return Ok(response.map_into_left_body());
     };
     let key = match header.to_str() {
         Ok(value) => match value.split_once(' ') {
@@ -261,11 +271,15 @@ pub async fn authenticate(
         return Ok(refuse(req, ApiError::internal("application state missing")));
     };
     let found = match key {
-        Some(key) => principal(&state, &key).await,
-        None => Err(ApiError::new(
-            ErrorCode::Unauthenticated,
-            "malformed `Authorization` header: expected `Bearer <api key>`",
-        )),
+        Some(key) => principal(&state, &req, &key).await,
+        None => match crate::anonymous::charge_failure(&state, &req).await {
+            Ok(()) => Err(ApiError::new(
+                ErrorCode::Unauthenticated,
+                "malformed `Authorization` header: expected `Bearer <api key>`",
+            )
+            .into()),
+            Err(refused) => Err(refused.into()),
+        },
     };
     match found {
         Ok(Some(principal)) => {
@@ -275,8 +289,16 @@ pub async fn authenticate(
                 .map(ServiceResponse::map_into_left_body)
         }
         Ok(None) => Ok(refuse(req, unauthenticated())),
-        Err(e) => Ok(refuse(req, e)),
+        Err(denied) => Ok(answer(req, denied.response())),
     }
+}
+
+/// Answers the request with `response` without calling the handler.
+fn answer<B>(
+    req: ServiceRequest,
+    response: actix_web::HttpResponse,
+) -> ServiceResponse<EitherBody<B>> {
+    req.into_response(response).map_into_right_body()
 }
 
 /// Answers the request with `error` without calling the handler.
@@ -294,15 +316,29 @@ cache::key_type! {
 }
 
 /// The principal of a raw key, through the cache.
-async fn principal(state: &AppState, raw_key: &str) -> Result<Option<Principal>, ApiError> {
+///
+/// A lookup the cache cannot answer is charged to the client's anonymous budget first, and a
+/// key that turns out unknown or revoked without having been charged (a cached answer) is
+/// charged then: random keys cost the database nothing once the budget is spent
+/// (`crate::anonymous`).
+async fn principal(
+    state: &AppState,
+    req: &ServiceRequest,
+    raw_key: &str,
+) -> Result<Option<Principal>, crate::anonymous::Denied> {
     let key_hash = db::apikey::hash(raw_key);
     let key = PrincipalKey::key(&hex::encode(&key_hash));
-    crate::cached::read(
+    let (principal, charged) = crate::anonymous::load_charged(
         state,
+        req,
         &key,
         db::auth::principal_for_hash(&state.db, &key_hash),
     )
-    .await
+    .await?;
+    if principal.is_none() && !charged {
+        crate::anonymous::charge_failure(state, req).await?;
+    }
+    Ok(principal)
 }
 
 /// The cache entries of these keys (SHA-256 each): drop them after what they resolve to changed.

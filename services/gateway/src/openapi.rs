@@ -116,7 +116,7 @@ pub fn apply_conventions(doc: &mut Value) {
         (
             "TooManyRequests".to_owned(),
             json!({
-                "description": "The tenant's rate limit (the limiter's body, with `Retry-After`) or a quota (the error envelope, code `quota_exceeded`).",
+                "description": "The tenant's rate limit (the limiter's body, with `Retry-After`), a quota (the error envelope, code `quota_exceeded`), or the client address's budget of requests without a valid credential (the error envelope, code `rate_limited`, with `Retry-After`).",
                 "headers": {
                     "Retry-After": {"description": "Seconds until a request would pass.", "schema": {"type": "integer"}},
                 },

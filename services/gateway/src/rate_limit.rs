@@ -4,7 +4,8 @@
 //!
 //! Every request of a tenant's user is counted, whatever it asks for; a refused one gets 429
 //! with `Retry-After` and the guide's body, an admitted one the limit headers. Superadmins and
-//! anonymous requests (public endpoints, probes) carry no tenant and are not limited here.
+//! anonymous requests (public endpoints, probes) carry no tenant and are not limited here:
+//! requests without a valid credential have the per-address budget of `crate::anonymous`.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};

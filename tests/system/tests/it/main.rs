@@ -2,6 +2,7 @@
 
 mod access;
 mod analytics;
+mod anonymous_limits;
 mod auth_cache;
 mod branding;
 mod campaigns;

@@ -69,7 +69,14 @@ async fn the_gateway_serves_the_generated_document_and_its_reference_page() {
 /// The opposite direction is `contract::check` on every answer of every system test.
 #[tokio::test]
 async fn every_documented_operation_is_routed() {
-    let system = TestSystem::spawn_gateway_only(&[]).await;
+    // Every operation is called without credentials, from one address: more than the
+    // anonymous budget allows.
+    let system = TestSystem::spawn_gateway_only(&[
+        ("ANON_RATE_LIMIT", "100000"),
+        ("ANON_RATE_LIMIT_BURST", "100000"),
+        ("HOOK_RATE_LIMIT_BURST", "100000"),
+    ])
+    .await;
     let document = contract::document();
     let mut operations = 0;
     for (template, item) in document["paths"].as_object().expect("paths") {
@@ -120,6 +127,10 @@ async fn the_fuzzer_finds_no_server_error_and_no_answer_contradicting_the_docume
         // The fuzzer's hundreds of requests a minute are not what this test is about.
         ("RATE_LIMIT_PRO", "100000"),
         ("RATE_LIMIT_PRO_BURST", "100000"),
+        // Nor are its requests with broken credentials and to public endpoints.
+        ("ANON_RATE_LIMIT", "100000"),
+        ("ANON_RATE_LIMIT_BURST", "100000"),
+        ("HOOK_RATE_LIMIT_BURST", "100000"),
     ])
     .await;
     let tenant = system.tenant_with_admin("fuzzed").await;
