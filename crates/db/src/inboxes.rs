@@ -40,8 +40,6 @@ pub struct Inbox {
     pub token_hint: String,
     pub token: SealedToken,
     pub created_at: DateTime<Utc>,
-    /// The secret path segment WUZAPI posts this inbox's events to.
-    pub hook: HookToken,
     /// Whether WUZAPI signs its posts for this inbox (`x-hmac-signature`).
     pub signs_events: bool,
     /// When WUZAPI last accepted our event settings, or why it refused them.
@@ -52,7 +50,9 @@ pub struct Inbox {
 }
 
 /// The unguessable path segment of an inbox's event endpoint (`/hooks/wuzapi/{token}`): it
-/// authenticates WUZAPI servers that do not sign, so it never prints.
+/// authenticates WUZAPI servers that do not sign, so it never prints and only its SHA-256 is
+/// stored (256 random bits need no slow hash). The clear token exists only while WUZAPI is told
+/// where to post ([`rotate_hook`]).
 #[derive(Clone, PartialEq, Eq)]
 pub struct HookToken(String);
 
@@ -75,6 +75,12 @@ impl HookToken {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// What is stored and looked up.
+    pub fn hash(&self) -> Vec<u8> {
+        use sha2::Digest;
+        sha2::Sha256::digest(self.0.as_bytes()).to_vec()
+    }
 }
 
 impl std::fmt::Debug for HookToken {
@@ -93,7 +99,6 @@ impl From<inbox::Model> for Inbox {
             token_hint: m.token_hint,
             token: SealedToken(m.token_ciphertext),
             created_at: m.created_at,
-            hook: HookToken(m.hook_token),
             signs_events: m.hmac_key_ciphertext.is_some(),
             events_configured_at: m.events_configured_at,
             events_error: m.events_error,
@@ -124,7 +129,8 @@ pub async fn create(
         token_ciphertext: Set(cipher.encrypt(&new.token)),
         token_hint: Set(hint(&new.token)),
         created_at: Set(Utc::now()),
-        hook_token: Set(HookToken::generate().0),
+        // Nobody knows this one: WUZAPI learns a path only from `rotate_hook`.
+        hook_token_hash: Set(HookToken::generate().hash()),
         hmac_key_ciphertext: Set(None),
         events_configured_at: Set(None),
         events_error: Set(None),
@@ -185,7 +191,7 @@ pub async fn hook_target(
     token: &HookToken,
 ) -> DbResult<Option<HookTarget>> {
     let found = inbox::Entity::find()
-        .filter(inbox::Column::HookToken.eq(token.expose()))
+        .filter(inbox::Column::HookTokenHash.eq(token.hash()))
         .one(scope.conn())
         .await?;
     Ok(found.map(|m| HookTarget {
@@ -193,6 +199,28 @@ pub async fn hook_target(
         inbox_id: m.id.into(),
         hmac_key: m.hmac_key_ciphertext.map(SealedToken),
     }))
+}
+
+/// Gives the inbox a new hook token and returns it, the only time it exists in clear: the
+/// previous path stops working at once, so call it right before telling WUZAPI the new one.
+pub async fn rotate_hook(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: InboxId,
+) -> DbResult<HookToken> {
+    let token = HookToken::generate();
+    let updated = inbox::Entity::update_many()
+        .col_expr(
+            inbox::Column::HookTokenHash,
+            sea_orm::sea_query::Expr::value(token.hash()),
+        )
+        .filter(inbox::Column::Id.eq(id.into_uuid()))
+        .filter(inbox::Column::TenantId.eq(scope.tenant_uuid()))
+        .exec(scope.conn())
+        .await?;
+    if updated.rows_affected == 0 {
+        return Err(DbError::NotFound("inbox"));
+    }
+    Ok(token)
 }
 
 /// What WUZAPI answered when it was told where to post this inbox's events.

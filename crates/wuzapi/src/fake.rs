@@ -370,7 +370,8 @@ impl FakeControl {
     /// Posts a session event (`Connected`, `Disconnected`, `LoggedOut`, `TemporaryBan`) for
     /// `token`; `None` when it has no webhook.
     pub async fn post_session_event(&self, token: &str, kind: &str) -> Option<PostedEvent> {
-        self.post_event(token, &events::session(kind)).await
+        self.post_event(token, &events::session(kind, Utc::now()))
+            .await
     }
 
     /// Posts any `event` to `token`'s webhook as the server would (encoded, and signed when

@@ -71,6 +71,8 @@ pub struct GatewayConfig {
     pub streams_per_user: usize,
     /// `WEB_DIR` (`web/dist`): the web app's build, served at `/` when the directory exists.
     pub web_dir: std::path::PathBuf,
+    /// HSTS, `/metrics`, the inbound events' age window, the session idle timeout.
+    pub security: crate::security::SecuritySettings,
     /// `RESERVED_HOSTS`, `CUSTOM_HOST_DNS_SERVERS`, `CUSTOM_HOST_DNS_TIMEOUT_MS`: which hosts no
     /// tenant may claim, and where a claim's TXT record is looked up.
     pub custom_hosts: crate::custom_host::CustomHostSettings,
@@ -120,6 +122,7 @@ impl GatewayConfig {
             anonymous: crate::anonymous::AnonymousLimits::from_env(env)?,
             streams_per_user: env.parse_in("NOTIFICATIONS_STREAMS_PER_USER", 5, 1..=1000)?,
             web_dir: env.string("WEB_DIR", "web/dist").into(),
+            security: crate::security::SecuritySettings::from_env(env)?,
             custom_hosts: crate::custom_host::CustomHostSettings::from_env(env)?,
         })
     }

@@ -110,6 +110,31 @@ impl ServiceProcess {
         Self { name, child }
     }
 
+    /// [`start`](Self::start) with standard output and error appended to the file `log`.
+    fn start_logging(
+        name: &'static str,
+        args: &[&str],
+        env: &[(String, String)],
+        log: &std::path::Path,
+    ) -> Self {
+        let file = |what: &str| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log)
+                .unwrap_or_else(|e| panic!("open {} for {name}'s {what}: {e}", log.display()))
+        };
+        let child = tokio::process::Command::new(service_binary(name))
+            .args(args)
+            .envs(env.iter().cloned())
+            .stdout(file("output"))
+            .stderr(file("errors"))
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {name}: {e}"));
+        Self { name, child }
+    }
+
     /// SIGTERM, as an orchestrator stops a service, then its exit status.
     async fn stop(mut self) {
         let pid = self.child.id().expect("running").to_string();
@@ -439,6 +464,24 @@ impl TestSystem {
     /// system's database and prefix, without an outbox relay, and returns its base URL once it
     /// is ready. Its metrics are its own, unlike those of gateways in this test's process.
     pub async fn start_gateway_process(&mut self, extra_env: &[(&str, &str)]) -> String {
+        self.launch_gateway_process(extra_env, None).await
+    }
+
+    /// [`start_gateway_process`](Self::start_gateway_process) with its standard output and
+    /// error appended to `log` (a file the test then reads: what the gateway logged).
+    pub async fn start_gateway_process_logging_to(
+        &mut self,
+        extra_env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> String {
+        self.launch_gateway_process(extra_env, Some(log)).await
+    }
+
+    async fn launch_gateway_process(
+        &mut self,
+        extra_env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> String {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("free port")
@@ -447,8 +490,10 @@ impl TestSystem {
         let mut pairs = vec![("PORT", port.as_str()), ("OUTBOX_RELAY", "false")];
         pairs.extend_from_slice(extra_env);
         let env = self.worker_env(&pairs);
-        self.processes
-            .push(ServiceProcess::start("gateway", &["serve"], &env));
+        self.processes.push(match log {
+            Some(log) => ServiceProcess::start_logging("gateway", &["serve"], &env, log),
+            None => ServiceProcess::start("gateway", &["serve"], &env),
+        });
         let base_url = format!("http://127.0.0.1:{port}");
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         // `/healthz`, not `/readyz`: a test may start a gateway whose Redis is down on purpose.

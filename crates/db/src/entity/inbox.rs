@@ -12,7 +12,8 @@ pub struct Model {
     pub token_ciphertext: Vec<u8>,
     pub token_hint: String,
     pub created_at: DateTimeUtc,
-    pub hook_token: String,
+    /// SHA-256 of the hook token (the token itself is never stored).
+    pub hook_token_hash: Vec<u8>,
     pub hmac_key_ciphertext: Option<Vec<u8>>,
     pub events_configured_at: Option<DateTimeUtc>,
     pub events_error: Option<String>,

@@ -85,9 +85,16 @@ pub(super) fn message(from_jid: &str, id: &str, text: &str, at: DateTime<Utc>) -
     })
 }
 
-/// A session event (`Connected`, `Disconnected`, `LoggedOut`, `TemporaryBan`).
-pub(super) fn session(kind: &str) -> Value {
-    json!({ "type": kind, "event": {} })
+/// A session event (`Connected`, `Disconnected`, `LoggedOut`, `TemporaryBan`). whatsmeow's
+/// session events carry no time of their own; the fake stamps the post with when it was sent
+/// (`timestamp`, RFC 3339 to the millisecond, as a WUZAPI that stamps its posts would), so the
+/// receiver's age window applies to them too.
+pub(super) fn session(kind: &str, at: DateTime<Utc>) -> Value {
+    json!({
+        "type": kind,
+        "timestamp": at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        "event": {},
+    })
 }
 
 /// The body and content type WUZAPI would post `event` with.

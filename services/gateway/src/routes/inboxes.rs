@@ -167,10 +167,14 @@ async fn configure_events(
         .decrypt(inbox.token.ciphertext())
         .map_err(|e| ApiError::internal(format!("inbox {}: token: {e}", inbox.id)))?;
     let token = token.expose_secret();
+    // Only the hook token's hash is stored, so WUZAPI is told a new one each time: the old path
+    // stops working now, before the server learns the new one (posts in between are lost, not
+    // misrouted; a failed setup is retried by `connect`).
+    let hook = db::inboxes::rotate_hook(scope, inbox.id).await?;
     let url = format!(
         "{}{}",
         state.public_url,
-        super::wuzapi_events::hook_path(&inbox.hook)
+        super::wuzapi_events::hook_path(&hook)
     );
     let key = db::inboxes::new_event_key();
     let events = wuzapi::MANAGER_EVENTS;

@@ -48,7 +48,10 @@ struct EventReceipt {
         ("x-hmac-signature" = Option<String>, Header, description = "Hex HMAC-SHA256 of the body under the inbox's key; required when the inbox signs"),
     ),
     request_body(content = Object, content_type = "application/json", description = "A WUZAPI event: `{\"type\": \"ReadReceipt\", \"state\": \"Delivered\", \"event\": {...}}`; also accepted form-encoded as `jsonData=...`"),
-    responses((status = 200, description = "Recorded, a repeat, or an event type the manager ignores", body = Envelope<EventReceipt>)),
+    responses(
+        (status = 200, description = "Recorded, a repeat, or an event type the manager ignores", body = Envelope<EventReceipt>),
+        (status = 422, description = "Not an event, or one whose own time is outside `INBOUND_MAX_AGE_SECONDS` of now (`field` names the timestamp): a possible replay, not recorded", body = common::ErrorBody),
+    ),
     security(()),
 )]
 #[post("/webhooks/wuzapi/{hook_token}")]
@@ -110,6 +113,15 @@ pub async fn receive(
             ignored: true,
         }));
     };
+    // A signed post cannot be altered, but it can be posted again: one whose own timestamp is
+    // outside the window is refused, and one inside it is recognised by its body (which holds
+    // the timestamp) as a repeat.
+    let now = chrono::Utc::now();
+    if let Err(error) = check_age(&event, now, state.config.security.inbound_max_age) {
+        received(kind.as_str(), "stale");
+        tracing::info!(inbox = %target.inbox_id, kind = kind.as_str(), "WUZAPI event refused: outside the accepted window");
+        return Err(error);
+    }
     // PostgreSQL's jsonb cannot hold the NUL character.
     if let Some(path) = common::text::nul_path(&event) {
         received(kind.as_str(), "malformed");
@@ -199,6 +211,76 @@ fn decode(content_type: &str, body: &[u8]) -> Result<Value, ApiError> {
     Ok(event)
 }
 
+/// Where WUZAPI's events say when they happened, in the order they are looked at: a stamp on
+/// the post itself, a message's `Info.Timestamp`, a receipt's (and most whatsmeow events')
+/// `Timestamp`.
+const TIME_FIELDS: [&[&str]; 4] = [
+    &["timestamp"],
+    &["Timestamp"],
+    &["event", "Info", "Timestamp"],
+    &["event", "Timestamp"],
+];
+
+/// When the event happened by its own clock, and the field that said so; `None` when it does
+/// not say (whatsmeow's session events carry no time) or says nothing usable (Go's zero time).
+fn event_time(event: &Value) -> Option<(chrono::DateTime<chrono::Utc>, String)> {
+    TIME_FIELDS.iter().find_map(|path| {
+        let value = path.iter().try_fold(event, |value, key| value.get(*key))?;
+        let at = match value {
+            Value::String(text) => chrono::DateTime::parse_from_rfc3339(text)
+                .map(|at| at.with_timezone(&chrono::Utc))
+                .ok()
+                .or_else(|| text.parse::<i64>().ok().and_then(from_unix)),
+            Value::Number(number) => number.as_i64().and_then(from_unix),
+            _ => None,
+        }?;
+        (at.timestamp() > 0).then(|| (at, path.join(".")))
+    })
+}
+
+/// Unix seconds, or milliseconds when the number is too large to be seconds of this era.
+fn from_unix(value: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    if value > 100_000_000_000 {
+        chrono::DateTime::from_timestamp_millis(value)
+    } else {
+        chrono::DateTime::from_timestamp(value, 0)
+    }
+}
+
+/// Refuses (422, naming the timestamp's field) an event whose own time is more than `max_age`
+/// before `now`, or as far after it (a clock that far ahead would make a captured post
+/// replayable for as long). An event without a time passes: repeats of it are recognised by
+/// its body for `INBOUND_RETENTION_HOURS` (see [`classify`]).
+fn check_age(
+    event: &Value,
+    now: chrono::DateTime<chrono::Utc>,
+    max_age: chrono::Duration,
+) -> Result<(), ApiError> {
+    let Some((at, field)) = event_time(event) else {
+        return Ok(());
+    };
+    let off = now - at;
+    if off > max_age || -off > max_age {
+        let (amount, direction) = if off > chrono::Duration::zero() {
+            (off, "old")
+        } else {
+            (-off, "ahead of this server's clock")
+        };
+        return Err(ApiError::validation(
+            &field,
+            format!(
+                "`{field}` ({}) is {} s {direction}: events are accepted within {} s of their \
+                 time (INBOUND_MAX_AGE_SECONDS), so a captured post cannot be replayed; nothing \
+                 was recorded",
+                at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                amount.num_seconds(),
+                max_age.num_seconds(),
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Session events a number's health depends on.
 const SESSION_EVENTS: &[&str] = &[
     "Connected",
@@ -213,7 +295,12 @@ const SESSION_EVENTS: &[&str] = &[
 
 /// What is kept of an event and what makes a repeat of it the same event; `None` for event
 /// types the manager does not use. WUZAPI's events carry no id of their own: a receipt is its
-/// state and message ids, a message its WhatsApp id, a session change its body within a minute.
+/// state and message ids, a message its WhatsApp id, a session change its whole body (its time
+/// included, when it has one). A repeat is recognised while the first is kept
+/// (`INBOUND_RETENTION_HOURS`), longer than the age window: a captured `LoggedOut` posted again
+/// is either a repeat or too old, and never pauses campaigns twice. (A session event without a
+/// time that truly happens twice within the retention reads as a repeat; the campaign worker
+/// still pauses on the sends that then fail for want of a session.)
 fn classify(event: &Value) -> Option<(InboundKind, String)> {
     let kind = event["type"].as_str()?;
     let body = &event["event"];
@@ -250,16 +337,10 @@ fn classify(event: &Value) -> Option<(InboundKind, String)> {
             };
             Some((InboundKind::Message, key))
         }
-        kind if SESSION_EVENTS.contains(&kind) => {
-            let minute = chrono::Utc::now().timestamp() / 60;
-            Some((
-                InboundKind::Connection,
-                format!(
-                    "connection:{}",
-                    digest(&[&event.to_string(), &minute.to_string()])
-                ),
-            ))
-        }
+        kind if SESSION_EVENTS.contains(&kind) => Some((
+            InboundKind::Connection,
+            format!("connection:{}", digest(&[&event.to_string()])),
+        )),
         _ => None,
     }
 }
@@ -319,6 +400,62 @@ mod tests {
             classify(&json!({"type": "ChatPresence", "event": {}})),
             None
         );
+    }
+
+    #[test]
+    fn events_are_dated_by_their_own_time() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        for (event, field) in [
+            (
+                json!({"type": "Message", "event": {"Info": {"Timestamp": "2026-12-07T07:00:00-03:00"}}}),
+                "event.Info.Timestamp",
+            ),
+            (
+                json!({"type": "ReadReceipt", "event": {"Timestamp": "2026-12-07T10:00:00Z"}}),
+                "event.Timestamp",
+            ),
+            (
+                json!({"type": "LoggedOut", "timestamp": at.timestamp(), "event": {}}),
+                "timestamp",
+            ),
+            (
+                json!({"type": "LoggedOut", "timestamp": at.timestamp_millis(), "event": {}}),
+                "timestamp",
+            ),
+        ] {
+            assert_eq!(event_time(&event), Some((at, field.to_owned())), "{event}");
+        }
+        for undated in [
+            json!({"type": "LoggedOut", "event": {"Reason": 401}}),
+            json!({"type": "ReadReceipt", "event": {"Timestamp": "0001-01-01T00:00:00Z"}}),
+            json!({"type": "ReadReceipt", "event": {"Timestamp": "yesterday"}}),
+        ] {
+            assert_eq!(event_time(&undated), None, "{undated}");
+        }
+    }
+
+    #[test]
+    fn events_outside_the_window_are_refused() {
+        let now = chrono::Utc::now();
+        let window = chrono::Duration::seconds(300);
+        let dated = |at: chrono::DateTime<chrono::Utc>| json!({"type": "LoggedOut", "event": {"Timestamp": at.to_rfc3339()}});
+        assert!(check_age(&dated(now), now, window).is_ok());
+        assert!(check_age(&dated(now - chrono::Duration::seconds(299)), now, window).is_ok());
+        assert!(check_age(&dated(now + chrono::Duration::seconds(60)), now, window).is_ok());
+        let old = check_age(&dated(now - chrono::Duration::seconds(301)), now, window);
+        assert!(old.is_err());
+        assert!(check_age(&dated(now + chrono::Duration::seconds(301)), now, window).is_err());
+        assert!(check_age(&json!({"type": "LoggedOut", "event": {}}), now, window).is_ok());
+    }
+
+    #[test]
+    fn a_session_event_repeats_with_its_body_whenever_it_comes() {
+        let event = json!({"type": "LoggedOut", "event": {"Timestamp": "2026-12-07T10:00:00Z"}});
+        let later = json!({"type": "LoggedOut", "event": {"Timestamp": "2026-12-07T10:00:01Z"}});
+        assert_eq!(classify(&event), classify(&event.clone()));
+        assert_ne!(classify(&event), classify(&later));
     }
 
     #[test]

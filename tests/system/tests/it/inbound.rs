@@ -178,7 +178,7 @@ async fn receipts_and_replies_reach_the_recipients_through_the_queue() {
     let message_id = rows[0]["messageId"].as_str().unwrap();
     let receipt = json!({"type": "ReadReceipt", "state": "Read", "event": {
         "MessageIDs": [message_id], "Sender": "5511975000000@s.whatsapp.net",
-        "Timestamp": "2030-01-01T00:00:00Z"}});
+        "Timestamp": chrono::Utc::now().to_rfc3339()}});
     let first = system.wuzapi.post_event("receipts-token", &receipt).await;
     assert_eq!(first.unwrap().status, Some(200));
     let (status, body) = post_signed(&system, &webhook, "receipts-token", &receipt).await;

@@ -16,6 +16,7 @@ mod errors;
 mod events;
 mod imports;
 mod inbound;
+mod inbound_replays;
 mod isolation;
 mod jobs;
 mod lists;
