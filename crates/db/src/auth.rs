@@ -36,6 +36,23 @@ struct PrincipalRow {
     tenant_id: Option<Uuid>,
     plan: Option<String>,
     account_id: Option<Uuid>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Who a live API key authenticates as, and until when: whoever keeps this (the gateway's
+/// principal cache) checks `expires_at` on every use, so a kept copy never outlives the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyPrincipal {
+    pub principal: Principal,
+    /// `None`: the key never expires.
+    pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl KeyPrincipal {
+    /// Whether the key still authenticates at `now`.
+    pub fn live_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
 }
 
 /// The principal owning an unrevoked key, or `None`.
@@ -46,18 +63,29 @@ pub async fn principal_for_key(
     principal_for_hash(db, &apikey::hash(raw_key)).await
 }
 
-/// The principal owning the unrevoked key with this SHA-256, or `None`.
+/// The principal owning the unrevoked, unexpired key with this SHA-256, or `None`.
 pub async fn principal_for_hash(
     db: &impl ConnectionTrait,
     key_hash: &[u8],
 ) -> DbResult<Option<Principal>> {
+    Ok(key_principal_for_hash(db, key_hash)
+        .await?
+        .map(|key| key.principal))
+}
+
+/// [`principal_for_hash`] with the key's expiry, for callers that keep the answer.
+pub async fn key_principal_for_hash(
+    db: &impl ConnectionTrait,
+    key_hash: &[u8],
+) -> DbResult<Option<KeyPrincipal>> {
     let row = PrincipalRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT u.id AS user_id, u.role, u.tenant_id, t.plan, u.account_id
+        "SELECT u.id AS user_id, u.role, u.tenant_id, t.plan, u.account_id, k.expires_at
            FROM api_keys k
            JOIN users u ON u.id = k.user_id
            LEFT JOIN tenants t ON t.id = u.tenant_id
-          WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+          WHERE k.key_hash = $1 AND k.revoked_at IS NULL
+            AND (k.expires_at IS NULL OR k.expires_at > now())",
         [key_hash.to_vec().into()],
     ))
     .one(db)
@@ -75,11 +103,14 @@ pub async fn principal_for_hash(
         }),
         _ => None,
     };
-    Ok(Some(Principal {
-        user_id: row.user_id.into(),
-        role: row.role.parse().map_err(|e| corrupt("role", e))?,
-        tenant,
-        account_id: row.account_id.map(Into::into),
+    Ok(Some(KeyPrincipal {
+        principal: Principal {
+            user_id: row.user_id.into(),
+            role: row.role.parse().map_err(|e| corrupt("role", e))?,
+            tenant,
+            account_id: row.account_id.map(Into::into),
+        },
+        expires_at: row.expires_at,
     }))
 }
 

@@ -195,6 +195,8 @@ pub struct SessionPrincipal {
     pub email: String,
     pub name: String,
     pub expires_at: DateTime<Utc>,
+    /// When a request last used it, to the minute ([`touch`]): the idle timeout counts from here.
+    pub last_seen_at: DateTime<Utc>,
 }
 
 #[derive(FromQueryResult)]
@@ -202,6 +204,7 @@ struct SessionPrincipalRow {
     session_id: Uuid,
     csrf_hash: Vec<u8>,
     expires_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
     user_id: Uuid,
     role: String,
     tenant_id: Option<Uuid>,
@@ -218,7 +221,7 @@ pub async fn principal_for_token(
 ) -> DbResult<Option<SessionPrincipal>> {
     let row = SessionPrincipalRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT s.id AS session_id, s.csrf_hash, s.expires_at,
+        "SELECT s.id AS session_id, s.csrf_hash, s.expires_at, s.last_seen_at,
                 u.id AS user_id, u.role, u.tenant_id, t.plan, u.account_id, u.email, u.name
            FROM sessions s
            JOIN users u ON u.id = s.user_id
@@ -254,7 +257,42 @@ pub async fn principal_for_token(
         email: row.email,
         name: row.name,
         expires_at: row.expires_at,
+        last_seen_at: row.last_seen_at,
     }))
+}
+
+/// How stale a session's `last_seen_at` may get before a request writes it again: the idle
+/// timeout is only this much less exact, and a busy session costs a write a minute, not one
+/// per request.
+pub const LAST_SEEN_RESOLUTION: Duration = Duration::minutes(1);
+
+/// Whether a request of this session should record that it was seen ([`touch`]).
+pub fn needs_touch(session: &SessionPrincipal, now: DateTime<Utc>) -> bool {
+    now - session.last_seen_at >= LAST_SEEN_RESOLUTION
+}
+
+/// Records that the session was used now (unless another request already did this minute).
+pub async fn touch(db: &impl ConnectionTrait, session_id: SessionId) -> DbResult<()> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "UPDATE sessions SET last_seen_at = now()
+          WHERE id = $1 AND last_seen_at < now() - interval '1 minute'",
+        [session_id.into_uuid().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Deletes a session that was left unused past the idle timeout: it can never authenticate
+/// again, so nothing is kept of it.
+pub async fn delete_idle(db: &impl ConnectionTrait, session_id: SessionId) -> DbResult<()> {
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "DELETE FROM sessions WHERE id = $1",
+        [session_id.into_uuid().into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 /// The user's live sessions, newest first.

@@ -53,6 +53,8 @@ pub struct ApiKey {
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// When the key stops authenticating; `None`: never.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// A stored plan or role that no longer parses: the row is corrupt, not the request.
@@ -110,6 +112,7 @@ impl From<api_key::Model> for ApiKey {
             created_at: m.created_at,
             last_used_at: m.last_used_at,
             revoked_at: m.revoked_at,
+            expires_at: m.expires_at,
         }
     }
 }
@@ -234,11 +237,42 @@ pub async fn find_user(reach: Reach<'_, impl ConnectionTrait>, id: UserId) -> Db
         .try_into()
 }
 
-/// Creates a key for `user`; the returned raw key is the only time it exists in clear.
+/// One page of a user's API keys (revoked and expired ones included, marked so), oldest first,
+/// after `cursor`: up to `limit` keys and whether more follow.
+pub async fn page_api_keys(
+    db: &impl ConnectionTrait,
+    user: &User,
+    cursor: Option<ApiKeyId>,
+    limit: u64,
+) -> DbResult<(Vec<ApiKey>, bool)> {
+    let select = api_key::Entity::find().filter(api_key::Column::UserId.eq(user.id.into_uuid()));
+    let (rows, more) = crate::page_by_id(
+        db,
+        select,
+        api_key::Column::Id,
+        cursor.map(ApiKeyId::into_uuid),
+        limit,
+    )
+    .await?;
+    Ok((rows.into_iter().map(ApiKey::from).collect(), more))
+}
+
+/// Creates a key for `user` that never expires; the returned raw key is the only time it
+/// exists in clear.
 pub async fn create_api_key(
     db: &impl ConnectionTrait,
     user: &User,
     name: &str,
+) -> DbResult<(ApiKey, String)> {
+    create_expiring_api_key(db, user, name, None).await
+}
+
+/// Creates a key for `user` that stops authenticating at `expires_at` (never when `None`).
+pub async fn create_expiring_api_key(
+    db: &impl ConnectionTrait,
+    user: &User,
+    name: &str,
+    expires_at: Option<DateTime<Utc>>,
 ) -> DbResult<(ApiKey, String)> {
     let key = apikey::generate();
     let model = api_key::ActiveModel {
@@ -251,6 +285,7 @@ pub async fn create_api_key(
         created_at: Set(Utc::now()),
         last_used_at: Set(None),
         revoked_at: Set(None),
+        expires_at: Set(expires_at),
     }
     .insert(db)
     .await?;

@@ -13,7 +13,7 @@ use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use common::{AccountId, ErrorCode, Role, TenantId, UserId};
-use db::auth::{Principal, TenantPrincipal};
+use db::auth::{KeyPrincipal, Principal, TenantPrincipal};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -218,16 +218,17 @@ pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    // Only the API has callers: the web app's files and the probes need none, a page load
+    // should not cost a database read per file, and `/metrics` reads its own bearer token
+    // (`METRICS_TOKEN`, see `metrics_endpoint`), which is no API key.
+    if !req.path().starts_with("/api/") {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body);
+    }
     let Some(header) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
-        // No API key: a browser's session cookie, if it sent one. Only the API looks: the web
-        // app's files and the probes need no caller, and a page load should not cost a
-        // database read per file.
-        if !req.path().starts_with("/api/") {
-            return next
-                .call(req)
-                .await
-                .map(ServiceResponse::map_into_left_body);
-        }
+        // No API key: a browser's session cookie, if it sent one.
         let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
             return Ok(refuse(req, ApiError::internal("application state missing")));
         };
@@ -312,14 +313,16 @@ cache::key_type! {
     /// Who the API key with this SHA-256 (hex) authenticates as; absent for unknown and revoked
     /// keys. Kept in process as well as in Redis (`CACHE_LOCAL_KINDS`), so a warm request makes
     /// no Postgres query and no Redis round trip to authenticate.
-    pub PrincipalKey: ApiKeyPrincipal, id = str, value = Principal, schema = 1
+    pub PrincipalKey: ApiKeyPrincipal, id = str, value = KeyPrincipal, schema = 2
 }
 
-/// The principal of a raw key, through the cache.
+/// The principal of a raw key, through the cache. The entry holds the key's expiry and is
+/// checked against it on every use, so a cached key stops working the moment it expires,
+/// whatever the entry's TTL.
 ///
 /// A lookup the cache cannot answer is charged to the client's anonymous budget first, and a
-/// key that turns out unknown or revoked without having been charged (a cached answer) is
-/// charged then: random keys cost the database nothing once the budget is spent
+/// key that turns out unknown, revoked or expired without having been charged (a cached
+/// answer) is charged then: random keys cost the database nothing once the budget is spent
 /// (`crate::anonymous`).
 async fn principal(
     state: &AppState,
@@ -328,13 +331,16 @@ async fn principal(
 ) -> Result<Option<Principal>, crate::anonymous::Denied> {
     let key_hash = db::apikey::hash(raw_key);
     let key = PrincipalKey::key(&hex::encode(&key_hash));
-    let (principal, charged) = crate::anonymous::load_charged(
+    let (found, charged) = crate::anonymous::load_charged(
         state,
         req,
         &key,
-        db::auth::principal_for_hash(&state.db, &key_hash),
+        db::auth::key_principal_for_hash(&state.db, &key_hash),
     )
     .await?;
+    let principal = found
+        .filter(|key| key.live_at(chrono::Utc::now()))
+        .map(|key| key.principal);
     if principal.is_none() && !charged {
         crate::anonymous::charge_failure(state, req).await?;
     }

@@ -13,6 +13,7 @@ pub mod etag;
 mod http_metrics;
 pub mod known_browser;
 pub mod live;
+mod metrics_endpoint;
 pub mod openapi;
 pub mod password_gate;
 pub mod permissions;
@@ -47,6 +48,8 @@ pub struct Application {
     server: Server,
     background: CancellationToken,
     relay: Option<tokio::task::JoinHandle<()>>,
+    /// `/metrics` on `METRICS_LISTEN`, and the port it is bound to.
+    metrics_server: Option<(Server, u16)>,
     gauges: tokio::task::JoinHandle<()>,
     sessions_sweep: tokio::task::JoinHandle<()>,
     live: std::sync::Arc<live::LiveHub>,
@@ -133,6 +136,33 @@ impl Application {
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
+        let scrape_token = metrics_endpoint::ScrapeToken(config.security.metrics_token.clone());
+        let metrics_on_api_port = config.security.metrics_listen.is_none();
+        let metrics_server = match &config.security.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address).map_err(|e| {
+                    anyhow::anyhow!("cannot listen on {address} (METRICS_LISTEN): {e}")
+                })?;
+                let bound = listener.local_addr()?;
+                let probes = probes.clone();
+                let scrape_token = scrape_token.clone();
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(web::Data::new(probes.clone()))
+                        .configure(|cfg| {
+                            metrics_endpoint::configure_metrics(cfg, scrape_token.clone())
+                        })
+                })
+                .workers(1)
+                .listen(listener)?
+                .disable_signals()
+                .shutdown_timeout(1)
+                .run();
+                tracing::info!(%bound, "serving /metrics on its own listener");
+                Some((server, bound.port()))
+            }
+            None => None,
+        };
         let json_limit = config.json_limit_bytes;
         let cursor_key = web::Data::new(routes::paging::CursorKey::derive(&config.secrets_key));
         let document = openapi::document();
@@ -208,10 +238,19 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .wrap(etag::Etag)
                 .wrap(compression.clone())
+                // HSTS and `no-store` on every answer, 304s and compressed ones included.
+                .wrap(actix_web::middleware::from_fn(security::headers))
                 .wrap(actix_web::middleware::from_fn(http_metrics::record))
                 // Outermost: everything the request does, metrics included, is in its span.
                 .wrap(request_span::middleware())
-                .configure(|cfg| telemetry::probes::configure(cfg, probes.clone()))
+                .configure(|cfg| {
+                    metrics_endpoint::configure(
+                        cfg,
+                        probes.clone(),
+                        scrape_token.clone(),
+                        metrics_on_api_port,
+                    )
+                })
                 // Before the API's scope, which would otherwise answer its two paths with 404.
                 .service(
                     utoipa_swagger_ui::SwaggerUi::new(format!(
@@ -241,6 +280,7 @@ impl Application {
         Ok(Self {
             port,
             server,
+            metrics_server,
             background,
             relay,
             gauges,
@@ -253,15 +293,28 @@ impl Application {
         self.port
     }
 
+    /// The port of `/metrics`' own listener, when `METRICS_LISTEN` asked for one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
     /// Serves until `shutdown` is cancelled, then finishes in-flight requests and stops the relay.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = tokio::spawn(self.server);
+        let metrics_server = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         shutdown.cancelled().await;
         // Open notification streams never end by themselves: end them, so the graceful stop
         // waits only for ordinary requests.
         self.live.closing.cancel();
         handle.stop(true).await;
+        if let Some((handle, server)) = metrics_server {
+            handle.stop(true).await;
+            server.await??;
+        }
         self.background.cancel();
         if let Some(relay) = self.relay {
             let _ = relay.await;

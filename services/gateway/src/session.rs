@@ -52,6 +52,18 @@ pub async fn authenticate(
         req.extensions_mut().insert(StaleSession);
         return Ok(None);
     };
+    let now = chrono::Utc::now();
+    if now - session.last_seen_at > state.config.security.session_idle_timeout {
+        // Unused too long: it never authenticates again, so nothing is kept of it.
+        db::sessions::delete_idle(&state.db, session.session_id).await?;
+        tracing::info!(session = %session.session_id, "a session idle past SESSION_IDLE_TIMEOUT_MINUTES ended");
+        req.extensions_mut().insert(StaleSession);
+        return Ok(None);
+    }
+    if db::sessions::needs_touch(&session, now) {
+        // At most one write a minute per session, whatever its traffic.
+        db::sessions::touch(&state.db, session.session_id).await?;
+    }
     if !is_safe(req.method()) {
         let sent = req
             .headers()

@@ -22,7 +22,8 @@ pub fn routes(cfg: &mut super::Routes) {
         .service(revoke_api_key)
         .service(current_tenant)
         .service(create_user)
-        .service(create_api_key);
+        .service(create_api_key)
+        .service(list_api_keys);
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -296,6 +297,104 @@ pub struct CreateApiKey {
     /// A label for the key (cut to 200 characters).
     #[serde(default)]
     name: String,
+    /// When the key stops authenticating (RFC 3339): in the future, at most
+    /// [`MAX_KEY_LIFETIME_DAYS`] days ahead. Left out: the key works until revoked.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How far ahead a key's expiry may be set (two years): a key meant to outlive that is one that
+/// never expires, and says so.
+pub const MAX_KEY_LIFETIME_DAYS: i64 = 730;
+
+/// A key as its owner and admins list it: never the key itself.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyView {
+    id: ApiKeyId,
+    user_id: UserId,
+    name: String,
+    /// The key's first characters, to recognise it.
+    prefix: String,
+    created_at: chrono::DateTime<chrono::Utc>,
+    last_used_at: Option<chrono::DateTime<chrono::Utc>>,
+    revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// When it stops (or stopped) authenticating; `null`: never.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Neither revoked nor expired.
+    active: bool,
+}
+
+impl From<db::tenants::ApiKey> for ApiKeyView {
+    fn from(key: db::tenants::ApiKey) -> Self {
+        let active =
+            key.revoked_at.is_none() && key.expires_at.is_none_or(|at| at > chrono::Utc::now());
+        Self {
+            id: key.id,
+            user_id: key.user_id,
+            name: key.name,
+            prefix: key.key_prefix,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+            revoked_at: key.revoked_at,
+            expires_at: key.expires_at,
+            active,
+        }
+    }
+}
+
+pub const API_KEYS: ListSpec = ListSpec {
+    name: "api_keys",
+    fields: &[
+        "id",
+        "userId",
+        "name",
+        "prefix",
+        "createdAt",
+        "lastUsedAt",
+        "revokedAt",
+        "expiresAt",
+        "active",
+    ],
+    default_fields: &["id", "name", "prefix", "expiresAt", "active"],
+};
+
+/// Whom the caller may manage keys of: superadmins every user, tenant admins their tenant's,
+/// users themselves.
+async fn key_owner(
+    state: &AppState,
+    caller: &Caller,
+    user_id: UserId,
+) -> Result<db::tenants::User, ApiError> {
+    let reach = match caller.role() {
+        Role::User if caller.0.user_id != user_id => {
+            return Err(ApiError::forbidden("users may only manage their own keys"));
+        }
+        _ => caller.reach(&state.db)?,
+    };
+    Ok(db::tenants::find_user(reach, user_id).await?)
+}
+
+/// A user's API keys, oldest first, revoked and expired ones included (`active` tells them
+/// apart); never the keys themselves. Same reach as creating one.
+#[utoipa::path(
+    tag = "tenants",
+    params(("user_id" = UserId, Path, description = "The keys' user"), ListParams),
+    responses((status = 200, description = "A page of keys", body = Page<ApiKeyView>)),
+)]
+#[get("/users/{user_id}/api-keys")]
+pub async fn list_api_keys(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<UserId>,
+    query: ListQuery,
+) -> ApiResult {
+    let user_id = path.into_inner();
+    let page = query.page_within(&API_KEYS, user_id.into_uuid())?;
+    let user = key_owner(&state, &caller, user_id).await?;
+    let (rows, more) =
+        db::tenants::page_api_keys(&state.db, &user, page.after(), page.limit()).await?;
+    let views: Vec<ApiKeyView> = rows.into_iter().map(ApiKeyView::from).collect();
+    page.respond(views, more, |key| key.id.into_uuid())
 }
 
 /// A new API key: the only answer that ever holds the raw key.
@@ -309,6 +408,8 @@ struct NewApiKeyView {
     prefix: String,
     /// The raw key (`wzm_...`), to send as `Authorization: Bearer <key>`.
     key: String,
+    /// When it stops authenticating; `null`: never.
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// A reminder that the key is not shown again.
     notice: &'static str,
 }
@@ -331,30 +432,36 @@ pub async fn create_api_key(
     body: ApiJson<CreateApiKey>,
 ) -> ApiResult {
     let user_id = path.into_inner();
-    // Superadmins reach every user; tenant admins their tenant's; users only themselves.
-    let reach = match caller.role() {
-        Role::User if caller.0.user_id != user_id => {
-            return Err(ApiError::forbidden(
-                "users may only create keys for themselves",
+    let user = key_owner(&state, &caller, user_id).await?;
+    let body = body.into_inner();
+    if let Some(at) = body.expires_at {
+        let now = chrono::Utc::now();
+        if at <= now {
+            return Err(ApiError::validation(
+                "expiresAt",
+                "`expiresAt` must be in the future",
             ));
         }
-        _ => caller.reach(&state.db)?,
-    };
-    let user = db::tenants::find_user(reach, user_id).await?;
-    let name = body
-        .into_inner()
-        .name
-        .trim()
-        .chars()
-        .take(200)
-        .collect::<String>();
-    let (key, raw) = db::tenants::create_api_key(&state.db, &user, &name).await?;
+        if at > now + chrono::Duration::days(MAX_KEY_LIFETIME_DAYS) {
+            return Err(ApiError::validation(
+                "expiresAt",
+                format!(
+                    "`expiresAt` may be at most {MAX_KEY_LIFETIME_DAYS} days ahead; leave it out \
+                     for a key that works until revoked"
+                ),
+            ));
+        }
+    }
+    let name = body.name.trim().chars().take(200).collect::<String>();
+    let (key, raw) =
+        db::tenants::create_expiring_api_key(&state.db, &user, &name, body.expires_at).await?;
     Ok(created(NewApiKeyView {
         id: key.id,
         user_id: key.user_id,
         name: key.name,
         prefix: key.key_prefix,
         key: raw,
+        expires_at: key.expires_at,
         notice: "store this key now: it is not shown again",
     }))
 }

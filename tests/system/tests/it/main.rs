@@ -14,6 +14,7 @@ mod daily_messages;
 mod durability;
 mod errors;
 mod events;
+mod hardening;
 mod imports;
 mod inbound;
 mod inbound_replays;
