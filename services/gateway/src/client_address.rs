@@ -206,13 +206,16 @@ mod tests {
         ]));
         let error = config.err().expect("refused");
         assert_eq!(error.var, "TRUST_FORWARDED_FOR");
-        assert!(error.reason.contains("TRUST_PROXY_HOPS"), "{}", error.reason);
+        assert!(
+            error.reason.contains("TRUST_PROXY_HOPS"),
+            "{}",
+            error.reason
+        );
         let hops = crate::config::GatewayConfig::from_env(&Env::from_pairs([
             ("DEV_MODE", "true"),
             ("TRUST_PROXY_HOPS", "2"),
         ]))
-        .ok()
-        .expect("accepted");
+        .unwrap_or_else(|e| panic!("accepted: {e}"));
         assert_eq!(hops.trust_proxy_hops, 2);
         let too_many = crate::config::GatewayConfig::from_env(&Env::from_pairs([
             ("DEV_MODE", "true"),

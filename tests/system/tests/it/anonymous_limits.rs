@@ -48,6 +48,15 @@ async fn from(
     )
 }
 
+/// A request [`from`] makes: the client's address, method, path, headers and body.
+type Probe<'a> = (
+    &'a str,
+    Method,
+    &'a str,
+    Vec<(&'a str, &'a str)>,
+    Option<&'a str>,
+);
+
 fn random_key() -> String {
     format!("wzm_{}", uuid::Uuid::new_v4().simple())
 }
@@ -216,7 +225,7 @@ async fn credential_less_requests_are_refused_per_address_before_the_database() 
     // refusals never reached it. A random session cookie is refused the same way.
     link.cut();
     let cookie = format!("wm_session={}", uuid::Uuid::new_v4().simple());
-    let refused_paths: [(&str, Method, &str, Vec<(&str, &str)>, Option<&str>); 4] = [
+    let refused_paths: [Probe; 4] = [
         (
             "203.0.113.10",
             Method::GET,
