@@ -209,7 +209,10 @@ pub async fn admit_without_key(
 pub enum Admitted {
     /// A session cookie (its token's SHA-256): known once a live session answers for it;
     /// `known` when it was, so not charged.
-    Session { hash: Vec<u8>, known: bool },
+    Session {
+        hash: Vec<u8>,
+        known: bool,
+    },
     /// A webhook post: its client and path are known once answered 2xx.
     Hook((ClientKey, String)),
     Anonymous,
