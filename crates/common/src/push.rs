@@ -175,6 +175,44 @@ pub fn subject_from_env(env: &Env, key: &VapidKey) -> Result<String, ConfigError
     Ok(subject)
 }
 
+/// Where push endpoints may point: the gateway checks it when a browser subscribes, and
+/// `worker-notification` again at every connection (through `crates/egress`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushTargets {
+    /// `WEB_PUSH_ALLOW_PRIVATE` (false): endpoints may be loopback, private, link-local and
+    /// other non-public addresses, on any port (a self-hosted push service, tests).
+    pub allow_private: bool,
+    /// `WEB_PUSH_ALLOWED_PORTS` (`443`): the ports an endpoint may name otherwise.
+    pub ports: Vec<u16>,
+}
+
+pub const ALLOW_PRIVATE_VAR: &str = "WEB_PUSH_ALLOW_PRIVATE";
+pub const ALLOWED_PORTS_VAR: &str = "WEB_PUSH_ALLOWED_PORTS";
+
+impl PushTargets {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let ports = match env.optional(ALLOWED_PORTS_VAR) {
+            None => vec![443],
+            Some(text) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| p.parse::<u16>().ok().filter(|p| *p != 0))
+                .collect::<Option<Vec<u16>>>()
+                .filter(|ports| !ports.is_empty())
+                .ok_or_else(|| ConfigError {
+                    var: ALLOWED_PORTS_VAR.into(),
+                    value: text.clone(),
+                    reason: "comma-separated ports from 1 to 65535, e.g. `443,8443`".into(),
+                })?,
+        };
+        Ok(Self {
+            allow_private: env.parse(ALLOW_PRIVATE_VAR, false)?,
+            ports,
+        })
+    }
+}
+
 /// Checks a `p256dh` key: base64url (padding tolerated) of an uncompressed P-256 point (65
 /// bytes, `0x04` first) that lies on the curve.
 pub fn check_public_key(value: &str) -> Result<Vec<u8>, String> {
@@ -205,6 +243,33 @@ pub fn check_auth_secret(value: &str) -> Result<Vec<u8>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn push_targets_default_to_public_addresses_on_443() {
+        let targets = PushTargets::from_env(&Env::from_pairs([])).unwrap();
+        assert_eq!(
+            targets,
+            PushTargets {
+                allow_private: false,
+                ports: vec![443]
+            }
+        );
+        let env = Env::from_pairs([
+            (ALLOWED_PORTS_VAR, "443, 8443"),
+            (ALLOW_PRIVATE_VAR, "true"),
+        ]);
+        let targets = PushTargets::from_env(&env).unwrap();
+        assert_eq!(targets.ports, [443, 8443]);
+        assert!(targets.allow_private);
+        for bad in ["0", "https", "443,70000", ","] {
+            let env = Env::from_pairs([(ALLOWED_PORTS_VAR, bad)]);
+            assert_eq!(
+                PushTargets::from_env(&env).unwrap_err().var,
+                ALLOWED_PORTS_VAR,
+                "{bad}"
+            );
+        }
+    }
+
     use super::*;
 
     const DEV_PUBLIC: &str =

@@ -46,6 +46,8 @@ use crate::config::{ConfigError, DEFAULT_WUZAPI_URL, Env, redact_url};
 pub const ALLOWED_HOSTS_VAR: &str = "WUZAPI_ALLOWED_HOSTS";
 /// The variable that names the default WUZAPI server (always allowed).
 pub const DEFAULT_URL_VAR: &str = "WUZAPI_URL";
+/// The variable that lets the names in [`ALLOWED_HOSTS_VAR`] resolve to private addresses.
+pub const ALLOW_PRIVATE_VAR: &str = "WUZAPI_ALLOW_PRIVATE";
 /// Longest URL accepted; real WUZAPI base URLs are far shorter.
 pub const MAX_URL_LEN: usize = 2048;
 
@@ -175,6 +177,8 @@ pub struct WuzapiUrlPolicy {
     default_host: HostKey,
     default_port: u16,
     allowed: Vec<AllowedHost>,
+    /// `WUZAPI_ALLOW_PRIVATE`: the allowed host *names* may resolve to non-public addresses.
+    private_names: bool,
 }
 
 impl WuzapiUrlPolicy {
@@ -182,7 +186,39 @@ impl WuzapiUrlPolicy {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let default_url = env.string(DEFAULT_URL_VAR, DEFAULT_WUZAPI_URL);
         let allowed_hosts = env.optional(ALLOWED_HOSTS_VAR).unwrap_or_default();
-        Self::new(&default_url, &allowed_hosts)
+        Ok(Self::new(&default_url, &allowed_hosts)?
+            .with_private_names(env.parse(ALLOW_PRIVATE_VAR, false)?))
+    }
+
+    /// Whether the host names of `WUZAPI_ALLOWED_HOSTS` may resolve to non-public addresses
+    /// (`WUZAPI_ALLOW_PRIVATE`; default no).
+    #[must_use]
+    pub fn with_private_names(mut self, allowed: bool) -> Self {
+        self.private_names = allowed;
+        self
+    }
+
+    /// The hosts whose addresses the egress guard (`crates/egress`) does not check when an
+    /// inbox's server is connected to: what the operator chose and cannot be changed by
+    /// anyone's DNS. That is the default server's host (the platform's own WUZAPI, usually on
+    /// the private network), the IP addresses listed in `WUZAPI_ALLOWED_HOSTS` (the operator
+    /// wrote the address), and the names listed there only with `WUZAPI_ALLOW_PRIVATE=true`.
+    /// Without it a listed name must resolve to public addresses, at creation and at every
+    /// connection: its DNS may be someone else's (a partner's WUZAPI), and could point it at
+    /// the platform's own network.
+    pub fn trusted_hosts(&self) -> Vec<String> {
+        std::iter::once(&self.default_host)
+            .chain(
+                self.allowed
+                    .iter()
+                    .map(|a| &a.host)
+                    .filter(|host| self.private_names || matches!(host, HostKey::Ip(_))),
+            )
+            .map(|host| match host {
+                HostKey::Ip(ip) => ip.to_string(),
+                HostKey::Name(name) => name.clone(),
+            })
+            .collect()
     }
 
     /// `default_url` as `WUZAPI_URL`, `allowed_hosts` as `WUZAPI_ALLOWED_HOSTS` (may be empty).
@@ -213,6 +249,7 @@ impl WuzapiUrlPolicy {
             default_host: host,
             default_port: port,
             allowed,
+            private_names: false,
         })
     }
 
@@ -329,6 +366,32 @@ fn parse_allowed_host(entry: &str) -> Result<AllowedHost, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_operators_own_hosts_are_trusted_and_listed_names_only_when_allowed() {
+        let listed = "wuzapi-eu.example.com,[fd00::10]:8080,10.1.2.3";
+        let policy = policy("http://WUZAPI:8080", listed);
+        assert_eq!(
+            policy.trusted_hosts(),
+            ["wuzapi", "fd00::10", "10.1.2.3"],
+            "a listed name must resolve publicly"
+        );
+        let policy = policy.with_private_names(true);
+        assert_eq!(
+            policy.trusted_hosts(),
+            ["wuzapi", "wuzapi-eu.example.com", "fd00::10", "10.1.2.3"]
+        );
+        let env = Env::from_pairs([
+            ("WUZAPI_ALLOWED_HOSTS", "a.example"),
+            ("WUZAPI_ALLOW_PRIVATE", "true"),
+        ]);
+        assert!(
+            WuzapiUrlPolicy::from_env(&env)
+                .unwrap()
+                .trusted_hosts()
+                .contains(&"a.example".to_owned())
+        );
+    }
+
     use super::*;
 
     fn policy(default: &str, allowed: &str) -> WuzapiUrlPolicy {

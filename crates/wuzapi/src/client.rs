@@ -115,9 +115,17 @@ pub enum WuzapiError {
     /// No complete answer within the client's timeout.
     #[error("WUZAPI did not answer in time")]
     Timeout,
-    /// Connection refused, reset, DNS failure and the like.
-    #[error("could not reach WUZAPI: {0}")]
+    /// Connection refused, reset, DNS failure and the like. The text is the HTTP client's
+    /// detail, for the operator's logs (`{:?}`, [`detail`](Self::detail)); shown (`Display`),
+    /// the error only says WUZAPI was unreachable: a tenant must not learn how connecting
+    /// failed (a port scanner would).
+    #[error("could not reach WUZAPI")]
     Transport(String),
+    /// The server's address is one the egress guard refuses (a name that resolves to a
+    /// private address the operator did not allow): nothing was sent. The detail is the
+    /// operator's, as for [`Transport`](Self::Transport).
+    #[error("the WUZAPI server's address is not allowed")]
+    Refused(String),
     /// The server answered something that is not the WUZAPI protocol (the text says what kind
     /// of answer, never what it contained).
     #[error("unexpected WUZAPI response: {0}")]
@@ -125,6 +133,36 @@ pub enum WuzapiError {
     /// The base URL or token cannot be used to build a request.
     #[error("unusable WUZAPI settings: {0}")]
     Config(String),
+}
+
+impl WuzapiError {
+    /// What a tenant may read of a failure outside a message's send (an inbox's event setup):
+    /// the kind of failure and a status class, never the server's text or the client's.
+    pub fn public_reason(&self) -> String {
+        let class = |status: &u16| format!("{}xx", status / 100);
+        match self {
+            Self::Disconnected { .. } => {
+                "WUZAPI refused the token, or the number is not connected".to_owned()
+            }
+            Self::InvalidRequest { status, .. } | Self::Server { status, .. } => {
+                format!("WUZAPI answered {}", class(status))
+            }
+            Self::Rejected { .. } => "WhatsApp refused the request".to_owned(),
+            Self::Timeout => "WUZAPI did not answer in time".to_owned(),
+            Self::Transport(_) => "could not reach WUZAPI".to_owned(),
+            Self::Refused(_) => "the WUZAPI server's address is not allowed".to_owned(),
+            Self::Decode(_) => "WUZAPI's answer was not the WUZAPI protocol".to_owned(),
+            Self::Config(_) => "the inbox's WUZAPI settings are unusable".to_owned(),
+        }
+    }
+
+    /// What the operator's logs may say: the HTTP client's detail where `Display` hides it.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Transport(detail) | Self::Refused(detail) => format!("{self}: {detail}"),
+            other => other.to_string(),
+        }
+    }
 }
 
 impl WuzapiError {
@@ -150,6 +188,7 @@ impl WuzapiError {
             Self::Server { .. } => "server",
             Self::Timeout => "timeout",
             Self::Transport(_) => "transport",
+            Self::Refused(_) => "refused",
             Self::Decode(_) => "decode",
             Self::Config(_) => "config",
         }
@@ -157,9 +196,20 @@ impl WuzapiError {
 }
 
 /// Client for WUZAPI servers, cheap to clone (it shares one `reqwest::Client`).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WuzapiClient {
     http: reqwest::Client,
+    /// Checks IP-literal hosts before sending ([`guarded`](Self::guarded)); names are checked
+    /// by the client's resolver.
+    guard: Option<egress::Guard>,
+}
+
+impl std::fmt::Debug for WuzapiClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WuzapiClient")
+            .field("guarded", &self.guard.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl WuzapiClient {
@@ -171,8 +221,39 @@ impl WuzapiClient {
     /// Largest answer read; WUZAPI's are a few kilobytes. A larger one is not WUZAPI.
     pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 
+    /// Over `http` as it is, without an egress guard (tests, tools).
     pub fn new(http: reqwest::Client) -> Self {
-        Self { http }
+        Self { http, guard: None }
+    }
+
+    /// The services' client: every connection goes through `guard` (`crates/egress`), so an
+    /// inbox's server is reached only at addresses the guard allows (the operator's servers
+    /// are trusted by it, see `common::wuzapi_url`), checked when connecting (no window for
+    /// DNS rebinding), never through a proxy or a redirect. Timeouts as
+    /// [`default_http`](Self::default_http).
+    pub fn guarded(guard: egress::Guard) -> Result<Self, reqwest::Error> {
+        let builder = reqwest::Client::builder()
+            .timeout(Self::REQUEST_TIMEOUT)
+            .connect_timeout(Self::CONNECT_TIMEOUT)
+            .user_agent(concat!("wuzapi-manager/", env!("CARGO_PKG_VERSION")));
+        let http = egress::guarded(builder, &guard).build()?;
+        Ok(Self {
+            http,
+            guard: Some(guard),
+        })
+    }
+
+    /// [`guarded`](Self::guarded) with the system resolver, refusing non-public addresses
+    /// except those of `trusted` hosts (the operator's: `WuzapiUrlPolicy::trusted_hosts`).
+    pub fn trusting(trusted: Vec<String>) -> Result<Self, reqwest::Error> {
+        let lookup = std::sync::Arc::new(egress::SystemLookup);
+        Self::guarded(egress::Guard::new(false, lookup).trusting(trusted))
+    }
+
+    /// The egress guard of a [`guarded`](Self::guarded) client: what an inbox's server is
+    /// checked with before it is stored.
+    pub fn guard(&self) -> Option<&egress::Guard> {
+        self.guard.as_ref()
     }
 
     /// A `reqwest::Client` with [`REQUEST_TIMEOUT`](Self::REQUEST_TIMEOUT) and
@@ -369,6 +450,14 @@ impl WuzapiClient {
             .map_err(|_| WuzapiError::Config("token is not a valid HTTP header value".into()))?;
         token_header.set_sensitive(true);
         let url = format!("{}{path}", base_url.trim_end_matches('/'));
+        if let Some(guard) = &self.guard {
+            // IP literals never reach the guarded resolver: check them here.
+            let parsed = reqwest::Url::parse(&url)
+                .map_err(|e| WuzapiError::Config(format!("the WUZAPI URL is not a URL: {e}")))?;
+            guard
+                .check_literal(&parsed)
+                .map_err(|refused| WuzapiError::Refused(refused.to_string()))?;
+        }
 
         let mut request = self
             .http
@@ -400,6 +489,9 @@ impl WuzapiClient {
 pub const MAX_MESSAGE_CHARS: usize = 200;
 
 fn transport_error(err: reqwest::Error) -> WuzapiError {
+    if let Some(refused) = egress::refusal_in(&err) {
+        return WuzapiError::Refused(refused.to_string());
+    }
     if err.is_timeout() {
         return WuzapiError::Timeout;
     }

@@ -47,6 +47,8 @@ pub struct GatewayConfig {
     pub vapid_public_key: Option<String>,
     /// `WEB_PUSH_ALLOW_HTTP` (false): accept `http://` push endpoints (tests' fake push service).
     pub push_allow_http: bool,
+    /// `WEB_PUSH_ALLOW_PRIVATE`, `WEB_PUSH_ALLOWED_PORTS`: where push endpoints may point.
+    pub push_targets: common::push::PushTargets,
     /// `NOTIFICATIONS_KEEPALIVE_MS` (15000): the keep-alive comment interval of idle streams.
     pub notifications_keepalive: std::time::Duration,
     /// `WEBHOOK_ALLOW_PRIVATE` (false): whether webhook endpoints may point at loopback,
@@ -113,6 +115,7 @@ impl GatewayConfig {
             )?),
             vapid_public_key: common::push::public_key_from_env(env)?,
             push_allow_http: env.parse("WEB_PUSH_ALLOW_HTTP", false)?,
+            push_targets: common::push::PushTargets::from_env(env)?,
             notifications_keepalive: crate::routes::notifications::keepalive_from_env(env)?,
             webhook_allow_private: env.parse("WEBHOOK_ALLOW_PRIVATE", false)?,
             public_url: public_url(env)?,

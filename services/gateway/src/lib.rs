@@ -196,7 +196,8 @@ impl Application {
             metrics,
             storage,
             live: live.clone(),
-            wuzapi: wuzapi::WuzapiClient::with_defaults()?,
+            // Inboxes' servers through the egress guard (`common::wuzapi_url::trusted_hosts`).
+            wuzapi: wuzapi::WuzapiClient::trusting(config.core.wuzapi_urls.trusted_hosts())?,
             public_url,
             password_gate: password_gate::PasswordGate::new(
                 config.sign_in.password_hash_concurrency,

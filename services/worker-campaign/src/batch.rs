@@ -544,6 +544,11 @@ impl Sender<'_> {
                 unsent(group, &mut outcomes);
                 return (outcomes, Some(Ended::Pause(disconnected_reason(&e))));
             }
+            Err(e @ WuzapiError::Refused(_)) => {
+                tracing::warn!(error = %e.detail(), "the inbox's WUZAPI server was refused by the egress guard");
+                unsent(group, &mut outcomes);
+                return (outcomes, Some(Ended::Pause(refused_reason(&e))));
+            }
             Err(e) if e.is_transient() => {
                 unsent(group, &mut outcomes);
                 return (outcomes, Some(Ended::Outage(e)));
@@ -621,6 +626,12 @@ impl Sender<'_> {
                     unsent(&group[index..], &mut outcomes);
                     return (outcomes, Some(Ended::Pause(disconnected_reason(&e))));
                 }
+                // Nothing was sent, and nothing will be until the operator allows the address.
+                Err(e @ WuzapiError::Refused(_)) => {
+                    tracing::warn!(error = %e.detail(), "the inbox's WUZAPI server was refused by the egress guard");
+                    unsent(&group[index..], &mut outcomes);
+                    return (outcomes, Some(Ended::Pause(refused_reason(&e))));
+                }
                 Err(e) if e.is_transient() => {
                     let outcome = if matches!(e, WuzapiError::Timeout) {
                         // The request may have reached WhatsApp: never resent blindly.
@@ -687,6 +698,10 @@ fn unsent(group: &[Recipient], outcomes: &mut Vec<(RecipientId, Outcome)>) {
 
 fn disconnected_reason(error: &WuzapiError) -> String {
     format!("the WhatsApp number is disconnected; reconnect it, then resume the campaign ({error})")
+}
+
+fn refused_reason(error: &WuzapiError) -> String {
+    format!("{error}; point the inbox at an allowed server, then resume the campaign")
 }
 
 fn count_outcomes(outcomes: &[(RecipientId, Outcome)]) {

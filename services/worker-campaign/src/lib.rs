@@ -77,7 +77,9 @@ impl BuildJob for CampaignJob {
 
     fn build(config: CampaignConfig, _db: DatabaseConnection) -> anyhow::Result<Self> {
         Ok(Self {
-            wuzapi: WuzapiClient::with_defaults()?,
+            // Inboxes' servers through the egress guard: the operator's hosts are trusted,
+            // other names must resolve to public addresses at every connection.
+            wuzapi: WuzapiClient::trusting(config.wuzapi_urls.trusted_hosts())?,
             cipher: SecretCipher::from_setting(&config.secrets_key)?,
             batch_budget: config.batch_budget,
             max_group: config.max_group,

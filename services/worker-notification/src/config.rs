@@ -29,6 +29,9 @@ pub struct PushConfig {
     pub ttl: u32,
     /// `WEB_PUSH_TIMEOUT_MS` (10000): one push request, connection included.
     pub timeout: Duration,
+    /// `WEB_PUSH_ALLOW_PRIVATE`, `WEB_PUSH_ALLOWED_PORTS`: where endpoints may point, checked
+    /// again at every connection (a subscription may predate the gateway's check).
+    pub targets: push::PushTargets,
 }
 
 impl NotificationConfig {
@@ -63,6 +66,7 @@ impl NotificationConfig {
                     10_000,
                     100..=120_000,
                 )?),
+                targets: push::PushTargets::from_env(env)?,
             })
         } else {
             None

@@ -160,6 +160,7 @@ impl NotificationJob {
                         "invalid"
                     }
                     PushOutcome::Failed(reason) => {
+                        // The job's error is the tenant's to read: generic reasons only.
                         failures.push(format!("{}: {reason}", subscription.id));
                         "failed"
                     }

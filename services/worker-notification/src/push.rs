@@ -1,10 +1,13 @@
 //! Web Push: one encrypted push (RFC 8291 `aes128gcm`) signed with VAPID (RFC 8292) to one
 //! browser subscription. The `web-push` crate builds the message; the request goes out through
-//! [`deliver`], the worker's only outbound HTTP call.
+//! [`deliver`], the worker's only outbound HTTP call, over `crates/egress`: endpoints are
+//! chosen by whoever subscribes, so only public addresses on the allowed ports are reached.
 
 use std::time::Duration;
 
 use db::notifications::PushSubscription;
+use egress::{Egress, EgressConfig, Ports, SendError, Target};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use web_push::{
     ContentEncoding, PartialVapidSignatureBuilder, SubscriptionInfo, Urgency,
     VapidSignatureBuilder, WebPushError, WebPushMessageBuilder,
@@ -21,8 +24,15 @@ pub enum PushOutcome {
     Gone(u16),
     /// It can never be sent (keys that do not encrypt, an endpoint that is no URL).
     Invalid(String),
-    /// Anything else (timeouts, 429, 5xx, VAPID refused): worth another attempt.
+    /// Anything else (timeouts, 429, 5xx, VAPID refused, an address the guard refuses): worth
+    /// another attempt. What the tenant may read (the job's error): a status class or the kind
+    /// of failure, never the client's error text.
     Failed(String),
+}
+
+/// The tenant-facing text of a push service's answer: its status class only.
+fn answered(status: u16) -> String {
+    format!("push service answered {}", egress::status_class(status))
 }
 
 /// Signs and sends pushes with the platform's VAPID key.
@@ -30,24 +40,29 @@ pub struct Pusher {
     vapid: PartialVapidSignatureBuilder,
     subject: String,
     ttl: u32,
-    http: reqwest::Client,
+    egress: Egress,
+    targets: common::push::PushTargets,
 }
 
 impl Pusher {
     pub fn new(config: &PushConfig) -> anyhow::Result<Self> {
         let vapid = VapidSignatureBuilder::from_base64_no_sub(config.key.expose_scalar_base64())
             .map_err(|e| anyhow::anyhow!("VAPID_PRIVATE_KEY: {e:?}"))?;
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(5)))
-            // A push service answers; it never needs to send us elsewhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+        // Redirects are never followed (a push service answers; it never needs to send us
+        // elsewhere), and only the first bytes of an answer are read.
+        let egress = Egress::new(EgressConfig {
+            allow_private: config.targets.allow_private,
+            connect_timeout: config.timeout.min(Duration::from_secs(5)),
+            timeout: config.timeout,
+            max_response_bytes: 1024,
+            user_agent: concat!("wuzapi-manager/", env!("CARGO_PKG_VERSION")).to_owned(),
+        })?;
         Ok(Self {
             vapid,
             subject: config.subject.clone(),
             ttl: config.ttl,
-            http,
+            egress,
+            targets: config.targets.clone(),
         })
     }
 
@@ -62,11 +77,24 @@ impl Pusher {
             Ok(request) => request,
             Err(e) => return PushOutcome::Invalid(e),
         };
-        match deliver(&self.http, request).await {
+        let ports = Ports::Only(self.targets.ports.clone());
+        let target = match Target::parse_with(&request.url, self.targets.allow_private, &ports) {
+            Ok(target) => target,
+            // Stored before these settings (or past the gateway's check): refused, not sent.
+            Err(e) => {
+                tracing::warn!(subscription = %subscription.id, reason = %e, "push endpoint refused by the egress settings; not sent");
+                return PushOutcome::Failed(SendError::Unsendable(e.to_string()).public_text());
+            }
+        };
+        match deliver(&self.egress, &target, request).await {
             Ok(status) if (200..300).contains(&status) => PushOutcome::Delivered,
             Ok(status @ (404 | 410)) => PushOutcome::Gone(status),
-            Ok(status) => PushOutcome::Failed(format!("push service answered {status}")),
-            Err(e) => PushOutcome::Failed(e.to_string()),
+            Ok(status) => PushOutcome::Failed(answered(status)),
+            Err(e) => {
+                // The detail (addresses, connection errors) is the operator's, not the tenant's.
+                tracing::warn!(subscription = %subscription.id, error = %e, "push not delivered");
+                PushOutcome::Failed(e.public_text())
+            }
         }
     }
 
@@ -123,13 +151,24 @@ pub struct PushRequest {
     pub body: Vec<u8>,
 }
 
-/// Sends one push; the answer's status. Every outbound request of the worker passes here, so a
-/// guard on where it may connect (the webhook worker's SSRF guard) goes in this one place.
-pub async fn deliver(http: &reqwest::Client, request: PushRequest) -> Result<u16, reqwest::Error> {
-    let mut builder = http.post(&request.url);
+/// Sends one push to `target` (the request's URL, checked); the answer's status. Every
+/// outbound request of the worker passes here, through the egress guard: the address
+/// connected to is one it allowed, redirects are answers, time and body are bounded.
+pub async fn deliver(
+    egress: &Egress,
+    target: &Target,
+    request: PushRequest,
+) -> Result<u16, SendError> {
+    let mut headers = HeaderMap::new();
     for (name, value) in &request.headers {
-        builder = builder.header(name, value);
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            return Err(SendError::Unsendable(format!("header `{name}` is not valid")));
+        };
+        headers.insert(name, value);
     }
-    let response = builder.body(request.body).send().await?;
-    Ok(response.status().as_u16())
+    let answer = egress.post(target, headers, request.body.into()).await?;
+    Ok(answer.status)
 }

@@ -188,16 +188,16 @@ impl WebhookJob {
                 Some(answer.excerpt),
                 Some(format!("answered {}", answer.status)),
             ),
-            Err(SendError::Refused(refused)) => {
-                (Outcome::Refused, None, None, Some(refused.to_string()))
+            // The attempt log is the tenant's to read: the kind of failure only. The detail
+            // (the address refused, the client's connection error) goes to the operator's log.
+            Err(e @ (SendError::Refused(_) | SendError::Unsendable(_))) => {
+                tracing::warn!(endpoint = %work.endpoint.id, error = %e, "webhook target refused");
+                (Outcome::Refused, None, None, Some(e.public_text()))
             }
-            Err(SendError::Unsendable(reason)) => (
-                Outcome::Refused,
-                None,
-                None,
-                Some(format!("refused: {reason}")),
-            ),
-            Err(e) => (Outcome::NoAnswer, None, None, Some(e.to_string())),
+            Err(e) => {
+                tracing::warn!(endpoint = %work.endpoint.id, error = %e, "webhook not delivered");
+                (Outcome::NoAnswer, None, None, Some(e.public_text()))
+            }
         };
         metrics::counter!("webhook_deliveries_total", "outcome" => outcome.label()).increment(1);
         metrics::histogram!("webhook_delivery_duration_seconds").record(elapsed.as_secs_f64());

@@ -605,6 +605,39 @@ impl TestSystem {
         body["data"]["id"].as_str().expect("inbox id").to_owned()
     }
 
+    /// The inbox's `events` (`GET /api/inboxes`) once their setup on WUZAPI, which the gateway
+    /// runs after answering the inbox's creation, has settled: configured, or failed with why.
+    pub async fn settled_inbox_events(&self, tenant: &TenantHandle, inbox: &str) -> Value {
+        eventually(
+            "the inbox's events set up on WUZAPI",
+            Duration::from_secs(30),
+            async || {
+                let (status, body) = self
+                    .call(
+                        Method::GET,
+                        "/api/inboxes?fields=id,events&limit=500",
+                        Some(&tenant.key),
+                        None,
+                    )
+                    .await;
+                if status != StatusCode::OK {
+                    return Err(format!("{status}: {body}"));
+                }
+                let events = body["data"]
+                    .as_array()
+                    .and_then(|rows| rows.iter().find(|row| row["id"] == inbox))
+                    .map(|row| row["events"].clone());
+                match events {
+                    Some(events) if events["configured"] == true || events["error"].is_string() => {
+                        Ok(events)
+                    }
+                    other => Err(format!("{other:?}")),
+                }
+            },
+        )
+        .await
+    }
+
     /// `POST /api/contacts`; returns the contact id.
     pub async fn create_contact(
         &self,

@@ -83,7 +83,9 @@ impl From<Inbox> for InboxView {
 /// Counts against the `max_inboxes` quota. For tenant users who belong to an account; the
 /// inbox belongs to that account. WUZAPI is then told to post the number's receipts, replies
 /// and session changes to the gateway, signed with a key of the inbox where the server can
-/// sign; `events` says whether that worked (the inbox is created either way).
+/// sign; `events` says whether that worked (the inbox is created either way). A `wuzapiUrl`
+/// whose host resolves to a non-public address the operator did not allow is 422 (see
+/// `WUZAPI_ALLOW_PRIVATE`).
 #[utoipa::path(
     extensions(("x-permission" = json!("inboxes.write"))),
     tag = "inboxes",
@@ -105,9 +107,13 @@ pub async fn create(
     // `common::wuzapi_url`); the worker checks the stored URL again before sending.
     let policy = &state.config.core.wuzapi_urls;
     let wuzapi_url = match body.wuzapi_url {
-        Some(url) => policy
-            .check(&url)
-            .map_err(|e| ApiError::validation("wuzapiUrl", e.to_string()))?,
+        Some(url) => {
+            let url = policy
+                .check(&url)
+                .map_err(|e| ApiError::validation("wuzapiUrl", e.to_string()))?;
+            check_server(&state, &url).await?;
+            url
+        }
         None => policy.default_url().clone(),
     }
     .into_string();
@@ -128,6 +134,34 @@ pub async fn create(
     crate::cached::invalidate(&state, [cache::KeyRef::from(list_key)]).await;
     let inbox = configure_events(&state, user.scope(&state.db), inbox, false).await?;
     Ok(created(InboxView::from(inbox)))
+}
+
+/// An allowed server's host must also pass the egress guard: a name the operator listed
+/// resolves to public addresses only, unless the operator trusts it (`WUZAPI_ALLOW_PRIVATE`,
+/// or the default server, or a listed IP address). The WUZAPI client checks again at every
+/// connection; a name that does not resolve now is accepted (the setup then says WUZAPI was
+/// unreachable).
+async fn check_server(
+    state: &AppState,
+    url: &common::wuzapi_url::NormalisedUrl,
+) -> Result<(), ApiError> {
+    let Some(guard) = state.wuzapi.guard() else {
+        return Ok(());
+    };
+    let host = url::Url::parse(url.as_str())
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_default();
+    match guard.resolve_host(&host).await {
+        Ok(_) | Err(egress::ResolveError::Lookup { .. }) => Ok(()),
+        Err(egress::ResolveError::Refused(refused)) => Err(ApiError::validation(
+            "wuzapiUrl",
+            format!(
+                "`wuzapiUrl`: the host is {}, not a public address; ask the platform operator to allow it",
+                refused.reason
+            ),
+        )),
+    }
 }
 
 /// Reconnects a number and sets its events up again.
@@ -201,8 +235,10 @@ async fn configure_events(
             hmac_key: signed.then_some(key),
         },
         Err(e) => {
-            tracing::warn!(inbox = %inbox.id, error = %e, "could not set the inbox's events up on WUZAPI");
-            EventsSetup::Failed(e.to_string())
+            tracing::warn!(inbox = %inbox.id, error = %e.detail(), "could not set the inbox's events up on WUZAPI");
+            // The tenant reads it: the kind of failure and a status class, never the client's
+            // error text or what the server wrote.
+            EventsSetup::Failed(e.public_reason())
         }
     };
     Ok(db::inboxes::record_events_setup(scope, &state.token_cipher, inbox.id, setup).await?)

@@ -2,6 +2,8 @@
 //! returned (with the key of `GET /api/push/vapid-public-key`), and `worker-notification`
 //! pushes the caller's notifications to it. A user manages only its own subscriptions.
 
+use std::sync::Arc;
+
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use common::{ErrorCode, PushSubscriptionId};
@@ -70,7 +72,9 @@ impl From<PushSubscription> for SubscriptionView {
 }
 
 /// Registers the caller's browser for pushes: 201 when new; the same endpoint again updates
-/// its keys (200). An endpoint registered by another user is 409.
+/// its keys (200). An endpoint registered by another user is 409. An endpoint whose host is or
+/// resolves to a non-public address, or on a port other than `WEB_PUSH_ALLOWED_PORTS` (443),
+/// is 422 on `endpoint`.
 #[utoipa::path(
     tag = "push",
     request_body = CreateSubscription,
@@ -87,6 +91,7 @@ pub async fn subscribe(
 ) -> ApiResult {
     let body = body.into_inner();
     let endpoint = check_endpoint(&body.endpoint, state.config.push_allow_http)?;
+    check_target(&endpoint, &state.config.push_targets).await?;
     common::push::check_public_key(&body.keys.p256dh)
         .map_err(|reason| ApiError::validation("keys.p256dh", format!("`keys.p256dh` {reason}")))?;
     common::push::check_auth_secret(&body.keys.auth)
@@ -134,6 +139,28 @@ fn check_endpoint(endpoint: &str, allow_http: bool) -> Result<String, ApiError> 
         return Err(invalid("must not hold a user name or password"));
     }
     Ok(url.to_string())
+}
+
+/// The endpoint as an egress target: an allowed port (`WEB_PUSH_ALLOWED_PORTS`, 443) and a
+/// host that is not, and does not resolve to, a loopback, private, link-local, unique-local,
+/// metadata, CGNAT or other non-public address (IPv4-mapped and NAT64 forms judged by the IPv4
+/// inside), unless `WEB_PUSH_ALLOW_PRIVATE`. `worker-notification` checks again at every
+/// connection, so this is the early, explained refusal. A name that does not resolve now is
+/// accepted: push services are public, and a passing DNS failure should not lose a browser.
+async fn check_target(endpoint: &str, targets: &common::push::PushTargets) -> Result<(), ApiError> {
+    let invalid = |why: String| ApiError::validation("endpoint", format!("`endpoint`: {why}"));
+    let ports = egress::Ports::Only(targets.ports.clone());
+    let target = egress::Target::parse_with(endpoint, targets.allow_private, &ports)
+        .map_err(|e| invalid(e.to_string()))?;
+    let guard = egress::Guard::new(targets.allow_private, Arc::new(egress::SystemLookup));
+    match guard.resolve(&target).await {
+        Ok(_) | Err(egress::ResolveError::Lookup { .. }) => Ok(()),
+        // The reason class only: the address a name resolved to is not the caller's to learn.
+        Err(egress::ResolveError::Refused(refused)) => Err(invalid(format!(
+            "the host is {}, not a public address",
+            refused.reason
+        ))),
+    }
 }
 
 pub const SUBSCRIPTIONS: ListSpec = ListSpec {

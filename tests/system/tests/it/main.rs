@@ -12,6 +12,7 @@ mod contact_writes;
 mod conventions;
 mod daily_messages;
 mod durability;
+mod egress;
 mod errors;
 mod events;
 mod hardening;

@@ -15,11 +15,16 @@ use system_tests::fake_push::FakePushService;
 use system_tests::{TenantHandle, TestSystem};
 use tokio::sync::mpsc;
 
-/// Test settings: `http://` endpoints for the fake push service, quick retries.
-const GATEWAY_ENV: &[(&str, &str)] = &[("WEB_PUSH_ALLOW_HTTP", "true")];
+/// Test settings: `http://` endpoints for the fake push service, which listens on loopback
+/// (a private address, on any port: `WEB_PUSH_ALLOW_PRIVATE`), quick retries.
+const GATEWAY_ENV: &[(&str, &str)] = &[
+    ("WEB_PUSH_ALLOW_HTTP", "true"),
+    ("WEB_PUSH_ALLOW_PRIVATE", "true"),
+];
 const WORKER_ENV: &[(&str, &str)] = &[
     ("WORKER_NOTIFICATION_BACKOFF_MS", "200"),
     ("WORKER_NOTIFICATION_ATTEMPTS", "3"),
+    ("WEB_PUSH_ALLOW_PRIVATE", "true"),
 ];
 
 /// One server-sent event: its `id:`, `event:` and `data:` lines.
