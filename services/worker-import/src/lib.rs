@@ -180,11 +180,20 @@ impl ImportJob {
             .and_then(|e| e.limits.get(Quota::MaxContacts));
 
         let key = storage::StorageKey::parse(&import.source_key).map_err(JobError::permanent)?;
-        let reader = self
-            .storage
-            .get_reader(&key)
-            .await
-            .map_err(JobError::transient)?;
+        let reader = self.storage.get_reader(&key).await;
+        let reader = match reader {
+            Ok(reader) => reader,
+            // Cancelled since it was read above: the cancel deleted the file. Done, not retried.
+            Err(e) if e.is_not_found() => {
+                let now = db::imports::find(scope, id).await?;
+                if !now.status.is_finished() {
+                    return Err(JobError::transient(e));
+                }
+                self.release_source(scope, id).await;
+                return Ok(Done::Completed(Some(json!({"status": now.status}))));
+            }
+            Err(e) => return Err(JobError::transient(e)),
+        };
         let options = ReadOptions {
             format: Some(import.format),
             encoding: import.encoding,
