@@ -8,6 +8,8 @@
 //! - a `default` response with the error envelope, and a `429` (the rate limiter's body or a
 //!   quota's error envelope);
 //! - `304 Not Modified` on every `GET` (the ETag middleware answers `If-None-Match`);
+//! - the headers the pipeline adds to every answer (`crate::security`): `Cache-Control:
+//!   no-store` on an authenticated request's, `Strict-Transport-Security` over https;
 //! - list items whose fields are all optional (`?fields=` picks any subset);
 //! - operation ids `<tag>.<handler>`, unique across modules.
 
@@ -131,6 +133,30 @@ pub fn apply_conventions(doc: &mut Value) {
             json!({"description": "The representation matches `If-None-Match`; no body."}),
         ),
     ]);
+    object(components, "headers").extend([
+        (
+            "CacheControl".to_owned(),
+            json!({
+                "description": "`no-store` on every answer to a request that carried credentials (an API key or the session cookie); public answers keep their own caching.",
+                "schema": {"type": "string"},
+            }),
+        ),
+        (
+            "StrictTransportSecurity".to_owned(),
+            json!({
+                "description": "`max-age=31536000; includeSubDomains` when the request was served over https.",
+                "schema": {"type": "string"},
+            }),
+        ),
+    ]);
+    let pipeline_headers = json!({
+        "Cache-Control": {"$ref": "#/components/headers/CacheControl"},
+        "Strict-Transport-Security": {"$ref": "#/components/headers/StrictTransportSecurity"},
+    });
+    // On the shared responses here, and on each operation's own ones below.
+    for response in object(components, "responses").values_mut() {
+        add_headers(response, &pipeline_headers);
+    }
     root.insert("security".into(), json!([{"apiKey": []}]));
 
     if let Some(paths) = root.get_mut("paths").and_then(Value::as_object_mut) {
@@ -163,6 +189,9 @@ pub fn apply_conventions(doc: &mut Value) {
                 responses
                     .entry("default")
                     .or_insert_with(|| reference("Error"));
+                for response in responses.values_mut() {
+                    add_headers(response, &pipeline_headers);
+                }
             }
         }
     }
@@ -183,6 +212,22 @@ pub fn apply_conventions(doc: &mut Value) {
                 json!("The list's default fields, or those `?fields=` chose."),
             );
         }
+    }
+}
+
+/// Documents `headers` on an inline response (a `$ref` one gets them where it is defined).
+fn add_headers(response: &mut Value, headers: &Value) {
+    let (Some(response), Some(headers)) = (response.as_object_mut(), headers.as_object()) else {
+        return;
+    };
+    if response.contains_key("$ref") {
+        return;
+    }
+    let documented = object(response, "headers");
+    for (name, header) in headers {
+        documented
+            .entry(name.clone())
+            .or_insert_with(|| header.clone());
     }
 }
 
