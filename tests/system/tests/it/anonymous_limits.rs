@@ -335,3 +335,78 @@ async fn a_user_holds_a_bounded_number_of_notification_streams() {
     drop((second, replacement));
     system.stop().await;
 }
+
+#[tokio::test]
+async fn a_webhook_path_accepted_from_an_address_costs_its_budget_nothing_after() {
+    let mut system = TestSystem::spawn().await;
+    let tenant = system.tenant_with_admin("anon-hooks").await;
+    let secret = "whsec_anonHooksSigningSecret0001";
+    let (status, body) = system
+        .call(
+            Method::PUT,
+            "/api/stripe/settings",
+            Some(&tenant.key),
+            Some(serde_json::json!({
+                "publishableKey": "pk_test_publishable1",
+                "secretKey": "sk_test_51HsecretKEYvalue0001",
+                "webhookSecret": secret,
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    system.base_url = system
+        .start_gateway(&[
+            ("TRUST_PROXY_HOPS", "1"),
+            ("HOOK_RATE_LIMIT", "1"),
+            ("HOOK_RATE_LIMIT_BURST", "2"),
+        ])
+        .await;
+    let path = format!("/api/webhooks/stripe/{}", tenant.tenant_id);
+
+    // Stripe's address posts more signed events than the budget holds: after the first is
+    // accepted, the path is known from there and costs nothing.
+    for n in 0..5 {
+        let event = serde_json::json!({
+            "id": format!("evt_anon_{n}"), "object": "event", "api_version": "2025-03-31.basil",
+            "type": "customer.created", "created": chrono::Utc::now().timestamp(),
+            "livemode": false, "data": {"object": {"id": format!("cus_{n}"), "object": "customer"}},
+        })
+        .to_string();
+        let signature =
+            ::stripe::signature::sign(secret, chrono::Utc::now().timestamp(), event.as_bytes());
+        let (status, _, body) = from(
+            &system,
+            "192.0.2.40",
+            Method::POST,
+            &path,
+            &[("stripe-signature", &signature)],
+            Some(&event),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    // Another address is not known there: its forged posts spend its own budget.
+    for _ in 0..2 {
+        let (status, _, body) = from(
+            &system,
+            "192.0.2.41",
+            Method::POST,
+            &path,
+            &[("stripe-signature", "t=1,v1=00")],
+            Some("{}"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let (status, retry_after, body) = from(
+        &system,
+        "192.0.2.41",
+        Method::POST,
+        &path,
+        &[("stripe-signature", "t=1,v1=00")],
+        Some("{}"),
+    )
+    .await;
+    assert_refused(status, retry_after, &body);
+    system.stop().await;
+}
