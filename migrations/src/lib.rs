@@ -20,6 +20,7 @@ mod m20261203_000015_consent;
 mod m20261203_000016_pacing;
 mod m20261204_000017_sign_in;
 mod m20261206_000018_contact_bulk_writes;
+mod m20261207_000019_inbox_token_digest;
 mod m20261207_000020_storage_usage;
 mod m20261207_000021_hashed_hooks_idle_sessions_key_expiry;
 mod m20261207_000022_custom_host_verification;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000016_pacing::Migration),
             Box::new(m20261204_000017_sign_in::Migration),
             Box::new(m20261206_000018_contact_bulk_writes::Migration),
+            Box::new(m20261207_000019_inbox_token_digest::Migration),
             Box::new(m20261207_000020_storage_usage::Migration),
             Box::new(m20261207_000021_hashed_hooks_idle_sessions_key_expiry::Migration),
             Box::new(m20261207_000022_custom_host_verification::Migration),

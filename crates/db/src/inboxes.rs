@@ -120,6 +120,7 @@ pub async fn create(
     cipher: &SecretCipher,
     new: NewInbox,
 ) -> DbResult<Inbox> {
+    let digest = cipher.token_digest(&new.wuzapi_url, &new.token);
     let model = inbox::ActiveModel {
         id: Set(InboxId::new().into()),
         tenant_id: Set(scope.tenant_uuid()),
@@ -128,6 +129,7 @@ pub async fn create(
         wuzapi_url: Set(new.wuzapi_url),
         token_ciphertext: Set(cipher.encrypt(&new.token)),
         token_hint: Set(hint(&new.token)),
+        token_digest: Set(Some(digest)),
         created_at: Set(Utc::now()),
         // Nobody knows this one: WUZAPI learns a path only from `rotate_hook`.
         hook_token_hash: Set(HookToken::generate().hash()),
@@ -138,8 +140,71 @@ pub async fn create(
         pacing: Set(serde_json::json!({})),
     }
     .insert(scope.conn())
-    .await?;
+    .await
+    // Whose it is stays unsaid: this tenant's or another's, the answer is the same.
+    .map_err(|e| DbError::conflict_on_unique(e, TOKEN_TAKEN))?;
     Ok(model.into())
+}
+
+/// The answer to a second registration of a (server, token) pair, whoever holds the first.
+pub const TOKEN_TAKEN: &str = "this WUZAPI token is already registered on this server";
+
+/// What [`backfill_token_digests`] did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DigestBackfill {
+    /// Rows digested now.
+    pub digested: u64,
+    /// Rows whose pair another inbox already holds: left without a digest for the operator
+    /// to resolve (their ids are logged).
+    pub duplicates: Vec<InboxId>,
+    /// Rows whose token does not decrypt with this key (another `SECRETS_KEY`).
+    pub unreadable: Vec<InboxId>,
+}
+
+/// Digests the (server, token) pair of every inbox stored before digests existed (migration
+/// 000019 adds the column empty: a migration has no key to decrypt with). Each row is
+/// updated on its own, so one duplicate does not stop the rest; safe to run on every start
+/// and on several gateways at once (a row is only ever set from NULL to its digest).
+pub async fn backfill_token_digests(
+    scope: crate::PlatformScope<'_, impl ConnectionTrait>,
+    cipher: &SecretCipher,
+) -> DbResult<DigestBackfill> {
+    use sea_orm::QuerySelect;
+    use secrecy::ExposeSecret;
+    let rows: Vec<(uuid::Uuid, String, Vec<u8>)> = inbox::Entity::find()
+        .select_only()
+        .column(inbox::Column::Id)
+        .column(inbox::Column::WuzapiUrl)
+        .column(inbox::Column::TokenCiphertext)
+        .filter(inbox::Column::TokenDigest.is_null())
+        .into_tuple()
+        .all(scope.conn())
+        .await?;
+    let mut done = DigestBackfill::default();
+    for (id, server, sealed) in rows {
+        let Ok(token) = cipher.decrypt(&sealed) else {
+            done.unreadable.push(id.into());
+            continue;
+        };
+        let digest = cipher.token_digest(&server, token.expose_secret());
+        let updated = inbox::Entity::update_many()
+            .col_expr(
+                inbox::Column::TokenDigest,
+                sea_orm::sea_query::Expr::value(digest),
+            )
+            .filter(inbox::Column::Id.eq(id))
+            .filter(inbox::Column::TokenDigest.is_null())
+            .exec(scope.conn())
+            .await;
+        match updated {
+            Ok(result) => done.digested += result.rows_affected,
+            Err(e) => match DbError::conflict_on_unique(e, TOKEN_TAKEN) {
+                DbError::Conflict(_) => done.duplicates.push(id.into()),
+                other => return Err(other),
+            },
+        }
+    }
+    Ok(done)
 }
 
 pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>, id: InboxId) -> DbResult<Inbox> {

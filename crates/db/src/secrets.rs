@@ -5,6 +5,8 @@
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use common::config::{ConfigError, Env};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -65,6 +67,9 @@ impl KeySetting {
 #[derive(Clone)]
 pub struct SecretCipher {
     cipher: Aes256Gcm,
+    /// Keys [`token_digest`](Self::token_digest): derived from the operator's key, never the
+    /// AES key itself (one key, one use).
+    digest_key: Hmac<Sha256>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -95,9 +100,26 @@ impl SecretCipher {
         if bytes.len() != 32 {
             return Err(CipherError::BadKey);
         }
+        let mut derivation = mac(&bytes);
+        derivation.update(b"wuzapi-manager inbox token digest v1");
         Ok(Self {
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&bytes)),
+            digest_key: mac(&derivation.finalize().into_bytes()),
         })
+    }
+
+    /// A keyed digest (HMAC-SHA256) of a WUZAPI user token on its server, to find a second
+    /// registration of the same pair: the tokens themselves are encrypted with random nonces,
+    /// so equal tokens never have equal ciphertexts. `server` is the normalised base URL
+    /// (`common::wuzapi_url::NormalisedUrl`). Keyed, so the digest of a guessed token cannot be
+    /// computed by whoever reads the database without the key.
+    pub fn token_digest(&self, server: &str, token: &str) -> Vec<u8> {
+        let mut mac = self.digest_key.clone();
+        // The server's length first: no (server, token) pair feeds the bytes of another.
+        mac.update(&(server.len() as u64).to_be_bytes());
+        mac.update(server.as_bytes());
+        mac.update(token.as_bytes());
+        mac.finalize().into_bytes().to_vec()
     }
 
     /// `nonce || ciphertext`, with a fresh random nonce per call.
@@ -128,6 +150,10 @@ impl SecretCipher {
     }
 }
 
+fn mac(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC takes keys of any length")
+}
+
 /// What may be shown of a secret: its last four characters.
 pub fn hint(secret: &str) -> String {
     let tail: String = secret
@@ -144,6 +170,23 @@ pub fn hint(secret: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn token_digests_are_equal_for_equal_pairs_only_and_keyed() {
+        let cipher = SecretCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap();
+        let digest = cipher.token_digest("http://wuzapi:8080", "tok");
+        assert_eq!(digest.len(), 32);
+        assert_eq!(digest, cipher.token_digest("http://wuzapi:8080", "tok"));
+        assert_ne!(digest, cipher.token_digest("http://wuzapi:8081", "tok"));
+        assert_ne!(digest, cipher.token_digest("http://wuzapi:8080", "tok2"));
+        // The boundary between server and token is part of what is digested.
+        assert_ne!(
+            cipher.token_digest("http://a", "bc"),
+            cipher.token_digest("http://ab", "c")
+        );
+        let other = SecretCipher::from_hex(&"ab".repeat(32)).unwrap();
+        assert_ne!(digest, other.token_digest("http://wuzapi:8080", "tok"));
+    }
 
     #[test]
     fn round_trips_and_detects_tampering() {

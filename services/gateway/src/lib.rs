@@ -60,6 +60,7 @@ impl Application {
         let metrics = telemetry::metrics();
         let db = db::connect(&config.core.database_url, config.database_max_connections).await?;
         let token_cipher = SecretCipher::from_setting(&config.secrets_key)?;
+        routes::inboxes::backfill_token_digests(&db, &token_cipher).await;
         let storage = storage::Storage::open(&config.storage)?;
         let cache = cache::Cache::connect(&config.redis, config.cache.clone())
             .await

@@ -591,7 +591,8 @@ impl TestSystem {
         }
     }
 
-    /// `POST /api/inboxes` with `token` as the WUZAPI user token; returns the inbox id.
+    /// `POST /api/inboxes` with `token` as the WUZAPI user token; returns the inbox id once its
+    /// events are set up on WUZAPI (or failed to be), which the gateway does after answering.
     pub async fn create_inbox(&self, tenant: &TenantHandle, token: &str) -> String {
         let (status, body) = self
             .call(
@@ -602,7 +603,9 @@ impl TestSystem {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["data"]["id"].as_str().expect("inbox id").to_owned()
+        let id = body["data"]["id"].as_str().expect("inbox id").to_owned();
+        self.settled_inbox_events(tenant, &id).await;
+        id
     }
 
     /// The inbox's `events` (`GET /api/inboxes`) once their setup on WUZAPI, which the gateway

@@ -11,6 +11,9 @@ pub struct Model {
     pub wuzapi_url: String,
     pub token_ciphertext: Vec<u8>,
     pub token_hint: String,
+    /// Keyed digest of the (server, token) pair, unique (`SecretCipher::token_digest`); NULL
+    /// only for rows from before it existed until the gateway digests them at start.
+    pub token_digest: Option<Vec<u8>>,
     pub created_at: DateTimeUtc,
     /// SHA-256 of the hook token (the token itself is never stored).
     pub hook_token_hash: Vec<u8>,

@@ -81,16 +81,25 @@ impl From<Inbox> for InboxView {
 /// Adds an inbox: a WhatsApp number reached through WUZAPI.
 ///
 /// Counts against the `max_inboxes` quota. For tenant users who belong to an account; the
-/// inbox belongs to that account. WUZAPI is then told to post the number's receipts, replies
-/// and session changes to the gateway, signed with a key of the inbox where the server can
-/// sign; `events` says whether that worked (the inbox is created either way). A `wuzapiUrl`
-/// whose host resolves to a non-public address the operator did not allow is 422 (see
-/// `WUZAPI_ALLOW_PRIVATE`).
+/// inbox belongs to that account. Once it is stored, WUZAPI is told (in the background) to
+/// post the number's receipts, replies and session changes to the gateway, signed with a key
+/// of the inbox where the server can sign; the inbox's `events` in `GET /api/inboxes` says
+/// whether that worked, and `POST /api/inboxes/{id}/connect` does it again and answers it.
+/// The answer here is the same whether WUZAPI knows the token or not (`events` not yet
+/// configured): creating inboxes is no way to test guessed tokens.
+///
+/// A (server, token) pair registered already, by this tenant or another, is 409 `conflict`
+/// (whose is not said) and nothing is stored. A `wuzapiUrl` whose host resolves to a
+/// non-public address the operator did not allow is 422 (see `WUZAPI_ALLOW_PRIVATE`).
 #[utoipa::path(
     extensions(("x-permission" = json!("inboxes.write"))),
     tag = "inboxes",
     request_body = CreateInbox,
-    responses((status = 201, description = "The inbox", body = Envelope<InboxView>)),
+    responses(
+        (status = 201, description = "The inbox, its `events` not yet configured (they are set up after this answer)", body = Envelope<InboxView>),
+        (status = 409, description = "This WUZAPI token is already an inbox on this server, of this tenant or another (which is not said); nothing stored", body = common::ErrorBody),
+        (status = 422, description = "Bad input, or a `wuzapiUrl` not allowed (`field` names it); nothing stored", body = common::ErrorBody),
+    ),
 )]
 #[post("/inboxes")]
 pub async fn create(
@@ -132,8 +141,20 @@ pub async fn create(
     admission.commit().await?;
     let list_key = super::access::inboxes_key(tenant_id, account_id);
     crate::cached::invalidate(&state, [cache::KeyRef::from(list_key)]).await;
-    let inbox = configure_events(&state, user.scope(&state.db), inbox, false).await?;
-    Ok(created(InboxView::from(inbox)))
+    // After answering: how WUZAPI takes the token must not show in this answer (nor in its
+    // timing). A gateway stopping before it is done leaves `events` unconfigured without an
+    // error; `connect` sets them up.
+    let view = InboxView::from(inbox.clone());
+    let background = state.clone();
+    actix_web::rt::spawn(async move {
+        let state = background;
+        let id = inbox.id;
+        let scope = db::TenantScope::new(&state.db, tenant_id);
+        if let Err(e) = configure_events(&state, scope, inbox, false).await {
+            tracing::warn!(inbox = %id, error = %e.message, "could not record the inbox's event setup");
+        }
+    });
+    Ok(created(view))
 }
 
 /// An allowed server's host must also pass the egress guard: a name the operator listed
@@ -242,6 +263,36 @@ async fn configure_events(
         }
     };
     Ok(db::inboxes::record_events_setup(scope, &state.token_cipher, inbox.id, setup).await?)
+}
+
+/// Digests the (server, token) pair of inboxes stored before digests existed (migration
+/// 000019 cannot decrypt), so the uniqueness of pairs covers them too. Runs at every start and
+/// does nothing once every row has its digest. A pair two inboxes already share is left to the
+/// operator (logged with the inbox's id); failing, the gateway starts
+/// anyway and tries again at its next start.
+pub async fn backfill_token_digests(
+    db: &db::DatabaseConnection,
+    cipher: &db::secrets::SecretCipher,
+) {
+    match db::inboxes::backfill_token_digests(db::PlatformScope::new(db), cipher).await {
+        Ok(done) => {
+            if done.digested > 0 {
+                tracing::info!(
+                    inboxes = done.digested,
+                    "digested the WUZAPI tokens of inboxes stored before token digests"
+                );
+            }
+            for id in &done.duplicates {
+                tracing::warn!(inbox = %id, "this inbox's WUZAPI server and token are another inbox's too: it is left without a digest; remove one of them");
+            }
+            for id in &done.unreadable {
+                tracing::warn!(inbox = %id, "this inbox's WUZAPI token does not decrypt with SECRETS_KEY: it is left without a digest");
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not digest the WUZAPI tokens of older inboxes; retried at the next start");
+        }
+    }
 }
 
 pub const INBOXES: ListSpec = ListSpec {

@@ -17,6 +17,7 @@ mod errors;
 mod events;
 mod hardening;
 mod imports;
+mod inbox_tokens;
 mod inbound;
 mod inbound_replays;
 mod isolation;
