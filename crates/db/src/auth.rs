@@ -275,3 +275,29 @@ pub async fn user_key_hashes(
     .await?;
     Ok(rows.into_iter().map(|r| r.key_hash).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(expires_at: Option<chrono::DateTime<chrono::Utc>>) -> KeyPrincipal {
+        KeyPrincipal {
+            principal: Principal {
+                user_id: UserId::new(),
+                role: Role::User,
+                tenant: None,
+                account_id: None,
+            },
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_key_lives_until_its_expiry_and_not_at_it() {
+        let now = chrono::Utc::now();
+        assert!(key(None).live_at(now));
+        assert!(key(Some(now + chrono::Duration::seconds(1))).live_at(now));
+        assert!(!key(Some(now)).live_at(now));
+        assert!(!key(Some(now - chrono::Duration::seconds(1))).live_at(now));
+    }
+}

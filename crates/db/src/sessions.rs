@@ -379,3 +379,31 @@ pub async fn delete_stale(db: &impl ConnectionTrait, kept: Duration) -> DbResult
         .await?;
     Ok(deleted.rows_affected())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_session_is_touched_at_most_once_a_minute() {
+        let now = Utc::now();
+        let session = |last_seen_at| SessionPrincipal {
+            session_id: SessionId::new(),
+            principal: Principal {
+                user_id: UserId::new(),
+                role: Role::User,
+                tenant: None,
+                account_id: None,
+            },
+            csrf_hash: Vec::new(),
+            email: String::new(),
+            name: String::new(),
+            expires_at: now + Duration::hours(1),
+            last_seen_at,
+        };
+        assert!(!needs_touch(&session(now), now));
+        assert!(!needs_touch(&session(now - Duration::seconds(59)), now));
+        assert!(needs_touch(&session(now - Duration::seconds(60)), now));
+        assert!(needs_touch(&session(now - Duration::hours(3)), now));
+    }
+}
