@@ -37,9 +37,6 @@ pub struct SecuritySettings {
     /// `METRICS_LISTEN` (`host:port`): when set, `/metrics` is served on this address alone
     /// (and 404 on the API's port).
     pub metrics_listen: Option<String>,
-    /// `TRUST_PROXY_HOPS` (0) > 0: requests pass trusted proxies, so their
-    /// `X-Forwarded-Proto` tells whether the client used https.
-    pub trust_forwarded_proto: bool,
 }
 
 impl SecuritySettings {
@@ -67,14 +64,15 @@ impl SecuritySettings {
             )?),
             metrics_token: env.optional("METRICS_TOKEN").map(SecretString::from),
             metrics_listen,
-            trust_forwarded_proto: env.parse_in::<u32>("TRUST_PROXY_HOPS", 0, 0..=16)? > 0,
         })
     }
 }
 
-/// Whether the client reached the gateway over https: a TLS listener, a trusted proxy's
-/// `X-Forwarded-Proto` (its last value: the one the nearest proxy appended), or a `PUBLIC_URL`
-/// on https (the gateway is then only reachable through the TLS terminator that URL names).
+/// Whether the client reached the gateway over https: a TLS listener, a `PUBLIC_URL` on https
+/// (the gateway is then only reachable through the TLS terminator that URL names), or, when
+/// proxies are trusted (`TRUST_PROXY_HOPS` > 0), their `X-Forwarded-Proto` (its last value: the
+/// one the nearest proxy set or appended). Without trusted proxies the header is the client's
+/// own words and is ignored.
 pub fn served_over_https(req: &actix_web::HttpRequest, state: &AppState) -> bool {
     if req.app_config().secure()
         || state
@@ -85,7 +83,7 @@ pub fn served_over_https(req: &actix_web::HttpRequest, state: &AppState) -> bool
     {
         return true;
     }
-    state.config.security.trust_forwarded_proto
+    state.config.trust_proxy_hops > 0
         && req
             .headers()
             .get_all(HeaderName::from_static("x-forwarded-proto"))
