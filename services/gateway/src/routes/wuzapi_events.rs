@@ -40,7 +40,10 @@ struct EventReceipt {
 /// signs (`hex(HMAC-SHA256(key, body))`), authenticate the post. The body is WUZAPI's
 /// `{"type", "event", ...}`, form-encoded in `jsonData` (WUZAPI's default) or as JSON. Receipts,
 /// messages and session changes are recorded once each (a repeat answers `duplicate`) and
-/// applied by a worker within moments; other event types are acknowledged and dropped.
+/// applied by a worker within moments; other event types are acknowledged and dropped. An event
+/// dated (its `timestamp`, `event.Info.Timestamp` or `event.Timestamp`) further than
+/// `INBOUND_MAX_AGE_SECONDS` from now is refused 422 and not recorded, so a captured post cannot
+/// be replayed later.
 #[utoipa::path(
     tag = "inboxes",
     params(
