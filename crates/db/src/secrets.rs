@@ -5,11 +5,11 @@
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 use common::config::{ConfigError, Env};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
 
 const NONCE_LEN: usize = 12;
 

@@ -165,7 +165,9 @@ pub async fn deliver(
             HeaderName::from_bytes(name.as_bytes()),
             HeaderValue::from_str(value),
         ) else {
-            return Err(SendError::Unsendable(format!("header `{name}` is not valid")));
+            return Err(SendError::Unsendable(format!(
+                "header `{name}` is not valid"
+            )));
         };
         headers.insert(name, value);
     }

@@ -166,7 +166,9 @@ async fn push_endpoints_on_private_addresses_are_refused_and_never_connected_to(
     let error = dead["error"].as_str().unwrap();
     assert!(error.contains("2 push(es) failed"), "{error}");
     assert_eq!(
-        error.matches("refused: a loopback address is not allowed").count(),
+        error
+            .matches("refused: a loopback address is not allowed")
+            .count(),
         2,
         "{error}"
     );
@@ -181,12 +183,7 @@ async fn push_endpoints_on_private_addresses_are_refused_and_never_connected_to(
     }
     // The in-app notification was written all the same.
     let (_, notifications) = system
-        .call(
-            Method::GET,
-            "/api/notifications",
-            Some(&tenant.key),
-            None,
-        )
+        .call(Method::GET, "/api/notifications", Some(&tenant.key), None)
         .await;
     assert_eq!(
         notifications["data"].as_array().unwrap().len(),
@@ -249,15 +246,17 @@ async fn an_inbox_server_resolving_privately_is_refused_unless_the_operator_allo
     let (status, body) = system
         .call(
             Method::POST,
-            &format!("/api/inboxes/{}/connect", body["data"]["id"].as_str().unwrap()),
+            &format!(
+                "/api/inboxes/{}/connect",
+                body["data"]["id"].as_str().unwrap()
+            ),
             Some(&tenant.key),
             None,
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
-        body["data"]["events"]["error"],
-        "the WUZAPI server's address is not allowed",
+        body["data"]["events"]["error"], "the WUZAPI server's address is not allowed",
         "{body}"
     );
     assert_eq!(system.wuzapi.request_count(), requests);

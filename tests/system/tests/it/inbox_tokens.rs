@@ -132,3 +132,57 @@ async fn creating_an_inbox_answers_the_same_for_a_token_wuzapi_refuses() {
     strict.stop().await;
     system.stop().await;
 }
+
+/// Counts inboxes with and without a digest.
+async fn digests(connection: &db::DatabaseConnection) -> (i64, i64) {
+    use sea_orm::ConnectionTrait;
+    let row = connection
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(token_digest) AS digested, count(*) - count(token_digest) AS undigested
+               FROM inboxes",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        row.try_get("", "digested").unwrap(),
+        row.try_get("", "undigested").unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn inboxes_from_before_digests_are_digested_when_a_gateway_starts() {
+    use sea_orm::ConnectionTrait;
+    let mut system = TestSystem::spawn().await;
+    let a = system.tenant_with_admin("older-a").await;
+    let b = system.tenant_with_admin("older-b").await;
+    let first = system.create_inbox(&a, "older-token").await;
+    let second = system.create_inbox(&b, "other-token").await;
+    system.create_inbox(&b, "solo-token").await;
+
+    // As migration 19 left them: no digests, and (stored before uniqueness) two inboxes of
+    // one pair.
+    let connection = db::connect(&system.db.url, 1).await.unwrap();
+    connection
+        .execute_unprepared(&format!(
+            "UPDATE inboxes SET token_digest = NULL;
+             UPDATE inboxes SET token_ciphertext =
+                 (SELECT token_ciphertext FROM inboxes WHERE id = '{first}')
+              WHERE id = '{second}'"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(digests(&connection).await, (0, 3));
+
+    // A gateway starting digests them; the second of the shared pair is left to the operator.
+    system.start_gateway(&[]).await;
+    assert_eq!(digests(&connection).await, (2, 1));
+    connection.close().await.unwrap();
+    // The digested pairs are taken.
+    for (tenant, token) in [(&b, "older-token"), (&a, "solo-token")] {
+        let (status, body) = create(&system, tenant, token, None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{token}: {body}");
+    }
+    system.stop().await;
+}
