@@ -13,6 +13,11 @@
 //! `metadata`, `localhost`) are refused even on an allowed port unless that exact host is listed or is the
 //! default server's host. An IPv4-mapped IPv6 address (`::ffff:127.0.0.1`) counts as its IPv4.
 //!
+//! Which *addresses* those hosts may be reached at is the egress guard's business
+//! ([`WuzapiUrlPolicy::trusted_hosts`]): the default server's host and listed IP addresses are
+//! the operator's and reached whatever they are; listed names must resolve to public addresses
+//! unless `WUZAPI_ALLOW_PRIVATE=true`, checked at creation and at every connection.
+//!
 //! The gateway checks a URL when an inbox is created; the worker checks the stored URL again
 //! before it sends, so narrowing the list takes effect for existing inboxes too:
 //!

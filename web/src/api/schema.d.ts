@@ -318,9 +318,13 @@ export interface paths {
         put?: never;
         /**
          * Signs a person in with email and password and opens a browser session.
-         * @description Public. Sets the `wm_session` (HttpOnly) and `wm_csrf` cookies. A wrong password and an
-         *     unknown email get the same 401 in the same time. Attempts are limited per account (tenant
-         *     and email) and per client address: 429 with `Retry-After` beyond them.
+         * @description Public. Sets the `wm_session` (HttpOnly) and `wm_csrf` cookies, and `wm_device` (HttpOnly,
+         *     path `/api/auth`): the browser is known to the account from then on. A wrong password and
+         *     an unknown email get the same 401 in the same time. Attempts are limited per client address
+         *     and per account: a browser known to the account has a budget of its own, every other
+         *     attempt on the account shares one, so guessing from elsewhere does not lock the owner out;
+         *     429 with `Retry-After` beyond them. 503 with `Retry-After` when too many passwords are
+         *     being checked at once.
          */
         post: operations["auth.login"];
         delete?: never;
@@ -434,11 +438,54 @@ export interface paths {
         get: operations["branding.get"];
         /**
          * Replaces the tenant's branding. Tenant admins.
-         * @description URLs are normalised and the home page sanitised; the answer is what was stored. 409 when
-         *     another tenant already uses `customHost`.
+         * @description URLs are normalised and the home page sanitised; the answer is what was stored. A new
+         *     `customHost` is a claim to verify (`POST /api/branding/custom-host/verify`); 409 when another
+         *     tenant has verified it, 422 for the platform's own hosts.
          */
         put: operations["branding.replace"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/branding/custom-host": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's custom host and the DNS TXT record that proves it. Tenant admins; 404 when the
+         *     branding names no custom host.
+         */
+        get: operations["branding.custom_host"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/branding/custom-host/verify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Looks up the custom host's TXT record `_wuzapi-manager.<host>` and, when it holds the token,
+         *     makes the host the tenant's: the login page is served on it from then on. Tenant admins.
+         * @description 422 (`customHost`) while the record is not seen, 409 when another tenant verified the host
+         *     first, 503 when the DNS cannot be asked; 404 without a custom host.
+         */
+        post: operations["branding.verify_custom_host"];
         delete?: never;
         options?: never;
         head?: never;
@@ -666,7 +713,9 @@ export interface paths {
          * @description The body is the file itself (`text/csv`, `application/json` or `application/x-ndjson`), of
          *     any size up to `IMPORT_MAX_BYTES`; it is streamed to storage, never held whole. The answer is
          *     202 with the import, whose progress `GET /contacts/imports/{import_id}` shows. For tenant
-         *     users who belong to an account.
+         *     users who belong to an account. The file counts against the tenant's storage quota until
+         *     the import ends (it is deleted then): a file that does not fit in what is left gets 429
+         *     `quota_exceeded`, and nothing is stored.
          */
         post: operations["contacts.create_import"];
         delete?: never;
@@ -703,7 +752,7 @@ export interface paths {
         put?: never;
         /**
          * Cancels a queued or running import: the worker stops at its next batch (what it imported
-         *     stays). 409 once the import has ended.
+         *     stays) and the uploaded file is deleted. 409 once the import has ended.
          */
         post: operations["contacts.cancel"];
         delete?: never;
@@ -742,9 +791,16 @@ export interface paths {
         /**
          * Adds an inbox: a WhatsApp number reached through WUZAPI.
          * @description Counts against the `max_inboxes` quota. For tenant users who belong to an account; the
-         *     inbox belongs to that account. WUZAPI is then told to post the number's receipts, replies
-         *     and session changes to the gateway, signed with a key of the inbox where the server can
-         *     sign; `events` says whether that worked (the inbox is created either way).
+         *     inbox belongs to that account. Once it is stored, WUZAPI is told (in the background) to
+         *     post the number's receipts, replies and session changes to the gateway, signed with a key
+         *     of the inbox where the server can sign; the inbox's `events` in `GET /api/inboxes` says
+         *     whether that worked, and `POST /api/inboxes/{id}/connect` does it again and answers it.
+         *     The answer here is the same whether WUZAPI knows the token or not (`events` not yet
+         *     configured): creating inboxes is no way to test guessed tokens.
+         *
+         *     A (server, token) pair registered already, by this tenant or another, is 409 `conflict`
+         *     (whose is not said) and nothing is stored. A `wuzapiUrl` whose host resolves to a
+         *     non-public address the operator did not allow is 422 (see `WUZAPI_ALLOW_PRIVATE`).
          */
         post: operations["inboxes.create"];
         delete?: never;
@@ -1091,7 +1147,9 @@ export interface paths {
          *     compressed): each `event: notification` with `id:` the notification's id and `data:` the
          *     notification as JSON, and a `: keep-alive` comment every `NOTIFICATIONS_KEEPALIVE_MS`. A
          *     client reconnecting with `Last-Event-ID` first gets what it missed (up to 500, oldest
-         *     first), from the database. Every gateway serves every user's stream.
+         *     first), from the database. Every gateway serves every user's stream. A user holds at most
+         *     `NOTIFICATIONS_STREAMS_PER_USER` (5) streams open on one gateway: the next is 429
+         *     `rate_limited` until one closes.
          */
         get: operations["notifications.stream"];
         put?: never;
@@ -1228,7 +1286,9 @@ export interface paths {
         put?: never;
         /**
          * Registers the caller's browser for pushes: 201 when new; the same endpoint again updates
-         *     its keys (200). An endpoint registered by another user is 409.
+         *     its keys (200). An endpoint registered by another user is 409. An endpoint whose host is or
+         *     resolves to a non-public address, or on a port other than `WEB_PUSH_ALLOWED_PORTS` (443),
+         *     is 422 on `endpoint`.
          */
         post: operations["push.subscribe"];
         delete?: never;
@@ -1485,7 +1545,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * A user's API keys, oldest first, revoked and expired ones included (`active` tells them
+         *     apart); never the keys themselves. Same reach as creating one.
+         */
+        get: operations["tenants.list_api_keys"];
         put?: never;
         /**
          * Creates an API key for a user. The raw key is in this answer and nowhere else: store it.
@@ -1707,7 +1771,10 @@ export interface paths {
          *     signs (`hex(HMAC-SHA256(key, body))`), authenticate the post. The body is WUZAPI's
          *     `{"type", "event", ...}`, form-encoded in `jsonData` (WUZAPI's default) or as JSON. Receipts,
          *     messages and session changes are recorded once each (a repeat answers `duplicate`) and
-         *     applied by a worker within moments; other event types are acknowledged and dropped.
+         *     applied by a worker within moments; other event types are acknowledged and dropped. An event
+         *     dated (its `timestamp`, `event.Info.Timestamp` or `event.Timestamp`) further than
+         *     `INBOUND_MAX_AGE_SECONDS` from now is refused 422 and not recorded, so a captured post cannot
+         *     be replayed later.
          */
         post: operations["inboxes.receive"];
         delete?: never;
@@ -1782,6 +1849,27 @@ export interface components {
         };
         /** Format: uuid */
         ApiKeyId: string;
+        /** @description A key as its owner and admins list it: never the key itself. */
+        ApiKeyView: {
+            /** @description Neither revoked nor expired. */
+            active: boolean;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When it stops (or stopped) authenticating; `null`: never.
+             */
+            expiresAt?: string | null;
+            id: components["schemas"]["ApiKeyId"];
+            /** Format: date-time */
+            lastUsedAt?: string | null;
+            name: string;
+            /** @description The key's first characters, to recognise it. */
+            prefix: string;
+            /** Format: date-time */
+            revokedAt?: string | null;
+            userId: components["schemas"]["UserId"];
+        };
         AssignAgent: {
             /**
              * Format: uuid
@@ -1812,8 +1900,16 @@ export interface components {
         /** @description A tenant's branding as the API shows it (and the cache stores it). */
         Branding: {
             appName: string;
-            /** @description The lower-case hostname the tenant's login page is served on. */
+            /**
+             * @description The lower-case hostname the tenant's login page is served on, once verified; to the
+             *     tenant's own users also while it is only claimed (see `customHostVerified`).
+             */
             customHost?: string | null;
+            /**
+             * @description Whether the tenant proved it controls `customHost`'s DNS; until then the login page is
+             *     not served on it.
+             */
+            customHostVerified: boolean;
             /** @description Sanitised HTML, safe to render as is. */
             homeHtml?: string | null;
             logoUrl?: string | null;
@@ -1982,6 +2078,12 @@ export interface components {
             updatedAt: string;
         };
         CreateApiKey: {
+            /**
+             * Format: date-time
+             * @description When the key stops authenticating (RFC 3339): in the future, at most
+             *     [`MAX_KEY_LIFETIME_DAYS`] days ahead. Left out: the key works until revoked.
+             */
+            expiresAt?: string | null;
             /** @description A label for the key (cut to 200 characters). */
             name?: string;
         };
@@ -2123,6 +2225,24 @@ export interface components {
             job: components["schemas"]["JobRef"];
             report: components["schemas"]["ReportView"];
         };
+        /** @description A custom host and what proves it. */
+        CustomHostAnswer: {
+            /** @description The claimed host. */
+            host: string;
+            /** @description `pending` until the TXT record was seen, then `verified`. */
+            status: components["schemas"]["CustomHostStatus"];
+            /** @description The DNS name to publish a TXT record at: `_wuzapi-manager.<host>`. */
+            txtRecord: string;
+            /** @description The TXT record's value. */
+            txtValue: string;
+            /**
+             * Format: date-time
+             * @description When the record was seen.
+             */
+            verifiedAt?: string | null;
+        };
+        /** @enum {string} */
+        CustomHostStatus: "pending" | "verified";
         /** @description A dead-lettered job: it failed every attempt. */
         DeadJobView: {
             /** Format: int32 */
@@ -2308,8 +2428,16 @@ export interface components {
             /** @description A tenant's branding as the API shows it (and the cache stores it). */
             data: {
                 appName: string;
-                /** @description The lower-case hostname the tenant's login page is served on. */
+                /**
+                 * @description The lower-case hostname the tenant's login page is served on, once verified; to the
+                 *     tenant's own users also while it is only claimed (see `customHostVerified`).
+                 */
                 customHost?: string | null;
+                /**
+                 * @description Whether the tenant proved it controls `customHost`'s DNS; until then the login page is
+                 *     not served on it.
+                 */
+                customHostVerified: boolean;
                 /** @description Sanitised HTML, safe to render as is. */
                 homeHtml?: string | null;
                 logoUrl?: string | null;
@@ -2455,6 +2583,29 @@ export interface components {
             data: {
                 job: components["schemas"]["JobRef"];
                 report: components["schemas"]["ReportView"];
+            };
+            success: boolean;
+        };
+        /**
+         * @description `{"success":true,"data":...}`: the envelope of every answer but lists (see
+         *     [`paging::Page`]) and errors.
+         */
+        Envelope_CustomHostAnswer: {
+            /** @description A custom host and what proves it. */
+            data: {
+                /** @description The claimed host. */
+                host: string;
+                /** @description `pending` until the TXT record was seen, then `verified`. */
+                status: components["schemas"]["CustomHostStatus"];
+                /** @description The DNS name to publish a TXT record at: `_wuzapi-manager.<host>`. */
+                txtRecord: string;
+                /** @description The TXT record's value. */
+                txtValue: string;
+                /**
+                 * Format: date-time
+                 * @description When the record was seen.
+                 */
+                verifiedAt?: string | null;
             };
             success: boolean;
         };
@@ -2834,6 +2985,11 @@ export interface components {
         Envelope_NewApiKeyView: {
             /** @description A new API key: the only answer that ever holds the raw key. */
             data: {
+                /**
+                 * Format: date-time
+                 * @description When it stops authenticating; `null`: never.
+                 */
+                expiresAt?: string | null;
                 id: components["schemas"]["ApiKeyId"];
                 /** @description The raw key (`wzm_...`), to send as `Authorization: Bearer <key>`. */
                 key: string;
@@ -3610,6 +3766,11 @@ export interface components {
         };
         /** @description A new API key: the only answer that ever holds the raw key. */
         NewApiKeyView: {
+            /**
+             * Format: date-time
+             * @description When it stops authenticating; `null`: never.
+             */
+            expiresAt?: string | null;
             id: components["schemas"]["ApiKeyId"];
             /** @description The raw key (`wzm_...`), to send as `Authorization: Bearer <key>`. */
             key: string;
@@ -3759,6 +3920,34 @@ export interface components {
                 email?: string;
                 name?: string;
                 role?: components["schemas"]["AgentRole"];
+                userId?: components["schemas"]["UserId"];
+            }[];
+            nextCursor?: string | null;
+            success: boolean;
+        };
+        /**
+         * @description `{"success":true,"data":[...],"nextCursor":...}`: every list's answer. `nextCursor` is
+         *     `null` on the last page.
+         */
+        Page_ApiKeyView: {
+            data: {
+                /** @description Neither revoked nor expired. */
+                active?: boolean;
+                /** Format: date-time */
+                createdAt?: string;
+                /**
+                 * Format: date-time
+                 * @description When it stops (or stopped) authenticating; `null`: never.
+                 */
+                expiresAt?: string | null;
+                id?: components["schemas"]["ApiKeyId"];
+                /** Format: date-time */
+                lastUsedAt?: string | null;
+                name?: string;
+                /** @description The key's first characters, to recognise it. */
+                prefix?: string;
+                /** Format: date-time */
+                revokedAt?: string | null;
                 userId?: components["schemas"]["UserId"];
             }[];
             nextCursor?: string | null;
@@ -4310,8 +4499,9 @@ export interface components {
             /** @description At most 100 characters. */
             appName: string;
             /**
-             * @description The hostname the tenant's login page is served on, such as `login.example.com`; no two
-             *     tenants share one.
+             * @description The hostname the tenant's login page is to be served on, such as `login.example.com`.
+             *     A new host is a claim: it is used once verified (`GET /api/branding/custom-host` says
+             *     which DNS TXT record proves it). The platform's own hosts cannot be claimed.
              */
             customHost?: string | null;
             /**
@@ -4922,6 +5112,8 @@ export interface components {
         /** @description An error: the status and `code` say which, `error` says it in words, `field` names the culprit when there is one. */
         Error: {
             headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
+                "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                 [name: string]: unknown;
             };
             content: {
@@ -4931,15 +5123,19 @@ export interface components {
         /** @description The representation matches `If-None-Match`; no body. */
         NotModified: {
             headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
+                "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                 [name: string]: unknown;
             };
             content?: never;
         };
-        /** @description The tenant's rate limit (the limiter's body, with `Retry-After`) or a quota (the error envelope, code `quota_exceeded`). */
+        /** @description The tenant's rate limit (the limiter's body, with `Retry-After`), a quota (the error envelope, code `quota_exceeded`), or the client address's budget of requests without a valid credential (the error envelope, code `rate_limited`, with `Retry-After`). */
         TooManyRequests: {
             headers: {
+                "Cache-Control": components["headers"]["CacheControl"];
                 /** @description Seconds until a request would pass. */
                 "Retry-After"?: number;
+                "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                 [name: string]: unknown;
             };
             content: {
@@ -4949,7 +5145,12 @@ export interface components {
     };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description `no-store` on every answer to a request that carried credentials (an API key or the session cookie); public answers keep their own caching. */
+        CacheControl: string;
+        /** @description `max-age=31536000; includeSubDomains` when the request was served over https. */
+        StrictTransportSecurity: string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -4979,6 +5180,8 @@ export interface operations {
             /** @description A page of agents */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5011,6 +5214,8 @@ export interface operations {
             /** @description The agent */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5038,6 +5243,8 @@ export interface operations {
             /** @description The user is no longer an agent */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5073,6 +5280,8 @@ export interface operations {
             /** @description A page of inboxes */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5109,6 +5318,8 @@ export interface operations {
             /** @description A page of roles */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5139,6 +5350,8 @@ export interface operations {
             /** @description The new role */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5170,6 +5383,8 @@ export interface operations {
             /** @description The role as replaced */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5197,6 +5412,8 @@ export interface operations {
             /** @description The role is deleted */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5232,6 +5449,8 @@ export interface operations {
             /** @description A page of teams */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5262,6 +5481,8 @@ export interface operations {
             /** @description The new team */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5293,6 +5514,8 @@ export interface operations {
             /** @description The team */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5320,6 +5543,8 @@ export interface operations {
             /** @description The team is deleted */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5351,6 +5576,8 @@ export interface operations {
             /** @description The team with its new members */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5377,6 +5604,8 @@ export interface operations {
             /** @description What was dropped */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5409,6 +5638,8 @@ export interface operations {
             /** @description A page of tenants */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5436,6 +5667,8 @@ export interface operations {
             /** @description The new tenant, with its default account's id */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5465,6 +5698,8 @@ export interface operations {
             /** @description The tenant on its new plan */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5498,6 +5733,8 @@ export interface operations {
             /** @description The series */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5524,6 +5761,8 @@ export interface operations {
             /** @description The key is revoked */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5550,6 +5789,8 @@ export interface operations {
             /** @description The invitation */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5576,6 +5817,8 @@ export interface operations {
             /** @description The user exists and is signed in */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5602,6 +5845,8 @@ export interface operations {
             /** @description Signed in */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5611,6 +5856,8 @@ export interface operations {
             /** @description Wrong email or password */
             401: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5620,6 +5867,19 @@ export interface operations {
             /** @description Too many attempts */
             429: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many password checks running; retry after `Retry-After` */
+            503: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5641,6 +5901,8 @@ export interface operations {
             /** @description Signed out */
             204: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -5665,6 +5927,8 @@ export interface operations {
             /** @description Changed */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5687,6 +5951,8 @@ export interface operations {
             /** @description The session */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5710,6 +5976,8 @@ export interface operations {
             /** @description The sessions */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5736,6 +6004,8 @@ export interface operations {
             /** @description Revoked */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5758,6 +6028,8 @@ export interface operations {
             /** @description The branding */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5785,10 +6057,61 @@ export interface operations {
             /** @description The branding as stored */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Branding"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "branding.custom_host": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The custom host and its proof */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CustomHostAnswer"];
+                };
+            };
+            304: components["responses"]["NotModified"];
+            429: components["responses"]["TooManyRequests"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "branding.verify_custom_host": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The custom host, verified */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CustomHostAnswer"];
                 };
             };
             429: components["responses"]["TooManyRequests"];
@@ -5821,6 +6144,8 @@ export interface operations {
             /** @description A page of campaigns */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5848,6 +6173,8 @@ export interface operations {
             /** @description The campaign and its queued job */
             202: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5873,6 +6200,8 @@ export interface operations {
             /** @description The campaign */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5899,6 +6228,8 @@ export interface operations {
             /** @description The cancelled campaign */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5924,6 +6255,8 @@ export interface operations {
             /** @description The paused campaign */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5964,6 +6297,8 @@ export interface operations {
             /** @description A page of recipients */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -5990,6 +6325,8 @@ export interface operations {
             /** @description How many recipients were queued again, and the campaign */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6015,6 +6352,8 @@ export interface operations {
             /** @description The resumed campaign */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6037,6 +6376,8 @@ export interface operations {
             /** @description The keywords */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6064,6 +6405,8 @@ export interface operations {
             /** @description The keywords as stored */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6086,6 +6429,8 @@ export interface operations {
             /** @description The default keywords */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6118,6 +6463,8 @@ export interface operations {
             /** @description A page of opt-outs */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6145,6 +6492,8 @@ export interface operations {
             /** @description What the import did */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6182,6 +6531,8 @@ export interface operations {
             /** @description A page of contacts */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6209,6 +6560,8 @@ export interface operations {
             /** @description The contact */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6241,6 +6594,8 @@ export interface operations {
             /** @description A page of imports */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6291,6 +6646,8 @@ export interface operations {
             /** @description The import and its queued job */
             202: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6316,6 +6673,8 @@ export interface operations {
             /** @description The import */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6342,6 +6701,8 @@ export interface operations {
             /** @description The cancelled import */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6367,6 +6728,8 @@ export interface operations {
             /** @description The failed rows */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6400,6 +6763,8 @@ export interface operations {
             /** @description A page of inboxes */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6424,13 +6789,37 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The inbox */
+            /** @description The inbox, its `events` not yet configured (they are set up after this answer) */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_InboxView"];
+                };
+            };
+            /** @description This WUZAPI token is already an inbox on this server, of this tenant or another (which is not said); nothing stored */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Bad input, or a `wuzapiUrl` not allowed (`field` names it); nothing stored */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             429: components["responses"]["TooManyRequests"];
@@ -6452,6 +6841,8 @@ export interface operations {
             /** @description The inbox with its event settings */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6477,6 +6868,8 @@ export interface operations {
             /** @description The inbox's pacing */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6507,6 +6900,8 @@ export interface operations {
             /** @description The inbox's pacing as stored */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6539,6 +6934,8 @@ export interface operations {
             /** @description A page of invitations */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6566,6 +6963,8 @@ export interface operations {
             /** @description The invitation and its link */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6591,6 +6990,8 @@ export interface operations {
             /** @description Revoked */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6616,6 +7017,8 @@ export interface operations {
             /** @description The campaign's job */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6651,6 +7054,8 @@ export interface operations {
             /** @description A page of dead-lettered jobs */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6677,6 +7082,8 @@ export interface operations {
             /** @description How many jobs were replayed */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6699,6 +7106,8 @@ export interface operations {
             /** @description Every queue's figures */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6732,6 +7141,8 @@ export interface operations {
             /** @description A page of workers */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6758,6 +7169,8 @@ export interface operations {
             /** @description The replayed job */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6780,6 +7193,8 @@ export interface operations {
             /** @description The caller */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6803,6 +7218,8 @@ export interface operations {
             /** @description Every feature, on or off */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6826,6 +7243,8 @@ export interface operations {
             /** @description Every quota's limit and usage */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6849,6 +7268,8 @@ export interface operations {
             /** @description The caller's subscription, or `null` */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6884,6 +7305,8 @@ export interface operations {
             /** @description A page of notifications */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6907,6 +7330,8 @@ export interface operations {
             /** @description How many were marked */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6932,6 +7357,8 @@ export interface operations {
             /** @description The stream */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6955,6 +7382,8 @@ export interface operations {
             /** @description The unread count */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -6981,6 +7410,8 @@ export interface operations {
             /** @description The notification */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7034,6 +7465,8 @@ export interface operations {
             /** @description A page of plans */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7061,6 +7494,8 @@ export interface operations {
             /** @description The new plan */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7086,6 +7521,8 @@ export interface operations {
             /** @description The plan */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7116,6 +7553,8 @@ export interface operations {
             /** @description The plan as replaced */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7141,6 +7580,8 @@ export interface operations {
             /** @description The plan is deleted */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7168,6 +7609,8 @@ export interface operations {
             /** @description The tenant's branding */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7201,6 +7644,8 @@ export interface operations {
             /** @description A page of subscriptions */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7228,6 +7673,8 @@ export interface operations {
             /** @description Already registered: its keys were updated */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7237,10 +7684,34 @@ export interface operations {
             /** @description Registered */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_SubscriptionView"];
+                };
+            };
+            /** @description The endpoint is another user's */
+            409: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bad field (`field` names it), or an endpoint on a non-public address or a port other than `WEB_PUSH_ALLOWED_PORTS`; nothing stored */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             429: components["responses"]["TooManyRequests"];
@@ -7262,6 +7733,8 @@ export interface operations {
             /** @description Removed */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7284,6 +7757,8 @@ export interface operations {
             /** @description The key */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7317,6 +7792,8 @@ export interface operations {
             /** @description A page of reports */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7344,6 +7821,8 @@ export interface operations {
             /** @description The report and its queued job */
             202: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7369,6 +7848,8 @@ export interface operations {
             /** @description The report */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7395,6 +7876,8 @@ export interface operations {
             /** @description The file */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7424,6 +7907,8 @@ export interface operations {
             /** @description The analytics */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7447,6 +7932,8 @@ export interface operations {
             /** @description The settings */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7474,6 +7961,8 @@ export interface operations {
             /** @description The settings as stored */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7496,6 +7985,8 @@ export interface operations {
             /** @description The settings are gone */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7518,6 +8009,8 @@ export interface operations {
             /** @description The caller's tenant */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7541,6 +8034,8 @@ export interface operations {
             /** @description The tenant's time zone */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7568,6 +8063,8 @@ export interface operations {
             /** @description The tenant's time zone */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7602,6 +8099,8 @@ export interface operations {
             /** @description A page of users */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7629,6 +8128,8 @@ export interface operations {
             /** @description The new user */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7654,6 +8155,8 @@ export interface operations {
             /** @description Revoked */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7679,12 +8182,52 @@ export interface operations {
             /** @description The user is deleted */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_Deleted_UserId"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
+            default: components["responses"]["Error"];
+        };
+    };
+    "tenants.list_api_keys": {
+        parameters: {
+            query?: {
+                /** @description Items per page (default 50). */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page; opaque, and only valid for the same list. */
+                cursor?: string;
+                /**
+                 * @description Comma-separated names of the fields to return instead of the list's default ones;
+                 *     unknown names are refused.
+                 */
+                fields?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The keys' user */
+                user_id: components["schemas"]["UserId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of keys */
+            200: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Page_ApiKeyView"];
+                };
+            };
+            304: components["responses"]["NotModified"];
             429: components["responses"]["TooManyRequests"];
             default: components["responses"]["Error"];
         };
@@ -7708,6 +8251,8 @@ export interface operations {
             /** @description The new key, raw key included */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7737,6 +8282,8 @@ export interface operations {
             /** @description The overrides as stored */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7762,6 +8309,8 @@ export interface operations {
             /** @description The user's subscription, or `null` */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7792,6 +8341,8 @@ export interface operations {
             /** @description The user's subscription */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7817,6 +8368,8 @@ export interface operations {
             /** @description The delivery */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7843,6 +8396,8 @@ export interface operations {
             /** @description Queued again */
             202: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7875,6 +8430,8 @@ export interface operations {
             /** @description A page of endpoints */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7902,6 +8459,8 @@ export interface operations {
             /** @description The endpoint and its secret */
             201: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7927,6 +8486,8 @@ export interface operations {
             /** @description The endpoint */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7953,6 +8514,8 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -7982,6 +8545,8 @@ export interface operations {
             /** @description The endpoint as changed */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8019,6 +8584,8 @@ export interface operations {
             /** @description A page of deliveries */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8049,6 +8616,8 @@ export interface operations {
             /** @description Queued again */
             202: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8078,6 +8647,8 @@ export interface operations {
             /** @description The endpoint and its new secret */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8111,6 +8682,8 @@ export interface operations {
             /** @description The delivery was verified and recorded (or was a redelivery) */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -8144,10 +8717,23 @@ export interface operations {
             /** @description Recorded, a repeat, or an event type the manager ignores */
             200: {
                 headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Envelope_EventReceipt"];
+                };
+            };
+            /** @description Not an event, or one whose own time is outside `INBOUND_MAX_AGE_SECONDS` of now (`field` names the timestamp): a possible replay, not recorded */
+            422: {
+                headers: {
+                    "Cache-Control": components["headers"]["CacheControl"];
+                    "Strict-Transport-Security": components["headers"]["StrictTransportSecurity"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             429: components["responses"]["TooManyRequests"];

@@ -81,6 +81,8 @@ impl From<PushSubscription> for SubscriptionView {
     responses(
         (status = 201, description = "Registered", body = Envelope<SubscriptionView>),
         (status = 200, description = "Already registered: its keys were updated", body = Envelope<SubscriptionView>),
+        (status = 409, description = "The endpoint is another user's", body = common::ErrorBody),
+        (status = 422, description = "A bad field (`field` names it), or an endpoint on a non-public address or a port other than `WEB_PUSH_ALLOWED_PORTS`; nothing stored", body = common::ErrorBody),
     ),
 )]
 #[post("/push/subscriptions")]
