@@ -1,4 +1,4 @@
-import { api, unwrap, type Schemas } from './client';
+import { api, isApiError, unwrap, type Schemas } from './client';
 
 export type PutBranding = Schemas['PutBranding'];
 
@@ -9,4 +9,21 @@ export function getBranding(): Promise<Schemas['Branding']> {
 
 export function putBranding(body: PutBranding): Promise<Schemas['Branding']> {
   return unwrap(api.PUT('/api/branding', { body }));
+}
+
+export type CustomHost = Schemas['CustomHostAnswer'];
+
+/** The claimed custom host and the DNS TXT record that proves it; null without one. */
+export async function getCustomHost(): Promise<CustomHost | null> {
+  try {
+    return await unwrap(api.GET('/api/branding/custom-host'));
+  } catch (error) {
+    if (isApiError(error) && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/** Asks the gateway to look the TXT record up; the host is served once verified. */
+export function verifyCustomHost(): Promise<CustomHost> {
+  return unwrap(api.POST('/api/branding/custom-host/verify'));
 }

@@ -3,7 +3,7 @@ import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { useEffect, useMemo, useRef, useState } from 'react';
 import { useForm } from 'react-hook-form';
 import * as z from 'zod/mini';
-import { getBranding, putBranding, type PutBranding } from '../../api/tenantBranding';
+import { getBranding, getCustomHost, putBranding, verifyCustomHost, type PutBranding } from '../../api/tenantBranding';
 import { Button } from '../../components/Button';
 import { ErrorAlert, setServerFieldError } from '../../components/ErrorAlert';
 import { TextAreaField } from '../../components/FormFields';
@@ -68,6 +68,57 @@ function BrandingPreview({ values, p }: { values: BrandingValues; p: PageDiction
   );
 }
 
+/**
+ * The custom domain's proof: the TXT record to publish, and a button that asks the server to
+ * look it up. The login page is served on the domain only once it is verified.
+ */
+function CustomHostPanel({ p }: { p: PageDictionary['branding'] }) {
+  const queryClient = useQueryClient();
+  const claim = useQuery({ queryKey: ['tenant-custom-host'], queryFn: getCustomHost });
+  const [failure, setFailure] = useState<unknown>(null);
+  const [checking, setChecking] = useState(false);
+  if (!claim.data) return null;
+  const { host, status, txtRecord, txtValue } = claim.data;
+  const verify = async () => {
+    setFailure(null);
+    setChecking(true);
+    try {
+      queryClient.setQueryData(['tenant-custom-host'], await verifyCustomHost());
+      await queryClient.invalidateQueries({ queryKey: ['tenant-branding'] });
+    } catch (error) {
+      setFailure(error);
+    } finally {
+      setChecking(false);
+    }
+  };
+  return (
+    <section className="panel" aria-labelledby="custom-host-title">
+      <h2 id="custom-host-title">{p.customHostTitle}</h2>
+      {status === 'verified' ? (
+        <p role="status">{p.customHostVerified.replace('{host}', host)}</p>
+      ) : (
+        <>
+          <p>{p.customHostPending.replace('{host}', host)}</p>
+          <dl className="details">
+            <dt>{p.customHostRecordName}</dt>
+            <dd>
+              <code>{txtRecord}</code>
+            </dd>
+            <dt>{p.customHostRecordValue}</dt>
+            <dd>
+              <code>{txtValue}</code>
+            </dd>
+          </dl>
+          <ErrorAlert error={failure} fallback={p.customHostNotFound} />
+          <Button type="button" onClick={verify} disabled={checking}>
+            {checking ? p.customHostChecking : p.customHostVerify}
+          </Button>
+        </>
+      )}
+    </section>
+  );
+}
+
 export default function BrandingPage() {
   const { p } = usePageText();
   const queryClient = useQueryClient();
@@ -118,6 +169,8 @@ export default function BrandingPage() {
     try {
       const stored = await putBranding(body);
       queryClient.setQueryData(['tenant-branding'], stored);
+      // A new custom domain is a new claim with its own record to publish.
+      await queryClient.invalidateQueries({ queryKey: ['tenant-custom-host'] });
       // The shell and the login page read the public branding: they show the change too.
       await queryClient.invalidateQueries({ queryKey: ['branding'] });
       setSaved(true);
@@ -154,7 +207,10 @@ export default function BrandingPage() {
             {isSubmitting ? p.common.saving : p.common.save}
           </Button>
         </form>
-        <BrandingPreview values={watch()} p={p.branding} />
+        <div>
+          <BrandingPreview values={watch()} p={p.branding} />
+          <CustomHostPanel p={p.branding} />
+        </div>
       </div>
     </section>
   );

@@ -25,6 +25,7 @@ describe('branding', () => {
     supportUrl: null,
     homeHtml: null,
     customHost: null,
+    customHostVerified: false,
     updatedAt: '2026-11-01T10:00:00Z',
   };
 
@@ -70,6 +71,34 @@ describe('branding', () => {
       customHost: null,
       homeHtml: null,
     });
+  });
+
+  it('shows the TXT record that proves a custom domain and checks it', async () => {
+    const claim = {
+      host: 'app.acme.example',
+      status: 'pending',
+      txtRecord: '_wuzapi-manager.app.acme.example',
+      txtValue: 'wmv_0123456789abcdef0123456789abcdef',
+      verifiedAt: null,
+    };
+    let checks = 0;
+    const api = fakeApi({
+      'GET /api/branding': { body: envelope({ ...stored, customHost: 'app.acme.example' }) },
+      'GET /api/branding/custom-host': { body: envelope(claim) },
+      'POST /api/branding/custom-host/verify': () =>
+        ++checks === 1
+          ? { status: 422, body: errorBody('validation_failed', 'no TXT record was found', 'customHost') }
+          : { body: envelope({ ...claim, status: 'verified', verifiedAt: '2026-12-07T10:00:00Z' }) },
+    });
+    renderPage(<BrandingPage />);
+    const user = userEvent.setup();
+    expect(await screen.findByText('_wuzapi-manager.app.acme.example')).toBeTruthy();
+    expect(screen.getByText('wmv_0123456789abcdef0123456789abcdef')).toBeTruthy();
+    await user.click(screen.getByRole('button', { name: 'Check the record' }));
+    expect(await screen.findByText('no TXT record was found')).toBeTruthy();
+    await user.click(screen.getByRole('button', { name: 'Check the record' }));
+    expect(await screen.findByText('app.acme.example is verified: your login page is served there.')).toBeTruthy();
+    expect(api.sent('POST /api/branding/custom-host/verify')).toHaveLength(2);
   });
 
   it('refuses a colour that is not #rrggbb', async () => {
