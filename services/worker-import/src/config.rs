@@ -9,8 +9,8 @@ use worker::WorkerSettings;
 pub struct ImportConfig {
     /// `STORAGE_URL` and friends: where uploaded files are (the gateway's store).
     pub storage: storage::StorageConfig,
-    /// `IMPORT_MAX_RECORD_BYTES` (default 64 KiB): the longest NDJSON line or JSON array item;
-    /// a longer one fails as its row (never held whole).
+    /// `IMPORT_MAX_RECORD_BYTES` (default 64 KiB): the longest CSV record, NDJSON line or JSON
+    /// array item; a longer one fails as its row (never held whole).
     pub max_record_bytes: usize,
 }
 

@@ -45,7 +45,7 @@ const MIN_PARALLEL_CHECK: usize = 2_000;
 /// Imports contacts from uploaded files, one import per job.
 pub struct ImportJob {
     pub storage: storage::Storage,
-    /// The longest NDJSON line or JSON array item (`IMPORT_MAX_RECORD_BYTES`).
+    /// The longest CSV record, NDJSON line or JSON array item (`IMPORT_MAX_RECORD_BYTES`).
     pub max_record_bytes: usize,
 }
 

@@ -4,7 +4,8 @@
 //! stream.
 //!
 //! Every record becomes exactly one [`Record`], in file order, so a restarted import can skip
-//! the ones already handled by counting.
+//! the ones already handled by counting. No record is held beyond `max_record_bytes`: a longer
+//! one becomes a [`Record::Broken`] and the rest of it is read through without being stored.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -14,7 +15,7 @@ use serde_json::{Map, Value};
 /// How much of the file is looked at to detect its encoding and separator.
 const SNIFF_BYTES: usize = 64 * 1024;
 
-/// The longest NDJSON line or JSON array item by default (`IMPORT_MAX_RECORD_BYTES`).
+/// The longest CSV record, NDJSON line or JSON array item by default (`IMPORT_MAX_RECORD_BYTES`).
 pub const DEFAULT_MAX_RECORD_BYTES: usize = 64 * 1024;
 /// How much of an over-long record is kept, to show in the error file.
 const KEPT_OF_LONG_RECORD: usize = 1024;
@@ -27,8 +28,9 @@ pub struct ReadOptions {
     pub separator: Option<char>,
     pub phone_column: Option<String>,
     pub name_column: Option<String>,
-    /// The longest NDJSON line or JSON array item, in bytes: a longer one fails as its row and
-    /// is skipped without being held (a single-line 256 MiB file is read in constant memory).
+    /// The longest CSV record, NDJSON line or JSON array item, in bytes: a longer one fails as
+    /// its row and is skipped without being held (a single-line 256 MiB file is read in
+    /// constant memory).
     pub max_record_bytes: usize,
 }
 
@@ -303,25 +305,143 @@ impl Columns {
     }
 }
 
+/// A CSV record as [`BoundedCsv::next`] read it.
+#[derive(Debug, PartialEq, Eq)]
+enum CsvRead {
+    /// Its fields are [`BoundedCsv::fields`]; `line` is where it starts.
+    Record {
+        line: i64,
+    },
+    /// Its fields passed the limit: only the start of its text is kept ([`BoundedCsv::text`]),
+    /// and the rest of it was read through without being stored.
+    TooLong {
+        line: i64,
+        bytes: u64,
+    },
+    End,
+}
+
+/// CSV records read with `csv_core` into buffers that never grow past the record limit (the
+/// `csv` crate's reader grows its record to any size: a 256 MiB quoted field would be held
+/// whole).
+struct BoundedCsv {
+    core: csv_core::Reader,
+    max: usize,
+    /// The current record's fields, one after the other.
+    data: Vec<u8>,
+    /// Where each field of `data` ends.
+    ends: Vec<usize>,
+    data_len: usize,
+    fields: usize,
+}
+
+impl BoundedCsv {
+    fn new(separator: u8, max: usize) -> Self {
+        Self {
+            core: csv_core::ReaderBuilder::new().delimiter(separator).build(),
+            max,
+            data: vec![0; max.min(4096)],
+            ends: vec![0; 64],
+            data_len: 0,
+            fields: 0,
+        }
+    }
+
+    fn next(&mut self, reader: &mut impl BufRead) -> std::io::Result<CsvRead> {
+        // As the `csv` crate counts: the line the reader is on when the record begins.
+        let line = (self.core.line() as i64).max(1);
+        self.data_len = 0;
+        self.fields = 0;
+        let mut consumed = 0u64;
+        let mut too_long = false;
+        loop {
+            let input = match reader.fill_buf() {
+                Ok(input) => input,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let (result, read, written, ended) = self.core.read_record(
+                input,
+                &mut self.data[self.data_len..],
+                &mut self.ends[self.fields..],
+            );
+            reader.consume(read);
+            consumed += read as u64;
+            self.data_len += written;
+            self.fields += ended;
+            match result {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull if self.data.len() < self.max => {
+                    let size = (self.data.len() * 2).min(self.max);
+                    self.data.resize(size, 0);
+                }
+                csv_core::ReadRecordResult::OutputFull => {
+                    // Past the limit: keep the start for the error file, write the rest over
+                    // the same bytes, and forget where its fields end.
+                    too_long = true;
+                    self.data_len = KEPT_OF_LONG_RECORD.min(self.data.len() / 2);
+                    self.fields = 0;
+                }
+                // The field ends count against the limit too (empty fields take no data):
+                // at most `max / 8` of them, so both buffers stay within twice the limit.
+                csv_core::ReadRecordResult::OutputEndsFull
+                    if too_long || self.ends.len() >= (self.max / 8).max(64) =>
+                {
+                    too_long = true;
+                    self.fields = 0;
+                }
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    let size = (self.ends.len() * 2).min((self.max / 8).max(64));
+                    self.ends.resize(size, 0);
+                }
+                csv_core::ReadRecordResult::Record if too_long => {
+                    return Ok(CsvRead::TooLong {
+                        line,
+                        bytes: consumed,
+                    });
+                }
+                csv_core::ReadRecordResult::Record => return Ok(CsvRead::Record { line }),
+                csv_core::ReadRecordResult::End => return Ok(CsvRead::End),
+            }
+        }
+    }
+
+    /// The fields of the record just read.
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends[..self.fields].iter().map(move |&end| {
+            let field = &self.data[start..end];
+            start = end;
+            field
+        })
+    }
+
+    /// The record's text (its fields run together), or the kept start of a long one.
+    fn text(&self) -> &[u8] {
+        &self.data[..self.data_len]
+    }
+}
+
 fn read_csv(
-    reader: impl Read,
+    mut reader: impl BufRead,
     options: &ReadOptions,
     detected: Detected,
     emit: &mut impl FnMut(Record) -> bool,
 ) -> Result<(), FileError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .delimiter(detected.separator as u8)
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(reader);
-    let mut record = csv::ByteRecord::new();
-    let header = loop {
-        if !csv.read_byte_record(&mut record).map_err(csv_error)? {
-            return Err(FileError::NoHeader);
-        }
-        // Blank lines before the header are not a header.
-        if record.iter().any(|field| !field.is_empty()) {
-            break record.clone();
+    let max = options.max_record_bytes;
+    let mut csv = BoundedCsv::new(detected.separator as u8, max);
+    let header: Vec<Vec<u8>> = loop {
+        match csv.next(&mut reader)? {
+            CsvRead::End => return Err(FileError::NoHeader),
+            CsvRead::TooLong { bytes, .. } => {
+                return Err(FileError::Malformed {
+                    format: "CSV",
+                    reason: format!("header: {}", too_long("row", max, bytes)),
+                });
+            }
+            // Blank lines before the header are not a header.
+            CsvRead::Record { .. } if csv.fields().all(<[u8]>::is_empty) => {}
+            CsvRead::Record { .. } => break csv.fields().map(<[u8]>::to_vec).collect(),
         }
     };
     let names = header
@@ -335,61 +455,36 @@ fn read_csv(
     let columns = Columns::find(names, options)?;
     let width = header.len();
     loop {
-        let read = match csv.read_byte_record(&mut record) {
-            Ok(read) => read,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as i64).max(1);
-                if !emit(Record::Broken {
-                    line,
-                    value: String::new(),
-                    reason: e.to_string(),
-                }) {
-                    return Ok(());
-                }
-                continue;
-            }
-        };
-        if !read {
-            return Ok(());
-        }
-        let line = record.position().map_or(0, |p| p.line() as i64).max(1);
-        // A blank line is nothing, not a contact without a phone.
-        if record.len() == 1 && record[0].is_empty() {
-            continue;
-        }
-        let outcome = if record.len() != width {
-            Record::Broken {
+        let outcome = match csv.next(&mut reader)? {
+            CsvRead::End => return Ok(()),
+            CsvRead::TooLong { line, bytes } => Record::Broken {
                 line,
-                value: excerpt(&String::from_utf8_lossy(record.as_slice())),
-                reason: format!("{} columns where the header has {width}", record.len()),
-            }
-        } else {
-            match record
-                .iter()
+                value: excerpt(&String::from_utf8_lossy(csv.text())),
+                reason: too_long("row", max, bytes),
+            },
+            // A blank line is nothing, not a contact without a phone.
+            CsvRead::Record { .. } if csv.fields == 1 && csv.data_len == 0 => continue,
+            CsvRead::Record { line } if csv.fields != width => Record::Broken {
+                line,
+                value: excerpt(&String::from_utf8_lossy(csv.text())),
+                reason: format!("{} columns where the header has {width}", csv.fields),
+            },
+            CsvRead::Record { line } => match csv
+                .fields()
                 .map(|field| decode(field, detected.encoding))
                 .collect::<Result<Vec<_>, _>>()
             {
                 Ok(values) => columns.row(line, values),
                 Err(reason) => Record::Broken {
                     line,
-                    value: excerpt(&String::from_utf8_lossy(record.as_slice())),
+                    value: excerpt(&String::from_utf8_lossy(csv.text())),
                     reason,
                 },
-            }
+            },
         };
         if !emit(outcome) {
             return Ok(());
         }
-    }
-}
-
-fn csv_error(e: csv::Error) -> FileError {
-    match e.into_kind() {
-        csv::ErrorKind::Io(io) => FileError::Io(io),
-        other => FileError::Malformed {
-            format: "CSV",
-            reason: format!("{other:?}"),
-        },
     }
 }
 
@@ -952,6 +1047,47 @@ mod tests {
             );
         }
         assert_eq!(read(b" [ ] ", ReadOptions::default()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn an_over_long_csv_record_fails_alone_and_is_never_held_whole() {
+        // A quoted field of 8 MiB across lines, then a good row; and a row of many empty
+        // fields, which takes no field bytes but as many field ends.
+        let long = std::io::repeat(b'x').take(8 * 1024 * 1024);
+        let empties = ",".repeat(10_000);
+        let tail = format!("\"\n{empties}\n5511999990003,Caio\n");
+        let file = b"phone,name\n5511999990001,Ana\n5511999990002,\"a\nb"
+            .chain(long)
+            .chain(tail.as_bytes());
+        let options = ReadOptions {
+            max_record_bytes: 1024,
+            ..ReadOptions::default()
+        };
+        let mut records = Vec::new();
+        read_records(file, &options, |r| {
+            records.push(r);
+            true
+        })
+        .unwrap();
+        assert_eq!(records.len(), 4, "{records:?}");
+        assert_eq!(
+            records[0],
+            row(2, "5511999990001", "Ana", serde_json::json!({}))
+        );
+        let Record::Broken { line, reason, .. } = &records[1] else {
+            panic!("{:?}", records[1]);
+        };
+        assert_eq!(*line, 3);
+        assert!(reason.starts_with("the row has 83886"), "{reason}");
+        assert!(
+            matches!(&records[2], Record::Broken { line: 5, reason, .. } if reason.contains("more than the limit of 1024")),
+            "{:?}",
+            records[2]
+        );
+        assert_eq!(
+            records[3],
+            row(6, "5511999990003", "Caio", serde_json::json!({}))
+        );
     }
 
     #[test]
