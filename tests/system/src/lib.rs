@@ -553,6 +553,35 @@ impl TestSystem {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// A plain user (role `user`) of `tenant`'s default account, created by its admin, with a
+    /// key.
+    pub async fn plain_user(&self, tenant: &TenantHandle, email: &str) -> TenantHandle {
+        let (status, user) = self
+            .call(
+                Method::POST,
+                "/api/users",
+                Some(&tenant.key),
+                Some(json!({"email": email, "role": "user"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{user}");
+        let user_id = user["data"]["id"].as_str().expect("user id").to_owned();
+        let (status, key) = self
+            .call(
+                Method::POST,
+                &format!("/api/users/{user_id}/api-keys"),
+                Some(&tenant.key),
+                Some(json!({"name": "tests"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{key}");
+        TenantHandle {
+            tenant_id: tenant.tenant_id.clone(),
+            user_id,
+            key: key["data"]["key"].as_str().expect("raw key").to_owned(),
+        }
+    }
+
     /// Creates a tenant with a tenant admin and returns the admin's key and the tenant id.
     pub async fn tenant_with_admin(&self, slug: &str) -> TenantHandle {
         let (status, tenant) = self

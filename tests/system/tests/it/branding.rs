@@ -85,30 +85,6 @@ async fn stored_branding(system: &TestSystem, tenant: &TenantHandle) -> Value {
     serde_json::to_value(branding).expect("branding as JSON")
 }
 
-/// A user of `tenant` without the admin role; returns its API key.
-async fn plain_user_key(system: &TestSystem, tenant: &TenantHandle) -> String {
-    let (status, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&tenant.key),
-            Some(json!({"email": "agent@plain.example", "role": "user"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let user_id = user["data"]["id"].as_str().expect("user id");
-    let (status, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&tenant.key),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    key["data"]["key"].as_str().expect("raw key").to_owned()
-}
-
 /// A system whose gateways ask `dns` for custom hosts' TXT records.
 async fn spawn_with_dns(dns: &FakeDns, extra: &[(&str, &str)]) -> TestSystem {
     let servers = dns.addr.to_string();
@@ -175,7 +151,7 @@ async fn a_branding_write_is_seen_on_every_replica_and_by_the_public_endpoint() 
         .start_gateway(&[("CUSTOM_HOST_DNS_SERVERS", dns_servers.as_str())])
         .await;
     let acme = system.tenant_with_admin("acme").await;
-    let user_key = plain_user_key(&system, &acme).await;
+    let user_key = system.plain_user(&acme, "agent@plain.example").await.key;
 
     // Fill the cache on both replicas (the defaults, and the public view by slug).
     for base in [&system.base_url, &second] {
@@ -354,7 +330,7 @@ async fn bad_branding_is_refused_with_its_field_and_changes_nothing() {
 async fn only_tenant_admins_may_change_branding() {
     let system = TestSystem::spawn().await;
     let acme = system.tenant_with_admin("acme").await;
-    let user_key = plain_user_key(&system, &acme).await;
+    let user_key = system.plain_user(&acme, "agent@plain.example").await.key;
 
     let (status, body) = put_branding(&system, &user_key, acme_branding()).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -496,7 +472,7 @@ async fn a_custom_host_serves_the_login_page_only_once_its_dns_record_proves_it(
     .await;
     let acme = system.tenant_with_admin("acme").await;
     let squatter = system.tenant_with_admin("squatter").await;
-    let user_key = plain_user_key(&system, &acme).await;
+    let user_key = system.plain_user(&acme, "agent@plain.example").await.key;
 
     // The platform's own hosts, and names under them, are nobody's to claim.
     let (status, body) = put_branding(&system, &acme.key, json!({"appName": "Acme"})).await;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
+use system_tests::TestSystem;
 
 async fn get(system: &TestSystem, path: &str, key: &str) -> (StatusCode, Value) {
     system.call(Method::GET, path, Some(key), None).await
@@ -40,34 +40,6 @@ fn assert_refused(status: StatusCode, body: &Value, parameter: &str, what: &str)
         message.contains(&format!("`{parameter}`")),
         "{what}: {body}"
     );
-}
-
-/// A plain user (role `user`) of `tenant`'s default account, with a key.
-async fn plain_user(system: &TestSystem, tenant: &TenantHandle, name: &str) -> TenantHandle {
-    let (status, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&tenant.key),
-            Some(json!({"email": format!("{name}@example.com"), "role": "user"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let user_id = user["data"]["id"].as_str().expect("user id").to_owned();
-    let (status, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&tenant.key),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    TenantHandle {
-        tenant_id: tenant.tenant_id.clone(),
-        user_id,
-        key: key["data"]["key"].as_str().expect("raw key").to_owned(),
-    }
 }
 
 /// `POST` as `key`, expecting 201; returns `data.id`.
@@ -400,7 +372,7 @@ async fn every_list_shows_minimal_fields_by_default_and_picks_them_with_fields()
 async fn role_requirements_are_checked_before_any_handler() {
     let system = TestSystem::spawn().await;
     let t = system.tenant_with_admin("roles-typed").await;
-    let user = plain_user(&system, &t, "plain").await;
+    let user = system.plain_user(&t, "plain@example.com").await;
     let branding = json!({"appName": "Mine"});
 
     // No key: 401 on every endpoint that needs one.

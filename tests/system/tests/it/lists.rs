@@ -3,7 +3,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use system_tests::{TenantHandle, TestSystem};
+use system_tests::TestSystem;
 
 /// Every item of a list, following `nextCursor` with pages of `limit`.
 async fn all_pages(system: &TestSystem, key: &str, path: &str, limit: u32) -> Vec<Value> {
@@ -30,30 +30,6 @@ fn ids(items: &[Value]) -> Vec<String> {
         .iter()
         .map(|item| item["id"].as_str().expect("id").to_owned())
         .collect()
-}
-
-/// A plain user of `tenant` and its key.
-async fn plain_user(system: &TestSystem, tenant: &TenantHandle, email: &str) -> String {
-    let (status, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&tenant.key),
-            Some(json!({"email": email, "role": "user"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let user_id = user["data"]["id"].as_str().unwrap();
-    let (status, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&tenant.key),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    key["data"]["key"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -230,7 +206,7 @@ async fn admins_list_their_users_and_the_superadmin_lists_tenants() {
     let system = TestSystem::spawn().await;
     let a = system.tenant_with_admin("people-a").await;
     let b = system.tenant_with_admin("people-b").await;
-    let user_key = plain_user(&system, &a, "user@people-a.example").await;
+    let user_key = system.plain_user(&a, "user@people-a.example").await.key;
 
     // A's admin sees A's two users, never B's.
     let users = all_pages(

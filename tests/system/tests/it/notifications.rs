@@ -105,34 +105,6 @@ async fn next_notification(stream: &mut mpsc::UnboundedReceiver<Sse>) -> Sse {
     }
 }
 
-/// A user of `tenant` with role `role` and its API key.
-async fn another_user(system: &TestSystem, tenant: &TenantHandle, name: &str) -> TenantHandle {
-    let (status, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&system.admin_key),
-            Some(json!({"email": format!("{name}@users.example"), "role": "user", "tenantId": tenant.tenant_id})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let user_id = user["data"]["id"].as_str().unwrap().to_owned();
-    let (status, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&system.admin_key),
-            Some(json!({"name": "tests"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    TenantHandle {
-        tenant_id: tenant.tenant_id.clone(),
-        user_id,
-        key: key["data"]["key"].as_str().unwrap().to_owned(),
-    }
-}
-
 /// Polls the caller's notifications until there are `count`; returns them (all fields).
 async fn notifications(system: &TestSystem, key: &str, count: usize) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -212,7 +184,7 @@ async fn a_completed_campaign_reaches_its_creator_in_the_app_live_on_both_gatewa
     system.start_notification_worker(WORKER_ENV).await;
     let push = FakePushService::start();
     let tenant = system.tenant_with_admin("notified").await;
-    let colleague = another_user(&system, &tenant, "colleague").await;
+    let colleague = system.plain_user(&tenant, "colleague@users.example").await;
     let other = system.tenant_with_admin("elsewhere").await;
 
     let browser = push.browser("laptop");
@@ -538,7 +510,7 @@ async fn push_subscriptions_are_checked_updated_and_kept_per_user() {
     // No WEB_PUSH_ALLOW_HTTP: endpoints must be https.
     let system = TestSystem::spawn().await;
     let tenant = system.tenant_with_admin("browsers").await;
-    let colleague = another_user(&system, &tenant, "teammate").await;
+    let colleague = system.plain_user(&tenant, "teammate@users.example").await;
     let other = system.tenant_with_admin("strangers").await;
     let push = FakePushService::start();
     let browser = push.browser("b");

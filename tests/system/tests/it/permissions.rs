@@ -115,26 +115,8 @@ async fn call(system: &TestSystem, key: &str, method: &Method, path: &str) -> (S
 async fn every_operation_needing_a_permission_refuses_a_role_without_it_and_serves_one_with_it() {
     let system = TestSystem::spawn().await;
     let admin = system.tenant_with_admin("acme").await;
-    let (status, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&admin.key),
-            Some(json!({"email": "agent@acme.example", "role": "user"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let user_id = user["data"]["id"].as_str().expect("user id").to_owned();
-    let (status, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&admin.key),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    let agent_key = key["data"]["key"].as_str().expect("key").to_owned();
+    let agent = system.plain_user(&admin, "agent@acme.example").await;
+    let (user_id, agent_key) = (agent.user_id, agent.key);
 
     let operations = operations_by_permission();
     let all: Vec<&str> = common::Permission::ALL.iter().map(|p| p.as_str()).collect();
@@ -245,24 +227,8 @@ async fn a_role_that_reads_campaigns_cannot_send_one_add_a_number_or_export_cont
     let contact = system
         .create_contact(&admin, "+5511999990001", "Ana", json!({}))
         .await;
-    let (_, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&admin.key),
-            Some(json!({"email": "reader@acme.example", "role": "user"})),
-        )
-        .await;
-    let user_id = user["data"]["id"].as_str().expect("user id").to_owned();
-    let (_, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&admin.key),
-            Some(json!({})),
-        )
-        .await;
-    let reader = key["data"]["key"].as_str().expect("key").to_owned();
+    let reader = system.plain_user(&admin, "reader@acme.example").await;
+    let (user_id, reader) = (reader.user_id, reader.key);
 
     // Before any role: a full member, as before roles existed.
     let (status, body) = system

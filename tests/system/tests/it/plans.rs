@@ -4,34 +4,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use system_tests::{TenantHandle, TestSystem};
 
-/// A plain user of `tenant` with an API key: returns its id and key.
-async fn user_of(system: &TestSystem, tenant: &TenantHandle, name: &str) -> TenantHandle {
-    let (status, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&tenant.key),
-            Some(json!({"email": format!("{name}@example.com"), "role": "user"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let user_id = user["data"]["id"].as_str().expect("user id").to_owned();
-    let (status, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&tenant.key),
-            Some(json!({"name": "tests"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    TenantHandle {
-        tenant_id: tenant.tenant_id.clone(),
-        user_id,
-        key: key["data"]["key"].as_str().expect("raw key").to_owned(),
-    }
-}
-
 /// `POST /api/plans` as `admin`; returns the plan's id.
 async fn create_plan(system: &TestSystem, admin: &TenantHandle, plan: Value) -> String {
     let (status, body) = system
@@ -124,7 +96,7 @@ async fn post_campaign(
 async fn plans_are_created_listed_replaced_and_deleted_with_validation() {
     let system = TestSystem::spawn().await;
     let admin = system.tenant_with_admin("plans-crud").await;
-    let user = user_of(&system, &admin, "plain").await;
+    let user = system.plain_user(&admin, "plain@example.com").await;
 
     let (status, body) = system
         .call(
@@ -375,7 +347,7 @@ async fn plans_are_created_listed_replaced_and_deleted_with_validation() {
 async fn a_user_reads_its_own_subscription_quotas_with_usage_and_features() {
     let system = TestSystem::spawn().await;
     let admin = system.tenant_with_admin("plans-me").await;
-    let user = user_of(&system, &admin, "reader").await;
+    let user = system.plain_user(&admin, "reader@example.com").await;
     let base = system.base_url.clone();
 
     // No subscription: the tenant has not adopted plans, so nothing is limited.
@@ -432,7 +404,7 @@ async fn a_user_reads_its_own_subscription_quotas_with_usage_and_features() {
     assert_eq!(read_at(&system, &base, &path, &admin.key).await, mine);
     assert_eq!(read_at(&system, &base, &path, &user.key).await, mine);
     // Another plain user may not read it; the admin, who has none, reads null.
-    let other = user_of(&system, &admin, "other").await;
+    let other = system.plain_user(&admin, "other@example.com").await;
     let (status, _) = system
         .call(Method::GET, &path, Some(&other.key), None)
         .await;
@@ -451,7 +423,7 @@ async fn overrides_and_status_change_effective_limits_on_every_gateway() {
     let second = system.start_gateway(&[]).await;
     let first = system.base_url.clone();
     let admin = system.tenant_with_admin("plans-overrides").await;
-    let user = user_of(&system, &admin, "overridden").await;
+    let user = system.plain_user(&admin, "overridden@example.com").await;
     let plan_id = create_plan(
         &system,
         &admin,
@@ -517,7 +489,7 @@ async fn each_quota_refuses_at_its_limit_and_a_plan_change_applies_at_once() {
     let mut system = TestSystem::spawn().await;
     let second = system.start_gateway(&[]).await;
     let admin = system.tenant_with_admin("plans-limits").await;
-    let user = user_of(&system, &admin, "limited").await;
+    let user = system.plain_user(&admin, "limited@example.com").await;
     let plan = json!({
         "name": "Tight",
         "quotas": {"max_inboxes": 1, "max_contacts": 3, "max_campaigns": 2, "messages_per_day": 3},
@@ -618,7 +590,7 @@ async fn each_quota_refuses_at_its_limit_and_a_plan_change_applies_at_once() {
 async fn a_plan_without_bulk_campaigns_sends_to_one_recipient_only() {
     let system = TestSystem::spawn().await;
     let admin = system.tenant_with_admin("plans-bulk").await;
-    let user = user_of(&system, &admin, "single").await;
+    let user = system.plain_user(&admin, "single@example.com").await;
     let plan_id = create_plan(
         &system,
         &admin,
@@ -653,7 +625,7 @@ async fn a_plan_without_bulk_campaigns_sends_to_one_recipient_only() {
 async fn concurrent_creations_stop_exactly_at_the_limit() {
     let system = TestSystem::spawn().await;
     let admin = system.tenant_with_admin("plans-race").await;
-    let user = user_of(&system, &admin, "racer").await;
+    let user = system.plain_user(&admin, "racer@example.com").await;
     let plan_id = create_plan(
         &system,
         &admin,
@@ -695,8 +667,8 @@ async fn one_tenant_never_reads_changes_or_uses_another_tenants_plans() {
     let system = TestSystem::spawn().await;
     let a = system.tenant_with_admin("plans-a").await;
     let b = system.tenant_with_admin("plans-b").await;
-    let a_user = user_of(&system, &a, "a-user").await;
-    let b_user = user_of(&system, &b, "b-user").await;
+    let a_user = system.plain_user(&a, "a-user@example.com").await;
+    let b_user = system.plain_user(&b, "b-user@example.com").await;
     let a_plan = create_plan(
         &system,
         &a,

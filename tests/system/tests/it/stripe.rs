@@ -190,30 +190,6 @@ async fn count_rows(system: &TestSystem, table: &str, tenant_id: &str) -> i64 {
     row.try_get::<i64>("", "n").expect("count")
 }
 
-/// A user of `tenant` without the admin role; returns its API key.
-async fn plain_user_key(system: &TestSystem, tenant: &TenantHandle) -> String {
-    let (status, user) = system
-        .call(
-            Method::POST,
-            "/api/users",
-            Some(&tenant.key),
-            Some(json!({"email": "agent@stripe-plain.example", "role": "user"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{user}");
-    let user_id = user["data"]["id"].as_str().expect("user id");
-    let (status, key) = system
-        .call(
-            Method::POST,
-            &format!("/api/users/{user_id}/api-keys"),
-            Some(&tenant.key),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{key}");
-    key["data"]["key"].as_str().expect("raw key").to_owned()
-}
-
 #[tokio::test]
 async fn stripe_settings_round_trip_with_hints_only_and_reach_every_gateway() {
     let mut system = TestSystem::spawn().await;
@@ -300,7 +276,10 @@ async fn stripe_settings_round_trip_with_hints_only_and_reach_every_gateway() {
 async fn stripe_endpoints_are_for_tenant_admins_and_check_their_input() {
     let system = TestSystem::spawn().await;
     let acme = system.tenant_with_admin("stripe-checks").await;
-    let plain = plain_user_key(&system, &acme).await;
+    let plain = system
+        .plain_user(&acme, "agent@stripe-plain.example")
+        .await
+        .key;
 
     let good = settings_body("pk_live_abc", "sk_live_abc", "whsec_abc");
     for (method, path, body) in [
