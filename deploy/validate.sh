@@ -276,7 +276,7 @@ for var in ("VAPID_PRIVATE_KEY", "VAPID_SUBJECT"):
 wh = svcs.get("worker-webhook", {}).get("environment") or {}
 if not str(wh.get("WEBHOOK_ALLOW_PRIVATE", "")).endswith(":-false}"):
     errs.append("worker-webhook: WEBHOOK_ALLOW_PRIVATE must default to false")
-for var in ("WEBHOOK_TIMEOUT_MS", "WEBHOOK_RETRY_SCHEDULE", "WEBHOOK_DISABLE_AFTER_HOURS"):
+for var in ("WEBHOOK_TIMEOUT_MS", "WEBHOOK_RETRY_SCHEDULE", "WEBHOOK_DISABLE_AFTER"):
     if var not in wh:
         errs.append(f"worker-webhook: {var} not passed through")
 if "INBOUND_BATCH" not in (svcs.get("worker-inbound", {}).get("environment") or {}):

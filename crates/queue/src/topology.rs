@@ -1,6 +1,6 @@
 //! Exchanges and queues, and their declarations.
 //!
-//! For a prefix `P` (`QUEUE_PREFIX`; random per test) and each of the five queues `Q`:
+//! For a prefix `P` (`QUEUE_PREFIX`; random per test) and each of the six queues `Q`:
 //!
 //! ```text
 //!   publisher ──► P.jobs (direct) ──Q──► P.Q ──► worker-Q
