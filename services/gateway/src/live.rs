@@ -6,6 +6,7 @@
 //! Nothing here is durable: a stream that was not connected, lagged behind the broadcast, or
 //! whose gateway lost Redis for a while catches up from the database (`Last-Event-ID`).
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use common::TenantId;
@@ -105,18 +106,32 @@ impl LiveHub {
 
 /// The live streams each user holds open on this gateway, at most `limit` at once
 /// (`NOTIFICATIONS_STREAMS_PER_USER`): each open stream holds a connection and a broadcast
-/// receiver, so one user (or a stolen session) cannot hold thousands. Per replica: a user's
-/// streams on other gateways are not counted here.
+/// receiver, so one user (or a stolen session) cannot hold thousands. A new stream beyond the
+/// limit ends the user's oldest one rather than being refused: a browser's page loads each
+/// open a stream, and the server only notices a closed one at its next write, so refusing
+/// would lock a user who moves between pages quickly out of live notifications, while the
+/// oldest stream is the one most likely gone. Per replica: a user's streams on other gateways
+/// are not counted here.
 #[derive(Clone)]
 pub struct StreamSlots {
     limit: usize,
-    open: Arc<std::sync::Mutex<std::collections::HashMap<common::UserId, usize>>>,
+    open: Arc<std::sync::Mutex<OpenStreams>>,
+}
+
+#[derive(Default)]
+struct OpenStreams {
+    next_id: u64,
+    /// Per user, oldest first: each stream's id and the token that ends it.
+    by_user: std::collections::HashMap<common::UserId, VecDeque<(u64, CancellationToken)>>,
 }
 
 /// One open stream's place; dropping it (the stream ended or its client went away) frees it.
 pub struct StreamSlot {
     slots: StreamSlots,
     user: common::UserId,
+    id: u64,
+    /// Cancelled when a newer stream of the same user takes this one's place.
+    pub evicted: CancellationToken,
 }
 
 impl StreamSlots {
@@ -127,50 +142,49 @@ impl StreamSlots {
         }
     }
 
-    pub fn limit(&self) -> usize {
-        self.limit
+    fn lock(&self) -> std::sync::MutexGuard<'_, OpenStreams> {
+        // Nothing panics while the lock is held, so a poisoned map is still a whole one.
+        self.open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// A place for one more stream of `user`, or `None` when it holds `limit` already.
-    pub fn take(&self, user: common::UserId) -> Option<StreamSlot> {
-        // Nothing panics while the lock is held, so a poisoned map is still a whole one.
-        let mut open = self
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = open.entry(user).or_default();
-        if *count >= self.limit {
-            return None;
+    /// A place for one more stream of `user`; when `user` holds `limit` already, its oldest
+    /// stream is ended (its [`StreamSlot::evicted`] cancelled) and loses its place.
+    pub fn take(&self, user: common::UserId) -> StreamSlot {
+        let mut open = self.lock();
+        open.next_id += 1;
+        let id = open.next_id;
+        let streams = open.by_user.entry(user).or_default();
+        while streams.len() >= self.limit {
+            if let Some((_, oldest)) = streams.pop_front() {
+                oldest.cancel();
+                metrics::counter!("gateway_notification_streams_evicted_total").increment(1);
+            }
         }
-        *count += 1;
-        Some(StreamSlot {
+        let evicted = CancellationToken::new();
+        streams.push_back((id, evicted.clone()));
+        StreamSlot {
             slots: self.clone(),
             user,
-        })
+            id,
+            evicted,
+        }
     }
 
     /// Streams `user` holds open on this gateway.
     pub fn open_of(&self, user: common::UserId) -> usize {
-        self.open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&user)
-            .copied()
-            .unwrap_or(0)
+        self.lock().by_user.get(&user).map_or(0, VecDeque::len)
     }
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut open = self
-            .slots
-            .open
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.user) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.user);
+        let mut open = self.slots.lock();
+        if let Some(streams) = open.by_user.get_mut(&self.user) {
+            streams.retain(|(id, _)| *id != self.id);
+            if streams.is_empty() {
+                open.by_user.remove(&self.user);
             }
         }
     }
@@ -181,19 +195,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_user_holds_at_most_the_limit_and_a_dropped_slot_frees_one() {
+    fn a_user_holds_at_most_the_limit_the_oldest_making_room_and_a_dropped_slot_frees_one() {
         let slots = StreamSlots::new(2);
         let ana = common::UserId::new();
         let bia = common::UserId::new();
-        let first = slots.take(ana).unwrap();
-        let _second = slots.take(ana).unwrap();
-        assert!(slots.take(ana).is_none());
+        let first = slots.take(ana);
+        let second = slots.take(ana);
+        let third = slots.take(ana);
+        assert!(first.evicted.is_cancelled(), "the oldest made room");
+        assert!(!second.evicted.is_cancelled() && !third.evicted.is_cancelled());
+        assert_eq!(slots.open_of(ana), 2);
+        let _other = slots.take(bia);
         assert!(
-            slots.take(bia).is_some(),
+            !second.evicted.is_cancelled(),
             "another user's are counted apart"
         );
         drop(first);
+        assert_eq!(slots.open_of(ana), 2, "an evicted stream no longer counted");
+        drop(second);
         assert_eq!(slots.open_of(ana), 1);
-        assert!(slots.take(ana).is_some());
+        drop(third);
+        assert_eq!(slots.open_of(ana), 0);
     }
 }

@@ -1148,8 +1148,8 @@ export interface paths {
          *     notification as JSON, and a `: keep-alive` comment every `NOTIFICATIONS_KEEPALIVE_MS`. A
          *     client reconnecting with `Last-Event-ID` first gets what it missed (up to 500, oldest
          *     first), from the database. Every gateway serves every user's stream. A user holds at most
-         *     `NOTIFICATIONS_STREAMS_PER_USER` (5) streams open on one gateway: the next is 429
-         *     `rate_limited` until one closes.
+         *     `NOTIFICATIONS_STREAMS_PER_USER` (5) streams open on one gateway: a new one ends the
+         *     user's oldest.
          */
         get: operations["notifications.stream"];
         put?: never;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use common::{ErrorCode, NotificationId, TenantId, UserId};
+use common::{NotificationId, TenantId, UserId};
 use db::DatabaseConnection;
 use db::notifications::Notification;
 use serde::{Deserialize, Serialize};
@@ -18,7 +18,6 @@ use tokio_util::sync::CancellationToken;
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiResult, Envelope, Routes, invalid_parameter, ok};
 use crate::auth::TenantUser;
-use crate::error::ApiError;
 use crate::live::LiveNotification;
 use crate::state::AppState;
 
@@ -139,8 +138,8 @@ pub async fn read_all(state: web::Data<AppState>, user: TenantUser) -> ApiResult
 /// notification as JSON, and a `: keep-alive` comment every `NOTIFICATIONS_KEEPALIVE_MS`. A
 /// client reconnecting with `Last-Event-ID` first gets what it missed (up to 500, oldest
 /// first), from the database. Every gateway serves every user's stream. A user holds at most
-/// `NOTIFICATIONS_STREAMS_PER_USER` (5) streams open on one gateway: the next is 429
-/// `rate_limited` until one closes.
+/// `NOTIFICATIONS_STREAMS_PER_USER` (5) streams open on one gateway: a new one ends the
+/// user's oldest.
 #[utoipa::path(
     tag = "notifications",
     params(("Last-Event-ID" = Option<uuid::Uuid>, Header, description = "The id of the last notification received")),
@@ -148,18 +147,8 @@ pub async fn read_all(state: web::Data<AppState>, user: TenantUser) -> ApiResult
 )]
 #[get("/notifications/stream")]
 pub async fn stream(state: web::Data<AppState>, user: TenantUser, req: HttpRequest) -> ApiResult {
-    // Taken first, so a refused stream does no work; held by the stream until it ends.
-    let Some(slot) = state.streams.take(user.user_id()) else {
-        metrics::counter!("gateway_notification_streams_refused_total").increment(1);
-        return Err(ApiError::new(
-            ErrorCode::RateLimited,
-            format!(
-                "you already have {} notification streams open, the most allowed; close one \
-                 (each browser tab needs only one) and try again",
-                state.streams.limit()
-            ),
-        ));
-    };
+    // Held by the stream until it ends; a user's oldest stream beyond the limit ends.
+    let slot = state.streams.take(user.user_id());
     let last = match req.headers().get("last-event-id") {
         None => None,
         Some(value) => Some(
@@ -195,7 +184,7 @@ pub async fn stream(state: web::Data<AppState>, user: TenantUser, req: HttpReque
         keepalive,
         closing: state.live.closing.clone(),
         opened: false,
-        _slot: slot,
+        slot,
     };
     Ok(HttpResponse::Ok()
         .content_type("text/event-stream")
@@ -219,7 +208,7 @@ struct Stream {
     closing: CancellationToken,
     opened: bool,
     /// This stream's place among its user's; freed when the stream is dropped.
-    _slot: crate::live::StreamSlot,
+    slot: crate::live::StreamSlot,
 }
 
 type Chunk = Result<web::Bytes, actix_web::Error>;
@@ -243,6 +232,8 @@ impl Stream {
             }
             tokio::select! {
                 () = self.closing.cancelled() => return None,
+                // A newer stream of the same user took this one's place.
+                () = self.slot.evicted.cancelled() => return None,
                 _ = self.keepalive.tick() => {
                     return Some((Ok(web::Bytes::from_static(b": keep-alive\n\n")), self));
                 }
