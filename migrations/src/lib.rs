@@ -24,6 +24,7 @@ mod m20261207_000019_inbox_token_digest;
 mod m20261207_000020_storage_usage;
 mod m20261207_000021_hashed_hooks_idle_sessions_key_expiry;
 mod m20261207_000022_custom_host_verification;
+mod m20261207_000023_job_params;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000020_storage_usage::Migration),
             Box::new(m20261207_000021_hashed_hooks_idle_sessions_key_expiry::Migration),
             Box::new(m20261207_000022_custom_host_verification::Migration),
+            Box::new(m20261207_000023_job_params::Migration),
         ]
     }
 }

@@ -3,11 +3,72 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::plan::{UnknownVariant, text_enum};
 
-/// The five work queues. Each has its own worker binary and concurrency setting.
+/// One kind of background job, declared once: the queue its messages go to, the id type of what
+/// it works on, its parameters and how many attempts it gets unless its creator says otherwise.
+///
+/// Enqueueing is `db::jobs::enqueue::<K>` (the job row and its first message, through the
+/// outbox, in the caller's transaction); running is `worker::Job`, whose `Kind` is this type,
+/// so the worker is handed the typed subject and parameters from the job row. The message on
+/// the wire is only a [`crate::proto::JobRef`].
+pub trait JobKind: Send + Sync + 'static {
+    /// The queue its messages arrive on.
+    const QUEUE: QueueName;
+    /// Attempts a job gets when its creator does not set them.
+    const DEFAULT_ATTEMPTS: i32;
+    /// What the job works on (a campaign, an import, ...), stored as the row's `subject_id`.
+    type Subject: Copy + From<Uuid> + Into<Uuid> + fmt::Display + Send + Sync + 'static;
+    /// Parameters beyond the subject, stored on the job row as JSON (`()` when there are none).
+    type Params: Serialize + DeserializeOwned + Send + Sync + 'static;
+}
+
+/// The job kinds of the six queues.
+pub mod kind {
+    use super::{JobKind, QueueName};
+    use crate::ids::{CampaignId, EventId, ImportId, InboxId, ReportId, WebhookDeliveryId};
+
+    macro_rules! job_kinds {
+        ($($(#[$doc:meta])* $kind:ident: $queue:ident, $subject:ty, attempts $attempts:expr;)*) => {$(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub struct $kind;
+
+            impl JobKind for $kind {
+                const QUEUE: QueueName = QueueName::$queue;
+                const DEFAULT_ATTEMPTS: i32 = $attempts;
+                type Subject = $subject;
+                type Params = ();
+            }
+        )*};
+    }
+
+    job_kinds! {
+        /// Sends a campaign, one batch per message: each batch sends what its pacing allows and
+        /// continues the job with the next generation.
+        CampaignBatch: Campaign, CampaignId, attempts 3;
+        /// Imports one uploaded file of contacts, batch by batch; a restart goes on after the
+        /// last committed batch.
+        ContactImport: Import, ImportId, attempts 3;
+        /// Generates one report file into storage.
+        ReportGeneration: Report, ReportId, attempts 3;
+        /// Tells a tenant's people about one recorded event (in-app, live stream, Web Push); its
+        /// handler is idempotent.
+        EventNotification: Notification, EventId, attempts 5;
+        /// Delivers one signed event to one webhook endpoint, retried on its schedule. Its
+        /// attempts are an upper bound: the worker's retry schedule (`WEBHOOK_RETRY_SCHEDULE`, at
+        /// most 19 delays) decides when a delivery has failed for good.
+        WebhookDelivery: Webhook, WebhookDeliveryId, attempts 20;
+        /// Applies the events WUZAPI posted for one inbox that are not applied yet.
+        InboundDrain: Inbound, InboxId, attempts 3;
+    }
+}
+
+/// The six work queues. Each has its own worker binary and concurrency setting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(
     feature = "sea-orm",

@@ -12,12 +12,10 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
-use common::proto::CampaignBatch;
 use common::{
-    AccountId, CampaignAudience, CampaignId, CampaignStatus, ContactId, EventKind, InboxId, JobId,
+    AccountId, CampaignAudience, CampaignId, CampaignStatus, ContactId, EventKind, InboxId,
     LeaseToken, QueueName, RecipientId, RecipientStatus, UserId,
 };
-use prost::Message;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -28,7 +26,6 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::entity::{campaign, campaign_recipient, contact, inbox};
-use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, Lease};
 use crate::{DbError, DbResult, TenantScope};
 
@@ -140,14 +137,10 @@ pub struct NewCampaign {
     pub delay_max_ms: i32,
     pub scheduled_at: Option<DateTime<Utc>>,
     pub audience: CampaignAudience,
-    pub max_attempts: i32,
-    /// The creating request's W3C `traceparent` (see [`jobs::NewJob::trace_context`]).
-    pub trace_context: Option<String>,
 }
 
 pub struct CreatedCampaign {
     pub campaign: Campaign,
-    pub job: Job,
     /// Recipients that will not be messaged: opted out, or outside the campaign's audience.
     pub skipped: u64,
 }
@@ -159,11 +152,11 @@ pub fn message_id(campaign_id: CampaignId, phone: &str) -> String {
     format!("3EB0{}", hex::encode_upper(&digest[..10]))
 }
 
-/// Writes the campaign, one recipient per distinct phone, its job and the outbox row that will
-/// publish the job's first batch, all in one transaction. `check_contacts` sees the contacts
-/// (as template variables) before anything is written and may refuse them. Given a
-/// transaction, it writes inside it (as a savepoint), so the caller can check more before it
-/// commits.
+/// Writes the campaign and one recipient per distinct phone, in one transaction.
+/// `check_contacts` sees the contacts (as template variables) before anything is written and
+/// may refuse them. Given a transaction, it writes inside it (as a savepoint), so the caller
+/// can check more, and enqueue the campaign's job (`jobs::enqueue::<CampaignBatch>`), before
+/// it commits.
 pub async fn create(
     scope: TenantScope<
         '_,
@@ -313,30 +306,9 @@ pub async fn create(
             crate::consent::skip_never_written(scope.on(&txn), campaign_id, new.inbox_id).await?;
     }
 
-    let job_id = JobId::new();
-    let message = CampaignBatch {
-        job_id: job_id.to_string(),
-        tenant_id: tenant_id.to_string(),
-        campaign_id: campaign_id.to_string(),
-    };
-    let job = jobs::enqueue(
-        scope.on(&txn),
-        jobs::NewJob {
-            id: job_id,
-            queue: QueueName::Campaign,
-            subject_id: Some(campaign_id.into_uuid()),
-            payload: message.encode_to_vec(),
-            max_attempts: new.max_attempts,
-            run_at,
-            trace_context: new.trace_context,
-        },
-    )
-    .await?;
-
     txn.commit().await?;
     Ok(CreatedCampaign {
         campaign: campaign.into(),
-        job,
         skipped,
     })
 }
@@ -700,7 +672,7 @@ pub async fn transition(
 }
 
 /// The event a campaign's move to `to` announces, if any.
-fn announced_by(to: CampaignStatus) -> Option<EventKind> {
+pub fn announced_by(to: CampaignStatus) -> Option<EventKind> {
     match to {
         CampaignStatus::Running => Some(EventKind::CampaignStarted),
         CampaignStatus::Completed => Some(EventKind::CampaignCompleted),
@@ -708,46 +680,6 @@ fn announced_by(to: CampaignStatus) -> Option<EventKind> {
         CampaignStatus::Paused => Some(EventKind::CampaignPaused),
         _ => None,
     }
-}
-
-/// Moves the campaign like [`transition`] and, when it moved, records the event the move
-/// announces (started, completed, failed, paused) with the campaign's progress. `campaign` is
-/// the campaign as the caller read it before the move: a move to running is announced on the
-/// first start only, not when a paused or parked campaign goes on. Run it in a transaction, so
-/// the move and its event commit together.
-pub async fn transition_announced(
-    scope: TenantScope<'_, impl ConnectionTrait>,
-    campaign: &Campaign,
-    from: &[CampaignStatus],
-    to: CampaignStatus,
-    reason: Option<String>,
-) -> DbResult<bool> {
-    let moved = transition(scope, campaign.id, from, to, reason.clone()).await?;
-    let kind = match announced_by(to) {
-        Some(EventKind::CampaignStarted) if campaign.started_at.is_some() => None,
-        kind => kind,
-    };
-    if let (true, Some(kind)) = (moved, kind) {
-        let progress = progress(scope, campaign.id).await?;
-        events::emit(
-            scope,
-            NewEvent {
-                kind,
-                subject_id: Some(campaign.id.into_uuid()),
-                user_id: campaign.created_by,
-                data: serde_json::json!({
-                    "campaignId": campaign.id,
-                    "name": campaign.name,
-                    "inboxId": campaign.inbox_id,
-                    "status": to,
-                    "reason": reason,
-                    "progress": progress,
-                }),
-            },
-        )
-        .await?;
-    }
-    Ok(moved)
 }
 
 /// WUZAPI answered again: the next outage starts probing from the shortest delay.
@@ -827,21 +759,16 @@ pub async fn recipients_page(
     Ok((rows.into_iter().map(Recipient::from).collect(), more))
 }
 
-/// Why an owner's control request was refused.
-fn not_allowed(action: &str, status: CampaignStatus) -> DbError {
-    DbError::Conflict(format!("a {status} campaign cannot be {action}"))
-}
-
 /// The campaign's job (a campaign has one).
-async fn job_of(
+pub async fn job_of(
     scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
 ) -> DbResult<Job> {
     jobs::latest_for_subject(scope, QueueName::Campaign, campaign_id.into_uuid()).await
 }
 
-/// Locks the tenant's campaign row for a control request.
-async fn lock(
+/// Locks the tenant's campaign row for a control request (run it in the request's transaction).
+pub async fn lock(
     scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
 ) -> DbResult<Campaign> {
@@ -855,128 +782,35 @@ async fn lock(
         .ok_or(DbError::NotFound("campaign"))
 }
 
-/// Runs an owner's control request on the locked campaign, in one transaction; answers the
-/// campaign as the request left it.
-async fn control(
-    scope: TenantScope<'_, DatabaseConnection>,
-    campaign_id: CampaignId,
-    act: impl AsyncFnOnce(TenantScope<'_, DatabaseTransaction>, &Campaign) -> DbResult<()>,
-) -> DbResult<Campaign> {
-    let txn = scope.conn().begin().await?;
-    let locked = lock(scope.on(&txn), campaign_id).await?;
-    act(scope.on(&txn), &locked).await?;
-    let campaign = find(scope.on(&txn), campaign_id).await?;
-    txn.commit().await?;
-    Ok(campaign)
-}
-
-/// Pauses a campaign that has not finished. A running batch sees it before its next send; the
-/// campaign keeps every outcome and resumes exactly where it stopped.
-pub async fn pause(
-    scope: TenantScope<'_, DatabaseConnection>,
-    campaign_id: CampaignId,
-) -> DbResult<Campaign> {
-    control(scope, campaign_id, async |txn, campaign| {
-        if campaign.status == CampaignStatus::Paused {
-            return Ok(());
-        }
-        if campaign.status.is_finished() {
-            return Err(not_allowed("paused", campaign.status));
-        }
-        let reason = Some("paused by its owner".into());
-        transition_announced(
-            txn,
-            campaign,
-            &[campaign.status],
-            CampaignStatus::Paused,
-            reason,
-        )
-        .await?;
-        Ok(())
-    })
-    .await
-}
-
-/// Resumes a paused campaign (or one parked for a WUZAPI outage, at once): a new generation of
-/// its job is published now, and sending goes on with the recipients still pending.
-pub async fn resume(
-    scope: TenantScope<'_, DatabaseConnection>,
-    campaign_id: CampaignId,
-) -> DbResult<Campaign> {
-    control(scope, campaign_id, async |txn, campaign| {
-        if !matches!(
-            campaign.status,
-            CampaignStatus::Paused | CampaignStatus::WaitingWuzapi
-        ) {
-            return Err(not_allowed("resumed", campaign.status));
-        }
-        let job = job_of(txn, campaign_id).await?;
-        transition(
-            txn,
-            campaign_id,
-            &[campaign.status],
-            CampaignStatus::Queued,
-            None,
-        )
-        .await?;
-        // A batch that still holds the lease sees the campaign sendable again and goes on by
-        // itself; otherwise the job starts a new generation now.
-        jobs::restart(txn.conn(), job.id, Utc::now()).await?;
-        Ok(())
-    })
-    .await
-}
-
-/// Cancels a campaign that has not finished: recipients not yet messaged become `cancelled`.
-/// A batch under way stops before its next send and finishes the job.
-pub async fn cancel(
-    scope: TenantScope<'_, DatabaseConnection>,
-    campaign_id: CampaignId,
-) -> DbResult<Campaign> {
-    control(scope, campaign_id, async |txn, campaign| {
-        if campaign.status.is_finished() {
-            return Err(not_allowed("cancelled", campaign.status));
-        }
-        let reason = Some("cancelled by its owner".into());
-        let to = CampaignStatus::Cancelled;
-        transition(txn, campaign_id, &[campaign.status], to, reason).await?;
-        txn.conn()
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "UPDATE campaign_recipients SET status = $2, updated_at = now()
-                  WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
-                [
-                    campaign_id.into(),
-                    RecipientStatus::Cancelled.into(),
-                    RecipientStatus::Pending.into(),
-                    txn.tenant_uuid().into(),
-                ],
-            ))
-            .await?;
-        let job = job_of(txn, campaign_id).await?;
-        let progress = progress(txn, campaign_id).await?;
-        jobs::complete_unheld(txn.conn(), job.id, serde_json::to_value(progress).ok()).await?;
-        Ok(())
-    })
-    .await
-}
-
-/// Puts `uncertain` recipients back to pending and sends them again: the owner's explicit
-/// choice, since some of them may have received the message already. Returns how many.
-pub async fn resend_uncertain(
-    scope: TenantScope<'_, DatabaseConnection>,
+/// Recipients not yet messaged become `cancelled` (the campaign was cancelled); how many.
+pub async fn cancel_pending_recipients(
+    scope: TenantScope<'_, impl ConnectionTrait>,
     campaign_id: CampaignId,
 ) -> DbResult<u64> {
-    let txn = scope.conn().begin().await?;
-    let scoped = scope.on(&txn);
-    let campaign = lock(scoped, campaign_id).await?;
-    if matches!(
-        campaign.status,
-        CampaignStatus::Cancelled | CampaignStatus::Failed
-    ) {
-        return Err(not_allowed("resent", campaign.status));
-    }
-    let moved = txn
+    let result = scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaign_recipients SET status = $2, updated_at = now()
+              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
+            [
+                campaign_id.into(),
+                RecipientStatus::Cancelled.into(),
+                RecipientStatus::Pending.into(),
+                scope.tenant_uuid().into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// `uncertain` recipients back to `pending`, to be sent again; how many.
+pub async fn requeue_uncertain(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    campaign_id: CampaignId,
+) -> DbResult<u64> {
+    let result = scope
+        .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE campaign_recipients SET status = $2, claim_token = NULL, updated_at = now()
@@ -988,22 +822,8 @@ pub async fn resend_uncertain(
                 scope.tenant_uuid().into(),
             ],
         ))
-        .await?
-        .rows_affected();
-    if moved > 0 && campaign.status == CampaignStatus::Completed {
-        transition(
-            scoped,
-            campaign_id,
-            &[CampaignStatus::Completed],
-            CampaignStatus::Queued,
-            None,
-        )
         .await?;
-        let job = job_of(scoped, campaign_id).await?;
-        jobs::restart(&txn, job.id, Utc::now()).await?;
-    }
-    txn.commit().await?;
-    Ok(moved)
+    Ok(result.rows_affected())
 }
 
 /// A campaign whose job was dead-lettered failed; replaying the job makes it sendable again.

@@ -1,21 +1,13 @@
-//! Events: recorded once, in the caller's transaction with the change that caused them, and
-//! handed on from there in the same transaction: a notification job tells the tenant's people
-//! (in-app, live stream, Web Push), and a webhook delivery job per subscribed endpoint tells
-//! its systems (`webhooks::fan_out`). Because the event, its jobs and the change commit together,
-//! a crash never loses an event nor announces a change that did not happen.
+//! Events: recorded once, in the caller's transaction with the change that caused them.
+//! Recording one is `app::events::emit`, which also hands it on in the same transaction (a
+//! notification job for the tenant's people, a webhook delivery per subscribed endpoint);
+//! this module holds the rows.
 
 use chrono::{DateTime, Utc};
-use common::proto::EventNotification;
-use common::{EventId, EventKind, JobId, QueueName, TenantId, UserId};
-use prost::Message as _;
+use common::{EventId, EventKind, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
-use crate::jobs::{self, NewJob};
-use crate::webhooks;
 use crate::{DbError, DbResult, TenantScope};
-
-/// Attempts of the job that tells people about an event (its handler is idempotent).
-pub const NOTIFICATION_ATTEMPTS: i32 = 5;
 
 /// An event as recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,9 +64,12 @@ impl TryFrom<Row> for Event {
     }
 }
 
-/// Records `new` and queues what tells people about it. Run it in the transaction of the change
-/// it announces.
-pub async fn emit(scope: TenantScope<'_, impl ConnectionTrait>, new: NewEvent) -> DbResult<Event> {
+/// Writes the event row. Only `app::events::emit` calls it, so that no event is recorded
+/// without being handed on.
+pub async fn insert(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    new: NewEvent,
+) -> DbResult<Event> {
     let id = EventId::new();
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
@@ -95,30 +90,7 @@ pub async fn emit(scope: TenantScope<'_, impl ConnectionTrait>, new: NewEvent) -
     .one(scope.conn())
     .await?
     .ok_or(DbError::NotFound("event"))?;
-    let event = Event::try_from(row)?;
-
-    let job_id = JobId::new();
-    let message = EventNotification {
-        job_id: job_id.to_string(),
-        tenant_id: scope.tenant_id().to_string(),
-        event_id: event.id.to_string(),
-    };
-    jobs::enqueue(
-        scope,
-        NewJob {
-            id: job_id,
-            queue: QueueName::Notification,
-            subject_id: Some(event.id.into_uuid()),
-            payload: message.encode_to_vec(),
-            max_attempts: NOTIFICATION_ATTEMPTS,
-            run_at: None,
-            trace_context: None,
-        },
-    )
-    .await?;
-    // And to its systems: one signed delivery per subscribed endpoint.
-    webhooks::fan_out(scope, &event).await?;
-    Ok(event)
+    Event::try_from(row)
 }
 
 /// One of the tenant's events.

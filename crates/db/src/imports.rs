@@ -8,14 +8,10 @@
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use common::proto::ContactImport as ImportMessage;
-use common::{AccountId, EventKind, ImportId, JobId, QueueName, TenantId, UserId};
-use prost::Message as _;
+use common::{AccountId, ImportId, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{self, NewEvent};
-use crate::jobs::{self, Job, NewJob};
 use crate::{DbError, DbResult, PlatformScope, TenantScope};
 
 text_enum!(
@@ -212,15 +208,14 @@ pub struct NewImport {
     pub file_name: Option<String>,
     pub source_key: String,
     pub source_bytes: i64,
-    pub max_attempts: i32,
-    pub trace_context: Option<String>,
 }
 
-/// Writes the import and its job (and the job's first message). Run it in a transaction.
+/// Writes the import. Run it in the transaction that enqueues its job
+/// (`jobs::enqueue::<ContactImport>`).
 pub async fn create(
     scope: TenantScope<'_, impl ConnectionTrait>,
     new: NewImport,
-) -> DbResult<(ContactImport, Job)> {
+) -> DbResult<ContactImport> {
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
@@ -251,26 +246,7 @@ pub async fn create(
     .await?
     .ok_or(DbError::NotFound("import"))?;
     let import = ContactImport::try_from(row)?;
-    let job_id = JobId::new();
-    let message = ImportMessage {
-        job_id: job_id.to_string(),
-        tenant_id: scope.tenant_id().to_string(),
-        import_id: import.id.to_string(),
-    };
-    let job = jobs::enqueue(
-        scope,
-        NewJob {
-            id: job_id,
-            queue: QueueName::Import,
-            subject_id: Some(import.id.into_uuid()),
-            payload: message.encode_to_vec(),
-            max_attempts: new.max_attempts,
-            run_at: None,
-            trace_context: new.trace_context,
-        },
-    )
-    .await?;
-    Ok((import, job))
+    Ok(import)
 }
 
 pub async fn find(
@@ -323,7 +299,7 @@ pub async fn page(
 
 /// Moves an import to `to` from one of `from`; `NotFound` if it is not in one of them (the
 /// caller has read it and knows why). Sets `started_at` on the first start and `finished_at` on
-/// an end.
+/// an end. An end that is announced goes through `app::imports::transition`.
 pub async fn transition(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: ImportId,
@@ -355,31 +331,7 @@ pub async fn transition(
     .one(scope.conn())
     .await?
     .ok_or(DbError::NotFound("import"))?;
-    let import = ContactImport::try_from(row)?;
-    let announced = match to {
-        ImportStatus::Completed => Some(EventKind::ImportCompleted),
-        ImportStatus::Failed => Some(EventKind::ImportFailed),
-        _ => None,
-    };
-    if let Some(kind) = announced {
-        events::emit(
-            scope,
-            NewEvent {
-                kind,
-                subject_id: Some(import.id.into_uuid()),
-                user_id: Some(import.created_by),
-                data: serde_json::json!({
-                    "importId": import.id,
-                    "fileName": import.file_name,
-                    "status": import.status,
-                    "reason": import.status_reason,
-                    "progress": import.progress,
-                }),
-            },
-        )
-        .await?;
-    }
-    Ok(import)
+    ContactImport::try_from(row)
 }
 
 /// Cancels a queued or running import (the worker stops at its next batch); 409 once it ended.

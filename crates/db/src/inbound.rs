@@ -9,10 +9,9 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use common::{CampaignId, InboxId, JobId, QueueName, RecipientId, RecipientStatus};
+use common::{CampaignId, InboxId, RecipientId, RecipientStatus};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
-use crate::jobs::{self, Job, NewJob};
 use crate::{DbResult, PlatformScope, TenantScope};
 
 text_enum!(
@@ -92,34 +91,6 @@ pub async fn record(
         recorded: false,
         drain_needed: false,
     }))
-}
-
-/// Queues a drain of the inbox's pending events (after [`record`] said one is needed).
-pub async fn enqueue_drain(
-    scope: TenantScope<'_, impl ConnectionTrait>,
-    inbox_id: InboxId,
-    max_attempts: i32,
-    trace_context: Option<String>,
-) -> DbResult<Job> {
-    let id = JobId::new();
-    let message = common::proto::InboundDrain {
-        job_id: id.to_string(),
-        tenant_id: scope.tenant_id().to_string(),
-        inbox_id: inbox_id.to_string(),
-    };
-    jobs::enqueue(
-        scope,
-        NewJob {
-            id,
-            queue: QueueName::Inbound,
-            subject_id: Some(inbox_id.into_uuid()),
-            payload: prost::Message::encode_to_vec(&message),
-            max_attempts,
-            run_at: None,
-            trace_context,
-        },
-    )
-    .await
 }
 
 /// Clears the inbox's "drain queued" flag as a drain starts: an event recorded from now on

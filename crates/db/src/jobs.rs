@@ -17,10 +17,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use common::{JobId, JobState, LeaseToken, QueueName, TenantId, WorkerId};
+use common::proto::JobRef;
+use common::{JobId, JobKind, JobState, LeaseToken, QueueName, TenantId, WorkerId};
+use prost::Message;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, FromQueryResult,
     QueryFilter, QueryOrder, Set, Statement,
 };
 
@@ -39,6 +41,8 @@ pub struct Job {
     /// Starts of the current generation.
     pub attempts: i32,
     pub max_attempts: i32,
+    /// The job type's parameters beyond its subject (`JobKind::Params` as JSON).
+    pub params: Option<serde_json::Value>,
     pub progress: serde_json::Value,
     pub result: Option<serde_json::Value>,
     pub error: Option<String>,
@@ -63,6 +67,7 @@ impl From<job::Model> for Job {
             state: m.state,
             attempts: m.attempts,
             max_attempts: m.max_attempts,
+            params: m.params,
             progress: m.progress,
             result: m.result,
             error: m.error,
@@ -85,20 +90,23 @@ pub const JOB_ID_HEADER: &str = "x-job-id";
 /// AMQP header carrying the job's trace (W3C trace context, the name the AMQP mapping uses).
 pub const TRACEPARENT_HEADER: &str = "traceparent";
 
-/// A job to create together with the data it works on (same transaction).
-pub struct NewJob {
-    pub id: JobId,
-    pub queue: QueueName,
-    /// The object the job works on (a campaign, an import, ...).
-    pub subject_id: Option<uuid::Uuid>,
-    /// The encoded queue message; it names `id` and the scope's tenant.
-    pub payload: Vec<u8>,
-    pub max_attempts: i32,
+/// How a job is created, beyond its type, subject and parameters.
+#[derive(Debug, Clone, Default)]
+pub struct Enqueue {
+    /// Attempts it gets; `None` takes its type's [`JobKind::DEFAULT_ATTEMPTS`].
+    pub max_attempts: Option<i32>,
     /// Not before this time (a scheduled start); `None` means now.
     pub run_at: Option<DateTime<Utc>>,
     /// The W3C `traceparent` of the work that creates the job (an API request), so its runs
     /// join that trace; `None` when traces are not exported.
     pub trace_context: Option<String>,
+}
+
+impl Enqueue {
+    /// Created now, with its type's attempts and no trace.
+    pub fn now() -> Self {
+        Self::default()
+    }
 }
 
 /// The state of a job whose next message is due at `run_at`: `delayed` until then.
@@ -110,38 +118,51 @@ fn state_until(run_at: DateTime<Utc>) -> JobState {
     }
 }
 
-/// Writes the tenant's job and the outbox row that publishes its first message.
-pub async fn enqueue(scope: TenantScope<'_, impl ConnectionTrait>, new: NewJob) -> DbResult<Job> {
+/// Creates a job of type `K` on `subject` for the scope's tenant: its row, and the outbox row
+/// that publishes its first message (a [`JobRef`]) once the caller's transaction commits.
+/// Run it in the transaction that writes the subject, so neither exists without the other.
+pub async fn enqueue<K: JobKind>(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    subject: K::Subject,
+    params: &K::Params,
+    options: Enqueue,
+) -> DbResult<Job> {
     let db = scope.conn();
+    let id = JobId::new();
     let now = Utc::now();
-    let run_at = new.run_at.filter(|at| *at > now);
+    let run_at = options.run_at.filter(|at| *at > now).unwrap_or(now);
+    let params = serde_json::to_value(params).map_err(|e| DbErr::Json(e.to_string()))?;
+    let message = JobRef {
+        job_id: id.to_string(),
+    };
     let job = job::ActiveModel {
-        id: Set(new.id),
+        id: Set(id),
         tenant_id: Set(scope.tenant_id()),
-        queue: Set(new.queue),
-        subject_id: Set(new.subject_id),
-        state: Set(state_until(run_at.unwrap_or(now))),
+        queue: Set(K::QUEUE),
+        subject_id: Set(Some(subject.into())),
+        state: Set(state_until(run_at)),
         attempts: Set(0),
-        max_attempts: Set(new.max_attempts),
+        max_attempts: Set(options.max_attempts.unwrap_or(K::DEFAULT_ATTEMPTS)),
         progress: Set(serde_json::json!({})),
         result: Set(None),
         error: Set(None),
-        run_at: Set(run_at.unwrap_or(now)),
+        run_at: Set(run_at),
         created_at: Set(now),
         updated_at: Set(now),
         started_at: Set(None),
         finished_at: Set(None),
         seq: Set(0),
-        payload: Set(new.payload),
+        payload: Set(message.encode_to_vec()),
+        params: Set((!params.is_null()).then_some(params)),
         lease_token: Set(None),
         lease_worker: Set(None),
         lease_expires_at: Set(None),
         dead_lettered_at: Set(None),
-        trace_context: Set(new.trace_context),
+        trace_context: Set(options.trace_context),
     }
     .insert(db)
     .await?;
-    write_message(db, &job, run_at.unwrap_or(now)).await?;
+    write_message(db, &job, run_at).await?;
     Ok(job.into())
 }
 
@@ -230,40 +251,39 @@ pub enum Attempt {
     Leased { remaining: Duration },
     /// Every attempt was started and none finished (the workers died): fail it.
     OutOfAttempts(Box<Job>),
-    /// No job of this tenant has this id and this exact message: the message is not to be
-    /// trusted, and no row changes.
+    /// No job has this id and this exact message: the message is not to be trusted, and no
+    /// row changes.
     NoSuchJob,
 }
 
 /// Takes the job for one more attempt if the message is its current generation, it has not
-/// finished, attempts remain and nobody else holds it.
-#[allow(clippy::too_many_arguments)]
+/// finished, attempts remain and nobody else holds it. The message is trusted only as far as
+/// it matches the row: its id, its generation and its exact bytes; the tenant and everything
+/// else the job works on come from the row.
 pub async fn start_attempt(
     db: &impl ConnectionTrait,
     id: JobId,
-    tenant_id: TenantId,
     seq: i32,
     payload: &[u8],
-    token: LeaseToken,
-    worker: WorkerId,
+    holder: (LeaseToken, WorkerId),
     ttl: Duration,
 ) -> DbResult<Attempt> {
+    let (token, worker) = holder;
     let started = job::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE jobs
-                SET state = $8, attempts = attempts + 1, updated_at = now(),
+                SET state = $7, attempts = attempts + 1, updated_at = now(),
                     started_at = coalesce(started_at, now()),
-                    lease_token = $5, lease_worker = $6,
-                    lease_expires_at = now() + make_interval(secs => $7)
-              WHERE id = $1 AND tenant_id = $2 AND seq = $3 AND payload = $4
-                AND state IN ($9, $10, $8)
+                    lease_token = $4, lease_worker = $5,
+                    lease_expires_at = now() + make_interval(secs => $6)
+              WHERE id = $1 AND seq = $2 AND payload = $3
+                AND state IN ($8, $9, $7)
                 AND attempts < max_attempts
                 AND (lease_token IS NULL OR lease_expires_at < now())
           RETURNING *",
             [
                 id.into(),
-                tenant_id.into(),
                 seq.into(),
                 payload.to_vec().into(),
                 token.into(),
@@ -279,6 +299,16 @@ pub async fn start_attempt(
     if let Some(job) = started {
         return Ok(Attempt::Started(Box::new(job.into())));
     }
+    why_not_started(db, id, seq, payload).await
+}
+
+/// Why [`start_attempt`] did not take the job.
+async fn why_not_started(
+    db: &impl ConnectionTrait,
+    id: JobId,
+    seq: i32,
+    payload: &[u8],
+) -> DbResult<Attempt> {
     #[derive(FromQueryResult)]
     struct Why {
         state: JobState,
@@ -292,8 +322,8 @@ pub async fn start_attempt(
         "SELECT state, seq, attempts, max_attempts,
                 CASE WHEN lease_token IS NOT NULL AND lease_expires_at >= now()
                      THEN extract(epoch FROM lease_expires_at - now())::float8 * 1000 END AS held_ms
-           FROM jobs WHERE id = $1 AND tenant_id = $2 AND payload = $3",
-        [id.into(), tenant_id.into(), payload.to_vec().into()],
+           FROM jobs WHERE id = $1 AND payload = $2",
+        [id.into(), payload.to_vec().into()],
     ))
     .one(db)
     .await?;
@@ -311,8 +341,11 @@ pub async fn start_attempt(
             remaining: Duration::from_millis(ms.max(0.0) as u64),
         }
     } else if why.attempts >= why.max_attempts {
-        let job = find(TenantScope::new(db, tenant_id).into(), id).await?;
-        Attempt::OutOfAttempts(Box::new(job))
+        let job = job::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or(DbError::NotFound("job"))?;
+        Attempt::OutOfAttempts(Box::new(job.into()))
     } else {
         // Changed between the two statements (another worker finished or took it): let the
         // caller look again shortly.
@@ -518,7 +551,7 @@ pub async fn park(db: &impl ConnectionTrait, lease: Lease, reason: &str) -> DbRe
 /// campaign, a replayed dead letter. Its new message is published at `run_at`. Older messages
 /// become stale. Returns the job, or `None` when it is held by a live worker. Callers found
 /// the job through a scope first.
-pub(crate) async fn restart(
+pub async fn restart(
     db: &impl ConnectionTrait,
     id: JobId,
     run_at: DateTime<Utc>,
@@ -560,7 +593,7 @@ pub(crate) async fn restart(
 
 /// Finishes a job that nobody holds (a cancelled campaign whose batch is not running). Callers
 /// found the job through a scope first.
-pub(crate) async fn complete_unheld(
+pub async fn complete_unheld(
     db: &impl ConnectionTrait,
     id: JobId,
     result: Option<serde_json::Value>,

@@ -13,17 +13,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use common::proto::ReportGeneration as ReportMessage;
-use common::{
-    AccountId, CampaignId, ContactId, EventKind, JobId, QueueName, RecipientId, ReportId, TenantId,
-    UserId,
-};
-use prost::Message as _;
+use common::{AccountId, CampaignId, ContactId, RecipientId, ReportId, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::events::{self, NewEvent};
-use crate::jobs::{self, Job, NewJob};
 use crate::{DbError, DbResult, PlatformScope, TenantScope};
 
 text_enum!(
@@ -192,15 +185,14 @@ pub struct NewReport {
     pub kind: ReportKind,
     pub format: ReportFormat,
     pub parameters: ReportParameters,
-    pub max_attempts: i32,
-    pub trace_context: Option<String>,
 }
 
-/// Writes the report and its job (and the job's first message). Run it in a transaction.
+/// Writes the report. Run it in the transaction that enqueues its job
+/// (`jobs::enqueue::<ReportGeneration>`).
 pub async fn create(
     scope: TenantScope<'_, impl ConnectionTrait>,
     new: NewReport,
-) -> DbResult<(Report, Job)> {
+) -> DbResult<Report> {
     let parameters = serde_json::to_value(&new.parameters)
         .map_err(|e| DbError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
     let row = Row::find_by_statement(Statement::from_sql_and_values(
@@ -224,26 +216,7 @@ pub async fn create(
     .await?
     .ok_or(DbError::NotFound("report"))?;
     let report = Report::try_from(row)?;
-    let job_id = JobId::new();
-    let message = ReportMessage {
-        job_id: job_id.to_string(),
-        tenant_id: scope.tenant_id().to_string(),
-        report_id: report.id.to_string(),
-    };
-    let job = jobs::enqueue(
-        scope,
-        NewJob {
-            id: job_id,
-            queue: QueueName::Report,
-            subject_id: Some(report.id.into_uuid()),
-            payload: message.encode_to_vec(),
-            max_attempts: new.max_attempts,
-            run_at: None,
-            trace_context: new.trace_context,
-        },
-    )
-    .await?;
-    Ok((report, job))
+    Ok(report)
 }
 
 /// The tenant's report; `NotFound` for another tenant's.
@@ -327,7 +300,7 @@ pub struct ReadyFile {
     pub ttl: Duration,
 }
 
-/// The one place a report becomes ready: a running report gets its whole stored file, its
+/// The one write that makes a report ready (`app::reports::mark_ready` also announces it): a running report gets its whole stored file, its
 /// expiry and `finished_at`. Call it only after the upload finished, in the worker's
 /// transaction (what else must happen when a report is ready belongs in that transaction).
 /// `NotFound` if the report is no longer running.
@@ -359,25 +332,7 @@ pub async fn mark_ready(
     .one(scope.conn())
     .await?
     .ok_or(DbError::NotFound("report"))?;
-    let report = Report::try_from(row)?;
-    events::emit(
-        scope,
-        NewEvent {
-            kind: EventKind::ReportReady,
-            subject_id: Some(report.id.into_uuid()),
-            user_id: report.created_by,
-            data: serde_json::json!({
-                "reportId": report.id,
-                "kind": report.kind,
-                "format": report.format,
-                "rows": report.rows,
-                "bytes": report.bytes,
-                "expiresAt": report.expires_at,
-            }),
-        },
-    )
-    .await?;
-    Ok(report)
+    Report::try_from(row)
 }
 
 /// A ready report past its expiry, locked for the sweep.

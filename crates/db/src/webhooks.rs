@@ -1,38 +1,30 @@
 //! Webhooks: a tenant's endpoints, one delivery per event and subscribed endpoint, and the
 //! attempts of each delivery.
 //!
-//! - **Fan-out** ([`fan_out`], called by `events::emit`): in the transaction that records an
-//!   event, each enabled endpoint of the tenant subscribed to its kind gets a delivery row and a
-//!   job on the `webhook` queue, so an event is never announced without its deliveries, nor a
-//!   delivery made for an event that did not commit.
+//! - **Fan-out** (`app::events::emit`, over [`subscribed_endpoints`] and [`insert_delivery`]):
+//!   in the transaction that records an event, each enabled endpoint of the tenant subscribed to
+//!   its kind gets a delivery row and a job on the `webhook` queue, so an event is never
+//!   announced without its deliveries, nor a delivery made for an event that did not commit.
 //! - **Secrets**: `whsec_<base64 of 32 random bytes>`, encrypted at rest with `SECRETS_KEY`
 //!   (the caller seals them with `secrets::SecretCipher`), held in [`WebhookSecret`] which never
 //!   prints. After a rotation the previous secret keeps signing until `previous_expires_at`.
 //! - **Failing clock**: an endpoint's `failing_since` is set by its first failed attempt and
 //!   cleared by a success; the worker disables an endpoint failing for longer than its setting
-//!   ([`disable_for_failing`], which emits `webhook.endpoint_disabled`).
+//!   ([`disable_failing`]; `app::webhooks::disable_for_failing` also emits
+//!   `webhook.endpoint_disabled`).
 //! - **Replay** starts a new attempt sequence (a new job) of the same delivery, so its
 //!   `webhook-id` stays the one the receiver may already have seen.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
-use common::proto::WebhookDelivery as DeliveryMessage;
-use common::{
-    EventId, EventKind, JobId, QueueName, TenantId, UserId, WebhookDeliveryId, WebhookEndpointId,
-};
-use prost::Message as _;
+use common::{EventId, EventKind, JobId, TenantId, UserId, WebhookDeliveryId, WebhookEndpointId};
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::events::{self, Event, NewEvent};
-use crate::jobs::{self, Job, NewJob};
+use crate::events::{self, Event};
 use crate::{DbError, DbResult, TenantScope};
-
-/// Attempts stored on a delivery job: an upper bound. The worker's retry schedule
-/// (`WEBHOOK_RETRY_SCHEDULE`, at most 19 delays) decides when a delivery has failed for good.
-pub const DELIVERY_JOB_ATTEMPTS: i32 = 20;
 
 /// Random bytes in a new signing secret (Standard Webhooks asks for 24 to 64).
 pub const SECRET_BYTES: usize = 32;
@@ -457,74 +449,57 @@ impl TryFrom<DeliveryRow> for Delivery {
     }
 }
 
-/// The job that runs one attempt sequence of `delivery_id`.
-async fn enqueue_delivery(
+/// The tenant's enabled endpoints subscribed to `kind`, in id order.
+pub async fn subscribed_endpoints(
     scope: TenantScope<'_, impl ConnectionTrait>,
-    delivery_id: WebhookDeliveryId,
-    job_id: JobId,
-) -> DbResult<Job> {
-    let message = DeliveryMessage {
-        job_id: job_id.to_string(),
-        tenant_id: scope.tenant_id().to_string(),
-        delivery_id: delivery_id.to_string(),
-    };
-    jobs::enqueue(
-        scope,
-        NewJob {
-            id: job_id,
-            queue: QueueName::Webhook,
-            subject_id: Some(delivery_id.into_uuid()),
-            payload: message.encode_to_vec(),
-            max_attempts: DELIVERY_JOB_ATTEMPTS,
-            run_at: None,
-            trace_context: None,
-        },
-    )
-    .await
-}
-
-/// One delivery and its job for each enabled endpoint of the tenant subscribed to `event`'s
-/// kind. Run it in the event's transaction (`events::emit` does).
-pub async fn fan_out(
-    scope: TenantScope<'_, impl ConnectionTrait>,
-    event: &Event,
-) -> DbResult<Vec<WebhookDeliveryId>> {
-    let endpoints = scope
+    kind: EventKind,
+) -> DbResult<Vec<WebhookEndpointId>> {
+    let rows = scope
         .conn()
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT id FROM webhook_endpoints
               WHERE tenant_id = $1 AND enabled AND event_types @> ARRAY[$2]::text[]
               ORDER BY id",
-            [scope.tenant_uuid().into(), event.kind.as_str().into()],
+            [scope.tenant_uuid().into(), kind.as_str().into()],
         ))
         .await?;
-    let mut deliveries = Vec::with_capacity(endpoints.len());
-    for row in endpoints {
-        let endpoint_id: uuid::Uuid = row.try_get("", "id")?;
-        let id = WebhookDeliveryId::new();
-        let job_id = JobId::new();
-        scope
-            .conn()
-            .execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id,
-                     event_type, job_id, next_attempt_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, now())",
-                [
-                    id.into_uuid().into(),
-                    scope.tenant_uuid().into(),
-                    endpoint_id.into(),
-                    event.id.into_uuid().into(),
-                    event.kind.as_str().into(),
-                    job_id.into_uuid().into(),
-                ],
+    rows.iter()
+        .map(|row| {
+            Ok(WebhookEndpointId::from(
+                row.try_get::<uuid::Uuid>("", "id")?,
             ))
-            .await?;
-        enqueue_delivery(scope, id, job_id).await?;
-        deliveries.push(id);
-    }
-    Ok(deliveries)
+        })
+        .collect()
+}
+
+/// A pending delivery of `event` to one endpoint, run by `job_id` (enqueued first in the same
+/// transaction: `app::events::emit` does both).
+pub async fn insert_delivery(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    id: WebhookDeliveryId,
+    endpoint_id: WebhookEndpointId,
+    event: &Event,
+    job_id: JobId,
+) -> DbResult<()> {
+    scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id,
+                 event_type, job_id, next_attempt_at)
+             VALUES ($1, $2, $3, $4, $5, $6, now())",
+            [
+                id.into_uuid().into(),
+                scope.tenant_uuid().into(),
+                endpoint_id.into_uuid().into(),
+                event.id.into_uuid().into(),
+                event.kind.as_str().into(),
+                job_id.into_uuid().into(),
+            ],
+        ))
+        .await?;
+    Ok(())
 }
 
 pub async fn find_delivery(
@@ -728,14 +703,13 @@ pub async fn fail_unattempted(
     Ok(())
 }
 
-/// Disables an enabled endpoint with `reason` and emits `webhook.endpoint_disabled` for its
-/// creator (the notification worker tells them). `false` if it was already disabled: the
-/// event is emitted once. Run it in a transaction.
-pub async fn disable_for_failing(
+/// Disables an enabled endpoint with `reason`; `None` if it was already disabled (so the
+/// caller, `app::webhooks::disable_for_failing`, announces it once).
+pub async fn disable_failing(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: WebhookEndpointId,
     reason: &str,
-) -> DbResult<bool> {
+) -> DbResult<Option<Endpoint>> {
     let Some(row) = EndpointRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
@@ -753,33 +727,17 @@ pub async fn disable_for_failing(
     .one(scope.conn())
     .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
-    let endpoint = Endpoint::try_from(row)?;
-    events::emit(
-        scope,
-        NewEvent {
-            kind: EventKind::WebhookEndpointDisabled,
-            subject_id: Some(endpoint.id.into_uuid()),
-            user_id: endpoint.created_by,
-            data: serde_json::json!({
-                "endpointId": endpoint.id,
-                "url": endpoint.url,
-                "reason": reason,
-                "failingSince": endpoint.failing_since,
-            }),
-        },
-    )
-    .await?;
-    Ok(true)
+    Endpoint::try_from(row).map(Some)
 }
 
-/// Starts a new attempt sequence of a delivery that is not pending: a new job, the delivery
-/// back to `pending`. 409 while it is pending, or when its endpoint is disabled.
-pub async fn replay(
+/// Locks a delivery to replay; 409 while it is pending, or when its endpoint is disabled.
+/// `app::webhooks::replay` then gives it a new job ([`restart_delivery`]).
+pub async fn lock_for_replay(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: WebhookDeliveryId,
-) -> DbResult<(Delivery, Job)> {
+) -> DbResult<Delivery> {
     let delivery = select_delivery(scope, id, " FOR UPDATE").await?;
     if delivery.status == DeliveryStatus::Pending {
         return Err(DbError::Conflict(
@@ -792,14 +750,16 @@ pub async fn replay(
             "the endpoint is disabled: enable it first".into(),
         ));
     }
-    restart(scope, &delivery).await
+    Ok(delivery)
 }
 
-async fn restart(
+/// The delivery back to `pending`, run by the new job `job_id` (a new attempt sequence; its
+/// `webhook-id` stays the one the receiver may have seen).
+pub async fn restart_delivery(
     scope: TenantScope<'_, impl ConnectionTrait>,
-    delivery: &Delivery,
-) -> DbResult<(Delivery, Job)> {
-    let job_id = JobId::new();
+    id: WebhookDeliveryId,
+    job_id: JobId,
+) -> DbResult<Delivery> {
     scope
         .conn()
         .execute_raw(Statement::from_sql_and_values(
@@ -809,26 +769,25 @@ async fn restart(
               WHERE tenant_id = $1 AND id = $2",
             [
                 scope.tenant_uuid().into(),
-                delivery.id.into_uuid().into(),
+                id.into_uuid().into(),
                 job_id.into_uuid().into(),
             ],
         ))
         .await?;
-    let job = enqueue_delivery(scope, delivery.id, job_id).await?;
-    Ok((find_delivery(scope, delivery.id).await?, job))
+    find_delivery(scope, id).await
 }
 
 /// Most deliveries one bulk replay restarts; the answer says when more are left.
 pub const MAX_BULK_REPLAY: u64 = 1000;
 
-/// Replays the endpoint's failed deliveries created at or after `since`, oldest first, at most
-/// [`MAX_BULK_REPLAY`]: their count, and whether more failed ones are left. 409 when the
-/// endpoint is disabled.
-pub async fn replay_failed_since(
+/// The endpoint's failed deliveries created since `since`, oldest first and locked, at most
+/// [`MAX_BULK_REPLAY`] (and whether more are left); 409 when the endpoint is disabled.
+/// `app::webhooks::replay_failed_since` restarts them.
+pub async fn lock_failed_since(
     scope: TenantScope<'_, impl ConnectionTrait>,
     endpoint_id: WebhookEndpointId,
     since: DateTime<Utc>,
-) -> DbResult<(u64, bool)> {
+) -> DbResult<(Vec<Delivery>, bool)> {
     let endpoint = find(scope, endpoint_id).await?;
     if !endpoint.enabled {
         return Err(DbError::Conflict(
@@ -854,13 +813,11 @@ pub async fn replay_failed_since(
     .all(scope.conn())
     .await?;
     let (rows, more) = take(rows, MAX_BULK_REPLAY);
-    let mut replayed = 0;
-    for row in rows {
-        let delivery = Delivery::try_from(row)?;
-        restart(scope, &delivery).await?;
-        replayed += 1;
-    }
-    Ok((replayed, more))
+    let deliveries = rows
+        .into_iter()
+        .map(Delivery::try_from)
+        .collect::<DbResult<Vec<_>>>()?;
+    Ok((deliveries, more))
 }
 
 /// What the worker needs for one attempt: the delivery, its endpoint and its event.

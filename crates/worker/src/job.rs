@@ -3,43 +3,50 @@
 use std::future::Future;
 use std::time::Duration;
 
-use common::proto::JobMessage;
-use common::{QueueName, TenantId, WorkerId};
-use db::DatabaseConnection;
+use common::{JobKind, TenantId, WorkerId};
 use db::jobs::Job as JobRow;
 use db::jobs::Lease;
+use db::{DatabaseConnection, TenantScope};
 use outbox::RelayWaker;
 use tokio_util::sync::CancellationToken;
 
 /// A boxed error that keeps its source chain.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
-/// One kind of background job: its queue, its message and its logic.
+/// How one declared job type runs. Its [`JobKind`] says the queue, the subject's id type and
+/// the parameters; the runtime reads the job row a message names and hands `run` the typed
+/// subject and parameters from it.
 pub trait Job: Send + Sync + 'static {
-    /// The queue its messages arrive on.
-    const QUEUE: QueueName;
-    /// Its queue message, generated from `proto/`.
-    type Message: prost::Message + Default + JobMessage + Send + 'static;
+    /// The declaration this handler runs (`common::jobs::kind::*`).
+    type Kind: JobKind;
 
     /// Runs one attempt. The job row is already `active` and leased to this worker.
     fn run(
         &self,
         ctx: JobContext,
-        message: Self::Message,
+        subject: Subject<Self>,
+        params: Params<Self>,
     ) -> impl Future<Output = Result<Done, JobError>> + Send;
 
     /// Called once the job has failed for good (after its last attempt, or at once for a
-    /// permanent error), so the job's subject can say so (a campaign shows `failed`).
+    /// permanent error), so the job's subject can say so (a campaign shows `failed`). A subject
+    /// that is gone (`DbError::NotFound`: deleted, or already ended) is not an error; the
+    /// runtime logs any other error once. Does nothing unless a job type says otherwise.
     fn on_failed(
         &self,
-        db: &DatabaseConnection,
-        job: &JobRow,
+        scope: TenantScope<'_, DatabaseConnection>,
+        subject: Subject<Self>,
         reason: &str,
     ) -> impl Future<Output = Result<(), db::DbError>> + Send {
-        let _ = (db, job, reason);
+        let _ = (scope, subject, reason);
         async { Ok(()) }
     }
 }
+
+/// The subject id type of job `J`.
+pub type Subject<J> = <<J as Job>::Kind as JobKind>::Subject;
+/// The parameters of job `J`.
+pub type Params<J> = <<J as Job>::Kind as JobKind>::Params;
 
 /// How an attempt that did not fail ended.
 #[derive(Debug)]
@@ -108,10 +115,9 @@ impl JobContext {
         self.job.tenant_id
     }
 
-    /// The job's tenant as a query scope: the tenant the message was checked against when the
-    /// attempt started.
-    pub fn scope(&self) -> db::TenantScope<'_, DatabaseConnection> {
-        db::TenantScope::new(&self.db, self.job.tenant_id)
+    /// The job's tenant as a query scope: the tenant on the job row.
+    pub fn scope(&self) -> TenantScope<'_, DatabaseConnection> {
+        TenantScope::new(&self.db, self.job.tenant_id)
     }
 
     /// This attempt's number, from 1.

@@ -6,17 +6,17 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::proto::JobMessage;
-use common::{JobId, LeaseToken, TenantId, WorkerId};
-use db::DatabaseConnection;
+use common::proto::JobRef;
+use common::{JobId, JobKind, LeaseToken, QueueName, WorkerId};
 use db::jobs::{self, Attempt, Lease, SEQ_HEADER, TRACEPARENT_HEADER};
+use db::{DatabaseConnection, DbError, TenantScope};
 use outbox::RelayWaker;
 use prost::Message;
 use queue::{Delivery, Disposition, JobHandler};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::job::{Done, Job, JobContext, JobError};
+use crate::job::{Done, Job, JobContext, JobError, Params, Subject};
 use crate::settings::WorkerSettings;
 
 /// Runs deliveries of `J`'s queue through the job lifecycle.
@@ -33,7 +33,7 @@ pub struct Lifecycle<J: Job> {
 impl<J: Job> JobHandler for Lifecycle<J> {
     async fn handle(&self, delivery: Delivery) -> Disposition {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let queue = J::QUEUE.as_str();
+        let queue = Self::QUEUE.as_str();
         metrics::gauge!("worker_jobs_in_flight", "queue" => queue).increment(1.0);
         let started = Instant::now();
         let (disposition, outcome) = self.process(&delivery).await;
@@ -51,6 +51,8 @@ pub(crate) fn count_transition(queue: &'static str, status: &'static str) {
 }
 
 impl<J: Job> Lifecycle<J> {
+    const QUEUE: QueueName = <J::Kind as JobKind>::QUEUE;
+
     fn dead(&self, reason: String) -> Disposition {
         Disposition::DeadLetter { reason }
     }
@@ -64,7 +66,7 @@ impl<J: Job> Lifecycle<J> {
     }
 
     async fn process(&self, delivery: &Delivery) -> (Disposition, &'static str) {
-        let queue = J::QUEUE.as_str();
+        let queue = Self::QUEUE.as_str();
         let seq = queue::headers::int(&delivery.headers, SEQ_HEADER).unwrap_or(0);
         let Ok(seq) = i32::try_from(seq) else {
             tracing::warn!(
@@ -77,7 +79,7 @@ impl<J: Job> Lifecycle<J> {
                 "malformed",
             );
         };
-        let message = match J::Message::decode(delivery.payload.as_slice()) {
+        let message = match JobRef::decode(delivery.payload.as_slice()) {
             Ok(message) => message,
             Err(e) => {
                 tracing::warn!(queue, error = %e, "undecodable message dead-lettered");
@@ -87,17 +89,12 @@ impl<J: Job> Lifecycle<J> {
                 );
             }
         };
-        let ids = (
-            message.job_id().parse::<JobId>(),
-            message.tenant_id().parse::<TenantId>(),
-        );
-        let (Ok(job_id), Ok(tenant_id)) = ids else {
-            tracing::warn!(queue, "message with malformed ids dead-lettered");
+        let Ok(job_id) = message.job_id.parse::<JobId>() else {
+            tracing::warn!(queue, "message with a malformed job id dead-lettered");
             return (
                 self.dead(format!(
-                    "message names job `{}` of tenant `{}`: not UUIDs",
-                    message.job_id(),
-                    message.tenant_id()
+                    "message names job `{}`: not a UUID",
+                    message.job_id
                 )),
                 "malformed",
             );
@@ -108,36 +105,31 @@ impl<J: Job> Lifecycle<J> {
             otel.kind = "consumer",
             queue,
             job_id = %job_id,
-            tenant_id = %tenant_id,
+            // From the job row, once the attempt has started.
+            tenant_id = tracing::field::Empty,
             seq
         );
         // The job's run continues the trace of the request that created it.
         if let Some(traceparent) = queue::headers::text(&delivery.headers, TRACEPARENT_HEADER) {
             telemetry::set_remote_parent(&span, &traceparent);
         }
-        self.attempt(delivery, message, job_id, tenant_id, seq)
-            .instrument(span)
-            .await
+        self.attempt(delivery, job_id, seq).instrument(span).await
     }
 
     async fn attempt(
         &self,
         delivery: &Delivery,
-        message: J::Message,
         job_id: JobId,
-        tenant_id: TenantId,
         seq: i32,
     ) -> (Disposition, &'static str) {
-        let queue = J::QUEUE.as_str();
+        let queue = Self::QUEUE.as_str();
         let token = LeaseToken::new();
         let attempt = jobs::start_attempt(
             &self.db,
             job_id,
-            tenant_id,
             seq,
             &delivery.payload,
-            token,
-            self.worker_id,
+            (token, self.worker_id),
             self.settings.lease_ttl,
         )
         .await;
@@ -155,10 +147,10 @@ impl<J: Job> Lifecycle<J> {
                 return (self.later(remaining, delivery), "deferred");
             }
             Ok(Attempt::NoSuchJob) => {
-                tracing::warn!("message matches no job of its tenant; dead-lettered");
+                tracing::warn!("message matches no job; dead-lettered");
                 return (
                     self.dead(format!(
-                        "no job {job_id} of tenant {tenant_id} with this message and generation {seq}"
+                        "no job {job_id} with this message and generation {seq}"
                     )),
                     "malformed",
                 );
@@ -171,9 +163,7 @@ impl<J: Job> Lifecycle<J> {
                 return match jobs::fail_unheld(&self.db, job_id, seq, &reason).await {
                     Ok(_) => {
                         tracing::error!(%reason, "job failed");
-                        if let Err(e) = self.job.on_failed(&self.db, &job, &reason).await {
-                            tracing::warn!(error = %e, "could not mark the job's subject failed");
-                        }
+                        self.subject_failed(&job, &reason).await;
                         count_transition(queue, "failed");
                         (self.dead(reason), "failed")
                     }
@@ -196,6 +186,7 @@ impl<J: Job> Lifecycle<J> {
                 );
             }
         };
+        tracing::Span::current().record("tenant_id", tracing::field::display(job.tenant_id));
         count_transition(queue, "active");
         let pickup = (job.updated_at - job.run_at).to_std().unwrap_or_default();
         metrics::histogram!("queue_job_pickup_seconds", "queue" => queue)
@@ -222,17 +213,31 @@ impl<J: Job> Lifecycle<J> {
             relay_waker: self.relay_waker.clone(),
         };
         let started = ctx.job.clone();
-        let result = self.job.run(ctx, message).await;
+        let result = match typed_input::<J>(&started) {
+            Ok((subject, params)) => self.job.run(ctx, subject, params).await,
+            Err(malformed) => Err(JobError::permanent(malformed)),
+        };
         keeper.abort();
         let (disposition, status) = self
             .settle(delivery, lease, attempts, max_attempts, result)
             .await;
-        if let Disposition::DeadLetter { reason } = &disposition
-            && let Err(e) = self.job.on_failed(&self.db, &started, reason).await
-        {
-            tracing::warn!(error = %e, "could not mark the job's subject failed");
+        if let Disposition::DeadLetter { reason } = &disposition {
+            self.subject_failed(&started, reason).await;
         }
         (disposition, status)
+    }
+
+    /// Tells the job's subject that the job failed for good ([`Job::on_failed`]); a subject
+    /// that is gone has nothing to say.
+    async fn subject_failed(&self, job: &jobs::Job, reason: &str) {
+        let Ok((subject, _)) = typed_input::<J>(job) else {
+            return;
+        };
+        let scope = TenantScope::new(&self.db, job.tenant_id);
+        match self.job.on_failed(scope, subject, reason).await {
+            Ok(()) | Err(DbError::NotFound(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "could not mark the job's subject failed"),
+        }
     }
 
     async fn settle(
@@ -243,7 +248,7 @@ impl<J: Job> Lifecycle<J> {
         max_attempts: i32,
         result: Result<Done, JobError>,
     ) -> (Disposition, &'static str) {
-        let queue = J::QUEUE.as_str();
+        let queue = Self::QUEUE.as_str();
         let written = match result {
             Ok(Done::Settled) => {
                 tracing::info!("job attempt done");
@@ -349,4 +354,16 @@ async fn keep_lease(db: DatabaseConnection, lease: Lease, ttl: Duration, lost: C
             Err(e) => tracing::warn!(error = %e, "could not renew a job lease"),
         }
     }
+}
+
+/// A job row's subject and parameters as job `J` declares them; a row that does not fit
+/// (written by hand, or by a release with another declaration) can never run.
+fn typed_input<J: Job>(job: &jobs::Job) -> Result<(Subject<J>, Params<J>), String> {
+    let subject = job
+        .subject_id
+        .map(Subject::<J>::from)
+        .ok_or_else(|| format!("job {} has no subject", job.id))?;
+    let params = serde_json::from_value(job.params.clone().unwrap_or_default())
+        .map_err(|e| format!("job {} has parameters its type cannot read: {e}", job.id))?;
+    Ok((subject, params))
 }

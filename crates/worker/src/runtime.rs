@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
-use common::WorkerId;
+use common::{JobKind, WorkerId};
 use db::DatabaseConnection;
 use db::workers::WorkerInfo;
 use outbox::{Relay, RelayWaker};
@@ -38,10 +38,10 @@ impl<J: Job> Worker<J> {
         job: J,
     ) -> anyhow::Result<Self> {
         anyhow::ensure!(
-            settings.queue == J::QUEUE,
+            settings.queue == <J::Kind as JobKind>::QUEUE,
             "settings are for queue {} but the job consumes {}",
             settings.queue,
-            J::QUEUE
+            <J::Kind as JobKind>::QUEUE
         );
         let metrics = telemetry::metrics();
         let consuming = Arc::new(AtomicBool::new(false));

@@ -168,7 +168,7 @@ impl Admission {
         let mut announced = false;
         for change in &self.changes {
             announced |=
-                db::quotas::announce_usage(self.scope(), self.user_id, self.account_id, *change)
+                app::quotas::announce_usage(self.scope(), self.user_id, self.account_id, *change)
                     .await?
                     .is_some();
         }

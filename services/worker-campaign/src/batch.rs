@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::pacing::WindowState;
-use common::proto::CampaignBatch;
 use common::template::Template;
 use common::{CampaignId, CampaignStatus, RecipientId};
 use db::campaigns::{self, Claim, Outcome, Stopped};
@@ -46,18 +45,8 @@ impl CampaignJob {
     pub(crate) async fn run_batch(
         &self,
         ctx: JobContext,
-        message: CampaignBatch,
+        campaign_id: CampaignId,
     ) -> Result<Done, JobError> {
-        let campaign_id: CampaignId = message.campaign_id.parse().map_err(|_| {
-            JobError::permanent(format!("bad campaign id `{}`", message.campaign_id))
-        })?;
-        // The message must describe its own job: a job never works on another campaign.
-        if ctx.job.subject_id != Some(campaign_id.into_uuid()) {
-            return Err(JobError::permanent(format!(
-                "job {} does not send campaign {campaign_id}",
-                ctx.job.id
-            )));
-        }
         let campaign = match campaigns::find(ctx.scope(), campaign_id).await {
             Ok(campaign) => campaign,
             Err(db::DbError::NotFound(_)) => {
@@ -321,7 +310,7 @@ impl CampaignJob {
     ) -> Result<bool, JobError> {
         let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
         let moved =
-            campaigns::transition_announced(ctx.scope().on(&txn), campaign, from, to, reason)
+            app::campaigns::transition_announced(ctx.scope().on(&txn), campaign, from, to, reason)
                 .await?;
         txn.commit().await.map_err(db::DbError::from)?;
         if moved {

@@ -5,8 +5,8 @@ pub mod config;
 
 use std::time::Duration;
 
-use common::proto::CampaignBatch;
-use common::{CampaignId, CampaignStatus, QueueName};
+use common::jobs::kind::CampaignBatch;
+use common::{CampaignId, CampaignStatus};
 use db::DatabaseConnection;
 use db::secrets::SecretCipher;
 use sea_orm::TransactionTrait;
@@ -29,37 +29,26 @@ pub struct CampaignJob {
 }
 
 impl Job for CampaignJob {
-    const QUEUE: QueueName = QueueName::Campaign;
-    type Message = CampaignBatch;
+    type Kind = CampaignBatch;
 
-    async fn run(&self, ctx: JobContext, message: CampaignBatch) -> Result<Done, JobError> {
-        self.run_batch(ctx, message).await
+    async fn run(&self, ctx: JobContext, id: CampaignId, _: ()) -> Result<Done, JobError> {
+        self.run_batch(ctx, id).await
     }
 
     /// A campaign whose job failed for good shows `failed` with the reason.
     async fn on_failed(
         &self,
-        db: &DatabaseConnection,
-        job: &db::jobs::Job,
+        scope: db::TenantScope<'_, DatabaseConnection>,
+        id: CampaignId,
         reason: &str,
     ) -> Result<(), db::DbError> {
-        let Some(campaign_id) = job.subject_id else {
-            return Ok(());
-        };
         let sendable = CampaignStatus::ALL
             .into_iter()
             .filter(|s| !s.is_finished())
             .collect::<Vec<_>>();
-        let scope = db::TenantScope::new(db, job.tenant_id);
-        let txn = db.begin().await?;
-        let campaign =
-            match db::campaigns::find(scope.on(&txn), CampaignId::from(campaign_id)).await {
-                Ok(campaign) => campaign,
-                // Deleted with its tenant: nothing to announce.
-                Err(db::DbError::NotFound(_)) => return Ok(()),
-                Err(e) => return Err(e),
-            };
-        db::campaigns::transition_announced(
+        let txn = scope.conn().begin().await?;
+        let campaign = db::campaigns::find(scope.on(&txn), id).await?;
+        app::campaigns::transition_announced(
             scope.on(&txn),
             &campaign,
             &sendable,

@@ -9,8 +9,8 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::proto::ContactImport as ImportMessage;
-use common::{ImportId, QueueName};
+use common::ImportId;
+use common::jobs::kind::ContactImport;
 use db::DatabaseConnection;
 use db::contacts::{BatchStrategy, ContactRow};
 use db::imports::{ImportProgress, ImportStatus, OnDuplicate, RowError};
@@ -50,38 +50,29 @@ pub struct ImportJob {
 }
 
 impl Job for ImportJob {
-    const QUEUE: QueueName = QueueName::Import;
-    type Message = ImportMessage;
+    type Kind = ContactImport;
 
-    async fn run(&self, ctx: JobContext, message: ImportMessage) -> Result<Done, JobError> {
-        let id = ImportId::from_str(&message.import_id).map_err(JobError::permanent)?;
+    async fn run(&self, ctx: JobContext, id: ImportId, _: ()) -> Result<Done, JobError> {
         self.import(&ctx, id).await
     }
 
-    /// An import whose job failed for good shows `failed` with the reason.
+    /// An import whose job failed for good shows `failed` with the reason, and its file goes.
     async fn on_failed(
         &self,
-        db: &DatabaseConnection,
-        job: &db::jobs::Job,
+        scope: db::TenantScope<'_, DatabaseConnection>,
+        id: ImportId,
         reason: &str,
     ) -> Result<(), db::DbError> {
-        if let Some(id) = job.subject_id {
-            let ended = end_import(
-                db::TenantScope::new(db, job.tenant_id),
-                ImportId::from(id),
-                &[ImportStatus::Queued, ImportStatus::Running],
-                ImportStatus::Failed,
-                Some(reason.to_owned()),
-            )
-            .await;
-            // Already ended (cancelled meanwhile): nothing to say.
-            if !matches!(ended, Err(db::DbError::NotFound(_))) {
-                ended?;
-            }
-            self.release_source(db::TenantScope::new(db, job.tenant_id), ImportId::from(id))
-                .await;
-        }
-        Ok(())
+        let ended = end_import(
+            scope,
+            id,
+            &[ImportStatus::Queued, ImportStatus::Running],
+            ImportStatus::Failed,
+            Some(reason.to_owned()),
+        )
+        .await;
+        self.release_source(scope, id).await;
+        ended.map(drop)
     }
 }
 
@@ -105,7 +96,7 @@ async fn end_import(
     reason: Option<String>,
 ) -> Result<db::imports::ContactImport, db::DbError> {
     let txn = scope.conn().begin().await?;
-    let ended = db::imports::transition(scope.on(&txn), id, from, to, reason).await?;
+    let ended = app::imports::transition(scope.on(&txn), id, from, to, reason).await?;
     txn.commit().await?;
     Ok(ended)
 }
@@ -164,7 +155,7 @@ impl ImportJob {
             self.release_source(scope, id).await;
             return Ok(Done::Completed(Some(json!({"status": import.status}))));
         }
-        let import = db::imports::transition(
+        let import = app::imports::transition(
             scope,
             id,
             &[ImportStatus::Queued, ImportStatus::Running],
@@ -441,7 +432,7 @@ impl ImportJob {
                 after: before + written.inserted,
             };
             announced =
-                db::quotas::announce_usage(scope, import.created_by, import.account_id, change)
+                app::quotas::announce_usage(scope, import.created_by, import.account_id, change)
                     .await?
                     .is_some();
         }

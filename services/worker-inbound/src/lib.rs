@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::consent::{ConsentReply, Keywords};
-use common::proto::InboundDrain;
-use common::{AccountId, CampaignStatus, EventKind, InboxId, QueueName, UserId};
+use common::jobs::kind::InboundDrain;
+use common::{AccountId, CampaignStatus, EventKind, InboxId, UserId};
 use db::consent::{NewOptOut, OptedOut};
 use db::events::NewEvent;
 use db::inbound::{
@@ -53,11 +53,9 @@ impl BuildJob for InboundJob {
 }
 
 impl Job for InboundJob {
-    const QUEUE: QueueName = QueueName::Inbound;
-    type Message = InboundDrain;
+    type Kind = InboundDrain;
 
-    async fn run(&self, ctx: JobContext, message: InboundDrain) -> Result<Done, JobError> {
-        let inbox_id = InboxId::from_str(&message.inbox_id).map_err(JobError::permanent)?;
+    async fn run(&self, ctx: JobContext, inbox_id: InboxId, _: ()) -> Result<Done, JobError> {
         // From here on a newly recorded event queues the next drain; earlier ones are ours.
         db::inbound::begin_drain(ctx.scope(), inbox_id).await?;
         let inbox = db::inboxes::find(ctx.scope(), inbox_id).await?;
@@ -214,7 +212,7 @@ async fn pause_campaigns(
         .collect();
     let mut paused = 0;
     for campaign in db::campaigns::sendable_of_inbox(scope, inbox_id).await? {
-        if db::campaigns::transition_announced(
+        if app::campaigns::transition_announced(
             scope,
             &campaign,
             &sendable,
@@ -283,7 +281,7 @@ async fn announce(
     opted_in: &[String],
 ) -> Result<(), db::DbError> {
     for m in milestones {
-        db::events::emit(
+        app::events::emit(
             scope,
             NewEvent {
                 kind: EventKind::CampaignDeliveryMilestone,
@@ -298,7 +296,7 @@ async fn announce(
         .await?;
     }
     for r in replies {
-        db::events::emit(
+        app::events::emit(
             scope,
             NewEvent {
                 kind: EventKind::CampaignReplied,
@@ -318,7 +316,7 @@ async fn announce(
         .iter()
         .filter(|o| new.contains(o.phone.as_str()))
     {
-        db::events::emit(
+        app::events::emit(
             scope,
             NewEvent {
                 kind: EventKind::ContactOptedOut,
@@ -333,7 +331,7 @@ async fn announce(
         .await?;
     }
     for phone in opted_in {
-        db::events::emit(
+        app::events::emit(
             scope,
             NewEvent {
                 kind: EventKind::ContactOptedIn,

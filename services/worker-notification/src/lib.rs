@@ -4,10 +4,9 @@ pub mod config;
 pub mod push;
 
 use std::collections::HashSet;
-use std::str::FromStr;
 
-use common::proto::EventNotification;
-use common::{EventId, EventKind, QueueName, UserId};
+use common::jobs::kind::EventNotification;
+use common::{EventId, EventKind, UserId};
 use db::DatabaseConnection;
 use db::events::Event;
 use db::notifications::{NewNotification, Notification};
@@ -31,11 +30,9 @@ pub struct NotificationJob {
 }
 
 impl Job for NotificationJob {
-    const QUEUE: QueueName = QueueName::Notification;
-    type Message = EventNotification;
+    type Kind = EventNotification;
 
-    async fn run(&self, ctx: JobContext, message: EventNotification) -> Result<Done, JobError> {
-        let id = EventId::from_str(&message.event_id).map_err(JobError::permanent)?;
+    async fn run(&self, ctx: JobContext, id: EventId, _: ()) -> Result<Done, JobError> {
         let event = match db::events::find(ctx.scope(), id).await {
             Ok(event) => event,
             // Deleted with its tenant: nobody is left to tell.

@@ -3,16 +3,15 @@
 pub mod config;
 
 use std::borrow::Cow;
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use common::proto::ReportGeneration as ReportMessage;
+use common::jobs::kind::ReportGeneration;
 use common::spreadsheet::csv_cell;
-use common::{ContactId, ImportId, OptOutId, QueueName, RecipientId, ReportId, TenantId};
+use common::{ContactId, ImportId, OptOutId, RecipientId, ReportId, TenantId};
 use db::reports::{ReadyFile, Report, ReportFormat, ReportKind, ReportStatus};
 use db::{DatabaseConnection, PlatformScope, TenantScope};
 use futures_util::{Stream, StreamExt};
@@ -39,36 +38,28 @@ pub struct ReportJob {
 }
 
 impl Job for ReportJob {
-    const QUEUE: QueueName = QueueName::Report;
-    type Message = ReportMessage;
+    type Kind = ReportGeneration;
 
-    async fn run(&self, ctx: JobContext, message: ReportMessage) -> Result<Done, JobError> {
-        let id = ReportId::from_str(&message.report_id).map_err(JobError::permanent)?;
+    async fn run(&self, ctx: JobContext, id: ReportId, _: ()) -> Result<Done, JobError> {
         self.generate(&ctx, id).await
     }
 
     /// A report whose job failed for good shows `failed` with the reason.
     async fn on_failed(
         &self,
-        db: &DatabaseConnection,
-        job: &db::jobs::Job,
+        scope: TenantScope<'_, DatabaseConnection>,
+        id: ReportId,
         reason: &str,
     ) -> Result<(), db::DbError> {
-        if let Some(id) = job.subject_id {
-            let ended = db::reports::transition(
-                TenantScope::new(db, job.tenant_id),
-                ReportId::from(id),
-                &[ReportStatus::Queued, ReportStatus::Running],
-                ReportStatus::Failed,
-                Some(reason.to_owned()),
-            )
-            .await;
-            // Already ended: nothing to say.
-            if !matches!(ended, Err(db::DbError::NotFound(_))) {
-                ended?;
-            }
-        }
-        Ok(())
+        db::reports::transition(
+            scope,
+            id,
+            &[ReportStatus::Queued, ReportStatus::Running],
+            ReportStatus::Failed,
+            Some(reason.to_owned()),
+        )
+        .await
+        .map(drop)
     }
 }
 
@@ -175,7 +166,7 @@ impl ReportJob {
         let rows = rows.load(Ordering::Relaxed);
 
         let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
-        let ready = db::reports::mark_ready(
+        let ready = app::reports::mark_ready(
             scope.on(&txn),
             id,
             ReadyFile {

@@ -2,15 +2,14 @@
 
 pub mod config;
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, SecondsFormat, Utc};
-use common::proto::WebhookDelivery as DeliveryMessage;
-use common::{QueueName, WebhookDeliveryId};
+use common::WebhookDeliveryId;
+use common::jobs::kind::WebhookDelivery;
 use db::DatabaseConnection;
 use db::events::Event;
 use db::secrets::SecretCipher;
@@ -109,11 +108,9 @@ impl Outcome {
 }
 
 impl Job for WebhookJob {
-    const QUEUE: QueueName = QueueName::Webhook;
-    type Message = DeliveryMessage;
+    type Kind = WebhookDelivery;
 
-    async fn run(&self, ctx: JobContext, message: DeliveryMessage) -> Result<Done, JobError> {
-        let id = WebhookDeliveryId::from_str(&message.delivery_id).map_err(JobError::permanent)?;
+    async fn run(&self, ctx: JobContext, id: WebhookDeliveryId, _: ()) -> Result<Done, JobError> {
         let work = match db::webhooks::work(ctx.scope(), id).await {
             Ok(work) => work,
             // The endpoint was deleted, and its deliveries with it.
@@ -244,7 +241,7 @@ impl WebhookJob {
         };
         let mut disabled = false;
         if let Some(reason) = &disable {
-            disabled = db::webhooks::disable_for_failing(scope, work.endpoint.id, reason).await?;
+            disabled = app::webhooks::disable_for_failing(scope, work.endpoint.id, reason).await?;
         }
         txn.commit().await.map_err(db::DbError::from)?;
         if disabled {

@@ -23,8 +23,10 @@ pub struct Model {
     pub finished_at: Option<DateTimeUtc>,
     /// Generation of the current queue message; older ones are dropped.
     pub seq: i32,
-    /// The queue message, kept for continuations and replay.
+    /// The queue message (a `JobRef`), kept for continuations and replay.
     pub payload: Vec<u8>,
+    /// The job type's parameters beyond its subject (`JobKind::Params`); NULL when none.
+    pub params: Option<Json>,
     pub lease_token: Option<LeaseToken>,
     pub lease_worker: Option<WorkerId>,
     pub lease_expires_at: Option<DateTimeUtc>,

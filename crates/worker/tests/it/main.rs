@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::config::Env;
-use common::proto::JobMessage;
-use common::{JobId, JobState, Plan, QueueName, TenantId};
+use common::proto::JobRef;
+use common::{ContactId, JobId, JobKind, JobState, Plan, QueueName, TenantId};
 use db::DatabaseConnection;
 use prost::Message;
 use queue::Broker;
@@ -14,30 +14,32 @@ use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 use worker::{Done, Job, JobContext, JobError, Worker, WorkerSettings};
 
+/// A job type made for the tests: its parameter says how its run behaves.
+struct Probe;
+
+impl JobKind for Probe {
+    const QUEUE: QueueName = QueueName::Webhook;
+    const DEFAULT_ATTEMPTS: i32 = 3;
+    type Subject = ContactId;
+    /// `ok`, `transient`, `permanent` or `slow`.
+    type Params = String;
+}
+
+/// The per-queue messages before `JobRef`: the job id, then the tenant (and the subject).
 #[derive(Clone, PartialEq, prost::Message)]
-struct Probe {
+struct OlderContract {
     #[prost(string, tag = "1")]
     job_id: String,
     #[prost(string, tag = "2")]
     tenant_id: String,
-    /// `ok`, `transient`, `permanent` or `slow`.
-    #[prost(string, tag = "3")]
-    behaviour: String,
-}
-
-impl JobMessage for Probe {
-    fn job_id(&self) -> &str {
-        &self.job_id
-    }
-    fn tenant_id(&self) -> &str {
-        &self.tenant_id
-    }
 }
 
 /// Records every run: when, and how many ran at once.
 #[derive(Default, Clone)]
 struct ProbeJob {
     runs: Arc<Mutex<Vec<(JobId, Instant, i32)>>>,
+    /// The subject each run was handed.
+    subjects: Arc<Mutex<Vec<ContactId>>>,
     running: Arc<AtomicI32>,
     most_at_once: Arc<AtomicI32>,
 }
@@ -47,17 +49,22 @@ struct ProbeJob {
 struct DependencyDown;
 
 impl Job for ProbeJob {
-    const QUEUE: QueueName = QueueName::Webhook;
-    type Message = Probe;
+    type Kind = Probe;
 
-    async fn run(&self, ctx: JobContext, message: Probe) -> Result<Done, JobError> {
+    async fn run(
+        &self,
+        ctx: JobContext,
+        subject: ContactId,
+        behaviour: String,
+    ) -> Result<Done, JobError> {
+        self.subjects.lock().await.push(subject);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_at_once.fetch_max(now, Ordering::SeqCst);
         self.runs
             .lock()
             .await
             .push((ctx.job.id, Instant::now(), ctx.attempt()));
-        let result = match message.behaviour.as_str() {
+        let result = match behaviour.as_str() {
             "transient" => Err(JobError::transient(DependencyDown)),
             "permanent" => Err(JobError::permanent("this can never work")),
             "slow" => {
@@ -151,28 +158,22 @@ impl Fixture {
     }
 
     /// A job with its outbox row (published by the worker's relay); returns it and its message.
-    async fn enqueue(&self, behaviour: &str, max_attempts: i32) -> (JobId, Probe) {
-        let id = JobId::new();
-        let message = Probe {
-            job_id: id.to_string(),
-            tenant_id: self.tenant.to_string(),
-            behaviour: behaviour.into(),
-        };
-        db::jobs::enqueue(
+    async fn enqueue(&self, behaviour: &str, max_attempts: i32) -> (JobId, JobRef) {
+        let job = db::jobs::enqueue::<Probe>(
             db::TenantScope::new(&self.db, self.tenant),
-            db::jobs::NewJob {
-                id,
-                queue: QueueName::Webhook,
-                subject_id: None,
-                payload: message.encode_to_vec(),
-                max_attempts,
-                run_at: None,
-                trace_context: None,
+            ContactId::new(),
+            &behaviour.to_owned(),
+            db::jobs::Enqueue {
+                max_attempts: Some(max_attempts),
+                ..Default::default()
             },
         )
         .await
         .unwrap();
-        (id, message)
+        let message = JobRef {
+            job_id: job.id.to_string(),
+        };
+        (job.id, message)
     }
 
     async fn job(&self, id: JobId) -> db::jobs::Job {
@@ -281,6 +282,34 @@ async fn permanent_errors_fail_at_once() {
 }
 
 #[tokio::test]
+async fn a_run_is_handed_its_rows_subject_and_a_row_its_type_cannot_read_fails_at_once() {
+    let mut f = fixture(&[]).await;
+    let (good, _) = f.enqueue("ok", 3).await;
+    let subject = ContactId::from(f.job(good).await.subject_id.unwrap());
+    // A row whose parameters are not its type's (a number where text is declared), as a row
+    // written by hand or by a release with another declaration would be.
+    let (bad, _) = f.enqueue("ok", 3).await;
+    sea_orm::ConnectionTrait::execute_unprepared(
+        &f.db,
+        &format!("UPDATE jobs SET params = '42' WHERE id = '{bad}'"),
+    )
+    .await
+    .unwrap();
+    f.start().await;
+    f.wait_for(good, JobState::Completed).await;
+    let failed = f.wait_for(bad, JobState::Failed).await;
+    assert_eq!(failed.attempts, 1, "failed at once, not retried");
+    let error = failed.error.unwrap();
+    assert!(error.contains("parameters its type cannot read"), "{error}");
+    assert_eq!(
+        *f.job.subjects.lock().await,
+        vec![subject],
+        "only the good job ran"
+    );
+    f.stop().await;
+}
+
+#[tokio::test]
 async fn malformed_and_stray_messages_are_dead_lettered_and_change_nothing() {
     let mut f = fixture(&[]).await;
     f.start().await;
@@ -290,19 +319,24 @@ async fn malformed_and_stray_messages_are_dead_lettered_and_change_nothing() {
 
     let broker = f.broker().await;
     let publisher = broker.publisher().await.unwrap();
-    let mut forged = message.clone();
-    forged.behaviour = "permanent".into(); // not the job's stored message
-    let mut foreign = message.clone();
-    foreign.tenant_id = TenantId::new().to_string();
+    // The job's id in bytes the job row does not hold: the older contract's message, which
+    // also named a tenant.
+    let forged = OlderContract {
+        job_id: message.job_id.clone(),
+        tenant_id: TenantId::new().to_string(),
+    }
+    .encode_to_vec();
     let payloads: Vec<Vec<u8>> = vec![
         b"\xff\xff not protobuf".to_vec(),
-        Probe {
+        JobRef {
             job_id: "not-a-uuid".into(),
-            ..message.clone()
         }
         .encode_to_vec(),
-        forged.encode_to_vec(),
-        foreign.encode_to_vec(),
+        forged,
+        JobRef {
+            job_id: JobId::new().to_string(),
+        }
+        .encode_to_vec(),
     ];
     let messages: Vec<queue::OutgoingMessage> = payloads
         .iter()
@@ -374,11 +408,9 @@ async fn a_dead_workers_lease_runs_out_and_another_worker_takes_the_job() {
     let taken = db::jobs::start_attempt(
         &f.db,
         id,
-        f.tenant,
         0,
         &message.encode_to_vec(),
-        common::LeaseToken::new(),
-        common::WorkerId::new(),
+        (common::LeaseToken::new(), common::WorkerId::new()),
         Duration::from_secs(1),
     )
     .await

@@ -41,7 +41,7 @@ pub async fn pause(
     user: Allowed<perm::CampaignsWrite>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::pause(user.scope(&state.db), path.into_inner()).await?;
+    let campaign = app::campaigns::pause(user.scope(&state.db), path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
@@ -61,7 +61,7 @@ pub async fn resume(
     user: Allowed<perm::CampaignsWrite>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::resume(user.scope(&state.db), path.into_inner()).await?;
+    let campaign = app::campaigns::resume(user.scope(&state.db), path.into_inner()).await?;
     state.relay_waker.wake();
     Ok(ok(CampaignView::from(campaign)))
 }
@@ -81,7 +81,7 @@ pub async fn cancel(
     user: Allowed<perm::CampaignsWrite>,
     path: web::Path<CampaignId>,
 ) -> ApiResult {
-    let campaign = db::campaigns::cancel(user.scope(&state.db), path.into_inner()).await?;
+    let campaign = app::campaigns::cancel(user.scope(&state.db), path.into_inner()).await?;
     Ok(ok(CampaignView::from(campaign)))
 }
 
@@ -103,7 +103,7 @@ pub async fn resend_uncertain(
 ) -> ApiResult {
     let scope = user.scope(&state.db);
     let campaign_id = path.into_inner();
-    let resent = db::campaigns::resend_uncertain(scope, campaign_id).await?;
+    let resent = app::campaigns::resend_uncertain(scope, campaign_id).await?;
     state.relay_waker.wake();
     let campaign = db::campaigns::find(scope, campaign_id).await?;
     Ok(ok(Resent {

@@ -2,12 +2,14 @@
 
 use actix_web::{HttpRequest, get, post, web};
 use chrono::{DateTime, Utc};
+use common::jobs::kind::CampaignBatch;
 use common::template::{MAX_TEMPLATE_LEN, Template};
 use common::{
     CampaignAudience, CampaignId, CampaignStatus, ContactId, InboxId, JobId, JobState, QueueName,
     RecipientId, RecipientStatus,
 };
 use db::campaigns::{Campaign, Recipient};
+use db::jobs::Enqueue;
 use serde::{Deserialize, Serialize};
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
@@ -194,6 +196,7 @@ pub async fn create(
     if let Some(at) = body.scheduled_at {
         check_schedule(at, Utc::now())?;
     }
+    let scheduled_at = body.scheduled_at;
     let mut admission = crate::quotas::admit_campaign(&state, &user).await?;
     let created = db::campaigns::create(
         user.scope(admission.txn()),
@@ -208,10 +211,19 @@ pub async fn create(
             delay_max_ms: body.delay_max_ms as i32,
             scheduled_at: body.scheduled_at,
             audience: body.audience,
-            max_attempts: state.config.campaign_attempts,
-            trace_context: telemetry::current_traceparent(),
         },
         |contacts| missing_template_variables(&template, contacts),
+    )
+    .await?;
+    let job = db::jobs::enqueue::<CampaignBatch>(
+        user.scope(admission.txn()),
+        created.campaign.id,
+        &(),
+        Enqueue {
+            max_attempts: Some(state.config.campaign_attempts),
+            run_at: scheduled_at,
+            trace_context: telemetry::current_traceparent(),
+        },
     )
     .await?;
     // Skipped recipients are not messaged, so they do not count.
@@ -222,7 +234,7 @@ pub async fn create(
     admission.commit().await?;
     state.relay_waker.wake();
     Ok(accepted(CreatedCampaign {
-        job: JobRef::from(&created.job),
+        job: JobRef::from(&job),
         campaign: CampaignView::from(created.campaign),
     }))
 }

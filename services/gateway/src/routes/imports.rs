@@ -10,6 +10,7 @@ use common::{ErrorCode, ImportId};
 use db::imports::{
     ContactImport, ImportFormat, ImportProgress, ImportStatus, NewImport, OnDuplicate, TextEncoding,
 };
+use db::jobs::Enqueue;
 use futures_util::StreamExt;
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -254,7 +255,7 @@ pub async fn create(
         if u64::try_from(used).unwrap_or(0).saturating_add(bytes) > quota {
             return Err(storage_exceeded(quota, used, Some(bytes)));
         }
-        let created = db::imports::create(
+        let import = db::imports::create(
             user.scope(&txn),
             NewImport {
                 id,
@@ -270,13 +271,22 @@ pub async fn create(
                 file_name,
                 source_key: key.as_str().to_owned(),
                 source_bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-                max_attempts: state.config.import_attempts,
+            },
+        )
+        .await?;
+        let job = db::jobs::enqueue::<common::jobs::kind::ContactImport>(
+            user.scope(&txn),
+            import.id,
+            &(),
+            Enqueue {
+                max_attempts: Some(state.config.import_attempts),
+                run_at: None,
                 trace_context: telemetry::current_traceparent(),
             },
         )
         .await?;
         txn.commit().await.map_err(db::DbError::from)?;
-        Ok::<_, ApiError>(created)
+        Ok::<_, ApiError>((import, job))
     }
     .await;
     let (import, job) = match created {

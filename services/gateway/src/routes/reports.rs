@@ -4,7 +4,9 @@
 use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use common::jobs::kind::ReportGeneration;
 use common::{CampaignId, ErrorCode, Permission, ReportId};
+use db::jobs::Enqueue;
 use db::plans::Feature;
 use db::reports::{
     NewReport, Report, ReportFormat, ReportKind, ReportParameters, ReportStatus, USAGE_MAX_DAYS,
@@ -225,7 +227,7 @@ pub async fn create(
         // Another tenant's campaign is not found.
         db::campaigns::find(user.scope(&txn), campaign_id).await?;
     }
-    let (report, job) = db::reports::create(
+    let report = db::reports::create(
         user.scope(&txn),
         NewReport {
             id: ReportId::new(),
@@ -234,7 +236,16 @@ pub async fn create(
             kind: body.kind,
             format: body.format,
             parameters,
-            max_attempts: state.config.report_attempts,
+        },
+    )
+    .await?;
+    let job = db::jobs::enqueue::<ReportGeneration>(
+        user.scope(&txn),
+        report.id,
+        &(),
+        Enqueue {
+            max_attempts: Some(state.config.report_attempts),
+            run_at: None,
             trace_context: telemetry::current_traceparent(),
         },
     )

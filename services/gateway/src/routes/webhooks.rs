@@ -552,7 +552,7 @@ pub async fn replay_delivery(
 ) -> ApiResult {
     require_feature(&state, &admin).await?;
     let txn = state.db.begin().await.map_err(db::DbError::from)?;
-    let (delivery, job) = db::webhooks::replay(admin.0.scope(&txn), path.into_inner()).await?;
+    let (delivery, job) = app::webhooks::replay(admin.0.scope(&txn), path.into_inner()).await?;
     txn.commit().await.map_err(db::DbError::from)?;
     state.relay_waker.wake();
     Ok(accepted(ReplayedDelivery {
@@ -596,7 +596,7 @@ pub async fn replay_failed(
     let since = body.into_inner().since;
     let txn = state.db.begin().await.map_err(db::DbError::from)?;
     let (replayed, more) =
-        db::webhooks::replay_failed_since(admin.0.scope(&txn), path.into_inner(), since).await?;
+        app::webhooks::replay_failed_since(admin.0.scope(&txn), path.into_inner(), since).await?;
     txn.commit().await.map_err(db::DbError::from)?;
     state.relay_waker.wake();
     Ok(accepted(ReplayedCount { replayed, more }))

@@ -4,8 +4,10 @@
 use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, post, web};
 use common::ErrorCode;
+use common::jobs::kind::InboundDrain;
 use db::inbound::{InboundKind, NewInboundEvent};
 use db::inboxes::HookToken;
+use db::jobs::Enqueue;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::Value;
@@ -150,11 +152,15 @@ pub async fn receive(
     )
     .await?;
     if recorded.drain_needed {
-        db::inbound::enqueue_drain(
+        db::jobs::enqueue::<InboundDrain>(
             scope,
             target.inbox_id,
-            state.config.inbound_attempts,
-            telemetry::current_traceparent(),
+            &(),
+            Enqueue {
+                max_attempts: Some(state.config.inbound_attempts),
+                run_at: None,
+                trace_context: telemetry::current_traceparent(),
+            },
         )
         .await?;
     }

@@ -201,14 +201,20 @@ impl Fixture {
                 delay_max_ms: delay_ms.1,
                 scheduled_at: None,
                 audience: Default::default(),
-                max_attempts: 3,
-                trace_context: None,
             },
             |_| Ok(()),
         )
         .await
         .unwrap();
-        (created.campaign.id, created.job.id)
+        let job = db::jobs::enqueue::<common::jobs::kind::CampaignBatch>(
+            db::TenantScope::new(&self.db, tenant.id),
+            created.campaign.id,
+            &(),
+            db::jobs::Enqueue::now(),
+        )
+        .await
+        .unwrap();
+        (created.campaign.id, job.id)
     }
 
     pub async fn campaign_row(&self, tenant: Tenant, id: CampaignId) -> db::campaigns::Campaign {
@@ -352,7 +358,7 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     let tenant = f.tenant("pausing").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511910000000, (40, 50)).await;
     f.wait_received("pausing-token", 5).await;
-    db::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     // Within one batch: the next claim sees the pause and the job waits without a message.
@@ -369,10 +375,10 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
         f.campaign_row(tenant, campaign).await.status,
         CampaignStatus::Paused
     );
-    db::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
-    let again = db::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign).await;
+    let again = app::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign).await;
     assert!(
         matches!(again, Err(db::DbError::Conflict(_))),
         "only a paused campaign resumes"
@@ -385,7 +391,7 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     )
     .await;
     assert_each_once(&f.received("pausing-token"), 30);
-    let err = db::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
+    let err = app::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap_err();
     assert!(matches!(err, db::DbError::Conflict(_)), "{err}");
@@ -399,7 +405,7 @@ async fn cancel_stops_the_campaign_within_one_batch() {
     let tenant = f.tenant("cancelling").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511920000000, (40, 50)).await;
     f.wait_received("cancelling-token", 3).await;
-    db::campaigns::cancel(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::cancel(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     f.wait_job_state(job, JobState::Completed, Duration::from_secs(5))
@@ -444,7 +450,7 @@ async fn a_disconnected_number_pauses_the_campaign_with_a_reason_and_resumes_whe
     assert!(reason.contains("disconnected"), "{reason}");
     assert!(f.received("offline-token").is_empty());
     f.fake.connect("offline-token");
-    db::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     f.wait_status(

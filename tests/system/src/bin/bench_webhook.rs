@@ -1,7 +1,7 @@
 //! `just bench` (fifth part): webhook deliveries per second from recorded events to a local
 //! receiver, next to a baseline in the same run.
 //!
-//! First the events are recorded with `db::events::emit` (in transactions of 500, as the
+//! First the events are recorded with `app::events::emit` (in transactions of 500, as the
 //! campaign and import workers record theirs), each fanned out to one delivery job and
 //! published by the outbox relay, with no webhook worker running (timed on its own). Then
 //! `worker-webhook` (its release binary, as its own process) is started and consumes the
@@ -91,7 +91,7 @@ async fn main() {
     for _ in 0..EVENTS / PER_TRANSACTION {
         let txn = db.begin().await.unwrap();
         for _ in 0..PER_TRANSACTION {
-            db::events::emit(
+            app::events::emit(
                 db::TenantScope::new(&txn, tenant_id),
                 db::events::NewEvent {
                     kind: common::EventKind::CampaignCompleted,

@@ -124,7 +124,7 @@ async fn push_endpoints_on_private_addresses_are_refused_and_never_connected_to(
         ])
         .await;
     let txn = connection.begin().await.unwrap();
-    db::events::emit(
+    app::events::emit(
         db::TenantScope::new(&txn, tenant.tenant_id.parse().unwrap()),
         db::events::NewEvent {
             kind: common::EventKind::ImportCompleted,

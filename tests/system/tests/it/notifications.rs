@@ -411,7 +411,7 @@ async fn a_completed_campaign_reaches_its_creator_in_the_app_live_on_both_gatewa
 async fn emit(system: &TestSystem, tenant: &TenantHandle, kind: common::EventKind, data: Value) {
     let connection = db::connect(&system.db.url, 1).await.unwrap();
     let txn = connection.begin().await.unwrap();
-    db::events::emit(
+    app::events::emit(
         db::TenantScope::new(&txn, tenant.tenant_id.parse().unwrap()),
         db::events::NewEvent {
             kind,
