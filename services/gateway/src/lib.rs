@@ -26,6 +26,7 @@ pub mod routes;
 pub mod security;
 pub mod session;
 pub mod state;
+pub mod usecases;
 pub mod web_app;
 
 use std::net::TcpListener;

@@ -2,21 +2,19 @@
 
 use actix_web::{HttpRequest, get, post, web};
 use chrono::{DateTime, Utc};
-use common::jobs::kind::CampaignBatch;
-use common::template::{MAX_TEMPLATE_LEN, Template};
+
 use common::{
     CampaignAudience, CampaignId, CampaignStatus, ContactId, InboxId, JobId, JobState, QueueName,
     RecipientId, RecipientStatus,
 };
 use db::campaigns::{Campaign, Recipient};
-use db::jobs::Enqueue;
 use serde::{Deserialize, Serialize};
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
-use super::{ApiJson, ApiResult, BodyLimit, Envelope, accepted, ok, required_text};
-use crate::error::ApiError;
+use super::{ApiJson, ApiResult, BodyLimit, Envelope, accepted, ok};
 use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
+use crate::usecases::{self, campaigns::NewCampaign};
 
 pub fn routes(cfg: &mut super::Routes) {
     cfg.service(create)
@@ -36,36 +34,33 @@ impl BodyLimit for CampaignLimit {
     }
 }
 
-/// Most recipients one campaign may have (bigger sends are several campaigns or an import).
-const MAX_RECIPIENTS: usize = 100_000;
-
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCampaign {
     /// At most 200 characters.
-    name: String,
+    pub(crate) name: String,
     /// The inbox (WhatsApp number) that sends the messages.
-    inbox_id: InboxId,
+    pub(crate) inbox_id: InboxId,
     /// `Hello {{name}}!`; `{a|b}` picks a variant per message. Every variable without a default
     /// (`{{name|there}}`) must be set on every contact.
-    template: String,
+    pub(crate) template: String,
     /// The recipients: 1 to 100 000 of the tenant's contacts.
     #[schema(min_items = 1, max_items = 100_000)]
-    contact_ids: Vec<ContactId>,
+    pub(crate) contact_ids: Vec<ContactId>,
     /// Pause between two messages of this campaign, drawn uniformly from [min, max].
     #[serde(default = "default_delay_min")]
     #[schema(maximum = 600_000, default = 3_000)]
-    delay_min_ms: u32,
+    pub(crate) delay_min_ms: u32,
     /// At least `delayMinMs`, at most 600 000 (ten minutes).
     #[serde(default = "default_delay_max")]
     #[schema(maximum = 600_000, default = 8_000)]
-    delay_max_ms: u32,
+    pub(crate) delay_max_ms: u32,
     /// Start later instead of now (at most 365 days ahead).
-    scheduled_at: Option<DateTime<Utc>>,
+    pub(crate) scheduled_at: Option<DateTime<Utc>>,
     /// `everyone` (the default): every named contact who has not opted out;
     /// `wrote_before`: only those who have written to the inbox's number before.
     #[serde(default)]
-    audience: CampaignAudience,
+    pub(crate) audience: CampaignAudience,
 }
 
 fn default_delay_min() -> u32 {
@@ -163,103 +158,12 @@ pub async fn create(
     user: Allowed<perm::CampaignsWrite>,
     body: ApiJson<CreateCampaign, CampaignLimit>,
 ) -> ApiResult {
-    let account_id = user.account_id()?;
-    let body = body.into_inner();
-    let name = required_text("name", &body.name, 200)?;
-    if body.template.len() > MAX_TEMPLATE_LEN {
-        return Err(ApiError::validation(
-            "template",
-            format!("`template` must be at most {MAX_TEMPLATE_LEN} bytes"),
-        ));
-    }
-    let template = Template::parse(&body.template)
-        .map_err(|e| ApiError::validation("template", e.to_string()))?;
-    if body.contact_ids.is_empty() {
-        return Err(ApiError::validation(
-            "contactIds",
-            "`contactIds` must name at least one contact",
-        ));
-    }
-    if body.contact_ids.len() > MAX_RECIPIENTS {
-        return Err(ApiError::validation(
-            "contactIds",
-            format!("at most {MAX_RECIPIENTS} contacts per campaign"),
-        ));
-    }
-    let too_long = |ms: u32| ms > 10 * 60 * 1000;
-    if body.delay_min_ms > body.delay_max_ms || too_long(body.delay_max_ms) {
-        return Err(ApiError::validation(
-            "delayMinMs",
-            "`delayMinMs` must not exceed `delayMaxMs`, and delays are at most 600000 ms",
-        ));
-    }
-    if let Some(at) = body.scheduled_at {
-        check_schedule(at, Utc::now())?;
-    }
-    let scheduled_at = body.scheduled_at;
-    let mut admission = crate::quotas::admit_campaign(&state, &user).await?;
-    let created = db::campaigns::create(
-        user.scope(admission.txn()),
-        db::campaigns::NewCampaign {
-            account_id,
-            inbox_id: body.inbox_id,
-            created_by: user.user_id(),
-            name,
-            template: body.template,
-            contact_ids: body.contact_ids,
-            delay_min_ms: body.delay_min_ms as i32,
-            delay_max_ms: body.delay_max_ms as i32,
-            scheduled_at: body.scheduled_at,
-            audience: body.audience,
-        },
-        |contacts| missing_template_variables(&template, contacts),
-    )
-    .await?;
-    let job = db::jobs::enqueue::<CampaignBatch>(
-        user.scope(admission.txn()),
-        created.campaign.id,
-        &(),
-        Enqueue {
-            max_attempts: Some(state.config.campaign_attempts),
-            run_at: scheduled_at,
-            trace_context: telemetry::current_traceparent(),
-        },
-    )
-    .await?;
-    // Skipped recipients are not messaged, so they do not count.
-    let messaged = i64::from(created.campaign.total) - created.skipped as i64;
-    admission
-        .admit_recipients(i32::try_from(messaged).unwrap_or(i32::MAX))
-        .await?;
-    admission.commit().await?;
-    state.relay_waker.wake();
+    let new = NewCampaign::parse(body.into_inner(), Utc::now())?;
+    let (campaign, job) = usecases::campaigns::create(&state, &user, new).await?;
     Ok(accepted(CreatedCampaign {
         job: JobRef::from(&job),
-        campaign: CampaignView::from(created.campaign),
+        campaign: CampaignView::from(campaign),
     }))
-}
-
-/// How far in the past `scheduledAt` may be (clock skew, slow networks): it then starts now.
-const SCHEDULE_SLACK: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
-/// How far ahead a campaign may be scheduled.
-const SCHEDULE_HORIZON_DAYS: i64 = 365;
-
-/// `scheduledAt` must be between `now` minus [`SCHEDULE_SLACK`] and [`SCHEDULE_HORIZON_DAYS`]
-/// ahead: earlier is a mistake, later would never run (and extreme years do not fit Postgres).
-fn check_schedule(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), ApiError> {
-    if at < now - SCHEDULE_SLACK {
-        return Err(ApiError::validation(
-            "scheduledAt",
-            "scheduledAt is in the past; leave it out to start now",
-        ));
-    }
-    if at > now + chrono::TimeDelta::days(SCHEDULE_HORIZON_DAYS) {
-        return Err(ApiError::validation(
-            "scheduledAt",
-            format!("scheduledAt must be at most {SCHEDULE_HORIZON_DAYS} days ahead"),
-        ));
-    }
-    Ok(())
 }
 
 /// One of the tenant's campaigns.
@@ -432,41 +336,4 @@ pub async fn recipients(
     .await?;
     let views: Vec<RecipientView> = rows.into_iter().map(RecipientView::from).collect();
     page.respond(views, more, |r| r.id.into_uuid())
-}
-
-/// Refuses a template whose variables (without a default) some contacts lack, naming a few of
-/// those contacts, so no recipient gets a message with a hole in it.
-fn missing_template_variables(
-    template: &Template,
-    contacts: &[(ContactId, serde_json::Map<String, serde_json::Value>)],
-) -> Result<(), db::DbError> {
-    let lacking: Vec<(ContactId, Vec<String>)> = contacts
-        .iter()
-        .filter_map(|(id, variables)| {
-            let missing: Vec<String> = template
-                .missing_variables(variables)
-                .into_iter()
-                .map(str::to_owned)
-                .collect();
-            (!missing.is_empty()).then_some((*id, missing))
-        })
-        .collect();
-    let Some((_, first_missing)) = lacking.first() else {
-        return Ok(());
-    };
-    let examples: Vec<String> = lacking
-        .iter()
-        .take(5)
-        .map(|(id, missing)| format!("{id} (no {})", missing.join(", ")))
-        .collect();
-    Err(db::DbError::Invalid {
-        field: "template",
-        message: format!(
-            "{} contact(s) lack template variable(s) {}: e.g. {}; give the variable a default such as `{{{{{}|there}}}}` or fill the contacts' fields",
-            lacking.len(),
-            first_missing.join(", "),
-            examples.join("; "),
-            first_missing[0],
-        ),
-    })
 }

@@ -145,20 +145,7 @@ impl BodyLimit for GatewayLimit {
 
 /// Trims a required text field and checks its length.
 pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, ApiError> {
-    let value = value.trim();
-    if value.is_empty() {
-        return Err(ApiError::validation(
-            field,
-            format!("`{field}` must not be empty"),
-        ));
-    }
-    if value.chars().count() > max_chars {
-        return Err(ApiError::validation(
-            field,
-            format!("`{field}` must be at most {max_chars} characters"),
-        ));
-    }
-    Ok(value.to_owned())
+    Ok(crate::usecases::required_text(field, value, max_chars)?)
 }
 
 /// A JSON request body, checked before the handler runs. Use it instead of `web::Json` for
