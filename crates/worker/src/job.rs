@@ -111,7 +111,7 @@ impl JobContext {
     /// The job's tenant as a query scope: the tenant the message was checked against when the
     /// attempt started.
     pub fn scope(&self) -> db::TenantScope<'_, DatabaseConnection> {
-        db::TenantScope::new(&self.db, self.job.tenant_id)
+        db::TenantScope::for_job(&self.db, self.job.tenant_id)
     }
 
     /// This attempt's number, from 1.

@@ -50,7 +50,7 @@ impl Job for CampaignJob {
             .into_iter()
             .filter(|s| !s.is_finished())
             .collect::<Vec<_>>();
-        let scope = db::TenantScope::new(db, job.tenant_id);
+        let scope = db::TenantScope::for_job(db, job.tenant_id);
         let txn = db.begin().await?;
         let campaign =
             match db::campaigns::find(scope.on(&txn), CampaignId::from(campaign_id)).await {

@@ -67,7 +67,7 @@ impl Job for ImportJob {
     ) -> Result<(), db::DbError> {
         if let Some(id) = job.subject_id {
             let ended = end_import(
-                db::TenantScope::new(db, job.tenant_id),
+                db::TenantScope::for_job(db, job.tenant_id),
                 ImportId::from(id),
                 &[ImportStatus::Queued, ImportStatus::Running],
                 ImportStatus::Failed,
@@ -78,8 +78,11 @@ impl Job for ImportJob {
             if !matches!(ended, Err(db::DbError::NotFound(_))) {
                 ended?;
             }
-            self.release_source(db::TenantScope::new(db, job.tenant_id), ImportId::from(id))
-                .await;
+            self.release_source(
+                db::TenantScope::for_job(db, job.tenant_id),
+                ImportId::from(id),
+            )
+            .await;
         }
         Ok(())
     }

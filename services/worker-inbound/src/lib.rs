@@ -77,7 +77,7 @@ impl Job for InboundJob {
                 return Ok(Done::Deferred(Duration::from_secs(1)));
             }
             let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
-            let scope = TenantScope::new(&txn, ctx.tenant_id());
+            let scope = TenantScope::for_job(&txn, ctx.tenant_id());
             let events = db::inbound::claim_pending(scope, inbox_id, self.batch).await?;
             if events.is_empty() {
                 txn.commit().await.map_err(db::DbError::from)?;

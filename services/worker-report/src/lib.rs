@@ -56,7 +56,7 @@ impl Job for ReportJob {
     ) -> Result<(), db::DbError> {
         if let Some(id) = job.subject_id {
             let ended = db::reports::transition(
-                TenantScope::new(db, job.tenant_id),
+                TenantScope::for_job(db, job.tenant_id),
                 ReportId::from(id),
                 &[ReportStatus::Queued, ReportStatus::Running],
                 ReportStatus::Failed,

@@ -159,7 +159,7 @@ impl Fixture {
             behaviour: behaviour.into(),
         };
         db::jobs::enqueue(
-            db::TenantScope::new(&self.db, self.tenant),
+            db::TenantScope::for_test(&self.db, self.tenant),
             db::jobs::NewJob {
                 id,
                 queue: QueueName::Webhook,
@@ -245,7 +245,7 @@ async fn transient_failures_retry_after_the_configured_backoff_then_dead_letter(
 
     // Replay: a new generation from attempt zero; the old dead message is dropped if it ever
     // comes back.
-    db::jobs::replay(db::TenantScope::new(&f.db, f.tenant).into(), id)
+    db::jobs::replay(db::TenantScope::for_test(&f.db, f.tenant).into(), id)
         .await
         .unwrap();
     let replayed = f.job(id).await;
