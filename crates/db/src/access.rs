@@ -103,11 +103,8 @@ fn statement(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Sta
 /// Stored permission names back into the enum; a name the code does not know means the
 /// database and the code disagree (the schema's check makes that a deploy mistake).
 fn stored_permissions(names: &[String]) -> DbResult<Vec<Permission>> {
-    Permission::parse_set(names).map_err(|e| {
-        DbError::Db(DbErr::Custom(format!(
-            "stored role permissions are invalid: {e}"
-        )))
-    })
+    Permission::parse_set(names)
+        .map_err(|e| DbError::corrupt("account_roles", "permissions", e.value))
 }
 
 fn permission_names(permissions: &[Permission]) -> Vec<String> {

@@ -12,7 +12,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use crate::jobs::{self, NewJob};
 use crate::webhooks;
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored};
 
 /// Attempts of the job that tells people about an event (its handler is idempotent).
 pub const NOTIFICATION_ATTEMPTS: i32 = 5;
@@ -61,9 +61,7 @@ impl TryFrom<Row> for Event {
         Ok(Self {
             id: EventId::from(r.id),
             tenant_id: TenantId::from(r.tenant_id),
-            kind: r.kind.parse().map_err(|e: common::plan::UnknownVariant| {
-                DbError::Db(sea_orm::DbErr::Type(format!("events.kind: {e}")))
-            })?,
+            kind: parse_stored("events", "kind", &r.kind)?,
             subject_id: r.subject_id,
             user_id: r.user_id.map(UserId::from),
             data: r.data,

@@ -5,8 +5,6 @@
 //! skips `rows_read` records, so no row is imported twice and none is lost. The caller owns every
 //! transaction.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use common::proto::ContactImport as ImportMessage;
 use common::{AccountId, EventKind, ImportId, JobId, QueueName, TenantId, UserId};
@@ -16,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, NewJob};
-use crate::{DbError, DbResult, PlatformScope, TenantScope};
+use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored};
 
 text_enum!(
     /// Where an import is.
@@ -153,11 +151,6 @@ const COLUMNS: &str = "id, account_id, created_by, status, status_reason, format
     source_bytes, rows_read, imported, updated, skipped, failed, created_at, updated_at, \
     started_at, finished_at";
 
-fn parse<T: FromStr<Err = String>>(what: &str, text: &str) -> DbResult<T> {
-    text.parse()
-        .map_err(|e| DbError::Db(sea_orm::DbErr::Custom(format!("stored {what}: {e}"))))
-}
-
 impl TryFrom<Row> for ContactImport {
     type Error = DbError;
 
@@ -166,15 +159,15 @@ impl TryFrom<Row> for ContactImport {
             id: r.id.into(),
             account_id: r.account_id.into(),
             created_by: r.created_by.into(),
-            status: parse("import status", &r.status)?,
+            status: parse_stored("contact_imports", "status", &r.status)?,
             status_reason: r.status_reason,
-            format: parse("import format", &r.format)?,
+            format: parse_stored("contact_imports", "format", &r.format)?,
             default_region: r.default_region,
-            on_duplicate: parse("onDuplicate", &r.on_duplicate)?,
+            on_duplicate: parse_stored("contact_imports", "on_duplicate", &r.on_duplicate)?,
             encoding: r
                 .encoding
                 .as_deref()
-                .map(|e| parse("encoding", e))
+                .map(|e| parse_stored("contact_imports", "encoding", e))
                 .transpose()?,
             separator: r.separator.and_then(|s| s.chars().next()),
             phone_column: r.phone_column,

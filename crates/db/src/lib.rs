@@ -95,11 +95,28 @@ pub enum DbError {
     /// A unique constraint refused the row.
     #[error("{0}")]
     Conflict(String),
+    /// A stored value that does not parse into its type: the database and the code disagree
+    /// (a row written by newer code, or changed by hand). The row is at fault, not the request.
+    #[error("{table}.{column} holds `{value}`, which does not parse")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
 
 impl DbError {
+    /// [`DbError::Corrupt`]: `value` stored in `table.column` does not parse.
+    pub fn corrupt(table: &'static str, column: &'static str, value: impl Into<String>) -> Self {
+        DbError::Corrupt {
+            table,
+            column,
+            value: value.into(),
+        }
+    }
+
     /// Maps a unique-violation to [`DbError::Conflict`] with `message`; keeps other errors.
     pub fn conflict_on_unique(err: DbErr, message: impl Into<String>) -> Self {
         match err.sql_err() {
@@ -118,6 +135,26 @@ impl From<std::convert::Infallible> for DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// Parses the text stored in `table.column`; text no value matches is [`DbError::Corrupt`].
+pub(crate) fn parse_stored<T: std::str::FromStr>(
+    table: &'static str,
+    column: &'static str,
+    text: &str,
+) -> DbResult<T> {
+    text.parse()
+        .map_err(|_| DbError::corrupt(table, column, text))
+}
+
+/// Reads the JSON stored in `table.column` into its type; JSON that does not fit is
+/// [`DbError::Corrupt`] (with the JSON as its value).
+pub(crate) fn parse_stored_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    column: &'static str,
+    value: serde_json::Value,
+) -> DbResult<T> {
+    T::deserialize(&value).map_err(|_| DbError::corrupt(table, column, value.to_string()))
+}
 
 /// Opens a connection pool. `max_connections` bounds what one replica takes from Postgres.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
@@ -228,4 +265,34 @@ where
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, more))
+}
+
+#[cfg(test)]
+mod tests {
+    use common::Plan;
+
+    use super::*;
+
+    #[test]
+    fn a_stored_value_that_does_not_parse_is_corrupt_and_named() {
+        let err = parse_stored::<Plan>("tenants", "plan", "gold").unwrap_err();
+        assert!(matches!(
+            &err,
+            DbError::Corrupt { table: "tenants", column: "plan", value } if value == "gold"
+        ));
+        assert_eq!(
+            err.to_string(),
+            "tenants.plan holds `gold`, which does not parse"
+        );
+        let err = parse_stored_json::<Vec<i64>>("reports", "parameters", serde_json::json!({}))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "reports.parameters holds `{}`, which does not parse"
+        );
+        assert_eq!(
+            parse_stored::<Plan>("tenants", "plan", "pro").unwrap(),
+            Plan::Pro
+        );
+    }
 }

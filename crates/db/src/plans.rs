@@ -184,16 +184,14 @@ struct PlanRow {
     updated_at: DateTime<Utc>,
 }
 
-/// The database and the code disagree about a stored name.
-fn corrupt(what: &str, value: &str) -> DbError {
-    DbError::Db(DbErr::Custom(format!("stored {what} `{value}` is unknown")))
-}
-
 /// Stored feature names as a set; an unknown one means the code is older than the data.
 pub(crate) fn parse_features(names: &[String]) -> DbResult<BTreeSet<Feature>> {
     names
         .iter()
-        .map(|name| Feature::from_name(name).ok_or_else(|| corrupt("feature", name)))
+        .map(|name| {
+            Feature::from_name(name)
+                .ok_or_else(|| DbError::corrupt("subscription_plans", "features", name.as_str()))
+        })
         .collect()
 }
 
@@ -454,7 +452,7 @@ impl SubscriptionStatus {
         Self::ALL
             .into_iter()
             .find(|s| s.as_str() == name)
-            .ok_or_else(|| corrupt("subscription status", name))
+            .ok_or_else(|| DbError::corrupt("user_subscriptions", "status", name))
     }
 }
 

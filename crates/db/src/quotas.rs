@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{self, Event, NewEvent};
 use crate::plans::{Feature, Overrides, Quota, QuotaLimits, SubscriptionStatus, parse_features};
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored_json};
 
 /// A user's effective limits and features.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,24 +102,21 @@ pub async fn entitlements(
         None => None,
     };
     let overrides = Overrides {
-        quotas: stored_overrides(row.override_quotas)?,
-        features: stored_overrides(row.override_features)?,
+        quotas: stored_overrides("quotas", row.override_quotas)?,
+        features: stored_overrides("features", row.override_features)?,
     };
     Ok(Some(effective(subscription, &overrides)))
 }
 
 /// A stored overrides map; none stored is an empty one.
 fn stored_overrides<T: serde::de::DeserializeOwned + Default>(
+    column: &'static str,
     value: Option<serde_json::Value>,
 ) -> DbResult<T> {
     let Some(value) = value else {
         return Ok(T::default());
     };
-    serde_json::from_value(value).map_err(|e| {
-        DbError::Db(sea_orm::DbErr::Custom(format!(
-            "stored overrides are unreadable: {e}"
-        )))
-    })
+    parse_stored_json("user_plan_overrides", column, value)
 }
 
 /// Locks the account's row until the transaction ends, so that its creators count and insert

@@ -8,8 +8,6 @@
 //! ([`delivery_page`], [`contacts_page`]) or one bounded query ([`usage_days`]), so the worker's
 //! memory does not grow with the report. The caller owns every transaction.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -24,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, NewJob};
-use crate::{DbError, DbResult, PlatformScope, TenantScope};
+use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored, parse_stored_json};
 
 text_enum!(
     /// What a report shows.
@@ -150,14 +148,6 @@ const COLUMNS: &str = "id, account_id, created_by, kind, format, parameters, sta
     status_reason, storage_key, bytes, row_count, created_at, updated_at, started_at, \
     finished_at, expires_at";
 
-fn stored(what: &str, e: impl fmt::Display) -> DbError {
-    DbError::Db(sea_orm::DbErr::Custom(format!("stored {what}: {e}")))
-}
-
-fn parse<T: FromStr<Err = String>>(what: &str, text: &str) -> DbResult<T> {
-    text.parse().map_err(|e| stored(what, e))
-}
-
 impl TryFrom<Row> for Report {
     type Error = DbError;
 
@@ -166,11 +156,10 @@ impl TryFrom<Row> for Report {
             id: r.id.into(),
             account_id: r.account_id.map(AccountId::from),
             created_by: r.created_by.map(UserId::from),
-            kind: parse("report kind", &r.kind)?,
-            format: parse("report format", &r.format)?,
-            parameters: serde_json::from_value(r.parameters)
-                .map_err(|e| stored("report parameters", e))?,
-            status: parse("report status", &r.status)?,
+            kind: parse_stored("reports", "kind", &r.kind)?,
+            format: parse_stored("reports", "format", &r.format)?,
+            parameters: parse_stored_json("reports", "parameters", r.parameters)?,
+            status: parse_stored("reports", "status", &r.status)?,
             status_reason: r.status_reason,
             storage_key: r.storage_key,
             bytes: r.bytes,

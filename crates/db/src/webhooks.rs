@@ -28,7 +28,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::events::{self, Event, NewEvent};
 use crate::jobs::{self, Job, NewJob};
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored};
 
 /// Attempts stored on a delivery job: an upper bound. The worker's retry schedule
 /// (`WEBHOOK_RETRY_SCHEDULE`, at most 19 delays) decides when a delivery has failed for good.
@@ -128,14 +128,6 @@ struct EndpointRow {
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, created_by, url, description, event_types, \
     enabled, disabled_reason, previous_expires_at, failing_since, created_at, updated_at";
 
-fn stored<T: std::str::FromStr>(what: &str, text: &str) -> DbResult<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse()
-        .map_err(|e| DbError::Db(sea_orm::DbErr::Custom(format!("stored {what}: {e}"))))
-}
-
 impl TryFrom<EndpointRow> for Endpoint {
     type Error = DbError;
 
@@ -149,7 +141,7 @@ impl TryFrom<EndpointRow> for Endpoint {
             event_types: r
                 .event_types
                 .iter()
-                .map(|t| stored("event type", t))
+                .map(|t| parse_stored("webhook_endpoints", "event_types", t))
                 .collect::<DbResult<_>>()?,
             enabled: r.enabled,
             disabled_reason: r.disabled_reason,
@@ -443,8 +435,8 @@ impl TryFrom<DeliveryRow> for Delivery {
             id: r.id.into(),
             endpoint_id: r.endpoint_id.into(),
             event_id: r.event_id.into(),
-            event_type: stored("event type", &r.event_type)?,
-            status: stored("delivery status", &r.status)?,
+            event_type: parse_stored("webhook_deliveries", "event_type", &r.event_type)?,
+            status: parse_stored("webhook_deliveries", "status", &r.status)?,
             job_id: r.job_id.into(),
             attempts: r.attempts,
             last_status: r.last_status,
