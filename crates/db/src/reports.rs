@@ -13,8 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use common::proto::ReportGeneration as ReportMessage;
 use common::{
-    AccountId, CampaignId, ContactId, EventKind, JobId, QueueName, RecipientId, ReportId, TenantId,
-    UserId,
+    AccountId, CampaignId, ContactId, EventKind, JobId, QueueName, RecipientId, RecipientStatus,
+    ReportId, TenantId, UserId,
 };
 use prost::Message as _;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
@@ -431,13 +431,13 @@ fn after_key(after: Option<uuid::Uuid>) -> uuid::Uuid {
 }
 
 /// One recipient of a campaign, as the delivery report shows it.
-#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRow {
     pub id: uuid::Uuid,
     pub phone: String,
     /// The contact's name as the campaign used it (its snapshot at creation).
     pub name: String,
-    pub status: String,
+    pub status: RecipientStatus,
     pub attempts: i32,
     pub sent_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
@@ -448,6 +448,42 @@ pub struct DeliveryRow {
     pub replied_at: Option<DateTime<Utc>>,
 }
 
+/// [`DeliveryRow`] as it is read, before its status is parsed.
+#[derive(FromQueryResult)]
+struct StoredDeliveryRow {
+    id: uuid::Uuid,
+    phone: String,
+    name: String,
+    status: String,
+    attempts: i32,
+    sent_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+    message_id: String,
+    delivered_at: Option<DateTime<Utc>>,
+    read_at: Option<DateTime<Utc>>,
+    replied_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<StoredDeliveryRow> for DeliveryRow {
+    type Error = DbError;
+
+    fn try_from(r: StoredDeliveryRow) -> DbResult<Self> {
+        Ok(Self {
+            id: r.id,
+            phone: r.phone,
+            name: r.name,
+            status: parse_stored("campaign_recipients", "status", &r.status)?,
+            attempts: r.attempts,
+            sent_at: r.sent_at,
+            error: r.error,
+            message_id: r.message_id,
+            delivered_at: r.delivered_at,
+            read_at: r.read_at,
+            replied_at: r.replied_at,
+        })
+    }
+}
+
 /// Up to `limit` recipients of the tenant's campaign after `after`, in id order. An empty page
 /// only tells the end: the caller checks the campaign is the tenant's before the first page.
 pub async fn delivery_page(
@@ -456,24 +492,25 @@ pub async fn delivery_page(
     after: Option<RecipientId>,
     limit: u64,
 ) -> DbResult<Vec<DeliveryRow>> {
-    Ok(
-        DeliveryRow::find_by_statement(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
+    StoredDeliveryRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
                 error, message_id, delivered_at, read_at, replied_at
            FROM campaign_recipients
           WHERE campaign_id = $2 AND tenant_id = $1 AND id > $3
           ORDER BY id LIMIT $4",
-            [
-                scope.tenant_uuid().into(),
-                campaign_id.into_uuid().into(),
-                after_key(after.map(RecipientId::into_uuid)).into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
-        .all(scope.conn())
-        .await?,
-    )
+        [
+            scope.tenant_uuid().into(),
+            campaign_id.into_uuid().into(),
+            after_key(after.map(RecipientId::into_uuid)).into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .all(scope.conn())
+    .await?
+    .into_iter()
+    .map(DeliveryRow::try_from)
+    .collect()
 }
 
 /// One contact, as the contacts export shows it.
