@@ -8,7 +8,15 @@
 //! from ([`TenantScope::for_caller`], [`TenantScope::for_job`],
 //! [`TenantScope::for_signed_callback`], [`TenantScope::for_public_page`],
 //! [`TenantScope::for_operator_action`]), so every place that picks a tenant says why it may,
-//! and a search for one provenance finds them all. The plain constructor is private to `db`:
+//! and a search for one provenance finds them all:
+//!
+//! ```
+//! # async fn scoped(conn: &db::DatabaseConnection, tenant: common::TenantId) {
+//! let scope = db::TenantScope::for_caller(conn, tenant);
+//! # }
+//! ```
+//!
+//! The plain constructor is private to `db`, so this does not compile:
 //!
 //! ```compile_fail
 //! # async fn unscoped(conn: &db::DatabaseConnection, tenant: common::TenantId) {
