@@ -29,9 +29,23 @@ text_enum!(
 );
 
 impl ImportStatus {
+    /// The statuses an import ends in.
+    pub const FINISHED: [ImportStatus; 3] = [Self::Completed, Self::Failed, Self::Cancelled];
+
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        Self::FINISHED.contains(&self)
     }
+}
+
+/// [`ImportStatus::FINISHED`] as SQL text, written out for the one query that must match the
+/// partial index `contact_imports_source_leftovers` (migration 20), whose predicate names
+/// these literals: a bound array would not let the planner use the index.
+const FINISHED_SQL: &str = "('completed', 'failed', 'cancelled')";
+
+fn finished_names() -> Vec<String> {
+    ImportStatus::FINISHED
+        .map(|s| s.as_str().to_owned())
+        .to_vec()
 }
 
 text_enum!(
@@ -330,10 +344,9 @@ pub async fn transition(
         format!(
             "UPDATE contact_imports
                 SET status = $3, status_reason = $4, updated_at = now(),
-                    started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now())
+                    started_at = CASE WHEN $6 THEN coalesce(started_at, now())
                                       ELSE started_at END,
-                    finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN now()
-                                       ELSE finished_at END
+                    finished_at = CASE WHEN $7 THEN now() ELSE finished_at END
               WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)
               RETURNING {COLUMNS}"
         ),
@@ -343,6 +356,8 @@ pub async fn transition(
             to.as_str().into(),
             reason.into(),
             from.into(),
+            (to == ImportStatus::Running).into(),
+            to.is_finished().into(),
         ],
     ))
     .one(scope.conn())
@@ -505,9 +520,13 @@ pub async fn lock_ended_source(
             DbBackend::Postgres,
             "SELECT id, tenant_id, source_key FROM contact_imports
           WHERE tenant_id = $1 AND id = $2 AND source_deleted_at IS NULL
-            AND status IN ('completed', 'failed', 'cancelled')
+            AND status = ANY($3)
           FOR UPDATE",
-            [scope.tenant_uuid().into(), id.into_uuid().into()],
+            [
+                scope.tenant_uuid().into(),
+                id.into_uuid().into(),
+                finished_names().into(),
+            ],
         ))
         .one(scope.conn())
         .await?,
@@ -525,11 +544,13 @@ pub async fn lock_leftover_sources(
     Ok(
         EndedSource::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, tenant_id, source_key FROM contact_imports
-          WHERE source_deleted_at IS NULL AND status IN ('completed', 'failed', 'cancelled')
-          ORDER BY finished_at
-          LIMIT $1
-          FOR UPDATE SKIP LOCKED",
+            format!(
+                "SELECT id, tenant_id, source_key FROM contact_imports
+                  WHERE source_deleted_at IS NULL AND status IN {FINISHED_SQL}
+                  ORDER BY finished_at
+                  LIMIT $1
+                  FOR UPDATE SKIP LOCKED"
+            ),
             [i64::try_from(limit).unwrap_or(i64::MAX).into()],
         ))
         .all(platform.conn())
@@ -560,4 +581,17 @@ pub async fn mark_sources_deleted(
         ))
         .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_literal_list_of_finished_statuses_is_the_enums() {
+        let listed = ImportStatus::FINISHED
+            .map(|s| format!("'{}'", s.as_str()))
+            .join(", ");
+        assert_eq!(FINISHED_SQL, format!("({listed})"));
+    }
 }

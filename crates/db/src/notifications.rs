@@ -304,13 +304,14 @@ pub async fn recipients(
          SELECT id FROM subject
          UNION
          SELECT id FROM users
-          WHERE tenant_id = $1 AND role = 'tenant_admin'
+          WHERE tenant_id = $1 AND role = $4
             AND ($3 OR NOT EXISTS (SELECT 1 FROM subject))
          ORDER BY id",
         [
             scope.tenant_uuid().into(),
             user_id.map(UserId::into_uuid).into(),
             admins_too.into(),
+            common::Role::TenantAdmin.as_str().into(),
         ],
     ))
     .all(scope.conn())

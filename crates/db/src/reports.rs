@@ -286,9 +286,9 @@ pub async fn transition(
         format!(
             "UPDATE reports
                 SET status = $3, status_reason = $4, updated_at = now(),
-                    started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now())
+                    started_at = CASE WHEN $6 THEN coalesce(started_at, now())
                                       ELSE started_at END,
-                    finished_at = CASE WHEN $3 = 'failed' THEN now() ELSE finished_at END
+                    finished_at = CASE WHEN $7 THEN now() ELSE finished_at END
               WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)
               RETURNING {COLUMNS}"
         ),
@@ -298,6 +298,8 @@ pub async fn transition(
             to.as_str().into(),
             reason.into(),
             from.into(),
+            (to == ReportStatus::Running).into(),
+            (to == ReportStatus::Failed).into(),
         ],
     ))
     .one(scope.conn())
@@ -330,10 +332,10 @@ pub async fn mark_ready(
         DbBackend::Postgres,
         format!(
             "UPDATE reports
-                SET status = 'ready', status_reason = NULL, storage_key = $3, bytes = $4,
+                SET status = $7, status_reason = NULL, storage_key = $3, bytes = $4,
                     row_count = $5, updated_at = now(), finished_at = now(),
                     expires_at = now() + $6 * interval '1 millisecond'
-              WHERE tenant_id = $1 AND id = $2 AND status = 'running'
+              WHERE tenant_id = $1 AND id = $2 AND status = $8
               RETURNING {COLUMNS}"
         ),
         [
@@ -343,6 +345,8 @@ pub async fn mark_ready(
             file.bytes.into(),
             file.rows.into(),
             ttl_ms.into(),
+            ReportStatus::Ready.as_str().into(),
+            ReportStatus::Running.as_str().into(),
         ],
     ))
     .one(scope.conn())
@@ -388,6 +392,8 @@ pub async fn lock_expired(
     Ok(
         ExpiredReport::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
+            // `'ready'` written out (not bound) to match the predicate of the partial index
+            // `reports_expiry_idx` (migration 10), which the sweep reads.
             "SELECT id, tenant_id, storage_key FROM reports
           WHERE status = 'ready' AND expires_at <= now()
           ORDER BY expires_at
@@ -412,12 +418,16 @@ pub async fn mark_expired(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE reports SET status = 'expired', updated_at = now()
-              WHERE id = ANY($1) AND status = 'ready'",
-            [ids.iter()
-                .map(|id| id.into_uuid())
-                .collect::<Vec<_>>()
-                .into()],
+            "UPDATE reports SET status = $2, updated_at = now()
+              WHERE id = ANY($1) AND status = $3",
+            [
+                ids.iter()
+                    .map(|id| id.into_uuid())
+                    .collect::<Vec<_>>()
+                    .into(),
+                ReportStatus::Expired.as_str().into(),
+                ReportStatus::Ready.as_str().into(),
+            ],
         ))
         .await?;
     Ok(done.rows_affected())
@@ -610,13 +620,13 @@ pub async fn usage_days(
          sent AS (
              SELECT (sent_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
                FROM campaign_recipients
-              WHERE tenant_id = $1 AND status = 'sent' AND sent_at >= $2 AND sent_at < $3
+              WHERE tenant_id = $1 AND status = $4 AND sent_at >= $2 AND sent_at < $3
               GROUP BY 1
          ),
          failed AS (
              SELECT (updated_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
                FROM campaign_recipients
-              WHERE tenant_id = $1 AND status = 'failed' AND updated_at >= $2 AND updated_at < $3
+              WHERE tenant_id = $1 AND status = $5 AND updated_at >= $2 AND updated_at < $3
               GROUP BY 1
          ),
          contacts_added AS (
@@ -646,7 +656,13 @@ pub async fn usage_days(
            LEFT JOIN contacts_added USING (day)
            LEFT JOIN imports USING (day)
           ORDER BY days.day",
-        [scope.tenant_uuid().into(), from.into(), to.into()],
+        [
+            scope.tenant_uuid().into(),
+            from.into(),
+            to.into(),
+            RecipientStatus::Sent.as_str().into(),
+            RecipientStatus::Failed.as_str().into(),
+        ],
     ))
     .all(scope.conn())
     .await?)

@@ -708,12 +708,14 @@ pub async fn fail_unattempted(
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE webhook_deliveries
-                SET status = 'failed', last_error = $3, next_attempt_at = NULL, updated_at = now()
-              WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+                SET status = $4, last_error = $3, next_attempt_at = NULL, updated_at = now()
+              WHERE tenant_id = $1 AND id = $2 AND status = $5",
             [
                 scope.tenant_uuid().into(),
                 id.into_uuid().into(),
                 reason.into(),
+                DeliveryStatus::Failed.as_str().into(),
+                DeliveryStatus::Pending.as_str().into(),
             ],
         ))
         .await?;
@@ -797,12 +799,13 @@ async fn restart(
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE webhook_deliveries
-                SET status = 'pending', job_id = $3, next_attempt_at = now(), updated_at = now()
+                SET status = $4, job_id = $3, next_attempt_at = now(), updated_at = now()
               WHERE tenant_id = $1 AND id = $2",
             [
                 scope.tenant_uuid().into(),
                 delivery.id.into_uuid().into(),
                 job_id.into_uuid().into(),
+                DeliveryStatus::Pending.as_str().into(),
             ],
         ))
         .await?;
@@ -830,6 +833,8 @@ pub async fn replay_failed_since(
     let rows = DeliveryRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
+            // `'failed'` written out (not bound) to match the predicate of the partial index
+            // `webhook_deliveries_failed_idx` (migration 12) this replay reads.
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
               WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'failed'
                 AND created_at >= $3
