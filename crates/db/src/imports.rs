@@ -16,9 +16,9 @@ use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, NewJob};
 use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored};
 
-text_enum!(
+common::text_enum! {
     /// Where an import is.
-    ImportStatus {
+    pub enum ImportStatus as "import status" {
         Queued = "queued",
         Running = "running",
         Completed = "completed",
@@ -26,7 +26,7 @@ text_enum!(
         Failed = "failed",
         Cancelled = "cancelled",
     }
-);
+}
 
 impl ImportStatus {
     /// The statuses an import ends in.
@@ -48,9 +48,9 @@ fn finished_names() -> Vec<String> {
         .to_vec()
 }
 
-text_enum!(
+common::text_enum! {
     /// How the file is written.
-    ImportFormat {
+    pub enum ImportFormat as "import format" {
         /// A header row, then one contact per record.
         Csv = "csv",
         /// One array of objects.
@@ -58,26 +58,26 @@ text_enum!(
         /// One object per line.
         Ndjson = "ndjson",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// What a row whose phone is already a contact does.
-    OnDuplicate {
+    pub enum OnDuplicate as "duplicate handling" {
         /// Its name and fields replace the contact's (fields are merged).
         Update = "update",
         /// It is skipped.
         Skip = "skip",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// The file's character encoding.
-    TextEncoding {
+    pub enum TextEncoding as "text encoding" {
         Utf8 = "utf-8",
         /// ISO-8859-1, as older spreadsheet exports write it.
         Latin1 = "latin-1",
     }
-);
+}
 
 /// An import as stored.
 #[derive(Debug, Clone)]

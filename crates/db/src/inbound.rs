@@ -15,9 +15,9 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use crate::jobs::{self, Job, NewJob};
 use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored};
 
-text_enum!(
+common::text_enum! {
     /// What an inbound event is about.
-    InboundKind {
+    pub enum InboundKind as "inbound event kind" {
         /// A delivery or read receipt (`ReadReceipt`).
         Receipt = "receipt",
         /// A message someone sent to the number (`Message`).
@@ -27,17 +27,17 @@ text_enum!(
         /// Anything else worth keeping.
         Other = "other",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// What applying an event did.
-    InboundOutcome {
+    pub enum InboundOutcome as "inbound outcome" {
         /// It changed something (a recipient, a conversation).
         Applied = "applied",
         /// Nothing to change: unknown message ids, our own messages, groups, ...
         Ignored = "ignored",
     }
-);
+}
 
 /// One event as it is recorded.
 pub struct NewInboundEvent<'a> {

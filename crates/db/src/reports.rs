@@ -24,9 +24,9 @@ use crate::events::{self, NewEvent};
 use crate::jobs::{self, Job, NewJob};
 use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored, parse_stored_json};
 
-text_enum!(
+common::text_enum! {
     /// What a report shows.
-    ReportKind {
+    pub enum ReportKind as "report kind" {
         /// One row per recipient of a campaign: phone, name, status, attempts, sent time,
         /// error, message id, and when it was delivered, read and replied to.
         CampaignDelivery = "campaign_delivery",
@@ -38,17 +38,17 @@ text_enum!(
         /// One row per opted-out number of the tenant: phone, time, message, account, inbox.
         OptOuts = "opt_outs",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// How the file is written.
-    ReportFormat {
+    pub enum ReportFormat as "report format" {
         /// A header row, then one record per row (RFC 4180).
         Csv = "csv",
         /// One array of objects, keys as the CSV's headers.
         Json = "json",
     }
-);
+}
 
 impl ReportFormat {
     /// The file's extension, also its name in storage (`report.<ext>`).
@@ -65,9 +65,9 @@ impl ReportFormat {
     }
 }
 
-text_enum!(
+common::text_enum! {
     /// Where a report is.
-    ReportStatus {
+    pub enum ReportStatus as "report status" {
         Queued = "queued",
         /// The worker is writing its file.
         Running = "running",
@@ -78,7 +78,7 @@ text_enum!(
         /// Its file was deleted when it expired.
         Expired = "expired",
     }
-);
+}
 
 impl ReportStatus {
     pub fn is_finished(self) -> bool {

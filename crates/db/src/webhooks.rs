@@ -78,9 +78,9 @@ impl WebhookSecret {
     }
 }
 
-text_enum!(
+common::text_enum! {
     /// Where a delivery is.
-    DeliveryStatus {
+    pub enum DeliveryStatus as "delivery status" {
         /// An attempt is due or under way.
         Pending = "pending",
         /// An attempt was answered 2xx.
@@ -89,7 +89,7 @@ text_enum!(
         /// or answering 410).
         Failed = "failed",
     }
-);
+}
 
 /// An endpoint as the API shows it (its secrets are read apart, by [`signing_secrets`]).
 #[derive(Debug, Clone)]
