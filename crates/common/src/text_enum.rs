@@ -6,7 +6,8 @@
 /// the enum's `kind`) and `Display`, so a value is bound in SQL as `X.as_str()` and read back
 /// with `parse()`. The optional `sea_orm` argument, usable only in `common` (whose `sea-orm`
 /// feature it names), also derives sea-orm's `ActiveEnum` for entity columns, from the same
-/// texts.
+/// texts. A crate using it depends on `serde` and declares an `openapi` feature (with it, the
+/// enum derives utoipa's `ToSchema`), as `common` and `db` do.
 ///
 /// ```
 /// common::text_enum! {
