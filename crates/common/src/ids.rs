@@ -95,6 +95,8 @@ id_type!(
     OptOutId,
     SessionId,
     InvitationId,
+    RoleId,
+    TeamId,
 );
 
 #[cfg(test)]

@@ -3,11 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-
-use crate::plan::{UnknownVariant, text_enum};
 
 /// One kind of background job, declared once: the queue its messages go to, the id type of what
 /// it works on, its parameters and how many attempts it gets unless its creator says otherwise.
@@ -68,52 +66,21 @@ pub mod kind {
     }
 }
 
-/// The six work queues. Each has its own worker binary and concurrency setting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(
-    feature = "sea-orm",
-    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
-    sea_orm(rs_type = "String", db_type = "Text")
-)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum QueueName {
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "campaign"))]
-    Campaign,
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "import"))]
-    Import,
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "report"))]
-    Report,
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "notification"))]
-    Notification,
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "webhook"))]
-    Webhook,
-    /// Events WUZAPI servers post (receipts, replies, disconnects), drained per inbox.
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "inbound"))]
-    Inbound,
+crate::text_enum! {
+    sea_orm,
+    /// The six work queues. Each has its own worker binary and concurrency setting.
+    pub enum QueueName as "queue" {
+        Campaign = "campaign",
+        Import = "import",
+        Report = "report",
+        Notification = "notification",
+        Webhook = "webhook",
+        /// Events WUZAPI servers post (receipts, replies, disconnects), drained per inbox.
+        Inbound = "inbound",
+    }
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 6] = [
-        QueueName::Campaign,
-        QueueName::Import,
-        QueueName::Report,
-        QueueName::Notification,
-        QueueName::Webhook,
-        QueueName::Inbound,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            QueueName::Campaign => "campaign",
-            QueueName::Import => "import",
-            QueueName::Report => "report",
-            QueueName::Notification => "notification",
-            QueueName::Webhook => "webhook",
-            QueueName::Inbound => "inbound",
-        }
-    }
-
     /// Concurrency per worker process when `WORKER_<QUEUE>_CONCURRENCY` is unset (the guide's table).
     pub fn default_concurrency(self) -> u16 {
         match self {
@@ -162,81 +129,29 @@ impl FromStr for QueueType {
     }
 }
 
-/// Where a job is in its life (the guide's lifecycle).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(
-    feature = "sea-orm",
-    derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
-    sea_orm(rs_type = "String", db_type = "Text")
-)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum JobState {
-    /// Accepted and queued (or about to be published by the outbox relay).
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "waiting"))]
-    Waiting,
-    /// A worker is processing it.
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "active"))]
-    Active,
-    /// Finished; the result is recorded.
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "completed"))]
-    Completed,
-    /// Finished without success after its last attempt, or with an error that cannot succeed.
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "failed"))]
-    Failed,
-    /// Scheduled for later: a retry back-off, a paced continuation, a future start, or a
-    /// paused campaign waiting for its owner.
-    #[cfg_attr(feature = "sea-orm", sea_orm(string_value = "delayed"))]
-    Delayed,
+crate::text_enum! {
+    sea_orm,
+    /// Where a job is in its life (the guide's lifecycle).
+    pub enum JobState as "job state" {
+        /// Accepted and queued (or about to be published by the outbox relay).
+        Waiting = "waiting",
+        /// A worker is processing it.
+        Active = "active",
+        /// Finished; the result is recorded.
+        Completed = "completed",
+        /// Finished without success after its last attempt, or with an error that cannot succeed.
+        Failed = "failed",
+        /// Scheduled for later: a retry back-off, a paced continuation, a future start, or a
+        /// paused campaign waiting for its owner.
+        Delayed = "delayed",
+    }
 }
 
 impl JobState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobState::Waiting => "waiting",
-            JobState::Active => "active",
-            JobState::Completed => "completed",
-            JobState::Failed => "failed",
-            JobState::Delayed => "delayed",
-        }
-    }
-
     pub fn is_finished(self) -> bool {
         matches!(self, JobState::Completed | JobState::Failed)
     }
-
-    pub const ALL: [JobState; 5] = [
-        JobState::Waiting,
-        JobState::Active,
-        JobState::Completed,
-        JobState::Failed,
-        JobState::Delayed,
-    ];
 }
-
-text_enum!(
-    QueueName,
-    "queue",
-    [
-        QueueName::Campaign,
-        QueueName::Import,
-        QueueName::Report,
-        QueueName::Notification,
-        QueueName::Webhook,
-        QueueName::Inbound
-    ]
-);
-text_enum!(
-    JobState,
-    "job state",
-    [
-        JobState::Waiting,
-        JobState::Active,
-        JobState::Completed,
-        JobState::Failed,
-        JobState::Delayed
-    ]
-);
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ pub mod push;
 pub mod spreadsheet;
 pub mod template;
 pub mod text;
+mod text_enum;
 pub mod warn_limiter;
 pub mod wuzapi_url;
 

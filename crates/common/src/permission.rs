@@ -3,64 +3,25 @@
 //! The names are part of the API and are stored, so a name never changes meaning; adding a
 //! permission means a new variant here and in the `account_roles` check of the migrations.
 
-use std::fmt;
-use std::str::FromStr;
+use crate::plan::UnknownVariant;
 
-use serde::{Deserialize, Serialize};
-
-use crate::plan::{UnknownVariant, text_enum};
-
-/// One thing an account role allows, named `area.action` (`campaigns.write`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Permission {
-    #[serde(rename = "campaigns.read")]
-    CampaignsRead,
-    #[serde(rename = "campaigns.write")]
-    CampaignsWrite,
-    #[serde(rename = "contacts.read")]
-    ContactsRead,
-    #[serde(rename = "contacts.write")]
-    ContactsWrite,
-    #[serde(rename = "inboxes.read")]
-    InboxesRead,
-    #[serde(rename = "inboxes.write")]
-    InboxesWrite,
-    #[serde(rename = "reports.read")]
-    ReportsRead,
-    #[serde(rename = "team.manage")]
-    TeamManage,
-    #[serde(rename = "settings.manage")]
-    SettingsManage,
+crate::text_enum! {
+    /// One thing an account role allows, named `area.action` (`campaigns.write`).
+    #[derive(PartialOrd, Ord)]
+    pub enum Permission as "permission" {
+        CampaignsRead = "campaigns.read",
+        CampaignsWrite = "campaigns.write",
+        ContactsRead = "contacts.read",
+        ContactsWrite = "contacts.write",
+        InboxesRead = "inboxes.read",
+        InboxesWrite = "inboxes.write",
+        ReportsRead = "reports.read",
+        TeamManage = "team.manage",
+        SettingsManage = "settings.manage",
+    }
 }
 
 impl Permission {
-    pub const ALL: [Permission; 9] = [
-        Permission::CampaignsRead,
-        Permission::CampaignsWrite,
-        Permission::ContactsRead,
-        Permission::ContactsWrite,
-        Permission::InboxesRead,
-        Permission::InboxesWrite,
-        Permission::ReportsRead,
-        Permission::TeamManage,
-        Permission::SettingsManage,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::CampaignsRead => "campaigns.read",
-            Permission::CampaignsWrite => "campaigns.write",
-            Permission::ContactsRead => "contacts.read",
-            Permission::ContactsWrite => "contacts.write",
-            Permission::InboxesRead => "inboxes.read",
-            Permission::InboxesWrite => "inboxes.write",
-            Permission::ReportsRead => "reports.read",
-            Permission::TeamManage => "team.manage",
-            Permission::SettingsManage => "settings.manage",
-        }
-    }
-
     /// Parses `names` into a sorted set: duplicates collapse, the first unknown name is the error.
     pub fn parse_set<S: AsRef<str>>(names: &[S]) -> Result<Vec<Permission>, UnknownVariant> {
         let mut set = names
@@ -72,22 +33,6 @@ impl Permission {
         Ok(set)
     }
 }
-
-text_enum!(
-    Permission,
-    "permission",
-    [
-        Permission::CampaignsRead,
-        Permission::CampaignsWrite,
-        Permission::ContactsRead,
-        Permission::ContactsWrite,
-        Permission::InboxesRead,
-        Permission::InboxesWrite,
-        Permission::ReportsRead,
-        Permission::TeamManage,
-        Permission::SettingsManage
-    ]
-);
 
 #[cfg(test)]
 mod tests {

@@ -1,52 +1,23 @@
 //! Platform plans and user roles.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
-
-/// The platform plan a tenant is on; it sets the tenant's API rate limit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Plan {
-    Free,
-    Pro,
-    Enterprise,
-}
-
-impl Plan {
-    pub const ALL: [Plan; 3] = [Plan::Free, Plan::Pro, Plan::Enterprise];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Plan::Free => "free",
-            Plan::Pro => "pro",
-            Plan::Enterprise => "enterprise",
-        }
+crate::text_enum! {
+    /// The platform plan a tenant is on; it sets the tenant's API rate limit.
+    pub enum Plan as "plan" {
+        Free = "free",
+        Pro = "pro",
+        Enterprise = "enterprise",
     }
 }
 
-/// Who a user is on the platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Role {
-    /// Operates the platform; belongs to no tenant.
-    Superadmin,
-    /// Administers one tenant: its users, keys and settings.
-    TenantAdmin,
-    /// Works inside one tenant: inboxes, contacts, campaigns.
-    User,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Superadmin => "superadmin",
-            Role::TenantAdmin => "tenant_admin",
-            Role::User => "user",
-        }
+crate::text_enum! {
+    /// Who a user is on the platform.
+    pub enum Role as "role" {
+        /// Operates the platform; belongs to no tenant.
+        Superadmin = "superadmin",
+        /// Administers one tenant: its users, keys and settings.
+        TenantAdmin = "tenant_admin",
+        /// Works inside one tenant: inboxes, contacts, campaigns.
+        User = "user",
     }
 }
 
@@ -57,35 +28,6 @@ pub struct UnknownVariant {
     pub kind: &'static str,
     pub value: String,
 }
-
-macro_rules! text_enum {
-    ($ty:ty, $kind:literal, [$($variant:expr),*]) => {
-        impl FromStr for $ty {
-            type Err = UnknownVariant;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                [$($variant),*]
-                    .into_iter()
-                    .find(|v| v.as_str() == s)
-                    .ok_or_else(|| UnknownVariant { kind: $kind, value: s.to_owned() })
-            }
-        }
-
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-pub(crate) use text_enum;
-
-text_enum!(Plan, "plan", [Plan::Free, Plan::Pro, Plan::Enterprise]);
-text_enum!(
-    Role,
-    "role",
-    [Role::Superadmin, Role::TenantAdmin, Role::User]
-);
 
 #[cfg(test)]
 mod tests {

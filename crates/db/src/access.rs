@@ -6,7 +6,7 @@
 //! and team members of one account together.
 
 use chrono::{DateTime, Utc};
-use common::{AccountId, InboxId, Permission, UserId};
+use common::{AccountId, InboxId, Permission, RoleId, TeamId, UserId};
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, FromQueryResult, SqlErr, Statement, TransactionSession,
     TransactionTrait,
@@ -21,7 +21,9 @@ use crate::{DbError, DbResult, TenantScope};
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AccountRole {
-    pub id: Uuid,
+    // On the wire a plain uuid string, as before ids were typed.
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
+    pub id: RoleId,
     pub account_id: AccountId,
     pub name: String,
     /// Sorted, without duplicates.
@@ -55,7 +57,9 @@ pub struct Agent {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgentRole {
-    pub id: Uuid,
+    // On the wire a plain uuid string, as before ids were typed.
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
+    pub id: RoleId,
     pub name: String,
     pub permissions: Vec<Permission>,
 }
@@ -65,7 +69,9 @@ pub struct AgentRole {
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Team {
-    pub id: Uuid,
+    // On the wire a plain uuid string, as before ids were typed.
+    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
+    pub id: TeamId,
     pub account_id: AccountId,
     pub name: String,
     /// In user id order.
@@ -103,11 +109,8 @@ fn statement(sql: &str, values: impl IntoIterator<Item = sea_orm::Value>) -> Sta
 /// Stored permission names back into the enum; a name the code does not know means the
 /// database and the code disagree (the schema's check makes that a deploy mistake).
 fn stored_permissions(names: &[String]) -> DbResult<Vec<Permission>> {
-    Permission::parse_set(names).map_err(|e| {
-        DbError::Db(DbErr::Custom(format!(
-            "stored role permissions are invalid: {e}"
-        )))
-    })
+    Permission::parse_set(names)
+        .map_err(|e| DbError::corrupt("account_roles", "permissions", e.value))
 }
 
 fn permission_names(permissions: &[Permission]) -> Vec<String> {
@@ -135,7 +138,7 @@ pub async fn require_account(
 
 #[derive(FromQueryResult)]
 struct RoleRow {
-    id: Uuid,
+    id: RoleId,
     account_id: Uuid,
     name: String,
     permissions: Vec<String>,
@@ -193,7 +196,7 @@ pub async fn create_role(
              VALUES ($1, $2, $3, $4, $5) RETURNING {ROLE_COLUMNS}"
         ),
         [
-            Uuid::now_v7().into(),
+            RoleId::new().into(),
             scope.tenant_uuid().into(),
             account_id.into(),
             input.name.clone().into(),
@@ -211,7 +214,7 @@ pub async fn create_role(
 pub async fn update_role(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
-    role_id: Uuid,
+    role_id: RoleId,
     input: RoleInput,
 ) -> DbResult<AccountRole> {
     RoleRow::find_by_statement(statement(
@@ -240,7 +243,7 @@ pub async fn update_role(
 pub async fn delete_role(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
-    role_id: Uuid,
+    role_id: RoleId,
 ) -> DbResult<()> {
     let held = || {
         DbError::Conflict(
@@ -278,7 +281,7 @@ struct AgentRow {
     account_id: Uuid,
     email: String,
     name: String,
-    role_id: Uuid,
+    role_id: RoleId,
     role_name: String,
     permissions: Vec<String>,
     assigned_at: DateTime<Utc>,
@@ -343,7 +346,7 @@ pub async fn assign_agent(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
     user_id: UserId,
-    role_id: Uuid,
+    role_id: RoleId,
 ) -> DbResult<Agent> {
     let user = scope
         .conn()
@@ -436,7 +439,7 @@ pub async fn remove_agent(
 
 #[derive(FromQueryResult)]
 struct TeamRow {
-    id: Uuid,
+    id: TeamId,
     account_id: Uuid,
     name: String,
     created_at: DateTime<Utc>,
@@ -445,7 +448,7 @@ struct TeamRow {
 
 #[derive(FromQueryResult)]
 struct MemberRow {
-    team_id: Uuid,
+    team_id: TeamId,
     user_id: Uuid,
     email: String,
     name: String,
@@ -461,7 +464,7 @@ fn duplicate_team(err: DbErr, name: &str) -> DbError {
 async fn load_teams(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
-    team_id: Option<Uuid>,
+    team_id: Option<TeamId>,
 ) -> DbResult<Vec<Team>> {
     let values = || {
         [
@@ -514,7 +517,7 @@ async fn load_teams(
 async fn load_team(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> DbResult<Team> {
     load_teams(scope, account_id, Some(team_id))
         .await?
@@ -541,7 +544,7 @@ pub async fn create_team(
              VALUES ($1, $2, $3, $4) RETURNING {TEAM_COLUMNS}"
         ),
         [
-            Uuid::now_v7().into(),
+            TeamId::new().into(),
             scope.tenant_uuid().into(),
             account_id.into(),
             name.into(),
@@ -564,7 +567,7 @@ pub async fn create_team(
 pub async fn rename_team(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
-    team_id: Uuid,
+    team_id: TeamId,
     name: &str,
 ) -> DbResult<Team> {
     let renamed = scope
@@ -590,7 +593,7 @@ pub async fn rename_team(
 pub async fn delete_team(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
-    team_id: Uuid,
+    team_id: TeamId,
 ) -> DbResult<()> {
     let deleted = scope
         .conn()
@@ -614,7 +617,7 @@ pub async fn delete_team(
 pub async fn set_team_members<C>(
     scope: TenantScope<'_, C>,
     account_id: AccountId,
-    team_id: Uuid,
+    team_id: TeamId,
     user_ids: &[UserId],
 ) -> DbResult<Team>
 where

@@ -11,7 +11,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey};
+use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey, parse_stored};
 
 /// The caller of a request: every tenant-owned query takes its tenant from here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,22 +91,17 @@ pub async fn key_principal_for_hash(
     .one(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let corrupt = |what: &str, e: common::plan::UnknownVariant| {
-        DbError::Db(sea_orm::DbErr::Custom(format!(
-            "stored {what} is invalid: {e}"
-        )))
-    };
     let tenant = match (row.tenant_id, row.plan) {
         (Some(id), Some(plan)) => Some(TenantPrincipal {
             id: id.into(),
-            plan: plan.parse().map_err(|e| corrupt("plan", e))?,
+            plan: parse_stored("tenants", "plan", &plan)?,
         }),
         _ => None,
     };
     Ok(Some(KeyPrincipal {
         principal: Principal {
             user_id: row.user_id.into(),
-            role: row.role.parse().map_err(|e| corrupt("role", e))?,
+            role: parse_stored("users", "role", &row.role)?,
             tenant,
             account_id: row.account_id.map(Into::into),
         },

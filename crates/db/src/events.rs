@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use common::{EventId, EventKind, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored};
 
 /// An event as recorded.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,9 +53,7 @@ impl TryFrom<Row> for Event {
         Ok(Self {
             id: EventId::from(r.id),
             tenant_id: TenantId::from(r.tenant_id),
-            kind: r.kind.parse().map_err(|e: common::plan::UnknownVariant| {
-                DbError::Db(sea_orm::DbErr::Type(format!("events.kind: {e}")))
-            })?,
+            kind: parse_stored("events", "kind", &r.kind)?,
             subject_id: r.subject_id,
             user_id: r.user_id.map(UserId::from),
             data: r.data,

@@ -5,18 +5,16 @@
 //! skips `rows_read` records, so no row is imported twice and none is lost. The caller owns every
 //! transaction.
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use common::{AccountId, ImportId, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use serde::{Deserialize, Serialize};
 
-use crate::{DbError, DbResult, PlatformScope, TenantScope};
+use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored};
 
-text_enum!(
+common::text_enum! {
     /// Where an import is.
-    ImportStatus {
+    pub enum ImportStatus as "import status" {
         Queued = "queued",
         Running = "running",
         Completed = "completed",
@@ -24,17 +22,31 @@ text_enum!(
         Failed = "failed",
         Cancelled = "cancelled",
     }
-);
+}
 
 impl ImportStatus {
+    /// The statuses an import ends in.
+    pub const FINISHED: [ImportStatus; 3] = [Self::Completed, Self::Failed, Self::Cancelled];
+
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Completed | Self::Failed | Self::Cancelled)
+        Self::FINISHED.contains(&self)
     }
 }
 
-text_enum!(
+/// [`ImportStatus::FINISHED`] as SQL text, written out for the one query that must match the
+/// partial index `contact_imports_source_leftovers` (migration 20), whose predicate names
+/// these literals: a bound array would not let the planner use the index.
+const FINISHED_SQL: &str = "('completed', 'failed', 'cancelled')";
+
+fn finished_names() -> Vec<String> {
+    ImportStatus::FINISHED
+        .map(|s| s.as_str().to_owned())
+        .to_vec()
+}
+
+common::text_enum! {
     /// How the file is written.
-    ImportFormat {
+    pub enum ImportFormat as "import format" {
         /// A header row, then one contact per record.
         Csv = "csv",
         /// One array of objects.
@@ -42,26 +54,26 @@ text_enum!(
         /// One object per line.
         Ndjson = "ndjson",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// What a row whose phone is already a contact does.
-    OnDuplicate {
+    pub enum OnDuplicate as "duplicate handling" {
         /// Its name and fields replace the contact's (fields are merged).
         Update = "update",
         /// It is skipped.
         Skip = "skip",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// The file's character encoding.
-    TextEncoding {
+    pub enum TextEncoding as "text encoding" {
         Utf8 = "utf-8",
         /// ISO-8859-1, as older spreadsheet exports write it.
         Latin1 = "latin-1",
     }
-);
+}
 
 /// An import as stored.
 #[derive(Debug, Clone)]
@@ -149,11 +161,6 @@ const COLUMNS: &str = "id, account_id, created_by, status, status_reason, format
     source_bytes, rows_read, imported, updated, skipped, failed, created_at, updated_at, \
     started_at, finished_at";
 
-fn parse<T: FromStr<Err = String>>(what: &str, text: &str) -> DbResult<T> {
-    text.parse()
-        .map_err(|e| DbError::Db(sea_orm::DbErr::Custom(format!("stored {what}: {e}"))))
-}
-
 impl TryFrom<Row> for ContactImport {
     type Error = DbError;
 
@@ -162,15 +169,15 @@ impl TryFrom<Row> for ContactImport {
             id: r.id.into(),
             account_id: r.account_id.into(),
             created_by: r.created_by.into(),
-            status: parse("import status", &r.status)?,
+            status: parse_stored("contact_imports", "status", &r.status)?,
             status_reason: r.status_reason,
-            format: parse("import format", &r.format)?,
+            format: parse_stored("contact_imports", "format", &r.format)?,
             default_region: r.default_region,
-            on_duplicate: parse("onDuplicate", &r.on_duplicate)?,
+            on_duplicate: parse_stored("contact_imports", "on_duplicate", &r.on_duplicate)?,
             encoding: r
                 .encoding
                 .as_deref()
-                .map(|e| parse("encoding", e))
+                .map(|e| parse_stored("contact_imports", "encoding", e))
                 .transpose()?,
             separator: r.separator.and_then(|s| s.chars().next()),
             phone_column: r.phone_column,
@@ -313,10 +320,9 @@ pub async fn transition(
         format!(
             "UPDATE contact_imports
                 SET status = $3, status_reason = $4, updated_at = now(),
-                    started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now())
+                    started_at = CASE WHEN $6 THEN coalesce(started_at, now())
                                       ELSE started_at END,
-                    finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN now()
-                                       ELSE finished_at END
+                    finished_at = CASE WHEN $7 THEN now() ELSE finished_at END
               WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)
               RETURNING {COLUMNS}"
         ),
@@ -326,6 +332,8 @@ pub async fn transition(
             to.as_str().into(),
             reason.into(),
             from.into(),
+            (to == ImportStatus::Running).into(),
+            to.is_finished().into(),
         ],
     ))
     .one(scope.conn())
@@ -464,9 +472,13 @@ pub async fn lock_ended_source(
             DbBackend::Postgres,
             "SELECT id, tenant_id, source_key FROM contact_imports
           WHERE tenant_id = $1 AND id = $2 AND source_deleted_at IS NULL
-            AND status IN ('completed', 'failed', 'cancelled')
+            AND status = ANY($3)
           FOR UPDATE",
-            [scope.tenant_uuid().into(), id.into_uuid().into()],
+            [
+                scope.tenant_uuid().into(),
+                id.into_uuid().into(),
+                finished_names().into(),
+            ],
         ))
         .one(scope.conn())
         .await?,
@@ -484,11 +496,13 @@ pub async fn lock_leftover_sources(
     Ok(
         EndedSource::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, tenant_id, source_key FROM contact_imports
-          WHERE source_deleted_at IS NULL AND status IN ('completed', 'failed', 'cancelled')
-          ORDER BY finished_at
-          LIMIT $1
-          FOR UPDATE SKIP LOCKED",
+            format!(
+                "SELECT id, tenant_id, source_key FROM contact_imports
+                  WHERE source_deleted_at IS NULL AND status IN {FINISHED_SQL}
+                  ORDER BY finished_at
+                  LIMIT $1
+                  FOR UPDATE SKIP LOCKED"
+            ),
             [i64::try_from(limit).unwrap_or(i64::MAX).into()],
         ))
         .all(platform.conn())
@@ -519,4 +533,17 @@ pub async fn mark_sources_deleted(
         ))
         .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_literal_list_of_finished_statuses_is_the_enums() {
+        let listed = ImportStatus::FINISHED
+            .map(|s| format!("'{}'", s.as_str()))
+            .join(", ");
+        assert_eq!(FINISHED_SQL, format!("({listed})"));
+    }
 }

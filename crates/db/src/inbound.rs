@@ -12,11 +12,11 @@ use chrono::{DateTime, Utc};
 use common::{CampaignId, InboxId, RecipientId, RecipientStatus};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
-use crate::{DbResult, PlatformScope, TenantScope};
+use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored};
 
-text_enum!(
+common::text_enum! {
     /// What an inbound event is about.
-    InboundKind {
+    pub enum InboundKind as "inbound event kind" {
         /// A delivery or read receipt (`ReadReceipt`).
         Receipt = "receipt",
         /// A message someone sent to the number (`Message`).
@@ -26,17 +26,17 @@ text_enum!(
         /// Anything else worth keeping.
         Other = "other",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// What applying an event did.
-    InboundOutcome {
+    pub enum InboundOutcome as "inbound outcome" {
         /// It changed something (a recipient, a conversation).
         Applied = "applied",
         /// Nothing to change: unknown message ids, our own messages, groups, ...
         Ignored = "ignored",
     }
-);
+}
 
 /// One event as it is recorded.
 pub struct NewInboundEvent<'a> {
@@ -112,12 +112,33 @@ pub async fn begin_drain(
 }
 
 /// An event waiting to be applied.
-#[derive(Debug, Clone, FromQueryResult)]
+#[derive(Debug, Clone)]
 pub struct PendingEvent {
     pub id: i64,
-    pub kind: String,
+    pub kind: InboundKind,
     pub payload: serde_json::Value,
     pub received_at: DateTime<Utc>,
+}
+
+#[derive(FromQueryResult)]
+struct PendingRow {
+    id: i64,
+    kind: String,
+    payload: serde_json::Value,
+    received_at: DateTime<Utc>,
+}
+
+impl TryFrom<PendingRow> for PendingEvent {
+    type Error = DbError;
+
+    fn try_from(r: PendingRow) -> DbResult<Self> {
+        Ok(Self {
+            id: r.id,
+            kind: parse_stored("inbound_events", "kind", &r.kind)?,
+            payload: r.payload,
+            received_at: r.received_at,
+        })
+    }
 }
 
 /// Locks up to `limit` of the inbox's unapplied events, oldest first, skipping those another
@@ -127,22 +148,23 @@ pub async fn claim_pending(
     inbox_id: InboxId,
     limit: u64,
 ) -> DbResult<Vec<PendingEvent>> {
-    Ok(
-        PendingEvent::find_by_statement(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, kind, payload, received_at FROM inbound_events
+    PendingRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT id, kind, payload, received_at FROM inbound_events
           WHERE inbox_id = $1 AND tenant_id = $2 AND processed_at IS NULL
           ORDER BY id LIMIT $3
           FOR UPDATE SKIP LOCKED",
-            [
-                inbox_id.into_uuid().into(),
-                scope.tenant_uuid().into(),
-                (limit as i64).into(),
-            ],
-        ))
-        .all(scope.conn())
-        .await?,
-    )
+        [
+            inbox_id.into_uuid().into(),
+            scope.tenant_uuid().into(),
+            (limit as i64).into(),
+        ],
+    ))
+    .all(scope.conn())
+    .await?
+    .into_iter()
+    .map(PendingEvent::try_from)
+    .collect()
 }
 
 /// Marks events applied with their outcomes.

@@ -15,7 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::sessions::hash_token;
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored};
 
 /// What an invitation link's token starts with.
 pub const TOKEN_PREFIX: &str = "wmi_";
@@ -91,11 +91,7 @@ impl TryFrom<InvitationRow> for Invitation {
             account_id: row.account_id.map(Into::into),
             email: row.email,
             name: row.name,
-            role: row.role.parse().map_err(|e| {
-                DbError::Db(sea_orm::DbErr::Custom(format!(
-                    "stored role is invalid: {e}"
-                )))
-            })?,
+            role: parse_stored("invitations", "role", &row.role)?,
             created_by: row.created_by.map(Into::into),
             created_at: row.created_at,
             expires_at: row.expires_at,

@@ -1,48 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-/// Declares a closed set of names stored as text, parsed back with a clear error.
-macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:tt),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
-        }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text),+
-                }
-            }
-        }
-
-        impl std::str::FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, String> {
-                match s {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown {} `{other}`; one of {}",
-                        stringify!($name),
-                        [$($text),+].join(", ")
-                    )),
-                }
-            }
-        }
-
-        impl std::fmt::Display for $name {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
-}
-
 pub mod access;
 pub mod analytics;
 pub mod apikey;
@@ -95,11 +52,28 @@ pub enum DbError {
     /// A unique constraint refused the row.
     #[error("{0}")]
     Conflict(String),
+    /// A stored value that does not parse into its type: the database and the code disagree
+    /// (a row written by newer code, or changed by hand). The row is at fault, not the request.
+    #[error("{table}.{column} holds `{value}`, which does not parse")]
+    Corrupt {
+        table: &'static str,
+        column: &'static str,
+        value: String,
+    },
     #[error(transparent)]
     Db(#[from] DbErr),
 }
 
 impl DbError {
+    /// [`DbError::Corrupt`]: `value` stored in `table.column` does not parse.
+    pub fn corrupt(table: &'static str, column: &'static str, value: impl Into<String>) -> Self {
+        DbError::Corrupt {
+            table,
+            column,
+            value: value.into(),
+        }
+    }
+
     /// Maps a unique-violation to [`DbError::Conflict`] with `message`; keeps other errors.
     pub fn conflict_on_unique(err: DbErr, message: impl Into<String>) -> Self {
         match err.sql_err() {
@@ -118,6 +92,26 @@ impl From<std::convert::Infallible> for DbError {
 }
 
 pub type DbResult<T> = Result<T, DbError>;
+
+/// Parses the text stored in `table.column`; text no value matches is [`DbError::Corrupt`].
+pub(crate) fn parse_stored<T: std::str::FromStr>(
+    table: &'static str,
+    column: &'static str,
+    text: &str,
+) -> DbResult<T> {
+    text.parse()
+        .map_err(|_| DbError::corrupt(table, column, text))
+}
+
+/// Reads the JSON stored in `table.column` into its type; JSON that does not fit is
+/// [`DbError::Corrupt`] (with the JSON as its value).
+pub(crate) fn parse_stored_json<T: serde::de::DeserializeOwned>(
+    table: &'static str,
+    column: &'static str,
+    value: serde_json::Value,
+) -> DbResult<T> {
+    T::deserialize(&value).map_err(|_| DbError::corrupt(table, column, value.to_string()))
+}
 
 /// Opens a connection pool. `max_connections` bounds what one replica takes from Postgres.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
@@ -228,4 +222,34 @@ where
     let more = rows.len() as u64 > limit;
     rows.truncate(limit as usize);
     Ok((rows, more))
+}
+
+#[cfg(test)]
+mod tests {
+    use common::Plan;
+
+    use super::*;
+
+    #[test]
+    fn a_stored_value_that_does_not_parse_is_corrupt_and_named() {
+        let err = parse_stored::<Plan>("tenants", "plan", "gold").unwrap_err();
+        assert!(matches!(
+            &err,
+            DbError::Corrupt { table: "tenants", column: "plan", value } if value == "gold"
+        ));
+        assert_eq!(
+            err.to_string(),
+            "tenants.plan holds `gold`, which does not parse"
+        );
+        let err = parse_stored_json::<Vec<i64>>("reports", "parameters", serde_json::json!({}))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "reports.parameters holds `{}`, which does not parse"
+        );
+        assert_eq!(
+            parse_stored::<Plan>("tenants", "plan", "pro").unwrap(),
+            Plan::Pro
+        );
+    }
 }

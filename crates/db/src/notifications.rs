@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use common::{EventId, EventKind, NotificationId, PushSubscriptionId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored};
 
 /// The Redis pub/sub channel a tenant's new notifications are published on, under the
 /// deployment's key prefix (`CACHE_KEY_PREFIX`), so systems sharing one Redis stay apart.
@@ -91,9 +91,7 @@ impl TryFrom<Row> for Notification {
             id: NotificationId::from(r.id),
             user_id: UserId::from(r.user_id),
             event_id: EventId::from(r.event_id),
-            kind: r.kind.parse().map_err(|e: common::plan::UnknownVariant| {
-                DbError::Db(sea_orm::DbErr::Type(format!("notifications.kind: {e}")))
-            })?,
+            kind: parse_stored("notifications", "kind", &r.kind)?,
             title: r.title,
             body: r.body,
             data: r.data,
@@ -306,13 +304,14 @@ pub async fn recipients(
          SELECT id FROM subject
          UNION
          SELECT id FROM users
-          WHERE tenant_id = $1 AND role = 'tenant_admin'
+          WHERE tenant_id = $1 AND role = $4
             AND ($3 OR NOT EXISTS (SELECT 1 FROM subject))
          ORDER BY id",
         [
             scope.tenant_uuid().into(),
             user_id.map(UserId::into_uuid).into(),
             admins_too.into(),
+            common::Role::TenantAdmin.as_str().into(),
         ],
     ))
     .all(scope.conn())

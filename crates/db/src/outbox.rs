@@ -1,5 +1,6 @@
 //! The transactional outbox: rows written with a job, published to RabbitMQ by the relay.
 
+use common::JobState;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Statement};
 
 use crate::DbResult;
@@ -36,8 +37,12 @@ pub async fn mark_published(
     .await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE jobs SET state = 'waiting', updated_at = now() WHERE id = ANY($1) AND state = 'delayed'",
-        [job_ids.to_vec().into()],
+        "UPDATE jobs SET state = $2, updated_at = now() WHERE id = ANY($1) AND state = $3",
+        [
+            job_ids.to_vec().into(),
+            JobState::Waiting.as_str().into(),
+            JobState::Delayed.as_str().into(),
+        ],
     ))
     .await?;
     Ok(())

@@ -6,7 +6,6 @@
 //! do (plan, overrides and subscription status together) is [`crate::quotas::entitlements`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use chrono::{DateTime, Utc};
 use common::{SubscriptionPlanId, UserId};
@@ -15,86 +14,44 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DbError, DbResult, TenantScope};
 
-/// A limit a plan sets on what a user's account may create.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Quota {
-    /// Inboxes of the account.
-    MaxInboxes,
-    /// Contacts of the account.
-    MaxContacts,
-    /// Campaigns the account ever created (finished ones included).
-    MaxCampaigns,
-    /// Recipients of the campaigns the account created this UTC day.
-    MessagesPerDay,
+common::text_enum! {
+    /// A limit a plan sets on what a user's account may create.
+    #[derive(PartialOrd, Ord)]
+    pub enum Quota as "quota" {
+        /// Inboxes of the account.
+        MaxInboxes = "max_inboxes",
+        /// Contacts of the account.
+        MaxContacts = "max_contacts",
+        /// Campaigns the account ever created (finished ones included).
+        MaxCampaigns = "max_campaigns",
+        /// Recipients of the campaigns the account created this UTC day.
+        MessagesPerDay = "messages_per_day",
+    }
 }
 
 impl Quota {
-    pub const ALL: [Quota; 4] = [
-        Quota::MaxInboxes,
-        Quota::MaxContacts,
-        Quota::MaxCampaigns,
-        Quota::MessagesPerDay,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Quota::MaxInboxes => "max_inboxes",
-            Quota::MaxContacts => "max_contacts",
-            Quota::MaxCampaigns => "max_campaigns",
-            Quota::MessagesPerDay => "messages_per_day",
-        }
-    }
-
+    /// The value named `name`, if any (names come from API bodies and stored rows).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|q| q.as_str() == name)
+        name.parse().ok()
     }
 }
 
-impl fmt::Display for Quota {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+common::text_enum! {
+    /// Something a plan includes or not.
+    #[derive(PartialOrd, Ord)]
+    pub enum Feature as "feature" {
+        /// Campaigns with more than one recipient.
+        BulkCampaigns = "bulk_campaigns",
+        Webhooks = "webhooks",
+        Reports = "reports",
+        ApiAccess = "api_access",
     }
-}
-
-/// Something a plan includes or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum Feature {
-    /// Campaigns with more than one recipient.
-    BulkCampaigns,
-    Webhooks,
-    Reports,
-    ApiAccess,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 4] = [
-        Feature::BulkCampaigns,
-        Feature::Webhooks,
-        Feature::Reports,
-        Feature::ApiAccess,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Feature::BulkCampaigns => "bulk_campaigns",
-            Feature::Webhooks => "webhooks",
-            Feature::Reports => "reports",
-            Feature::ApiAccess => "api_access",
-        }
-    }
-
+    /// The value named `name`, if any (names come from API bodies and stored rows).
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.as_str() == name)
-    }
-}
-
-impl fmt::Display for Feature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        name.parse().ok()
     }
 }
 
@@ -184,16 +141,14 @@ struct PlanRow {
     updated_at: DateTime<Utc>,
 }
 
-/// The database and the code disagree about a stored name.
-fn corrupt(what: &str, value: &str) -> DbError {
-    DbError::Db(DbErr::Custom(format!("stored {what} `{value}` is unknown")))
-}
-
 /// Stored feature names as a set; an unknown one means the code is older than the data.
 pub(crate) fn parse_features(names: &[String]) -> DbResult<BTreeSet<Feature>> {
     names
         .iter()
-        .map(|name| Feature::from_name(name).ok_or_else(|| corrupt("feature", name)))
+        .map(|name| {
+            Feature::from_name(name)
+                .ok_or_else(|| DbError::corrupt("subscription_plans", "features", name.as_str()))
+        })
         .collect()
 }
 
@@ -422,39 +377,19 @@ pub async fn subscriber_ids(
     Ok(rows.into_iter().map(|r| r.user_id.into()).collect())
 }
 
-/// Where a subscription stands. Every status but `canceled` gets the plan's quotas.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub enum SubscriptionStatus {
-    Active,
-    Trialing,
-    PastDue,
-    Canceled,
+common::text_enum! {
+    /// Where a subscription stands. Every status but `canceled` gets the plan's quotas.
+    pub enum SubscriptionStatus as "subscription status" {
+        Active = "active",
+        Trialing = "trialing",
+        PastDue = "past_due",
+        Canceled = "canceled",
+    }
 }
 
 impl SubscriptionStatus {
-    pub const ALL: [SubscriptionStatus; 4] = [
-        SubscriptionStatus::Active,
-        SubscriptionStatus::Trialing,
-        SubscriptionStatus::PastDue,
-        SubscriptionStatus::Canceled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubscriptionStatus::Active => "active",
-            SubscriptionStatus::Trialing => "trialing",
-            SubscriptionStatus::PastDue => "past_due",
-            SubscriptionStatus::Canceled => "canceled",
-        }
-    }
-
     pub(crate) fn from_stored(name: &str) -> DbResult<Self> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| corrupt("subscription status", name))
+        crate::parse_stored("user_subscriptions", "status", name)
     }
 }
 

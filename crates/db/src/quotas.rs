@@ -8,11 +8,11 @@
 use std::collections::BTreeSet;
 
 use common::{AccountId, EventKind, RecipientStatus, UserId};
-use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use serde::{Deserialize, Serialize};
 
 use crate::plans::{Feature, Overrides, Quota, QuotaLimits, SubscriptionStatus, parse_features};
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored_json};
 
 /// A user's effective limits and features.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,24 +101,21 @@ pub async fn entitlements(
         None => None,
     };
     let overrides = Overrides {
-        quotas: stored_overrides(row.override_quotas)?,
-        features: stored_overrides(row.override_features)?,
+        quotas: stored_overrides("quotas", row.override_quotas)?,
+        features: stored_overrides("features", row.override_features)?,
     };
     Ok(Some(effective(subscription, &overrides)))
 }
 
 /// A stored overrides map; none stored is an empty one.
 fn stored_overrides<T: serde::de::DeserializeOwned + Default>(
+    column: &'static str,
     value: Option<serde_json::Value>,
 ) -> DbResult<T> {
     let Some(value) = value else {
         return Ok(T::default());
     };
-    serde_json::from_value(value).map_err(|e| {
-        DbError::Db(sea_orm::DbErr::Custom(format!(
-            "stored overrides are unreadable: {e}"
-        )))
-    })
+    parse_stored_json("user_plan_overrides", column, value)
 }
 
 /// Locks the account's row until the transaction ends, so that its creators count and insert
@@ -156,20 +153,39 @@ fn usage_sql(quota: Quota) -> String {
         Quota::MaxCampaigns => {
             "SELECT count(*) FROM campaigns WHERE tenant_id = $1 AND account_id = $2".to_owned()
         }
+        // The recipient states are bound as $3 to $5: [`usage_values`].
         Quota::MessagesPerDay => format!(
             "SELECT count(*) FROM campaign_recipients r
                JOIN campaigns c ON c.id = r.campaign_id
               WHERE c.tenant_id = $1 AND c.account_id = $2 AND r.tenant_id = $1
                 AND (c.finished_at IS NULL OR c.finished_at >= {TODAY})
-                AND (r.status IN ('{pending}', '{sending}')
-                     OR (r.status = '{sent}' AND r.sent_at >= {TODAY})
-                     OR (r.status = '{uncertain}' AND r.updated_at >= {TODAY}))",
-            pending = RecipientStatus::Pending.as_str(),
-            sending = RecipientStatus::Sending.as_str(),
-            sent = RecipientStatus::Sent.as_str(),
-            uncertain = RecipientStatus::Uncertain.as_str(),
+                AND (r.status = ANY($3)
+                     OR (r.status = $4 AND r.sent_at >= {TODAY})
+                     OR (r.status = $5 AND r.updated_at >= {TODAY}))"
         ),
     }
+}
+
+/// The parameters of [`usage_sql`] for `quotas`: the tenant and account, then, when
+/// `MessagesPerDay` is among them, the recipient states it counts (PostgreSQL refuses a
+/// parameter a statement does not use, so the others get none).
+fn usage_values(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+    quotas: &[Quota],
+) -> Vec<Value> {
+    let mut values = vec![scope.tenant_uuid().into(), account_id.into_uuid().into()];
+    if quotas.contains(&Quota::MessagesPerDay) {
+        let reserved: Vec<String> = [RecipientStatus::Pending, RecipientStatus::Sending]
+            .map(|s| s.as_str().to_owned())
+            .to_vec();
+        values.extend([
+            reserved.into(),
+            RecipientStatus::Sent.as_str().into(),
+            RecipientStatus::Uncertain.as_str().into(),
+        ]);
+    }
+    values
 }
 
 /// Midnight UTC of the current day, as SQL.
@@ -186,7 +202,7 @@ pub async fn usage(
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!("SELECT ({}) AS used", usage_sql(quota)),
-            [scope.tenant_uuid().into(), account_id.into_uuid().into()],
+            usage_values(scope, account_id, &[quota]),
         ))
         .await?;
     match row {
@@ -209,7 +225,7 @@ pub async fn usage_of_all(
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!("SELECT {}", columns.join(", ")),
-            [scope.tenant_uuid().into(), account_id.into_uuid().into()],
+            usage_values(scope, account_id, &Quota::ALL),
         ))
         .await?;
     Quota::ALL

@@ -8,20 +8,20 @@
 //! ([`delivery_page`], [`contacts_page`]) or one bounded query ([`usage_days`]), so the worker's
 //! memory does not grow with the report. The caller owns every transaction.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use common::{AccountId, CampaignId, ContactId, RecipientId, ReportId, TenantId, UserId};
+use common::{
+    AccountId, CampaignId, ContactId, RecipientId, RecipientStatus, ReportId, TenantId, UserId,
+};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use serde::{Deserialize, Serialize};
 
-use crate::{DbError, DbResult, PlatformScope, TenantScope};
+use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored, parse_stored_json};
 
-text_enum!(
+common::text_enum! {
     /// What a report shows.
-    ReportKind {
+    pub enum ReportKind as "report kind" {
         /// One row per recipient of a campaign: phone, name, status, attempts, sent time,
         /// error, message id, and when it was delivered, read and replied to.
         CampaignDelivery = "campaign_delivery",
@@ -33,17 +33,17 @@ text_enum!(
         /// One row per opted-out number of the tenant: phone, time, message, account, inbox.
         OptOuts = "opt_outs",
     }
-);
+}
 
-text_enum!(
+common::text_enum! {
     /// How the file is written.
-    ReportFormat {
+    pub enum ReportFormat as "report format" {
         /// A header row, then one record per row (RFC 4180).
         Csv = "csv",
         /// One array of objects, keys as the CSV's headers.
         Json = "json",
     }
-);
+}
 
 impl ReportFormat {
     /// The file's extension, also its name in storage (`report.<ext>`).
@@ -60,9 +60,9 @@ impl ReportFormat {
     }
 }
 
-text_enum!(
+common::text_enum! {
     /// Where a report is.
-    ReportStatus {
+    pub enum ReportStatus as "report status" {
         Queued = "queued",
         /// The worker is writing its file.
         Running = "running",
@@ -73,7 +73,7 @@ text_enum!(
         /// Its file was deleted when it expired.
         Expired = "expired",
     }
-);
+}
 
 impl ReportStatus {
     pub fn is_finished(self) -> bool {
@@ -143,14 +143,6 @@ const COLUMNS: &str = "id, account_id, created_by, kind, format, parameters, sta
     status_reason, storage_key, bytes, row_count, created_at, updated_at, started_at, \
     finished_at, expires_at";
 
-fn stored(what: &str, e: impl fmt::Display) -> DbError {
-    DbError::Db(sea_orm::DbErr::Custom(format!("stored {what}: {e}")))
-}
-
-fn parse<T: FromStr<Err = String>>(what: &str, text: &str) -> DbResult<T> {
-    text.parse().map_err(|e| stored(what, e))
-}
-
 impl TryFrom<Row> for Report {
     type Error = DbError;
 
@@ -159,11 +151,10 @@ impl TryFrom<Row> for Report {
             id: r.id.into(),
             account_id: r.account_id.map(AccountId::from),
             created_by: r.created_by.map(UserId::from),
-            kind: parse("report kind", &r.kind)?,
-            format: parse("report format", &r.format)?,
-            parameters: serde_json::from_value(r.parameters)
-                .map_err(|e| stored("report parameters", e))?,
-            status: parse("report status", &r.status)?,
+            kind: parse_stored("reports", "kind", &r.kind)?,
+            format: parse_stored("reports", "format", &r.format)?,
+            parameters: parse_stored_json("reports", "parameters", r.parameters)?,
+            status: parse_stored("reports", "status", &r.status)?,
             status_reason: r.status_reason,
             storage_key: r.storage_key,
             bytes: r.bytes,
@@ -270,9 +261,9 @@ pub async fn transition(
         format!(
             "UPDATE reports
                 SET status = $3, status_reason = $4, updated_at = now(),
-                    started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now())
+                    started_at = CASE WHEN $6 THEN coalesce(started_at, now())
                                       ELSE started_at END,
-                    finished_at = CASE WHEN $3 = 'failed' THEN now() ELSE finished_at END
+                    finished_at = CASE WHEN $7 THEN now() ELSE finished_at END
               WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)
               RETURNING {COLUMNS}"
         ),
@@ -282,6 +273,8 @@ pub async fn transition(
             to.as_str().into(),
             reason.into(),
             from.into(),
+            (to == ReportStatus::Running).into(),
+            (to == ReportStatus::Failed).into(),
         ],
     ))
     .one(scope.conn())
@@ -314,10 +307,10 @@ pub async fn mark_ready(
         DbBackend::Postgres,
         format!(
             "UPDATE reports
-                SET status = 'ready', status_reason = NULL, storage_key = $3, bytes = $4,
+                SET status = $7, status_reason = NULL, storage_key = $3, bytes = $4,
                     row_count = $5, updated_at = now(), finished_at = now(),
                     expires_at = now() + $6 * interval '1 millisecond'
-              WHERE tenant_id = $1 AND id = $2 AND status = 'running'
+              WHERE tenant_id = $1 AND id = $2 AND status = $8
               RETURNING {COLUMNS}"
         ),
         [
@@ -327,6 +320,8 @@ pub async fn mark_ready(
             file.bytes.into(),
             file.rows.into(),
             ttl_ms.into(),
+            ReportStatus::Ready.as_str().into(),
+            ReportStatus::Running.as_str().into(),
         ],
     ))
     .one(scope.conn())
@@ -354,6 +349,8 @@ pub async fn lock_expired(
     Ok(
         ExpiredReport::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
+            // `'ready'` written out (not bound) to match the predicate of the partial index
+            // `reports_expiry_idx` (migration 10), which the sweep reads.
             "SELECT id, tenant_id, storage_key FROM reports
           WHERE status = 'ready' AND expires_at <= now()
           ORDER BY expires_at
@@ -378,12 +375,16 @@ pub async fn mark_expired(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE reports SET status = 'expired', updated_at = now()
-              WHERE id = ANY($1) AND status = 'ready'",
-            [ids.iter()
-                .map(|id| id.into_uuid())
-                .collect::<Vec<_>>()
-                .into()],
+            "UPDATE reports SET status = $2, updated_at = now()
+              WHERE id = ANY($1) AND status = $3",
+            [
+                ids.iter()
+                    .map(|id| id.into_uuid())
+                    .collect::<Vec<_>>()
+                    .into(),
+                ReportStatus::Expired.as_str().into(),
+                ReportStatus::Ready.as_str().into(),
+            ],
         ))
         .await?;
     Ok(done.rows_affected())
@@ -397,13 +398,13 @@ fn after_key(after: Option<uuid::Uuid>) -> uuid::Uuid {
 }
 
 /// One recipient of a campaign, as the delivery report shows it.
-#[derive(Debug, Clone, PartialEq, FromQueryResult)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DeliveryRow {
     pub id: uuid::Uuid,
     pub phone: String,
     /// The contact's name as the campaign used it (its snapshot at creation).
     pub name: String,
-    pub status: String,
+    pub status: RecipientStatus,
     pub attempts: i32,
     pub sent_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
@@ -414,6 +415,42 @@ pub struct DeliveryRow {
     pub replied_at: Option<DateTime<Utc>>,
 }
 
+/// [`DeliveryRow`] as it is read, before its status is parsed.
+#[derive(FromQueryResult)]
+struct StoredDeliveryRow {
+    id: uuid::Uuid,
+    phone: String,
+    name: String,
+    status: String,
+    attempts: i32,
+    sent_at: Option<DateTime<Utc>>,
+    error: Option<String>,
+    message_id: String,
+    delivered_at: Option<DateTime<Utc>>,
+    read_at: Option<DateTime<Utc>>,
+    replied_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<StoredDeliveryRow> for DeliveryRow {
+    type Error = DbError;
+
+    fn try_from(r: StoredDeliveryRow) -> DbResult<Self> {
+        Ok(Self {
+            id: r.id,
+            phone: r.phone,
+            name: r.name,
+            status: parse_stored("campaign_recipients", "status", &r.status)?,
+            attempts: r.attempts,
+            sent_at: r.sent_at,
+            error: r.error,
+            message_id: r.message_id,
+            delivered_at: r.delivered_at,
+            read_at: r.read_at,
+            replied_at: r.replied_at,
+        })
+    }
+}
+
 /// Up to `limit` recipients of the tenant's campaign after `after`, in id order. An empty page
 /// only tells the end: the caller checks the campaign is the tenant's before the first page.
 pub async fn delivery_page(
@@ -422,24 +459,25 @@ pub async fn delivery_page(
     after: Option<RecipientId>,
     limit: u64,
 ) -> DbResult<Vec<DeliveryRow>> {
-    Ok(
-        DeliveryRow::find_by_statement(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
+    StoredDeliveryRow::find_by_statement(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
                 error, message_id, delivered_at, read_at, replied_at
            FROM campaign_recipients
           WHERE campaign_id = $2 AND tenant_id = $1 AND id > $3
           ORDER BY id LIMIT $4",
-            [
-                scope.tenant_uuid().into(),
-                campaign_id.into_uuid().into(),
-                after_key(after.map(RecipientId::into_uuid)).into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
-        .all(scope.conn())
-        .await?,
-    )
+        [
+            scope.tenant_uuid().into(),
+            campaign_id.into_uuid().into(),
+            after_key(after.map(RecipientId::into_uuid)).into(),
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+        ],
+    ))
+    .all(scope.conn())
+    .await?
+    .into_iter()
+    .map(DeliveryRow::try_from)
+    .collect()
 }
 
 /// One contact, as the contacts export shows it.
@@ -539,13 +577,13 @@ pub async fn usage_days(
          sent AS (
              SELECT (sent_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
                FROM campaign_recipients
-              WHERE tenant_id = $1 AND status = 'sent' AND sent_at >= $2 AND sent_at < $3
+              WHERE tenant_id = $1 AND status = $4 AND sent_at >= $2 AND sent_at < $3
               GROUP BY 1
          ),
          failed AS (
              SELECT (updated_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
                FROM campaign_recipients
-              WHERE tenant_id = $1 AND status = 'failed' AND updated_at >= $2 AND updated_at < $3
+              WHERE tenant_id = $1 AND status = $5 AND updated_at >= $2 AND updated_at < $3
               GROUP BY 1
          ),
          contacts_added AS (
@@ -575,7 +613,13 @@ pub async fn usage_days(
            LEFT JOIN contacts_added USING (day)
            LEFT JOIN imports USING (day)
           ORDER BY days.day",
-        [scope.tenant_uuid().into(), from.into(), to.into()],
+        [
+            scope.tenant_uuid().into(),
+            from.into(),
+            to.into(),
+            RecipientStatus::Sent.as_str().into(),
+            RecipientStatus::Failed.as_str().into(),
+        ],
     ))
     .all(scope.conn())
     .await?)

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::auth::{Principal, TenantPrincipal};
-use crate::{DbError, DbResult, Reach};
+use crate::{DbError, DbResult, Reach, parse_stored};
 
 /// What the session cookie's value starts with.
 pub const TOKEN_PREFIX: &str = "wms_";
@@ -232,19 +232,14 @@ pub async fn principal_for_token(
     .one(db)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let corrupt = |what: &str, e: common::plan::UnknownVariant| {
-        DbError::Db(sea_orm::DbErr::Custom(format!(
-            "stored {what} is invalid: {e}"
-        )))
-    };
     let tenant = match (row.tenant_id, row.plan) {
         (Some(id), Some(plan)) => Some(TenantPrincipal {
             id: id.into(),
-            plan: plan.parse().map_err(|e| corrupt("plan", e))?,
+            plan: parse_stored("tenants", "plan", &plan)?,
         }),
         _ => None,
     };
-    let role: Role = row.role.parse().map_err(|e| corrupt("role", e))?;
+    let role: Role = parse_stored("users", "role", &row.role)?;
     Ok(Some(SessionPrincipal {
         session_id: row.session_id.into(),
         principal: Principal {

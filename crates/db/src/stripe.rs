@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ::stripe::event::timestamp;
+use ::stripe::event::{SubscriptionStatus, timestamp};
 use ::stripe::{Event, EventError, EventObject};
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -20,6 +20,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::secrets::{SecretCipher, hint};
 use crate::{DbError, DbResult, TenantScope};
+
+/// Stripe subscription statuses as an array parameter, for `status = ANY($n)`.
+fn status_names(statuses: &[SubscriptionStatus]) -> Vec<String> {
+    statuses.iter().map(|s| s.as_str().to_owned()).collect()
+}
 
 /// A tenant's Stripe settings as the API shows them (and the cache stores them): no secret.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
@@ -419,9 +424,12 @@ pub async fn analytics(
                             END
                           / interval_count))::bigint AS amount
            FROM stripe_subscriptions
-          WHERE tenant_id = $1 AND status IN ('active', 'past_due') AND amount IS NOT NULL
+          WHERE tenant_id = $1 AND status = ANY($2) AND amount IS NOT NULL
           GROUP BY currency",
-        vec![tenant.into()],
+        vec![
+            tenant.into(),
+            status_names(&[SubscriptionStatus::Active, SubscriptionStatus::PastDue]).into(),
+        ],
     )
     .await?;
     let revenue = per_currency(
@@ -429,18 +437,26 @@ pub async fn analytics(
         "SELECT currency, sum(amount_paid)::bigint AS amount
            FROM stripe_invoices
           WHERE tenant_id = $1 AND status = 'paid' AND paid_at >= $2 AND paid_at < $3
+          -- 'paid' written out (not bound) to match the predicate of the partial index
+          -- stripe_invoices_paid_idx (migration 5).
           GROUP BY currency",
         vec![tenant.into(), from.into(), to.into()],
     )
     .await?;
     let subscriptions = SubscriptionCounts::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT count(*) FILTER (WHERE status = 'active') AS active,
-                count(*) FILTER (WHERE status = 'trialing') AS trialing,
-                count(*) FILTER (WHERE status = 'past_due') AS past_due,
-                count(*) FILTER (WHERE status = 'canceled') AS canceled
+        "SELECT count(*) FILTER (WHERE status = $2) AS active,
+                count(*) FILTER (WHERE status = $3) AS trialing,
+                count(*) FILTER (WHERE status = $4) AS past_due,
+                count(*) FILTER (WHERE status = $5) AS canceled
            FROM stripe_subscriptions WHERE tenant_id = $1",
-        [tenant.into()],
+        [
+            tenant.into(),
+            SubscriptionStatus::Active.as_str().into(),
+            SubscriptionStatus::Trialing.as_str().into(),
+            SubscriptionStatus::PastDue.as_str().into(),
+            SubscriptionStatus::Canceled.as_str().into(),
+        ],
     ))
     .one(scope.conn())
     .await?
@@ -454,15 +470,25 @@ pub async fn analytics(
     // canceled at period end keeps its status until it ends, so only `canceled` ones count.
     let counts = ChurnCounts::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT count(*) FILTER (WHERE status = 'canceled'
+        "SELECT count(*) FILTER (WHERE status = $4
                                    AND canceled_at >= $2 AND canceled_at < $3) AS canceled,
                 count(*) FILTER (WHERE created < $2
-                                   AND status NOT IN ('incomplete', 'incomplete_expired')
-                                   AND NOT (status = 'canceled'
+                                   AND status <> ALL($5)
+                                   AND NOT (status = $4
                                             AND coalesce(canceled_at, created) < $2))
                     AS active_at_start
            FROM stripe_subscriptions WHERE tenant_id = $1",
-        [tenant.into(), from.into(), to.into()],
+        [
+            tenant.into(),
+            from.into(),
+            to.into(),
+            SubscriptionStatus::Canceled.as_str().into(),
+            status_names(&[
+                SubscriptionStatus::Incomplete,
+                SubscriptionStatus::IncompleteExpired,
+            ])
+            .into(),
+        ],
     ))
     .one(scope.conn())
     .await?

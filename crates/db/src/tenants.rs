@@ -8,7 +8,7 @@ use sea_orm::{
 };
 
 use crate::entity::{account, api_key, tenant, user};
-use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey};
+use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey, parse_stored};
 
 /// A tenant: a business on the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,13 +57,6 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// A stored plan or role that no longer parses: the row is corrupt, not the request.
-fn corrupt(what: &str, e: common::plan::UnknownVariant) -> DbError {
-    DbError::Db(sea_orm::DbErr::Custom(format!(
-        "stored {what} is invalid: {e}"
-    )))
-}
-
 impl TryFrom<tenant::Model> for Tenant {
     type Error = DbError;
     fn try_from(m: tenant::Model) -> DbResult<Self> {
@@ -71,7 +64,7 @@ impl TryFrom<tenant::Model> for Tenant {
             id: m.id.into(),
             name: m.name,
             slug: m.slug,
-            plan: m.plan.parse().map_err(|e| corrupt("plan", e))?,
+            plan: parse_stored("tenants", "plan", &m.plan)?,
             created_at: m.created_at,
         })
     }
@@ -96,7 +89,7 @@ impl TryFrom<user::Model> for User {
             account_id: m.account_id.map(Into::into),
             email: m.email,
             name: m.name,
-            role: m.role.parse().map_err(|e| corrupt("role", e))?,
+            role: parse_stored("users", "role", &m.role)?,
             created_at: m.created_at,
         })
     }

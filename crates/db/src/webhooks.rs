@@ -24,7 +24,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::events::{self, Event};
-use crate::{DbError, DbResult, TenantScope};
+use crate::{DbError, DbResult, TenantScope, parse_stored};
 
 /// Random bytes in a new signing secret (Standard Webhooks asks for 24 to 64).
 pub const SECRET_BYTES: usize = 32;
@@ -70,9 +70,9 @@ impl WebhookSecret {
     }
 }
 
-text_enum!(
+common::text_enum! {
     /// Where a delivery is.
-    DeliveryStatus {
+    pub enum DeliveryStatus as "delivery status" {
         /// An attempt is due or under way.
         Pending = "pending",
         /// An attempt was answered 2xx.
@@ -81,7 +81,7 @@ text_enum!(
         /// or answering 410).
         Failed = "failed",
     }
-);
+}
 
 /// An endpoint as the API shows it (its secrets are read apart, by [`signing_secrets`]).
 #[derive(Debug, Clone)]
@@ -120,14 +120,6 @@ struct EndpointRow {
 const ENDPOINT_COLUMNS: &str = "id, tenant_id, created_by, url, description, event_types, \
     enabled, disabled_reason, previous_expires_at, failing_since, created_at, updated_at";
 
-fn stored<T: std::str::FromStr>(what: &str, text: &str) -> DbResult<T>
-where
-    T::Err: std::fmt::Display,
-{
-    text.parse()
-        .map_err(|e| DbError::Db(sea_orm::DbErr::Custom(format!("stored {what}: {e}"))))
-}
-
 impl TryFrom<EndpointRow> for Endpoint {
     type Error = DbError;
 
@@ -141,7 +133,7 @@ impl TryFrom<EndpointRow> for Endpoint {
             event_types: r
                 .event_types
                 .iter()
-                .map(|t| stored("event type", t))
+                .map(|t| parse_stored("webhook_endpoints", "event_types", t))
                 .collect::<DbResult<_>>()?,
             enabled: r.enabled,
             disabled_reason: r.disabled_reason,
@@ -435,8 +427,8 @@ impl TryFrom<DeliveryRow> for Delivery {
             id: r.id.into(),
             endpoint_id: r.endpoint_id.into(),
             event_id: r.event_id.into(),
-            event_type: stored("event type", &r.event_type)?,
-            status: stored("delivery status", &r.status)?,
+            event_type: parse_stored("webhook_deliveries", "event_type", &r.event_type)?,
+            status: parse_stored("webhook_deliveries", "status", &r.status)?,
             job_id: r.job_id.into(),
             attempts: r.attempts,
             last_status: r.last_status,
@@ -691,12 +683,14 @@ pub async fn fail_unattempted(
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE webhook_deliveries
-                SET status = 'failed', last_error = $3, next_attempt_at = NULL, updated_at = now()
-              WHERE tenant_id = $1 AND id = $2 AND status = 'pending'",
+                SET status = $4, last_error = $3, next_attempt_at = NULL, updated_at = now()
+              WHERE tenant_id = $1 AND id = $2 AND status = $5",
             [
                 scope.tenant_uuid().into(),
                 id.into_uuid().into(),
                 reason.into(),
+                DeliveryStatus::Failed.as_str().into(),
+                DeliveryStatus::Pending.as_str().into(),
             ],
         ))
         .await?;
@@ -765,12 +759,13 @@ pub async fn restart_delivery(
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             "UPDATE webhook_deliveries
-                SET status = 'pending', job_id = $3, next_attempt_at = now(), updated_at = now()
+                SET status = $4, job_id = $3, next_attempt_at = now(), updated_at = now()
               WHERE tenant_id = $1 AND id = $2",
             [
                 scope.tenant_uuid().into(),
                 id.into_uuid().into(),
                 job_id.into_uuid().into(),
+                DeliveryStatus::Pending.as_str().into(),
             ],
         ))
         .await?;
@@ -797,6 +792,8 @@ pub async fn lock_failed_since(
     let rows = DeliveryRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         format!(
+            // `'failed'` written out (not bound) to match the predicate of the partial index
+            // `webhook_deliveries_failed_idx` (migration 12) this replay reads.
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
               WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'failed'
                 AND created_at >= $3

@@ -117,7 +117,7 @@ impl JobContext {
 
     /// The job's tenant as a query scope: the tenant on the job row.
     pub fn scope(&self) -> TenantScope<'_, DatabaseConnection> {
-        TenantScope::new(&self.db, self.job.tenant_id)
+        TenantScope::for_job(&self.db, self.job.tenant_id)
     }
 
     /// This attempt's number, from 1.

@@ -233,7 +233,7 @@ impl<J: Job> Lifecycle<J> {
         let Ok((subject, _)) = typed_input::<J>(job) else {
             return;
         };
-        let scope = TenantScope::new(&self.db, job.tenant_id);
+        let scope = TenantScope::for_job(&self.db, job.tenant_id);
         match self.job.on_failed(scope, subject, reason).await {
             Ok(()) | Err(DbError::NotFound(_)) => {}
             Err(e) => tracing::warn!(error = %e, "could not mark the job's subject failed"),

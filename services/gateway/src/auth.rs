@@ -40,7 +40,7 @@ impl Caller {
         &self,
         conn: &'c C,
     ) -> Result<db::TenantScope<'c, C>, ApiError> {
-        Ok(db::TenantScope::new(conn, self.tenant_id()?))
+        Ok(db::TenantScope::for_caller(conn, self.tenant_id()?))
     }
 
     /// What the caller may see of data that both tenants and the operator read (jobs, queues):
@@ -138,7 +138,7 @@ impl TenantUser {
 
     /// The caller's tenant as a query scope on `conn`.
     pub fn scope<'c, C: sea_orm::ConnectionTrait>(&self, conn: &'c C) -> db::TenantScope<'c, C> {
-        db::TenantScope::new(conn, self.tenant.id)
+        db::TenantScope::for_caller(conn, self.tenant.id)
     }
 }
 

@@ -211,7 +211,7 @@ pub async fn held(state: &AppState, principal: &Principal) -> Result<Held, ApiEr
         // account data (the handlers refuse it themselves).
         return Ok(Held::All);
     };
-    let scope = db::TenantScope::new(&state.db, tenant.id);
+    let scope = db::TenantScope::for_caller(&state.db, tenant.id);
     let agents = crate::cached::read(
         state,
         &crate::routes::access::agents_key(tenant.id, account_id),

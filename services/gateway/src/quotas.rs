@@ -99,7 +99,7 @@ impl Admission {
     }
 
     fn scope(&self) -> TenantScope<'_, DatabaseTransaction> {
-        TenantScope::new(&self.txn, self.tenant_id)
+        TenantScope::for_caller(&self.txn, self.tenant_id)
     }
 
     /// The account's usage of `quota` after locking the account (again: a no-op in the same

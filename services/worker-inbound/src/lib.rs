@@ -3,7 +3,6 @@
 pub mod config;
 
 use std::collections::{HashMap, HashSet};
-use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -75,7 +74,7 @@ impl Job for InboundJob {
                 return Ok(Done::Deferred(Duration::from_secs(1)));
             }
             let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
-            let scope = TenantScope::new(&txn, ctx.tenant_id());
+            let scope = TenantScope::for_job(&txn, ctx.tenant_id());
             let events = db::inbound::claim_pending(scope, inbox_id, self.batch).await?;
             if events.is_empty() {
                 txn.commit().await.map_err(db::DbError::from)?;
@@ -86,7 +85,7 @@ impl Job for InboundJob {
             txn.commit().await.map_err(db::DbError::from)?;
             let now = Utc::now();
             for (event, (_, outcome)) in events.iter().zip(&outcomes) {
-                metrics::counter!("inbound_events_processed_total", "type" => event.kind.clone(), "outcome" => outcome.as_str())
+                metrics::counter!("inbound_events_processed_total", "type" => event.kind.as_str(), "outcome" => outcome.as_str())
                     .increment(1);
                 let lag = (now - event.received_at).to_std().unwrap_or_default();
                 metrics::histogram!("inbound_event_lag_seconds").record(lag.as_secs_f64());
@@ -350,8 +349,8 @@ async fn announce(
 pub fn effect_of(event: &PendingEvent) -> Effect {
     let payload = &event.payload;
     let body = &payload["event"];
-    match InboundKind::from_str(&event.kind) {
-        Ok(InboundKind::Receipt) => {
+    match event.kind {
+        InboundKind::Receipt => {
             let read = match receipt_state(payload) {
                 Some(ReceiptState::Delivered) => false,
                 Some(ReceiptState::Read) => true,
@@ -376,7 +375,7 @@ pub fn effect_of(event: &PendingEvent) -> Effect {
                 Effect::Receipts(receipts)
             }
         }
-        Ok(InboundKind::Message) => {
+        InboundKind::Message => {
             let info = &body["Info"];
             if info["IsFromMe"].as_bool() == Some(true) {
                 return Effect::Nothing("our own message");
@@ -403,7 +402,7 @@ pub fn effect_of(event: &PendingEvent) -> Effect {
                 text,
             }
         }
-        Ok(InboundKind::Connection) => match payload["type"].as_str() {
+        InboundKind::Connection => match payload["type"].as_str() {
             Some("LoggedOut") => Effect::BanSignal(
                 "the WhatsApp number was logged out (on the phone, or by WhatsApp); reconnect it with a new QR code, then resume the campaign".to_owned(),
             ),
@@ -420,7 +419,7 @@ pub fn effect_of(event: &PendingEvent) -> Effect {
             // whatsmeow reconnects by itself; a send without a session pauses the campaign.
             _ => Effect::Nothing("a session change that needs nothing"),
         },
-        Ok(InboundKind::Other) | Err(_) => Effect::Nothing("not an event the manager uses"),
+        InboundKind::Other => Effect::Nothing("not an event the manager uses"),
     }
 }
 
@@ -503,10 +502,10 @@ async fn sweep_every(
 mod tests {
     use super::*;
 
-    fn event(kind: &str, payload: Value) -> PendingEvent {
+    fn event(kind: InboundKind, payload: Value) -> PendingEvent {
         PendingEvent {
             id: 1,
-            kind: kind.to_owned(),
+            kind,
             payload,
             received_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
         }
@@ -515,7 +514,7 @@ mod tests {
     #[test]
     fn receipts_name_their_messages_and_read_implies_delivered() {
         let read = event(
-            "receipt",
+            InboundKind::Receipt,
             json!({"type": "ReadReceipt", "state": "Read", "event": {
                 "MessageIDs": ["3EB0A", "3EB0B"], "Timestamp": "2026-12-03T10:00:00Z"}}),
         );
@@ -527,7 +526,7 @@ mod tests {
         assert_eq!(receipts[0].at.to_rfc3339(), "2026-12-03T10:00:00+00:00");
 
         let delivered = event(
-            "receipt",
+            InboundKind::Receipt,
             json!({"type": "ReadReceipt", "event": {"MessageIDs": ["3EB0A"], "Type": ""}}),
         );
         let Effect::Receipts(receipts) = effect_of(&delivered) else {
@@ -540,30 +539,39 @@ mod tests {
         );
 
         let own = event(
-            "receipt",
+            InboundKind::Receipt,
             json!({"type": "ReadReceipt", "state": "ReadSelf", "event": {"MessageIDs": ["3EB0A"]}}),
         );
         assert!(matches!(effect_of(&own), Effect::Nothing(_)));
-        let empty = event("receipt", json!({"type": "ReadReceipt", "state": "Read"}));
+        let empty = event(
+            InboundKind::Receipt,
+            json!({"type": "ReadReceipt", "state": "Read"}),
+        );
         assert!(matches!(effect_of(&empty), Effect::Nothing(_)));
     }
 
     #[test]
     fn a_logout_or_a_ban_is_a_ban_signal_and_a_dropped_connection_is_not() {
-        let logout = event("connection", json!({"type": "LoggedOut", "event": {}}));
+        let logout = event(
+            InboundKind::Connection,
+            json!({"type": "LoggedOut", "event": {}}),
+        );
         let Effect::BanSignal(reason) = effect_of(&logout) else {
             panic!("a ban signal")
         };
         assert!(reason.contains("logged out"), "{reason}");
         let ban = event(
-            "connection",
+            InboundKind::Connection,
             json!({"type": "TemporaryBan", "event": {"Code": 101, "Expire": 7200}}),
         );
         let Effect::BanSignal(reason) = effect_of(&ban) else {
             panic!("a ban signal")
         };
         assert!(reason.contains("about 2 h"), "{reason}");
-        let dropped = event("connection", json!({"type": "Disconnected", "event": {}}));
+        let dropped = event(
+            InboundKind::Connection,
+            json!({"type": "Disconnected", "event": {}}),
+        );
         assert!(matches!(effect_of(&dropped), Effect::Nothing(_)));
     }
 
@@ -595,7 +603,7 @@ mod tests {
     #[test]
     fn messages_name_their_sender_and_text() {
         let reply = event(
-            "message",
+            InboundKind::Message,
             json!({"type": "Message", "event": {
                 "Info": {"Sender": "5511987654321:4@s.whatsapp.net", "Chat": "5511987654321@s.whatsapp.net",
                          "IsFromMe": false, "IsGroup": false, "ID": "ABC", "Timestamp": 1_700_000_100},
@@ -615,7 +623,7 @@ mod tests {
             json!({"Sender": "not-a-number@s.whatsapp.net"}),
         ] {
             let message = event(
-                "message",
+                InboundKind::Message,
                 json!({"type": "Message", "event": {"Info": info}}),
             );
             assert!(matches!(effect_of(&message), Effect::Nothing(_)), "{info}");

@@ -326,7 +326,7 @@ async fn next_page(
                 encoder.row(&[
                     Cell::Text(&r.phone),
                     Cell::Text(&r.name),
-                    Cell::Text(&r.status),
+                    Cell::Text(r.status.as_str()),
                     Cell::Int(i64::from(r.attempts)),
                     Cell::Time(r.sent_at),
                     Cell::OptText(r.error.as_deref()),

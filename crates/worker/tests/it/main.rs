@@ -160,7 +160,7 @@ impl Fixture {
     /// A job with its outbox row (published by the worker's relay); returns it and its message.
     async fn enqueue(&self, behaviour: &str, max_attempts: i32) -> (JobId, JobRef) {
         let job = db::jobs::enqueue::<Probe>(
-            db::TenantScope::new(&self.db, self.tenant),
+            db::TenantScope::for_test(&self.db, self.tenant),
             ContactId::new(),
             &behaviour.to_owned(),
             db::jobs::Enqueue {
@@ -246,7 +246,7 @@ async fn transient_failures_retry_after_the_configured_backoff_then_dead_letter(
 
     // Replay: a new generation from attempt zero; the old dead message is dropped if it ever
     // comes back.
-    db::jobs::replay(db::TenantScope::new(&f.db, f.tenant).into(), id)
+    db::jobs::replay(db::TenantScope::for_test(&f.db, f.tenant).into(), id)
         .await
         .unwrap();
     let replayed = f.job(id).await;

@@ -12,11 +12,10 @@
 
 use actix_web::{delete, get, post, put, web};
 use cache::{Key, KeyRef};
-use common::{AccountId, Permission, Role, TenantId, UserId};
+use common::{AccountId, Permission, Role, RoleId, TeamId, TenantId, UserId};
 use db::access::{AccountInbox, AccountRole, Agent, RoleInput, Team};
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
-use uuid::Uuid;
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, Deleted, Envelope, created, ok, required_text};
@@ -196,7 +195,7 @@ pub async fn list_roles(
     })
     .await?;
     // Cached whole (a few dozen rows at most), so paged here rather than in the query.
-    page.respond_from_all(all.unwrap_or_default(), |item| item.id)
+    page.respond_from_all(all.unwrap_or_default(), |item| item.id.into_uuid())
 }
 
 /// Creates a role of the account: a name and the permissions its agents get (tenant admin).
@@ -233,7 +232,7 @@ pub async fn create_role(
 pub async fn update_role(
     state: web::Data<AppState>,
     user: TenantUser,
-    path: web::Path<(AccountRef, Uuid)>,
+    path: web::Path<(AccountRef, RoleId)>,
     body: ApiJson<RoleBody>,
 ) -> ApiResult {
     let (account, role_id) = path.into_inner();
@@ -262,7 +261,7 @@ pub async fn update_role(
 pub async fn delete_role(
     state: web::Data<AppState>,
     user: TenantUser,
-    path: web::Path<(AccountRef, Uuid)>,
+    path: web::Path<(AccountRef, RoleId)>,
 ) -> ApiResult {
     let (account, role_id) = path.into_inner();
     let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
@@ -309,7 +308,8 @@ pub async fn list_agents(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignAgent {
     /// A role of the account.
-    role_id: Uuid,
+    #[schema(value_type = uuid::Uuid)]
+    role_id: RoleId,
 }
 
 /// Makes a user of the account an agent with a role, or changes an agent's role (tenant
@@ -427,7 +427,7 @@ pub async fn list_teams(
     })
     .await?;
     // Cached whole (a few dozen rows at most), so paged here rather than in the query.
-    page.respond_from_all(all.unwrap_or_default(), |item| item.id)
+    page.respond_from_all(all.unwrap_or_default(), |item| item.id.into_uuid())
 }
 
 /// Creates a team of the account, without members (tenant admin).
@@ -463,7 +463,7 @@ pub async fn create_team(
 pub async fn rename_team(
     state: web::Data<AppState>,
     user: TenantUser,
-    path: web::Path<(AccountRef, Uuid)>,
+    path: web::Path<(AccountRef, TeamId)>,
     body: ApiJson<TeamBody>,
 ) -> ApiResult {
     let (account, team_id) = path.into_inner();
@@ -484,7 +484,7 @@ pub async fn rename_team(
 pub async fn delete_team(
     state: web::Data<AppState>,
     user: TenantUser,
-    path: web::Path<(AccountRef, Uuid)>,
+    path: web::Path<(AccountRef, TeamId)>,
 ) -> ApiResult {
     let (account, team_id) = path.into_inner();
     let (tenant_id, account_id) = authorize(&state, &user, account, Access::Write).await?;
@@ -504,7 +504,7 @@ pub async fn delete_team(
 pub async fn set_team_members(
     state: web::Data<AppState>,
     user: TenantUser,
-    path: web::Path<(AccountRef, Uuid)>,
+    path: web::Path<(AccountRef, TeamId)>,
     body: ApiJson<TeamMembers>,
 ) -> ApiResult {
     let (account, team_id) = path.into_inner();

@@ -119,8 +119,10 @@ pub async fn invalidate(
             }
         }
         (None, None, None, Some(tenant_id)) => {
-            let hashes =
-                db::auth::tenant_key_hashes(db::TenantScope::new(&state.db, tenant_id)).await?;
+            let hashes = db::auth::tenant_key_hashes(db::TenantScope::for_operator_action(
+                &state.db, tenant_id,
+            ))
+            .await?;
             let indexed = state
                 .cache
                 .invalidate_tenant(tenant_id)

@@ -91,7 +91,7 @@ pub fn routes(cfg: &mut super::Routes) {
 )]
 #[get("/branding")]
 pub async fn get(state: web::Data<AppState>, user: TenantUser) -> ApiResult {
-    Ok(ok(cached_branding(&state, user.tenant_id()).await?))
+    Ok(ok(cached_branding(&state, user.scope(&state.db)).await?))
 }
 
 /// Replaces the tenant's branding. Tenant admins.
@@ -190,7 +190,8 @@ pub async fn public(
         }
     };
     let tenant_id = tenant_id.ok_or_else(|| ApiError::not_found("tenant"))?;
-    let mut branding = cached_branding(&state, tenant_id).await?;
+    let scope = db::TenantScope::for_public_page(&state.db, tenant_id);
+    let mut branding = cached_branding(&state, scope).await?;
     // A host only claimed is not the tenant's (yet): the public page does not name it.
     if !branding.custom_host_verified {
         branding.custom_host = None;
@@ -313,13 +314,15 @@ pub async fn verify_custom_host(state: web::Data<AppState>, admin: TenantAdmin) 
     Ok(ok(CustomHostAnswer::from(verified)))
 }
 
-/// The branding of `tenant_id` through the cache. The id comes from the authenticated caller or
-/// from the public lookup; either way only this tenant's row is read.
-async fn cached_branding(state: &AppState, tenant_id: TenantId) -> Result<Branding, ApiError> {
-    let scope = db::TenantScope::new(&state.db, tenant_id);
+/// The branding of the scope's tenant through the cache. The scope comes from the authenticated
+/// caller or from the public lookup; either way only this tenant's row is read.
+async fn cached_branding(
+    state: &AppState,
+    scope: db::TenantScope<'_, sea_orm::DatabaseConnection>,
+) -> Result<Branding, ApiError> {
     crate::cached::read(
         state,
-        &BrandingKey::key(&tenant_id),
+        &BrandingKey::key(&scope.tenant_id()),
         db::branding::find(scope),
     )
     .await?

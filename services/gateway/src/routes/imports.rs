@@ -454,7 +454,7 @@ pub async fn errors(
         let db = db.clone();
         async move {
             let after = after?;
-            let scope = db::TenantScope::new(&db, tenant);
+            let scope = db::TenantScope::for_caller(&db, tenant);
             match db::imports::errors_page(scope, id, after, ERRORS_PER_QUERY).await {
                 Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => {

@@ -149,7 +149,7 @@ pub async fn create(
     actix_web::rt::spawn(async move {
         let state = background;
         let id = inbox.id;
-        let scope = db::TenantScope::new(&state.db, tenant_id);
+        let scope = db::TenantScope::for_caller(&state.db, tenant_id);
         if let Err(e) = configure_events(&state, scope, inbox, false).await {
             tracing::warn!(inbox = %id, error = %e.message, "could not record the inbox's event setup");
         }

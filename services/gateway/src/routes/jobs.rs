@@ -424,7 +424,7 @@ async fn replay_one(state: &AppState, caller: &Caller, id: JobId) -> Result<Job,
         && let Some(subject) = job.subject_id
     {
         // The job's own tenant: the superadmin replays any tenant's job.
-        let scope = db::TenantScope::new(&txn, job.tenant_id);
+        let scope = db::TenantScope::for_job(&txn, job.tenant_id);
         db::campaigns::reopen_for_replay(scope, CampaignId::from(subject)).await?;
     }
     txn.commit().await.map_err(db::DbError::from)?;

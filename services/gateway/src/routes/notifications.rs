@@ -258,7 +258,7 @@ impl Stream {
         let Some(last) = self.last else {
             return;
         };
-        let scope = db::TenantScope::new(&self.db, self.tenant_id);
+        let scope = db::TenantScope::for_caller(&self.db, self.tenant_id);
         match db::notifications::since(scope, self.user_id, last, RESUME_LIMIT).await {
             Ok(missed) => {
                 for notification in missed {

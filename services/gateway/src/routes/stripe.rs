@@ -235,7 +235,7 @@ pub async fn webhook(
     let tenant_id = path.into_inner();
     // The tenant comes from the URL, not from a caller; nothing is written for it before the
     // signature proves the delivery was made with this tenant's secret.
-    let scope = db::TenantScope::new(&state.db, tenant_id);
+    let scope = db::TenantScope::for_signed_callback(&state.db, tenant_id);
     let secret = match db::stripe::webhook_secret(scope, &state.token_cipher).await? {
         WebhookSecret::UnknownTenant => return Err(ApiError::not_found("tenant")),
         WebhookSecret::NotConfigured => {

@@ -227,10 +227,13 @@ pub async fn create_user(
     body: ApiJson<CreateUser>,
 ) -> ApiResult {
     let body = body.into_inner();
-    let tenant_id = match (caller.role(), caller.0.tenant) {
-        (Role::Superadmin, _) => body.tenant_id.ok_or_else(|| {
-            ApiError::validation("tenantId", "`tenantId` is required for a superadmin")
-        })?,
+    let scope = match (caller.role(), caller.0.tenant) {
+        (Role::Superadmin, _) => db::TenantScope::for_operator_action(
+            &state.db,
+            body.tenant_id.ok_or_else(|| {
+                ApiError::validation("tenantId", "`tenantId` is required for a superadmin")
+            })?,
+        ),
         (Role::TenantAdmin, Some(own)) => {
             let own = own.id;
             // Naming another tenant is refused rather than ignored: the caller meant something
@@ -240,7 +243,7 @@ pub async fn create_user(
                     "tenant admins create users only in their own tenant; leave `tenantId` out",
                 ));
             }
-            own
+            caller.scope(&state.db)?
         }
         _ => return Err(ApiError::forbidden("only tenant admins may create users")),
     };
@@ -258,7 +261,6 @@ pub async fn create_user(
         ));
     }
     // A superadmin naming an unknown tenant gets 404, like any missing object.
-    let scope = db::TenantScope::new(&state.db, tenant_id);
     let account = db::tenants::default_account(scope)
         .await
         .map_err(|e| match e {
@@ -565,7 +567,9 @@ pub async fn update_tenant(
         db::auth::set_tenant_plan(operator.platform(&state.db), tenant_id, plan).await?;
     cached::invalidate(&state, principal_keys(&key_hashes)).await;
     // The operator acts on the tenant it named.
-    let tenant = db::tenants::find_tenant(db::TenantScope::new(&state.db, tenant_id)).await?;
+    let tenant =
+        db::tenants::find_tenant(db::TenantScope::for_operator_action(&state.db, tenant_id))
+            .await?;
     Ok(ok(TenantView::new(tenant, None)))
 }
 

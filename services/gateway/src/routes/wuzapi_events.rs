@@ -140,7 +140,7 @@ pub async fn receive(
     let txn = sea_orm::TransactionTrait::begin(&state.db)
         .await
         .map_err(db::DbError::from)?;
-    let scope = db::TenantScope::new(&txn, target.tenant_id);
+    let scope = db::TenantScope::for_signed_callback(&txn, target.tenant_id);
     let recorded = db::inbound::record(
         scope,
         target.inbox_id,

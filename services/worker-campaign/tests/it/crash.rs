@@ -109,7 +109,7 @@ async fn sigkilled_workers_lose_nothing_and_message_nobody_twice() {
             r.phone
         );
     }
-    let progress = db::campaigns::progress(db::TenantScope::new(&f.db, tenant.id), campaign)
+    let progress = db::campaigns::progress(db::TenantScope::for_test(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     assert_eq!(

@@ -122,7 +122,7 @@ impl Fixture {
         .unwrap();
         let id = tenant.id;
         let user = db::tenants::create_user(
-            db::TenantScope::new(&self.db, id),
+            db::TenantScope::for_test(&self.db, id),
             db::tenants::NewUser {
                 account_id: Some(account.id),
                 email: format!("owner@{slug}.example"),
@@ -133,7 +133,7 @@ impl Fixture {
         .await
         .unwrap();
         let inbox = db::inboxes::create(
-            db::TenantScope::new(&self.db, id),
+            db::TenantScope::for_test(&self.db, id),
             &SecretCipher::from_hex(DEVELOPMENT_KEY_HEX).unwrap(),
             db::inboxes::NewInbox {
                 account_id: account.id,
@@ -189,7 +189,7 @@ impl Fixture {
             .map(|r| r.try_get::<uuid::Uuid>("", "id").unwrap().into())
             .collect();
         let created = db::campaigns::create(
-            db::TenantScope::new(&self.db, tenant.id),
+            db::TenantScope::for_test(&self.db, tenant.id),
             db::campaigns::NewCampaign {
                 account_id: tenant.account,
                 inbox_id: tenant.inbox,
@@ -207,7 +207,7 @@ impl Fixture {
         .await
         .unwrap();
         let job = db::jobs::enqueue::<common::jobs::kind::CampaignBatch>(
-            db::TenantScope::new(&self.db, tenant.id),
+            db::TenantScope::for_test(&self.db, tenant.id),
             created.campaign.id,
             &(),
             db::jobs::Enqueue::now(),
@@ -218,7 +218,7 @@ impl Fixture {
     }
 
     pub async fn campaign_row(&self, tenant: Tenant, id: CampaignId) -> db::campaigns::Campaign {
-        db::campaigns::find(db::TenantScope::new(&self.db, tenant.id), id)
+        db::campaigns::find(db::TenantScope::for_test(&self.db, tenant.id), id)
             .await
             .unwrap()
     }
@@ -358,7 +358,7 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     let tenant = f.tenant("pausing").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511910000000, (40, 50)).await;
     f.wait_received("pausing-token", 5).await;
-    app::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::pause(db::TenantScope::for_test(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     // Within one batch: the next claim sees the pause and the job waits without a message.
@@ -375,10 +375,10 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
         f.campaign_row(tenant, campaign).await.status,
         CampaignStatus::Paused
     );
-    app::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::resume(db::TenantScope::for_test(&f.db, tenant.id), campaign)
         .await
         .unwrap();
-    let again = app::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign).await;
+    let again = app::campaigns::resume(db::TenantScope::for_test(&f.db, tenant.id), campaign).await;
     assert!(
         matches!(again, Err(db::DbError::Conflict(_))),
         "only a paused campaign resumes"
@@ -391,7 +391,7 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     )
     .await;
     assert_each_once(&f.received("pausing-token"), 30);
-    let err = app::campaigns::pause(db::TenantScope::new(&f.db, tenant.id), campaign)
+    let err = app::campaigns::pause(db::TenantScope::for_test(&f.db, tenant.id), campaign)
         .await
         .unwrap_err();
     assert!(matches!(err, db::DbError::Conflict(_)), "{err}");
@@ -405,7 +405,7 @@ async fn cancel_stops_the_campaign_within_one_batch() {
     let tenant = f.tenant("cancelling").await;
     let (campaign, job) = f.campaign(tenant, 30, 5511920000000, (40, 50)).await;
     f.wait_received("cancelling-token", 3).await;
-    app::campaigns::cancel(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::cancel(db::TenantScope::for_test(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     f.wait_job_state(job, JobState::Completed, Duration::from_secs(5))
@@ -450,7 +450,7 @@ async fn a_disconnected_number_pauses_the_campaign_with_a_reason_and_resumes_whe
     assert!(reason.contains("disconnected"), "{reason}");
     assert!(f.received("offline-token").is_empty());
     f.fake.connect("offline-token");
-    app::campaigns::resume(db::TenantScope::new(&f.db, tenant.id), campaign)
+    app::campaigns::resume(db::TenantScope::for_test(&f.db, tenant.id), campaign)
         .await
         .unwrap();
     f.wait_status(

@@ -151,12 +151,12 @@ async fn fixture(db: &DatabaseConnection) -> Fixture {
         .await
         .expect("tenant");
         let tenant_id = tenant.id;
-        db::branding::replace(TenantScope::new(db, tenant_id), branding(t, 0))
+        db::branding::replace(TenantScope::for_test(db, tenant_id), branding(t, 0))
             .await
             .expect("branding");
         for u in 0..USERS_PER_TENANT {
             let user = db::tenants::create_user(
-                db::TenantScope::new(db, tenant_id),
+                db::TenantScope::for_test(db, tenant_id),
                 db::tenants::NewUser {
                     account_id: Some(account.id),
                     email: format!("u{u}@t{t}.example"),
@@ -251,7 +251,7 @@ async fn run(
                         let tenant = fixture.tenants[t];
                         let load = async {
                             loads.fetch_add(1, Ordering::Relaxed);
-                            db::branding::find(TenantScope::new(db, tenant))
+                            db::branding::find(TenantScope::for_test(db, tenant))
                                 .await
                                 .map_err(|e| Arc::new(e.to_string()))
                         };
@@ -286,7 +286,7 @@ async fn run(
                     Op::WriteBranding(t) => {
                         let tenant = fixture.tenants[t];
                         let v = version.fetch_add(1, Ordering::Relaxed);
-                        db::branding::replace(TenantScope::new(db, tenant), branding(t, v))
+                        db::branding::replace(TenantScope::for_test(db, tenant), branding(t, v))
                             .await
                             .expect("write");
                         if let Some(cache) = cache {
@@ -323,7 +323,7 @@ async fn burst(db: &DatabaseConnection, cache: &Cache, tenant: TenantId) -> u64 
     let reads = (0..BURST).map(|_| {
         cache.get_or_load(&key, async {
             loads.fetch_add(1, Ordering::Relaxed);
-            db::branding::find(TenantScope::new(db, tenant))
+            db::branding::find(TenantScope::for_test(db, tenant))
                 .await
                 .map_err(|e| Arc::new(e.to_string()))
         })

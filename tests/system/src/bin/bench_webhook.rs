@@ -92,7 +92,7 @@ async fn main() {
         let txn = db.begin().await.unwrap();
         for _ in 0..PER_TRANSACTION {
             app::events::emit(
-                db::TenantScope::new(&txn, tenant_id),
+                db::TenantScope::for_test(&txn, tenant_id),
                 db::events::NewEvent {
                     kind: common::EventKind::CampaignCompleted,
                     subject_id: None,

@@ -77,7 +77,7 @@ async fn put_branding(system: &TestSystem, key: &str, branding: Value) -> (Statu
 async fn stored_branding(system: &TestSystem, tenant: &TenantHandle) -> Value {
     let connection = db::connect(&system.db.url, 1).await.expect("connect");
     let tenant_id = tenant.tenant_id.parse().expect("tenant id");
-    let branding = db::branding::find(db::TenantScope::new(&connection, tenant_id))
+    let branding = db::branding::find(db::TenantScope::for_test(&connection, tenant_id))
         .await
         .expect("read branding")
         .expect("tenant exists");

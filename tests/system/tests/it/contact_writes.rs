@@ -77,7 +77,7 @@ async fn write(
 ) -> Result<BatchWritten, db::DbError> {
     let txn = db.begin().await?;
     let written = db::contacts::upsert_batch(
-        TenantScope::new(&txn, tenant),
+        TenantScope::for_test(&txn, tenant),
         account,
         rows,
         update,
@@ -291,7 +291,7 @@ async fn an_account_deleted_while_a_batch_is_written_waits_and_takes_the_batch_a
     let o = owners().await;
     let txn = o.db.begin().await.unwrap();
     db::contacts::upsert_batch(
-        TenantScope::new(&txn, o.a),
+        TenantScope::for_test(&txn, o.a),
         o.a1,
         &rows(0..20, "in flight"),
         true,

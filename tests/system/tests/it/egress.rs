@@ -96,7 +96,7 @@ async fn push_endpoints_on_private_addresses_are_refused_and_never_connected_to(
     // machine, by IP and by a name that resolves to loopback. The port is allowed, so only
     // the address check stands between the worker and the listener.
     let connection = db::connect(&system.db.url, 1).await.unwrap();
-    let scope = db::TenantScope::new(&connection, tenant.tenant_id.parse().unwrap());
+    let scope = db::TenantScope::for_test(&connection, tenant.tenant_id.parse().unwrap());
     for endpoint in [
         format!("https://127.0.0.1:{port}/push/ip"),
         format!("https://localhost:{port}/push/name"),
@@ -125,7 +125,7 @@ async fn push_endpoints_on_private_addresses_are_refused_and_never_connected_to(
         .await;
     let txn = connection.begin().await.unwrap();
     app::events::emit(
-        db::TenantScope::new(&txn, tenant.tenant_id.parse().unwrap()),
+        db::TenantScope::for_test(&txn, tenant.tenant_id.parse().unwrap()),
         db::events::NewEvent {
             kind: common::EventKind::ImportCompleted,
             subject_id: None,

@@ -152,7 +152,7 @@ async fn a_csv_import_normalises_dedupes_updates_and_keeps_each_failed_row() {
     );
     assert_eq!(import["fileName"], "clientes.csv");
     let announced = db::events::of_subject(
-        db::TenantScope::new(
+        db::TenantScope::for_test(
             &db::connect(&system.db.url, 1).await.unwrap(),
             tenant.tenant_id.parse().unwrap(),
         ),
@@ -480,7 +480,7 @@ async fn a_worker_killed_mid_import_resumes_without_importing_a_row_twice() {
 /// The tenant's bytes in storage as the database counts them.
 async fn storage_used(system: &TestSystem, tenant: &TenantHandle) -> i64 {
     let connection = db::connect(&system.db.url, 1).await.expect("connect");
-    let used = db::storage_usage::bytes_used(db::TenantScope::new(
+    let used = db::storage_usage::bytes_used(db::TenantScope::for_test(
         &connection,
         tenant.tenant_id.parse().expect("tenant id"),
     ))

@@ -412,7 +412,7 @@ async fn emit(system: &TestSystem, tenant: &TenantHandle, kind: common::EventKin
     let connection = db::connect(&system.db.url, 1).await.unwrap();
     let txn = connection.begin().await.unwrap();
     app::events::emit(
-        db::TenantScope::new(&txn, tenant.tenant_id.parse().unwrap()),
+        db::TenantScope::for_test(&txn, tenant.tenant_id.parse().unwrap()),
         db::events::NewEvent {
             kind,
             subject_id: None,

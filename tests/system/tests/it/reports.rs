@@ -723,7 +723,7 @@ async fn reports_expire_and_their_files_are_deleted_by_concurrent_sweeps() {
 /// The tenant's bytes in storage as the database counts them.
 async fn storage_used(system: &TestSystem, tenant: &TenantHandle) -> i64 {
     let connection = db::connect(&system.db.url, 1).await.expect("connect");
-    let used = db::storage_usage::bytes_used(db::TenantScope::new(
+    let used = db::storage_usage::bytes_used(db::TenantScope::for_test(
         &connection,
         tenant.tenant_id.parse().expect("tenant id"),
     ))
