@@ -7,7 +7,9 @@ build) between workspace members:
 
   1. a service (services/*) never depends on another service;
   2. a crate (crates/*, migrations/) never depends on a service;
-  3. `db` depends on no service, and not on `worker` or `jobs` (jobs are declared above it);
+  3. `db` depends on no service, nor on `worker`, `jobs` (job types are declared above it),
+     `queue` or `outbox`; `common` on no member at all; each crate's other exclusions are in
+     FORBIDDEN (and its README's "Owns");
   4. only the worker binaries (services/worker-*) and tests/system depend on `worker`, the
      runtime they share (the gateway enqueues jobs, it never runs them);
   5. tests/system may depend on anything.
@@ -24,8 +26,24 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The lowest crates and what they must never know.
-DB_FORBIDDEN = {"worker", "jobs"}
+# What each crate must never know, beyond the rules every crate follows (each crate's README,
+# "Owns"): db sits below jobs, queues and the worker runtime; the infrastructure crates take
+# what they need from the database as arguments instead of depending on `db`.
+FORBIDDEN = {
+    "db": {"worker", "jobs", "queue", "outbox"},
+    "cache": {"db"},
+    "egress": {"db"},
+    "queue": {"db"},
+    "ratelimit": {"db", "cache"},
+    "storage": {"db"},
+    "stripe": {"db"},
+    "telemetry": {"db"},
+    "testkit": {"db"},
+    "wuzapi": {"db"},
+    "migration": {"db"},
+}
+# The bottom layer: depends on no workspace member at all.
+FOUNDATION = "common"
 
 
 def workspace_packages():
@@ -72,8 +90,11 @@ def violations(packages):
                 found.append(f"{edge}: a service never depends on another service")
             if kind == "crate" and target_kind == "service":
                 found.append(f"{edge}: a crate never depends on a service")
-            if name == "db" and target in DB_FORBIDDEN:
-                found.append(f"{edge}: db is below {target} and must not know it")
+            if target in FORBIDDEN.get(name, ()):
+                found.append(f"{edge}: {name} is below {target} and must not know it "
+                             f"(its README, 'Owns')")
+            if name == FOUNDATION:
+                found.append(f"{edge}: {FOUNDATION} is the bottom layer and depends on no member")
             if target == "worker" and not (
                 kind == "service" and directory.startswith("services/worker-")
             ):
