@@ -160,10 +160,14 @@ def is_test_code(path):
     return "tests" in path.relative_to(ROOT).parts[2:] or path.parts[-2] == "tests"
 
 
+# A `#[cfg(test)]` module as rustfmt writes it: up to the first line that is only `}`.
+UNIT_TESTS_RE = re.compile(r"^#\[cfg\(test\)\]\n.*?^\}$", re.M | re.S)
+
+
 def without_unit_tests(text):
-    """A source file without its `#[cfg(test)]` module (by convention the file's end): the
-    names unit tests make up (`Env::from_pairs([("AFTER", "2w")])`) are read by nothing."""
-    return text.split("#[cfg(test)]", 1)[0]
+    """A source file without its `#[cfg(test)]` modules: the names unit tests make up
+    (`Env::from_pairs([("AFTER", "2w")])`) are read by nothing."""
+    return UNIT_TESTS_RE.sub("", text)
 
 
 def names_read_by_code(problems):
