@@ -120,9 +120,13 @@ test: services
         cargo test --workspace --no-fail-fast --lib --bins --tests
     fi
 
-# Formatting, clippy with warnings as errors, no unused dependencies, and the deploy manifests.
+# Formatting, clippy with warnings as errors, no unused dependencies, the dependency rules
+# between crates and services, every environment variable both read and documented, and the
+# deploy manifests.
 lint:
     cargo fmt --all -- --check
+    python3 scripts/check-deps.py
+    python3 scripts/check-env.py
     cargo clippy --workspace --all-targets -- -D warnings
     @cargo machete --version >/dev/null 2>&1 || { echo "cargo-machete is missing: cargo install cargo-machete --locked" >&2; exit 1; }
     cargo machete

@@ -17,7 +17,5 @@ pub use metrics::{CacheStats, describe_metrics};
 
 /// Names of the metrics this crate records.
 pub mod metric_names {
-    pub use crate::metrics::{
-        COALESCED, ERRORS, FALLBACKS, HITS, LOADER_CALLS, LOCAL_HITS, MISSES,
-    };
+    pub use crate::metrics::{COALESCED, ERRORS, FALLBACKS, HITS, LOADER_CALLS, MISSES};
 }

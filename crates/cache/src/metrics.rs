@@ -5,13 +5,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use metrics::{Unit, counter, describe_counter};
 
+/// Every read answered by the cache, once, labelled by the tier that answered (`tier="local"`
+/// for the in-process tier, `tier="redis"`), so `hits / (hits + misses)` is the cache's hit
+/// rate (the guide's formula) and `sum by (tier)` shows each tier's share.
 pub const HITS: &str = "redis_cache_hits_total";
 pub const MISSES: &str = "redis_cache_misses_total";
 pub const ERRORS: &str = "redis_cache_errors_total";
 pub const FALLBACKS: &str = "redis_cache_fallbacks_total";
 pub const LOADER_CALLS: &str = "cache_loader_calls_total";
 pub const COALESCED: &str = "cache_coalesced_total";
-pub const LOCAL_HITS: &str = "cache_local_hits_total";
+
+/// The `tier` label of [`HITS`].
+const TIER_LOCAL: &str = "local";
+const TIER_REDIS: &str = "redis";
 
 /// Registers the descriptions of the cache's metrics with the installed recorder. Building a
 /// [`Cache`](crate::Cache) does it too; call it again if the recorder is installed later.
@@ -19,12 +25,12 @@ pub fn describe_metrics() {
     describe_counter!(
         HITS,
         Unit::Count,
-        "Reads answered by Redis, absent-row markers included (label key_type)"
+        "Reads answered by the cache, absent-row markers included, each once (labels key_type, tier = local | redis)"
     );
     describe_counter!(
         MISSES,
         Unit::Count,
-        "Reads Redis had no usable entry for: missing, another version, or unreadable (label key_type)"
+        "Reads neither tier had a usable entry for: missing, another version, or unreadable (label key_type)"
     );
     describe_counter!(
         ERRORS,
@@ -40,11 +46,6 @@ pub fn describe_metrics() {
         LOADER_CALLS,
         Unit::Count,
         "Loads from the source of truth (label key_type)"
-    );
-    describe_counter!(
-        LOCAL_HITS,
-        Unit::Count,
-        "Reads answered in process, without asking Redis (label key_type)"
     );
     describe_counter!(
         COALESCED,
@@ -78,8 +79,10 @@ impl ErrorKind {
 /// Totals of one [`Cache`](crate::Cache) handle and its clones, over all key kinds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
-    /// Reads answered by the in-process tier (not counted in `hits`).
+    /// Reads answered by the in-process tier (`tier="local"`).
     pub local_hits: u64,
+    /// Reads answered by Redis (`tier="redis"`); the hit rate is
+    /// `(local_hits + hits) / (local_hits + hits + misses)`.
     pub hits: u64,
     pub misses: u64,
     pub loader_calls: u64,
@@ -114,11 +117,13 @@ fn bump(total: &AtomicU64, name: &'static str, key_type: &'static str) {
 
 impl Counters {
     pub(crate) fn local_hit(&self, key_type: &'static str) {
-        bump(&self.local_hits, LOCAL_HITS, key_type);
+        self.local_hits.fetch_add(1, Ordering::Relaxed);
+        counter!(HITS, "key_type" => key_type, "tier" => TIER_LOCAL).increment(1);
     }
 
     pub(crate) fn hit(&self, key_type: &'static str) {
-        bump(&self.hits, HITS, key_type);
+        self.hits.fetch_add(1, Ordering::Relaxed);
+        counter!(HITS, "key_type" => key_type, "tier" => TIER_REDIS).increment(1);
     }
 
     pub(crate) fn miss(&self, key_type: &'static str) {

@@ -101,7 +101,8 @@ impl Relay {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox relay failed; retrying");
-                    if let Some((broker, _)) = publisher.take() {
+                    if let Some((broker, publisher)) = publisher.take() {
+                        publisher.close().await;
                         broker.close().await;
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(10));
@@ -110,7 +111,8 @@ impl Relay {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => {
-                    if let Some((broker, _)) = publisher {
+                    if let Some((broker, publisher)) = publisher {
+                        publisher.close().await;
                         broker.close().await;
                     }
                     return;

@@ -121,6 +121,7 @@ pub async fn run_consumer<H: JobHandler>(
         }
     }
     let _ = channel.close(200, "drained".into()).await;
+    publisher.close().await;
     outcome
 }
 

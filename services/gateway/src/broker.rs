@@ -1,9 +1,14 @@
 //! A lazily (re)connected RabbitMQ connection for the job API: queue counts and dead-letter
 //! housekeeping. Publishing stays the outbox relay's.
+//!
+//! Each connection declares the topology first (idempotent, as every service that publishes
+//! or consumes does at start): counting a queue is a passive declaration, and one of a queue no
+//! worker or relay has declared yet is a 404 that closes its channel and logs an error, on every
+//! refresh of the queue gauges.
 
 use std::time::Duration;
 
-use common::QueueType;
+use common::{QueueName, QueueType};
 use queue::{Broker, QueueError};
 use tokio::sync::Mutex;
 
@@ -38,6 +43,7 @@ impl BrokerHandle {
             let broker = tokio::time::timeout(CONNECT_TIMEOUT, connect)
                 .await
                 .map_err(|_| QueueError::Timeout(CONNECT_TIMEOUT))??;
+            broker.declare(&QueueName::ALL).await?;
             *guard = Some(broker);
         }
         let broker = guard.as_ref().expect("connected above");
@@ -46,5 +52,13 @@ impl BrokerHandle {
             *guard = None;
         }
         result
+    }
+
+    /// Closes the connection, if any, so the broker sees a clean close at a graceful stop
+    /// (a dropped connection's channels end in a logged "Connection error").
+    pub async fn close(&self) {
+        if let Some(broker) = self.broker.lock().await.take() {
+            broker.close().await;
+        }
     }
 }

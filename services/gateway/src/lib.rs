@@ -54,6 +54,7 @@ pub struct Application {
     gauges: tokio::task::JoinHandle<()>,
     sessions_sweep: tokio::task::JoinHandle<()>,
     live: std::sync::Arc<live::LiveHub>,
+    broker: std::sync::Arc<broker::BrokerHandle>,
 }
 
 impl Application {
@@ -188,6 +189,7 @@ impl Application {
                 format!("http://127.0.0.1:{port}")
             }
         };
+        let broker_to_close = broker.clone();
         let state = web::Data::new(AppState {
             db,
             cache,
@@ -289,6 +291,7 @@ impl Application {
             gauges,
             sessions_sweep,
             live,
+            broker: broker_to_close,
         })
     }
 
@@ -324,6 +327,7 @@ impl Application {
         }
         let _ = self.gauges.await;
         let _ = self.sessions_sweep.await;
+        self.broker.close().await;
         server.await??;
         Ok(())
     }

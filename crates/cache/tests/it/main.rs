@@ -6,6 +6,7 @@ mod config;
 mod failures;
 mod invalidation;
 mod local;
+mod metrics;
 mod reads;
 mod single_flight;
 mod support;

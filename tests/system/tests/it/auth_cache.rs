@@ -39,7 +39,7 @@ async fn counter(system: &TestSystem, base: &str, series: &str) -> f64 {
 /// Calls `/api/me` on `base` until the principal is served from the in-process tier (its
 /// subscriber connects in the background when the gateway starts).
 async fn warm(system: &TestSystem, base: &str, key: &str) {
-    let series = r#"cache_local_hits_total{key_type="api_key_principal"}"#;
+    let series = r#"redis_cache_hits_total{key_type="api_key_principal",tier="local"}"#;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let before = counter(system, base, series).await;
     loop {
@@ -102,7 +102,7 @@ async fn warm_requests_authenticate_without_loading_the_principal() {
     warm(&system, &base, &tenant.key).await;
 
     let loads = r#"cache_loader_calls_total{key_type="api_key_principal"}"#;
-    let local = r#"cache_local_hits_total{key_type="api_key_principal"}"#;
+    let local = r#"redis_cache_hits_total{key_type="api_key_principal",tier="local"}"#;
     let (loads_before, local_before) = (
         counter(&system, &base, loads).await,
         counter(&system, &base, local).await,
