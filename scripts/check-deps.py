@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """The workspace's dependency rules, checked over `cargo metadata` (run by `just lint`).
 
-The layers (README.md, "The structure"): common -> db -> jobs -> worker -> services, with the
+The layers (README.md, "The structure"): common -> db -> app -> worker -> services, with the
 gateway a service; tests/system on top. The rules, for every kind of dependency (normal, dev,
 build) between workspace members:
 
   1. a service (services/*) never depends on another service;
   2. a crate (crates/*, migrations/) never depends on a service;
-  3. `db` depends on no service, nor on `worker`, `jobs` (job types are declared above it),
+  3. `db` depends on no service, nor on `worker`, `app` (the use cases above it),
      `queue` or `outbox`; `common` on no member at all; each crate's other exclusions are in
      FORBIDDEN (and its README's "Owns");
   4. only the worker binaries (services/worker-*) and tests/system depend on `worker`, the
@@ -27,10 +27,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # What each crate must never know, beyond the rules every crate follows (each crate's README,
-# "Owns"): db sits below jobs, queues and the worker runtime; the infrastructure crates take
+# "Owns"): db sits below the use cases, queues and the worker runtime; the infrastructure crates take
 # what they need from the database as arguments instead of depending on `db`.
 FORBIDDEN = {
-    "db": {"worker", "jobs", "queue", "outbox"},
+    "db": {"worker", "app", "queue", "outbox"},
+    "app": {"worker", "queue", "outbox", "cache", "egress", "wuzapi", "storage"},
     "cache": {"db"},
     "egress": {"db"},
     "queue": {"db"},

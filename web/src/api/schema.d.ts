@@ -4558,7 +4558,7 @@ export interface components {
             waiting: number;
         };
         /**
-         * @description The five work queues. Each has its own worker binary and concurrency setting.
+         * @description The six work queues. Each has its own worker binary and concurrency setting.
          * @enum {string}
          */
         QueueName: "campaign" | "import" | "report" | "notification" | "webhook" | "inbound";
