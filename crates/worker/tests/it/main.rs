@@ -368,7 +368,7 @@ async fn malformed_and_stray_messages_are_dead_lettered_and_change_nothing() {
 #[tokio::test]
 async fn a_second_delivery_waits_for_the_lease_and_the_job_runs_once() {
     let mut f = fixture(&[]).await;
-    f.start().await;
+    let port = f.start().await;
     let (id, message) = f.enqueue("slow", 3).await;
     // Running: the worker has declared and bound its queues (it does so as it starts, in its
     // own task), so the copy below is routable.
@@ -392,8 +392,12 @@ async fn a_second_delivery_waits_for_the_lease_and_the_job_runs_once() {
         .unwrap();
     broker.close().await;
     f.wait_for(id, JobState::Completed).await;
-    // The duplicate comes back after the lease is released, finds the job finished, and goes.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // The duplicate was deferred while the lease was held; it comes back after the lease is
+    // released, finds the job finished, and goes: both deliveries have been handled once the
+    // runtime has counted the copy's deferral and its drop.
+    for outcome in ["deferred", "duplicate"] {
+        wait_for_outcome(port, outcome).await;
+    }
     assert_eq!(f.job.runs.lock().await.len(), 1, "ran once");
     assert_eq!(f.job.most_at_once.load(Ordering::SeqCst), 1);
     assert_eq!(f.dead_messages().await, 0);
@@ -450,6 +454,27 @@ async fn live_workers_report_heartbeats_and_leave_when_stopped() {
         db::workers::live(&f.db).await.unwrap().is_empty(),
         "deregistered on stop"
     );
+}
+
+/// Waits until the worker's `/metrics` counts a delivery handled with `outcome`
+/// (`queue_job_duration_seconds{outcome}`): the runtime has finished with that message.
+async fn wait_for_outcome(port: u16, outcome: &str) {
+    let label = format!("outcome=\"{outcome}\"");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let metrics = reqwest_get(port, "/metrics").await;
+        let handled = metrics
+            .lines()
+            .any(|l| l.starts_with("queue_job_duration_seconds_count") && l.contains(&label));
+        if handled {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no delivery handled with {label} within 15 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A bare HTTP GET (the runtime has no HTTP client of its own).
