@@ -270,6 +270,91 @@ impl Fixture {
         }
     }
 
+    /// Waits until this process's workers have handled at least `count` deliveries of the
+    /// campaign queue with `outcome` (`queue_job_duration_seconds{outcome}`, e.g. `duplicate`:
+    /// a copy of a finished job's message, dropped).
+    pub async fn wait_handled(&self, outcome: &str, count: u64) {
+        let label = format!("outcome=\"{outcome}\"");
+        let handled = || {
+            telemetry::metrics()
+                .render()
+                .lines()
+                .filter(|l| l.starts_with("queue_job_duration_seconds_count{"))
+                .filter(|l| l.contains("queue=\"campaign\"") && l.contains(&label))
+                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum::<f64>() as u64
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while handled() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{} of {count} deliveries handled with {label} after 20 s",
+                handled()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until nothing is left that could send: no outbox row to publish, no message in
+    /// the campaign queue or its wait queues, and no campaign job running in this process's
+    /// workers; seen twice in a row, so a message between the queue and its handler is not
+    /// missed.
+    pub async fn wait_idle(&self) {
+        let broker = queue::Broker::connect(
+            &testkit::amqp_url(),
+            &self.queues.prefix,
+            common::QueueType::Quorum,
+        )
+        .await
+        .unwrap();
+        let topology = broker.topology().clone();
+        let mut queues = vec![topology.work_queue(common::QueueName::Campaign)];
+        queues.extend(
+            WAITS
+                .iter()
+                .map(|d| topology.wait_queue(common::QueueName::Campaign, *d)),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut idle_in_a_row = 0;
+        while idle_in_a_row < 2 {
+            let mut busy = Vec::new();
+            let outbox = self
+                .count("SELECT count(*) FROM outbox WHERE queue = 'campaign'")
+                .await;
+            if outbox > 0 {
+                busy.push(format!("{outbox} outbox rows"));
+            }
+            for name in &queues {
+                let messages = broker.queue_counts(name).await.unwrap().map_or(0, |c| c.0);
+                if messages > 0 {
+                    busy.push(format!("{messages} messages in {name}"));
+                }
+            }
+            let running = in_flight_campaign_jobs();
+            if running > 0 {
+                busy.push(format!("{running} jobs running"));
+            }
+            idle_in_a_row = if busy.is_empty() {
+                idle_in_a_row + 1
+            } else {
+                0
+            };
+            assert!(Instant::now() < deadline, "still busy after 20 s: {busy:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        broker.close().await;
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let row = self
+            .db
+            .query_one_raw(Statement::from_string(DbBackend::Postgres, sql))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get_by_index::<i64>(0).unwrap()
+    }
+
     /// Waits until the fake has accepted at least `count` messages for `token`.
     pub async fn wait_received(&self, token: &str, count: usize) {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -302,6 +387,16 @@ impl Fixture {
         }
         counts
     }
+}
+
+/// Campaign jobs this process's workers are running (`worker_jobs_in_flight`).
+fn in_flight_campaign_jobs() -> u64 {
+    telemetry::metrics()
+        .render()
+        .lines()
+        .filter(|l| l.starts_with("worker_jobs_in_flight{") && l.contains("queue=\"campaign\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
 }
 
 fn assert_each_once(received: &HashMap<String, usize>, expected: usize) {
@@ -365,7 +460,9 @@ async fn pause_then_resume_goes_on_exactly_where_it_stopped() {
     f.wait_job_state(job, JobState::Delayed, Duration::from_secs(5))
         .await;
     let at_pause = f.received("pausing-token").len();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // The paused job waits without a message: once nothing is left that could send, nothing
+    // was sent after the pause.
+    f.wait_idle().await;
     assert_eq!(
         f.received("pausing-token").len(),
         at_pause,
@@ -411,7 +508,8 @@ async fn cancel_stops_the_campaign_within_one_batch() {
     f.wait_job_state(job, JobState::Completed, Duration::from_secs(5))
         .await;
     let sent = f.received("cancelling-token").len();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once nothing is left that could send, nothing was sent after the cancel.
+    f.wait_idle().await;
     assert_eq!(
         f.received("cancelling-token").len(),
         sent,
@@ -593,7 +691,8 @@ async fn a_duplicate_message_of_a_running_campaign_sends_nothing_twice() {
         Duration::from_secs(30),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Both copies have been looked at and dropped as duplicates of a job already run.
+    f.wait_handled("duplicate", 2).await;
     assert_each_once(&f.received("twice-token"), 20);
     f.stop().await;
 }
@@ -664,7 +763,8 @@ async fn a_network_cut_between_worker_and_broker_loses_nothing_and_repeats_nothi
         Duration::from_secs(60),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Messages redelivered after the cut have all been handled: nothing is left to repeat.
+    f.wait_idle().await;
     assert_each_once(&f.received("cut-token"), 60);
     assert!(
         f.recipients(campaign)
