@@ -803,6 +803,49 @@ impl TestSystem {
         body["data"]["token"].as_str().expect("token").to_owned()
     }
 
+    /// Waits until no job of `queue` due within the next minute is in one of `busy` states and
+    /// no outbox row of it is due within the minute: the queue's workers have finished with
+    /// what they were given, so a test can then assert what did not happen. `busy` is
+    /// `[Waiting, Active]` where a delayed job is at rest (a paused campaign), and also
+    /// `Delayed` where no retry may be left. A job scheduled further ahead (tomorrow's
+    /// allowance, a send window hours away) is at rest too.
+    pub async fn wait_for_jobs_settled(&self, queue: common::QueueName, busy: &[common::JobState]) {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let connection = db::connect(&self.db.url, 1).await.unwrap();
+        let states = busy
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        eventually(
+            &format!("{} jobs settled", queue.as_str()),
+            Duration::from_secs(30),
+            async || {
+                let row = connection
+                    .query_one_raw(Statement::from_sql_and_values(
+                        DbBackend::Postgres,
+                        "SELECT (SELECT count(*) FROM jobs
+                                  WHERE queue = $1 AND state = ANY(string_to_array($2, ','))
+                                    AND run_at <= now() + interval '1 minute')
+                              + (SELECT count(*) FROM outbox
+                                  WHERE queue = $1 AND available_at <= now() + interval '1 minute') AS n",
+                        [queue.as_str().into(), states.clone().into()],
+                    ))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .ok_or("no row")?;
+                let busy: i64 = row.try_get("", "n").map_err(|e| e.to_string())?;
+                if busy == 0 {
+                    Ok(())
+                } else {
+                    Err(format!("{busy} jobs in {states:?} or outbox rows"))
+                }
+            },
+        )
+        .await;
+        connection.close().await.ok();
+    }
+
     /// Polls the campaign's job until it is completed or failed, or its campaign is paused or
     /// cancelled (the job then waits for its owner).
     pub async fn wait_for_campaign_job(&self, key: &str, campaign_id: &str) -> Value {

@@ -88,6 +88,34 @@ async fn write(
     Ok(written)
 }
 
+/// Waits until a statement of this database waits for a lock another transaction holds:
+/// `what` has reached the row it must wait for (not merely not started yet).
+async fn blocked_on_a_lock(db: &DatabaseConnection, what: &str) {
+    system_tests::eventually(
+        &format!("{what} waiting on a lock"),
+        Duration::from_secs(10),
+        async || {
+            let waiting: i64 = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT count(*) AS n FROM pg_stat_activity
+                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                ))
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("no row")?
+                .try_get("", "n")
+                .map_err(|e| e.to_string())?;
+            if waiting > 0 {
+                Ok(())
+            } else {
+                Err("no statement waits on a lock".to_owned())
+            }
+        },
+    )
+    .await;
+}
+
 async fn count(db: &DatabaseConnection, filter: &str) -> i64 {
     db.query_one_raw(sea_orm::Statement::from_string(
         sea_orm::DbBackend::Postgres,
@@ -307,7 +335,7 @@ async fn an_account_deleted_while_a_batch_is_written_waits_and_takes_the_batch_a
             .await
             .map(|r| r.rows_affected())
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocked_on_a_lock(&o.db, "the delete").await;
     assert!(
         !delete.is_finished(),
         "the delete did not wait for the batch"
@@ -335,7 +363,7 @@ async fn an_account_deleted_while_a_batch_is_written_waits_and_takes_the_batch_a
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    blocked_on_a_lock(&o.db, "the batch").await;
     assert!(
         !batch.is_finished(),
         "the batch did not wait for the delete"

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use common::{JobState, QueueName};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
@@ -66,7 +67,10 @@ async fn owners_pause_resume_and_cancel_their_campaigns_and_nobody_else_can() {
     let job = system.wait_for_campaign_job(&owner.key, &campaign).await;
     assert_eq!(job["state"], "delayed", "{job}");
     let sent_while_paused = system.wuzapi.sent_messages().len();
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // The paused job rests: no campaign job is queued or running that could still send.
+    system
+        .wait_for_jobs_settled(QueueName::Campaign, &[JobState::Waiting, JobState::Active])
+        .await;
     assert_eq!(system.wuzapi.sent_messages().len(), sent_while_paused);
 
     let (status, body) = post(

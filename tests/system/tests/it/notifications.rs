@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use common::{JobState, QueueName};
 use futures_util::StreamExt;
 use reqwest::{Method, StatusCode};
 use sea_orm::TransactionTrait;
@@ -485,8 +486,13 @@ async fn a_gone_subscription_is_removed_and_a_failed_push_is_retried_without_pus
         notifications[0]["body"],
         "Import of “leads.csv” finished: 3 imported, 0 updated, 1 skipped, 0 failed"
     );
-    // Settled: no second push to anyone.
-    tokio::time::sleep(Duration::from_millis(600)).await;
+    // Settled: every notification job has finished, and there was no second push to anyone.
+    system
+        .wait_for_jobs_settled(
+            QueueName::Notification,
+            &[JobState::Waiting, JobState::Active, JobState::Delayed],
+        )
+        .await;
     let received = push.received();
     for browser in ["steady", "flaky"] {
         assert_eq!(

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use common::{JobState, QueueName};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use system_tests::{TenantHandle, TestSystem, eventually};
@@ -138,7 +139,10 @@ async fn the_daily_cap_holds_and_typing_shows_before_each_message() {
     assert_eq!(status["campaignStatus"], "running", "{status}");
     assert_eq!(status["progress"]["sent"], 2, "{status}");
     assert_eq!(status["progress"]["pending"], 1, "{status}");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The batch is over and the job waits for tomorrow's allowance: nothing more was sent.
+    system
+        .wait_for_jobs_settled(QueueName::Campaign, &[JobState::Waiting, JobState::Active])
+        .await;
     assert_eq!(system.wuzapi.sent_count(), 2, "the cap holds");
     let (_, body) = system
         .call(
@@ -199,7 +203,10 @@ async fn the_window_holds_the_breaker_opens_and_a_logged_out_number_pauses() {
     })
     .await;
     assert!(reason(&status).contains(&from), "{status}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The batch is over and the job waits for the window: nothing was sent.
+    system
+        .wait_for_jobs_settled(QueueName::Campaign, &[JobState::Waiting, JobState::Active])
+        .await;
     assert_eq!(system.wuzapi.sent_count(), 0, "the window holds");
 
     // The number logs out: its campaigns pause, saying so.

@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use common::{JobState, QueueName};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use system_tests::receiver::{Receiver, Reply};
@@ -183,8 +184,13 @@ async fn a_completed_campaign_is_delivered_signed_and_unsubscribed_kinds_are_not
     assert_eq!(attempts[0]["responseExcerpt"], "ok");
 
     // campaign.started was recorded too, and delivered to no one; the import endpoint got
-    // nothing.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // nothing: once every webhook job has finished, nothing more is on its way.
+    system
+        .wait_for_jobs_settled(
+            QueueName::Webhook,
+            &[JobState::Waiting, JobState::Active, JobState::Delayed],
+        )
+        .await;
     assert_eq!(receiver.count(), 1);
     assert_eq!(quiet.count(), 0);
     assert!(deliveries(&system, &tenant, &quiet_id).await.is_empty());
@@ -461,7 +467,13 @@ async fn private_targets_are_refused_at_creation_and_again_at_delivery() {
         "{error}"
     );
     assert!(detail["attempts"][0]["statusCode"].is_null());
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // No retry is left to reach it.
+    system
+        .wait_for_jobs_settled(
+            QueueName::Webhook,
+            &[JobState::Waiting, JobState::Active, JobState::Delayed],
+        )
+        .await;
     assert_eq!(receiver.count(), 0, "nothing reached the receiver");
     system.stop().await;
 }
