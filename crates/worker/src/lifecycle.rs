@@ -156,6 +156,8 @@ impl<J: Job> Lifecycle<J> {
                 );
             }
             Ok(Attempt::OutOfAttempts(job)) => {
+                tracing::Span::current()
+                    .record("tenant_id", tracing::field::display(job.tenant_id));
                 let reason = format!(
                     "the worker stopped during each of its {} attempts",
                     job.max_attempts
