@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod campaign;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod error;
