@@ -804,6 +804,39 @@ pub async fn cancel_pending_recipients(
     Ok(result.rows_affected())
 }
 
+/// Pending recipients with one of `phones` in the account's campaigns are `skipped` with
+/// `reason` (the numbers opted out): they will not be messaged. How many.
+pub async fn skip_pending_recipients_with_phones(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+    phones: &[String],
+    reason: &str,
+) -> DbResult<u64> {
+    if phones.is_empty() {
+        return Ok(0);
+    }
+    let result = scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE campaign_recipients r
+                SET status = $3, error = $4, updated_at = now()
+               FROM campaigns c
+              WHERE c.id = r.campaign_id AND c.tenant_id = $1 AND c.account_id = $2
+                AND r.tenant_id = $1 AND r.status = $5 AND r.phone = ANY($6::text[])",
+            [
+                scope.tenant_uuid().into(),
+                account_id.into_uuid().into(),
+                RecipientStatus::Skipped.into(),
+                reason.into(),
+                RecipientStatus::Pending.into(),
+                phones.to_vec().into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
 /// `uncertain` recipients back to `pending`, to be sent again; how many.
 pub async fn requeue_uncertain(
     scope: TenantScope<'_, impl ConnectionTrait>,

@@ -4,9 +4,11 @@
 //! I/O, unit-tested), then handed to its use case.
 //!
 //! Use cases the workers share live in the `app` crate; these are the gateway's own. Moved
-//! here so far: creating a campaign. (Planned: the other handlers that still validate inline.)
+//! here so far: creating a campaign, importing opt-outs. (Planned: the other handlers that
+//! still validate inline.)
 
 pub mod campaigns;
+pub mod consent;
 
 use crate::error::ApiError;
 
