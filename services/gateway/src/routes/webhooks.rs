@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use actix_web::{delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use common::subscription::Feature;
+use common::webhooks::DeliveryStatus;
 use common::{ErrorCode, EventKind, WebhookDeliveryId, WebhookEndpointId};
-use db::plans::Feature;
-use db::webhooks::{
-    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointChanges, NewEndpoint, WebhookSecret,
-};
+use db::webhooks::{Attempt, Delivery, Endpoint, EndpointChanges, NewEndpoint, WebhookSecret};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Deserializer, Serialize};
 
