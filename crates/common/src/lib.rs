@@ -7,6 +7,7 @@ pub mod consent;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod imports;
 pub mod jobs;
 pub mod pacing;
 pub mod password;
@@ -14,11 +15,14 @@ pub mod permission;
 pub mod phone;
 pub mod plan;
 pub mod push;
+pub mod reports;
 pub mod spreadsheet;
+pub mod subscription;
 pub mod template;
 pub mod text;
 mod text_enum;
 pub mod warn_limiter;
+pub mod webhooks;
 pub mod wuzapi_url;
 
 /// Queue messages generated from `proto/jobs.proto` at build time.

@@ -11,18 +11,13 @@ use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, FromQueryResult, SqlErr, Statement, TransactionSession,
     TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{DbError, DbResult, TenantScope};
 
 /// A role of an account: what its agents may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRole {
-    // On the wire a plain uuid string, as before ids were typed.
-    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: RoleId,
     pub account_id: AccountId,
     pub name: String,
@@ -39,9 +34,7 @@ pub struct RoleInput {
 }
 
 /// A user of the account holding a role there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
     pub user_id: UserId,
     pub account_id: AccountId,
@@ -53,24 +46,16 @@ pub struct Agent {
 }
 
 /// The role an agent holds, as shown with the agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRole {
-    // On the wire a plain uuid string, as before ids were typed.
-    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: RoleId,
     pub name: String,
     pub permissions: Vec<Permission>,
 }
 
 /// A named group of agents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
-    // On the wire a plain uuid string, as before ids were typed.
-    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: TeamId,
     pub account_id: AccountId,
     pub name: String,
@@ -80,9 +65,7 @@ pub struct Team {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamMember {
     pub user_id: UserId,
     pub email: String,
@@ -90,9 +73,7 @@ pub struct TeamMember {
 }
 
 /// An inbox as the account's inbox list shows it: the token only as its hint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountInbox {
     pub id: InboxId,
     pub account_id: AccountId,

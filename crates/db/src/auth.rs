@@ -8,13 +8,12 @@ use common::{AccountId, ApiKeyId, Plan, Role, TenantId, UserId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey, parse_stored};
 
 /// The caller of a request: every tenant-owned query takes its tenant from here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
     pub role: Role,
@@ -23,7 +22,7 @@ pub struct Principal {
     pub account_id: Option<AccountId>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantPrincipal {
     pub id: TenantId,
     pub plan: Plan,
@@ -41,7 +40,7 @@ struct PrincipalRow {
 
 /// Who a live API key authenticates as, and until when: whoever keeps this (the gateway's
 /// principal cache) checks `expires_at` on every use, so a kept copy never outlives the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPrincipal {
     pub principal: Principal,
     /// `None`: the key never expires.

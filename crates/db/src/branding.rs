@@ -12,14 +12,11 @@
 use chrono::{DateTime, Utc};
 use common::TenantId;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
-use serde::{Deserialize, Serialize};
 
 use crate::{DbError, DbResult, TenantScope};
 
-/// A tenant's branding as the API shows it (and the cache stores it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+/// A tenant's branding as shown: its defaults while it has set none.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct Branding {
     pub app_name: String,
     pub logo_url: Option<String>,

@@ -354,7 +354,8 @@ pub async fn page(
     Ok((rows.into_iter().map(Campaign::from).collect(), more))
 }
 
-/// Recipient counts: the source of truth for a campaign's progress.
+/// Recipient counts: the source of truth for a campaign's progress. Serialised as the result
+/// of the campaign's job once it finished (`jobs.result`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, FromQueryResult)]
 pub struct Progress {
     pub total: i64,

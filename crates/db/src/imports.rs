@@ -6,32 +6,12 @@
 //! transaction.
 
 use chrono::{DateTime, Utc};
+use common::imports::{ImportFormat, ImportStatus, OnDuplicate, TextEncoding};
 use common::{AccountId, ImportId, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored};
-
-common::text_enum! {
-    /// Where an import is.
-    pub enum ImportStatus as "import status" {
-        Queued = "queued",
-        Running = "running",
-        Completed = "completed",
-        /// The file could not be read as a whole (no phone column, not the declared format).
-        Failed = "failed",
-        Cancelled = "cancelled",
-    }
-}
-
-impl ImportStatus {
-    /// The statuses an import ends in.
-    pub const FINISHED: [ImportStatus; 3] = [Self::Completed, Self::Failed, Self::Cancelled];
-
-    pub fn is_finished(self) -> bool {
-        Self::FINISHED.contains(&self)
-    }
-}
 
 /// [`ImportStatus::FINISHED`] as SQL text, written out for the one query that must match the
 /// partial index `contact_imports_source_leftovers` (migration 20), whose predicate names
@@ -42,37 +22,6 @@ fn finished_names() -> Vec<String> {
     ImportStatus::FINISHED
         .map(|s| s.as_str().to_owned())
         .to_vec()
-}
-
-common::text_enum! {
-    /// How the file is written.
-    pub enum ImportFormat as "import format" {
-        /// A header row, then one contact per record.
-        Csv = "csv",
-        /// One array of objects.
-        Json = "json",
-        /// One object per line.
-        Ndjson = "ndjson",
-    }
-}
-
-common::text_enum! {
-    /// What a row whose phone is already a contact does.
-    pub enum OnDuplicate as "duplicate handling" {
-        /// Its name and fields replace the contact's (fields are merged).
-        Update = "update",
-        /// It is skipped.
-        Skip = "skip",
-    }
-}
-
-common::text_enum! {
-    /// The file's character encoding.
-    pub enum TextEncoding as "text encoding" {
-        Utf8 = "utf-8",
-        /// ISO-8859-1, as older spreadsheet exports write it.
-        Latin1 = "latin-1",
-    }
 }
 
 /// An import as stored.
@@ -101,9 +50,8 @@ pub struct ContactImport {
 }
 
 /// How far an import got: every record read is exactly one of imported, updated, skipped or
-/// failed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// failed. Serialised into the import job's result (`jobs.result`) when the import ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportProgress {
     /// Records of the file handled so far.

@@ -11,7 +11,6 @@ use common::{AccountId, InvitationId, Role, TenantId, UserId};
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use secrecy::SecretString;
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::sessions::hash_token;
@@ -21,9 +20,7 @@ use crate::{DbError, DbResult, TenantScope, parse_stored};
 pub const TOKEN_PREFIX: &str = "wmi_";
 
 /// Where an invitation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationState {
     /// Not used yet and not expired: the link works.
     Pending,

@@ -643,7 +643,7 @@ pub async fn set_progress(
 }
 
 /// Jobs per queue and state (and dead-lettered ones), for the whole platform or one tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueCounts {
     pub waiting: i64,
     pub active: i64,

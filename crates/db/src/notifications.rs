@@ -39,9 +39,10 @@ pub fn live_channel_pattern(key_prefix: &str) -> String {
     format!("{escaped}notifications:*")
 }
 
-/// A notification: as stored, as the API shows it, and as published on the live channel.
+/// A notification as stored. Its serde is the message of the live channel ([`live_channel`]):
+/// `worker-notification` publishes it, every gateway reads it; the API shows a notification
+/// through the gateway's own type.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: NotificationId,
@@ -51,7 +52,6 @@ pub struct Notification {
     pub title: String,
     pub body: String,
     /// What the app links to: the subject's ids and, where there is one, its `url` path.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,

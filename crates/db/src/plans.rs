@@ -8,60 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use common::subscription::{Feature, Quota, SubscriptionStatus};
 use common::{SubscriptionPlanId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, SqlErr, Statement};
-use serde::{Deserialize, Serialize};
 
 use crate::{DbError, DbResult, TenantScope};
 
-common::text_enum! {
-    /// A limit a plan sets on what a user's account may create.
-    #[derive(PartialOrd, Ord)]
-    pub enum Quota as "quota" {
-        /// Inboxes of the account.
-        MaxInboxes = "max_inboxes",
-        /// Contacts of the account.
-        MaxContacts = "max_contacts",
-        /// Campaigns the account ever created (finished ones included).
-        MaxCampaigns = "max_campaigns",
-        /// Recipients of the campaigns the account created this UTC day.
-        MessagesPerDay = "messages_per_day",
-    }
-}
-
-impl Quota {
-    /// The value named `name`, if any (names come from API bodies and stored rows).
-    pub fn from_name(name: &str) -> Option<Self> {
-        name.parse().ok()
-    }
-}
-
-common::text_enum! {
-    /// Something a plan includes or not.
-    #[derive(PartialOrd, Ord)]
-    pub enum Feature as "feature" {
-        /// Campaigns with more than one recipient.
-        BulkCampaigns = "bulk_campaigns",
-        Webhooks = "webhooks",
-        Reports = "reports",
-        ApiAccess = "api_access",
-    }
-}
-
-impl Feature {
-    /// The value named `name`, if any (names come from API bodies and stored rows).
-    pub fn from_name(name: &str) -> Option<Self> {
-        name.parse().ok()
-    }
-}
-
 /// One limit per [`Quota`]; `None` is unlimited. Serialised with the quotas' names as keys.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(
-    feature = "openapi",
-    schema(description = "One limit per quota, keyed by the quota's name; `null` is unlimited.")
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuotaLimits {
     pub max_inboxes: Option<i64>,
     pub max_contacts: Option<i64>,
@@ -104,10 +58,8 @@ impl QuotaLimits {
     }
 }
 
-/// A plan as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A plan with its subscriber count.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionPlan {
     pub id: SubscriptionPlanId,
     pub name: String,
@@ -377,26 +329,12 @@ pub async fn subscriber_ids(
     Ok(rows.into_iter().map(|r| r.user_id.into()).collect())
 }
 
-common::text_enum! {
-    /// Where a subscription stands. Every status but `canceled` gets the plan's quotas.
-    pub enum SubscriptionStatus as "subscription status" {
-        Active = "active",
-        Trialing = "trialing",
-        PastDue = "past_due",
-        Canceled = "canceled",
-    }
+pub(crate) fn stored_subscription_status(name: &str) -> DbResult<SubscriptionStatus> {
+    crate::parse_stored("user_subscriptions", "status", name)
 }
 
-impl SubscriptionStatus {
-    pub(crate) fn from_stored(name: &str) -> DbResult<Self> {
-        crate::parse_stored("user_subscriptions", "status", name)
-    }
-}
-
-/// A user's subscription as the API shows it (and the cache stores it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A user's subscription: its plan, status and start.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     pub plan_id: SubscriptionPlanId,
     pub plan_name: String,
@@ -432,7 +370,7 @@ pub async fn subscription(
         Ok(Subscription {
             plan_id: row.plan_id.into(),
             plan_name: row.plan_name,
-            status: SubscriptionStatus::from_stored(&row.status)?,
+            status: stored_subscription_status(&row.status)?,
             started_at: row.started_at,
         })
     })
@@ -505,14 +443,7 @@ pub async fn subscribe(
 
 /// A user's adjustments to its plan. A quota named here replaces the plan's limit (`None`:
 /// unlimited); a feature named here is switched on or off whatever the plan says.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(
-    feature = "openapi",
-    schema(
-        description = "A user's adjustments to its plan. A quota named here replaces the plan's limit (`null`: unlimited); a feature named here is switched on or off whatever the plan says."
-    )
-)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     pub quotas: BTreeMap<Quota, Option<i64>>,
     pub features: BTreeMap<Feature, bool>,

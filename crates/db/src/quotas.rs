@@ -9,13 +9,14 @@ use std::collections::BTreeSet;
 
 use common::{AccountId, EventKind, RecipientStatus, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
-use serde::{Deserialize, Serialize};
 
-use crate::plans::{Feature, Overrides, Quota, QuotaLimits, SubscriptionStatus, parse_features};
+use common::subscription::{Feature, Quota, SubscriptionStatus};
+
+use crate::plans::{Overrides, QuotaLimits, parse_features};
 use crate::{DbError, DbResult, TenantScope, parse_stored_json};
 
 /// A user's effective limits and features.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entitlements {
     pub limits: QuotaLimits,
     pub features: BTreeSet<Feature>,
@@ -89,7 +90,7 @@ pub async fn entitlements(
     let Some(row) = row else { return Ok(None) };
     let subscription = match row.status {
         Some(status) => Some((
-            SubscriptionStatus::from_stored(&status)?,
+            crate::plans::stored_subscription_status(&status)?,
             QuotaLimits {
                 max_inboxes: row.max_inboxes,
                 max_contacts: row.max_contacts,

@@ -16,7 +16,6 @@ use sea_orm::{
     TransactionTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 
 use crate::secrets::{SecretCipher, hint};
 use crate::{DbError, DbResult, TenantScope};
@@ -26,10 +25,8 @@ fn status_names(statuses: &[SubscriptionStatus]) -> Vec<String> {
     statuses.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
-/// A tenant's Stripe settings as the API shows them (and the cache stores them): no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+/// A tenant's Stripe settings without their secrets: the publishable key and hints.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct StripeSettings {
     pub publishable_key: String,
     /// The secret key's last four characters (`…abcd`), to recognise it.
@@ -346,9 +343,7 @@ async fn insert_checkout_session(
 
 /// A tenant's Stripe figures for a period `[from, to)`. Amounts are minor units (cents) keyed
 /// by lowercase currency code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StripeAnalytics {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -362,9 +357,7 @@ pub struct StripeAnalytics {
     pub churn: Churn,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
 pub struct SubscriptionCounts {
     pub active: i64,
     pub trialing: i64,
@@ -372,9 +365,7 @@ pub struct SubscriptionCounts {
     pub canceled: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Churn {
     /// Subscriptions canceled in the period.
     pub canceled: i64,

@@ -18,6 +18,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use common::webhooks::DeliveryStatus;
 use common::{EventId, EventKind, JobId, TenantId, UserId, WebhookDeliveryId, WebhookEndpointId};
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
@@ -67,19 +68,6 @@ impl WebhookSecret {
     pub fn key(&self) -> Option<Vec<u8>> {
         let encoded = self.0.expose_secret().strip_prefix(SECRET_PREFIX)?;
         STANDARD.decode(encoded).ok()
-    }
-}
-
-common::text_enum! {
-    /// Where a delivery is.
-    pub enum DeliveryStatus as "delivery status" {
-        /// An attempt is due or under way.
-        Pending = "pending",
-        /// An attempt was answered 2xx.
-        Delivered = "delivered",
-        /// Its attempts ran out, or it cannot be attempted (refused address, endpoint disabled
-        /// or answering 410).
-        Failed = "failed",
     }
 }
 

@@ -6,8 +6,9 @@
 
 use actix_web::{delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use common::webhooks::DeliveryStatus;
 use common::{EventKind, WebhookDeliveryId, WebhookEndpointId};
-use db::webhooks::{Attempt, Delivery, DeliveryStatus, Endpoint};
+use db::webhooks::{Attempt, Delivery, Endpoint};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Deserializer, Serialize};
 

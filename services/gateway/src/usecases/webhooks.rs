@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
+use common::subscription::Feature;
 use common::{ErrorCode, EventKind, WebhookEndpointId};
-use db::plans::Feature;
 use db::webhooks::{Endpoint, EndpointChanges, NewEndpoint, WebhookSecret};
 
 use super::FieldError;
