@@ -14,6 +14,7 @@ pub mod phone;
 pub mod plan;
 pub mod push;
 pub mod spreadsheet;
+mod sql;
 pub mod template;
 pub mod text;
 mod text_enum;
