@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{
     AccountId, CampaignAudience, CampaignId, CampaignStatus, ContactId, EventKind, InboxId,
     LeaseToken, QueueName, RecipientId, RecipientStatus, UserId,
@@ -387,7 +388,8 @@ pub async fn progress(
 ) -> DbResult<Progress> {
     let row = Progress::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT count(*) AS total,
+        sql!(
+            "SELECT count(*) AS total,
                 count(*) FILTER (WHERE status = $2) AS sent,
                 count(*) FILTER (WHERE status = $3) AS failed,
                 count(*) FILTER (WHERE status = $4) AS pending,
@@ -398,7 +400,8 @@ pub async fn progress(
                 count(delivered_at) AS delivered,
                 count(read_at) AS read,
                 count(replied_at) AS replied
-           FROM campaign_recipients WHERE campaign_id = $1 AND tenant_id = $8",
+           FROM campaign_recipients WHERE campaign_id = $1 AND tenant_id = $8"
+        ),
         [
             campaign_id.into(),
             RecipientStatus::Sent.into(),
@@ -450,7 +453,8 @@ pub async fn claim_next(
     let claimed = campaign_recipient::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH lease AS (
+            sql!(
+                "WITH lease AS (
                  UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $6)
                   WHERE id = $7 AND lease_token = $2
               RETURNING id
@@ -464,7 +468,8 @@ pub async fn claim_next(
                                            WHERE id = $1 AND tenant_id = $9
                                              AND status = ANY($8::text[]))
                             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-          RETURNING *",
+          RETURNING *"
+            ),
             [
                 campaign_id.into(),
                 lease.token.into(),
@@ -495,8 +500,10 @@ pub async fn claim_next(
     let pending = txn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM campaign_recipients
-                             WHERE campaign_id = $1 AND tenant_id = $2 AND status = $3) AS pending",
+            sql!(
+                "SELECT EXISTS (SELECT 1 FROM campaign_recipients
+                             WHERE campaign_id = $1 AND tenant_id = $2 AND status = $3) AS pending"
+            ),
             [
                 campaign_id.into(),
                 scope.tenant_uuid().into(),
@@ -569,7 +576,8 @@ pub async fn record_outcomes(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH recorded AS (
+            sql!(
+                "WITH recorded AS (
                  UPDATE campaign_recipients r
                     SET status = u.status,
                         error = nullif(u.error, ''),
@@ -589,7 +597,8 @@ pub async fn record_outcomes(
                         sent_day = $11
                   WHERE inbox_id = $9 AND holder = $4
              )
-             SELECT count(*) AS recorded FROM recorded",
+             SELECT count(*) AS recorded FROM recorded"
+            ),
             [
                 ids.into(),
                 statuses.into(),
@@ -623,11 +632,11 @@ pub async fn mark_abandoned_uncertain(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients
+            sql!("UPDATE campaign_recipients
                 SET status = $3, updated_at = now(),
                     error = 'the worker stopped during the send: it may or may not have been delivered'
               WHERE campaign_id = $1 AND status = $4 AND claim_token IS DISTINCT FROM $2
-                AND tenant_id = $5",
+                AND tenant_id = $5"),
             [
                 campaign_id.into(),
                 current.into(),
@@ -706,10 +715,12 @@ pub async fn park_for_outage(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaigns SET status = $2, status_reason = $3, updated_at = now(),
+            sql!(
+                "UPDATE campaigns SET status = $2, status_reason = $3, updated_at = now(),
                     outage_probes = outage_probes + 1
               WHERE id = $1 AND tenant_id = $7 AND status IN ($4, $5, $6, $2)
-          RETURNING outage_probes",
+          RETURNING outage_probes"
+            ),
             [
                 campaign_id.into(),
                 CampaignStatus::WaitingWuzapi.into(),
@@ -791,8 +802,10 @@ pub async fn cancel_pending_recipients(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients SET status = $2, updated_at = now()
-              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
+            sql!(
+                "UPDATE campaign_recipients SET status = $2, updated_at = now()
+              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4"
+            ),
             [
                 campaign_id.into(),
                 RecipientStatus::Cancelled.into(),
@@ -813,8 +826,10 @@ pub async fn requeue_uncertain(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients SET status = $2, claim_token = NULL, updated_at = now()
-              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
+            sql!(
+                "UPDATE campaign_recipients SET status = $2, claim_token = NULL, updated_at = now()
+              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4"
+            ),
             [
                 campaign_id.into(),
                 RecipientStatus::Pending.into(),
@@ -898,9 +913,11 @@ pub async fn note_waiting(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaigns SET status_reason = $3, updated_at = now()
+            sql!(
+                "UPDATE campaigns SET status_reason = $3, updated_at = now()
               WHERE id = $1 AND tenant_id = $2 AND status = $4
-                AND status_reason IS DISTINCT FROM $3",
+                AND status_reason IS DISTINCT FROM $3"
+            ),
             [
                 campaign_id.into(),
                 scope.tenant_uuid().into(),
@@ -927,12 +944,12 @@ pub async fn recent_send_failures(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT count(*) AS failures FROM campaign_recipients r
+            sql!("SELECT count(*) AS failures FROM campaign_recipients r
               WHERE r.tenant_id = $2 AND r.status = $3
                 AND r.campaign_id IN (SELECT id FROM campaigns WHERE inbox_id = $1 AND tenant_id = $2
                                          AND status IN ($6, $7))
                 AND r.updated_at > now() - make_interval(secs => $4)
-                AND r.error IS DISTINCT FROM $5",
+                AND r.error IS DISTINCT FROM $5"),
             [
                 inbox_id.into(),
                 scope.tenant_uuid().into(),
