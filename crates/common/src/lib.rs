@@ -17,6 +17,7 @@ pub mod plan;
 pub mod push;
 pub mod reports;
 pub mod spreadsheet;
+mod sql;
 pub mod subscription;
 pub mod template;
 pub mod text;

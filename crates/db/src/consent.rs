@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, Utc};
 use common::consent::Keywords;
+use common::sql;
 use common::{AccountId, CampaignId, InboxId, OptOutId, RecipientStatus};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
@@ -40,7 +41,7 @@ pub async fn keywords(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<
     }
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT opt_out, opt_in, updated_at FROM consent_keywords WHERE tenant_id = $1",
+        sql!("SELECT opt_out, opt_in, updated_at FROM consent_keywords WHERE tenant_id = $1"),
         [scope.tenant_uuid().into()],
     ))
     .one(scope.conn())
@@ -71,9 +72,11 @@ pub async fn set_keywords(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO consent_keywords (tenant_id, opt_out, opt_in) VALUES ($1, $2, $3)
+            sql!(
+                "INSERT INTO consent_keywords (tenant_id, opt_out, opt_in) VALUES ($1, $2, $3)
              ON CONFLICT (tenant_id) DO UPDATE
-                SET opt_out = EXCLUDED.opt_out, opt_in = EXCLUDED.opt_in, updated_at = now()",
+                SET opt_out = EXCLUDED.opt_out, opt_in = EXCLUDED.opt_in, updated_at = now()"
+            ),
             [
                 scope.tenant_uuid().into(),
                 keywords.opt_out.clone().into(),
@@ -90,7 +93,7 @@ pub async fn reset_keywords(scope: TenantScope<'_, impl ConnectionTrait>) -> DbR
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM consent_keywords WHERE tenant_id = $1",
+            sql!("DELETE FROM consent_keywords WHERE tenant_id = $1"),
             [scope.tenant_uuid().into()],
         ))
         .await?;
@@ -150,12 +153,12 @@ pub async fn insert_opt_outs(
         DbBackend::Postgres,
         // One row per phone (its earliest opt-out of the call): ON CONFLICT cannot touch a
         // row twice in one statement.
-        "INSERT INTO opt_outs (id, tenant_id, account_id, phone, opted_out_at, message, inbox_id)
+        sql!("INSERT INTO opt_outs (id, tenant_id, account_id, phone, opted_out_at, message, inbox_id)
          SELECT DISTINCT ON (u.phone) u.id, $1, $2, u.phone, u.at, u.message, $3
            FROM unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::text[]) AS u(id, phone, at, message)
           ORDER BY u.phone, u.at
          ON CONFLICT (tenant_id, account_id, phone) DO NOTHING
-         RETURNING phone",
+         RETURNING phone"),
         [
             scope.tenant_uuid().into(),
             account_id.into_uuid().into(),
@@ -188,8 +191,10 @@ pub async fn opt_in(
     }
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "DELETE FROM opt_outs WHERE tenant_id = $1 AND account_id = $2 AND phone = ANY($3)
-         RETURNING phone",
+        sql!(
+            "DELETE FROM opt_outs WHERE tenant_id = $1 AND account_id = $2 AND phone = ANY($3)
+         RETURNING phone"
+        ),
         [
             scope.tenant_uuid().into(),
             account_id.into_uuid().into(),
@@ -209,8 +214,11 @@ pub async fn page(
 ) -> DbResult<(Vec<OptOut>, bool)> {
     crate::tenant_page_by_id::<OptOut, OptOut>(
         scope,
-        "opt_outs",
-        "id, account_id, phone, opted_out_at, message, inbox_id",
+        sql!(
+            "SELECT id, account_id, phone, opted_out_at, message, inbox_id FROM opt_outs
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3"
+        ),
         after.map(OptOutId::into_uuid),
         limit,
     )
@@ -225,8 +233,10 @@ pub async fn find(
 ) -> DbResult<Option<OptOut>> {
     Ok(OptOut::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT id, account_id, phone, opted_out_at, message, inbox_id FROM opt_outs
-          WHERE tenant_id = $1 AND account_id = $2 AND phone = $3",
+        sql!(
+            "SELECT id, account_id, phone, opted_out_at, message, inbox_id FROM opt_outs
+          WHERE tenant_id = $1 AND account_id = $2 AND phone = $3"
+        ),
         [
             scope.tenant_uuid().into(),
             account_id.into_uuid().into(),
@@ -247,10 +257,12 @@ pub async fn skip_opted_out(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
+            sql!(
+                "UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
                FROM opt_outs o
               WHERE r.campaign_id = $1 AND r.tenant_id = $2 AND r.status = $6
-                AND o.tenant_id = $2 AND o.account_id = $3 AND o.phone = r.phone",
+                AND o.tenant_id = $2 AND o.account_id = $3 AND o.phone = r.phone"
+            ),
             [
                 campaign_id.into_uuid().into(),
                 scope.tenant_uuid().into(),
@@ -275,10 +287,10 @@ pub async fn skip_never_written(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
+            sql!("UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
               WHERE r.campaign_id = $1 AND r.tenant_id = $2 AND r.status = $6
                 AND NOT EXISTS (SELECT 1 FROM inbox_conversations ic
-                                 WHERE ic.inbox_id = $3 AND ic.tenant_id = $2 AND ic.phone = r.phone)",
+                                 WHERE ic.inbox_id = $3 AND ic.tenant_id = $2 AND ic.phone = r.phone)"),
             [
                 campaign_id.into_uuid().into(),
                 scope.tenant_uuid().into(),

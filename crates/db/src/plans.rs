@@ -8,6 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::subscription::{Feature, Quota, SubscriptionStatus};
 use common::{SubscriptionPlanId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, SqlErr, Statement};
@@ -155,14 +156,15 @@ pub async fn create(
     scope: TenantScope<'_, impl ConnectionTrait>,
     new: NewPlan,
 ) -> DbResult<SubscriptionPlan> {
-    let sql = format!(
+    let sql = sql!(
         "WITH p AS (
              INSERT INTO subscription_plans (id, tenant_id, name, max_inboxes, max_contacts,
                                              max_campaigns, messages_per_day, features)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[])
              RETURNING *
          )
-         SELECT {PLAN_COLUMNS} FROM p"
+         SELECT {PLAN_COLUMNS} FROM p",
+        PLAN_COLUMNS
     );
     let rows = plan_query(
         scope.conn(),
@@ -193,10 +195,11 @@ pub async fn page(
     cursor: Option<SubscriptionPlanId>,
     limit: u64,
 ) -> DbResult<(Vec<SubscriptionPlan>, bool)> {
-    let sql = format!(
+    let sql = sql!(
         "SELECT {PLAN_COLUMNS} FROM subscription_plans p
           WHERE p.tenant_id = $1 AND ($2::uuid IS NULL OR p.id > $2)
-          ORDER BY p.id LIMIT $3"
+          ORDER BY p.id LIMIT $3",
+        PLAN_COLUMNS
     );
     let mut rows = plan_query(
         scope.conn(),
@@ -224,8 +227,9 @@ pub async fn find(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: SubscriptionPlanId,
 ) -> DbResult<SubscriptionPlan> {
-    let sql = format!(
-        "SELECT {PLAN_COLUMNS} FROM subscription_plans p WHERE p.tenant_id = $1 AND p.id = $2"
+    let sql = sql!(
+        "SELECT {PLAN_COLUMNS} FROM subscription_plans p WHERE p.tenant_id = $1 AND p.id = $2",
+        PLAN_COLUMNS
     );
     plan_query(
         scope.conn(),
@@ -245,7 +249,7 @@ pub async fn replace(
     id: SubscriptionPlanId,
     new: NewPlan,
 ) -> DbResult<SubscriptionPlan> {
-    let sql = format!(
+    let sql = sql!(
         "WITH p AS (
              UPDATE subscription_plans
                 SET name = $3, max_inboxes = $4, max_contacts = $5, max_campaigns = $6,
@@ -253,7 +257,8 @@ pub async fn replace(
               WHERE tenant_id = $1 AND id = $2
           RETURNING *
          )
-         SELECT {PLAN_COLUMNS} FROM p"
+         SELECT {PLAN_COLUMNS} FROM p",
+        PLAN_COLUMNS
     );
     plan_query(
         scope.conn(),
@@ -297,7 +302,7 @@ pub async fn delete(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM subscription_plans WHERE tenant_id = $1 AND id = $2",
+            sql!("DELETE FROM subscription_plans WHERE tenant_id = $1 AND id = $2"),
             [scope.tenant_uuid().into(), id.into_uuid().into()],
         ))
         .await
@@ -321,7 +326,7 @@ pub async fn subscriber_ids(
 ) -> DbResult<Vec<UserId>> {
     let rows = UserIdRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT user_id FROM user_subscriptions WHERE tenant_id = $1 AND plan_id = $2",
+        sql!("SELECT user_id FROM user_subscriptions WHERE tenant_id = $1 AND plan_id = $2"),
         [scope.tenant_uuid().into(), id.into_uuid().into()],
     ))
     .all(scope.conn())
@@ -358,10 +363,12 @@ pub async fn subscription(
 ) -> DbResult<Option<Subscription>> {
     let row = SubscriptionRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT s.plan_id, p.name AS plan_name, s.status, s.started_at
+        sql!(
+            "SELECT s.plan_id, p.name AS plan_name, s.status, s.started_at
            FROM user_subscriptions s
            JOIN subscription_plans p ON p.id = s.plan_id
-          WHERE s.tenant_id = $1 AND s.user_id = $2",
+          WHERE s.tenant_id = $1 AND s.user_id = $2"
+        ),
         [scope.tenant_uuid().into(), user_id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -386,7 +393,7 @@ pub async fn require_user(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2",
+            sql!("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2"),
             [scope.tenant_uuid().into(), user_id.into_uuid().into()],
         ))
         .await?;
@@ -415,14 +422,16 @@ pub async fn subscribe(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO user_subscriptions (user_id, tenant_id, plan_id, status)
+            sql!(
+                "INSERT INTO user_subscriptions (user_id, tenant_id, plan_id, status)
              VALUES ($2, $1, $3, $4)
              ON CONFLICT (user_id) DO UPDATE SET
                  plan_id = excluded.plan_id,
                  status = excluded.status,
                  started_at = CASE WHEN user_subscriptions.plan_id = excluded.plan_id
                                    THEN user_subscriptions.started_at ELSE now() END,
-                 updated_at = now()",
+                 updated_at = now()"
+            ),
             [
                 scope.tenant_uuid().into(),
                 user_id.into_uuid().into(),
@@ -465,10 +474,12 @@ pub async fn set_overrides(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO user_plan_overrides (user_id, tenant_id, quotas, features)
+            sql!(
+                "INSERT INTO user_plan_overrides (user_id, tenant_id, quotas, features)
              VALUES ($2, $1, $3, $4)
              ON CONFLICT (user_id) DO UPDATE SET
-                 quotas = excluded.quotas, features = excluded.features, updated_at = now()",
+                 quotas = excluded.quotas, features = excluded.features, updated_at = now()"
+            ),
             [
                 scope.tenant_uuid().into(),
                 user_id.into_uuid().into(),
