@@ -319,7 +319,9 @@ async fn during_a_rotation_both_secrets_sign_and_after_it_only_the_new_one() {
 
 #[tokio::test]
 async fn an_endpoint_failing_long_enough_is_disabled_and_its_owner_notified() {
-    let system = system_delivering("200ms,400ms,1s", &[("WEBHOOK_DISABLE_AFTER", "1s")]).await;
+    // Margins wide enough for a loaded machine: the third attempt (0.3 s) is far under the
+    // two seconds, the fourth (3.3 s) far over.
+    let system = system_delivering("100ms,200ms,3s", &[("WEBHOOK_DISABLE_AFTER", "2s")]).await;
     let tenant = system.tenant_with_admin("disable").await;
     let receiver = Receiver::start(1);
     receiver.reply_always(Reply::Status(500));
@@ -331,7 +333,7 @@ async fn an_endpoint_failing_long_enough_is_disabled_and_its_owner_notified() {
         .to_owned();
     let detail = settled(&system, &tenant, &id, 1).await;
     assert_eq!(detail["delivery"]["status"], "failed", "{detail}");
-    // 0 s, 0.2 s, 0.6 s: still under a second of failing; 1.6 s: disabled.
+    // 0 s, 0.1 s, 0.3 s: still under two seconds of failing; 3.3 s: disabled.
     assert_eq!(detail["delivery"]["attempts"], 4, "{detail}");
     let (_, endpoint) = system
         .call(
