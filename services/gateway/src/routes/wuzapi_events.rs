@@ -140,6 +140,7 @@ pub async fn receive(
     }))
 }
 
+/// Counts a post by its event type and what became of it.
 fn count_received(kind: &str, outcome: &'static str) {
     metrics::counter!("inbound_events_received_total", "type" => kind.to_owned(), "outcome" => outcome)
         .increment(1);
