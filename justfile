@@ -121,9 +121,10 @@ test: services
     fi
 
 # Formatting, clippy with warnings as errors, no unused dependencies, the dependency rules
-# between crates and services, every environment variable both read and documented, and the
-# deploy manifests.
-lint:
+# between crates and services, every environment variable both read and documented, the
+# deploy manifests, and every SQL statement prepared against the migrated schema (sql-check:
+# a database of its own on TEST_DATABASE_URL's server, dropped at the end).
+lint: services
     cargo fmt --all -- --check
     python3 scripts/check-deps.py
     python3 scripts/check-env.py
@@ -131,6 +132,7 @@ lint:
     @cargo machete --version >/dev/null 2>&1 || { echo "cargo-machete is missing: cargo install cargo-machete --locked" >&2; exit 1; }
     cargo machete
     bash deploy/validate.sh
+    cargo run -q -p sql-check
 
 # Fuzz the API longer than the suite does, with a fresh seed: FUZZ_EXAMPLES per operation.
 fuzz examples="200": services

@@ -6,7 +6,7 @@ gateway a service; tests/system on top. The rules, for every kind of dependency 
 build) between workspace members:
 
   1. a service (services/*) never depends on another service;
-  2. a crate (crates/*, migrations/) never depends on a service;
+  2. a crate (crates/*, migrations/, tools/*) never depends on a service;
   3. `db` depends on no service, nor on `worker`, `app` (the use cases above it),
      `queue` or `outbox`; `common` on no member at all; each crate's other exclusions are in
      FORBIDDEN (and its README's "Owns");

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+use common::sql;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_initial;
@@ -75,7 +76,7 @@ pub async fn ensure_database(url: &str) -> Result<bool, DbErr> {
     let exists = admin
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DatabaseBackend::Postgres,
-            "SELECT 1 FROM pg_database WHERE datname = $1",
+            sql!("SELECT 1 FROM pg_database WHERE datname = $1"),
             [name.into()],
         ))
         .await?

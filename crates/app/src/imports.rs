@@ -1,8 +1,9 @@
 //! An import's end, announced.
 
+use common::imports::ImportStatus;
 use common::{EventKind, ImportId};
 use db::events::NewEvent;
-use db::imports::{ContactImport, ImportStatus};
+use db::imports::ContactImport;
 use db::{DbResult, TenantScope};
 use sea_orm::ConnectionTrait;
 

@@ -3,6 +3,7 @@
 crate::text_enum! {
     sea_orm,
     /// A campaign's status, as its owner sees it.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum CampaignStatus as "campaign status" {
         /// Created; its first batch waits for a worker.
         Queued = "queued",
@@ -44,6 +45,7 @@ impl CampaignStatus {
 crate::text_enum! {
     sea_orm,
     /// One recipient's outcome.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum RecipientStatus as "recipient status" {
         /// Not messaged yet.
         Pending = "pending",
@@ -66,6 +68,7 @@ crate::text_enum! {
     sea_orm,
     /// Who a campaign may message among the contacts it names.
     #[derive(Default)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum CampaignAudience as "campaign audience" {
         /// Every named contact who has not opted out.
         #[default]

@@ -3,6 +3,7 @@
 
 crate::text_enum! {
     /// The kinds of event, named as webhook consumers see them (`<object>.<what happened>`).
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum EventKind as "event type" {
         /// A campaign sent its first batch.
         CampaignStarted = "campaign.started",

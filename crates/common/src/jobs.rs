@@ -69,6 +69,7 @@ pub mod kind {
 crate::text_enum! {
     sea_orm,
     /// The six work queues. Each has its own worker binary and concurrency setting.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum QueueName as "queue" {
         Campaign = "campaign",
         Import = "import",
@@ -132,6 +133,7 @@ impl FromStr for QueueType {
 crate::text_enum! {
     sea_orm,
     /// Where a job is in its life (the guide's lifecycle).
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum JobState as "job state" {
         /// Accepted and queued (or about to be published by the outbox relay).
         Waiting = "waiting",

@@ -1,11 +1,13 @@
 #![doc = include_str!("../README.md")]
 
 pub mod campaign;
+pub mod clock;
 pub mod config;
 pub mod consent;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod imports;
 pub mod jobs;
 pub mod pacing;
 pub mod password;
@@ -13,11 +15,15 @@ pub mod permission;
 pub mod phone;
 pub mod plan;
 pub mod push;
+pub mod reports;
 pub mod spreadsheet;
+mod sql;
+pub mod subscription;
 pub mod template;
 pub mod text;
 mod text_enum;
 pub mod warn_limiter;
+pub mod webhooks;
 pub mod wuzapi_url;
 
 /// Queue messages generated from `proto/jobs.proto` at build time.

@@ -8,6 +8,7 @@ use crate::plan::UnknownVariant;
 crate::text_enum! {
     /// One thing an account role allows, named `area.action` (`campaigns.write`).
     #[derive(PartialOrd, Ord)]
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum Permission as "permission" {
         CampaignsRead = "campaigns.read",
         CampaignsWrite = "campaigns.write",

@@ -2,6 +2,7 @@
 
 crate::text_enum! {
     /// The platform plan a tenant is on; it sets the tenant's API rate limit.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum Plan as "plan" {
         Free = "free",
         Pro = "pro",
@@ -11,6 +12,7 @@ crate::text_enum! {
 
 crate::text_enum! {
     /// Who a user is on the platform.
+    #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub enum Role as "role" {
         /// Operates the platform; belongs to no tenant.
         Superadmin = "superadmin",

@@ -6,8 +6,10 @@
 /// the enum's `kind`) and `Display`, so a value is bound in SQL as `X.as_str()` and read back
 /// with `parse()`. The optional `sea_orm` argument, usable only in `common` (whose `sea-orm`
 /// feature it names), also derives sea-orm's `ActiveEnum` for entity columns, from the same
-/// texts. A crate using it depends on `serde` and declares an `openapi` feature (with it, the
-/// enum derives utoipa's `ToSchema`), as `common` and `db` do.
+/// texts. A crate using it depends on `serde`. An enum the API shows says so itself, with
+/// `#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]` among its attributes (as
+/// `common`'s do): the macro adds no schema, so a crate without an `openapi` feature (`db`) can
+/// use it.
 ///
 /// ```
 /// common::text_enum! {
@@ -71,7 +73,6 @@ macro_rules! text_enum {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[cfg_attr(
             feature = "sea-orm",
             derive(sea_orm::DeriveActiveEnum, sea_orm::EnumIter),
@@ -96,7 +97,6 @@ macro_rules! text_enum {
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ::serde::Serialize, ::serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         $vis enum $name {
             $(
                 $(#[$vmeta])*

@@ -6,23 +6,19 @@
 //! and team members of one account together.
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{AccountId, InboxId, Permission, RoleId, TeamId, UserId};
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, FromQueryResult, SqlErr, Statement, TransactionSession,
     TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{DbError, DbResult, TenantScope};
 
 /// A role of an account: what its agents may do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRole {
-    // On the wire a plain uuid string, as before ids were typed.
-    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: RoleId,
     pub account_id: AccountId,
     pub name: String,
@@ -39,9 +35,7 @@ pub struct RoleInput {
 }
 
 /// A user of the account holding a role there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Agent {
     pub user_id: UserId,
     pub account_id: AccountId,
@@ -53,24 +47,16 @@ pub struct Agent {
 }
 
 /// The role an agent holds, as shown with the agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentRole {
-    // On the wire a plain uuid string, as before ids were typed.
-    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: RoleId,
     pub name: String,
     pub permissions: Vec<Permission>,
 }
 
 /// A named group of agents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Team {
-    // On the wire a plain uuid string, as before ids were typed.
-    #[cfg_attr(feature = "openapi", schema(value_type = uuid::Uuid))]
     pub id: TeamId,
     pub account_id: AccountId,
     pub name: String,
@@ -80,9 +66,7 @@ pub struct Team {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TeamMember {
     pub user_id: UserId,
     pub email: String,
@@ -90,9 +74,7 @@ pub struct TeamMember {
 }
 
 /// An inbox as the account's inbox list shows it: the token only as its hint.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountInbox {
     pub id: InboxId,
     pub account_id: AccountId,
@@ -126,7 +108,7 @@ pub async fn require_account(
     scope
         .conn()
         .query_one_raw(statement(
-            "SELECT 1 FROM accounts WHERE id = $1 AND tenant_id = $2",
+            sql!("SELECT 1 FROM accounts WHERE id = $1 AND tenant_id = $2"),
             [account_id.into(), scope.tenant_uuid().into()],
         ))
         .await?
@@ -171,9 +153,10 @@ pub async fn roles(
     account_id: AccountId,
 ) -> DbResult<Vec<AccountRole>> {
     RoleRow::find_by_statement(statement(
-        &format!(
+        &sql!(
             "SELECT {ROLE_COLUMNS} FROM account_roles
-              WHERE tenant_id = $1 AND account_id = $2 ORDER BY id"
+              WHERE tenant_id = $1 AND account_id = $2 ORDER BY id",
+            ROLE_COLUMNS
         ),
         [scope.tenant_uuid().into(), account_id.into()],
     ))
@@ -191,9 +174,10 @@ pub async fn create_role(
     input: RoleInput,
 ) -> DbResult<AccountRole> {
     let row = RoleRow::find_by_statement(statement(
-        &format!(
+        &sql!(
             "INSERT INTO account_roles (id, tenant_id, account_id, name, permissions)
-             VALUES ($1, $2, $3, $4, $5) RETURNING {ROLE_COLUMNS}"
+             VALUES ($1, $2, $3, $4, $5) RETURNING {ROLE_COLUMNS}",
+            ROLE_COLUMNS
         ),
         [
             RoleId::new().into(),
@@ -218,10 +202,11 @@ pub async fn update_role(
     input: RoleInput,
 ) -> DbResult<AccountRole> {
     RoleRow::find_by_statement(statement(
-        &format!(
+        &sql!(
             "UPDATE account_roles SET name = $4, permissions = $5, updated_at = now()
               WHERE id = $1 AND tenant_id = $2 AND account_id = $3
-          RETURNING {ROLE_COLUMNS}"
+          RETURNING {ROLE_COLUMNS}",
+            ROLE_COLUMNS
         ),
         [
             role_id.into(),
@@ -253,7 +238,7 @@ pub async fn delete_role(
     let deleted = scope
         .conn()
         .execute_raw(statement(
-            "DELETE FROM account_roles WHERE id = $1 AND tenant_id = $2 AND account_id = $3",
+            sql!("DELETE FROM account_roles WHERE id = $1 AND tenant_id = $2 AND account_id = $3"),
             [
                 role_id.into(),
                 scope.tenant_uuid().into(),
@@ -311,14 +296,16 @@ async fn load_agents(
     user_id: Option<UserId>,
 ) -> DbResult<Vec<Agent>> {
     AgentRow::find_by_statement(statement(
-        "SELECT u.id AS user_id, a.account_id, u.email, u.name,
+        sql!(
+            "SELECT u.id AS user_id, a.account_id, u.email, u.name,
                 r.id AS role_id, r.name AS role_name, r.permissions, a.assigned_at
            FROM account_agents a
            JOIN users u ON u.id = a.user_id
            JOIN account_roles r ON r.id = a.role_id
           WHERE a.tenant_id = $1 AND a.account_id = $2
             AND ($3::uuid IS NULL OR a.user_id = $3)
-          ORDER BY u.id",
+          ORDER BY u.id"
+        ),
         [
             scope.tenant_uuid().into(),
             account_id.into(),
@@ -351,7 +338,7 @@ pub async fn assign_agent(
     let user = scope
         .conn()
         .query_one_raw(statement(
-            "SELECT account_id FROM users WHERE id = $1 AND tenant_id = $2",
+            sql!("SELECT account_id FROM users WHERE id = $1 AND tenant_id = $2"),
             [user_id.into(), scope.tenant_uuid().into()],
         ))
         .await?
@@ -372,11 +359,13 @@ pub async fn assign_agent(
     let assigned = scope
         .conn()
         .execute_raw(statement(
-            "INSERT INTO account_agents (tenant_id, account_id, user_id, role_id)
+            sql!(
+                "INSERT INTO account_agents (tenant_id, account_id, user_id, role_id)
              SELECT tenant_id, account_id, $3, id FROM account_roles
               WHERE id = $4 AND tenant_id = $1 AND account_id = $2
              ON CONFLICT (tenant_id, account_id, user_id)
-             DO UPDATE SET role_id = EXCLUDED.role_id, assigned_at = now()",
+             DO UPDATE SET role_id = EXCLUDED.role_id, assigned_at = now()"
+            ),
             [
                 scope.tenant_uuid().into(),
                 account_id.into(),
@@ -411,14 +400,16 @@ pub async fn remove_agent(
     let row = scope
         .conn()
         .query_one_raw(statement(
-            "WITH removed AS (
+            sql!(
+                "WITH removed AS (
                  DELETE FROM account_agents
                   WHERE tenant_id = $1 AND account_id = $2 AND user_id = $3
               RETURNING user_id
              )
              SELECT (SELECT count(*) FROM removed) AS removed,
                     (SELECT count(*) FROM account_team_members
-                      WHERE tenant_id = $1 AND account_id = $2 AND user_id = $3) AS memberships",
+                      WHERE tenant_id = $1 AND account_id = $2 AND user_id = $3) AS memberships"
+            ),
             [
                 scope.tenant_uuid().into(),
                 account_id.into(),
@@ -474,21 +465,24 @@ async fn load_teams(
         ]
     };
     let teams = TeamRow::find_by_statement(statement(
-        &format!(
+        &sql!(
             "SELECT {TEAM_COLUMNS} FROM account_teams
               WHERE tenant_id = $1 AND account_id = $2 AND ($3::uuid IS NULL OR id = $3)
-              ORDER BY id"
+              ORDER BY id",
+            TEAM_COLUMNS
         ),
         values(),
     ))
     .all(scope.conn())
     .await?;
     let members = MemberRow::find_by_statement(statement(
-        "SELECT m.team_id, u.id AS user_id, u.email, u.name
+        sql!(
+            "SELECT m.team_id, u.id AS user_id, u.email, u.name
            FROM account_team_members m
            JOIN users u ON u.id = m.user_id
           WHERE m.tenant_id = $1 AND m.account_id = $2 AND ($3::uuid IS NULL OR m.team_id = $3)
-          ORDER BY m.team_id, u.id",
+          ORDER BY m.team_id, u.id"
+        ),
         values(),
     ))
     .all(scope.conn())
@@ -539,9 +533,10 @@ pub async fn create_team(
     name: &str,
 ) -> DbResult<Team> {
     let row = TeamRow::find_by_statement(statement(
-        &format!(
+        &sql!(
             "INSERT INTO account_teams (id, tenant_id, account_id, name)
-             VALUES ($1, $2, $3, $4) RETURNING {TEAM_COLUMNS}"
+             VALUES ($1, $2, $3, $4) RETURNING {TEAM_COLUMNS}",
+            TEAM_COLUMNS
         ),
         [
             TeamId::new().into(),
@@ -573,8 +568,10 @@ pub async fn rename_team(
     let renamed = scope
         .conn()
         .execute_raw(statement(
-            "UPDATE account_teams SET name = $4, updated_at = now()
-              WHERE id = $1 AND tenant_id = $2 AND account_id = $3",
+            sql!(
+                "UPDATE account_teams SET name = $4, updated_at = now()
+              WHERE id = $1 AND tenant_id = $2 AND account_id = $3"
+            ),
             [
                 team_id.into(),
                 scope.tenant_uuid().into(),
@@ -598,7 +595,7 @@ pub async fn delete_team(
     let deleted = scope
         .conn()
         .execute_raw(statement(
-            "DELETE FROM account_teams WHERE id = $1 AND tenant_id = $2 AND account_id = $3",
+            sql!("DELETE FROM account_teams WHERE id = $1 AND tenant_id = $2 AND account_id = $3"),
             [
                 team_id.into(),
                 scope.tenant_uuid().into(),
@@ -631,8 +628,10 @@ where
     let tenant = tx.tenant_uuid();
     // Locking the team row orders concurrent replacements of one team.
     txn.query_one_raw(statement(
-        "SELECT id FROM account_teams
-          WHERE id = $1 AND tenant_id = $2 AND account_id = $3 FOR UPDATE",
+        sql!(
+            "SELECT id FROM account_teams
+          WHERE id = $1 AND tenant_id = $2 AND account_id = $3 FOR UPDATE"
+        ),
         [team_id.into(), tenant.into(), account_id.into()],
     ))
     .await?
@@ -640,7 +639,7 @@ where
     reject_non_agents(&txn, tenant, account_id, &wanted).await?;
     replace_team_members(&txn, tenant, account_id, team_id, &wanted).await?;
     txn.execute_raw(statement(
-        "UPDATE account_teams SET updated_at = now() WHERE id = $1",
+        sql!("UPDATE account_teams SET updated_at = now() WHERE id = $1"),
         [team_id.into()],
     ))
     .await?;
@@ -658,11 +657,13 @@ async fn reject_non_agents(
 ) -> DbResult<()> {
     let not_agents = conn
         .query_all_raw(statement(
-            "SELECT w.user_id FROM unnest($3::uuid[]) AS w(user_id)
+            sql!(
+                "SELECT w.user_id FROM unnest($3::uuid[]) AS w(user_id)
               WHERE NOT EXISTS (SELECT 1 FROM account_agents a
                                  WHERE a.tenant_id = $1 AND a.account_id = $2
                                    AND a.user_id = w.user_id)
-              ORDER BY w.user_id",
+              ORDER BY w.user_id"
+            ),
             [tenant.into(), account_id.into(), wanted.to_vec().into()],
         ))
         .await?
@@ -694,9 +695,11 @@ async fn replace_team_members(
     wanted: &[Uuid],
 ) -> DbResult<()> {
     conn.execute_raw(statement(
-        "DELETE FROM account_team_members
+        sql!(
+            "DELETE FROM account_team_members
           WHERE team_id = $1 AND tenant_id = $2 AND account_id = $3
-            AND user_id <> ALL($4::uuid[])",
+            AND user_id <> ALL($4::uuid[])"
+        ),
         [
             team_id.into(),
             tenant.into(),
@@ -706,9 +709,11 @@ async fn replace_team_members(
     ))
     .await?;
     conn.execute_raw(statement(
-        "INSERT INTO account_team_members (tenant_id, account_id, team_id, user_id)
+        sql!(
+            "INSERT INTO account_team_members (tenant_id, account_id, team_id, user_id)
          SELECT $1, $2, $3, user_id FROM unnest($4::uuid[]) AS w(user_id)
-         ON CONFLICT (team_id, user_id) DO NOTHING",
+         ON CONFLICT (team_id, user_id) DO NOTHING"
+        ),
         [
             tenant.into(),
             account_id.into(),
@@ -748,8 +753,10 @@ pub async fn inboxes(
     account_id: AccountId,
 ) -> DbResult<Vec<AccountInbox>> {
     Ok(InboxRow::find_by_statement(statement(
-        "SELECT id, account_id, name, wuzapi_url, token_hint, created_at FROM inboxes
-          WHERE tenant_id = $1 AND account_id = $2 ORDER BY id",
+        sql!(
+            "SELECT id, account_id, name, wuzapi_url, token_hint, created_at FROM inboxes
+          WHERE tenant_id = $1 AND account_id = $2 ORDER BY id"
+        ),
         [scope.tenant_uuid().into(), account_id.into()],
     ))
     .all(scope.conn())

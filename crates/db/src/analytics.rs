@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use common::sql;
 use common::{CampaignId, InboxId, RecipientStatus};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
@@ -79,7 +80,7 @@ pub async fn series(
     }
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "WITH r AS (
                  SELECT r.phone, r.status, r.sent_at, r.delivered_at, r.read_at, r.replied_at,
                         r.updated_at
@@ -97,11 +98,10 @@ pub async fn series(
                   WHERE o.tenant_id = $1
                     AND ($3::uuid IS NULL OR o.inbox_id = $3)
                     AND ($2::uuid IS NULL OR o.phone IN (SELECT phone FROM r)))
-             SELECT date_trunc('{interval}', ev.at AT TIME ZONE $6) AS bucket, metric,
+             SELECT date_trunc($8, ev.at AT TIME ZONE $6) AS bucket, metric,
                     count(*) AS n
                FROM ev WHERE ev.at >= $4 AND ev.at < $5
-              GROUP BY 1, 2",
-            interval = interval.sql()
+              GROUP BY 1, 2"
         ),
         [
             scope.tenant_uuid().into(),
@@ -111,6 +111,7 @@ pub async fn series(
             to.into(),
             time_zone.into(),
             RecipientStatus::Failed.into(),
+            interval.sql().into(),
         ],
     ))
     .all(scope.conn())
@@ -143,13 +144,15 @@ pub async fn top_failure_reasons(
     Ok(
         FailureReason::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT coalesce(r.error, 'unknown') AS reason, count(*) AS count
+            sql!(
+                "SELECT coalesce(r.error, 'unknown') AS reason, count(*) AS count
            FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id
           WHERE r.tenant_id = $1 AND c.tenant_id = $1 AND r.status = $6
             AND ($2::uuid IS NULL OR c.id = $2)
             AND ($3::uuid IS NULL OR c.inbox_id = $3)
             AND r.updated_at >= $4 AND r.updated_at < $5
-          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $7",
+          GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT $7"
+            ),
             [
                 scope.tenant_uuid().into(),
                 of.campaign_id.map(CampaignId::into_uuid).into(),

@@ -4,17 +4,17 @@
 //! what a key resolves to (revoking it, deleting its user, changing its tenant's plan) returns
 //! the hashes of the keys affected, for the caller to invalidate once its transaction commits.
 
+use common::sql;
 use common::{AccountId, ApiKeyId, Plan, Role, TenantId, UserId};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, FromQueryResult, Statement, TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{DbError, DbResult, PlatformScope, Reach, TenantScope, apikey, parse_stored};
 
 /// The caller of a request: every tenant-owned query takes its tenant from here.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
     pub user_id: UserId,
     pub role: Role,
@@ -23,7 +23,7 @@ pub struct Principal {
     pub account_id: Option<AccountId>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TenantPrincipal {
     pub id: TenantId,
     pub plan: Plan,
@@ -41,7 +41,7 @@ struct PrincipalRow {
 
 /// Who a live API key authenticates as, and until when: whoever keeps this (the gateway's
 /// principal cache) checks `expires_at` on every use, so a kept copy never outlives the key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPrincipal {
     pub principal: Principal,
     /// `None`: the key never expires.
@@ -80,12 +80,14 @@ pub async fn key_principal_for_hash(
 ) -> DbResult<Option<KeyPrincipal>> {
     let row = PrincipalRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT u.id AS user_id, u.role, u.tenant_id, t.plan, u.account_id, k.expires_at
+        sql!(
+            "SELECT u.id AS user_id, u.role, u.tenant_id, t.plan, u.account_id, k.expires_at
            FROM api_keys k
            JOIN users u ON u.id = k.user_id
            LEFT JOIN tenants t ON t.id = u.tenant_id
           WHERE k.key_hash = $1 AND k.revoked_at IS NULL
-            AND (k.expires_at IS NULL OR k.expires_at > now())",
+            AND (k.expires_at IS NULL OR k.expires_at > now())"
+        ),
         [key_hash.to_vec().into()],
     ))
     .one(db)
@@ -143,20 +145,34 @@ pub async fn revoke_api_key(
     access: KeyAccess,
     key_id: ApiKeyId,
 ) -> DbResult<Vec<u8>> {
-    let (filter, scope) = match access {
-        KeyAccess::Any => ("TRUE", None),
-        KeyAccess::Tenant(t) => ("tenant_id = $2", Some(t.into_uuid())),
-        KeyAccess::Owner(_, u) => ("user_id = $2", Some(u.into_uuid())),
+    let sql = match access {
+        KeyAccess::Any => sql!(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+              WHERE id = $1
+             RETURNING key_hash"
+        ),
+        KeyAccess::Tenant(_) => sql!(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+              WHERE id = $1 AND tenant_id = $2
+             RETURNING key_hash"
+        ),
+        KeyAccess::Owner(..) => sql!(
+            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
+              WHERE id = $1 AND user_id = $2
+             RETURNING key_hash"
+        ),
+    };
+    // The tenant or user the statement's `$2` names.
+    let scope = match access {
+        KeyAccess::Any => None,
+        KeyAccess::Tenant(t) => Some(t.into_uuid()),
+        KeyAccess::Owner(_, u) => Some(u.into_uuid()),
     };
     let mut values = vec![key_id.into_uuid().into()];
     values.extend(scope.map(Into::into));
     let row = HashRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
-            "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now())
-              WHERE id = $1 AND {filter}
-             RETURNING key_hash"
-        ),
+        sql,
         values,
     ))
     .one(db)
@@ -188,9 +204,11 @@ pub async fn delete_user(
     // Locks the user so no key is added between reading the hashes and deleting.
     let found = UserAccountRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT account_id FROM users
+        sql!(
+            "SELECT account_id FROM users
           WHERE id = $1 AND tenant_id IS NOT NULL AND ($2::uuid IS NULL OR tenant_id = $2)
-          FOR UPDATE",
+          FOR UPDATE"
+        ),
         [
             user_id.into_uuid().into(),
             tenant_id.map(TenantId::into_uuid).into(),
@@ -201,13 +219,13 @@ pub async fn delete_user(
     .ok_or(DbError::NotFound("user"))?;
     let key_hashes = hashes(
         &txn,
-        "SELECT key_hash FROM api_keys WHERE user_id = $1",
+        sql!("SELECT key_hash FROM api_keys WHERE user_id = $1"),
         user_id.into_uuid(),
     )
     .await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "DELETE FROM users WHERE id = $1",
+        sql!("DELETE FROM users WHERE id = $1"),
         [user_id.into_uuid().into()],
     ))
     .await?;
@@ -229,7 +247,7 @@ pub async fn set_tenant_plan(
     let updated = txn
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE tenants SET plan = $2, updated_at = now() WHERE id = $1",
+            sql!("UPDATE tenants SET plan = $2, updated_at = now() WHERE id = $1"),
             [tenant_id.into_uuid().into(), plan.as_str().into()],
         ))
         .await?;
@@ -247,7 +265,7 @@ pub async fn tenant_key_hashes(
 ) -> DbResult<Vec<Vec<u8>>> {
     hashes(
         scope.conn(),
-        "SELECT key_hash FROM api_keys WHERE tenant_id = $1",
+        sql!("SELECT key_hash FROM api_keys WHERE tenant_id = $1"),
         scope.tenant_uuid(),
     )
     .await
@@ -260,7 +278,7 @@ pub async fn user_key_hashes(
 ) -> DbResult<Vec<Vec<u8>>> {
     let rows = HashRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT key_hash FROM api_keys WHERE user_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)",
+        sql!("SELECT key_hash FROM api_keys WHERE user_id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)"),
         [
             user_id.into_uuid().into(),
             reach.tenant_id().map(TenantId::into_uuid).into(),

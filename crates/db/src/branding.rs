@@ -11,15 +11,13 @@
 
 use chrono::{DateTime, Utc};
 use common::TenantId;
+use common::sql;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
-use serde::{Deserialize, Serialize};
 
 use crate::{DbError, DbResult, TenantScope};
 
-/// A tenant's branding as the API shows it (and the cache stores it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+/// A tenant's branding as shown: its defaults while it has set none.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct Branding {
     pub app_name: String,
     pub logo_url: Option<String>,
@@ -57,7 +55,8 @@ pub struct NewBranding {
 pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<Option<Branding>> {
     Ok(Branding::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT coalesce(b.app_name, t.name) AS app_name,
+        sql!(
+            "SELECT coalesce(b.app_name, t.name) AS app_name,
                 b.logo_url, b.primary_color, b.secondary_color, b.support_email,
                 b.support_url, b.home_html, b.custom_host,
                 b.custom_host_verified_at IS NOT NULL AND b.custom_host IS NOT NULL
@@ -65,7 +64,8 @@ pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<Opti
                 b.updated_at
            FROM tenants t
            LEFT JOIN tenant_branding b ON b.tenant_id = t.id
-          WHERE t.id = $1",
+          WHERE t.id = $1"
+        ),
         [scope.tenant_uuid().into()],
     ))
     .one(scope.conn())
@@ -87,7 +87,8 @@ pub async fn replace(
         )));
     }
     // The token is made here, and kept only when the host is new or changed.
-    let sql = "INSERT INTO tenant_branding (tenant_id, app_name, logo_url, primary_color,
+    let sql = sql!(
+        "INSERT INTO tenant_branding (tenant_id, app_name, logo_url, primary_color,
                                       secondary_color, support_email, support_url, home_html,
                                       custom_host, custom_host_token, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
@@ -116,7 +117,8 @@ pub async fn replace(
                    support_url, home_html, custom_host,
                    custom_host_verified_at IS NOT NULL AND custom_host IS NOT NULL
                        AS custom_host_verified,
-                   updated_at";
+                   updated_at"
+    );
     Branding::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql,
@@ -146,9 +148,11 @@ async fn verified_elsewhere(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT 1 AS held FROM tenant_branding
+            sql!(
+                "SELECT 1 AS held FROM tenant_branding
               WHERE custom_host = $1 AND custom_host_verified_at IS NOT NULL
-                AND tenant_id <> $2",
+                AND tenant_id <> $2"
+            ),
             [host.into(), scope.tenant_uuid().into()],
         ))
         .await?;
@@ -172,10 +176,12 @@ pub async fn custom_host_claim(
     Ok(
         CustomHostClaim::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT custom_host AS host, custom_host_token AS token,
+            sql!(
+                "SELECT custom_host AS host, custom_host_token AS token,
                     custom_host_verified_at AS verified_at
                FROM tenant_branding
-              WHERE tenant_id = $1 AND custom_host IS NOT NULL",
+              WHERE tenant_id = $1 AND custom_host IS NOT NULL"
+            ),
             [scope.tenant_uuid().into()],
         ))
         .one(scope.conn())
@@ -193,11 +199,13 @@ pub async fn mark_custom_host_verified(
 ) -> DbResult<Option<CustomHostClaim>> {
     CustomHostClaim::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE tenant_branding
+        sql!(
+            "UPDATE tenant_branding
             SET custom_host_verified_at = coalesce(custom_host_verified_at, now())
           WHERE tenant_id = $1 AND custom_host = $2 AND custom_host_token = $3
           RETURNING custom_host AS host, custom_host_token AS token,
-                    custom_host_verified_at AS verified_at",
+                    custom_host_verified_at AS verified_at"
+        ),
         [scope.tenant_uuid().into(), host.into(), token.into()],
     ))
     .one(scope.conn())
@@ -212,15 +220,17 @@ pub async fn mark_custom_host_verified(
 
 /// The tenant whose slug is `slug` (unique index on `tenants.slug`).
 pub async fn tenant_by_slug(db: &impl ConnectionTrait, slug: &str) -> DbResult<Option<TenantId>> {
-    tenant_id_by("SELECT id FROM tenants WHERE slug = $1", db, slug).await
+    tenant_id_by(sql!("SELECT id FROM tenants WHERE slug = $1"), db, slug).await
 }
 
 /// The tenant that holds `host` as its verified custom host (a unique partial index). A host
 /// only claimed, not yet verified, is nobody's. `host` must already be lower-case, as stored.
 pub async fn tenant_by_host(db: &impl ConnectionTrait, host: &str) -> DbResult<Option<TenantId>> {
     tenant_id_by(
-        "SELECT tenant_id AS id FROM tenant_branding
-          WHERE custom_host = $1 AND custom_host_verified_at IS NOT NULL",
+        sql!(
+            "SELECT tenant_id AS id FROM tenant_branding
+          WHERE custom_host = $1 AND custom_host_verified_at IS NOT NULL"
+        ),
         db,
         host,
     )

@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{
     AccountId, CampaignAudience, CampaignId, CampaignStatus, ContactId, EventKind, InboxId,
     LeaseToken, QueueName, RecipientId, RecipientStatus, TenantId, UserId,
@@ -407,7 +408,8 @@ pub async fn page(
     Ok((rows.into_iter().map(Campaign::from).collect(), more))
 }
 
-/// Recipient counts: the source of truth for a campaign's progress.
+/// Recipient counts: the source of truth for a campaign's progress. Serialised as the result
+/// of the campaign's job once it finished (`jobs.result`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, FromQueryResult)]
 pub struct Progress {
     pub total: i64,
@@ -440,7 +442,8 @@ pub async fn progress(
 ) -> DbResult<Progress> {
     let row = Progress::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT count(*) AS total,
+        sql!(
+            "SELECT count(*) AS total,
                 count(*) FILTER (WHERE status = $2) AS sent,
                 count(*) FILTER (WHERE status = $3) AS failed,
                 count(*) FILTER (WHERE status = $4) AS pending,
@@ -451,7 +454,8 @@ pub async fn progress(
                 count(delivered_at) AS delivered,
                 count(read_at) AS read,
                 count(replied_at) AS replied
-           FROM campaign_recipients WHERE campaign_id = $1 AND tenant_id = $8",
+           FROM campaign_recipients WHERE campaign_id = $1 AND tenant_id = $8"
+        ),
         [
             campaign_id.into(),
             RecipientStatus::Sent.into(),
@@ -503,7 +507,8 @@ pub async fn claim_next(
     let claimed = campaign_recipient::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH lease AS (
+            sql!(
+                "WITH lease AS (
                  UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $6)
                   WHERE id = $7 AND lease_token = $2
               RETURNING id
@@ -517,7 +522,8 @@ pub async fn claim_next(
                                            WHERE id = $1 AND tenant_id = $9
                                              AND status = ANY($8::text[]))
                             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
-          RETURNING *",
+          RETURNING *"
+            ),
             [
                 campaign_id.into(),
                 lease.token.into(),
@@ -548,8 +554,10 @@ pub async fn claim_next(
     let pending = txn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT EXISTS (SELECT 1 FROM campaign_recipients
-                             WHERE campaign_id = $1 AND tenant_id = $2 AND status = $3) AS pending",
+            sql!(
+                "SELECT EXISTS (SELECT 1 FROM campaign_recipients
+                             WHERE campaign_id = $1 AND tenant_id = $2 AND status = $3) AS pending"
+            ),
             [
                 campaign_id.into(),
                 scope.tenant_uuid().into(),
@@ -622,7 +630,8 @@ pub async fn record_outcomes(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH recorded AS (
+            sql!(
+                "WITH recorded AS (
                  UPDATE campaign_recipients r
                     SET status = u.status,
                         error = nullif(u.error, ''),
@@ -642,7 +651,8 @@ pub async fn record_outcomes(
                         sent_day = $11
                   WHERE inbox_id = $9 AND holder = $4
              )
-             SELECT count(*) AS recorded FROM recorded",
+             SELECT count(*) AS recorded FROM recorded"
+            ),
             [
                 ids.into(),
                 statuses.into(),
@@ -676,11 +686,11 @@ pub async fn mark_abandoned_uncertain(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients
+            sql!("UPDATE campaign_recipients
                 SET status = $3, updated_at = now(),
                     error = 'the worker stopped during the send: it may or may not have been delivered'
               WHERE campaign_id = $1 AND status = $4 AND claim_token IS DISTINCT FROM $2
-                AND tenant_id = $5",
+                AND tenant_id = $5"),
             [
                 campaign_id.into(),
                 current.into(),
@@ -759,10 +769,12 @@ pub async fn park_for_outage(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaigns SET status = $2, status_reason = $3, updated_at = now(),
+            sql!(
+                "UPDATE campaigns SET status = $2, status_reason = $3, updated_at = now(),
                     outage_probes = outage_probes + 1
               WHERE id = $1 AND tenant_id = $7 AND status IN ($4, $5, $6, $2)
-          RETURNING outage_probes",
+          RETURNING outage_probes"
+            ),
             [
                 campaign_id.into(),
                 CampaignStatus::WaitingWuzapi.into(),
@@ -844,13 +856,50 @@ pub async fn cancel_pending_recipients(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients SET status = $2, updated_at = now()
-              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
+            sql!(
+                "UPDATE campaign_recipients SET status = $2, updated_at = now()
+              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4"
+            ),
             [
                 campaign_id.into(),
                 RecipientStatus::Cancelled.into(),
                 RecipientStatus::Pending.into(),
                 scope.tenant_uuid().into(),
+            ],
+        ))
+        .await?;
+    Ok(result.rows_affected())
+}
+
+/// Pending recipients with one of `phones` in the account's campaigns are `skipped` with
+/// `reason` (the numbers opted out): they will not be messaged. How many.
+pub async fn skip_pending_recipients_with_phones(
+    scope: TenantScope<'_, impl ConnectionTrait>,
+    account_id: AccountId,
+    phones: &[String],
+    reason: &str,
+) -> DbResult<u64> {
+    if phones.is_empty() {
+        return Ok(0);
+    }
+    let result = scope
+        .conn()
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql!(
+                "UPDATE campaign_recipients r
+                SET status = $3, error = $4, updated_at = now()
+               FROM campaigns c
+              WHERE c.id = r.campaign_id AND c.tenant_id = $1 AND c.account_id = $2
+                AND r.tenant_id = $1 AND r.status = $5 AND r.phone = ANY($6::text[])"
+            ),
+            [
+                scope.tenant_uuid().into(),
+                account_id.into_uuid().into(),
+                RecipientStatus::Skipped.into(),
+                reason.into(),
+                RecipientStatus::Pending.into(),
+                phones.to_vec().into(),
             ],
         ))
         .await?;
@@ -866,8 +915,10 @@ pub async fn requeue_uncertain(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients SET status = $2, claim_token = NULL, updated_at = now()
-              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4",
+            sql!(
+                "UPDATE campaign_recipients SET status = $2, claim_token = NULL, updated_at = now()
+              WHERE campaign_id = $1 AND status = $3 AND tenant_id = $4"
+            ),
             [
                 campaign_id.into(),
                 RecipientStatus::Pending.into(),
@@ -951,9 +1002,11 @@ pub async fn note_waiting(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaigns SET status_reason = $3, updated_at = now()
+            sql!(
+                "UPDATE campaigns SET status_reason = $3, updated_at = now()
               WHERE id = $1 AND tenant_id = $2 AND status = $4
-                AND status_reason IS DISTINCT FROM $3",
+                AND status_reason IS DISTINCT FROM $3"
+            ),
             [
                 campaign_id.into(),
                 scope.tenant_uuid().into(),
@@ -980,12 +1033,12 @@ pub async fn recent_send_failures(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT count(*) AS failures FROM campaign_recipients r
+            sql!("SELECT count(*) AS failures FROM campaign_recipients r
               WHERE r.tenant_id = $2 AND r.status = $3
                 AND r.campaign_id IN (SELECT id FROM campaigns WHERE inbox_id = $1 AND tenant_id = $2
                                          AND status IN ($6, $7))
                 AND r.updated_at > now() - make_interval(secs => $4)
-                AND r.error IS DISTINCT FROM $5",
+                AND r.error IS DISTINCT FROM $5"),
             [
                 inbox_id.into(),
                 scope.tenant_uuid().into(),

@@ -2,14 +2,15 @@
 //!
 //! An opt-out belongs to a phone within an account, not to a contact, so it outlives the
 //! contact (deleting and re-importing a number does not opt it back in). It is recorded when
-//! a contact replies an opt-out keyword ([`opt_out`], from worker-inbound) or when a tenant
-//! imports the list it kept elsewhere; it is removed only by the contact replying an opt-in
+//! a contact replies an opt-out keyword (worker-inbound) or when a tenant imports the list it
+//! kept elsewhere ([`insert_opt_outs`]); it is removed only by the contact replying an opt-in
 //! keyword ([`opt_in`]). Recording one also skips the phone's pending recipients in the
-//! account's unfinished campaigns, in the same statement; a new campaign skips opted-out
-//! phones as it is created ([`skip_opted_out`]).
+//! account's unfinished campaigns, in the same transaction (`app::consent::opt_out` ties the
+//! two); a new campaign skips opted-out phones as it is created ([`skip_opted_out`]).
 
 use chrono::{DateTime, Utc};
 use common::consent::Keywords;
+use common::sql;
 use common::{AccountId, CampaignId, InboxId, OptOutId, RecipientStatus};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
@@ -40,7 +41,7 @@ pub async fn keywords(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<
     }
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT opt_out, opt_in, updated_at FROM consent_keywords WHERE tenant_id = $1",
+        sql!("SELECT opt_out, opt_in, updated_at FROM consent_keywords WHERE tenant_id = $1"),
         [scope.tenant_uuid().into()],
     ))
     .one(scope.conn())
@@ -71,9 +72,11 @@ pub async fn set_keywords(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO consent_keywords (tenant_id, opt_out, opt_in) VALUES ($1, $2, $3)
+            sql!(
+                "INSERT INTO consent_keywords (tenant_id, opt_out, opt_in) VALUES ($1, $2, $3)
              ON CONFLICT (tenant_id) DO UPDATE
-                SET opt_out = EXCLUDED.opt_out, opt_in = EXCLUDED.opt_in, updated_at = now()",
+                SET opt_out = EXCLUDED.opt_out, opt_in = EXCLUDED.opt_in, updated_at = now()"
+            ),
             [
                 scope.tenant_uuid().into(),
                 keywords.opt_out.clone().into(),
@@ -90,7 +93,7 @@ pub async fn reset_keywords(scope: TenantScope<'_, impl ConnectionTrait>) -> DbR
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM consent_keywords WHERE tenant_id = $1",
+            sql!("DELETE FROM consent_keywords WHERE tenant_id = $1"),
             [scope.tenant_uuid().into()],
         ))
         .await?;
@@ -120,28 +123,20 @@ pub struct NewOptOut {
     pub message: String,
 }
 
-/// What recording opt-outs did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OptedOut {
-    /// The phones that were not opted out before (a repeated opt-out keeps its first time).
-    pub new_phones: Vec<String>,
-    /// Pending recipients of the account's campaigns that will not be messaged now.
-    pub recipients_skipped: u64,
-}
-
-/// Most opt-outs [`opt_out`] takes at once (each is three array elements).
+/// Most opt-outs [`insert_opt_outs`] takes at once (each is three array elements).
 pub const MAX_OPT_OUTS_PER_CALL: usize = 10_000;
 
-/// Opts phones of an account out (the first time of each is kept), and skips their pending
-/// recipients in the account's campaigns. `inbox_id`: the number they wrote to, if any.
-pub async fn opt_out(
+/// Records opt-outs of an account's phones (the earliest one of each phone in the call; a
+/// phone already opted out keeps its first time). Returns the phones opted out by this call.
+/// Skipping their pending recipients is the caller's next step (`app::consent::opt_out`).
+pub async fn insert_opt_outs(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
     inbox_id: Option<InboxId>,
     opt_outs: &[NewOptOut],
-) -> DbResult<OptedOut> {
+) -> DbResult<Vec<String>> {
     if opt_outs.is_empty() {
-        return Ok(OptedOut::default());
+        return Ok(Vec::new());
     }
     let ids: Vec<uuid::Uuid> = opt_outs
         .iter()
@@ -152,32 +147,18 @@ pub async fn opt_out(
     let messages: Vec<String> = opt_outs.iter().map(|o| o.message.clone()).collect();
     #[derive(FromQueryResult)]
     struct Row {
-        new_phones: Vec<String>,
-        skipped: i64,
+        phone: String,
     }
-    let row = Row::find_by_statement(Statement::from_sql_and_values(
+    let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         // One row per phone (its earliest opt-out of the call): ON CONFLICT cannot touch a
         // row twice in one statement.
-        "WITH given AS (
-             SELECT DISTINCT ON (u.phone) u.id, u.phone, u.at, u.message
-               FROM unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::text[]) AS u(id, phone, at, message)
-              ORDER BY u.phone, u.at),
-         inserted AS (
-             INSERT INTO opt_outs (id, tenant_id, account_id, phone, opted_out_at, message, inbox_id)
-             SELECT id, $1, $2, phone, at, message, $3 FROM given
-             ON CONFLICT (tenant_id, account_id, phone) DO NOTHING
-             RETURNING phone),
-         skipped AS (
-             UPDATE campaign_recipients r
-                SET status = $8, error = $9, updated_at = now()
-               FROM campaigns c
-              WHERE c.id = r.campaign_id AND c.tenant_id = $1 AND c.account_id = $2
-                AND r.tenant_id = $1 AND r.status = $10
-                AND r.phone IN (SELECT phone FROM given)
-             RETURNING r.id)
-         SELECT ARRAY(SELECT phone FROM inserted) AS new_phones,
-                (SELECT count(*) FROM skipped) AS skipped",
+        sql!("INSERT INTO opt_outs (id, tenant_id, account_id, phone, opted_out_at, message, inbox_id)
+         SELECT DISTINCT ON (u.phone) u.id, $1, $2, u.phone, u.at, u.message, $3
+           FROM unnest($4::uuid[], $5::text[], $6::timestamptz[], $7::text[]) AS u(id, phone, at, message)
+          ORDER BY u.phone, u.at
+         ON CONFLICT (tenant_id, account_id, phone) DO NOTHING
+         RETURNING phone"),
         [
             scope.tenant_uuid().into(),
             account_id.into_uuid().into(),
@@ -186,19 +167,11 @@ pub async fn opt_out(
             phones.into(),
             times.into(),
             messages.into(),
-            RecipientStatus::Skipped.into(),
-            SKIPPED_OPTED_OUT.into(),
-            RecipientStatus::Pending.into(),
         ],
     ))
-    .one(scope.conn())
+    .all(scope.conn())
     .await?;
-    Ok(row
-        .map(|row| OptedOut {
-            new_phones: row.new_phones,
-            recipients_skipped: u64::try_from(row.skipped).unwrap_or(0),
-        })
-        .unwrap_or_default())
+    Ok(rows.into_iter().map(|row| row.phone).collect())
 }
 
 /// Opts phones of an account back in (a contact replied an opt-in keyword). Recipients
@@ -218,8 +191,10 @@ pub async fn opt_in(
     }
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "DELETE FROM opt_outs WHERE tenant_id = $1 AND account_id = $2 AND phone = ANY($3)
-         RETURNING phone",
+        sql!(
+            "DELETE FROM opt_outs WHERE tenant_id = $1 AND account_id = $2 AND phone = ANY($3)
+         RETURNING phone"
+        ),
         [
             scope.tenant_uuid().into(),
             account_id.into_uuid().into(),
@@ -239,8 +214,11 @@ pub async fn page(
 ) -> DbResult<(Vec<OptOut>, bool)> {
     crate::tenant_page_by_id::<OptOut, OptOut>(
         scope,
-        "opt_outs",
-        "id, account_id, phone, opted_out_at, message, inbox_id",
+        sql!(
+            "SELECT id, account_id, phone, opted_out_at, message, inbox_id FROM opt_outs
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3"
+        ),
         after.map(OptOutId::into_uuid),
         limit,
     )
@@ -255,8 +233,10 @@ pub async fn find(
 ) -> DbResult<Option<OptOut>> {
     Ok(OptOut::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT id, account_id, phone, opted_out_at, message, inbox_id FROM opt_outs
-          WHERE tenant_id = $1 AND account_id = $2 AND phone = $3",
+        sql!(
+            "SELECT id, account_id, phone, opted_out_at, message, inbox_id FROM opt_outs
+          WHERE tenant_id = $1 AND account_id = $2 AND phone = $3"
+        ),
         [
             scope.tenant_uuid().into(),
             account_id.into_uuid().into(),
@@ -277,10 +257,12 @@ pub async fn skip_opted_out(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
+            sql!(
+                "UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
                FROM opt_outs o
               WHERE r.campaign_id = $1 AND r.tenant_id = $2 AND r.status = $6
-                AND o.tenant_id = $2 AND o.account_id = $3 AND o.phone = r.phone",
+                AND o.tenant_id = $2 AND o.account_id = $3 AND o.phone = r.phone"
+            ),
             [
                 campaign_id.into_uuid().into(),
                 scope.tenant_uuid().into(),
@@ -305,10 +287,10 @@ pub async fn skip_never_written(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
+            sql!("UPDATE campaign_recipients r SET status = $4, error = $5, updated_at = now()
               WHERE r.campaign_id = $1 AND r.tenant_id = $2 AND r.status = $6
                 AND NOT EXISTS (SELECT 1 FROM inbox_conversations ic
-                                 WHERE ic.inbox_id = $3 AND ic.tenant_id = $2 AND ic.phone = r.phone)",
+                                 WHERE ic.inbox_id = $3 AND ic.tenant_id = $2 AND ic.phone = r.phone)"),
             [
                 campaign_id.into_uuid().into(),
                 scope.tenant_uuid().into(),

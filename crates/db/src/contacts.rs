@@ -1,6 +1,7 @@
 //! Contacts: who campaigns message.
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{AccountId, ContactId, PhoneNumber};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, SqlErr,
@@ -181,8 +182,10 @@ pub async fn existing_phones(
         .conn()
         .query_all_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
-            "SELECT phone FROM contacts
-              WHERE tenant_id = $1 AND account_id = $2 AND phone = ANY($3::text[])",
+            sql!(
+                "SELECT phone FROM contacts
+              WHERE tenant_id = $1 AND account_id = $2 AND phone = ANY($3::text[])"
+            ),
             [
                 scope.tenant_uuid().into(),
                 account_id.into_uuid().into(),
@@ -269,9 +272,7 @@ async fn insert_new(
         .conn()
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
-            format!(
-                "INSERT INTO contacts (id, tenant_id, account_id, phone, name, fields) {BATCH_ROWS}"
-            ),
+            sql!("INSERT INTO contacts (id, tenant_id, account_id, phone, name, fields) {BATCH_ROWS}", BATCH_ROWS),
             batch_values(scope, account_id, rows),
         ))
         .await?;
@@ -285,28 +286,43 @@ async fn upsert(
     rows: &[ContactRow],
     update: bool,
 ) -> DbResult<BatchWritten> {
-    let on_conflict = if update {
-        "DO UPDATE SET name = CASE WHEN EXCLUDED.name = '' THEN contacts.name ELSE EXCLUDED.name END,
-                       fields = contacts.fields || EXCLUDED.fields,
-                       updated_at = now()"
+    // Two statements, one per conflict action: with `DO NOTHING` an existing phone returns no
+    // row, so nothing counts as updated.
+    let sql = if update {
+        sql!(
+            "WITH written AS (
+                 INSERT INTO contacts (id, tenant_id, account_id, phone, name, fields)
+                 {BATCH_ROWS}
+                 ON CONFLICT (tenant_id, account_id, phone)
+                 DO UPDATE SET name = CASE WHEN EXCLUDED.name = '' THEN contacts.name ELSE EXCLUDED.name END,
+                               fields = contacts.fields || EXCLUDED.fields,
+                               updated_at = now()
+                 RETURNING (xmax = 0) AS inserted
+             )
+             SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                    count(*) FILTER (WHERE NOT inserted) AS updated
+               FROM written",
+            BATCH_ROWS
+        )
     } else {
-        "DO NOTHING"
+        sql!(
+            "WITH written AS (
+                 INSERT INTO contacts (id, tenant_id, account_id, phone, name, fields)
+                 {BATCH_ROWS}
+                 ON CONFLICT (tenant_id, account_id, phone) DO NOTHING
+                 RETURNING (xmax = 0) AS inserted
+             )
+             SELECT count(*) FILTER (WHERE inserted) AS inserted,
+                    count(*) FILTER (WHERE NOT inserted) AS updated
+               FROM written",
+            BATCH_ROWS
+        )
     };
     let row = scope
         .conn()
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
-            format!(
-                "WITH written AS (
-                     INSERT INTO contacts (id, tenant_id, account_id, phone, name, fields)
-                     {BATCH_ROWS}
-                     ON CONFLICT (tenant_id, account_id, phone) {on_conflict}
-                     RETURNING (xmax = 0) AS inserted
-                 )
-                 SELECT count(*) FILTER (WHERE inserted) AS inserted,
-                        count(*) FILTER (WHERE NOT inserted) AS updated
-                   FROM written"
-            ),
+            sql,
             batch_values(scope, account_id, rows),
         ))
         .await?

@@ -4,6 +4,7 @@
 //! this module holds the rows.
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{EventId, EventKind, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
@@ -71,10 +72,11 @@ pub async fn insert(
     let id = EventId::new();
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO events (id, tenant_id, kind, subject_id, user_id, data)
              VALUES ($1, $2, $3, $4, $5, $6)
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             id.into_uuid().into(),
@@ -95,7 +97,10 @@ pub async fn insert(
 pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>, id: EventId) -> DbResult<Event> {
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("SELECT {COLUMNS} FROM events WHERE id = $1 AND tenant_id = $2"),
+        sql!(
+            "SELECT {COLUMNS} FROM events WHERE id = $1 AND tenant_id = $2",
+            COLUMNS
+        ),
         [id.into_uuid().into(), scope.tenant_uuid().into()],
     ))
     .one(scope.conn())
@@ -111,9 +116,10 @@ pub async fn of_subject(
 ) -> DbResult<Vec<Event>> {
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "SELECT {COLUMNS} FROM events WHERE subject_id = $1 AND tenant_id = $2
-             ORDER BY occurred_at, id"
+             ORDER BY occurred_at, id",
+            COLUMNS
         ),
         [subject_id.into(), scope.tenant_uuid().into()],
     ))

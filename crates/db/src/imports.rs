@@ -6,32 +6,13 @@
 //! transaction.
 
 use chrono::{DateTime, Utc};
+use common::imports::{ImportFormat, ImportStatus, OnDuplicate, TextEncoding};
+use common::sql;
 use common::{AccountId, ImportId, TenantId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored};
-
-common::text_enum! {
-    /// Where an import is.
-    pub enum ImportStatus as "import status" {
-        Queued = "queued",
-        Running = "running",
-        Completed = "completed",
-        /// The file could not be read as a whole (no phone column, not the declared format).
-        Failed = "failed",
-        Cancelled = "cancelled",
-    }
-}
-
-impl ImportStatus {
-    /// The statuses an import ends in.
-    pub const FINISHED: [ImportStatus; 3] = [Self::Completed, Self::Failed, Self::Cancelled];
-
-    pub fn is_finished(self) -> bool {
-        Self::FINISHED.contains(&self)
-    }
-}
 
 /// [`ImportStatus::FINISHED`] as SQL text, written out for the one query that must match the
 /// partial index `contact_imports_source_leftovers` (migration 20), whose predicate names
@@ -42,37 +23,6 @@ fn finished_names() -> Vec<String> {
     ImportStatus::FINISHED
         .map(|s| s.as_str().to_owned())
         .to_vec()
-}
-
-common::text_enum! {
-    /// How the file is written.
-    pub enum ImportFormat as "import format" {
-        /// A header row, then one contact per record.
-        Csv = "csv",
-        /// One array of objects.
-        Json = "json",
-        /// One object per line.
-        Ndjson = "ndjson",
-    }
-}
-
-common::text_enum! {
-    /// What a row whose phone is already a contact does.
-    pub enum OnDuplicate as "duplicate handling" {
-        /// Its name and fields replace the contact's (fields are merged).
-        Update = "update",
-        /// It is skipped.
-        Skip = "skip",
-    }
-}
-
-common::text_enum! {
-    /// The file's character encoding.
-    pub enum TextEncoding as "text encoding" {
-        Utf8 = "utf-8",
-        /// ISO-8859-1, as older spreadsheet exports write it.
-        Latin1 = "latin-1",
-    }
 }
 
 /// An import as stored.
@@ -101,9 +51,8 @@ pub struct ContactImport {
 }
 
 /// How far an import got: every record read is exactly one of imported, updated, skipped or
-/// failed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// failed. Serialised into the import job's result (`jobs.result`) when the import ends.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImportProgress {
     /// Records of the file handled so far.
@@ -225,12 +174,13 @@ pub async fn create(
 ) -> DbResult<ContactImport> {
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO contact_imports (id, tenant_id, account_id, created_by, format,
                  default_region, on_duplicate, encoding, separator, phone_column, name_column,
                  file_name, source_key, source_bytes)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             new.id.into_uuid().into(),
@@ -260,7 +210,15 @@ pub async fn find(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: ImportId,
 ) -> DbResult<ContactImport> {
-    select_one(scope, id, "").await
+    select_one(
+        scope,
+        id,
+        &sql!(
+            "SELECT {COLUMNS} FROM contact_imports WHERE tenant_id = $1 AND id = $2",
+            COLUMNS
+        ),
+    )
+    .await
 }
 
 /// The import, its row locked until the transaction ends (the worker's batches and a cancel
@@ -269,17 +227,25 @@ pub async fn lock(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: ImportId,
 ) -> DbResult<ContactImport> {
-    select_one(scope, id, " FOR UPDATE").await
+    select_one(
+        scope,
+        id,
+        &sql!(
+            "SELECT {COLUMNS} FROM contact_imports WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            COLUMNS
+        ),
+    )
+    .await
 }
 
 async fn select_one(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: ImportId,
-    suffix: &str,
+    sql: &str,
 ) -> DbResult<ContactImport> {
     Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("SELECT {COLUMNS} FROM contact_imports WHERE tenant_id = $1 AND id = $2{suffix}"),
+        sql,
         [scope.tenant_uuid().into(), id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -296,8 +262,12 @@ pub async fn page(
 ) -> DbResult<(Vec<ContactImport>, bool)> {
     crate::tenant_page_by_id::<Row, _>(
         scope,
-        "contact_imports",
-        COLUMNS,
+        &sql!(
+            "SELECT {COLUMNS} FROM contact_imports
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3",
+            COLUMNS
+        ),
         cursor.map(ImportId::into_uuid),
         limit,
     )
@@ -317,14 +287,15 @@ pub async fn transition(
     let from: Vec<String> = from.iter().map(|s| s.as_str().to_owned()).collect();
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE contact_imports
                 SET status = $3, status_reason = $4, updated_at = now(),
                     started_at = CASE WHEN $6 THEN coalesce(started_at, now())
                                       ELSE started_at END,
                     finished_at = CASE WHEN $7 THEN now() ELSE finished_at END
               WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)
-              RETURNING {COLUMNS}"
+              RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -386,11 +357,13 @@ pub async fn record_batch(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE contact_imports
+            sql!(
+                "UPDATE contact_imports
                 SET rows_read = rows_read + $3, imported = imported + $4,
                     updated = updated + $5, skipped = skipped + $6, failed = failed + $7,
                     updated_at = now()
-              WHERE tenant_id = $1 AND id = $2",
+              WHERE tenant_id = $1 AND id = $2"
+            ),
             [
                 scope.tenant_uuid().into(),
                 id.into_uuid().into(),
@@ -412,10 +385,12 @@ pub async fn record_batch(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO contact_import_errors (import_id, tenant_id, line, value, reason)
+            sql!(
+                "INSERT INTO contact_import_errors (import_id, tenant_id, line, value, reason)
              SELECT $1, $2, line, value, reason
                FROM unnest($3::int8[], $4::text[], $5::text[]) AS e(line, value, reason)
-             ON CONFLICT (import_id, line) DO NOTHING",
+             ON CONFLICT (import_id, line) DO NOTHING"
+            ),
             [
                 id.into_uuid().into(),
                 scope.tenant_uuid().into(),
@@ -437,9 +412,11 @@ pub async fn errors_page(
 ) -> DbResult<Vec<RowError>> {
     Ok(RowError::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT line, value, reason FROM contact_import_errors
+        sql!(
+            "SELECT line, value, reason FROM contact_import_errors
           WHERE tenant_id = $1 AND import_id = $2 AND line > $3
-          ORDER BY line LIMIT $4",
+          ORDER BY line LIMIT $4"
+        ),
         [
             scope.tenant_uuid().into(),
             id.into_uuid().into(),
@@ -470,10 +447,12 @@ pub async fn lock_ended_source(
     Ok(
         EndedSource::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, tenant_id, source_key FROM contact_imports
+            sql!(
+                "SELECT id, tenant_id, source_key FROM contact_imports
           WHERE tenant_id = $1 AND id = $2 AND source_deleted_at IS NULL
             AND status = ANY($3)
-          FOR UPDATE",
+          FOR UPDATE"
+            ),
             [
                 scope.tenant_uuid().into(),
                 id.into_uuid().into(),
@@ -496,12 +475,13 @@ pub async fn lock_leftover_sources(
     Ok(
         EndedSource::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
+            sql!(
                 "SELECT id, tenant_id, source_key FROM contact_imports
                   WHERE source_deleted_at IS NULL AND status IN {FINISHED_SQL}
                   ORDER BY finished_at
                   LIMIT $1
-                  FOR UPDATE SKIP LOCKED"
+                  FOR UPDATE SKIP LOCKED",
+                FINISHED_SQL
             ),
             [i64::try_from(limit).unwrap_or(i64::MAX).into()],
         ))
@@ -524,8 +504,10 @@ pub async fn mark_sources_deleted(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE contact_imports SET source_deleted_at = now()
-              WHERE id = ANY($1) AND source_deleted_at IS NULL",
+            sql!(
+                "UPDATE contact_imports SET source_deleted_at = now()
+              WHERE id = ANY($1) AND source_deleted_at IS NULL"
+            ),
             [ids.iter()
                 .map(|id| id.into_uuid())
                 .collect::<Vec<_>>()

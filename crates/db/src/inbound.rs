@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{CampaignId, InboxId, RecipientId, RecipientStatus};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
@@ -65,7 +66,8 @@ pub async fn record(
 ) -> DbResult<Recorded> {
     let row = Recorded::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH event AS (
+        sql!(
+            "WITH event AS (
              INSERT INTO inbound_events (tenant_id, inbox_id, kind, dedupe_key, payload)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (inbox_id, dedupe_key) DO NOTHING
@@ -76,7 +78,8 @@ pub async fn record(
                 AND EXISTS (SELECT 1 FROM event)
              RETURNING id)
          SELECT EXISTS (SELECT 1 FROM event) AS recorded,
-                EXISTS (SELECT 1 FROM flag) AS drain_needed",
+                EXISTS (SELECT 1 FROM flag) AS drain_needed"
+        ),
         [
             scope.tenant_uuid().into(),
             inbox_id.into_uuid().into(),
@@ -103,8 +106,10 @@ pub async fn begin_drain(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE inboxes SET events_drain_pending = false
-              WHERE id = $1 AND tenant_id = $2 AND events_drain_pending",
+            sql!(
+                "UPDATE inboxes SET events_drain_pending = false
+              WHERE id = $1 AND tenant_id = $2 AND events_drain_pending"
+            ),
             [inbox_id.into_uuid().into(), scope.tenant_uuid().into()],
         ))
         .await?;
@@ -150,10 +155,12 @@ pub async fn claim_pending(
 ) -> DbResult<Vec<PendingEvent>> {
     PendingRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT id, kind, payload, received_at FROM inbound_events
+        sql!(
+            "SELECT id, kind, payload, received_at FROM inbound_events
           WHERE inbox_id = $1 AND tenant_id = $2 AND processed_at IS NULL
           ORDER BY id LIMIT $3
-          FOR UPDATE SKIP LOCKED",
+          FOR UPDATE SKIP LOCKED"
+        ),
         [
             inbox_id.into_uuid().into(),
             scope.tenant_uuid().into(),
@@ -184,9 +191,11 @@ pub async fn mark_processed(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE inbound_events e SET processed_at = now(), outcome = u.outcome
+            sql!(
+                "UPDATE inbound_events e SET processed_at = now(), outcome = u.outcome
                FROM unnest($1::bigint[], $2::text[]) AS u(id, outcome)
-              WHERE e.id = u.id AND e.tenant_id = $3",
+              WHERE e.id = u.id AND e.tenant_id = $3"
+            ),
             [ids.into(), labels.into(), scope.tenant_uuid().into()],
         ))
         .await?;
@@ -240,7 +249,8 @@ pub async fn apply_receipts(
     }
     let matched = Matched::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE campaign_recipients r
+        sql!(
+            "UPDATE campaign_recipients r
             SET delivered_at = LEAST(r.delivered_at, u.delivered),
                 read_at = LEAST(r.read_at, NULLIF(u.read, '')::timestamptz),
                 status = $4,
@@ -249,7 +259,8 @@ pub async fn apply_receipts(
           WHERE r.message_id = u.message_id AND r.tenant_id = $1
             AND r.status IN ($4, $7)
             AND r.campaign_id IN (SELECT id FROM campaigns WHERE inbox_id = $2 AND tenant_id = $1)
-      RETURNING r.message_id",
+      RETURNING r.message_id"
+        ),
         [
             scope.tenant_uuid().into(),
             inbox_id.into_uuid().into(),
@@ -299,14 +310,14 @@ pub async fn apply_messages(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO inbox_conversations (inbox_id, phone, tenant_id, first_message_at, last_message_at, messages)
+            sql!("INSERT INTO inbox_conversations (inbox_id, phone, tenant_id, first_message_at, last_message_at, messages)
              SELECT $2, u.phone, $1, min(u.at), max(u.at), count(*)
                FROM unnest($3::text[], $4::timestamptz[]) AS u(phone, at)
               GROUP BY u.phone
              ON CONFLICT (inbox_id, phone) DO UPDATE
                 SET first_message_at = LEAST(inbox_conversations.first_message_at, EXCLUDED.first_message_at),
                     last_message_at = GREATEST(inbox_conversations.last_message_at, EXCLUDED.last_message_at),
-                    messages = inbox_conversations.messages + EXCLUDED.messages",
+                    messages = inbox_conversations.messages + EXCLUDED.messages"),
             [
                 scope.tenant_uuid().into(),
                 inbox_id.into_uuid().into(),
@@ -318,7 +329,8 @@ pub async fn apply_messages(
     // Each sender's first message of the batch answers the latest recipient sent to before it.
     let replies = Reply::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH firsts AS (
+        sql!(
+            "WITH firsts AS (
              SELECT DISTINCT ON (u.phone) u.phone, u.at
                FROM unnest($3::text[], $4::timestamptz[]) AS u(phone, at)
               ORDER BY u.phone, u.at),
@@ -336,7 +348,8 @@ pub async fn apply_messages(
             SET replied_at = t.at, updated_at = now()
            FROM targets t
           WHERE r.id = t.recipient_id AND r.replied_at IS NULL
-      RETURNING t.phone, r.id AS recipient_id, r.campaign_id, t.at AS replied_at",
+      RETURNING t.phone, r.id AS recipient_id, r.campaign_id, t.at AS replied_at"
+        ),
         [
             scope.tenant_uuid().into(),
             inbox_id.into_uuid().into(),
@@ -380,7 +393,8 @@ pub async fn reach_delivery_milestones(
     Ok(
         DeliveryMilestone::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH touched AS (
+            sql!(
+                "WITH touched AS (
              SELECT DISTINCT campaign_id FROM campaign_recipients
               WHERE tenant_id = $1 AND message_id = ANY($2)),
          counts AS (
@@ -401,7 +415,8 @@ pub async fn reach_delivery_milestones(
           WHERE c.id = reached.campaign_id AND c.tenant_id = $1
             AND reached.milestone > c.delivery_milestone
       RETURNING c.id AS campaign_id, c.name, c.created_by, reached.milestone,
-                reached.delivered, reached.read, reached.messaged",
+                reached.delivered, reached.read, reached.messaged"
+            ),
             [
                 scope.tenant_uuid().into(),
                 message_ids.to_vec().into(),
@@ -425,7 +440,7 @@ pub async fn has_written(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT 1 FROM inbox_conversations WHERE inbox_id = $1 AND tenant_id = $2 AND phone = $3",
+            sql!("SELECT 1 FROM inbox_conversations WHERE inbox_id = $1 AND tenant_id = $2 AND phone = $3"),
             [
                 inbox_id.into_uuid().into(),
                 scope.tenant_uuid().into(),
@@ -447,10 +462,12 @@ pub async fn delete_processed_before(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM inbound_events WHERE id IN (
+            sql!(
+                "DELETE FROM inbound_events WHERE id IN (
                  SELECT id FROM inbound_events
                   WHERE processed_at IS NOT NULL AND processed_at < $1
-                  LIMIT $2)",
+                  LIMIT $2)"
+            ),
             [before.into(), (limit as i64).into()],
         ))
         .await?;

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use common::pacing::Pacing;
+use common::sql;
 use common::{AccountId, InboxId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, Set,
@@ -345,7 +346,7 @@ pub async fn set_pacing(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE inboxes SET pacing = $3 WHERE id = $1 AND tenant_id = $2",
+            sql!("UPDATE inboxes SET pacing = $3 WHERE id = $1 AND tenant_id = $2"),
             [
                 id.into_uuid().into(),
                 scope.tenant_uuid().into(),

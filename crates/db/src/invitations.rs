@@ -7,11 +7,11 @@
 
 use chrono::{DateTime, Duration, Utc};
 use common::password::PasswordHashString;
+use common::sql;
 use common::{AccountId, InvitationId, Role, TenantId, UserId};
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 use secrecy::SecretString;
-use serde::Serialize;
 use uuid::Uuid;
 
 use crate::sessions::hash_token;
@@ -21,9 +21,7 @@ use crate::{DbError, DbResult, TenantScope, parse_stored};
 pub const TOKEN_PREFIX: &str = "wmi_";
 
 /// Where an invitation stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InvitationState {
     /// Not used yet and not expired: the link works.
     Pending,
@@ -136,12 +134,13 @@ pub async fn create(
     let token = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
     let row = InvitationRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO invitations (id, tenant_id, account_id, email, name, role, token_hash,
                                       created_by, expires_at)
              SELECT $1, $2, a.id, $4, $5, $6, $7, $8, now() + make_interval(secs => $9)
                FROM accounts a WHERE a.id = $3 AND a.tenant_id = $2
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             InvitationId::new().into_uuid().into(),
@@ -168,8 +167,10 @@ async fn email_taken(scope: TenantScope<'_, impl ConnectionTrait>, email: &str) 
     }
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND lower(email) = lower($2))
-             AS taken",
+        sql!(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE tenant_id = $1 AND lower(email) = lower($2))
+             AS taken"
+        ),
         [scope.tenant_uuid().into(), email.to_owned().into()],
     ))
     .one(scope.conn())
@@ -185,8 +186,12 @@ pub async fn page(
 ) -> DbResult<(Vec<Invitation>, bool)> {
     crate::tenant_page_by_id::<InvitationRow, _>(
         scope,
-        "invitations",
-        COLUMNS,
+        &sql!(
+            "SELECT {COLUMNS} FROM invitations
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3",
+            COLUMNS
+        ),
         after.map(InvitationId::into_uuid),
         limit,
     )
@@ -201,10 +206,11 @@ pub async fn revoke(
 ) -> DbResult<Invitation> {
     let row = InvitationRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE invitations SET revoked_at = coalesce(revoked_at, now())
               WHERE id = $1 AND tenant_id = $2 AND accepted_at IS NULL
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [id.into_uuid().into(), scope.tenant_uuid().into()],
     ))
@@ -215,7 +221,10 @@ pub async fn revoke(
         None => {
             let exists = InvitationRow::find_by_statement(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                format!("SELECT {COLUMNS} FROM invitations WHERE id = $1 AND tenant_id = $2"),
+                sql!(
+                    "SELECT {COLUMNS} FROM invitations WHERE id = $1 AND tenant_id = $2",
+                    COLUMNS
+                ),
                 [id.into_uuid().into(), scope.tenant_uuid().into()],
             ))
             .one(scope.conn())
@@ -254,10 +263,17 @@ pub async fn find_by_token(
 ) -> DbResult<Option<Invited>> {
     let row = InvitationRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
-            "SELECT {COLUMNS} FROM invitations WHERE token_hash = $1 {}",
-            if lock { "FOR UPDATE" } else { "" }
-        ),
+        if lock {
+            sql!(
+                "SELECT {COLUMNS} FROM invitations WHERE token_hash = $1 FOR UPDATE",
+                COLUMNS
+            )
+        } else {
+            sql!(
+                "SELECT {COLUMNS} FROM invitations WHERE token_hash = $1",
+                COLUMNS
+            )
+        },
         [hash_token(token).into()],
     ))
     .one(db)
@@ -266,7 +282,7 @@ pub async fn find_by_token(
     let invitation: Invitation = row.try_into()?;
     let names = TenantNames::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT name, slug FROM tenants WHERE id = $1",
+        sql!("SELECT name, slug FROM tenants WHERE id = $1"),
         [invitation.tenant_id.into_uuid().into()],
     ))
     .one(db)
@@ -327,7 +343,7 @@ pub async fn accept(
     crate::sessions::set_password(txn, user.id, password).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE invitations SET accepted_at = now(), accepted_user_id = $2 WHERE id = $1",
+        sql!("UPDATE invitations SET accepted_at = now(), accepted_user_id = $2 WHERE id = $1"),
         [invitation.id.into_uuid().into(), user.id.into_uuid().into()],
     ))
     .await

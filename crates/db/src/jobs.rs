@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use common::proto::JobRef;
+use common::sql;
 use common::{JobId, JobKind, JobState, LeaseToken, QueueName, TenantId, WorkerId};
 use prost::Message;
 use sea_orm::sea_query::Expr;
@@ -272,7 +273,8 @@ pub async fn start_attempt(
     let started = job::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE jobs
+            sql!(
+                "UPDATE jobs
                 SET state = $7, attempts = attempts + 1, updated_at = now(),
                     started_at = coalesce(started_at, now()),
                     lease_token = $4, lease_worker = $5,
@@ -281,7 +283,8 @@ pub async fn start_attempt(
                 AND state IN ($8, $9, $7)
                 AND attempts < max_attempts
                 AND (lease_token IS NULL OR lease_expires_at < now())
-          RETURNING *",
+          RETURNING *"
+            ),
             [
                 id.into(),
                 seq.into(),
@@ -319,10 +322,12 @@ async fn why_not_started(
     }
     let why = Why::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT state, seq, attempts, max_attempts,
+        sql!(
+            "SELECT state, seq, attempts, max_attempts,
                 CASE WHEN lease_token IS NOT NULL AND lease_expires_at >= now()
                      THEN extract(epoch FROM lease_expires_at - now())::float8 * 1000 END AS held_ms
-           FROM jobs WHERE id = $1 AND payload = $2",
+           FROM jobs WHERE id = $1 AND payload = $2"
+        ),
         [id.into(), payload.to_vec().into()],
     ))
     .one(db)
@@ -360,8 +365,10 @@ pub async fn renew_lease(db: &impl ConnectionTrait, lease: Lease, ttl: Duration)
     let result = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3)
-              WHERE id = $1 AND lease_token = $2",
+            sql!(
+                "UPDATE jobs SET lease_expires_at = now() + make_interval(secs => $3)
+              WHERE id = $1 AND lease_token = $2"
+            ),
             [
                 lease.job_id.into(),
                 lease.token.into(),
@@ -643,7 +650,7 @@ pub async fn set_progress(
 }
 
 /// Jobs per queue and state (and dead-lettered ones), for the whole platform or one tenant.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueCounts {
     pub waiting: i64,
     pub active: i64,
@@ -677,9 +684,11 @@ pub async fn counts(
     }
     let rows = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT queue, state, count(*) AS n, count(dead_lettered_at) AS dead
+        sql!(
+            "SELECT queue, state, count(*) AS n, count(dead_lettered_at) AS dead
            FROM jobs WHERE ($1::uuid IS NULL OR tenant_id = $1)
-          GROUP BY queue, state",
+          GROUP BY queue, state"
+        ),
         [reach.tenant_id().map(TenantId::into_uuid).into()],
     ))
     .all(reach.conn())

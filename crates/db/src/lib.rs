@@ -32,6 +32,7 @@ pub mod workers;
 
 use std::time::Duration;
 
+use common::sql;
 pub use scope::{PlatformScope, Reach, TenantScope};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, SqlErr};
 pub use sea_orm::{DatabaseConnection, DbErr};
@@ -127,7 +128,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 
 /// `SELECT 1`, for readiness probes.
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.execute_unprepared("SELECT 1").await.map(|_| ())
+    db.execute_unprepared(sql!("SELECT 1")).await.map(|_| ())
 }
 
 /// One page of `select` in id order after `cursor`: up to `limit` rows, and whether more follow.
@@ -146,12 +147,13 @@ where
 }
 
 /// [`page_by_id`] for tables read with hand-written SQL rather than an entity (their rows need
-/// a conversion, such as text states parsed into enums): one page of the scope's rows of
-/// `table`, `columns` read as `R` and converted to `T`, in id order after `cursor`.
+/// a conversion, such as text states parsed into enums): one page of the scope's rows, read by
+/// `sql` as `R` and converted to `T`, in id order after `cursor`. `sql` is
+/// `SELECT <columns> FROM <table> WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+/// ORDER BY id LIMIT $3`.
 pub(crate) async fn tenant_page_by_id<R, T>(
     scope: TenantScope<'_, impl ConnectionTrait>,
-    table: &str,
-    columns: &str,
+    sql: &str,
     cursor: Option<uuid::Uuid>,
     limit: u64,
 ) -> DbResult<(Vec<T>, bool)>
@@ -162,11 +164,7 @@ where
 {
     let rows = R::find_by_statement(sea_orm::Statement::from_sql_and_values(
         sea_orm::DbBackend::Postgres,
-        format!(
-            "SELECT {columns} FROM {table}
-              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
-              ORDER BY id LIMIT $3"
-        ),
+        sql,
         [
             scope.tenant_uuid().into(),
             sea_orm::Value::Uuid(cursor),

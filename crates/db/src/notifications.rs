@@ -6,6 +6,7 @@
 //! event's push already reached is kept in `push_deliveries`, so a retry sends to the others.
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{EventId, EventKind, NotificationId, PushSubscriptionId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
@@ -39,9 +40,10 @@ pub fn live_channel_pattern(key_prefix: &str) -> String {
     format!("{escaped}notifications:*")
 }
 
-/// A notification: as stored, as the API shows it, and as published on the live channel.
+/// A notification as stored. Its serde is the message of the live channel ([`live_channel`]):
+/// `worker-notification` publishes it, every gateway reads it; the API shows a notification
+/// through the gateway's own type.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: NotificationId,
@@ -51,7 +53,6 @@ pub struct Notification {
     pub title: String,
     pub body: String,
     /// What the app links to: the subject's ids and, where there is one, its `url` path.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub read_at: Option<DateTime<Utc>>,
@@ -113,12 +114,13 @@ pub async fn insert(
 ) -> DbResult<Option<Notification>> {
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO notifications (id, tenant_id, user_id, event_id, kind, title, body, data)
              SELECT $1, $2, $3, $4, $5, $6, $7, $8
              WHERE EXISTS (SELECT 1 FROM users WHERE id = $3 AND tenant_id = $2)
              ON CONFLICT (event_id, user_id) DO NOTHING
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             NotificationId::new().into_uuid().into(),
@@ -144,9 +146,10 @@ pub async fn of_event(
     rows(
         Row::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
+            sql!(
                 "SELECT {COLUMNS} FROM notifications
-                 WHERE event_id = $1 AND tenant_id = $2 ORDER BY id"
+                 WHERE event_id = $1 AND tenant_id = $2 ORDER BY id",
+                COLUMNS
             ),
             [event_id.into_uuid().into(), scope.tenant_uuid().into()],
         ))
@@ -168,12 +171,13 @@ pub async fn page(
     let mut found = rows(
         Row::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
+            sql!(
                 "SELECT {COLUMNS} FROM notifications
                  WHERE tenant_id = $1 AND user_id = $2
                    AND ($3::uuid IS NULL OR id < $3)
                    AND (NOT $4 OR read_at IS NULL)
-                 ORDER BY id DESC LIMIT $5"
+                 ORDER BY id DESC LIMIT $5",
+                COLUMNS
             ),
             [
                 scope.tenant_uuid().into(),
@@ -202,10 +206,11 @@ pub async fn since(
     rows(
         Row::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
+            sql!(
                 "SELECT {COLUMNS} FROM notifications
                  WHERE tenant_id = $1 AND user_id = $2 AND id > $3
-                 ORDER BY id LIMIT $4"
+                 ORDER BY id LIMIT $4",
+                COLUMNS
             ),
             [
                 scope.tenant_uuid().into(),
@@ -231,8 +236,10 @@ pub async fn unread_count(
 ) -> DbResult<i64> {
     Ok(Count::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT count(*) AS count FROM notifications
-         WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL",
+        sql!(
+            "SELECT count(*) AS count FROM notifications
+         WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL"
+        ),
         [scope.tenant_uuid().into(), user_id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -249,10 +256,11 @@ pub async fn mark_read(
 ) -> DbResult<Notification> {
     Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE notifications SET read_at = coalesce(read_at, now())
              WHERE id = $1 AND tenant_id = $2 AND user_id = $3
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             id.into_uuid().into(),
@@ -275,8 +283,10 @@ pub async fn mark_all_read(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE notifications SET read_at = now()
-             WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL",
+            sql!(
+                "UPDATE notifications SET read_at = now()
+             WHERE tenant_id = $1 AND user_id = $2 AND read_at IS NULL"
+            ),
             [scope.tenant_uuid().into(), user_id.into_uuid().into()],
         ))
         .await?;
@@ -298,7 +308,8 @@ pub async fn recipients(
 ) -> DbResult<Vec<UserId>> {
     let found = UserRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH subject AS (
+        sql!(
+            "WITH subject AS (
              SELECT id FROM users WHERE id = $2 AND tenant_id = $1
          )
          SELECT id FROM subject
@@ -306,7 +317,8 @@ pub async fn recipients(
          SELECT id FROM users
           WHERE tenant_id = $1 AND role = $4
             AND ($3 OR NOT EXISTS (SELECT 1 FROM subject))
-         ORDER BY id",
+         ORDER BY id"
+        ),
         [
             scope.tenant_uuid().into(),
             user_id.map(UserId::into_uuid).into(),
@@ -400,13 +412,14 @@ pub async fn subscribe(
     }
     let row = Upserted::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO push_subscriptions (id, tenant_id, user_id, endpoint, p256dh, auth)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (endpoint) DO UPDATE SET p256dh = excluded.p256dh, auth = excluded.auth
              WHERE push_subscriptions.tenant_id = excluded.tenant_id
                AND push_subscriptions.user_id = excluded.user_id
-             RETURNING {SUBSCRIPTION_COLUMNS}, (xmax = 0) AS inserted"
+             RETURNING {SUBSCRIPTION_COLUMNS}, (xmax = 0) AS inserted",
+            SUBSCRIPTION_COLUMNS
         ),
         [
             PushSubscriptionId::new().into_uuid().into(),
@@ -447,10 +460,11 @@ pub async fn subscriptions_page(
     let mut found: Vec<PushSubscription> =
         SubscriptionRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
+            sql!(
                 "SELECT {SUBSCRIPTION_COLUMNS} FROM push_subscriptions
                  WHERE tenant_id = $1 AND user_id = $2 AND ($3::uuid IS NULL OR id > $3)
-                 ORDER BY id LIMIT $4"
+                 ORDER BY id LIMIT $4",
+                SUBSCRIPTION_COLUMNS
             ),
             [
                 scope.tenant_uuid().into(),
@@ -477,9 +491,10 @@ pub async fn subscriptions_of(
     Ok(
         SubscriptionRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!(
+            sql!(
                 "SELECT {SUBSCRIPTION_COLUMNS} FROM push_subscriptions
-                 WHERE tenant_id = $1 AND user_id = $2 ORDER BY id"
+                 WHERE tenant_id = $1 AND user_id = $2 ORDER BY id",
+                SUBSCRIPTION_COLUMNS
             ),
             [scope.tenant_uuid().into(), user_id.into_uuid().into()],
         ))
@@ -501,7 +516,9 @@ pub async fn unsubscribe(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2 AND user_id = $3",
+            sql!(
+                "DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2 AND user_id = $3"
+            ),
             [
                 id.into_uuid().into(),
                 scope.tenant_uuid().into(),
@@ -524,7 +541,7 @@ pub async fn remove_gone(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2",
+            sql!("DELETE FROM push_subscriptions WHERE id = $1 AND tenant_id = $2"),
             [id.into_uuid().into(), scope.tenant_uuid().into()],
         ))
         .await?;
@@ -542,9 +559,11 @@ pub async fn delivered(
     }
     Ok(Delivered::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT d.subscription_id FROM push_deliveries d
+        sql!(
+            "SELECT d.subscription_id FROM push_deliveries d
                JOIN push_subscriptions s ON s.id = d.subscription_id
-              WHERE d.event_id = $1 AND s.tenant_id = $2",
+              WHERE d.event_id = $1 AND s.tenant_id = $2"
+        ),
         [event_id.into_uuid().into(), scope.tenant_uuid().into()],
     ))
     .all(scope.conn())
@@ -564,13 +583,15 @@ pub async fn record_delivery(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH touched AS (
+            sql!(
+                "WITH touched AS (
                  UPDATE push_subscriptions SET last_success_at = now()
                   WHERE id = $2 AND tenant_id = $3 RETURNING id
              )
              INSERT INTO push_deliveries (event_id, subscription_id)
              SELECT $1, id FROM touched
-             ON CONFLICT DO NOTHING",
+             ON CONFLICT DO NOTHING"
+            ),
             [
                 event_id.into_uuid().into(),
                 subscription_id.into_uuid().into(),

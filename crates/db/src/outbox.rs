@@ -1,6 +1,7 @@
 //! The transactional outbox: rows written with a job, published to RabbitMQ by the relay.
 
 use common::JobState;
+use common::sql;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, EntityTrait, Statement};
 
 use crate::DbResult;
@@ -12,8 +13,10 @@ pub async fn claim_due(txn: &DatabaseTransaction, limit: u64) -> DbResult<Vec<ou
     Ok(outbox::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT * FROM outbox WHERE available_at <= now()
-              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            sql!(
+                "SELECT * FROM outbox WHERE available_at <= now()
+              ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED"
+            ),
             [(limit as i64).into()],
         ))
         .all(txn)
@@ -31,13 +34,13 @@ pub async fn mark_published(
     }
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "DELETE FROM outbox WHERE id = ANY($1)",
+        sql!("DELETE FROM outbox WHERE id = ANY($1)"),
         [ids.to_vec().into()],
     ))
     .await?;
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE jobs SET state = $2, updated_at = now() WHERE id = ANY($1) AND state = $3",
+        sql!("UPDATE jobs SET state = $2, updated_at = now() WHERE id = ANY($1) AND state = $3"),
         [
             job_ids.to_vec().into(),
             JobState::Waiting.as_str().into(),
@@ -57,9 +60,11 @@ pub async fn mark_failed(
 ) -> DbResult<()> {
     txn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = $2,
+        sql!(
+            "UPDATE outbox SET publish_attempts = publish_attempts + 1, last_error = $2,
                 available_at = now() + make_interval(secs => $3::double precision / 1000)
-          WHERE id = ANY($1)",
+          WHERE id = ANY($1)"
+        ),
         [ids.to_vec().into(), error.into(), retry_in_ms.into()],
     ))
     .await?;
@@ -71,7 +76,7 @@ pub async fn pending_count(db: &impl ConnectionTrait) -> DbResult<i64> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT count(*) AS n FROM outbox",
+            sql!("SELECT count(*) AS n FROM outbox"),
         ))
         .await?;
     Ok(match row {

@@ -8,60 +8,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use common::sql;
+use common::subscription::{Feature, Quota, SubscriptionStatus};
 use common::{SubscriptionPlanId, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, FromQueryResult, SqlErr, Statement};
-use serde::{Deserialize, Serialize};
 
 use crate::{DbError, DbResult, TenantScope};
 
-common::text_enum! {
-    /// A limit a plan sets on what a user's account may create.
-    #[derive(PartialOrd, Ord)]
-    pub enum Quota as "quota" {
-        /// Inboxes of the account.
-        MaxInboxes = "max_inboxes",
-        /// Contacts of the account.
-        MaxContacts = "max_contacts",
-        /// Campaigns the account ever created (finished ones included).
-        MaxCampaigns = "max_campaigns",
-        /// Recipients of the campaigns the account created this UTC day.
-        MessagesPerDay = "messages_per_day",
-    }
-}
-
-impl Quota {
-    /// The value named `name`, if any (names come from API bodies and stored rows).
-    pub fn from_name(name: &str) -> Option<Self> {
-        name.parse().ok()
-    }
-}
-
-common::text_enum! {
-    /// Something a plan includes or not.
-    #[derive(PartialOrd, Ord)]
-    pub enum Feature as "feature" {
-        /// Campaigns with more than one recipient.
-        BulkCampaigns = "bulk_campaigns",
-        Webhooks = "webhooks",
-        Reports = "reports",
-        ApiAccess = "api_access",
-    }
-}
-
-impl Feature {
-    /// The value named `name`, if any (names come from API bodies and stored rows).
-    pub fn from_name(name: &str) -> Option<Self> {
-        name.parse().ok()
-    }
-}
-
 /// One limit per [`Quota`]; `None` is unlimited. Serialised with the quotas' names as keys.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(
-    feature = "openapi",
-    schema(description = "One limit per quota, keyed by the quota's name; `null` is unlimited.")
-)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QuotaLimits {
     pub max_inboxes: Option<i64>,
     pub max_contacts: Option<i64>,
@@ -104,10 +59,8 @@ impl QuotaLimits {
     }
 }
 
-/// A plan as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A plan with its subscriber count.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubscriptionPlan {
     pub id: SubscriptionPlanId,
     pub name: String,
@@ -203,14 +156,15 @@ pub async fn create(
     scope: TenantScope<'_, impl ConnectionTrait>,
     new: NewPlan,
 ) -> DbResult<SubscriptionPlan> {
-    let sql = format!(
+    let sql = sql!(
         "WITH p AS (
              INSERT INTO subscription_plans (id, tenant_id, name, max_inboxes, max_contacts,
                                              max_campaigns, messages_per_day, features)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[])
              RETURNING *
          )
-         SELECT {PLAN_COLUMNS} FROM p"
+         SELECT {PLAN_COLUMNS} FROM p",
+        PLAN_COLUMNS
     );
     let rows = plan_query(
         scope.conn(),
@@ -241,10 +195,11 @@ pub async fn page(
     cursor: Option<SubscriptionPlanId>,
     limit: u64,
 ) -> DbResult<(Vec<SubscriptionPlan>, bool)> {
-    let sql = format!(
+    let sql = sql!(
         "SELECT {PLAN_COLUMNS} FROM subscription_plans p
           WHERE p.tenant_id = $1 AND ($2::uuid IS NULL OR p.id > $2)
-          ORDER BY p.id LIMIT $3"
+          ORDER BY p.id LIMIT $3",
+        PLAN_COLUMNS
     );
     let mut rows = plan_query(
         scope.conn(),
@@ -272,8 +227,9 @@ pub async fn find(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: SubscriptionPlanId,
 ) -> DbResult<SubscriptionPlan> {
-    let sql = format!(
-        "SELECT {PLAN_COLUMNS} FROM subscription_plans p WHERE p.tenant_id = $1 AND p.id = $2"
+    let sql = sql!(
+        "SELECT {PLAN_COLUMNS} FROM subscription_plans p WHERE p.tenant_id = $1 AND p.id = $2",
+        PLAN_COLUMNS
     );
     plan_query(
         scope.conn(),
@@ -293,7 +249,7 @@ pub async fn replace(
     id: SubscriptionPlanId,
     new: NewPlan,
 ) -> DbResult<SubscriptionPlan> {
-    let sql = format!(
+    let sql = sql!(
         "WITH p AS (
              UPDATE subscription_plans
                 SET name = $3, max_inboxes = $4, max_contacts = $5, max_campaigns = $6,
@@ -301,7 +257,8 @@ pub async fn replace(
               WHERE tenant_id = $1 AND id = $2
           RETURNING *
          )
-         SELECT {PLAN_COLUMNS} FROM p"
+         SELECT {PLAN_COLUMNS} FROM p",
+        PLAN_COLUMNS
     );
     plan_query(
         scope.conn(),
@@ -345,7 +302,7 @@ pub async fn delete(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM subscription_plans WHERE tenant_id = $1 AND id = $2",
+            sql!("DELETE FROM subscription_plans WHERE tenant_id = $1 AND id = $2"),
             [scope.tenant_uuid().into(), id.into_uuid().into()],
         ))
         .await
@@ -369,7 +326,7 @@ pub async fn subscriber_ids(
 ) -> DbResult<Vec<UserId>> {
     let rows = UserIdRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT user_id FROM user_subscriptions WHERE tenant_id = $1 AND plan_id = $2",
+        sql!("SELECT user_id FROM user_subscriptions WHERE tenant_id = $1 AND plan_id = $2"),
         [scope.tenant_uuid().into(), id.into_uuid().into()],
     ))
     .all(scope.conn())
@@ -377,26 +334,12 @@ pub async fn subscriber_ids(
     Ok(rows.into_iter().map(|r| r.user_id.into()).collect())
 }
 
-common::text_enum! {
-    /// Where a subscription stands. Every status but `canceled` gets the plan's quotas.
-    pub enum SubscriptionStatus as "subscription status" {
-        Active = "active",
-        Trialing = "trialing",
-        PastDue = "past_due",
-        Canceled = "canceled",
-    }
+pub(crate) fn stored_subscription_status(name: &str) -> DbResult<SubscriptionStatus> {
+    crate::parse_stored("user_subscriptions", "status", name)
 }
 
-impl SubscriptionStatus {
-    pub(crate) fn from_stored(name: &str) -> DbResult<Self> {
-        crate::parse_stored("user_subscriptions", "status", name)
-    }
-}
-
-/// A user's subscription as the API shows it (and the cache stores it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+/// A user's subscription: its plan, status and start.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     pub plan_id: SubscriptionPlanId,
     pub plan_name: String,
@@ -420,10 +363,12 @@ pub async fn subscription(
 ) -> DbResult<Option<Subscription>> {
     let row = SubscriptionRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT s.plan_id, p.name AS plan_name, s.status, s.started_at
+        sql!(
+            "SELECT s.plan_id, p.name AS plan_name, s.status, s.started_at
            FROM user_subscriptions s
            JOIN subscription_plans p ON p.id = s.plan_id
-          WHERE s.tenant_id = $1 AND s.user_id = $2",
+          WHERE s.tenant_id = $1 AND s.user_id = $2"
+        ),
         [scope.tenant_uuid().into(), user_id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -432,7 +377,7 @@ pub async fn subscription(
         Ok(Subscription {
             plan_id: row.plan_id.into(),
             plan_name: row.plan_name,
-            status: SubscriptionStatus::from_stored(&row.status)?,
+            status: stored_subscription_status(&row.status)?,
             started_at: row.started_at,
         })
     })
@@ -448,7 +393,7 @@ pub async fn require_user(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2",
+            sql!("SELECT 1 FROM users WHERE tenant_id = $1 AND id = $2"),
             [scope.tenant_uuid().into(), user_id.into_uuid().into()],
         ))
         .await?;
@@ -477,14 +422,16 @@ pub async fn subscribe(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO user_subscriptions (user_id, tenant_id, plan_id, status)
+            sql!(
+                "INSERT INTO user_subscriptions (user_id, tenant_id, plan_id, status)
              VALUES ($2, $1, $3, $4)
              ON CONFLICT (user_id) DO UPDATE SET
                  plan_id = excluded.plan_id,
                  status = excluded.status,
                  started_at = CASE WHEN user_subscriptions.plan_id = excluded.plan_id
                                    THEN user_subscriptions.started_at ELSE now() END,
-                 updated_at = now()",
+                 updated_at = now()"
+            ),
             [
                 scope.tenant_uuid().into(),
                 user_id.into_uuid().into(),
@@ -505,14 +452,7 @@ pub async fn subscribe(
 
 /// A user's adjustments to its plan. A quota named here replaces the plan's limit (`None`:
 /// unlimited); a feature named here is switched on or off whatever the plan says.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[cfg_attr(
-    feature = "openapi",
-    schema(
-        description = "A user's adjustments to its plan. A quota named here replaces the plan's limit (`null`: unlimited); a feature named here is switched on or off whatever the plan says."
-    )
-)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     pub quotas: BTreeMap<Quota, Option<i64>>,
     pub features: BTreeMap<Feature, bool>,
@@ -534,10 +474,12 @@ pub async fn set_overrides(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO user_plan_overrides (user_id, tenant_id, quotas, features)
+            sql!(
+                "INSERT INTO user_plan_overrides (user_id, tenant_id, quotas, features)
              VALUES ($2, $1, $3, $4)
              ON CONFLICT (user_id) DO UPDATE SET
-                 quotas = excluded.quotas, features = excluded.features, updated_at = now()",
+                 quotas = excluded.quotas, features = excluded.features, updated_at = now()"
+            ),
             [
                 scope.tenant_uuid().into(),
                 user_id.into_uuid().into(),

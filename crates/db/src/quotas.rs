@@ -7,15 +7,17 @@
 
 use std::collections::BTreeSet;
 
+use common::sql;
 use common::{AccountId, EventKind, RecipientStatus, UserId};
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
-use serde::{Deserialize, Serialize};
 
-use crate::plans::{Feature, Overrides, Quota, QuotaLimits, SubscriptionStatus, parse_features};
+use common::subscription::{Feature, Quota, SubscriptionStatus};
+
+use crate::plans::{Overrides, QuotaLimits, parse_features};
 use crate::{DbError, DbResult, TenantScope, parse_stored_json};
 
 /// A user's effective limits and features.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entitlements {
     pub limits: QuotaLimits,
     pub features: BTreeSet<Feature>,
@@ -75,13 +77,15 @@ pub async fn entitlements(
 ) -> DbResult<Option<Entitlements>> {
     let row = EntitlementRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT s.status, p.max_inboxes, p.max_contacts, p.max_campaigns, p.messages_per_day,
+        sql!(
+            "SELECT s.status, p.max_inboxes, p.max_contacts, p.max_campaigns, p.messages_per_day,
                 p.features, o.quotas AS override_quotas, o.features AS override_features
            FROM users u
            LEFT JOIN user_subscriptions s ON s.user_id = u.id
            LEFT JOIN subscription_plans p ON p.id = s.plan_id
            LEFT JOIN user_plan_overrides o ON o.user_id = u.id
-          WHERE u.tenant_id = $1 AND u.id = $2",
+          WHERE u.tenant_id = $1 AND u.id = $2"
+        ),
         [scope.tenant_uuid().into(), user_id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -89,7 +93,7 @@ pub async fn entitlements(
     let Some(row) = row else { return Ok(None) };
     let subscription = match row.status {
         Some(status) => Some((
-            SubscriptionStatus::from_stored(&status)?,
+            crate::plans::stored_subscription_status(&status)?,
             QuotaLimits {
                 max_inboxes: row.max_inboxes,
                 max_contacts: row.max_contacts,
@@ -128,45 +132,38 @@ pub async fn lock_account(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT 1 FROM accounts WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            sql!("SELECT 1 FROM accounts WHERE tenant_id = $1 AND id = $2 FOR UPDATE"),
             [scope.tenant_uuid().into(), account_id.into_uuid().into()],
         ))
         .await?;
     locked.map(|_| ()).ok_or(DbError::NotFound("account"))
 }
 
-/// The SQL counting an account's usage of `quota` (`$1` the tenant, `$2` the account).
-///
+// The SQL counting an account's usage of each quota (`$1` the tenant, `$2` the account), the
+// fragments of the statements of `usage` and `usage_of_all`.
+const INBOXES_USED: &str = "SELECT count(*) FROM inboxes WHERE tenant_id = $1 AND account_id = $2";
+const CONTACTS_USED: &str =
+    "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND account_id = $2";
+const CAMPAIGNS_USED: &str =
+    "SELECT count(*) FROM campaigns WHERE tenant_id = $1 AND account_id = $2";
 /// Messages of the day are those sent since midnight UTC plus those reserved: recipients still
 /// pending or being sent, whenever they will go. So admitting a campaign only when its
 /// recipients fit keeps what is sent on any one day within the quota, and cancelling a
 /// campaign gives its unsent recipients back. Only campaigns still running or finished today
-/// are read.
-fn usage_sql(quota: Quota) -> String {
-    match quota {
-        Quota::MaxInboxes => {
-            "SELECT count(*) FROM inboxes WHERE tenant_id = $1 AND account_id = $2".to_owned()
-        }
-        Quota::MaxContacts => {
-            "SELECT count(*) FROM contacts WHERE tenant_id = $1 AND account_id = $2".to_owned()
-        }
-        Quota::MaxCampaigns => {
-            "SELECT count(*) FROM campaigns WHERE tenant_id = $1 AND account_id = $2".to_owned()
-        }
-        // The recipient states are bound as $3 to $5: [`usage_values`].
-        Quota::MessagesPerDay => format!(
-            "SELECT count(*) FROM campaign_recipients r
+/// are read. The recipient states are bound as $3 to $5 ([`usage_values`]); midnight UTC of
+/// the current day is `date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'`.
+const MESSAGES_USED: &str = "SELECT count(*) FROM campaign_recipients r
                JOIN campaigns c ON c.id = r.campaign_id
               WHERE c.tenant_id = $1 AND c.account_id = $2 AND r.tenant_id = $1
-                AND (c.finished_at IS NULL OR c.finished_at >= {TODAY})
+                AND (c.finished_at IS NULL
+                     OR c.finished_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'))
                 AND (r.status = ANY($3)
-                     OR (r.status = $4 AND r.sent_at >= {TODAY})
-                     OR (r.status = $5 AND r.updated_at >= {TODAY}))"
-        ),
-    }
-}
+                     OR (r.status = $4
+                         AND r.sent_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'))
+                     OR (r.status = $5
+                         AND r.updated_at >= (date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')))";
 
-/// The parameters of [`usage_sql`] for `quotas`: the tenant and account, then, when
+/// The parameters of the usage statements for `quotas`: the tenant and account, then, when
 /// `MessagesPerDay` is among them, the recipient states it counts (PostgreSQL refuses a
 /// parameter a statement does not use, so the others get none).
 fn usage_values(
@@ -188,9 +185,6 @@ fn usage_values(
     values
 }
 
-/// Midnight UTC of the current day, as SQL.
-const TODAY: &str = "(date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')";
-
 /// How much of `quota` the account uses now (rows of this transaction included).
 pub async fn usage(
     scope: TenantScope<'_, impl ConnectionTrait>,
@@ -201,7 +195,12 @@ pub async fn usage(
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!("SELECT ({}) AS used", usage_sql(quota)),
+            match quota {
+                Quota::MaxInboxes => sql!("SELECT ({INBOXES_USED}) AS used", INBOXES_USED),
+                Quota::MaxContacts => sql!("SELECT ({CONTACTS_USED}) AS used", CONTACTS_USED),
+                Quota::MaxCampaigns => sql!("SELECT ({CAMPAIGNS_USED}) AS used", CAMPAIGNS_USED),
+                Quota::MessagesPerDay => sql!("SELECT ({MESSAGES_USED}) AS used", MESSAGES_USED),
+            },
             usage_values(scope, account_id, &[quota]),
         ))
         .await?;
@@ -216,15 +215,19 @@ pub async fn usage_of_all(
     scope: TenantScope<'_, impl ConnectionTrait>,
     account_id: AccountId,
 ) -> DbResult<Vec<(Quota, i64)>> {
-    let columns: Vec<String> = Quota::ALL
-        .iter()
-        .map(|quota| format!("({}) AS {}", usage_sql(*quota), quota.as_str()))
-        .collect();
     let row = scope
         .conn()
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!("SELECT {}", columns.join(", ")),
+            // A column per quota, named as the quota (`Quota::as_str`).
+            sql!(
+                "SELECT ({INBOXES_USED}) AS max_inboxes, ({CONTACTS_USED}) AS max_contacts,
+                        ({CAMPAIGNS_USED}) AS max_campaigns, ({MESSAGES_USED}) AS messages_per_day",
+                INBOXES_USED,
+                CONTACTS_USED,
+                CAMPAIGNS_USED,
+                MESSAGES_USED
+            ),
             usage_values(scope, account_id, &Quota::ALL),
         ))
         .await?;

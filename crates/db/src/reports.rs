@@ -11,6 +11,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use common::reports::{ReportFormat, ReportKind, ReportStatus};
+use common::sql;
 use common::{
     AccountId, CampaignId, ContactId, RecipientId, RecipientStatus, ReportId, TenantId, UserId,
 };
@@ -19,73 +21,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::{DbError, DbResult, PlatformScope, TenantScope, parse_stored, parse_stored_json};
 
-common::text_enum! {
-    /// What a report shows.
-    pub enum ReportKind as "report kind" {
-        /// One row per recipient of a campaign: phone, name, status, attempts, sent time,
-        /// error, message id, and when it was delivered, read and replied to.
-        CampaignDelivery = "campaign_delivery",
-        /// One row per contact of the tenant: phone, name, custom fields, creation time.
-        Contacts = "contacts",
-        /// One row per UTC day of a time range: campaigns created, messages sent and failed,
-        /// contacts added, imports and the contacts they created.
-        Usage = "usage",
-        /// One row per opted-out number of the tenant: phone, time, message, account, inbox.
-        OptOuts = "opt_outs",
-    }
-}
-
-common::text_enum! {
-    /// How the file is written.
-    pub enum ReportFormat as "report format" {
-        /// A header row, then one record per row (RFC 4180).
-        Csv = "csv",
-        /// One array of objects, keys as the CSV's headers.
-        Json = "json",
-    }
-}
-
-impl ReportFormat {
-    /// The file's extension, also its name in storage (`report.<ext>`).
-    pub fn extension(self) -> &'static str {
-        self.as_str()
-    }
-
-    /// The `Content-Type` a download is served with.
-    pub fn content_type(self) -> &'static str {
-        match self {
-            Self::Csv => "text/csv; charset=utf-8",
-            Self::Json => "application/json",
-        }
-    }
-}
-
-common::text_enum! {
-    /// Where a report is.
-    pub enum ReportStatus as "report status" {
-        Queued = "queued",
-        /// The worker is writing its file.
-        Running = "running",
-        /// The whole file is stored and can be downloaded until `expiresAt`.
-        Ready = "ready",
-        /// Its job failed for good (the reason is in `statusReason`).
-        Failed = "failed",
-        /// Its file was deleted when it expired.
-        Expired = "expired",
-    }
-}
-
-impl ReportStatus {
-    pub fn is_finished(self) -> bool {
-        matches!(self, Self::Ready | Self::Failed | Self::Expired)
-    }
-}
-
 /// What a report covers. Which fields a kind takes is the API's to check: `campaignId` for
 /// `campaign_delivery`; `from`/`to` (creation times, `from` included, `to` excluded) for
 /// `contacts` (optional) and `usage` (set at creation).
+///
+/// Its serde is the storage format of the `reports.parameters` JSON column; the API shows it
+/// through the gateway's own type.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ReportParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -188,10 +130,11 @@ pub async fn create(
         .map_err(|e| DbError::Db(sea_orm::DbErr::Custom(e.to_string())))?;
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO reports (id, tenant_id, account_id, created_by, kind, format, parameters)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
-             RETURNING {COLUMNS}"
+             RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             new.id.into_uuid().into(),
@@ -214,7 +157,10 @@ pub async fn create(
 pub async fn find(scope: TenantScope<'_, impl ConnectionTrait>, id: ReportId) -> DbResult<Report> {
     Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!("SELECT {COLUMNS} FROM reports WHERE tenant_id = $1 AND id = $2"),
+        sql!(
+            "SELECT {COLUMNS} FROM reports WHERE tenant_id = $1 AND id = $2",
+            COLUMNS
+        ),
         [scope.tenant_uuid().into(), id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -231,8 +177,12 @@ pub async fn page(
 ) -> DbResult<(Vec<Report>, bool)> {
     crate::tenant_page_by_id::<Row, _>(
         scope,
-        "reports",
-        COLUMNS,
+        &sql!(
+            "SELECT {COLUMNS} FROM reports
+              WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
+              ORDER BY id LIMIT $3",
+            COLUMNS
+        ),
         cursor.map(ReportId::into_uuid),
         limit,
     )
@@ -258,14 +208,15 @@ pub async fn transition(
     let from: Vec<String> = from.iter().map(|s| s.as_str().to_owned()).collect();
     Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE reports
                 SET status = $3, status_reason = $4, updated_at = now(),
                     started_at = CASE WHEN $6 THEN coalesce(started_at, now())
                                       ELSE started_at END,
                     finished_at = CASE WHEN $7 THEN now() ELSE finished_at END
               WHERE tenant_id = $1 AND id = $2 AND status = ANY($5)
-              RETURNING {COLUMNS}"
+              RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -305,13 +256,14 @@ pub async fn mark_ready(
     let ttl_ms = i64::try_from(file.ttl.as_millis()).unwrap_or(i64::MAX);
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE reports
                 SET status = $7, status_reason = NULL, storage_key = $3, bytes = $4,
                     row_count = $5, updated_at = now(), finished_at = now(),
                     expires_at = now() + $6 * interval '1 millisecond'
               WHERE tenant_id = $1 AND id = $2 AND status = $8
-              RETURNING {COLUMNS}"
+              RETURNING {COLUMNS}",
+            COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -351,11 +303,13 @@ pub async fn lock_expired(
             DbBackend::Postgres,
             // `'ready'` written out (not bound) to match the predicate of the partial index
             // `reports_expiry_idx` (migration 10), which the sweep reads.
-            "SELECT id, tenant_id, storage_key FROM reports
+            sql!(
+                "SELECT id, tenant_id, storage_key FROM reports
           WHERE status = 'ready' AND expires_at <= now()
           ORDER BY expires_at
           LIMIT $1
-          FOR UPDATE SKIP LOCKED",
+          FOR UPDATE SKIP LOCKED"
+            ),
             [i64::try_from(limit).unwrap_or(i64::MAX).into()],
         ))
         .all(platform.conn())
@@ -375,8 +329,10 @@ pub async fn mark_expired(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE reports SET status = $2, updated_at = now()
-              WHERE id = ANY($1) AND status = $3",
+            sql!(
+                "UPDATE reports SET status = $2, updated_at = now()
+              WHERE id = ANY($1) AND status = $3"
+            ),
             [
                 ids.iter()
                     .map(|id| id.into_uuid())
@@ -461,11 +417,13 @@ pub async fn delivery_page(
 ) -> DbResult<Vec<DeliveryRow>> {
     StoredDeliveryRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
+        sql!(
+            "SELECT id, phone, coalesce(variables->>'name', '') AS name, status, attempts, sent_at,
                 error, message_id, delivered_at, read_at, replied_at
            FROM campaign_recipients
           WHERE campaign_id = $2 AND tenant_id = $1 AND id > $3
-          ORDER BY id LIMIT $4",
+          ORDER BY id LIMIT $4"
+        ),
         [
             scope.tenant_uuid().into(),
             campaign_id.into_uuid().into(),
@@ -502,12 +460,14 @@ pub async fn contacts_page(
     Ok(
         ContactExportRow::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id, phone, name, fields, created_at
+            sql!(
+                "SELECT id, phone, name, fields, created_at
            FROM contacts
           WHERE tenant_id = $1 AND id > $2
             AND ($3::timestamptz IS NULL OR created_at >= $3)
             AND ($4::timestamptz IS NULL OR created_at < $4)
-          ORDER BY id LIMIT $5",
+          ORDER BY id LIMIT $5"
+            ),
             [
                 scope.tenant_uuid().into(),
                 after_key(after.map(ContactId::into_uuid)).into(),
@@ -562,7 +522,8 @@ pub async fn usage_days(
     // wall-clock time before they are truncated.
     Ok(UsageDay::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH days AS (
+        sql!(
+            "WITH days AS (
              SELECT d::date AS day
                FROM generate_series(date_trunc('day', $2::timestamptz AT TIME ZONE 'UTC'),
                                     ($3::timestamptz AT TIME ZONE 'UTC') - interval '1 microsecond',
@@ -612,7 +573,8 @@ pub async fn usage_days(
            LEFT JOIN failed USING (day)
            LEFT JOIN contacts_added USING (day)
            LEFT JOIN imports USING (day)
-          ORDER BY days.day",
+          ORDER BY days.day"
+        ),
         [
             scope.tenant_uuid().into(),
             from.into(),

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use common::sql;
 use common::{InboxId, LeaseToken};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -34,14 +35,15 @@ pub async fn acquire(
 ) -> DbResult<Slot> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO inbox_send_slots (inbox_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        sql!("INSERT INTO inbox_send_slots (inbox_id) VALUES ($1) ON CONFLICT DO NOTHING"),
         [inbox_id.into()],
     ))
     .await?;
     let granted = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE inbox_send_slots
+            sql!(
+                "UPDATE inbox_send_slots
                 SET holder = $2, held_until = now() + make_interval(secs => $3)
               WHERE inbox_id = $1
                 AND (holder IS NULL OR holder = $2 OR held_until < now()
@@ -49,7 +51,8 @@ pub async fn acquire(
                      OR NOT EXISTS (SELECT 1 FROM jobs
                                      WHERE jobs.lease_token = inbox_send_slots.holder
                                        AND jobs.lease_expires_at >= now()))
-          RETURNING extract(epoch FROM now() - last_sent_at)::float8 * 1000 AS since_ms",
+          RETURNING extract(epoch FROM now() - last_sent_at)::float8 * 1000 AS since_ms"
+            ),
             [inbox_id.into(), holder.into(), hold.as_secs_f64().into()],
         ))
         .await?;
@@ -62,10 +65,12 @@ pub async fn acquire(
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT extract(epoch FROM least(held_until,
+            sql!(
+                "SELECT extract(epoch FROM least(held_until,
                         (SELECT lease_expires_at FROM jobs WHERE jobs.lease_token = holder))
                         - now())::float8 * 1000 AS remaining_ms
-               FROM inbox_send_slots WHERE inbox_id = $1",
+               FROM inbox_send_slots WHERE inbox_id = $1"
+            ),
             [inbox_id.into()],
         ))
         .await?;
@@ -89,11 +94,13 @@ pub async fn note_sent(
 ) -> DbResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE inbox_send_slots
+        sql!(
+            "UPDATE inbox_send_slots
             SET last_sent_at = CASE WHEN $3 THEN now() ELSE last_sent_at END,
                 holder = CASE WHEN $4 THEN NULL ELSE holder END,
                 held_until = CASE WHEN $4 THEN NULL ELSE held_until END
-          WHERE inbox_id = $1 AND holder = $2",
+          WHERE inbox_id = $1 AND holder = $2"
+        ),
         [inbox_id.into(), holder.into(), sent.into(), release.into()],
     ))
     .await?;
@@ -108,7 +115,7 @@ pub async fn last_sent_at(
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT last_sent_at FROM inbox_send_slots WHERE inbox_id = $1",
+            sql!("SELECT last_sent_at FROM inbox_send_slots WHERE inbox_id = $1"),
             [inbox_id.into()],
         ))
         .await?;
@@ -128,8 +135,10 @@ pub async fn sent_on(
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT CASE WHEN sent_day = $2 THEN sent_on_day ELSE 0 END AS sent
-               FROM inbox_send_slots WHERE inbox_id = $1",
+            sql!(
+                "SELECT CASE WHEN sent_day = $2 THEN sent_on_day ELSE 0 END AS sent
+               FROM inbox_send_slots WHERE inbox_id = $1"
+            ),
             [inbox_id.into(), day.into()],
         ))
         .await?;

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use common::password::PasswordHashString;
+use common::sql;
 use common::{AccountId, Role, SessionId, TenantId, UserId};
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
@@ -57,11 +58,13 @@ pub async fn find_for_sign_in(
 ) -> DbResult<Option<SignInUser>> {
     let row = SignInRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT u.id, u.tenant_id, u.password_hash
+        sql!(
+            "SELECT u.id, u.tenant_id, u.password_hash
            FROM users u
            LEFT JOIN tenants t ON t.id = u.tenant_id
           WHERE lower(u.email) = lower($2)
-            AND CASE WHEN $1::text IS NULL THEN u.tenant_id IS NULL ELSE t.slug = lower($1) END",
+            AND CASE WHEN $1::text IS NULL THEN u.tenant_id IS NULL ELSE t.slug = lower($1) END"
+        ),
         [
             tenant_slug.map(str::to_owned).into(),
             email.to_owned().into(),
@@ -85,7 +88,7 @@ pub async fn set_password(
     let updated = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+            sql!("UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1"),
             [user_id.into_uuid().into(), hash.as_str().to_owned().into()],
         ))
         .await?;
@@ -106,7 +109,7 @@ pub async fn password_of(
     }
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT password_hash FROM users WHERE id = $1",
+        sql!("SELECT password_hash FROM users WHERE id = $1"),
         [user_id.into_uuid().into()],
     ))
     .one(db)
@@ -154,11 +157,11 @@ pub async fn open(
     let csrf_token = random_hex();
     let session = Session::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO sessions (id, user_id, tenant_id, token_hash, csrf_hash, address, user_agent,
+        sql!("INSERT INTO sessions (id, user_id, tenant_id, token_hash, csrf_hash, address, user_agent,
                                expires_at)
          SELECT $1, u.id, u.tenant_id, $3, $4, $5, $6, now() + make_interval(secs => $7)
            FROM users u WHERE u.id = $2
-         RETURNING id, user_id, address, user_agent, created_at, expires_at",
+         RETURNING id, user_id, address, user_agent, created_at, expires_at"),
         [
             SessionId::new().into_uuid().into(),
             user_id.into_uuid().into(),
@@ -221,12 +224,14 @@ pub async fn principal_for_token(
 ) -> DbResult<Option<SessionPrincipal>> {
     let row = SessionPrincipalRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT s.id AS session_id, s.csrf_hash, s.expires_at, s.last_seen_at,
+        sql!(
+            "SELECT s.id AS session_id, s.csrf_hash, s.expires_at, s.last_seen_at,
                 u.id AS user_id, u.role, u.tenant_id, t.plan, u.account_id, u.email, u.name
            FROM sessions s
            JOIN users u ON u.id = s.user_id
            LEFT JOIN tenants t ON t.id = u.tenant_id
-          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()",
+          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"
+        ),
         [token_hash.to_vec().into()],
     ))
     .one(db)
@@ -270,8 +275,10 @@ pub fn needs_touch(session: &SessionPrincipal, now: DateTime<Utc>) -> bool {
 pub async fn touch(db: &impl ConnectionTrait, session_id: SessionId) -> DbResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE sessions SET last_seen_at = now()
-          WHERE id = $1 AND last_seen_at < now() - interval '1 minute'",
+        sql!(
+            "UPDATE sessions SET last_seen_at = now()
+          WHERE id = $1 AND last_seen_at < now() - interval '1 minute'"
+        ),
         [session_id.into_uuid().into()],
     ))
     .await?;
@@ -283,7 +290,7 @@ pub async fn touch(db: &impl ConnectionTrait, session_id: SessionId) -> DbResult
 pub async fn delete_idle(db: &impl ConnectionTrait, session_id: SessionId) -> DbResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "DELETE FROM sessions WHERE id = $1",
+        sql!("DELETE FROM sessions WHERE id = $1"),
         [session_id.into_uuid().into()],
     ))
     .await?;
@@ -294,9 +301,11 @@ pub async fn delete_idle(db: &impl ConnectionTrait, session_id: SessionId) -> Db
 pub async fn live_of_user(db: &impl ConnectionTrait, user_id: UserId) -> DbResult<Vec<Session>> {
     Ok(Session::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT id, user_id, address, user_agent, created_at, expires_at FROM sessions
+        sql!(
+            "SELECT id, user_id, address, user_agent, created_at, expires_at FROM sessions
           WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now()
-          ORDER BY created_at DESC, id DESC LIMIT 200",
+          ORDER BY created_at DESC, id DESC LIMIT 200"
+        ),
         [user_id.into_uuid().into()],
     ))
     .all(db)
@@ -313,8 +322,10 @@ pub async fn revoke_own(
     let updated = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE sessions SET revoked_at = now()
-              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()",
+            sql!(
+                "UPDATE sessions SET revoked_at = now()
+              WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()"
+            ),
             [session_id.into_uuid().into(), user_id.into_uuid().into()],
         ))
         .await?;
@@ -337,7 +348,8 @@ pub async fn revoke_all_of_user(
     }
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "WITH target AS (
+        sql!(
+            "WITH target AS (
              SELECT id FROM users
               WHERE id = $1 AND ($2::uuid IS NULL OR tenant_id = $2)
          ), revoked AS (
@@ -348,7 +360,8 @@ pub async fn revoke_all_of_user(
              RETURNING 1
          )
          SELECT CASE WHEN EXISTS (SELECT 1 FROM target) THEN (SELECT count(*) FROM revoked)
-                     ELSE -1 END AS revoked",
+                     ELSE -1 END AS revoked"
+        ),
         [
             user_id.into_uuid().into(),
             reach.tenant_id().map(TenantId::into_uuid).into(),
@@ -366,9 +379,11 @@ pub async fn delete_stale(db: &impl ConnectionTrait, kept: Duration) -> DbResult
     let deleted = db
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM sessions
+            sql!(
+                "DELETE FROM sessions
               WHERE expires_at < now() - make_interval(secs => $1)
-                 OR revoked_at < now() - make_interval(secs => $1)",
+                 OR revoked_at < now() - make_interval(secs => $1)"
+            ),
             [(kept.num_seconds() as f64).into()],
         ))
         .await?;

@@ -6,6 +6,7 @@
 //! [`lock`]ing the tenant's count in the transaction that records the file: concurrent uploads
 //! of one tenant take turns, so the count never passes the quota.
 
+use common::sql;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement};
 
 use crate::{DbResult, TenantScope};
@@ -19,7 +20,7 @@ struct Used {
 pub async fn bytes_used(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<i64> {
     Ok(Used::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT bytes_used FROM tenant_storage WHERE tenant_id = $1",
+        sql!("SELECT bytes_used FROM tenant_storage WHERE tenant_id = $1"),
         [scope.tenant_uuid().into()],
     ))
     .one(scope.conn())
@@ -35,13 +36,13 @@ pub async fn lock(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult<i64>
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO tenant_storage (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING",
+            sql!("INSERT INTO tenant_storage (tenant_id) VALUES ($1) ON CONFLICT (tenant_id) DO NOTHING"),
             [scope.tenant_uuid().into()],
         ))
         .await?;
     Ok(Used::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT bytes_used FROM tenant_storage WHERE tenant_id = $1 FOR UPDATE",
+        sql!("SELECT bytes_used FROM tenant_storage WHERE tenant_id = $1 FOR UPDATE"),
         [scope.tenant_uuid().into()],
     ))
     .one(scope.conn())

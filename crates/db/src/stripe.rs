@@ -11,12 +11,12 @@ use std::collections::BTreeMap;
 use ::stripe::event::{SubscriptionStatus, timestamp};
 use ::stripe::{Event, EventError, EventObject};
 use chrono::{DateTime, Utc};
+use common::sql;
 use sea_orm::{
     ConnectionTrait, DbBackend, DbErr, FromQueryResult, Statement, TransactionSession,
     TransactionTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::secrets::{SecretCipher, hint};
@@ -27,10 +27,8 @@ fn status_names(statuses: &[SubscriptionStatus]) -> Vec<String> {
     statuses.iter().map(|s| s.as_str().to_owned()).collect()
 }
 
-/// A tenant's Stripe settings as the API shows them (and the cache stores them): no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+/// A tenant's Stripe settings without their secrets: the publishable key and hints.
+#[derive(Debug, Clone, PartialEq, Eq, FromQueryResult)]
 pub struct StripeSettings {
     pub publishable_key: String,
     /// The secret key's last four characters (`…abcd`), to recognise it.
@@ -55,7 +53,10 @@ pub async fn find_settings(
     Ok(
         StripeSettings::find_by_statement(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            format!("SELECT {SETTINGS_COLUMNS} FROM stripe_settings WHERE tenant_id = $1"),
+            sql!(
+                "SELECT {SETTINGS_COLUMNS} FROM stripe_settings WHERE tenant_id = $1",
+                SETTINGS_COLUMNS
+            ),
             [scope.tenant_uuid().into()],
         ))
         .one(scope.conn())
@@ -73,7 +74,7 @@ pub async fn replace_settings(
     let webhook_secret = new.webhook_secret.expose_secret();
     StripeSettings::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO stripe_settings (tenant_id, publishable_key, secret_key_ciphertext,
                                           secret_key_hint, webhook_secret_ciphertext,
                                           webhook_secret_hint, updated_at)
@@ -85,7 +86,8 @@ pub async fn replace_settings(
                  webhook_secret_ciphertext = excluded.webhook_secret_ciphertext,
                  webhook_secret_hint = excluded.webhook_secret_hint,
                  updated_at = excluded.updated_at
-             RETURNING {SETTINGS_COLUMNS}"
+             RETURNING {SETTINGS_COLUMNS}",
+            SETTINGS_COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -107,7 +109,7 @@ pub async fn delete_settings(scope: TenantScope<'_, impl ConnectionTrait>) -> Db
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM stripe_settings WHERE tenant_id = $1",
+            sql!("DELETE FROM stripe_settings WHERE tenant_id = $1"),
             [scope.tenant_uuid().into()],
         ))
         .await?;
@@ -136,10 +138,12 @@ pub async fn webhook_secret(
     }
     let row = Row::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT s.webhook_secret_ciphertext AS ciphertext
+        sql!(
+            "SELECT s.webhook_secret_ciphertext AS ciphertext
            FROM tenants t
            LEFT JOIN stripe_settings s ON s.tenant_id = t.id
-          WHERE t.id = $1",
+          WHERE t.id = $1"
+        ),
         [scope.tenant_uuid().into()],
     ))
     .one(scope.conn())
@@ -183,10 +187,12 @@ pub async fn record_event<C: ConnectionTrait + TransactionTrait>(
     let inserted = txn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO stripe_events (tenant_id, id, type, livemode, created, payload)
+            sql!(
+                "INSERT INTO stripe_events (tenant_id, id, type, livemode, created, payload)
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (tenant_id, id) DO NOTHING
-             RETURNING id",
+             RETURNING id"
+            ),
             [
                 tenant.tenant_uuid().into(),
                 event.id.clone().into(),
@@ -236,7 +242,7 @@ async fn upsert_subscription(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO stripe_subscriptions (tenant_id, id, customer_id, status, amount, currency,
+            sql!("INSERT INTO stripe_subscriptions (tenant_id, id, customer_id, status, amount, currency,
                                                billing_interval, interval_count,
                                                current_period_end, canceled_at, created,
                                                event_created)
@@ -254,7 +260,7 @@ async fn upsert_subscription(
                  event_created = excluded.event_created,
                  updated_at = now()
              -- Ties (events of the same second) go to the later delivery.
-             WHERE stripe_subscriptions.event_created <= excluded.event_created",
+             WHERE stripe_subscriptions.event_created <= excluded.event_created"),
             [
                 scope.tenant_uuid().into(),
                 subscription.id.clone().into(),
@@ -285,7 +291,7 @@ async fn upsert_invoice(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO stripe_invoices (tenant_id, id, subscription_id, customer_id, amount_paid,
+            sql!("INSERT INTO stripe_invoices (tenant_id, id, subscription_id, customer_id, amount_paid,
                                           currency, status, paid_at, event_created)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (tenant_id, id) DO UPDATE SET
@@ -297,7 +303,7 @@ async fn upsert_invoice(
                  paid_at = excluded.paid_at,
                  event_created = excluded.event_created,
                  updated_at = now()
-             WHERE stripe_invoices.event_created <= excluded.event_created",
+             WHERE stripe_invoices.event_created <= excluded.event_created"),
             [
                 scope.tenant_uuid().into(),
                 invoice.id.clone().into(),
@@ -324,11 +330,13 @@ async fn insert_checkout_session(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO stripe_checkout_sessions (tenant_id, id, customer_id, subscription_id,
+            sql!(
+                "INSERT INTO stripe_checkout_sessions (tenant_id, id, customer_id, subscription_id,
                                                    mode, payment_status, amount_total, currency,
                                                    completed_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (tenant_id, id) DO NOTHING",
+             ON CONFLICT (tenant_id, id) DO NOTHING"
+            ),
             [
                 scope.tenant_uuid().into(),
                 session.id.clone().into(),
@@ -347,9 +355,7 @@ async fn insert_checkout_session(
 
 /// A tenant's Stripe figures for a period `[from, to)`. Amounts are minor units (cents) keyed
 /// by lowercase currency code.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StripeAnalytics {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
@@ -363,9 +369,7 @@ pub struct StripeAnalytics {
     pub churn: Churn,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, FromQueryResult)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, FromQueryResult)]
 pub struct SubscriptionCounts {
     pub active: i64,
     pub trialing: i64,
@@ -373,9 +377,7 @@ pub struct SubscriptionCounts {
     pub canceled: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Churn {
     /// Subscriptions canceled in the period.
     pub canceled: i64,
@@ -434,7 +436,8 @@ async fn monthly_recurring_revenue(
 ) -> DbResult<BTreeMap<String, i64>> {
     per_currency(
         conn,
-        "SELECT currency,
+        sql!(
+            "SELECT currency,
                 round(sum(amount::numeric
                           * CASE billing_interval
                                 WHEN 'day' THEN 365.0 / 12
@@ -445,7 +448,8 @@ async fn monthly_recurring_revenue(
                           / interval_count))::bigint AS amount
            FROM stripe_subscriptions
           WHERE tenant_id = $1 AND status = ANY($2) AND amount IS NOT NULL
-          GROUP BY currency",
+          GROUP BY currency"
+        ),
         vec![
             tenant.into(),
             status_names(&[SubscriptionStatus::Active, SubscriptionStatus::PastDue]).into(),
@@ -463,12 +467,14 @@ async fn revenue_paid(
 ) -> DbResult<BTreeMap<String, i64>> {
     per_currency(
         conn,
-        "SELECT currency, sum(amount_paid)::bigint AS amount
+        sql!(
+            "SELECT currency, sum(amount_paid)::bigint AS amount
            FROM stripe_invoices
           WHERE tenant_id = $1 AND status = 'paid' AND paid_at >= $2 AND paid_at < $3
           -- 'paid' written out (not bound) to match the predicate of the partial index
           -- stripe_invoices_paid_idx (migration 5).
-          GROUP BY currency",
+          GROUP BY currency"
+        ),
         vec![tenant.into(), from.into(), to.into()],
     )
     .await
@@ -481,11 +487,13 @@ async fn subscription_counts(
 ) -> DbResult<SubscriptionCounts> {
     SubscriptionCounts::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT count(*) FILTER (WHERE status = $2) AS active,
+        sql!(
+            "SELECT count(*) FILTER (WHERE status = $2) AS active,
                 count(*) FILTER (WHERE status = $3) AS trialing,
                 count(*) FILTER (WHERE status = $4) AS past_due,
                 count(*) FILTER (WHERE status = $5) AS canceled
-           FROM stripe_subscriptions WHERE tenant_id = $1",
+           FROM stripe_subscriptions WHERE tenant_id = $1"
+        ),
         [
             tenant.into(),
             SubscriptionStatus::Active.as_str().into(),
@@ -515,14 +523,16 @@ async fn churn(
     // canceled at period end keeps its status until it ends, so only `canceled` ones count.
     let counts = ChurnCounts::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT count(*) FILTER (WHERE status = $4
+        sql!(
+            "SELECT count(*) FILTER (WHERE status = $4
                                    AND canceled_at >= $2 AND canceled_at < $3) AS canceled,
                 count(*) FILTER (WHERE created < $2
                                    AND status <> ALL($5)
                                    AND NOT (status = $4
                                             AND coalesce(canceled_at, created) < $2))
                     AS active_at_start
-           FROM stripe_subscriptions WHERE tenant_id = $1",
+           FROM stripe_subscriptions WHERE tenant_id = $1"
+        ),
         [
             tenant.into(),
             from.into(),

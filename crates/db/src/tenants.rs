@@ -1,6 +1,7 @@
 //! Tenants, their accounts, users and API keys.
 
 use chrono::{DateTime, Utc};
+use common::sql;
 use common::{AccountId, ApiKeyId, Plan, Role, TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -327,7 +328,7 @@ pub async fn time_zone(scope: TenantScope<'_, impl ConnectionTrait>) -> DbResult
         .conn()
         .query_one_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
-            "SELECT time_zone FROM tenants WHERE id = $1",
+            sql!("SELECT time_zone FROM tenants WHERE id = $1"),
             [scope.tenant_uuid().into()],
         ))
         .await?
@@ -344,7 +345,7 @@ pub async fn set_time_zone(
         .conn()
         .execute_raw(sea_orm::Statement::from_sql_and_values(
             sea_orm::DbBackend::Postgres,
-            "UPDATE tenants SET time_zone = $2, updated_at = now() WHERE id = $1",
+            sql!("UPDATE tenants SET time_zone = $2, updated_at = now() WHERE id = $1"),
             [scope.tenant_uuid().into(), time_zone.into()],
         ))
         .await?;

@@ -18,6 +18,8 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use common::sql;
+use common::webhooks::DeliveryStatus;
 use common::{EventId, EventKind, JobId, TenantId, UserId, WebhookDeliveryId, WebhookEndpointId};
 use rand::RngCore;
 use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, Statement, Value};
@@ -67,19 +69,6 @@ impl WebhookSecret {
     pub fn key(&self) -> Option<Vec<u8>> {
         let encoded = self.0.expose_secret().strip_prefix(SECRET_PREFIX)?;
         STANDARD.decode(encoded).ok()
-    }
-}
-
-common::text_enum! {
-    /// Where a delivery is.
-    pub enum DeliveryStatus as "delivery status" {
-        /// An attempt is due or under way.
-        Pending = "pending",
-        /// An attempt was answered 2xx.
-        Delivered = "delivered",
-        /// Its attempts ran out, or it cannot be attempted (refused address, endpoint disabled
-        /// or answering 410).
-        Failed = "failed",
     }
 }
 
@@ -167,11 +156,12 @@ pub async fn create(
 ) -> DbResult<Endpoint> {
     EndpointRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "INSERT INTO webhook_endpoints (id, tenant_id, created_by, url, description,
                  event_types, enabled, secret)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             RETURNING {ENDPOINT_COLUMNS}"
+             RETURNING {ENDPOINT_COLUMNS}",
+            ENDPOINT_COLUMNS
         ),
         [
             WebhookEndpointId::new().into_uuid().into(),
@@ -196,8 +186,9 @@ pub async fn find(
 ) -> DbResult<Endpoint> {
     EndpointRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
-            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
+        sql!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2",
+            ENDPOINT_COLUMNS
         ),
         [scope.tenant_uuid().into(), id.into_uuid().into()],
     ))
@@ -227,10 +218,11 @@ pub async fn page(
 ) -> DbResult<(Vec<Endpoint>, bool)> {
     let rows = EndpointRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints
               WHERE tenant_id = $1 AND ($2::uuid IS NULL OR id > $2)
-              ORDER BY id LIMIT $3"
+              ORDER BY id LIMIT $3",
+            ENDPOINT_COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -270,7 +262,7 @@ pub async fn update(
     };
     EndpointRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE webhook_endpoints
                 SET url = coalesce($3, url),
                     description = CASE WHEN $4 THEN $5 ELSE description END,
@@ -282,7 +274,8 @@ pub async fn update(
                     failing_since = CASE WHEN $7 THEN NULL ELSE failing_since END,
                     updated_at = now()
               WHERE tenant_id = $1 AND id = $2
-              RETURNING {ENDPOINT_COLUMNS}"
+              RETURNING {ENDPOINT_COLUMNS}",
+            ENDPOINT_COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -315,7 +308,7 @@ pub async fn delete(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2",
+            sql!("DELETE FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"),
             [scope.tenant_uuid().into(), id.into_uuid().into()],
         ))
         .await?;
@@ -335,14 +328,15 @@ pub async fn rotate_secret(
 ) -> DbResult<Endpoint> {
     EndpointRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE webhook_endpoints
                 SET previous_secret = CASE WHEN $4::timestamptz IS NULL THEN NULL ELSE secret END,
                     previous_expires_at = $4,
                     secret = $3,
                     updated_at = now()
               WHERE tenant_id = $1 AND id = $2
-              RETURNING {ENDPOINT_COLUMNS}"
+              RETURNING {ENDPOINT_COLUMNS}",
+            ENDPOINT_COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -371,9 +365,11 @@ pub async fn signing_secrets(
 ) -> DbResult<SealedSecrets> {
     SealedSecrets::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT secret,
+        sql!(
+            "SELECT secret,
                 CASE WHEN previous_expires_at > now() THEN previous_secret END AS previous_secret
-           FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2",
+           FROM webhook_endpoints WHERE tenant_id = $1 AND id = $2"
+        ),
         [scope.tenant_uuid().into(), id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -450,9 +446,11 @@ pub async fn subscribed_endpoints(
         .conn()
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT id FROM webhook_endpoints
+            sql!(
+                "SELECT id FROM webhook_endpoints
               WHERE tenant_id = $1 AND enabled AND event_types @> ARRAY[$2]::text[]
-              ORDER BY id",
+              ORDER BY id"
+            ),
             [scope.tenant_uuid().into(), kind.as_str().into()],
         ))
         .await?;
@@ -478,9 +476,11 @@ pub async fn insert_delivery(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id,
+            sql!(
+                "INSERT INTO webhook_deliveries (id, tenant_id, endpoint_id, event_id,
                  event_type, job_id, next_attempt_at)
-             VALUES ($1, $2, $3, $4, $5, $6, now())",
+             VALUES ($1, $2, $3, $4, $5, $6, now())"
+            ),
             [
                 id.into_uuid().into(),
                 scope.tenant_uuid().into(),
@@ -498,20 +498,26 @@ pub async fn find_delivery(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: WebhookDeliveryId,
 ) -> DbResult<Delivery> {
-    select_delivery(scope, id, "").await
+    select_delivery(
+        scope,
+        id,
+        &sql!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
+              WHERE tenant_id = $1 AND id = $2",
+            DELIVERY_COLUMNS
+        ),
+    )
+    .await
 }
 
 async fn select_delivery(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: WebhookDeliveryId,
-    suffix: &str,
+    sql: &str,
 ) -> DbResult<Delivery> {
     DeliveryRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-              WHERE tenant_id = $1 AND id = $2{suffix}"
-        ),
+        sql,
         [scope.tenant_uuid().into(), id.into_uuid().into()],
     ))
     .one(scope.conn())
@@ -530,11 +536,12 @@ pub async fn deliveries_page(
 ) -> DbResult<(Vec<Delivery>, bool)> {
     let rows = DeliveryRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
               WHERE tenant_id = $1 AND endpoint_id = $2 AND ($3::text IS NULL OR status = $3)
                 AND ($4::uuid IS NULL OR id > $4)
-              ORDER BY id LIMIT $5"
+              ORDER BY id LIMIT $5",
+            DELIVERY_COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -575,9 +582,11 @@ pub async fn attempts_of(
 ) -> DbResult<Vec<Attempt>> {
     let mut attempts = Attempt::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "SELECT attempt, started_at, duration_ms, status_code, response_excerpt, error
+        sql!(
+            "SELECT attempt, started_at, duration_ms, status_code, response_excerpt, error
            FROM webhook_attempts WHERE tenant_id = $1 AND delivery_id = $2
-          ORDER BY attempt DESC LIMIT $3",
+          ORDER BY attempt DESC LIMIT $3"
+        ),
         [
             scope.tenant_uuid().into(),
             delivery_id.into_uuid().into(),
@@ -617,10 +626,10 @@ pub async fn record_attempt(
     let conn = scope.conn();
     conn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO webhook_attempts (delivery_id, tenant_id, attempt, started_at, duration_ms,
+        sql!("INSERT INTO webhook_attempts (delivery_id, tenant_id, attempt, started_at, duration_ms,
              status_code, response_excerpt, error)
          SELECT id, tenant_id, attempts + 1, $3, $4, $5, $6, $7
-           FROM webhook_deliveries WHERE tenant_id = $1 AND id = $2",
+           FROM webhook_deliveries WHERE tenant_id = $1 AND id = $2"),
         [
             scope.tenant_uuid().into(),
             delivery.id.into_uuid().into(),
@@ -635,12 +644,14 @@ pub async fn record_attempt(
     let delivered = record.outcome == DeliveryStatus::Delivered;
     conn.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "UPDATE webhook_deliveries
+        sql!(
+            "UPDATE webhook_deliveries
             SET attempts = attempts + 1, status = $3, last_status = $4, last_error = $5,
                 next_attempt_at = $6,
                 delivered_at = CASE WHEN $7 THEN now() ELSE delivered_at END,
                 updated_at = now()
-          WHERE tenant_id = $1 AND id = $2",
+          WHERE tenant_id = $1 AND id = $2"
+        ),
         [
             scope.tenant_uuid().into(),
             delivery.id.into_uuid().into(),
@@ -655,11 +666,13 @@ pub async fn record_attempt(
     let row = conn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE webhook_endpoints
+            sql!(
+                "UPDATE webhook_endpoints
                 SET failing_since = CASE WHEN $3 THEN NULL
                                          ELSE coalesce(failing_since, $4) END
               WHERE tenant_id = $1 AND id = $2
-              RETURNING failing_since",
+              RETURNING failing_since"
+            ),
             [
                 scope.tenant_uuid().into(),
                 delivery.endpoint_id.into_uuid().into(),
@@ -682,9 +695,11 @@ pub async fn fail_unattempted(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE webhook_deliveries
+            sql!(
+                "UPDATE webhook_deliveries
                 SET status = $4, last_error = $3, next_attempt_at = NULL, updated_at = now()
-              WHERE tenant_id = $1 AND id = $2 AND status = $5",
+              WHERE tenant_id = $1 AND id = $2 AND status = $5"
+            ),
             [
                 scope.tenant_uuid().into(),
                 id.into_uuid().into(),
@@ -706,11 +721,12 @@ pub async fn disable_failing(
 ) -> DbResult<Option<Endpoint>> {
     let Some(row) = EndpointRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             "UPDATE webhook_endpoints
                 SET enabled = false, disabled_reason = $3, updated_at = now()
               WHERE tenant_id = $1 AND id = $2 AND enabled
-              RETURNING {ENDPOINT_COLUMNS}"
+              RETURNING {ENDPOINT_COLUMNS}",
+            ENDPOINT_COLUMNS
         ),
         [
             scope.tenant_uuid().into(),
@@ -732,7 +748,16 @@ pub async fn lock_for_replay(
     scope: TenantScope<'_, impl ConnectionTrait>,
     id: WebhookDeliveryId,
 ) -> DbResult<Delivery> {
-    let delivery = select_delivery(scope, id, " FOR UPDATE").await?;
+    let delivery = select_delivery(
+        scope,
+        id,
+        &sql!(
+            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
+              WHERE tenant_id = $1 AND id = $2 FOR UPDATE",
+            DELIVERY_COLUMNS
+        ),
+    )
+    .await?;
     if delivery.status == DeliveryStatus::Pending {
         return Err(DbError::Conflict(
             "the delivery is pending: an attempt is due or under way".into(),
@@ -758,9 +783,11 @@ pub async fn restart_delivery(
         .conn()
         .execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "UPDATE webhook_deliveries
+            sql!(
+                "UPDATE webhook_deliveries
                 SET status = $4, job_id = $3, next_attempt_at = now(), updated_at = now()
-              WHERE tenant_id = $1 AND id = $2",
+              WHERE tenant_id = $1 AND id = $2"
+            ),
             [
                 scope.tenant_uuid().into(),
                 id.into_uuid().into(),
@@ -791,14 +818,15 @@ pub async fn lock_failed_since(
     }
     let rows = DeliveryRow::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        format!(
+        sql!(
             // `'failed'` written out (not bound) to match the predicate of the partial index
             // `webhook_deliveries_failed_idx` (migration 12) this replay reads.
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
               WHERE tenant_id = $1 AND endpoint_id = $2 AND status = 'failed'
                 AND created_at >= $3
               ORDER BY created_at, id LIMIT $4
-              FOR UPDATE"
+              FOR UPDATE",
+            DELIVERY_COLUMNS
         ),
         [
             scope.tenant_uuid().into(),

@@ -1,5 +1,6 @@
 //! Worker heartbeats, for `/api/jobs/workers/status`.
 
+use common::sql;
 use common::{QueueName, WorkerId};
 use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement};
 
@@ -25,9 +26,9 @@ pub async fn heartbeat(
 ) -> DbResult<()> {
     db.execute_raw(Statement::from_sql_and_values(
         DbBackend::Postgres,
-        "INSERT INTO workers (id, queue, host, pid, concurrency, in_flight, heartbeat_ms, started_at, last_heartbeat_at)
+        sql!("INSERT INTO workers (id, queue, host, pid, concurrency, in_flight, heartbeat_ms, started_at, last_heartbeat_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7, now(), now())
-         ON CONFLICT (id) DO UPDATE SET in_flight = EXCLUDED.in_flight, last_heartbeat_at = now()",
+         ON CONFLICT (id) DO UPDATE SET in_flight = EXCLUDED.in_flight, last_heartbeat_at = now()"),
         [
             info.id.into(),
             info.queue.as_str().into(),
@@ -53,14 +54,16 @@ pub async fn deregister(db: &impl ConnectionTrait, id: WorkerId) -> DbResult<()>
 pub async fn live(db: &impl ConnectionTrait) -> DbResult<Vec<worker::Model>> {
     db.execute_raw(Statement::from_string(
         DbBackend::Postgres,
-        "DELETE FROM workers
-          WHERE last_heartbeat_at < now() - make_interval(secs => heartbeat_ms * 3 / 1000.0)",
+        sql!(
+            "DELETE FROM workers
+          WHERE last_heartbeat_at < now() - make_interval(secs => heartbeat_ms * 3 / 1000.0)"
+        ),
     ))
     .await?;
     Ok(worker::Entity::find()
         .from_raw_sql(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT * FROM workers ORDER BY queue, started_at, id",
+            sql!("SELECT * FROM workers ORDER BY queue, started_at, id"),
         ))
         .all(db)
         .await?)
@@ -77,14 +80,16 @@ pub async fn live_page(
     let mut rows = worker::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "WITH dead AS (
+            sql!(
+                "WITH dead AS (
                  DELETE FROM workers
                   WHERE last_heartbeat_at < now() - make_interval(secs => heartbeat_ms * 3 / 1000.0)
              )
              SELECT * FROM workers
               WHERE last_heartbeat_at >= now() - make_interval(secs => heartbeat_ms * 3 / 1000.0)
                 AND ($1::uuid IS NULL OR id > $1)
-              ORDER BY id LIMIT $2",
+              ORDER BY id LIMIT $2"
+            ),
             [
                 cursor.map(WorkerId::into_uuid).into(),
                 // One more than asked: its presence says whether another page follows.

@@ -83,6 +83,8 @@ impl Relay {
                     Ok(p) => Some(p),
                     Err(e) => {
                         tracing::warn!(error = %e, "outbox relay cannot reach RabbitMQ");
+                        metrics::counter!("outbox_publish_errors_total", "stage" => "connect")
+                            .increment(1);
                         None
                     }
                 };
@@ -167,7 +169,7 @@ impl Relay {
             Err(e) => {
                 db::outbox::mark_failed(&txn, &ids, &e.to_string(), 1000).await?;
                 txn.commit().await?;
-                metrics::counter!("outbox_publish_errors_total").increment(1);
+                metrics::counter!("outbox_publish_errors_total", "stage" => "publish").increment(1);
                 Err(e.into())
             }
         }

@@ -7,7 +7,9 @@ use common::config::PlanLimit;
 /// One decision, atomically, on Redis' own clock.
 ///
 /// KEYS[1] is the tenant's key. ARGV[1] is the emission interval in microseconds (the time one
-/// request takes to come back), ARGV[2] the burst (the requests a full bucket holds). The key
+/// request takes to come back), ARGV[2] the burst (the requests a full bucket holds). ARGV[3],
+/// given only under a test's manual clock ([`common::clock::Clock`]), is the epoch microsecond
+/// to decide at instead of Redis' clock. The key
 /// holds the theoretical arrival time (TAT): the epoch microsecond at which the bucket is full
 /// again. A request passes when, charged one interval, the TAT stays within `burst` intervals
 /// of now.
@@ -26,8 +28,13 @@ local capacity = interval * burst
 
 -- Redis' clock, the same for every gateway replica. Redis 7 replicates a script's effects,
 -- not the script, so a write after TIME is allowed.
-local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local now
+if ARGV[3] then
+  now = tonumber(ARGV[3])
+else
+  local time = redis.call('TIME')
+  now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+end
 
 -- pcall: a key of another type is as unreadable as text, NaN or infinity, and all of them
 -- count as a full bucket instead of failing the request.
@@ -80,11 +87,14 @@ impl GcraParams {
         }
     }
 
-    pub(crate) fn args(self) -> Vec<i64> {
-        vec![
+    /// The script's arguments; `now_us` only under a manual clock (Redis' own otherwise).
+    pub(crate) fn args(self, now_us: Option<i64>) -> Vec<i64> {
+        let mut args = vec![
             i64::try_from(self.interval_us).unwrap_or(i64::MAX),
             i64::from(self.burst),
-        ]
+        ];
+        args.extend(now_us);
+        args
     }
 }
 
@@ -154,7 +164,11 @@ mod tests {
             }
         );
         assert_eq!(GcraParams::new(limit(u32::MAX, 1)).interval_us, 1);
-        assert_eq!(GcraParams::new(limit(60, 5)).args(), vec![1_000_000, 5]);
+        assert_eq!(GcraParams::new(limit(60, 5)).args(None), vec![1_000_000, 5]);
+        assert_eq!(
+            GcraParams::new(limit(60, 5)).args(Some(7)),
+            vec![1_000_000, 5, 7]
+        );
     }
 
     #[test]

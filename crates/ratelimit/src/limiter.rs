@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use common::clock::Clock;
 use common::config::PlanLimit;
 use common::{Plan, TenantId};
 use fred::clients::Client;
@@ -31,6 +32,9 @@ pub struct RateLimiter {
 /// What every limiter of a process shares, whichever connection it asks Redis on.
 struct Inner {
     config: LimiterConfig,
+    /// The system clock in production (the script then reads Redis' own); a test's manual
+    /// clock is passed to the script.
+    clock: Clock,
     script: Script,
     fallback: Fallback,
     /// The fallback of [`RateLimiter::check_named`]'s buckets.
@@ -64,10 +68,17 @@ impl RateLimiter {
     /// Uses `client` as it is: the caller connects it, and builds it with a reconnect policy
     /// (and `fail_fast` off) so that the limiter returns to Redis by itself after an outage.
     pub fn new(client: Client, config: LimiterConfig) -> Self {
+        Self::with_clock(client, config, Clock::system())
+    }
+
+    /// [`new`](Self::new) deciding at `clock`'s time: with a manual clock, the shared bucket
+    /// refills as the test steps it (the in-process fallback keeps its own clock).
+    pub fn with_clock(client: Client, config: LimiterConfig, clock: Clock) -> Self {
         describe_metrics();
         Self {
             client,
             inner: Arc::new(Inner {
+                clock,
                 fallback: Fallback::new(config.fallback_replicas),
                 named_fallback: Fallback::new(config.fallback_replicas),
                 config,
@@ -133,7 +144,7 @@ impl RateLimiter {
             retry_after: outcome.retry_after,
             reset_after: outcome.reset_after,
             source,
-            decided_at: SystemTime::now(),
+            decided_at: SystemTime::from(self.inner.clock.now()),
         };
         self.inner.counters.decision(&decision);
         decision
@@ -195,13 +206,19 @@ impl RateLimiter {
         let call = self.inner.script.evalsha_with_reload::<Vec<i64>, _, _>(
             &self.client,
             key,
-            GcraParams::new(limit).args(),
+            GcraParams::new(limit).args(self.manual_now_us()),
         );
         let reply = tokio::time::timeout(timeout, call)
             .await
             .map_err(|_| RedisCheckError::Timeout(timeout))?
             .map_err(RedisCheckError::Redis)?;
         Ok(Outcome::from_reply(reply)?)
+    }
+
+    /// The time a manual clock stands at, in epoch microseconds; `None` on the system clock.
+    fn manual_now_us(&self) -> Option<i64> {
+        let clock = &self.inner.clock;
+        clock.is_manual().then(|| clock.now().timestamp_micros())
     }
 
     fn report(&self, error: &RedisCheckError) {

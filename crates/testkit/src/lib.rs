@@ -34,15 +34,16 @@ impl TestDatabase {
             .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
             .await?;
         admin.close().await?;
-        let url = format!("{base}/{name}");
-        let db = Database::connect(&url).await?;
-        Migrator::up(&db, None).await?;
-        db.close().await?;
-        Ok(Self {
-            url,
+        // From here on the database is dropped with this value, also when migrating fails.
+        let database = Self {
+            url: format!("{base}/{name}"),
             name,
             server_url,
-        })
+        };
+        let db = Database::connect(&database.url).await?;
+        Migrator::up(&db, None).await?;
+        db.close().await?;
+        Ok(database)
     }
 }
 

@@ -12,8 +12,10 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use common::{AccountId, ErrorCode, Role, TenantId, UserId};
+use chrono::{DateTime, Utc};
+use common::{AccountId, ErrorCode, Plan, Role, TenantId, UserId};
 use db::auth::{KeyPrincipal, Principal, TenantPrincipal};
+use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -313,7 +315,68 @@ cache::key_type! {
     /// Who the API key with this SHA-256 (hex) authenticates as; absent for unknown and revoked
     /// keys. Kept in process as well as in Redis (`CACHE_LOCAL_KINDS`), so a warm request makes
     /// no Postgres query and no Redis round trip to authenticate.
-    pub PrincipalKey: ApiKeyPrincipal, id = str, value = KeyPrincipal, schema = 2
+    pub PrincipalKey: ApiKeyPrincipal, id = str, value = CachedKeyPrincipal, schema = 2
+}
+
+/// A [`KeyPrincipal`] as the principal cache stores it (the JSON of `PrincipalKey`'s schema 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedKeyPrincipal {
+    principal: CachedPrincipal,
+    expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct CachedPrincipal {
+    user_id: UserId,
+    role: Role,
+    tenant: Option<CachedTenant>,
+    account_id: Option<AccountId>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct CachedTenant {
+    id: TenantId,
+    plan: Plan,
+}
+
+impl From<KeyPrincipal> for CachedKeyPrincipal {
+    fn from(key: KeyPrincipal) -> Self {
+        let Principal {
+            user_id,
+            role,
+            tenant,
+            account_id,
+        } = key.principal;
+        Self {
+            principal: CachedPrincipal {
+                user_id,
+                role,
+                tenant: tenant.map(|TenantPrincipal { id, plan }| CachedTenant { id, plan }),
+                account_id,
+            },
+            expires_at: key.expires_at,
+        }
+    }
+}
+
+impl From<CachedKeyPrincipal> for KeyPrincipal {
+    fn from(cached: CachedKeyPrincipal) -> Self {
+        let CachedPrincipal {
+            user_id,
+            role,
+            tenant,
+            account_id,
+        } = cached.principal;
+        Self {
+            principal: Principal {
+                user_id,
+                role,
+                tenant: tenant.map(|CachedTenant { id, plan }| TenantPrincipal { id, plan }),
+                account_id,
+            },
+            expires_at: cached.expires_at,
+        }
+    }
 }
 
 /// The principal of a raw key, through the cache. The entry holds the key's expiry and is
@@ -331,14 +394,13 @@ async fn principal(
 ) -> Result<Option<Principal>, crate::anonymous::Denied> {
     let key_hash = db::apikey::hash(raw_key);
     let key = PrincipalKey::key(&hex::encode(&key_hash));
-    let (found, charged) = crate::anonymous::load_charged(
-        state,
-        req,
-        &key,
-        db::auth::key_principal_for_hash(&state.db, &key_hash),
-    )
-    .await?;
+    let load = async {
+        let found = db::auth::key_principal_for_hash(&state.db, &key_hash).await?;
+        Ok(found.map(CachedKeyPrincipal::from))
+    };
+    let (found, charged) = crate::anonymous::load_charged(state, req, &key, load).await?;
     let principal = found
+        .map(KeyPrincipal::from)
         .filter(|key| key.live_at(chrono::Utc::now()))
         .map(|key| key.principal);
     if principal.is_none() && !charged {
@@ -357,4 +419,43 @@ pub fn principal_keys(key_hashes: &[Vec<u8>]) -> Vec<cache::KeyRef> {
 
 fn unauthenticated() -> ApiError {
     ApiError::new(ErrorCode::Unauthenticated, "invalid or revoked API key")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Entries of `PrincipalKey`'s schema 2 written before the principal types left `db` hold
+    /// this JSON: a different shape would need a new schema number.
+    #[test]
+    fn a_cached_principal_keeps_the_shape_of_schema_2() {
+        let key = KeyPrincipal {
+            principal: Principal {
+                user_id: UserId::from(Uuid::from_u128(1)),
+                role: Role::User,
+                tenant: Some(TenantPrincipal {
+                    id: TenantId::from(Uuid::from_u128(2)),
+                    plan: Plan::Pro,
+                }),
+                account_id: Some(AccountId::from(Uuid::from_u128(3))),
+            },
+            expires_at: Some("2026-01-31T00:00:00Z".parse().expect("a time")),
+        };
+        let stored = json!({
+            "principal": {
+                "user_id": "00000000-0000-0000-0000-000000000001",
+                "role": "user",
+                "tenant": {"id": "00000000-0000-0000-0000-000000000002", "plan": "pro"},
+                "account_id": "00000000-0000-0000-0000-000000000003",
+            },
+            "expires_at": "2026-01-31T00:00:00Z",
+        });
+        let cached = serde_json::to_value(CachedKeyPrincipal::from(key.clone())).expect("JSON");
+        assert_eq!(cached, stored);
+        let read: CachedKeyPrincipal = serde_json::from_value(stored).expect("read back");
+        assert_eq!(KeyPrincipal::from(read), key);
+    }
 }

@@ -34,7 +34,7 @@ pub const REFERENCE_PATH: &str = "/api/docs/";
             for a browser session (cookies, plus `X-CSRF-Token` on requests that change something).",
     ),
     // TextEncoding: named only by a query parameter, which does not register its schema.
-    components(schemas(common::ErrorBody, RateLimitExceeded, db::imports::TextEncoding)),
+    components(schemas(common::ErrorBody, RateLimitExceeded, common::imports::TextEncoding)),
     tags(
         (name = "auth", description = "Sign-in for people: sessions, passwords, invitations"),
         (name = "tenants", description = "Tenants, users and API keys"),

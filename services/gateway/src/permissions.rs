@@ -32,6 +32,7 @@ use db::auth::Principal;
 
 use crate::auth::{Caller, TenantUser};
 use crate::error::ApiError;
+use crate::routes::access::Agent;
 use crate::state::AppState;
 
 /// A permission as a type, so a handler's signature states what it needs.
@@ -215,7 +216,10 @@ pub async fn held(state: &AppState, principal: &Principal) -> Result<Held, ApiEr
     let agents = crate::cached::read(
         state,
         &crate::routes::access::agents_key(tenant.id, account_id),
-        async { db::access::agents(scope, account_id).await.map(Some) },
+        async {
+            let agents = db::access::agents(scope, account_id).await?;
+            Ok(Some(agents.into_iter().map(Agent::from).collect()))
+        },
     )
     .await?
     .unwrap_or_default();

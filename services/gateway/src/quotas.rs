@@ -9,8 +9,9 @@
 
 use std::collections::BTreeSet;
 
+use common::subscription::{Feature, Quota};
 use common::{AccountId, ErrorCode, TenantId, UserId};
-use db::plans::{Feature, Quota, QuotaLimits};
+use db::plans::QuotaLimits;
 use db::quotas::UsageChange;
 use db::{DbError, TenantScope};
 use sea_orm::{DatabaseTransaction, TransactionTrait};

@@ -11,11 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use common::ImportId;
+use common::imports::{ImportStatus, OnDuplicate};
 use common::jobs::kind::ContactImport;
+use common::subscription::Quota;
 use db::DatabaseConnection;
 use db::contacts::{BatchStrategy, ContactRow};
-use db::imports::{ImportProgress, ImportStatus, OnDuplicate, RowError};
-use db::plans::Quota;
+use db::imports::{ImportProgress, RowError};
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
 use sea_orm::TransactionTrait;

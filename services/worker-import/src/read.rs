@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 
-use db::imports::{ImportFormat, TextEncoding};
+use common::imports::{ImportFormat, TextEncoding};
 use serde_json::{Map, Value};
 
 /// How much of the file is looked at to detect its encoding and separator.

@@ -5,11 +5,12 @@ pub mod config;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use app::consent::OptedOut;
 use chrono::{DateTime, Utc};
 use common::consent::{ConsentReply, Keywords};
 use common::jobs::kind::InboundDrain;
 use common::{AccountId, CampaignStatus, EventKind, InboxId, UserId};
-use db::consent::{NewOptOut, OptedOut};
+use db::consent::NewOptOut;
 use db::events::NewEvent;
 use db::inbound::{
     DeliveryMilestone, InboundKind, InboundOutcome, IncomingMessage, PendingEvent, Receipt, Reply,
@@ -158,7 +159,7 @@ async fn apply(
     let replies = db::inbound::apply_messages(scope, inbox_id, &messages).await?;
     let consent = consent_of(&drain.keywords, &effects);
     let opted_out =
-        db::consent::opt_out(scope, drain.account_id, Some(inbox_id), &consent.opt_outs).await?;
+        app::consent::opt_out(scope, drain.account_id, Some(inbox_id), &consent.opt_outs).await?;
     let opted_in = db::consent::opt_in(scope, drain.account_id, &consent.opt_ins).await?;
     announce(
         scope,

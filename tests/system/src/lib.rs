@@ -806,6 +806,23 @@ impl TestSystem {
         body["data"]["token"].as_str().expect("token").to_owned()
     }
 
+    /// The value of a counter or gauge with exactly this label set (`name{a="b"}`) on the
+    /// `/metrics` of the service at `base` (0 when the series is absent).
+    pub async fn metric_at(&self, base: &str, series: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("body");
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     /// Waits until no job of `queue` due within the next minute is in one of `busy` states and
     /// no outbox row of it is due within the minute: the queue's workers have finished with
     /// what they were given, so a test can then assert what did not happen. `busy` is

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
+use common::clock::Clock;
 use common::{Plan, TenantId};
 use fred::interfaces::{HashesInterface, KeysInterface};
 use fred::types::Expiration;
@@ -13,7 +15,9 @@ use crate::support::{REDIS_URL, SharedRedis, connect_url, limit};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_passes_at_once_then_requests_pass_at_the_sustained_rate() {
     let redis = SharedRedis::new();
-    let limiter = redis.limiter().await;
+    // The shared bucket decides at this clock's time: the refill is stepped, not slept.
+    let clock = Clock::manual(Utc::now());
+    let limiter = redis.limiter_at(&clock).await;
     let tenant = TenantId::new();
     // One request a second, five at once.
     let plan = limit(60, 5);
@@ -29,32 +33,36 @@ async fn a_burst_passes_at_once_then_requests_pass_at_the_sustained_rate() {
     assert_eq!(remaining, [4, 3, 2, 1, 0]);
 
     // The bucket is empty: the next request comes back one interval (a second) after the
-    // first one was charged, which was a moment ago.
+    // first one was charged, and the bucket is full again five intervals after it.
     let refused = limiter.check(tenant, Plan::Free, plan).await;
     assert!(!refused.allowed);
     assert_eq!(refused.remaining, 0);
-    assert!(
-        refused.retry_after > Duration::from_millis(500)
-            && refused.retry_after <= Duration::from_secs(1),
-        "{refused:?}"
-    );
-    // Full again five intervals after the first request: four more after the retry.
-    assert!(
-        refused.reset_after > Duration::from_millis(4_500)
-            && refused.reset_after <= Duration::from_secs(5),
-        "{refused:?}"
-    );
+    assert_eq!(refused.retry_after, Duration::from_secs(1), "{refused:?}");
+    assert_eq!(refused.reset_after, Duration::from_secs(5), "{refused:?}");
     assert_eq!(refused.retry_after_secs(), 1);
 
-    tokio::time::sleep(refused.retry_after).await;
+    // A moment too early is still refused; at the interval, one request passes.
+    clock.advance(Duration::from_millis(999));
+    assert!(!limiter.check(tenant, Plan::Free, plan).await.allowed);
+    clock.advance(Duration::from_millis(1));
     let again = limiter.check(tenant, Plan::Free, plan).await;
     assert!(again.allowed, "{again:?}");
     assert_eq!(again.remaining, 0);
     assert!(!limiter.check(tenant, Plan::Free, plan).await.allowed);
 
+    // Two and a half intervals later, two more.
+    clock.advance(Duration::from_millis(2_500));
+    let later: Vec<bool> =
+        futures_util::future::join_all((0..6).map(|_| limiter.check(tenant, Plan::Free, plan)))
+            .await
+            .iter()
+            .map(|d| d.allowed)
+            .collect();
+    assert_eq!(later.iter().filter(|allowed| **allowed).count(), 2);
+
     let stats = limiter.stats();
-    assert_eq!((stats.allowed, stats.limited), (6, 2));
-    assert_eq!(stats.redis_decisions, 8);
+    assert_eq!((stats.allowed, stats.limited), (8, 7));
+    assert_eq!(stats.redis_decisions, 15);
     assert_eq!(stats.fallback_decisions, 0);
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use common::clock::Clock;
 use common::config::PlanLimit;
 use fred::clients::Client;
 use fred::interfaces::ClientLike;
@@ -82,6 +83,11 @@ impl SharedRedis {
     /// A limiter with a client of its own, as one gateway replica has.
     pub async fn limiter(&self) -> RateLimiter {
         RateLimiter::new(connect_url(REDIS_URL).await, self.config())
+    }
+
+    /// A limiter deciding at `clock`'s time (a test's manual clock) instead of Redis'.
+    pub async fn limiter_at(&self, clock: &Clock) -> RateLimiter {
+        RateLimiter::with_clock(connect_url(REDIS_URL).await, self.config(), clock.clone())
     }
 }
 

@@ -12,8 +12,9 @@
 
 use actix_web::{delete, get, post, put, web};
 use cache::{Key, KeyRef};
-use common::{AccountId, Permission, Role, RoleId, TeamId, TenantId, UserId};
-use db::access::{AccountInbox, AccountRole, Agent, RoleInput, Team};
+use chrono::{DateTime, Utc};
+use common::{AccountId, InboxId, Permission, Role, RoleId, TeamId, TenantId, UserId};
+use db::access::RoleInput;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -38,6 +39,152 @@ pub fn routes(cfg: &mut super::Routes) {
         .service(delete_team)
         .service(set_team_members)
         .service(list_inboxes);
+}
+
+/// A role of an account: what its agents may do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountRole {
+    // On the wire a plain uuid string, as before ids were typed.
+    #[schema(value_type = uuid::Uuid)]
+    pub id: RoleId,
+    pub account_id: AccountId,
+    pub name: String,
+    /// Sorted, without duplicates.
+    pub permissions: Vec<Permission>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<db::access::AccountRole> for AccountRole {
+    fn from(v: db::access::AccountRole) -> Self {
+        Self {
+            id: v.id,
+            account_id: v.account_id,
+            name: v.name,
+            permissions: v.permissions,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// A user of the account holding a role there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Agent {
+    pub user_id: UserId,
+    pub account_id: AccountId,
+    pub email: String,
+    pub name: String,
+    pub role: AgentRole,
+    /// When the current role was assigned.
+    pub assigned_at: DateTime<Utc>,
+}
+
+impl From<db::access::Agent> for Agent {
+    fn from(v: db::access::Agent) -> Self {
+        Self {
+            user_id: v.user_id,
+            account_id: v.account_id,
+            email: v.email,
+            name: v.name,
+            role: v.role.into(),
+            assigned_at: v.assigned_at,
+        }
+    }
+}
+
+/// The role an agent holds, as shown with the agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentRole {
+    // On the wire a plain uuid string, as before ids were typed.
+    #[schema(value_type = uuid::Uuid)]
+    pub id: RoleId,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+}
+
+impl From<db::access::AgentRole> for AgentRole {
+    fn from(v: db::access::AgentRole) -> Self {
+        Self {
+            id: v.id,
+            name: v.name,
+            permissions: v.permissions,
+        }
+    }
+}
+
+/// A named group of agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Team {
+    // On the wire a plain uuid string, as before ids were typed.
+    #[schema(value_type = uuid::Uuid)]
+    pub id: TeamId,
+    pub account_id: AccountId,
+    pub name: String,
+    /// In user id order.
+    pub members: Vec<TeamMember>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<db::access::Team> for Team {
+    fn from(v: db::access::Team) -> Self {
+        Self {
+            id: v.id,
+            account_id: v.account_id,
+            name: v.name,
+            members: v.members.into_iter().map(TeamMember::from).collect(),
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMember {
+    pub user_id: UserId,
+    pub email: String,
+    pub name: String,
+}
+
+impl From<db::access::TeamMember> for TeamMember {
+    fn from(v: db::access::TeamMember) -> Self {
+        Self {
+            user_id: v.user_id,
+            email: v.email,
+            name: v.name,
+        }
+    }
+}
+
+/// An inbox as the account's inbox list shows it: the token only as its hint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountInbox {
+    pub id: InboxId,
+    pub account_id: AccountId,
+    pub name: String,
+    pub wuzapi_url: String,
+    pub token_hint: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<db::access::AccountInbox> for AccountInbox {
+    fn from(v: db::access::AccountInbox) -> Self {
+        Self {
+            id: v.id,
+            account_id: v.account_id,
+            name: v.name,
+            wuzapi_url: v.wuzapi_url,
+            token_hint: v.token_hint,
+            created_at: v.created_at,
+        }
+    }
 }
 
 cache::key_type! {
@@ -191,7 +338,8 @@ pub async fn list_roles(
     let page = query.page_within(&ROLES, account_id.into_uuid())?;
     let scope = user.scope(&state.db);
     let all = cached::read(&state, &roles_key(tenant_id, account_id), async {
-        db::access::roles(scope, account_id).await.map(Some)
+        let rows = db::access::roles(scope, account_id).await?;
+        Ok(Some(rows.into_iter().map(AccountRole::from).collect()))
     })
     .await?;
     // Cached whole (a few dozen rows at most), so paged here rather than in the query.
@@ -218,7 +366,7 @@ pub async fn create_role(
     let role = db::access::create_role(user.scope(&state.db), account_id, input).await?;
     // No agent holds a new role yet: only the role list changed.
     cached::invalidate(&state, [KeyRef::from(roles_key(tenant_id, account_id))]).await;
-    Ok(created(role))
+    Ok(created(AccountRole::from(role)))
 }
 
 /// Replaces a role's name and permissions (tenant admin); its agents get them at once.
@@ -248,7 +396,7 @@ pub async fn update_role(
         ],
     )
     .await;
-    Ok(ok(role))
+    Ok(ok(AccountRole::from(role)))
 }
 
 /// Deletes a role (tenant admin); refused with 409 while agents hold it.
@@ -297,7 +445,8 @@ pub async fn list_agents(
     let page = query.page_within(&AGENTS, account_id.into_uuid())?;
     let scope = user.scope(&state.db);
     let all = cached::read(&state, &agents_key(tenant_id, account_id), async {
-        db::access::agents(scope, account_id).await.map(Some)
+        let rows = db::access::agents(scope, account_id).await?;
+        Ok(Some(rows.into_iter().map(Agent::from).collect()))
     })
     .await?;
     // Cached whole (a few dozen rows at most), so paged here rather than in the query.
@@ -334,7 +483,7 @@ pub async fn assign_agent(
         db::access::assign_agent(user.scope(&state.db), account_id, user_id, role_id).await?;
     // Team lists show members without their roles, so only the agent list changed.
     cached::invalidate(&state, [KeyRef::from(agents_key(tenant_id, account_id))]).await;
-    Ok(ok(agent))
+    Ok(ok(Agent::from(agent)))
 }
 
 /// `{"userId":...,"removed":true}`.
@@ -423,7 +572,8 @@ pub async fn list_teams(
     let page = query.page_within(&TEAMS, account_id.into_uuid())?;
     let scope = user.scope(&state.db);
     let all = cached::read(&state, &teams_key(tenant_id, account_id), async {
-        db::access::teams(scope, account_id).await.map(Some)
+        let rows = db::access::teams(scope, account_id).await?;
+        Ok(Some(rows.into_iter().map(Team::from).collect()))
     })
     .await?;
     // Cached whole (a few dozen rows at most), so paged here rather than in the query.
@@ -449,7 +599,7 @@ pub async fn create_team(
     let name = required_text("name", &body.into_inner().name, 60)?;
     let team = db::access::create_team(user.scope(&state.db), account_id, &name).await?;
     cached::invalidate(&state, [KeyRef::from(teams_key(tenant_id, account_id))]).await;
-    Ok(created(team))
+    Ok(created(Team::from(team)))
 }
 
 /// Renames a team (tenant admin).
@@ -471,7 +621,7 @@ pub async fn rename_team(
     let name = required_text("name", &body.into_inner().name, 60)?;
     let team = db::access::rename_team(user.scope(&state.db), account_id, team_id, &name).await?;
     cached::invalidate(&state, [KeyRef::from(teams_key(tenant_id, account_id))]).await;
-    Ok(ok(team))
+    Ok(ok(Team::from(team)))
 }
 
 /// Deletes a team (tenant admin); its members stay agents.
@@ -519,7 +669,7 @@ pub async fn set_team_members(
     let team =
         db::access::set_team_members(user.scope(&state.db), account_id, team_id, &user_ids).await?;
     cached::invalidate(&state, [KeyRef::from(teams_key(tenant_id, account_id))]).await;
-    Ok(ok(team))
+    Ok(ok(Team::from(team)))
 }
 
 // ---- Inboxes ----
@@ -555,7 +705,8 @@ pub async fn list_inboxes(
     let page = query.page_within(&ACCOUNT_INBOXES, account_id.into_uuid())?;
     let scope = user.scope(&state.db);
     let all = cached::read(&state, &inboxes_key(tenant_id, account_id), async {
-        db::access::inboxes(scope, account_id).await.map(Some)
+        let rows = db::access::inboxes(scope, account_id).await?;
+        Ok(Some(rows.into_iter().map(AccountInbox::from).collect()))
     })
     .await?;
     // Cached whole (a few dozen rows at most), so paged here rather than in the query.

@@ -9,10 +9,11 @@ use std::collections::HashSet;
 use std::sync::LazyLock;
 
 use actix_web::{HttpRequest, get, post, put, web};
+use chrono::{DateTime, Utc};
 use common::{ErrorCode, TenantId};
-use db::branding::{Branding, NewBranding};
+use db::branding::NewBranding;
 use email_address::EmailAddress;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use url::{Host, Url};
 
 use super::{ApiJson, ApiResult, BodyLimit, Envelope, ok, required_text};
@@ -23,6 +24,45 @@ use crate::state::AppState;
 cache::key_type! {
     /// A tenant's branding as shown (its defaults while it has set none).
     pub BrandingKey: Branding, id = TenantId, value = Branding, schema = 2
+}
+
+/// A tenant's branding as the API shows it (and the cache stores it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Branding {
+    pub app_name: String,
+    pub logo_url: Option<String>,
+    pub primary_color: Option<String>,
+    pub secondary_color: Option<String>,
+    pub support_email: Option<String>,
+    pub support_url: Option<String>,
+    /// Sanitised HTML, safe to render as is.
+    pub home_html: Option<String>,
+    /// The lower-case hostname the tenant's login page is served on, once verified; to the
+    /// tenant's own users also while it is only claimed (see `customHostVerified`).
+    pub custom_host: Option<String>,
+    /// Whether the tenant proved it controls `customHost`'s DNS; until then the login page is
+    /// not served on it.
+    pub custom_host_verified: bool,
+    /// `None` (`null`) while the tenant has never set its branding (the defaults are shown).
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl From<db::branding::Branding> for Branding {
+    fn from(v: db::branding::Branding) -> Self {
+        Self {
+            app_name: v.app_name,
+            logo_url: v.logo_url,
+            primary_color: v.primary_color,
+            secondary_color: v.secondary_color,
+            support_email: v.support_email,
+            support_url: v.support_url,
+            home_html: v.home_html,
+            custom_host: v.custom_host,
+            custom_host_verified: v.custom_host_verified,
+            updated_at: v.updated_at,
+        }
+    }
 }
 
 pub const MAX_APP_NAME_CHARS: usize = 100;
@@ -137,7 +177,7 @@ pub async fn replace(
         [cache::KeyRef::from(BrandingKey::key(&scope.tenant_id()))],
     )
     .await;
-    Ok(ok(stored))
+    Ok(ok(Branding::from(stored)))
 }
 
 /// Exactly one of `slug` and `host`.
@@ -320,13 +360,10 @@ async fn cached_branding(
     state: &AppState,
     scope: db::TenantScope<'_, sea_orm::DatabaseConnection>,
 ) -> Result<Branding, ApiError> {
-    crate::cached::read(
-        state,
-        &BrandingKey::key(&scope.tenant_id()),
-        db::branding::find(scope),
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("tenant"))
+    let load = async { Ok(db::branding::find(scope).await?.map(Branding::from)) };
+    crate::cached::read(state, &BrandingKey::key(&scope.tenant_id()), load)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))
 }
 
 fn invalid_parameter(message: &str) -> ApiError {

@@ -8,8 +8,8 @@
 use actix_web::{delete, get, post, put, web};
 use chrono::{DateTime, Utc};
 use common::consent::Keywords;
-use common::{AccountId, InboxId, OptOutId, PhoneNumber};
-use db::consent::{MAX_OPT_OUTS_PER_CALL, NewOptOut, OptOut};
+use common::{AccountId, InboxId, OptOutId};
+use db::consent::OptOut;
 use serde::{Deserialize, Serialize};
 
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
@@ -18,6 +18,7 @@ use crate::auth::{TenantAdmin, TenantUser};
 use crate::error::ApiError;
 use crate::permissions::{Allowed, perm};
 use crate::state::AppState;
+use crate::usecases::{self, consent::OptOutImport};
 
 pub fn routes(cfg: &mut Routes) {
     cfg.service(get_keywords)
@@ -180,19 +181,19 @@ pub async fn list_opt_outs(
 pub struct ImportOptOuts {
     /// 1 to 10 000 numbers that opted out elsewhere (another tool, a paper form).
     #[schema(min_items = 1, max_items = 10_000)]
-    opt_outs: Vec<ImportedOptOut>,
+    pub opt_outs: Vec<ImportedOptOut>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ImportedOptOut {
     /// As people type it (`+55 11 98765-4321`).
-    phone: String,
+    pub phone: String,
     /// When it opted out; now when absent. Not in the future.
-    opted_out_at: Option<DateTime<Utc>>,
+    pub opted_out_at: Option<DateTime<Utc>>,
     /// What it wrote, if known (at most 200 characters).
     #[serde(default)]
-    message: String,
+    pub message: String,
 }
 
 /// What an import did.
@@ -209,8 +210,6 @@ pub struct ImportedOptOuts {
     recipients_skipped: u64,
 }
 
-const MAX_IMPORTED_MESSAGE_CHARS: usize = 200;
-
 /// Opts numbers of the caller's account out, e.g. a list kept in another tool. All or
 /// nothing: one bad entry refuses the request (422 naming `optOuts[i].phone`, ...). Their
 /// pending recipients in running campaigns are skipped. For tenant users with an account.
@@ -226,48 +225,12 @@ pub async fn import_opt_outs(
     user: Allowed<perm::ContactsWrite>,
     body: ApiJson<ImportOptOuts>,
 ) -> ApiResult {
-    let account_id = user.account_id()?;
-    let body = body.into_inner();
-    if body.opt_outs.is_empty() || body.opt_outs.len() > MAX_OPT_OUTS_PER_CALL {
-        return Err(ApiError::validation(
-            "optOuts",
-            format!("`optOuts` takes 1 to {MAX_OPT_OUTS_PER_CALL} numbers per request"),
-        ));
-    }
-    let now = Utc::now();
-    let mut rows = Vec::with_capacity(body.opt_outs.len());
-    for (i, entry) in body.opt_outs.into_iter().enumerate() {
-        let phone = PhoneNumber::parse(&entry.phone)
-            .map_err(|e| ApiError::validation(&format!("optOuts[{i}].phone"), e.to_string()))?;
-        let at = entry.opted_out_at.unwrap_or(now);
-        if at > now + chrono::TimeDelta::minutes(5) {
-            return Err(ApiError::validation(
-                &format!("optOuts[{i}].optedOutAt"),
-                "`optedOutAt` is in the future",
-            ));
-        }
-        if entry.message.chars().count() > MAX_IMPORTED_MESSAGE_CHARS {
-            return Err(ApiError::validation(
-                &format!("optOuts[{i}].message"),
-                format!("`message` must be at most {MAX_IMPORTED_MESSAGE_CHARS} characters"),
-            ));
-        }
-        rows.push(NewOptOut {
-            phone: phone.digits().to_owned(),
-            at,
-            message: entry.message,
-        });
-    }
-    let received = rows
-        .iter()
-        .map(|r| r.phone.as_str())
-        .collect::<std::collections::HashSet<_>>()
-        .len();
-    let done = db::consent::opt_out(user.scope(&state.db), account_id, None, &rows).await?;
+    let import = OptOutImport::parse(body.into_inner(), Utc::now())?;
+    let done = usecases::consent::import(&state, &user, import).await?;
     Ok(ok(ImportedOptOuts {
-        received,
-        opted_out: done.new_phones.len(),
-        already_opted_out: received - done.new_phones.len(),
+        received: done.received,
+        opted_out: done.opted_out,
+        already_opted_out: done.received - done.opted_out,
         recipients_skipped: done.recipients_skipped,
     }))
 }

@@ -2,9 +2,9 @@
 
 use actix_web::{get, post, web};
 use chrono::{DateTime, Utc};
+use common::subscription::Quota;
 use common::{AccountId, ContactId, PhoneNumber};
 use db::contacts::Contact;
-use db::plans::Quota;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 

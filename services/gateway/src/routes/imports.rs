@@ -5,11 +5,10 @@ use std::str::FromStr;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use common::imports::{ImportFormat, ImportStatus, OnDuplicate, TextEncoding};
 use common::spreadsheet::csv_cell;
 use common::{AccountId, ErrorCode, ImportId, UserId};
-use db::imports::{
-    ContactImport, ImportFormat, ImportProgress, ImportStatus, NewImport, OnDuplicate, TextEncoding,
-};
+use db::imports::{ContactImport, NewImport};
 use db::jobs::Enqueue;
 use futures_util::StreamExt;
 use sea_orm::TransactionTrait;
@@ -55,6 +54,35 @@ pub struct ImportQuery {
     file_name: Option<String>,
 }
 
+/// How far an import got: every record read is exactly one of imported, updated, skipped or
+/// failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportProgress {
+    /// Records of the file handled so far.
+    pub read: i64,
+    /// New contacts.
+    pub imported: i64,
+    /// Existing contacts updated (`onDuplicate: update`).
+    pub updated: i64,
+    /// Rows whose phone was already in the file, or already a contact (`onDuplicate: skip`).
+    pub skipped: i64,
+    /// Rows refused, each with its line and reason in the error file.
+    pub failed: i64,
+}
+
+impl From<db::imports::ImportProgress> for ImportProgress {
+    fn from(v: db::imports::ImportProgress) -> Self {
+        Self {
+            read: v.read,
+            imported: v.imported,
+            updated: v.updated,
+            skipped: v.skipped,
+            failed: v.failed,
+        }
+    }
+}
+
 /// An import as the API shows it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -86,7 +114,7 @@ impl From<ContactImport> for ImportView {
             on_duplicate: i.on_duplicate,
             file_name: i.file_name,
             bytes: i.source_bytes,
-            progress: i.progress,
+            progress: i.progress.into(),
             created_at: i.created_at,
             started_at: i.started_at,
             finished_at: i.finished_at,

@@ -1,9 +1,9 @@
 //! Inboxes: WhatsApp numbers reached through WUZAPI. Tokens go in, only hints come out.
 
 use actix_web::{get, post, web};
+use common::subscription::Quota;
 use common::{AccountId, InboxId};
 use db::inboxes::{EventsSetup, Inbox};
-use db::plans::Quota;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 

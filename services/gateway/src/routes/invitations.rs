@@ -34,6 +34,28 @@ pub struct CreateInvitation {
     role: Role,
 }
 
+/// Where an invitation stands, as the API names it (`pending`, `accepted`, `expired`,
+/// `revoked`).
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum StateName {
+    Pending,
+    Accepted,
+    Expired,
+    Revoked,
+}
+
+impl From<InvitationState> for StateName {
+    fn from(state: InvitationState) -> Self {
+        match state {
+            InvitationState::Pending => Self::Pending,
+            InvitationState::Accepted => Self::Accepted,
+            InvitationState::Expired => Self::Expired,
+            InvitationState::Revoked => Self::Revoked,
+        }
+    }
+}
+
 /// An invitation as admins list it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -44,7 +66,7 @@ pub struct InvitationView {
     name: String,
     role: Role,
     #[schema(value_type = String)]
-    state: InvitationState,
+    state: StateName,
     created_by: Option<UserId>,
     created_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
@@ -61,7 +83,7 @@ impl From<Invitation> for InvitationView {
             email: i.email,
             name: i.name,
             role: i.role,
-            state: i.state,
+            state: i.state.into(),
             created_by: i.created_by,
             created_at: i.created_at,
             expires_at: i.expires_at,

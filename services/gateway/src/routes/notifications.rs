@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use common::{NotificationId, TenantId, UserId};
+use chrono::{DateTime, Utc};
+use common::{EventId, EventKind, NotificationId, TenantId, UserId};
 use db::DatabaseConnection;
-use db::notifications::Notification;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -27,6 +27,39 @@ pub fn routes(cfg: &mut Routes) {
         .service(stream)
         .service(read_all)
         .service(read);
+}
+
+/// A notification: as stored, as the API shows it, and as published on the live channel.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Notification {
+    pub id: NotificationId,
+    pub user_id: UserId,
+    pub event_id: EventId,
+    pub kind: EventKind,
+    pub title: String,
+    pub body: String,
+    /// What the app links to: the subject's ids and, where there is one, its `url` path.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+impl From<db::notifications::Notification> for Notification {
+    fn from(v: db::notifications::Notification) -> Self {
+        Self {
+            id: v.id,
+            user_id: v.user_id,
+            event_id: v.event_id,
+            kind: v.kind,
+            title: v.title,
+            body: v.body,
+            data: v.data,
+            created_at: v.created_at,
+            read_at: v.read_at,
+        }
+    }
 }
 
 /// What a stream replays from the database on `Last-Event-ID`, at most.
@@ -79,6 +112,7 @@ pub async fn list(
         page.limit(),
     )
     .await?;
+    let rows = rows.into_iter().map(Notification::from).collect();
     page.respond(rows, more, |n| n.id.into_uuid())
 }
 
@@ -113,7 +147,7 @@ pub async fn read(
     let notification =
         db::notifications::mark_read(user.scope(&state.db), user.user_id(), path.into_inner())
             .await?;
-    Ok(ok(notification))
+    Ok(ok(Notification::from(notification)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -202,7 +236,7 @@ struct Stream {
     /// Ids sent so far from the backlog, so the live copy of one is not sent again.
     sent: HashSet<NotificationId>,
     last: Option<NotificationId>,
-    pending: VecDeque<Notification>,
+    pending: VecDeque<db::notifications::Notification>,
     live: broadcast::Receiver<Arc<LiveNotification>>,
     keepalive: tokio::time::Interval,
     closing: CancellationToken,
@@ -226,8 +260,8 @@ impl Stream {
         }
         loop {
             if let Some(notification) = self.pending.pop_front() {
-                let chunk = event(&notification);
                 self.last = Some(notification.id);
+                let chunk = event(notification);
                 return Some((chunk, self));
             }
             tokio::select! {
@@ -272,12 +306,12 @@ impl Stream {
     }
 }
 
-fn event(notification: &Notification) -> Chunk {
-    let data =
-        serde_json::to_string(notification).map_err(actix_web::error::ErrorInternalServerError)?;
+fn event(notification: db::notifications::Notification) -> Chunk {
+    let id = notification.id;
+    let data = serde_json::to_string(&Notification::from(notification))
+        .map_err(actix_web::error::ErrorInternalServerError)?;
     Ok(web::Bytes::from(format!(
-        "id: {}\nevent: notification\ndata: {data}\n\n",
-        notification.id
+        "id: {id}\nevent: notification\ndata: {data}\n\n"
     )))
 }
 

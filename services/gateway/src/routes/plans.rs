@@ -9,11 +9,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{delete, get, post, put, web};
 use cache::KeyRef;
+use chrono::{DateTime, Utc};
+use common::subscription::{Feature, Quota, SubscriptionStatus};
 use common::{Role, SubscriptionPlanId, TenantId, UserId};
-use db::plans::{
-    Feature, NewPlan, Overrides, Quota, QuotaLimits, Subscription, SubscriptionPlan,
-    SubscriptionStatus,
-};
+use db::plans::NewPlan;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -38,6 +37,108 @@ cache::key_type! {
 cache::key_type! {
     /// `user_features:{userId}`: the features the user has (plan and overrides applied).
     pub UserFeaturesKey: UserFeatures, id = UserId, value = BTreeSet<Feature>, schema = 1
+}
+
+/// One limit per [`Quota`]; `None` is unlimited. Serialised with the quotas' names as keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[schema(description = "One limit per quota, keyed by the quota's name; `null` is unlimited.")]
+pub struct QuotaLimits {
+    pub max_inboxes: Option<i64>,
+    pub max_contacts: Option<i64>,
+    pub max_campaigns: Option<i64>,
+    pub messages_per_day: Option<i64>,
+}
+
+impl From<db::plans::QuotaLimits> for QuotaLimits {
+    fn from(v: db::plans::QuotaLimits) -> Self {
+        Self {
+            max_inboxes: v.max_inboxes,
+            max_contacts: v.max_contacts,
+            max_campaigns: v.max_campaigns,
+            messages_per_day: v.messages_per_day,
+        }
+    }
+}
+
+impl From<QuotaLimits> for db::plans::QuotaLimits {
+    fn from(v: QuotaLimits) -> Self {
+        Self {
+            max_inboxes: v.max_inboxes,
+            max_contacts: v.max_contacts,
+            max_campaigns: v.max_campaigns,
+            messages_per_day: v.messages_per_day,
+        }
+    }
+}
+
+/// A plan as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionPlan {
+    pub id: SubscriptionPlanId,
+    pub name: String,
+    pub quotas: QuotaLimits,
+    pub features: BTreeSet<Feature>,
+    /// Users subscribed to it, whatever their subscription's status.
+    pub subscribers: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<db::plans::SubscriptionPlan> for SubscriptionPlan {
+    fn from(v: db::plans::SubscriptionPlan) -> Self {
+        Self {
+            id: v.id,
+            name: v.name,
+            quotas: v.quotas.into(),
+            features: v.features,
+            subscribers: v.subscribers,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// A user's subscription as the API shows it (and the cache stores it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub plan_id: SubscriptionPlanId,
+    pub plan_name: String,
+    pub status: SubscriptionStatus,
+    /// When the user moved to this plan (a change of status alone keeps it).
+    pub started_at: DateTime<Utc>,
+}
+
+impl From<db::plans::Subscription> for Subscription {
+    fn from(v: db::plans::Subscription) -> Self {
+        Self {
+            plan_id: v.plan_id,
+            plan_name: v.plan_name,
+            status: v.status,
+            started_at: v.started_at,
+        }
+    }
+}
+
+/// A user's adjustments to its plan. A quota named here replaces the plan's limit (`None`:
+/// unlimited); a feature named here is switched on or off whatever the plan says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(
+    description = "A user's adjustments to its plan. A quota named here replaces the plan's limit (`null`: unlimited); a feature named here is switched on or off whatever the plan says."
+)]
+pub struct Overrides {
+    pub quotas: BTreeMap<Quota, Option<i64>>,
+    pub features: BTreeMap<Feature, bool>,
+}
+
+impl From<db::plans::Overrides> for Overrides {
+    fn from(v: db::plans::Overrides) -> Self {
+        Self {
+            quotas: v.quotas,
+            features: v.features,
+        }
+    }
 }
 
 pub fn routes(cfg: &mut super::Routes) {
@@ -65,7 +166,11 @@ pub async fn subscription_of(
 ) -> Result<Option<Subscription>, ApiError> {
     let scope = user.scope(&state.db);
     let key = tenant_key::<UserSubscriptionKey>(&user_id, scope.tenant_id());
-    cached::read(state, &key, db::plans::subscription(scope, user_id)).await
+    let load = async move {
+        let found = db::plans::subscription(scope, user_id).await?;
+        Ok(found.map(Subscription::from))
+    };
+    cached::read(state, &key, load).await
 }
 
 /// The user's effective limits (see `db::quotas::effective`).
@@ -73,15 +178,16 @@ pub async fn limits_of(
     state: &AppState,
     user: &TenantUser,
     user_id: UserId,
-) -> Result<QuotaLimits, ApiError> {
+) -> Result<db::plans::QuotaLimits, ApiError> {
     let scope = user.scope(&state.db);
     let key = tenant_key::<UserQuotasKey>(&user_id, scope.tenant_id());
     let load = async move {
         let entitlements = db::quotas::entitlements(scope, user_id).await?;
-        Ok(entitlements.map(|e| e.limits))
+        Ok(entitlements.map(|e| QuotaLimits::from(e.limits)))
     };
     cached::read(state, &key, load)
         .await?
+        .map(db::plans::QuotaLimits::from)
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
@@ -195,7 +301,7 @@ fn unknown_features(unknown: String) -> ApiError {
 
 fn parse_plan(body: PlanBody) -> Result<NewPlan, ApiError> {
     let name = required_text("name", &body.name, MAX_NAME_CHARS)?;
-    let mut quotas = QuotaLimits::UNLIMITED;
+    let mut quotas = db::plans::QuotaLimits::UNLIMITED;
     for (quota, limit) in parse_quotas(&body.quotas)? {
         quotas.set(quota, limit);
     }
@@ -228,7 +334,7 @@ pub async fn create(
 ) -> ApiResult {
     let new = parse_plan(body.into_inner())?;
     let plan = db::plans::create(admin.scope(&state.db), new).await?;
-    Ok(created(plan))
+    Ok(created(SubscriptionPlan::from(plan)))
 }
 
 pub const PLANS: ListSpec = ListSpec {
@@ -256,6 +362,7 @@ pub const PLANS: ListSpec = ListSpec {
 pub async fn list(state: web::Data<AppState>, admin: TenantAdmin, query: ListQuery) -> ApiResult {
     let page = query.page(&PLANS)?;
     let (plans, more) = db::plans::page(admin.scope(&state.db), page.after(), page.limit()).await?;
+    let plans = plans.into_iter().map(SubscriptionPlan::from).collect();
     page.respond(plans, more, |plan| plan.id.into_uuid())
 }
 
@@ -272,7 +379,7 @@ pub async fn get(
     path: web::Path<SubscriptionPlanId>,
 ) -> ApiResult {
     let plan = db::plans::find(admin.scope(&state.db), path.into_inner()).await?;
-    Ok(ok(plan))
+    Ok(ok(SubscriptionPlan::from(plan)))
 }
 
 /// Replaces a plan's name, quotas and features (tenant admin); its subscribers get the new
@@ -299,7 +406,7 @@ pub async fn replace(
         .into_iter()
         .flat_map(|user_id| subscription_keys(user_id, scope.tenant_id()));
     cached::invalidate(&state, keys).await;
-    Ok(ok(plan))
+    Ok(ok(SubscriptionPlan::from(plan)))
 }
 
 /// Deletes a plan (tenant admin); refused with 409 while users are subscribed to it.
@@ -346,7 +453,7 @@ pub async fn subscribe(
     let user_id = path.into_inner();
     let subscribed = db::plans::subscribe(scope, user_id, body.plan_id, body.status).await?;
     cached::invalidate(&state, subscription_keys(user_id, scope.tenant_id())).await;
-    Ok(ok(subscribed))
+    Ok(ok(Subscription::from(subscribed)))
 }
 
 /// A user's subscription, `null` when it has none (tenant admin, or the user itself).
@@ -384,7 +491,7 @@ pub struct OverridesBody {
     features: Map<String, Value>,
 }
 
-fn parse_overrides(body: OverridesBody) -> Result<Overrides, ApiError> {
+fn parse_overrides(body: OverridesBody) -> Result<db::plans::Overrides, ApiError> {
     let quotas = parse_quotas(&body.quotas)?;
     if let Some(unknown) = unknown_names(body.features.keys(), |n| Feature::from_name(n).is_some())
     {
@@ -401,7 +508,7 @@ fn parse_overrides(body: OverridesBody) -> Result<Overrides, ApiError> {
         };
         features.insert(feature, enabled);
     }
-    Ok(Overrides { quotas, features })
+    Ok(db::plans::Overrides { quotas, features })
 }
 
 /// Replaces a user's overrides of its plan's quotas and features (tenant admin); empty objects
@@ -429,7 +536,7 @@ pub async fn set_overrides(
         tenant_key::<UserFeaturesKey>(&user_id, tenant_id).into(),
     ];
     cached::invalidate(&state, keys).await;
-    Ok(ok(stored))
+    Ok(ok(Overrides::from(stored)))
 }
 
 /// The caller's subscription, `null` when it has none (any tenant user).

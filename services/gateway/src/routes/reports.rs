@@ -5,12 +5,11 @@ use actix_web::http::header::CONTENT_DISPOSITION;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use common::jobs::kind::ReportGeneration;
+use common::reports::{ReportFormat, ReportKind, ReportStatus};
+use common::subscription::Feature;
 use common::{CampaignId, ErrorCode, Permission, ReportId};
 use db::jobs::Enqueue;
-use db::plans::Feature;
-use db::reports::{
-    NewReport, Report, ReportFormat, ReportKind, ReportParameters, ReportStatus, USAGE_MAX_DAYS,
-};
+use db::reports::{NewReport, Report, USAGE_MAX_DAYS};
 use futures_util::StreamExt;
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
@@ -52,6 +51,30 @@ pub struct CreateReport {
     to: Option<DateTime<Utc>>,
 }
 
+/// What a report covers. Which fields a kind takes is the API's to check: `campaignId` for
+/// `campaign_delivery`; `from`/`to` (creation times, `from` included, `to` excluded) for
+/// `contacts` (optional) and `usage` (set at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportParameters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub campaign_id: Option<CampaignId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl From<db::reports::ReportParameters> for ReportParameters {
+    fn from(v: db::reports::ReportParameters) -> Self {
+        Self {
+            campaign_id: v.campaign_id,
+            from: v.from,
+            to: v.to,
+        }
+    }
+}
+
 /// A report as the API shows it.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -81,7 +104,7 @@ impl From<Report> for ReportView {
             id: r.id,
             kind: r.kind,
             format: r.format,
-            parameters: r.parameters,
+            parameters: r.parameters.into(),
             status: r.status,
             status_reason: r.status_reason,
             rows: r.rows,
@@ -103,7 +126,10 @@ pub struct CreatedReport {
 
 /// The parameters `body` asks for, checked against its kind, with the usage range's defaults
 /// filled in (so the report says exactly what it covers).
-fn parameters_of(body: &CreateReport, now: DateTime<Utc>) -> Result<ReportParameters, ApiError> {
+fn parameters_of(
+    body: &CreateReport,
+    now: DateTime<Utc>,
+) -> Result<db::reports::ReportParameters, ApiError> {
     let not_for = |field: &str| {
         ApiError::validation(
             field,
@@ -129,16 +155,16 @@ fn parameters_of(body: &CreateReport, now: DateTime<Utc>) -> Result<ReportParame
                     "`campaignId` is required for a `campaign_delivery` report",
                 )
             })?;
-            Ok(ReportParameters {
+            Ok(db::reports::ReportParameters {
                 campaign_id: Some(campaign_id),
-                ..ReportParameters::default()
+                ..db::reports::ReportParameters::default()
             })
         }
         ReportKind::Contacts => {
             if body.campaign_id.is_some() {
                 return Err(not_for("campaignId"));
             }
-            Ok(ReportParameters {
+            Ok(db::reports::ReportParameters {
                 campaign_id: None,
                 from: body.from,
                 to: body.to,
@@ -154,7 +180,7 @@ fn parameters_of(body: &CreateReport, now: DateTime<Utc>) -> Result<ReportParame
                     return Err(not_for(field));
                 }
             }
-            Ok(ReportParameters::default())
+            Ok(db::reports::ReportParameters::default())
         }
         ReportKind::Usage => {
             if body.campaign_id.is_some() {
@@ -173,7 +199,7 @@ fn parameters_of(body: &CreateReport, now: DateTime<Utc>) -> Result<ReportParame
                     format!("a usage report covers at most {USAGE_MAX_DAYS} days"),
                 ));
             }
-            Ok(ReportParameters {
+            Ok(db::reports::ReportParameters {
                 campaign_id: None,
                 from: Some(from),
                 to: Some(to),

@@ -5,10 +5,12 @@
 //! `stripe_settings:{tenantId}`, the default-period analytics under `stripe_analytics:{tenantId}`;
 //! every write drops exactly the entry it changes.
 
+use std::collections::BTreeMap;
+
 use actix_web::{HttpRequest, delete, get, post, put, web};
 use chrono::{DateTime, Duration, Utc};
 use common::{ErrorCode, TenantId};
-use db::stripe::{NewStripeSettings, Recorded, StripeAnalytics, StripeSettings, WebhookSecret};
+use db::stripe::{NewStripeSettings, Recorded, WebhookSecret};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +56,100 @@ pub struct PutSettings {
     webhook_secret: String,
 }
 
+/// A tenant's Stripe settings as the API shows them (and the cache stores them): no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StripeSettings {
+    pub publishable_key: String,
+    /// The secret key's last four characters (`…abcd`), to recognise it.
+    pub secret_key_hint: String,
+    /// The webhook secret's last four characters (`…abcd`), to recognise it.
+    pub webhook_secret_hint: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<db::stripe::StripeSettings> for StripeSettings {
+    fn from(v: db::stripe::StripeSettings) -> Self {
+        Self {
+            publishable_key: v.publishable_key,
+            secret_key_hint: v.secret_key_hint,
+            webhook_secret_hint: v.webhook_secret_hint,
+            updated_at: v.updated_at,
+        }
+    }
+}
+
+/// A tenant's Stripe figures for a period `[from, to)`. Amounts are minor units (cents) keyed
+/// by lowercase currency code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StripeAnalytics {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Monthly recurring revenue now: active and past-due subscriptions with a known amount,
+    /// each normalised to one month.
+    pub mrr: BTreeMap<String, i64>,
+    /// Subscriptions by status now.
+    pub subscriptions: SubscriptionCounts,
+    /// `amount_paid` of the invoices paid in the period.
+    pub revenue: BTreeMap<String, i64>,
+    pub churn: Churn,
+}
+
+impl From<db::stripe::StripeAnalytics> for StripeAnalytics {
+    fn from(v: db::stripe::StripeAnalytics) -> Self {
+        Self {
+            from: v.from,
+            to: v.to,
+            mrr: v.mrr,
+            subscriptions: v.subscriptions.into(),
+            revenue: v.revenue,
+            churn: v.churn.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriptionCounts {
+    pub active: i64,
+    pub trialing: i64,
+    pub past_due: i64,
+    pub canceled: i64,
+}
+
+impl From<db::stripe::SubscriptionCounts> for SubscriptionCounts {
+    fn from(v: db::stripe::SubscriptionCounts) -> Self {
+        Self {
+            active: v.active,
+            trialing: v.trialing,
+            past_due: v.past_due,
+            canceled: v.canceled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Churn {
+    /// Subscriptions canceled in the period.
+    pub canceled: i64,
+    /// Subscriptions that had started and were not canceled at the start of the period.
+    pub active_at_start: i64,
+    /// `canceled / active_at_start` to four decimals; `None` (`null`) when none were active.
+    pub rate: Option<f64>,
+}
+
+impl From<db::stripe::Churn> for Churn {
+    fn from(v: db::stripe::Churn) -> Self {
+        Self {
+            canceled: v.canceled,
+            active_at_start: v.active_at_start,
+            rate: v.rate,
+        }
+    }
+}
+
 /// The Stripe settings as the API shows them: no secret, only hints.
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -82,13 +178,14 @@ impl SettingsView {
 pub async fn get_settings(state: web::Data<AppState>, admin: TenantAdmin) -> ApiResult {
     let scope = admin.scope(&state.db);
     let tenant_id = scope.tenant_id();
-    let settings = crate::cached::read(
-        &state,
-        &StripeSettingsKey::key(&tenant_id),
-        db::stripe::find_settings(scope),
-    )
-    .await?
-    .ok_or_else(|| ApiError::not_found("stripe settings"))?;
+    let load = async {
+        Ok(db::stripe::find_settings(scope)
+            .await?
+            .map(StripeSettings::from))
+    };
+    let settings = crate::cached::read(&state, &StripeSettingsKey::key(&tenant_id), load)
+        .await?
+        .ok_or_else(|| ApiError::not_found("stripe settings"))?;
     Ok(ok(SettingsView::new(settings, tenant_id)))
 }
 
@@ -113,7 +210,7 @@ pub async fn put_settings(
         [cache::KeyRef::from(StripeSettingsKey::key(&tenant_id))],
     )
     .await;
-    Ok(ok(SettingsView::new(stored, tenant_id)))
+    Ok(ok(SettingsView::new(stored.into(), tenant_id)))
 }
 
 /// `{"deleted":true}`.
@@ -339,9 +436,8 @@ pub async fn analytics(
                 &state,
                 &StripeAnalyticsKey::key(&scope.tenant_id()),
                 async move {
-                    db::stripe::analytics(scope, to - period, to)
-                        .await
-                        .map(Some)
+                    let analytics = db::stripe::analytics(scope, to - period, to).await?;
+                    Ok(Some(StripeAnalytics::from(analytics)))
                 },
             )
             .await?
@@ -356,7 +452,7 @@ pub async fn analytics(
                     "`from` must be earlier than `to`",
                 ));
             }
-            db::stripe::analytics(scope, from, to).await?
+            db::stripe::analytics(scope, from, to).await?.into()
         }
     };
     Ok(ok(analytics))

@@ -4,16 +4,11 @@
 //! secret is the tenant's), with the `webhooks` feature (403 `feature_not_enabled`). Another
 //! tenant's endpoint or delivery is 404 everywhere, and nothing changes.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
 use actix_web::{delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use common::{ErrorCode, EventKind, WebhookDeliveryId, WebhookEndpointId};
-use db::plans::Feature;
-use db::webhooks::{
-    Attempt, Delivery, DeliveryStatus, Endpoint, EndpointChanges, NewEndpoint, WebhookSecret,
-};
+use common::webhooks::DeliveryStatus;
+use common::{EventKind, WebhookDeliveryId, WebhookEndpointId};
+use db::webhooks::{Attempt, Delivery, Endpoint};
 use sea_orm::TransactionTrait;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -21,9 +16,9 @@ use super::campaigns::JobRef;
 use super::paging::{ListParams, ListQuery, ListSpec, Page};
 use super::{ApiJson, ApiResult, Deleted, Envelope, Routes, accepted, created, ok};
 use crate::auth::TenantAdmin;
-use crate::error::ApiError;
-use crate::routes::plans::features_of;
 use crate::state::AppState;
+use crate::usecases;
+use crate::usecases::webhooks::{EndpointEdit, EndpointInput, overlap_until, require_feature};
 
 pub fn routes(cfg: &mut Routes) {
     cfg.service(create)
@@ -36,69 +31,6 @@ pub fn routes(cfg: &mut Routes) {
         .service(get_delivery)
         .service(replay_delivery)
         .service(replay_failed);
-}
-
-/// Most characters of a description.
-const MAX_DESCRIPTION: usize = 500;
-/// Default and longest overlap of a rotation, in seconds.
-const DEFAULT_OVERLAP_SECONDS: i64 = 24 * 3600;
-const MAX_OVERLAP_SECONDS: i64 = 7 * 24 * 3600;
-
-/// 403 unless the caller has the `webhooks` feature (users without a plan have every feature).
-async fn require_feature(state: &AppState, admin: &TenantAdmin) -> Result<(), ApiError> {
-    let features = features_of(state, &admin.0, admin.0.user_id()).await?;
-    if features.contains(&Feature::Webhooks) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::FeatureNotEnabled,
-            format!(
-                "feature `{}` is not enabled for this user",
-                Feature::Webhooks
-            ),
-        ))
-    }
-}
-
-/// The URL checked as a target: http(s), no credentials, and a host whose addresses pass the
-/// egress check (looked up now; `worker-webhook` checks again at every connection).
-async fn checked_url(state: &AppState, url: &str) -> Result<String, ApiError> {
-    let allow_private = state.config.webhook_allow_private;
-    let target = egress::Target::parse(url, allow_private)
-        .map_err(|e| ApiError::validation("url", format!("`url`: {e}")))?;
-    let guard = egress::Guard::new(allow_private, Arc::new(egress::SystemLookup));
-    guard
-        .resolve(&target)
-        .await
-        .map_err(|e| ApiError::validation("url", format!("`url`: {e}")))?;
-    Ok(target.as_str().to_owned())
-}
-
-fn event_types(types: Vec<EventKind>) -> Result<Vec<EventKind>, ApiError> {
-    if types.is_empty() {
-        return Err(ApiError::validation(
-            "eventTypes",
-            "`eventTypes` must name at least one event type",
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    Ok(types
-        .into_iter()
-        .filter(|t| seen.insert(t.as_str()))
-        .collect())
-}
-
-fn description(text: Option<String>) -> Result<Option<String>, ApiError> {
-    let Some(text) = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) else {
-        return Ok(None);
-    };
-    if text.chars().count() > MAX_DESCRIPTION {
-        return Err(ApiError::validation(
-            "description",
-            format!("`description` must be at most {MAX_DESCRIPTION} characters"),
-        ));
-    }
-    Ok(Some(text))
 }
 
 /// An endpoint as the API shows it; its secret only ever in [`EndpointWithSecret`].
@@ -151,12 +83,12 @@ pub struct EndpointWithSecret {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateEndpoint {
     /// `http(s)://` URL receiving the deliveries; its host must resolve to public addresses.
-    url: String,
+    pub url: String,
     /// Event types to deliver (at least one).
-    event_types: Vec<EventKind>,
-    description: Option<String>,
+    pub event_types: Vec<EventKind>,
+    pub description: Option<String>,
     /// Default `true`.
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
 }
 
 /// Creates an endpoint; the answer carries its signing secret, shown only here.
@@ -171,24 +103,8 @@ pub async fn create(
     admin: TenantAdmin,
     body: ApiJson<CreateEndpoint>,
 ) -> ApiResult {
-    require_feature(&state, &admin).await?;
-    let body = body.into_inner();
-    let event_types = event_types(body.event_types)?;
-    let description = description(body.description)?;
-    let url = checked_url(&state, &body.url).await?;
-    let secret = WebhookSecret::generate();
-    let endpoint = db::webhooks::create(
-        admin.0.scope(&state.db),
-        NewEndpoint {
-            url,
-            description,
-            event_types,
-            enabled: body.enabled.unwrap_or(true),
-            created_by: admin.0.user_id(),
-            sealed_secret: state.token_cipher.encrypt(secret.expose()),
-        },
-    )
-    .await?;
+    let input = EndpointInput::parse(body.into_inner());
+    let (endpoint, secret) = usecases::webhooks::create(&state, &admin, input).await?;
     Ok(created(EndpointWithSecret {
         endpoint: EndpointView::from(endpoint),
         secret: secret.expose().to_owned(),
@@ -253,14 +169,14 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Optio
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateEndpoint {
-    url: Option<String>,
-    event_types: Option<Vec<EventKind>>,
+    pub url: Option<String>,
+    pub event_types: Option<Vec<EventKind>>,
     /// `null` clears it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
-    description: Option<Option<String>>,
+    pub description: Option<Option<String>>,
     /// `true` re-enables a disabled endpoint and restarts its failing clock.
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
 }
 
 /// Changes the fields given; the others stay.
@@ -277,28 +193,8 @@ pub async fn update(
     path: web::Path<WebhookEndpointId>,
     body: ApiJson<UpdateEndpoint>,
 ) -> ApiResult {
-    require_feature(&state, &admin).await?;
-    let id = path.into_inner();
-    let body = body.into_inner();
-    // Another tenant's endpoint is 404 before its input is judged.
-    db::webhooks::find(admin.0.scope(&state.db), id).await?;
-    let event_types = body.event_types.map(event_types).transpose()?;
-    let description = body.description.map(description).transpose()?;
-    let url = match body.url {
-        Some(url) => Some(checked_url(&state, &url).await?),
-        None => None,
-    };
-    let endpoint = db::webhooks::update(
-        admin.0.scope(&state.db),
-        id,
-        EndpointChanges {
-            url,
-            description,
-            event_types,
-            enabled: body.enabled,
-        },
-    )
-    .await?;
+    let edit = EndpointEdit::parse(body.into_inner());
+    let endpoint = usecases::webhooks::update(&state, &admin, path.into_inner(), edit).await?;
     Ok(ok(EndpointView::from(endpoint)))
 }
 
@@ -326,7 +222,7 @@ pub struct RotateSecret {
     /// How long the old secret keeps signing beside the new one: 0 to 604800 s (default
     /// 86400). During the overlap each delivery carries two `v1,` signatures.
     #[schema(minimum = 0, maximum = 604800)]
-    overlap_seconds: Option<i64>,
+    pub overlap_seconds: Option<i64>,
 }
 
 /// Replaces the signing secret; the new one is in the answer, shown only here.
@@ -344,26 +240,10 @@ pub async fn rotate_secret(
     body: ApiJson<RotateSecret>,
 ) -> ApiResult {
     require_feature(&state, &admin).await?;
-    let id = path.into_inner();
-    let overlap = body
-        .into_inner()
-        .overlap_seconds
-        .unwrap_or(DEFAULT_OVERLAP_SECONDS);
-    if !(0..=MAX_OVERLAP_SECONDS).contains(&overlap) {
-        return Err(ApiError::validation(
-            "overlapSeconds",
-            format!("`overlapSeconds` must be between 0 and {MAX_OVERLAP_SECONDS}"),
-        ));
-    }
-    let previous_until = (overlap > 0).then(|| Utc::now() + chrono::Duration::seconds(overlap));
-    let secret = WebhookSecret::generate();
-    let endpoint = db::webhooks::rotate_secret(
-        admin.0.scope(&state.db),
-        id,
-        state.token_cipher.encrypt(secret.expose()),
-        previous_until,
-    )
-    .await?;
+    let previous_until = overlap_until(body.into_inner(), Utc::now())?;
+    let (endpoint, secret) =
+        usecases::webhooks::rotate_secret(&state, &admin, path.into_inner(), previous_until)
+            .await?;
     Ok(ok(EndpointWithSecret {
         endpoint: EndpointView::from(endpoint),
         secret: secret.expose().to_owned(),

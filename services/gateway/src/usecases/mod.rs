@@ -4,9 +4,13 @@
 //! I/O, unit-tested), then handed to its use case.
 //!
 //! Use cases the workers share live in the `app` crate; these are the gateway's own. Moved
-//! here so far: creating a campaign. (Planned: the other handlers that still validate inline.)
+//! here so far: creating a campaign, importing opt-outs, a webhook endpoint's creation, changes
+//! and secret rotation. (Planned: the other handlers that
+//! still validate inline.)
 
 pub mod campaigns;
+pub mod consent;
+pub mod webhooks;
 
 use crate::error::ApiError;
 

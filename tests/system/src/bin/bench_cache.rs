@@ -21,8 +21,9 @@ use cache::{Cache, CacheConfig, RedisSettings};
 use common::{Plan, Role, TenantId};
 use db::DatabaseConnection;
 use db::TenantScope;
-use db::auth::Principal;
-use db::branding::{Branding, NewBranding};
+use db::branding::NewBranding;
+use gateway::auth::CachedKeyPrincipal;
+use gateway::routes::branding::Branding;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
@@ -44,7 +45,7 @@ cache::key_type! {
     BrandingKey: Branding, id = TenantId, value = Branding, schema = 1
 }
 cache::key_type! {
-    PrincipalKey: ApiKeyPrincipal, id = str, value = Principal, schema = 1
+    PrincipalKey: ApiKeyPrincipal, id = str, value = CachedKeyPrincipal, schema = 2
 }
 
 /// The data the workload runs over.
@@ -257,6 +258,7 @@ async fn run(
                             loads.fetch_add(1, Ordering::Relaxed);
                             db::branding::find(TenantScope::for_test(db, tenant))
                                 .await
+                                .map(|found| found.map(Branding::from))
                                 .map_err(|e| Arc::new(e.to_string()))
                         };
                         let found = match cache {
@@ -272,8 +274,9 @@ async fn run(
                         let hash = &fixture.key_hashes[k];
                         let load = async {
                             loads.fetch_add(1, Ordering::Relaxed);
-                            db::auth::principal_for_hash(db, hash)
+                            db::auth::key_principal_for_hash(db, hash)
                                 .await
+                                .map(|found| found.map(CachedKeyPrincipal::from))
                                 .map_err(|e| Arc::new(e.to_string()))
                         };
                         let found = match cache {
@@ -329,6 +332,7 @@ async fn burst(db: &DatabaseConnection, cache: &Cache, tenant: TenantId) -> u64 
             loads.fetch_add(1, Ordering::Relaxed);
             db::branding::find(TenantScope::for_test(db, tenant))
                 .await
+                .map(|found| found.map(Branding::from))
                 .map_err(|e| Arc::new(e.to_string()))
         })
     });

@@ -22,18 +22,7 @@ async fn get(system: &TestSystem, base: &str, path: &str, key: &str) -> (StatusC
 
 /// The value of a counter with this exact label set on a gateway's `/metrics` (0 if absent).
 async fn counter(system: &TestSystem, base: &str, series: &str) -> f64 {
-    let text = system
-        .http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    system.metric_at(base, series).await
 }
 
 /// Calls `/api/me` on `base` until the principal is served from the in-process tier (its

@@ -73,7 +73,7 @@ async fn put_branding(system: &TestSystem, key: &str, branding: Value) -> (Statu
         .await
 }
 
-/// The branding in the database itself, past any cache.
+/// The branding in the database itself, past any cache, as the API shows it.
 async fn stored_branding(system: &TestSystem, tenant: &TenantHandle) -> Value {
     let connection = db::connect(&system.db.url, 1).await.expect("connect");
     let tenant_id = tenant.tenant_id.parse().expect("tenant id");
@@ -82,7 +82,8 @@ async fn stored_branding(system: &TestSystem, tenant: &TenantHandle) -> Value {
         .expect("read branding")
         .expect("tenant exists");
     connection.close().await.expect("close");
-    serde_json::to_value(branding).expect("branding as JSON")
+    serde_json::to_value(gateway::routes::branding::Branding::from(branding))
+        .expect("branding as JSON")
 }
 
 /// A system whose gateways ask `dns` for custom hosts' TXT records.

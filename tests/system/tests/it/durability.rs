@@ -28,7 +28,17 @@ async fn jobs_wait_in_the_outbox_while_rabbitmq_is_unreachable() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
     assert_eq!(ready["checks"]["rabbitmq"], false);
 
-    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    // Nothing to wait out: once the relay has failed to reach the broker, the job is still
+    // waiting, kept in the outbox.
+    let connect_failures = r#"outbox_publish_errors_total{stage="connect"}"#;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while system.metric_at(&system.base_url, connect_failures).await < 1.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the relay tried to reach RabbitMQ within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let (_, job) = system
         .call(
             Method::GET,

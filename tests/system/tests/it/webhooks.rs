@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use common::{JobState, QueueName};
 use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
 use system_tests::receiver::{Receiver, Reply};
 use system_tests::{TenantHandle, TestSystem};
@@ -255,7 +256,7 @@ async fn during_a_rotation_both_secrets_sign_and_after_it_only_the_new_one() {
             Method::POST,
             &format!("/api/webhooks/endpoints/{endpoint_id}/rotate-secret"),
             Some(&tenant.key),
-            Some(json!({"overlapSeconds": 2})),
+            Some(json!({"overlapSeconds": 3600})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
@@ -296,7 +297,18 @@ async fn during_a_rotation_both_secrets_sign_and_after_it_only_the_new_one() {
     );
     assert_eq!(during.header("webhook-id"), Some(id.as_str()));
 
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // The hour passes: the stored end of the overlap is stepped to now (the worker compares it
+    // with the database's clock) instead of the test sleeping through it.
+    let connection = db::connect(&system.db.url, 1).await.unwrap();
+    let stepped = connection
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE webhook_endpoints SET previous_expires_at = now() WHERE id = $1",
+            [uuid::Uuid::parse_str(&endpoint_id).unwrap().into()],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(stepped.rows_affected(), 1);
     let after = replay(3).await;
     assert!(verifies(&new, &after));
     assert!(!verifies(&old, &after), "the old secret no longer signs");
