@@ -636,7 +636,26 @@ where
     ))
     .await?
     .ok_or(DbError::NotFound("team"))?;
-    let not_agents = txn
+    reject_non_agents(&txn, tenant, account_id, &wanted).await?;
+    replace_team_members(&txn, tenant, account_id, team_id, &wanted).await?;
+    txn.execute_raw(statement(
+        sql!("UPDATE account_teams SET updated_at = now() WHERE id = $1"),
+        [team_id.into()],
+    ))
+    .await?;
+    let team = load_team(tx, account_id, team_id).await?;
+    txn.commit().await?;
+    Ok(team)
+}
+
+/// `Invalid` naming those of `wanted` that are not agents of the account.
+async fn reject_non_agents(
+    conn: &impl ConnectionTrait,
+    tenant: Uuid,
+    account_id: AccountId,
+    wanted: &[Uuid],
+) -> DbResult<()> {
+    let not_agents = conn
         .query_all_raw(statement(
             sql!(
                 "SELECT w.user_id FROM unnest($3::uuid[]) AS w(user_id)
@@ -645,7 +664,7 @@ where
                                    AND a.user_id = w.user_id)
               ORDER BY w.user_id"
             ),
-            [tenant.into(), account_id.into(), wanted.clone().into()],
+            [tenant.into(), account_id.into(), wanted.to_vec().into()],
         ))
         .await?
         .iter()
@@ -664,7 +683,18 @@ where
             ),
         });
     }
-    txn.execute_raw(statement(
+    Ok(())
+}
+
+/// Removes the team's members not in `wanted` and adds those missing.
+async fn replace_team_members(
+    conn: &impl ConnectionTrait,
+    tenant: Uuid,
+    account_id: AccountId,
+    team_id: TeamId,
+    wanted: &[Uuid],
+) -> DbResult<()> {
+    conn.execute_raw(statement(
         sql!(
             "DELETE FROM account_team_members
           WHERE team_id = $1 AND tenant_id = $2 AND account_id = $3
@@ -674,11 +704,11 @@ where
             team_id.into(),
             tenant.into(),
             account_id.into(),
-            wanted.clone().into(),
+            wanted.to_vec().into(),
         ],
     ))
     .await?;
-    txn.execute_raw(statement(
+    conn.execute_raw(statement(
         sql!(
             "INSERT INTO account_team_members (tenant_id, account_id, team_id, user_id)
          SELECT $1, $2, $3, user_id FROM unnest($4::uuid[]) AS w(user_id)
@@ -688,7 +718,7 @@ where
             tenant.into(),
             account_id.into(),
             team_id.into(),
-            wanted.clone().into(),
+            wanted.to_vec().into(),
         ],
     ))
     .await
@@ -702,14 +732,7 @@ where
         },
         _ => DbError::Db(e),
     })?;
-    txn.execute_raw(statement(
-        sql!("UPDATE account_teams SET updated_at = now() WHERE id = $1"),
-        [team_id.into()],
-    ))
-    .await?;
-    let team = load_team(tx, account_id, team_id).await?;
-    txn.commit().await?;
-    Ok(team)
+    Ok(())
 }
 
 // ---- Inboxes ----

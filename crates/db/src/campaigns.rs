@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use common::sql;
 use common::{
     AccountId, CampaignAudience, CampaignId, CampaignStatus, ContactId, EventKind, InboxId,
-    LeaseToken, QueueName, RecipientId, RecipientStatus, UserId,
+    LeaseToken, QueueName, RecipientId, RecipientStatus, TenantId, UserId,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -171,16 +171,73 @@ pub async fn create(
     let tenant_id = scope.tenant_id();
     let txn = scope.conn().begin().await?;
 
-    inbox::Entity::find_by_id(new.inbox_id.into_uuid())
+    ensure_inbox_exists(&txn, tenant_id, new.inbox_id).await?;
+    let contacts = load_named_contacts(&txn, tenant_id, &new.contact_ids).await?;
+
+    let now = Utc::now();
+    let campaign_id = CampaignId::new();
+    let recipients = one_recipient_per_phone(contacts);
+    let as_variables: Vec<(ContactId, serde_json::Map<String, serde_json::Value>)> = recipients
+        .iter()
+        .map(|(id, _, vars)| (*id, vars.clone()))
+        .collect();
+    check_contacts(&as_variables)?;
+    drop(as_variables);
+
+    let (account_id, inbox_id, audience) = (new.account_id, new.inbox_id, new.audience);
+    let total = i32::try_from(recipients.len()).unwrap_or(i32::MAX);
+    let campaign = campaign_row(campaign_id, tenant_id, new, total, now)
+        .insert(&txn)
+        .await?;
+    insert_recipients(&txn, campaign_id, tenant_id, recipients, now).await?;
+    // Opted-out numbers, and with that audience those who never wrote, are recorded but not
+    // messaged.
+    let mut skipped =
+        crate::consent::skip_opted_out(scope.on(&txn), campaign_id, account_id).await?;
+    if audience == CampaignAudience::WroteBefore {
+        skipped +=
+            crate::consent::skip_never_written(scope.on(&txn), campaign_id, inbox_id).await?;
+    }
+
+    txn.commit().await?;
+    Ok(CreatedCampaign {
+        campaign: campaign.into(),
+        skipped,
+    })
+}
+
+/// A recipient before it is written: its contact, its phone and its template variables.
+type RecipientDraft = (
+    ContactId,
+    String,
+    serde_json::Map<String, serde_json::Value>,
+);
+
+/// `Invalid` unless the inbox is the tenant's.
+async fn ensure_inbox_exists(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    inbox_id: InboxId,
+) -> DbResult<()> {
+    inbox::Entity::find_by_id(inbox_id.into_uuid())
         .filter(inbox::Column::TenantId.eq(tenant_id.into_uuid()))
-        .one(&txn)
+        .one(conn)
         .await?
         .ok_or_else(|| DbError::Invalid {
             field: "inboxId",
-            message: format!("inbox {} does not exist", new.inbox_id),
+            message: format!("inbox {inbox_id} does not exist"),
         })?;
+    Ok(())
+}
 
-    let mut wanted: Vec<uuid::Uuid> = new.contact_ids.iter().map(|c| c.into_uuid()).collect();
+/// The tenant's contacts named by `contact_ids` (duplicates ignored), by id; `Invalid` when
+/// any does not exist.
+async fn load_named_contacts(
+    conn: &impl ConnectionTrait,
+    tenant_id: TenantId,
+    contact_ids: &[ContactId],
+) -> DbResult<Vec<contact::Model>> {
+    let mut wanted: Vec<uuid::Uuid> = contact_ids.iter().map(|c| c.into_uuid()).collect();
     wanted.sort();
     wanted.dedup();
     let contacts = contact::Entity::find()
@@ -192,7 +249,7 @@ pub async fn create(
             [sea_orm::Value::from(wanted.clone())],
         ))
         .order_by_asc(contact::Column::Id)
-        .all(&txn)
+        .all(conn)
         .await?;
     if contacts.len() != wanted.len() {
         let found: HashSet<_> = contacts.iter().map(|c| c.id).collect();
@@ -211,15 +268,14 @@ pub async fn create(
             ),
         });
     }
+    Ok(contacts)
+}
 
-    let now = Utc::now();
-    let campaign_id = CampaignId::new();
+/// One recipient per distinct phone (the first contact with it), with the contact's fields,
+/// name and phone as its template variables.
+fn one_recipient_per_phone(contacts: Vec<contact::Model>) -> Vec<RecipientDraft> {
     let mut seen_phones = HashSet::new();
-    let recipients: Vec<(
-        ContactId,
-        String,
-        serde_json::Map<String, serde_json::Value>,
-    )> = contacts
+    contacts
         .into_iter()
         .filter(|c| seen_phones.insert(c.phone.clone()))
         .map(|c| {
@@ -231,16 +287,19 @@ pub async fn create(
             variables.insert("phone".into(), c.phone.clone().into());
             (ContactId::from(c.id), c.phone, variables)
         })
-        .collect();
-    let as_variables: Vec<(ContactId, serde_json::Map<String, serde_json::Value>)> = recipients
-        .iter()
-        .map(|(id, _, vars)| (*id, vars.clone()))
-        .collect();
-    check_contacts(&as_variables)?;
-    drop(as_variables);
+        .collect()
+}
 
+/// The campaign's row: `scheduled` when it starts later, else `queued`.
+fn campaign_row(
+    campaign_id: CampaignId,
+    tenant_id: TenantId,
+    new: NewCampaign,
+    total: i32,
+    now: DateTime<Utc>,
+) -> campaign::ActiveModel {
     let run_at = new.scheduled_at.filter(|at| *at > now);
-    let campaign = campaign::ActiveModel {
+    campaign::ActiveModel {
         id: Set(campaign_id),
         tenant_id: Set(tenant_id),
         account_id: Set(new.account_id),
@@ -256,7 +315,7 @@ pub async fn create(
         delay_min_ms: Set(new.delay_min_ms),
         delay_max_ms: Set(new.delay_max_ms),
         scheduled_at: Set(new.scheduled_at),
-        total: Set(i32::try_from(recipients.len()).unwrap_or(i32::MAX)),
+        total: Set(total),
         status_reason: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -265,9 +324,16 @@ pub async fn create(
         outage_probes: Set(0),
         audience: Set(new.audience),
     }
-    .insert(&txn)
-    .await?;
+}
 
+/// Writes the recipients, all `pending`, each with its message id.
+async fn insert_recipients(
+    conn: &impl ConnectionTrait,
+    campaign_id: CampaignId,
+    tenant_id: TenantId,
+    recipients: Vec<RecipientDraft>,
+    now: DateTime<Utc>,
+) -> DbResult<()> {
     let rows: Vec<campaign_recipient::ActiveModel> = recipients
         .into_iter()
         .map(
@@ -295,23 +361,10 @@ pub async fn create(
     // Bounded chunks keep each INSERT under Postgres' limit of 65535 bind parameters.
     for chunk in rows.chunks(1000) {
         campaign_recipient::Entity::insert_many(chunk.to_vec())
-            .exec(&txn)
+            .exec(conn)
             .await?;
     }
-    // Opted-out numbers, and with that audience those who never wrote, are recorded but not
-    // messaged.
-    let mut skipped =
-        crate::consent::skip_opted_out(scope.on(&txn), campaign_id, new.account_id).await?;
-    if new.audience == CampaignAudience::WroteBefore {
-        skipped +=
-            crate::consent::skip_never_written(scope.on(&txn), campaign_id, new.inbox_id).await?;
-    }
-
-    txn.commit().await?;
-    Ok(CreatedCampaign {
-        campaign: campaign.into(),
-        skipped,
-    })
+    Ok(())
 }
 
 pub async fn find(

@@ -17,6 +17,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use secrecy::{ExposeSecret, SecretString};
+use uuid::Uuid;
 
 use crate::secrets::{SecretCipher, hint};
 use crate::{DbError, DbResult, TenantScope};
@@ -414,8 +415,27 @@ pub async fn analytics(
     to: DateTime<Utc>,
 ) -> DbResult<StripeAnalytics> {
     let tenant = scope.tenant_uuid();
-    let mrr = per_currency(
-        scope.conn(),
+    let mrr = monthly_recurring_revenue(scope.conn(), tenant).await?;
+    let revenue = revenue_paid(scope.conn(), tenant, from, to).await?;
+    let subscriptions = subscription_counts(scope.conn(), tenant).await?;
+    let churn = churn(scope.conn(), tenant, from, to).await?;
+    Ok(StripeAnalytics {
+        from,
+        to,
+        mrr,
+        subscriptions,
+        revenue,
+        churn,
+    })
+}
+
+/// Per currency, what the active and past-due subscriptions bring in a month.
+async fn monthly_recurring_revenue(
+    conn: &impl ConnectionTrait,
+    tenant: Uuid,
+) -> DbResult<BTreeMap<String, i64>> {
+    per_currency(
+        conn,
         sql!(
             "SELECT currency,
                 round(sum(amount::numeric
@@ -435,9 +455,18 @@ pub async fn analytics(
             status_names(&[SubscriptionStatus::Active, SubscriptionStatus::PastDue]).into(),
         ],
     )
-    .await?;
-    let revenue = per_currency(
-        scope.conn(),
+    .await
+}
+
+/// Per currency, the invoices paid in `[from, to)`.
+async fn revenue_paid(
+    conn: &impl ConnectionTrait,
+    tenant: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> DbResult<BTreeMap<String, i64>> {
+    per_currency(
+        conn,
         sql!(
             "SELECT currency, sum(amount_paid)::bigint AS amount
            FROM stripe_invoices
@@ -448,8 +477,15 @@ pub async fn analytics(
         ),
         vec![tenant.into(), from.into(), to.into()],
     )
-    .await?;
-    let subscriptions = SubscriptionCounts::find_by_statement(Statement::from_sql_and_values(
+    .await
+}
+
+/// The tenant's subscriptions by status.
+async fn subscription_counts(
+    conn: &impl ConnectionTrait,
+    tenant: Uuid,
+) -> DbResult<SubscriptionCounts> {
+    SubscriptionCounts::find_by_statement(Statement::from_sql_and_values(
         DbBackend::Postgres,
         sql!(
             "SELECT count(*) FILTER (WHERE status = $2) AS active,
@@ -466,9 +502,18 @@ pub async fn analytics(
             SubscriptionStatus::Canceled.as_str().into(),
         ],
     ))
-    .one(scope.conn())
+    .one(conn)
     .await?
-    .ok_or(DbError::NotFound("subscription counts"))?;
+    .ok_or(DbError::NotFound("subscription counts"))
+}
+
+/// The subscriptions canceled in `[from, to)` against those active at its start.
+async fn churn(
+    conn: &impl ConnectionTrait,
+    tenant: Uuid,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> DbResult<Churn> {
     #[derive(FromQueryResult)]
     struct ChurnCounts {
         canceled: i64,
@@ -500,23 +545,16 @@ pub async fn analytics(
             .into(),
         ],
     ))
-    .one(scope.conn())
+    .one(conn)
     .await?
     .ok_or(DbError::NotFound("churn counts"))?;
     let rate = (counts.active_at_start > 0).then(|| {
         let ratio = counts.canceled as f64 / counts.active_at_start as f64;
         (ratio * 10_000.0).round() / 10_000.0
     });
-    Ok(StripeAnalytics {
-        from,
-        to,
-        mrr,
-        subscriptions,
-        revenue,
-        churn: Churn {
-            canceled: counts.canceled,
-            active_at_start: counts.active_at_start,
-            rate,
-        },
+    Ok(Churn {
+        canceled: counts.canceled,
+        active_at_start: counts.active_at_start,
+        rate,
     })
 }

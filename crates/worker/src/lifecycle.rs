@@ -122,8 +122,25 @@ impl<J: Job> Lifecycle<J> {
         job_id: JobId,
         seq: i32,
     ) -> (Disposition, &'static str) {
-        let queue = Self::QUEUE.as_str();
         let token = LeaseToken::new();
+        match self.start_attempt(delivery, job_id, seq, token).await {
+            Ok(job) => {
+                self.run_attempt(delivery, job, Lease { job_id, token })
+                    .await
+            }
+            Err(outcome) => outcome,
+        }
+    }
+
+    /// Starts an attempt of the job under a new lease, or says what becomes of the message
+    /// when none can start.
+    async fn start_attempt(
+        &self,
+        delivery: &Delivery,
+        job_id: JobId,
+        seq: i32,
+        token: LeaseToken,
+    ) -> Result<jobs::Job, (Disposition, &'static str)> {
         let attempt = jobs::start_attempt(
             &self.db,
             job_id,
@@ -133,68 +150,87 @@ impl<J: Job> Lifecycle<J> {
             self.settings.lease_ttl,
         )
         .await;
-        let job = match attempt {
-            Ok(Attempt::Started(job)) => *job,
+        match attempt {
+            Ok(Attempt::Started(job)) => Ok(*job),
             Ok(Attempt::Finished | Attempt::Stale) => {
                 tracing::info!("duplicate or superseded message dropped");
-                return (Disposition::Ack, "duplicate");
+                Err((Disposition::Ack, "duplicate"))
             }
             Ok(Attempt::Leased { remaining }) => {
                 tracing::info!(
                     ?remaining,
                     "job is held by another worker; looking again later"
                 );
-                return (self.later(remaining, delivery), "deferred");
+                Err((self.later(remaining, delivery), "deferred"))
             }
             Ok(Attempt::NoSuchJob) => {
                 tracing::warn!("message matches no job; dead-lettered");
-                return (
+                Err((
                     self.dead(format!(
                         "no job {job_id} with this message and generation {seq}"
                     )),
                     "malformed",
-                );
+                ))
             }
             Ok(Attempt::OutOfAttempts(job)) => {
-                tracing::Span::current()
-                    .record("tenant_id", tracing::field::display(job.tenant_id));
-                let reason = format!(
-                    "the worker stopped during each of its {} attempts",
-                    job.max_attempts
-                );
-                return match jobs::fail_unheld(&self.db, job_id, seq, &reason).await {
-                    Ok(_) => {
-                        tracing::error!(%reason, "job failed");
-                        self.subject_failed(&job, &reason).await;
-                        count_transition(queue, "failed");
-                        (self.dead(reason), "failed")
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "database unavailable; message comes back later");
-                        (
-                            self.later(self.settings.retry.backoff_base, delivery),
-                            "deferred",
-                        )
-                    }
-                };
+                Err(self.fail_out_of_attempts(delivery, job_id, seq, &job).await)
             }
             Err(e) => {
                 // Postgres is down: the job cannot even be looked up. It waits, and no attempt
                 // is used up, however long the outage.
                 tracing::warn!(error = %e, "database unavailable; message comes back later");
-                return (
+                Err((
                     self.later(self.settings.retry.backoff_base, delivery),
                     "deferred",
-                );
+                ))
             }
-        };
+        }
+    }
+
+    /// A job whose every attempt ended with the worker stopping: it fails for good.
+    async fn fail_out_of_attempts(
+        &self,
+        delivery: &Delivery,
+        job_id: JobId,
+        seq: i32,
+        job: &jobs::Job,
+    ) -> (Disposition, &'static str) {
+        tracing::Span::current().record("tenant_id", tracing::field::display(job.tenant_id));
+        let reason = format!(
+            "the worker stopped during each of its {} attempts",
+            job.max_attempts
+        );
+        match jobs::fail_unheld(&self.db, job_id, seq, &reason).await {
+            Ok(_) => {
+                tracing::error!(%reason, "job failed");
+                self.subject_failed(job, &reason).await;
+                count_transition(Self::QUEUE.as_str(), "failed");
+                (self.dead(reason), "failed")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "database unavailable; message comes back later");
+                (
+                    self.later(self.settings.retry.backoff_base, delivery),
+                    "deferred",
+                )
+            }
+        }
+    }
+
+    /// Runs the started attempt while its lease is kept, then settles the job by its result.
+    async fn run_attempt(
+        &self,
+        delivery: &Delivery,
+        job: jobs::Job,
+        lease: Lease,
+    ) -> (Disposition, &'static str) {
+        let queue = Self::QUEUE.as_str();
         tracing::Span::current().record("tenant_id", tracing::field::display(job.tenant_id));
         count_transition(queue, "active");
         let pickup = (job.updated_at - job.run_at).to_std().unwrap_or_default();
         metrics::histogram!("queue_job_pickup_seconds", "queue" => queue)
             .record(pickup.as_secs_f64());
 
-        let lease = Lease { job_id, token };
         let lease_lost = CancellationToken::new();
         let keeper = tokio::spawn(keep_lease(
             self.db.clone(),

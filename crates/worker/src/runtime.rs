@@ -131,42 +131,7 @@ impl<J: Job> Worker<J> {
             relay_waker,
             in_flight,
         });
-        let mut backoff = Duration::from_millis(200);
-        let wait_delays = self.settings.wait_delays();
-        while !shutdown.is_cancelled() {
-            let core = &self.settings.core;
-            match Broker::connect(&core.amqp_url, &core.queue_prefix, core.queue_type).await {
-                Ok(broker) => {
-                    let result = async {
-                        broker.declare(&[queue]).await?;
-                        broker.declare_wait(queue, &wait_delays).await?;
-                        self.consuming.store(true, Ordering::Relaxed);
-                        backoff = Duration::from_millis(200);
-                        tracing::info!(queue = queue.as_str(), worker = %self.id, "consuming");
-                        queue::run_consumer(
-                            &broker,
-                            queue,
-                            self.settings.concurrency,
-                            handler.clone(),
-                            shutdown.clone(),
-                        )
-                        .await
-                    }
-                    .await;
-                    self.consuming.store(false, Ordering::Relaxed);
-                    broker.close().await;
-                    if let Err(e) = result {
-                        tracing::warn!(error = %e, "lost RabbitMQ; reconnecting");
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot reach RabbitMQ; retrying"),
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => {}
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
+        consume_until_stopped(&self.settings, self.id, &self.consuming, handler, &shutdown).await;
         // In-flight jobs are drained by now; their continuations may still sit in the outbox,
         // which the relay publishes before it stops (or another process's relay does).
         background.cancel();
@@ -180,6 +145,55 @@ impl<J: Job> Worker<J> {
         http_handle.stop(true).await;
         http.await??;
         Ok(())
+    }
+}
+
+/// Consumes `settings.queue` until `shutdown`, connecting to RabbitMQ again (with a backoff of
+/// up to 10 s) whenever the connection drops or cannot be made; `consuming` says whether it is
+/// connected (the readiness probe).
+async fn consume_until_stopped<J: Job>(
+    settings: &WorkerSettings,
+    worker: WorkerId,
+    consuming: &AtomicBool,
+    handler: Arc<Lifecycle<J>>,
+    shutdown: &CancellationToken,
+) {
+    let queue = settings.queue;
+    let mut backoff = Duration::from_millis(200);
+    let wait_delays = settings.wait_delays();
+    while !shutdown.is_cancelled() {
+        let core = &settings.core;
+        match Broker::connect(&core.amqp_url, &core.queue_prefix, core.queue_type).await {
+            Ok(broker) => {
+                let result = async {
+                    broker.declare(&[queue]).await?;
+                    broker.declare_wait(queue, &wait_delays).await?;
+                    consuming.store(true, Ordering::Relaxed);
+                    backoff = Duration::from_millis(200);
+                    tracing::info!(queue = queue.as_str(), worker = %worker, "consuming");
+                    queue::run_consumer(
+                        &broker,
+                        queue,
+                        settings.concurrency,
+                        handler.clone(),
+                        shutdown.clone(),
+                    )
+                    .await
+                }
+                .await;
+                consuming.store(false, Ordering::Relaxed);
+                broker.close().await;
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "lost RabbitMQ; reconnecting");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot reach RabbitMQ; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 

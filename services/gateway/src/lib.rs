@@ -68,37 +68,12 @@ impl Application {
             .await
             .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?;
 
-        let live = live::LiveHub::start(
-            &cache::client_builder(&config.redis, config.cache.timeout)
-                .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?,
-            &config.cache.key_prefix,
-        )?;
-        let limiter = ratelimit::RateLimiter::new(
-            cache.client().clone(),
-            config
-                .limiter
-                .clone()
-                .with_key_prefix(config.cache.key_prefix.clone()),
-        );
+        let live = start_live(&config)?;
+        let limiter = rate_limiter(&config, &cache);
 
         let background = CancellationToken::new();
         let relay_waker = RelayWaker::default();
-        let (relay, broker_connected) = if config.run_outbox_relay {
-            let relay = Relay::new(
-                db.clone(),
-                &config.core.amqp_url,
-                &config.core.queue_prefix,
-                config.core.queue_type,
-                relay_waker.clone(),
-            );
-            let flag = relay.connected_flag();
-            (
-                Some(tokio::spawn(relay.run(background.clone()))),
-                Some(flag),
-            )
-        } else {
-            (None, None)
-        };
+        let (relay, broker_connected) = start_relay(&config, &db, &relay_waker, &background);
 
         let broker = std::sync::Arc::new(broker::BrokerHandle::new(
             &config.core.amqp_url,
@@ -112,83 +87,24 @@ impl Application {
             background.clone(),
         ));
         let sessions_sweep = tokio::spawn(session::sweep(db.clone(), background.clone()));
-        let readiness = {
-            let db = db.clone();
-            let redis = cache.client().clone();
-            let broker_connected = broker_connected.clone();
-            telemetry::probes::Readiness::new()
-                .check("postgres", move || {
-                    let db = db.clone();
-                    async move { db::ping(&db).await.is_ok() }
-                })
-                .check("redis", move || {
-                    let redis = redis.clone();
-                    async move { redis.ping::<String>(None).await.is_ok() }
-                })
-                .check("rabbitmq", move || {
-                    let connected = broker_connected
-                        .as_ref()
-                        .is_none_or(|flag| flag.load(std::sync::atomic::Ordering::Relaxed));
-                    async move { connected }
-                })
-        };
         let probes = telemetry::probes::Probes {
-            readiness,
+            readiness: readiness(&db, &cache, broker_connected),
             metrics: metrics.clone(),
         };
         let listener = TcpListener::bind(&config.listen)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let port = listener.local_addr()?.port();
         let scrape_token = metrics_endpoint::ScrapeToken(config.security.metrics_token.clone());
-        let metrics_on_api_port = config.security.metrics_listen.is_none();
         let metrics_server = match &config.security.metrics_listen {
-            Some(address) => {
-                let listener = TcpListener::bind(address).map_err(|e| {
-                    anyhow::anyhow!("cannot listen on {address} (METRICS_LISTEN): {e}")
-                })?;
-                let bound = listener.local_addr()?;
-                let probes = probes.clone();
-                let scrape_token = scrape_token.clone();
-                let server = HttpServer::new(move || {
-                    App::new()
-                        .app_data(web::Data::new(probes.clone()))
-                        .configure(|cfg| {
-                            metrics_endpoint::configure_metrics(cfg, scrape_token.clone())
-                        })
-                })
-                .workers(1)
-                .listen(listener)?
-                .disable_signals()
-                .shutdown_timeout(1)
-                .run();
-                tracing::info!(%bound, "serving /metrics on its own listener");
-                Some((server, bound.port()))
-            }
+            Some(address) => Some(serve_metrics(
+                address,
+                probes.clone(),
+                scrape_token.clone(),
+            )?),
             None => None,
         };
-        let json_limit = config.json_limit_bytes;
-        let cursor_key = web::Data::new(routes::paging::CursorKey::derive(&config.secrets_key));
-        let document = openapi::document();
-        let compression = compression::Compression::new(config.compression);
-        let web_app = match web_app::WebApp::load(&config.web_dir)? {
-            Some(app) => {
-                tracing::info!(dir = %config.web_dir.display(), files = app.len(), "serving the web app at /");
-                Some(std::sync::Arc::new(app))
-            }
-            None => {
-                tracing::info!(dir = %config.web_dir.display(), "no web app build there: serving the API alone");
-                None
-            }
-        };
-        let public_url = match &config.public_url {
-            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
-            None => {
-                tracing::warn!(
-                    "PUBLIC_URL is not set: WUZAPI servers are told to post events to http://127.0.0.1:{port}"
-                );
-                format!("http://127.0.0.1:{port}")
-            }
-        };
+        let web_app = load_web_app(&config)?;
+        let public_url = public_url(&config, port);
         let broker_to_close = broker.clone();
         let state = web::Data::new(AppState {
             db,
@@ -211,77 +127,7 @@ impl Application {
             streams: live::StreamSlots::new(config.streams_per_user),
             config,
         });
-        let limiter = state.limiter.clone();
-        let server = HttpServer::new(move || {
-            let limiter = limiter.clone();
-            App::new()
-                .app_data(state.clone())
-                // Each HTTP worker thread asks Redis on a connection its own runtime serves, so
-                // a request's limiter call wakes no other thread (see `rate_limit`).
-                .data_factory(move || {
-                    let limiter = limiter.clone();
-                    async move {
-                        Ok::<_, std::convert::Infallible>(
-                            limiter.on_own_connection(rate_limit::CONNECT_WAIT).await,
-                        )
-                    }
-                })
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(json_limit)
-                        .error_handler(extractors::json_error),
-                )
-                .app_data(web::PathConfig::default().error_handler(extractors::path_error))
-                .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
-                .app_data(cursor_key.clone())
-                // The pipeline, innermost first: what the caller's account role holds (read
-                // before any handler's extractors run), authentication, the tenant's rate limit,
-                // then (on the way out) ETag / 304 and compression, all inside the metrics and
-                // the request's span.
-                .wrap(actix_web::middleware::from_fn(permissions::load))
-                .wrap(actix_web::middleware::from_fn(rate_limit::limit))
-                .wrap(actix_web::middleware::from_fn(auth::authenticate))
-                .wrap(etag::Etag)
-                .wrap(compression.clone())
-                // HSTS and `no-store` on every answer, 304s and compressed ones included.
-                .wrap(actix_web::middleware::from_fn(security::headers))
-                .wrap(actix_web::middleware::from_fn(http_metrics::record))
-                // Outermost: everything the request does, metrics included, is in its span.
-                .wrap(request_span::middleware())
-                .configure(|cfg| {
-                    metrics_endpoint::configure(
-                        cfg,
-                        probes.clone(),
-                        scrape_token.clone(),
-                        metrics_on_api_port,
-                    )
-                })
-                // Before the API's scope, which would otherwise answer its two paths with 404.
-                .service(
-                    utoipa_swagger_ui::SwaggerUi::new(format!(
-                        "{}{{_:.*}}",
-                        openapi::REFERENCE_PATH
-                    ))
-                    .external_url_unchecked(openapi::DOCUMENT_PATH, document.clone()),
-                )
-                .service(routes::api())
-                // What no route took: a file of the web app, an app route (its index), else
-                // the API's 404.
-                .app_data(web::Data::new(web_app.clone()))
-                .default_service(web::to(
-                    |req: actix_web::HttpRequest,
-                     app: web::Data<Option<std::sync::Arc<web_app::WebApp>>>| async move {
-                        match app.as_ref().as_ref().and_then(|app| app.respond(&req)) {
-                            Some(response) => Ok(response),
-                            None => Err(ApiError::new(ErrorCode::NotFound, "no such endpoint")),
-                        }
-                    },
-                ))
-        })
-        .listen(listener)?
-        .disable_signals()
-        .shutdown_timeout(10)
-        .run();
+        let server = serve_api(state, listener, probes, scrape_token, web_app)?;
         Ok(Self {
             port,
             server,
@@ -330,5 +176,216 @@ impl Application {
         self.broker.close().await;
         server.await??;
         Ok(())
+    }
+}
+
+/// The hub of live updates, on its own Redis connection (it subscribes).
+fn start_live(config: &GatewayConfig) -> anyhow::Result<std::sync::Arc<live::LiveHub>> {
+    live::LiveHub::start(
+        &cache::client_builder(&config.redis, config.cache.timeout)
+            .map_err(|e| anyhow::anyhow!("invalid Redis settings: {e}"))?,
+        &config.cache.key_prefix,
+    )
+}
+
+/// The tenants' rate limiter, on the cache's Redis under its key prefix.
+fn rate_limiter(config: &GatewayConfig, cache: &cache::Cache) -> ratelimit::RateLimiter {
+    ratelimit::RateLimiter::new(
+        cache.client().clone(),
+        config
+            .limiter
+            .clone()
+            .with_key_prefix(config.cache.key_prefix.clone()),
+    )
+}
+
+/// The outbox relay, when this process runs one, and its flag for the readiness probe.
+fn start_relay(
+    config: &GatewayConfig,
+    db: &db::DatabaseConnection,
+    relay_waker: &RelayWaker,
+    background: &CancellationToken,
+) -> (
+    Option<tokio::task::JoinHandle<()>>,
+    Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) {
+    if config.run_outbox_relay {
+        let relay = Relay::new(
+            db.clone(),
+            &config.core.amqp_url,
+            &config.core.queue_prefix,
+            config.core.queue_type,
+            relay_waker.clone(),
+        );
+        let flag = relay.connected_flag();
+        (
+            Some(tokio::spawn(relay.run(background.clone()))),
+            Some(flag),
+        )
+    } else {
+        (None, None)
+    }
+}
+
+/// Ready when Postgres and Redis answer and the relay (if any) is connected to RabbitMQ.
+fn readiness(
+    db: &db::DatabaseConnection,
+    cache: &cache::Cache,
+    broker_connected: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+) -> telemetry::probes::Readiness {
+    let db = db.clone();
+    let redis = cache.client().clone();
+    telemetry::probes::Readiness::new()
+        .check("postgres", move || {
+            let db = db.clone();
+            async move { db::ping(&db).await.is_ok() }
+        })
+        .check("redis", move || {
+            let redis = redis.clone();
+            async move { redis.ping::<String>(None).await.is_ok() }
+        })
+        .check("rabbitmq", move || {
+            let connected = broker_connected
+                .as_ref()
+                .is_none_or(|flag| flag.load(std::sync::atomic::Ordering::Relaxed));
+            async move { connected }
+        })
+}
+
+/// `/metrics` on its own listener (`METRICS_LISTEN`), and the port it is bound to.
+fn serve_metrics(
+    address: &str,
+    probes: telemetry::probes::Probes,
+    scrape_token: metrics_endpoint::ScrapeToken,
+) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .map_err(|e| anyhow::anyhow!("cannot listen on {address} (METRICS_LISTEN): {e}"))?;
+    let bound = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(web::Data::new(probes.clone()))
+            .configure(|cfg| metrics_endpoint::configure_metrics(cfg, scrape_token.clone()))
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    tracing::info!(%bound, "serving /metrics on its own listener");
+    Ok((server, bound.port()))
+}
+
+/// The web app's build in `WEB_DIR`, if there is one.
+fn load_web_app(config: &GatewayConfig) -> anyhow::Result<Option<std::sync::Arc<web_app::WebApp>>> {
+    let web_app = match web_app::WebApp::load(&config.web_dir)? {
+        Some(app) => {
+            tracing::info!(dir = %config.web_dir.display(), files = app.len(), "serving the web app at /");
+            Some(std::sync::Arc::new(app))
+        }
+        None => {
+            tracing::info!(dir = %config.web_dir.display(), "no web app build there: serving the API alone");
+            None
+        }
+    };
+    Ok(web_app)
+}
+
+/// Where WUZAPI servers post events to: `PUBLIC_URL`, else this gateway on the loopback.
+fn public_url(config: &GatewayConfig, port: u16) -> String {
+    match &config.public_url {
+        Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+        None => {
+            tracing::warn!(
+                "PUBLIC_URL is not set: WUZAPI servers are told to post events to http://127.0.0.1:{port}"
+            );
+            format!("http://127.0.0.1:{port}")
+        }
+    }
+}
+
+/// The API (and the web app at /) on `listener`, through the request pipeline.
+fn serve_api(
+    state: web::Data<AppState>,
+    listener: TcpListener,
+    probes: telemetry::probes::Probes,
+    scrape_token: metrics_endpoint::ScrapeToken,
+    web_app: Option<std::sync::Arc<web_app::WebApp>>,
+) -> anyhow::Result<Server> {
+    let json_limit = state.config.json_limit_bytes;
+    let cursor_key = web::Data::new(routes::paging::CursorKey::derive(&state.config.secrets_key));
+    let document = openapi::document();
+    let compression = compression::Compression::new(state.config.compression);
+    let metrics_on_api_port = state.config.security.metrics_listen.is_none();
+    let limiter = state.limiter.clone();
+    let server = HttpServer::new(move || {
+        let limiter = limiter.clone();
+        App::new()
+            .app_data(state.clone())
+            // Each HTTP worker thread asks Redis on a connection its own runtime serves, so
+            // a request's limiter call wakes no other thread (see `rate_limit`).
+            .data_factory(move || {
+                let limiter = limiter.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(
+                        limiter.on_own_connection(rate_limit::CONNECT_WAIT).await,
+                    )
+                }
+            })
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(json_limit)
+                    .error_handler(extractors::json_error),
+            )
+            .app_data(web::PathConfig::default().error_handler(extractors::path_error))
+            .app_data(web::QueryConfig::default().error_handler(extractors::query_error))
+            .app_data(cursor_key.clone())
+            // The pipeline, innermost first: what the caller's account role holds (read
+            // before any handler's extractors run), authentication, the tenant's rate limit,
+            // then (on the way out) ETag / 304 and compression, all inside the metrics and
+            // the request's span.
+            .wrap(actix_web::middleware::from_fn(permissions::load))
+            .wrap(actix_web::middleware::from_fn(rate_limit::limit))
+            .wrap(actix_web::middleware::from_fn(auth::authenticate))
+            .wrap(etag::Etag)
+            .wrap(compression.clone())
+            // HSTS and `no-store` on every answer, 304s and compressed ones included.
+            .wrap(actix_web::middleware::from_fn(security::headers))
+            .wrap(actix_web::middleware::from_fn(http_metrics::record))
+            // Outermost: everything the request does, metrics included, is in its span.
+            .wrap(request_span::middleware())
+            .configure(|cfg| {
+                metrics_endpoint::configure(
+                    cfg,
+                    probes.clone(),
+                    scrape_token.clone(),
+                    metrics_on_api_port,
+                )
+            })
+            // Before the API's scope, which would otherwise answer its two paths with 404.
+            .service(
+                utoipa_swagger_ui::SwaggerUi::new(format!("{}{{_:.*}}", openapi::REFERENCE_PATH))
+                    .external_url_unchecked(openapi::DOCUMENT_PATH, document.clone()),
+            )
+            .service(routes::api())
+            // What no route took: a file of the web app, an app route (its index), else
+            // the API's 404.
+            .app_data(web::Data::new(web_app.clone()))
+            .default_service(web::to(web_app_or_not_found))
+    })
+    .listen(listener)?
+    .disable_signals()
+    .shutdown_timeout(10)
+    .run();
+    Ok(server)
+}
+
+/// What no route took: a file of the web app, an app route (its index), else the API's 404.
+async fn web_app_or_not_found(
+    req: actix_web::HttpRequest,
+    app: web::Data<Option<std::sync::Arc<web_app::WebApp>>>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    match app.as_ref().as_ref().and_then(|app| app.respond(&req)) {
+        Some(response) => Ok(response),
+        None => Err(ApiError::new(ErrorCode::NotFound, "no such endpoint")),
     }
 }

@@ -99,6 +99,35 @@ pub fn apply_conventions(doc: &mut Value) {
         return;
     };
     let components = object(root, "components");
+    add_shared_components(components);
+    let pipeline_headers = json!({
+        "Cache-Control": {"$ref": "#/components/headers/CacheControl"},
+        "Strict-Transport-Security": {"$ref": "#/components/headers/StrictTransportSecurity"},
+    });
+    // On the shared responses here, and on each operation's own ones below.
+    for response in object(components, "responses").values_mut() {
+        add_headers(response, &pipeline_headers);
+    }
+    root.insert("security".into(), json!([{"apiKey": []}]));
+
+    if let Some(paths) = root.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            let Some(item) = item.as_object_mut() else {
+                continue;
+            };
+            for (method, operation) in item.iter_mut() {
+                let Some(operation) = operation.as_object_mut() else {
+                    continue;
+                };
+                apply_to_operation(method, operation, &pipeline_headers);
+            }
+        }
+    }
+    relax_page_items(root);
+}
+
+/// The security scheme, the shared responses and the pipeline's headers.
+fn add_shared_components(components: &mut Map<String, Value>) {
     object(components, "securitySchemes").insert(
         "apiKey".into(),
         json!({
@@ -149,54 +178,40 @@ pub fn apply_conventions(doc: &mut Value) {
             }),
         ),
     ]);
-    let pipeline_headers = json!({
-        "Cache-Control": {"$ref": "#/components/headers/CacheControl"},
-        "Strict-Transport-Security": {"$ref": "#/components/headers/StrictTransportSecurity"},
-    });
-    // On the shared responses here, and on each operation's own ones below.
-    for response in object(components, "responses").values_mut() {
-        add_headers(response, &pipeline_headers);
-    }
-    root.insert("security".into(), json!([{"apiKey": []}]));
+}
 
-    if let Some(paths) = root.get_mut("paths").and_then(Value::as_object_mut) {
-        for item in paths.values_mut() {
-            let Some(item) = item.as_object_mut() else {
-                continue;
-            };
-            for (method, operation) in item.iter_mut() {
-                let Some(operation) = operation.as_object_mut() else {
-                    continue;
-                };
-                let tag = operation
-                    .get("tags")
-                    .and_then(|tags| tags[0].as_str())
-                    .unwrap_or("api")
-                    .to_owned();
-                if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
-                    let id = format!("{tag}.{id}");
-                    operation.insert("operationId".into(), json!(id));
-                }
-                let responses = object(operation, "responses");
-                if method == "get" {
-                    responses
-                        .entry("304")
-                        .or_insert_with(|| reference("NotModified"));
-                }
-                responses
-                    .entry("429")
-                    .or_insert_with(|| reference("TooManyRequests"));
-                responses
-                    .entry("default")
-                    .or_insert_with(|| reference("Error"));
-                for response in responses.values_mut() {
-                    add_headers(response, &pipeline_headers);
-                }
-            }
-        }
+/// An operation's id prefixed with its tag, and the responses every operation may give (304
+/// for a GET, 429, the error envelope), each with the pipeline's headers.
+fn apply_to_operation(method: &str, operation: &mut Map<String, Value>, pipeline_headers: &Value) {
+    let tag = operation
+        .get("tags")
+        .and_then(|tags| tags[0].as_str())
+        .unwrap_or("api")
+        .to_owned();
+    if let Some(id) = operation.get("operationId").and_then(Value::as_str) {
+        let id = format!("{tag}.{id}");
+        operation.insert("operationId".into(), json!(id));
     }
-    // A page's items hold the fields `?fields=` chose: none is required. (Generic schemas are
-    // inlined, so each `Page_<Item>` has its own copy of the item to relax.)
+    let responses = object(operation, "responses");
+    if method == "get" {
+        responses
+            .entry("304")
+            .or_insert_with(|| reference("NotModified"));
+    }
+    responses
+        .entry("429")
+        .or_insert_with(|| reference("TooManyRequests"));
+    responses
+        .entry("default")
+        .or_insert_with(|| reference("Error"));
+    for response in responses.values_mut() {
+        add_headers(response, pipeline_headers);
+    }
+}
+
+/// A page's items hold the fields `?fields=` chose: none is required. (Generic schemas are
+/// inlined, so each `Page_<Item>` has its own copy of the item to relax.)
+fn relax_page_items(root: &mut Map<String, Value>) {
     let schemas = object(object(root, "components"), "schemas");
     for (_, page) in schemas
         .iter_mut()

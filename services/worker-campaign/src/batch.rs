@@ -2,6 +2,7 @@
 //! outcome, and schedule the next batch in the same transaction as the last record.
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -41,48 +42,68 @@ const UNCERTAINTY_WINDOW_MS: f64 = 250.0;
 /// The longest wait between two probes of a campaign parked for a WUZAPI outage.
 const MAX_PROBE_DELAY: Duration = Duration::from_secs(600);
 
+/// What the number's pacing allows a batch.
+struct Allowance {
+    /// When the batch must end: its time budget, or the send window closing.
+    deadline: Instant,
+    /// Messages the number may still send today; `None`: no limit.
+    remaining: Option<u32>,
+    /// The tenant's day the sends count on.
+    today: chrono::NaiveDate,
+}
+
+/// The batch's campaign; a permanent failure when it was deleted.
+async fn find_campaign(ctx: &JobContext, campaign_id: CampaignId) -> Result<Campaign, JobError> {
+    match campaigns::find(ctx.scope(), campaign_id).await {
+        Ok(campaign) => Ok(campaign),
+        Err(db::DbError::NotFound(_)) => Err(JobError::permanent("the campaign no longer exists")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The campaign's inbox; a permanent failure when it was deleted.
+async fn find_inbox(ctx: &JobContext, campaign: &Campaign) -> Result<Inbox, JobError> {
+    match db::inboxes::find(ctx.scope(), campaign.inbox_id).await {
+        Ok(inbox) => Ok(inbox),
+        Err(db::DbError::NotFound(_)) => {
+            Err(JobError::permanent("the campaign's inbox no longer exists"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Recipients left mid-send by an earlier worker (claimed, never recorded) become uncertain.
+async fn mark_abandoned_uncertain(
+    ctx: &JobContext,
+    campaign_id: CampaignId,
+) -> Result<(), JobError> {
+    let abandoned =
+        campaigns::mark_abandoned_uncertain(ctx.scope(), campaign_id, ctx.lease.token).await?;
+    if abandoned > 0 {
+        tracing::warn!(
+            abandoned,
+            "recipients left mid-send by an earlier worker are now uncertain"
+        );
+        metrics::counter!("campaign_messages_total", "outcome" => "uncertain").increment(abandoned);
+    }
+    Ok(())
+}
+
 impl CampaignJob {
     pub(crate) async fn run_batch(
         &self,
         ctx: JobContext,
         campaign_id: CampaignId,
     ) -> Result<Done, JobError> {
-        let campaign = match campaigns::find(ctx.scope(), campaign_id).await {
-            Ok(campaign) => campaign,
-            Err(db::DbError::NotFound(_)) => {
-                return Err(JobError::permanent("the campaign no longer exists"));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let campaign = find_campaign(&ctx, campaign_id).await?;
         if !campaign.status.is_sendable() {
             return self.stop(&ctx, campaign_id).await;
         }
         // A parked campaign's batch is a probe: one try, then back to waiting, longer.
         let probing = campaign.status == CampaignStatus::WaitingWuzapi;
-        let inbox = match db::inboxes::find(ctx.scope(), campaign.inbox_id).await {
-            Ok(inbox) => inbox,
-            Err(db::DbError::NotFound(_)) => {
-                return Err(JobError::permanent("the campaign's inbox no longer exists"));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let base_url = match self.wuzapi_urls.check(&inbox.wuzapi_url) {
-            Ok(url) => url.into_string(),
-            Err(refused) => {
-                // The operator no longer allows this inbox's server: nothing is sent until the
-                // owner points the inbox elsewhere and resumes.
-                self.announce_move(
-                    &ctx,
-                    &campaign,
-                    &[campaign.status],
-                    CampaignStatus::Paused,
-                    Some(format!(
-                        "the inbox's WUZAPI server is not allowed: {refused}"
-                    )),
-                )
-                .await?;
-                return self.stop(&ctx, campaign_id).await;
-            }
+        let inbox = find_inbox(&ctx, &campaign).await?;
+        let Some(base_url) = self.allowed_server(&ctx, &campaign, &inbox).await? else {
+            return self.stop(&ctx, campaign_id).await;
         };
         let token = self.cipher.decrypt(inbox.token.ciphertext()).map_err(|e| {
             JobError::permanent(format!(
@@ -91,17 +112,7 @@ impl CampaignJob {
         })?;
         let template = Template::parse(&campaign.template)
             .map_err(|e| JobError::permanent(format!("the template is invalid: {e}")))?;
-
-        let abandoned =
-            campaigns::mark_abandoned_uncertain(ctx.scope(), campaign_id, ctx.lease.token).await?;
-        if abandoned > 0 {
-            tracing::warn!(
-                abandoned,
-                "recipients left mid-send by an earlier worker are now uncertain"
-            );
-            metrics::counter!("campaign_messages_total", "outcome" => "uncertain")
-                .increment(abandoned);
-        }
+        mark_abandoned_uncertain(&ctx, campaign_id).await?;
 
         let hold = self.batch_budget + ctx.lease_ttl;
         let since_last_send =
@@ -125,47 +136,10 @@ impl CampaignJob {
         )
         .await?;
 
-        // Pacing beyond delays, in the tenant's calendar: the send window, then the day's cap.
-        let time_zone = db::tenants::time_zone(ctx.scope()).await?;
-        let time_zone = common::pacing::time_zone(&time_zone).unwrap_or(chrono_tz::UTC);
-        let local_now = Utc::now().with_timezone(&time_zone).naive_local();
-        let today = local_now.date();
-        let pacing = &inbox.pacing;
-        let mut deadline = Instant::now() + self.batch_budget;
-        if let Some(window) = &pacing.window {
-            match window.state(local_now) {
-                WindowState::Closed { opens_in } => {
-                    let opens =
-                        local_now + chrono::TimeDelta::from_std(opens_in).unwrap_or_default();
-                    let reason = format!(
-                        "outside the number's send window; sending resumes {} ({time_zone})",
-                        opens.format("%a %Y-%m-%d %H:%M")
-                    );
-                    return self.wait(&ctx, &campaign, &inbox, opens_in, reason).await;
-                }
-                WindowState::Open { closes_in } => {
-                    deadline = deadline.min(Instant::now() + closes_in);
-                }
-            }
-        }
-        let remaining = match pacing.allowance(today) {
-            None => None,
-            Some(allowed) => {
-                let sent = send_slots::sent_on(&ctx.db, inbox.id, today).await?;
-                if sent >= allowed {
-                    let reason = format!(
-                        "the number's daily limit of {allowed} messages is reached; sending resumes tomorrow ({time_zone})"
-                    );
-                    let after = common::pacing::until_next_day(local_now);
-                    return self.wait(&ctx, &campaign, &inbox, after, reason).await;
-                }
-                Some(allowed - sent)
-            }
+        let allowance = match self.allowance(&ctx, &campaign, &inbox).await? {
+            ControlFlow::Continue(allowance) => allowance,
+            ControlFlow::Break(done) => return Ok(done),
         };
-        if campaign.status == CampaignStatus::Running && campaign.status_reason.is_some() {
-            // It was waiting for its window or the next day: it sends again.
-            campaigns::note_waiting(ctx.scope(), campaign_id, None).await?;
-        }
 
         let mut sender = Sender {
             job: self,
@@ -176,9 +150,9 @@ impl CampaignJob {
             token: &token,
             template: &template,
             last_send: since_last_send.map(|since| Instant::now() - since),
-            deadline,
-            remaining,
-            today,
+            deadline: allowance.deadline,
+            remaining: allowance.remaining,
+            today: allowance.today,
             sent_any: false,
             forgiven: false,
             // Until measured, assume a slow WUZAPI: small groups.
@@ -196,62 +170,171 @@ impl CampaignJob {
         if sent_any && campaign.outage_probes > 0 {
             campaigns::outage_over(ctx.scope(), campaign_id).await?;
         }
+        self.finish(&ctx, &campaign, &inbox, probing, ended).await
+    }
+
+    /// The inbox's WUZAPI server as the URL policy normalises it; `None` when the operator no
+    /// longer allows it, and the campaign is then paused.
+    async fn allowed_server(
+        &self,
+        ctx: &JobContext,
+        campaign: &Campaign,
+        inbox: &Inbox,
+    ) -> Result<Option<String>, JobError> {
+        match self.wuzapi_urls.check(&inbox.wuzapi_url) {
+            Ok(url) => Ok(Some(url.into_string())),
+            Err(refused) => {
+                // The operator no longer allows this inbox's server: nothing is sent until the
+                // owner points the inbox elsewhere and resumes.
+                self.announce_move(
+                    ctx,
+                    campaign,
+                    &[campaign.status],
+                    CampaignStatus::Paused,
+                    Some(format!(
+                        "the inbox's WUZAPI server is not allowed: {refused}"
+                    )),
+                )
+                .await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// What the number's pacing allows this batch, in the tenant's calendar: the send window,
+    /// then the day's cap. When it allows nothing now, the campaign waits (`Break`).
+    async fn allowance(
+        &self,
+        ctx: &JobContext,
+        campaign: &Campaign,
+        inbox: &Inbox,
+    ) -> Result<ControlFlow<Done, Allowance>, JobError> {
+        let time_zone = db::tenants::time_zone(ctx.scope()).await?;
+        let time_zone = common::pacing::time_zone(&time_zone).unwrap_or(chrono_tz::UTC);
+        let local_now = Utc::now().with_timezone(&time_zone).naive_local();
+        let today = local_now.date();
+        let pacing = &inbox.pacing;
+        let mut deadline = Instant::now() + self.batch_budget;
+        if let Some(window) = &pacing.window {
+            match window.state(local_now) {
+                WindowState::Closed { opens_in } => {
+                    let opens =
+                        local_now + chrono::TimeDelta::from_std(opens_in).unwrap_or_default();
+                    let reason = format!(
+                        "outside the number's send window; sending resumes {} ({time_zone})",
+                        opens.format("%a %Y-%m-%d %H:%M")
+                    );
+                    return self
+                        .wait(ctx, campaign, inbox, opens_in, reason)
+                        .await
+                        .map(ControlFlow::Break);
+                }
+                WindowState::Open { closes_in } => {
+                    deadline = deadline.min(Instant::now() + closes_in);
+                }
+            }
+        }
+        let remaining = match pacing.allowance(today) {
+            None => None,
+            Some(allowed) => {
+                let sent = send_slots::sent_on(&ctx.db, inbox.id, today).await?;
+                if sent >= allowed {
+                    let reason = format!(
+                        "the number's daily limit of {allowed} messages is reached; sending resumes tomorrow ({time_zone})"
+                    );
+                    let after = common::pacing::until_next_day(local_now);
+                    return self
+                        .wait(ctx, campaign, inbox, after, reason)
+                        .await
+                        .map(ControlFlow::Break);
+                }
+                Some(allowed - sent)
+            }
+        };
+        if campaign.status == CampaignStatus::Running && campaign.status_reason.is_some() {
+            // It was waiting for its window or the next day: it sends again.
+            campaigns::note_waiting(ctx.scope(), campaign.id, None).await?;
+        }
+        Ok(ControlFlow::Continue(Allowance {
+            deadline,
+            remaining,
+            today,
+        }))
+    }
+
+    /// Settles the batch by how its sending ended.
+    async fn finish(
+        &self,
+        ctx: &JobContext,
+        campaign: &Campaign,
+        inbox: &Inbox,
+        probing: bool,
+        ended: Ended,
+    ) -> Result<Done, JobError> {
         match ended {
             Ended::AllSent => {
-                self.release_slot(&ctx, &inbox).await;
-                let progress = campaigns::progress(ctx.scope(), campaign_id).await?;
-                self.announce_move(&ctx, &campaign, IN_FLIGHT, CampaignStatus::Completed, None)
+                self.release_slot(ctx, inbox).await;
+                let progress = campaigns::progress(ctx.scope(), campaign.id).await?;
+                self.announce_move(ctx, campaign, IN_FLIGHT, CampaignStatus::Completed, None)
                     .await?;
                 tracing::info!(?progress, "campaign completed");
                 Ok(Done::Completed(serde_json::to_value(progress).ok()))
             }
-            Ended::Continue { after } => {
-                self.continue_later(&ctx, campaign_id, &inbox, after).await
-            }
+            Ended::Continue { after } => self.continue_later(ctx, campaign.id, inbox, after).await,
             Ended::Stopped => {
-                self.release_slot(&ctx, &inbox).await;
-                self.stop(&ctx, campaign_id).await
+                self.release_slot(ctx, inbox).await;
+                self.stop(ctx, campaign.id).await
             }
             Ended::Pause(reason) => {
-                self.release_slot(&ctx, &inbox).await;
+                self.release_slot(ctx, inbox).await;
                 self.announce_move(
-                    &ctx,
-                    &campaign,
+                    ctx,
+                    campaign,
                     IN_FLIGHT,
                     CampaignStatus::Paused,
                     Some(reason),
                 )
                 .await?;
-                self.stop(&ctx, campaign_id).await
+                self.stop(ctx, campaign.id).await
             }
-            Ended::Outage(error) => {
-                self.release_slot(&ctx, &inbox).await;
-                if !ctx.is_last_attempt() && !probing {
-                    return Err(JobError::transient(error));
-                }
-                // Out of retries, but an outage is not the campaign's fault: park it and probe
-                // with a growing back-off, for as long as the outage lasts.
-                // Parked and scheduled together: the owner never sees a parked campaign whose
-                // job is still running, nor a lost lease leave one parked with no probe.
-                let reason = format!("waiting for WUZAPI: {error}");
-                let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
-                let failed_probes =
-                    campaigns::park_for_outage(ctx.scope().on(&txn), campaign_id, &reason).await?;
-                let delay = self
-                    .first_outage_probe
-                    .saturating_mul(2u32.saturating_pow(failed_probes.clamp(0, 16) as u32))
-                    .min(MAX_PROBE_DELAY);
-                let continued =
-                    db::jobs::continue_at(&txn, ctx.lease, Utc::now() + delay, None).await?;
-                if !continued {
-                    return Err(JobError::LeaseLost);
-                }
-                txn.commit().await.map_err(db::DbError::from)?;
-                tracing::warn!(error = %error, probe_in = ?delay, "WUZAPI outage; campaign parked");
-                ctx.wake_relay();
-                Ok(Done::Settled)
-            }
+            Ended::Outage(error) => self.outage(ctx, campaign.id, inbox, probing, error).await,
         }
+    }
+
+    /// WUZAPI failed transiently: the job retries, or once out of retries (or when it was a
+    /// probe) the campaign is parked and probed later.
+    async fn outage(
+        &self,
+        ctx: &JobContext,
+        campaign_id: CampaignId,
+        inbox: &Inbox,
+        probing: bool,
+        error: WuzapiError,
+    ) -> Result<Done, JobError> {
+        self.release_slot(ctx, inbox).await;
+        if !ctx.is_last_attempt() && !probing {
+            return Err(JobError::transient(error));
+        }
+        // Out of retries, but an outage is not the campaign's fault: park it and probe
+        // with a growing back-off, for as long as the outage lasts.
+        // Parked and scheduled together: the owner never sees a parked campaign whose
+        // job is still running, nor a lost lease leave one parked with no probe.
+        let reason = format!("waiting for WUZAPI: {error}");
+        let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
+        let failed_probes =
+            campaigns::park_for_outage(ctx.scope().on(&txn), campaign_id, &reason).await?;
+        let delay = self
+            .first_outage_probe
+            .saturating_mul(2u32.saturating_pow(failed_probes.clamp(0, 16) as u32))
+            .min(MAX_PROBE_DELAY);
+        let continued = db::jobs::continue_at(&txn, ctx.lease, Utc::now() + delay, None).await?;
+        if !continued {
+            return Err(JobError::LeaseLost);
+        }
+        txn.commit().await.map_err(db::DbError::from)?;
+        tracing::warn!(error = %error, probe_in = ?delay, "WUZAPI outage; campaign parked");
+        ctx.wake_relay();
+        Ok(Done::Settled)
     }
 
     /// Frees the number and schedules the campaign's next batch `after` from now, with its
@@ -520,6 +603,55 @@ impl Sender<'_> {
         Ok(())
     }
 
+    /// Waits the campaign's pause before a message, showing "typing..." for its end; when the
+    /// pause does not fit in the batch (or the worker is stopping), waits nothing and returns
+    /// how long the rest should wait.
+    async fn pause_before(&mut self, recipient: &Recipient, text: &str) -> Result<(), Duration> {
+        let typing = if self.inbox.pacing.typing {
+            self.job.typing.for_message(text.chars().count())
+        } else {
+            Duration::ZERO
+        };
+        let delay = Duration::from_millis(rand::rng().random_range(self.delay_range()));
+        let wait = self
+            .last_send
+            .map(|last| (last + delay).saturating_duration_since(Instant::now()))
+            .unwrap_or_default();
+        let stop = self.ctx.shutdown.is_cancelled() || self.ctx.lease_lost.is_cancelled();
+        // "typing..." shows during the pause, or longer when the pause is shorter.
+        let wait = wait.saturating_sub(typing);
+        if stop || Instant::now() + wait + typing > self.deadline {
+            return Err(wait);
+        }
+        if !wait.is_zero() {
+            // A zero sleep still waits for the next timer tick (about 1 ms): skip it.
+            tokio::time::sleep(wait).await;
+        }
+        if !typing.is_zero() {
+            self.show_typing(&recipient.phone, typing).await;
+        }
+        Ok(())
+    }
+
+    /// Sends the recipient's message (with its fixed id), timing the call.
+    async fn send(
+        &mut self,
+        recipient: &Recipient,
+        text: String,
+    ) -> Result<wuzapi::SendOutcome, WuzapiError> {
+        let request =
+            SendText::new(recipient.phone.clone(), text).with_id(recipient.message_id.clone());
+        let called = Instant::now();
+        let result = self
+            .job
+            .wuzapi
+            .send_text(self.base_url, self.token.expose_secret(), &request)
+            .await;
+        self.observe_send(called.elapsed());
+        self.last_send = Some(Instant::now());
+        result
+    }
+
     /// Sends to a claimed group, one message at a time at the campaign's pace. Returns every
     /// claimed recipient's outcome and, when the batch must end, why.
     async fn send_group(
@@ -557,42 +689,13 @@ impl Sender<'_> {
                 continue;
             }
             let text = render(self.template, recipient);
-            let typing = if self.inbox.pacing.typing {
-                self.job.typing.for_message(text.chars().count())
-            } else {
-                Duration::ZERO
-            };
-            let delay = Duration::from_millis(rand::rng().random_range(self.delay_range()));
-            let wait = self
-                .last_send
-                .map(|last| (last + delay).saturating_duration_since(Instant::now()))
-                .unwrap_or_default();
-            let stop = self.ctx.shutdown.is_cancelled() || self.ctx.lease_lost.is_cancelled();
-            // "typing..." shows during the pause, or longer when the pause is shorter.
-            let wait = wait.saturating_sub(typing);
-            if stop || Instant::now() + wait + typing > self.deadline {
+            if let Err(after) = self.pause_before(recipient, &text).await {
                 // This pause does not fit in the batch: the rest waits for the next batch,
                 // which starts when the pause is over.
                 unsent(&group[index..], &mut outcomes);
-                return (outcomes, Some(Ended::Continue { after: wait }));
+                return (outcomes, Some(Ended::Continue { after }));
             }
-            if !wait.is_zero() {
-                // A zero sleep still waits for the next timer tick (about 1 ms): skip it.
-                tokio::time::sleep(wait).await;
-            }
-            if !typing.is_zero() {
-                self.show_typing(&recipient.phone, typing).await;
-            }
-            let request =
-                SendText::new(recipient.phone.clone(), text).with_id(recipient.message_id.clone());
-            let called = Instant::now();
-            let result = self
-                .job
-                .wuzapi
-                .send_text(self.base_url, self.token.expose_secret(), &request)
-                .await;
-            self.observe_send(called.elapsed());
-            self.last_send = Some(Instant::now());
+            let result = self.send(recipient, text).await;
             match result {
                 Ok(_) => {
                     outcomes.push((recipient.id, Outcome::Sent));

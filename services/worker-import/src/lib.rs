@@ -5,6 +5,7 @@ pub mod phone;
 pub mod read;
 
 use std::collections::HashSet;
+use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -139,6 +140,60 @@ pub async fn release_source(
 /// Phone numbers already seen in this file, as integers (E.164 has at most 15 digits).
 type Seen = HashSet<u64>;
 
+/// How writing an import's batches ended.
+struct WriteLoop {
+    /// The import's progress after the last batch committed.
+    total: ImportProgress,
+    /// How the job ends when it stopped before the file's end (cancelled, or stopping).
+    stopped: Option<Done>,
+    cancelled: bool,
+}
+
+/// Reads the file on a blocking thread, skipping the `committed` records a previous attempt
+/// wrote (only their phones are remembered, to find duplicates), and sends the rest in checked
+/// batches; the thread ends at its next batch once the receiver is dropped.
+fn spawn_reading(
+    reader: storage::ObjectReader,
+    options: ReadOptions,
+    region: phonenumber::country::Id,
+    committed: i64,
+) -> (
+    tokio::task::JoinHandle<Result<read::Detected, FileError>>,
+    mpsc::Receiver<Batch>,
+) {
+    let (batches, received) = mpsc::channel::<Batch>(READ_AHEAD);
+    let input = tokio_util::io::SyncIoBridge::new(reader);
+    let reading = tokio::task::spawn_blocking(move || {
+        let phones = Phones::new(region);
+        let mut own_checker = phones.checker();
+        let mut seen = Seen::new();
+        let mut passed = 0i64;
+        let mut pending = Vec::with_capacity(BATCH_RECORDS);
+        let read = read::read_records(input, &options, |record| {
+            // Records a previous attempt committed: only their phones matter (duplicates).
+            if passed < committed {
+                passed += 1;
+                if let Record::Row(row) = record
+                    && let Ok(phone) = own_checker.normalise(&row.phone)
+                {
+                    seen.insert(phone_key(&phone));
+                }
+                return true;
+            }
+            pending.push(record);
+            pending.len() < BATCH_RECORDS
+                || batches
+                    .blocking_send(prepare(std::mem::take(&mut pending), &phones, &mut seen))
+                    .is_ok()
+        });
+        if read.is_ok() && !pending.is_empty() {
+            let _ = batches.blocking_send(prepare(pending, &phones, &mut seen));
+        }
+        read
+    });
+    (reading, received)
+}
+
 impl ImportJob {
     /// [`release_source`], its failure logged: the import's outcome does not depend on it, and
     /// the sweep deletes what is left.
@@ -171,20 +226,9 @@ impl ImportJob {
             .await?
             .and_then(|e| e.limits.get(Quota::MaxContacts));
 
-        let key = storage::StorageKey::parse(&import.source_key).map_err(JobError::permanent)?;
-        let reader = self.storage.get_reader(&key).await;
-        let reader = match reader {
-            Ok(reader) => reader,
-            // Cancelled since it was read above: the cancel deleted the file. Done, not retried.
-            Err(e) if e.is_not_found() => {
-                let now = db::imports::find(scope, id).await?;
-                if !now.status.is_finished() {
-                    return Err(JobError::transient(e));
-                }
-                self.release_source(scope, id).await;
-                return Ok(Done::Completed(Some(json!({"status": now.status}))));
-            }
-            Err(e) => return Err(JobError::transient(e)),
+        let reader = match self.open_source(scope, &import).await? {
+            ControlFlow::Continue(reader) => reader,
+            ControlFlow::Break(done) => return Ok(done),
         };
         let options = ReadOptions {
             format: Some(import.format),
@@ -196,50 +240,64 @@ impl ImportJob {
         };
         // The file is read, and each batch checked (phones normalised, duplicates found), on a
         // blocking thread while the previous batch is written.
-        let (batches, mut received) = mpsc::channel::<Batch>(READ_AHEAD);
-        let input = tokio_util::io::SyncIoBridge::new(reader);
-        let committed = import.progress.read;
-        let reading = tokio::task::spawn_blocking(move || {
-            let phones = Phones::new(region);
-            let mut own_checker = phones.checker();
-            let mut seen = Seen::new();
-            let mut passed = 0i64;
-            let mut pending = Vec::with_capacity(BATCH_RECORDS);
-            let read = read::read_records(input, &options, |record| {
-                // Records a previous attempt committed: only their phones matter (duplicates).
-                if passed < committed {
-                    passed += 1;
-                    if let Record::Row(row) = record
-                        && let Ok(phone) = own_checker.normalise(&row.phone)
-                    {
-                        seen.insert(phone_key(&phone));
-                    }
-                    return true;
-                }
-                pending.push(record);
-                pending.len() < BATCH_RECORDS
-                    || batches
-                        .blocking_send(prepare(std::mem::take(&mut pending), &phones, &mut seen))
-                        .is_ok()
-            });
-            if read.is_ok() && !pending.is_empty() {
-                let _ = batches.blocking_send(prepare(pending, &phones, &mut seen));
-            }
-            read
-        });
-
-        // Up to WRITES_IN_FLIGHT batches are written at once, each in its own transaction on
-        // its own connection; each commits after the one before it (`turn`), so the committed
-        // progress always ends at a batch boundary in file order.
-        let (first, mut turn) = oneshot::channel();
-        let _ = first.send(import.progress);
+        let (reading, received) = spawn_reading(reader, options, region, import.progress.read);
         let target = Target {
             import: &import,
             max_contacts,
             collided: AtomicBool::new(false),
         };
+        let written = self.write_batches(ctx, &target, received).await?;
+        let read = reading.await.map_err(JobError::transient)?;
+        if written.cancelled {
+            self.release_source(scope, id).await;
+        }
+        if let Some(done) = written.stopped {
+            return Ok(done);
+        }
+        self.finish(ctx, id, read, written.total).await
+    }
+
+    /// A reader of the import's source file; `Break` when the file is gone because the import
+    /// was cancelled meanwhile.
+    async fn open_source(
+        &self,
+        scope: db::TenantScope<'_, DatabaseConnection>,
+        import: &db::imports::ContactImport,
+    ) -> Result<ControlFlow<Done, storage::ObjectReader>, JobError> {
+        let id = import.id;
+        let key = storage::StorageKey::parse(&import.source_key).map_err(JobError::permanent)?;
+        match self.storage.get_reader(&key).await {
+            Ok(reader) => Ok(ControlFlow::Continue(reader)),
+            // Cancelled since it was read above: the cancel deleted the file. Done, not retried.
+            Err(e) if e.is_not_found() => {
+                let now = db::imports::find(scope, id).await?;
+                if !now.status.is_finished() {
+                    return Err(JobError::transient(e));
+                }
+                self.release_source(scope, id).await;
+                Ok(ControlFlow::Break(Done::Completed(Some(
+                    json!({"status": now.status}),
+                ))))
+            }
+            Err(e) => Err(JobError::transient(e)),
+        }
+    }
+
+    /// Writes the batches read as they arrive until the file ends, the import is cancelled or
+    /// the worker is stopping.
+    async fn write_batches(
+        &self,
+        ctx: &JobContext,
+        target: &Target<'_>,
+        mut received: mpsc::Receiver<Batch>,
+    ) -> Result<WriteLoop, JobError> {
+        // Up to WRITES_IN_FLIGHT batches are written at once, each in its own transaction on
+        // its own connection; each commits after the one before it (`turn`), so the committed
+        // progress always ends at a batch boundary in file order.
+        let (first, mut turn) = oneshot::channel();
+        let _ = first.send(target.import.progress);
         let mut writes = FuturesOrdered::new();
-        let mut total = import.progress;
+        let mut total = target.import.progress;
         let mut input_done = false;
         let mut stopping = false;
         let mut stopped = None;
@@ -272,7 +330,7 @@ impl ImportJob {
                         let previous = std::mem::replace(&mut turn, next);
                         writes.push_back(self.write_batch(
                             ctx,
-                            &target,
+                            target,
                             batch,
                             previous,
                             done,
@@ -289,13 +347,22 @@ impl ImportJob {
         drop(writes);
         // Dropping the receiver ends the reading thread at its next batch.
         drop(received);
-        let read = reading.await.map_err(JobError::transient)?;
-        if cancelled {
-            self.release_source(scope, id).await;
-        }
-        if let Some(done) = stopped {
-            return Ok(done);
-        }
+        Ok(WriteLoop {
+            total,
+            stopped,
+            cancelled,
+        })
+    }
+
+    /// Records the import's end by how reading the file ended.
+    async fn finish(
+        &self,
+        ctx: &JobContext,
+        id: ImportId,
+        read: Result<read::Detected, FileError>,
+        total: ImportProgress,
+    ) -> Result<Done, JobError> {
+        let scope = ctx.scope();
         match read {
             Ok(_) => {
                 end_import(
@@ -382,37 +449,10 @@ impl ImportJob {
         let mut contacts_before = None;
         let mut strategy = BatchStrategy::Upsert;
         if let Some(limit) = max_contacts {
-            db::quotas::lock_account(scope, import.account_id).await?;
-            let phones: Vec<String> = batch
-                .rows
-                .iter()
-                .map(|(_, row)| row.phone.clone())
-                .collect();
-            let existing = db::contacts::existing_phones(scope, import.account_id, &phones).await?;
-            if existing.is_empty() {
-                strategy = BatchStrategy::InsertFirst;
-            }
-            let used = db::quotas::usage(scope, import.account_id, Quota::MaxContacts).await?;
+            let (within_quota, used) =
+                fit_contacts_quota(scope, import.account_id, limit, &mut batch).await?;
+            strategy = within_quota;
             contacts_before = Some((limit, used));
-            let mut room = (limit - used).max(0);
-            let errors = &mut batch.errors;
-            let failed = &mut batch.outcome.failed;
-            batch.rows.retain(|(line, row)| {
-                if existing.contains(&row.phone) {
-                    return true;
-                }
-                if room > 0 {
-                    room -= 1;
-                    return true;
-                }
-                *failed += 1;
-                errors.push(RowError {
-                    line: *line,
-                    value: row.phone.clone(),
-                    reason: format!("the contacts quota ({limit}) is reached"),
-                });
-                false
-            });
         }
         let (offered, written) = match early {
             Some(early) => early,
@@ -426,16 +466,8 @@ impl ImportJob {
         db::imports::record_batch(scope, import.id, outcome, &batch.errors).await?;
         let mut announced = false;
         if let Some((limit, before)) = contacts_before {
-            let change = db::quotas::UsageChange {
-                quota: Quota::MaxContacts,
-                limit,
-                before,
-                after: before + written.inserted,
-            };
             announced =
-                app::quotas::announce_usage(scope, import.created_by, import.account_id, change)
-                    .await?
-                    .is_some();
+                announce_contacts_usage(scope, import, limit, before, written.inserted).await?;
         }
         let mut progress = before;
         progress.add(outcome);
@@ -449,6 +481,71 @@ impl ImportJob {
         let _ = done.send(progress);
         Ok((Written::Continue, progress))
     }
+}
+
+/// With a contacts quota, under the account's lock: the batch's new contacts beyond the room
+/// left fail with a row error each. Returns how to write the batch (inserting first while none
+/// of its phones exists yet) and the contacts the account had before it.
+async fn fit_contacts_quota(
+    scope: db::TenantScope<'_, impl sea_orm::ConnectionTrait>,
+    account_id: common::AccountId,
+    limit: i64,
+    batch: &mut Batch,
+) -> Result<(BatchStrategy, i64), db::DbError> {
+    let mut strategy = BatchStrategy::Upsert;
+    db::quotas::lock_account(scope, account_id).await?;
+    let phones: Vec<String> = batch
+        .rows
+        .iter()
+        .map(|(_, row)| row.phone.clone())
+        .collect();
+    let existing = db::contacts::existing_phones(scope, account_id, &phones).await?;
+    if existing.is_empty() {
+        strategy = BatchStrategy::InsertFirst;
+    }
+    let used = db::quotas::usage(scope, account_id, Quota::MaxContacts).await?;
+    let mut room = (limit - used).max(0);
+    let errors = &mut batch.errors;
+    let failed = &mut batch.outcome.failed;
+    batch.rows.retain(|(line, row)| {
+        if existing.contains(&row.phone) {
+            return true;
+        }
+        if room > 0 {
+            room -= 1;
+            return true;
+        }
+        *failed += 1;
+        errors.push(RowError {
+            line: *line,
+            value: row.phone.clone(),
+            reason: format!("the contacts quota ({limit}) is reached"),
+        });
+        false
+    });
+    Ok((strategy, used))
+}
+
+/// Records the event when the batch's new contacts crossed a threshold of the account's
+/// contacts quota; returns whether it did.
+async fn announce_contacts_usage(
+    scope: db::TenantScope<'_, impl sea_orm::ConnectionTrait>,
+    import: &db::imports::ContactImport,
+    limit: i64,
+    before: i64,
+    inserted: i64,
+) -> Result<bool, db::DbError> {
+    let change = db::quotas::UsageChange {
+        quota: Quota::MaxContacts,
+        limit,
+        before,
+        after: before + inserted,
+    };
+    Ok(
+        app::quotas::announce_usage(scope, import.created_by, import.account_id, change)
+            .await?
+            .is_some(),
+    )
 }
 
 /// What every batch of one import is written for.

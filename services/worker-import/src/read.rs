@@ -675,6 +675,97 @@ enum ArrayState {
     End,
 }
 
+/// The file ended in `state` after `items` items: fine after the array's end, else the reason
+/// the file is malformed.
+fn at_end_of_file(state: ArrayState, items: i64) -> Result<(), String> {
+    match state {
+        ArrayState::End => Ok(()),
+        ArrayState::Start => Err("the file is empty".to_owned()),
+        _ => Err(format!(
+            "the file ends inside the array, after {items} complete item(s)"
+        )),
+    }
+}
+
+/// One item of a JSON array being cut out: its bytes (those past `max_record_bytes` dropped but
+/// counted), and where the scan is inside it.
+#[derive(Default)]
+struct ItemScan {
+    item: Vec<u8>,
+    bytes: u64,
+    /// The bracket depth, and whether in a string (and after its `\`).
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+/// What an item's byte was.
+enum ItemByte {
+    Inside,
+    /// A `,` or `]` outside brackets and strings: the item ended before it.
+    End,
+    /// A `}` with no `{` open: the file is not JSON.
+    UnmatchedBrace,
+}
+
+impl ItemScan {
+    /// Starts a new item (the buffer is reused).
+    fn start(&mut self) {
+        self.item.clear();
+        self.bytes = 0;
+        self.depth = 0;
+        self.in_string = false;
+        self.escaped = false;
+    }
+
+    /// Takes the item's next byte, kept while the item is within `max` bytes (or until a long
+    /// item's excerpt is kept).
+    fn push(&mut self, byte: u8, max: usize) -> ItemByte {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
+            } else if byte == b'\\' {
+                self.escaped = true;
+            } else if byte == b'"' {
+                self.in_string = false;
+            }
+        } else {
+            match byte {
+                b'"' => self.in_string = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' if self.depth > 0 => self.depth -= 1,
+                b',' | b']' if self.depth == 0 => return ItemByte::End,
+                b'}' => return ItemByte::UnmatchedBrace,
+                _ => {}
+            }
+        }
+        self.bytes += 1;
+        if self.bytes as usize <= max || self.item.len() < KEPT_OF_LONG_RECORD {
+            self.item.push(byte);
+        }
+        ItemByte::Inside
+    }
+
+    /// The ended item as record `number`: a broken row when it was too long, else its object's
+    /// fields. Not JSON: the reason the file is malformed.
+    fn record(&mut self, number: i64, options: &ReadOptions) -> Result<Record, String> {
+        let max = options.max_record_bytes;
+        if self.bytes as usize > max {
+            self.item.truncate(KEPT_OF_LONG_RECORD);
+            Ok(Record::Broken {
+                line: number,
+                value: excerpt(&String::from_utf8_lossy(&self.item)),
+                reason: too_long("item", max, self.bytes),
+            })
+        } else {
+            match serde_json::from_slice::<Value>(&self.item) {
+                Ok(value) => Ok(object_row(number, value, options)),
+                Err(e) => Err(format!("item {number}: {e}")),
+            }
+        }
+    }
+}
+
 /// A JSON array read one item at a time, each item held only up to `max_record_bytes`: the
 /// items are cut out by their brackets and strings, then parsed alone, so an over-long item
 /// fails as its row and is skipped without being stored. A syntax error (the file is not one
@@ -690,13 +781,8 @@ fn read_json_array(
     };
     let max = options.max_record_bytes;
     let mut state = ArrayState::Start;
-    let mut item = Vec::new();
-    let mut item_bytes = 0u64;
+    let mut item = ItemScan::default();
     let mut items = 0i64;
-    // Inside an item: the bracket depth, and whether in a string (and after its `\`).
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
     loop {
         let available = match reader.fill_buf() {
             Ok(available) => available,
@@ -704,13 +790,7 @@ fn read_json_array(
             Err(e) => return Err(FileError::Io(e)),
         };
         if available.is_empty() {
-            return match state {
-                ArrayState::End => Ok(()),
-                ArrayState::Start => Err(malformed("the file is empty".to_owned())),
-                _ => Err(malformed(format!(
-                    "the file ends inside the array, after {items} complete item(s)"
-                ))),
-            };
+            return at_end_of_file(state, items).map_err(malformed);
         }
         let mut used = 0;
         let mut ended_item = None;
@@ -738,43 +818,20 @@ fn read_json_array(
                 ArrayState::Item { .. } | ArrayState::InItem => {
                     if state != ArrayState::InItem {
                         state = ArrayState::InItem;
-                        item.clear();
-                        item_bytes = 0;
-                        depth = 0;
-                        in_string = false;
-                        escaped = false;
+                        item.start();
                     }
-                    let mut ends = false;
-                    if in_string {
-                        if escaped {
-                            escaped = false;
-                        } else if byte == b'\\' {
-                            escaped = true;
-                        } else if byte == b'"' {
-                            in_string = false;
+                    match item.push(byte, max) {
+                        ItemByte::Inside => {}
+                        ItemByte::End => {
+                            ended_item = Some(byte == b']');
+                            break;
                         }
-                    } else {
-                        match byte {
-                            b'"' => in_string = true,
-                            b'{' | b'[' => depth += 1,
-                            b'}' | b']' if depth > 0 => depth -= 1,
-                            b',' | b']' if depth == 0 => ends = true,
-                            b'}' => {
-                                return Err(malformed(format!(
-                                    "an unmatched `}}` in item {}",
-                                    items + 1
-                                )));
-                            }
-                            _ => {}
+                        ItemByte::UnmatchedBrace => {
+                            return Err(malformed(format!(
+                                "an unmatched `}}` in item {}",
+                                items + 1
+                            )));
                         }
-                    }
-                    if ends {
-                        ended_item = Some(byte == b']');
-                        break;
-                    }
-                    item_bytes += 1;
-                    if item_bytes as usize <= max || item.len() < KEPT_OF_LONG_RECORD {
-                        item.push(byte);
                     }
                 }
             }
@@ -789,19 +846,7 @@ fn read_json_array(
         } else {
             ArrayState::Item { first: false }
         };
-        let record = if item_bytes as usize > max {
-            item.truncate(KEPT_OF_LONG_RECORD);
-            Record::Broken {
-                line: items,
-                value: excerpt(&String::from_utf8_lossy(&item)),
-                reason: too_long("item", max, item_bytes),
-            }
-        } else {
-            match serde_json::from_slice::<Value>(&item) {
-                Ok(value) => object_row(items, value, options),
-                Err(e) => return Err(malformed(format!("item {items}: {e}"))),
-            }
-        };
+        let record = item.record(items, options).map_err(malformed)?;
         if !emit(record) {
             return Ok(());
         }

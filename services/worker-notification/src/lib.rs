@@ -204,138 +204,199 @@ pub struct Message {
     pub url: Option<String>,
 }
 
+/// An event's data as a message reads it: what is missing or of another type reads as absent
+/// (or zero).
+struct Fields<'e>(&'e Event);
+
+impl Fields<'_> {
+    fn text(&self, key: &str) -> Option<String> {
+        self.0
+            .data
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    fn number(&self, key: &str) -> Option<i64> {
+        self.0.data.get(key).and_then(Value::as_i64)
+    }
+
+    /// A count of the `progress` object.
+    fn progress(&self, key: &str) -> i64 {
+        self.0
+            .data
+            .get("progress")
+            .and_then(|g| g.get(key))
+            .and_then(Value::as_i64)
+            .unwrap_or(0)
+    }
+
+    fn reason(&self) -> String {
+        self.text("reason")
+            .unwrap_or_else(|| "no reason given".to_owned())
+    }
+
+    /// "{reason} ({sent} of {total} sent)": why a campaign stopped, and how far it got.
+    fn reason_and_sent(&self) -> String {
+        format!(
+            "{} ({} of {} sent)",
+            self.reason(),
+            self.progress("sent"),
+            self.progress("total")
+        )
+    }
+
+    /// The API path of the subject under `prefix`: its id from `key`, else the event's subject.
+    fn path(&self, prefix: &str, key: &str) -> Option<String> {
+        self.text(key)
+            .or_else(|| self.0.subject_id.map(|s| s.to_string()))
+            .map(|id| format!("{prefix}/{id}"))
+    }
+
+    fn campaign(&self) -> String {
+        format!("Campaign “{}”", self.text("name").unwrap_or_default())
+    }
+}
+
 impl Message {
     /// The text of `event`; `None` for kinds nobody is told about (a campaign starting: its
     /// owner just started it).
     pub fn of(event: &Event) -> Option<Self> {
-        let data = &event.data;
-        let text = |key: &str| data.get(key).and_then(Value::as_str).map(str::to_owned);
-        let count = |group: &str, key: &str| {
-            data.get(group)
-                .and_then(|g| g.get(key))
-                .and_then(Value::as_i64)
-                .unwrap_or(0)
-        };
-        let reason = text("reason").unwrap_or_else(|| "no reason given".to_owned());
-        let subject = event.subject_id;
-        let path = |prefix: &str, key: &str| {
-            text(key)
-                .or_else(|| subject.map(|s| s.to_string()))
-                .map(|id| format!("{prefix}/{id}"))
-        };
-        let campaign = || format!("Campaign “{}”", text("name").unwrap_or_default());
-        let sent = count("progress", "sent");
-        let failed = count("progress", "failed");
-        let total = count("progress", "total");
-        let (title, body, url) = match event.kind {
+        let data = Fields(event);
+        let message = match event.kind {
             EventKind::CampaignStarted => return None,
-            EventKind::CampaignCompleted => (
-                "Campaign completed".to_owned(),
-                format!("{} completed: {sent} sent, {failed} failed", campaign()),
-                path("/api/campaigns", "campaignId"),
+            EventKind::CampaignCompleted => Self::new(
+                "Campaign completed",
+                format!(
+                    "{} completed: {} sent, {} failed",
+                    data.campaign(),
+                    data.progress("sent"),
+                    data.progress("failed")
+                ),
+                data.path("/api/campaigns", "campaignId"),
             ),
-            EventKind::CampaignFailed => (
-                "Campaign failed".to_owned(),
-                format!("{} failed: {reason} ({sent} of {total} sent)", campaign()),
-                path("/api/campaigns", "campaignId"),
+            EventKind::CampaignFailed => Self::new(
+                "Campaign failed",
+                format!("{} failed: {}", data.campaign(), data.reason_and_sent()),
+                data.path("/api/campaigns", "campaignId"),
             ),
-            EventKind::CampaignPaused => (
-                "Campaign paused".to_owned(),
-                format!("{} paused: {reason} ({sent} of {total} sent)", campaign()),
-                path("/api/campaigns", "campaignId"),
+            EventKind::CampaignPaused => Self::new(
+                "Campaign paused",
+                format!("{} paused: {}", data.campaign(), data.reason_and_sent()),
+                data.path("/api/campaigns", "campaignId"),
             ),
-            EventKind::ImportCompleted | EventKind::ImportFailed => {
-                let import = match text("fileName") {
-                    Some(name) => format!("Import of “{name}”"),
-                    None => "Contact import".to_owned(),
-                };
-                let counts = format!(
-                    "{} imported, {} updated, {} skipped, {} failed",
-                    count("progress", "imported"),
-                    count("progress", "updated"),
-                    count("progress", "skipped"),
-                    count("progress", "failed"),
-                );
-                if event.kind == EventKind::ImportCompleted {
-                    (
-                        "Import finished".to_owned(),
-                        format!("{import} finished: {counts}"),
-                        path("/api/contacts/imports", "importId"),
-                    )
-                } else {
-                    (
-                        "Import failed".to_owned(),
-                        format!("{import} failed: {reason} ({counts})"),
-                        path("/api/contacts/imports", "importId"),
-                    )
-                }
-            }
+            EventKind::ImportCompleted | EventKind::ImportFailed => Self::import(&data),
             EventKind::ReportReady => {
-                let what = text("name")
-                    .or_else(|| text("kind").map(|k| k.replace(['_', '-'], " ")))
+                let what = data
+                    .text("name")
+                    .or_else(|| data.text("kind").map(|k| k.replace(['_', '-'], " ")))
                     .unwrap_or_else(|| "report".to_owned());
-                (
-                    "Report ready".to_owned(),
+                Self::new(
+                    "Report ready",
                     format!("Your {what} is ready to download"),
-                    path("/api/reports", "reportId"),
+                    data.path("/api/reports", "reportId"),
                 )
             }
-            EventKind::QuotaWarning | EventKind::QuotaReached => {
-                let quota = text("quota").unwrap_or_else(|| "a quota".to_owned());
-                let used = data.get("used").and_then(Value::as_i64);
-                let limit = data.get("limit").and_then(Value::as_i64);
-                let usage = match (used, limit) {
-                    (Some(used), Some(limit)) => format!(": {used} of {limit} used"),
-                    _ => String::new(),
-                };
-                if event.kind == EventKind::QuotaWarning {
-                    (
-                        "Quota at 80%".to_owned(),
-                        format!("Quota `{quota}` is 80% used{usage}"),
-                        Some("/api/me/quotas".to_owned()),
-                    )
-                } else {
-                    (
-                        "Quota reached".to_owned(),
-                        format!(
-                            "Quota `{quota}` is used up{usage}; new ones are refused until it is raised"
-                        ),
-                        Some("/api/me/quotas".to_owned()),
-                    )
-                }
-            }
+            EventKind::QuotaWarning | EventKind::QuotaReached => Self::quota(&data),
             // Replies and opt-ins can be many during a campaign: webhooks carry them.
             EventKind::CampaignReplied | EventKind::ContactOptedIn => return None,
-            EventKind::CampaignDeliveryMilestone => (
-                "Campaign delivered".to_owned(),
+            EventKind::CampaignDeliveryMilestone => Self::new(
+                "Campaign delivered",
                 format!(
                     "{} reached {}% delivered: {} of {} messages",
-                    campaign(),
-                    data.get("milestone").and_then(Value::as_i64).unwrap_or(0),
-                    data.get("delivered").and_then(Value::as_i64).unwrap_or(0),
-                    data.get("messaged").and_then(Value::as_i64).unwrap_or(0),
+                    data.campaign(),
+                    data.number("milestone").unwrap_or(0),
+                    data.number("delivered").unwrap_or(0),
+                    data.number("messaged").unwrap_or(0),
                 ),
-                path("/api/campaigns", "campaignId"),
+                data.path("/api/campaigns", "campaignId"),
             ),
-            EventKind::ContactOptedOut => (
-                "Contact opted out".to_owned(),
+            EventKind::ContactOptedOut => Self::new(
+                "Contact opted out",
                 format!(
                     "+{} opted out of your campaigns, writing “{}”",
-                    text("phone").unwrap_or_default(),
-                    text("message").unwrap_or_default()
+                    data.text("phone").unwrap_or_default(),
+                    data.text("message").unwrap_or_default()
                 ),
                 None,
             ),
             EventKind::WebhookEndpointDisabled => {
-                let endpoint = text("url").unwrap_or_else(|| "a webhook endpoint".to_owned());
-                (
-                    "Webhook endpoint disabled".to_owned(),
-                    format!("{endpoint} was disabled after failing deliveries: {reason}"),
-                    path("/api/webhooks/endpoints", "endpointId"),
+                let endpoint = data
+                    .text("url")
+                    .unwrap_or_else(|| "a webhook endpoint".to_owned());
+                Self::new(
+                    "Webhook endpoint disabled",
+                    format!(
+                        "{endpoint} was disabled after failing deliveries: {}",
+                        data.reason()
+                    ),
+                    data.path("/api/webhooks/endpoints", "endpointId"),
                 )
             }
         };
-        Some(Self { title, body, url })
+        Some(message)
+    }
+
+    fn new(title: &str, body: String, url: Option<String>) -> Self {
+        Self {
+            title: title.to_owned(),
+            body,
+            url,
+        }
+    }
+
+    /// An import finished or failed, with its counts.
+    fn import(data: &Fields<'_>) -> Self {
+        let import = match data.text("fileName") {
+            Some(name) => format!("Import of “{name}”"),
+            None => "Contact import".to_owned(),
+        };
+        let counts = format!(
+            "{} imported, {} updated, {} skipped, {} failed",
+            data.progress("imported"),
+            data.progress("updated"),
+            data.progress("skipped"),
+            data.progress("failed"),
+        );
+        let url = data.path("/api/contacts/imports", "importId");
+        if data.0.kind == EventKind::ImportCompleted {
+            Self::new(
+                "Import finished",
+                format!("{import} finished: {counts}"),
+                url,
+            )
+        } else {
+            Self::new(
+                "Import failed",
+                format!("{import} failed: {} ({counts})", data.reason()),
+                url,
+            )
+        }
+    }
+
+    /// A quota 80% used, or used up.
+    fn quota(data: &Fields<'_>) -> Self {
+        let quota = data.text("quota").unwrap_or_else(|| "a quota".to_owned());
+        let usage = match (data.number("used"), data.number("limit")) {
+            (Some(used), Some(limit)) => format!(": {used} of {limit} used"),
+            _ => String::new(),
+        };
+        let url = Some("/api/me/quotas".to_owned());
+        if data.0.kind == EventKind::QuotaWarning {
+            Self::new(
+                "Quota at 80%",
+                format!("Quota `{quota}` is 80% used{usage}"),
+                url,
+            )
+        } else {
+            Self::new(
+                "Quota reached",
+                format!(
+                    "Quota `{quota}` is used up{usage}; new ones are refused until it is raised"
+                ),
+                url,
+            )
+        }
     }
 
     fn to(&self, user_id: UserId, event: &Event) -> NewNotification {

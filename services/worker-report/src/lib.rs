@@ -3,6 +3,7 @@
 pub mod config;
 
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -128,43 +129,14 @@ impl ReportJob {
         )
         .await?;
         if report.kind == ReportKind::CampaignDelivery {
-            let campaign_id = report.parameters.campaign_id.ok_or_else(|| {
-                JobError::permanent("a campaign delivery report without a campaign")
-            })?;
-            // Gone since the report was asked for (deleted with its tenant's data).
-            match db::campaigns::find(scope, campaign_id).await {
-                Err(db::DbError::NotFound(_)) => {
-                    return Err(JobError::permanent("the campaign no longer exists"));
-                }
-                other => {
-                    other?;
-                }
-            }
+            ensure_campaign_exists(scope, &report).await?;
         }
 
         let key = report_key(ctx.tenant_id(), id, report.format).map_err(JobError::permanent)?;
-        let rows = Arc::new(AtomicI64::new(0));
-        let stream = rows_stream(ctx.clone(), report.clone(), rows.clone());
-        // The file is visible under its key only once all of it is stored: an attempt that
-        // stops half-way leaves nothing, and a retry replaces the whole file.
-        let bytes = match self.storage.put_stream(&key, stream, u64::MAX).await {
-            Ok(bytes) => bytes,
-            Err(storage::PutError::Read { source }) => {
-                return Err(match source.downcast::<StreamError>() {
-                    Ok(stopped) => match *stopped {
-                        StreamError::Stopping => {
-                            return Ok(Done::Deferred(Duration::from_secs(1)));
-                        }
-                        StreamError::LeaseLost => JobError::LeaseLost,
-                        StreamError::Encode(e) => JobError::permanent(e),
-                        StreamError::Db(e) => JobError::from(e),
-                    },
-                    Err(other) => JobError::Transient(other),
-                });
-            }
-            Err(e) => return Err(JobError::transient(e)),
+        let (bytes, rows) = match self.store_file(ctx, &report, &key).await? {
+            ControlFlow::Continue(stored) => stored,
+            ControlFlow::Break(done) => return Ok(done),
         };
-        let rows = rows.load(Ordering::Relaxed);
 
         let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
         let ready = app::reports::mark_ready(
@@ -210,6 +182,57 @@ impl ReportJob {
             "rows": rows,
             "bytes": bytes,
         }))))
+    }
+
+    /// Stores the report's file under `key`; returns its size and rows, or (`Break`) how the
+    /// job ends when the worker is stopping.
+    async fn store_file(
+        &self,
+        ctx: &JobContext,
+        report: &Report,
+        key: &storage::StorageKey,
+    ) -> Result<ControlFlow<Done, (u64, i64)>, JobError> {
+        let rows = Arc::new(AtomicI64::new(0));
+        let stream = rows_stream(ctx.clone(), report.clone(), rows.clone());
+        // The file is visible under its key only once all of it is stored: an attempt that
+        // stops half-way leaves nothing, and a retry replaces the whole file.
+        let bytes = match self.storage.put_stream(key, stream, u64::MAX).await {
+            Ok(bytes) => bytes,
+            Err(storage::PutError::Read { source }) => {
+                return Err(match source.downcast::<StreamError>() {
+                    Ok(stopped) => match *stopped {
+                        StreamError::Stopping => {
+                            return Ok(ControlFlow::Break(Done::Deferred(Duration::from_secs(1))));
+                        }
+                        StreamError::LeaseLost => JobError::LeaseLost,
+                        StreamError::Encode(e) => JobError::permanent(e),
+                        StreamError::Db(e) => JobError::from(e),
+                    },
+                    Err(other) => JobError::Transient(other),
+                });
+            }
+            Err(e) => return Err(JobError::transient(e)),
+        };
+        Ok(ControlFlow::Continue((bytes, rows.load(Ordering::Relaxed))))
+    }
+}
+
+/// A campaign delivery report's campaign; a permanent failure when it is gone since the report
+/// was asked for (deleted with its tenant's data).
+async fn ensure_campaign_exists(
+    scope: TenantScope<'_, DatabaseConnection>,
+    report: &Report,
+) -> Result<(), JobError> {
+    let campaign_id = report
+        .parameters
+        .campaign_id
+        .ok_or_else(|| JobError::permanent("a campaign delivery report without a campaign"))?;
+    match db::campaigns::find(scope, campaign_id).await {
+        Err(db::DbError::NotFound(_)) => Err(JobError::permanent("the campaign no longer exists")),
+        other => {
+            other?;
+            Ok(())
+        }
     }
 }
 
@@ -311,92 +334,117 @@ async fn next_page(
 ) -> Result<(usize, Option<uuid::Uuid>), StreamError> {
     let scope = ctx.scope();
     match report.kind {
-        ReportKind::CampaignDelivery => {
-            let campaign_id = report
-                .parameters
-                .campaign_id
-                .ok_or(db::DbError::NotFound("campaign"))?;
-            let page = db::reports::delivery_page(
-                scope,
-                campaign_id,
-                after.map(RecipientId::from),
-                ROWS_PER_PAGE,
-            )
-            .await?;
-            for r in &page {
-                encoder.row(&[
-                    Cell::Text(&r.phone),
-                    Cell::Text(&r.name),
-                    Cell::Text(r.status.as_str()),
-                    Cell::Int(i64::from(r.attempts)),
-                    Cell::Time(r.sent_at),
-                    Cell::OptText(r.error.as_deref()),
-                    Cell::Text(&r.message_id),
-                    Cell::Time(r.delivered_at),
-                    Cell::Time(r.read_at),
-                    Cell::Time(r.replied_at),
-                ])?;
-            }
-            Ok((page.len(), page.last().map(|r| r.id)))
-        }
-        ReportKind::Contacts => {
-            let page = db::reports::contacts_page(
-                scope,
-                &report.parameters,
-                after.map(ContactId::from),
-                ROWS_PER_PAGE,
-            )
-            .await?;
-            for c in &page {
-                encoder.row(&[
-                    Cell::Text(&c.phone),
-                    Cell::Text(&c.name),
-                    Cell::Json(&c.fields),
-                    Cell::Time(Some(c.created_at)),
-                ])?;
-            }
-            Ok((page.len(), page.last().map(|c| c.id)))
-        }
-        ReportKind::OptOuts => {
-            let (page, _) =
-                db::consent::page(scope, after.map(OptOutId::from), ROWS_PER_PAGE).await?;
-            for o in &page {
-                let account = o.account_id.to_string();
-                let inbox = o.inbox_id.map(|id| id.to_string());
-                encoder.row(&[
-                    Cell::Text(&o.phone),
-                    Cell::Time(Some(o.opted_out_at)),
-                    Cell::Text(&o.message),
-                    Cell::Text(&account),
-                    Cell::OptText(inbox.as_deref()),
-                ])?;
-            }
-            Ok((page.len(), page.last().map(|o| o.id.into_uuid())))
-        }
-        ReportKind::Usage => {
-            // At most USAGE_MAX_DAYS + 1 rows: one query is one page.
-            let (Some(from), Some(to)) = (report.parameters.from, report.parameters.to) else {
-                return Err(db::DbError::Invalid {
-                    field: "from",
-                    message: "a usage report without its time range".to_owned(),
-                }
-                .into());
-            };
-            let days = db::reports::usage_days(scope, from, to).await?;
-            for d in &days {
-                encoder.row(&[
-                    Cell::Date(d.day),
-                    Cell::Int(d.campaigns_created),
-                    Cell::Int(d.messages_sent),
-                    Cell::Int(d.messages_failed),
-                    Cell::Int(d.contacts_added),
-                    Cell::Int(d.imports),
-                    Cell::Int(d.imported_contacts),
-                ])?;
-            }
-            Ok((days.len(), None))
-        }
+        ReportKind::CampaignDelivery => delivery_page(scope, report, encoder, after).await,
+        ReportKind::Contacts => contacts_page(scope, report, encoder, after).await,
+        ReportKind::OptOuts => opt_outs_page(scope, encoder, after).await,
+        ReportKind::Usage => usage_page(scope, report, encoder).await,
     }
+}
+
+async fn delivery_page(
+    scope: TenantScope<'_, DatabaseConnection>,
+    report: &Report,
+    encoder: &mut Encoder,
+    after: Option<uuid::Uuid>,
+) -> Result<(usize, Option<uuid::Uuid>), StreamError> {
+    let campaign_id = report
+        .parameters
+        .campaign_id
+        .ok_or(db::DbError::NotFound("campaign"))?;
+    let page = db::reports::delivery_page(
+        scope,
+        campaign_id,
+        after.map(RecipientId::from),
+        ROWS_PER_PAGE,
+    )
+    .await?;
+    for r in &page {
+        encoder.row(&[
+            Cell::Text(&r.phone),
+            Cell::Text(&r.name),
+            Cell::Text(r.status.as_str()),
+            Cell::Int(i64::from(r.attempts)),
+            Cell::Time(r.sent_at),
+            Cell::OptText(r.error.as_deref()),
+            Cell::Text(&r.message_id),
+            Cell::Time(r.delivered_at),
+            Cell::Time(r.read_at),
+            Cell::Time(r.replied_at),
+        ])?;
+    }
+    Ok((page.len(), page.last().map(|r| r.id)))
+}
+
+async fn contacts_page(
+    scope: TenantScope<'_, DatabaseConnection>,
+    report: &Report,
+    encoder: &mut Encoder,
+    after: Option<uuid::Uuid>,
+) -> Result<(usize, Option<uuid::Uuid>), StreamError> {
+    let page = db::reports::contacts_page(
+        scope,
+        &report.parameters,
+        after.map(ContactId::from),
+        ROWS_PER_PAGE,
+    )
+    .await?;
+    for c in &page {
+        encoder.row(&[
+            Cell::Text(&c.phone),
+            Cell::Text(&c.name),
+            Cell::Json(&c.fields),
+            Cell::Time(Some(c.created_at)),
+        ])?;
+    }
+    Ok((page.len(), page.last().map(|c| c.id)))
+}
+
+async fn opt_outs_page(
+    scope: TenantScope<'_, DatabaseConnection>,
+    encoder: &mut Encoder,
+    after: Option<uuid::Uuid>,
+) -> Result<(usize, Option<uuid::Uuid>), StreamError> {
+    let (page, _) = db::consent::page(scope, after.map(OptOutId::from), ROWS_PER_PAGE).await?;
+    for o in &page {
+        let account = o.account_id.to_string();
+        let inbox = o.inbox_id.map(|id| id.to_string());
+        encoder.row(&[
+            Cell::Text(&o.phone),
+            Cell::Time(Some(o.opted_out_at)),
+            Cell::Text(&o.message),
+            Cell::Text(&account),
+            Cell::OptText(inbox.as_deref()),
+        ])?;
+    }
+    Ok((page.len(), page.last().map(|o| o.id.into_uuid())))
+}
+
+/// The usage report's days: at most USAGE_MAX_DAYS + 1 rows, so one query is one page.
+async fn usage_page(
+    scope: TenantScope<'_, DatabaseConnection>,
+    report: &Report,
+    encoder: &mut Encoder,
+) -> Result<(usize, Option<uuid::Uuid>), StreamError> {
+    let (Some(from), Some(to)) = (report.parameters.from, report.parameters.to) else {
+        return Err(db::DbError::Invalid {
+            field: "from",
+            message: "a usage report without its time range".to_owned(),
+        }
+        .into());
+    };
+    let days = db::reports::usage_days(scope, from, to).await?;
+    for d in &days {
+        encoder.row(&[
+            Cell::Date(d.day),
+            Cell::Int(d.campaigns_created),
+            Cell::Int(d.messages_sent),
+            Cell::Int(d.messages_failed),
+            Cell::Int(d.contacts_added),
+            Cell::Int(d.imports),
+            Cell::Int(d.imported_contacts),
+        ])?;
+    }
+    Ok((days.len(), None))
 }
 
 /// One value of a row. Empty text in CSV stands for a missing value, `null` in JSON.

@@ -99,6 +99,38 @@ enum Outcome {
 }
 
 impl Outcome {
+    /// How the attempt went, with what its log records: the status code, the answer's excerpt
+    /// and the error.
+    fn of(
+        sent: Result<egress::Answer, SendError>,
+        work: &DeliveryWork,
+    ) -> (Self, Option<u16>, Option<String>, Option<String>) {
+        match sent {
+            Ok(answer) if (200..300).contains(&answer.status) => (
+                Outcome::Delivered(answer.status),
+                Some(answer.status),
+                Some(answer.excerpt),
+                None,
+            ),
+            Ok(answer) => (
+                Outcome::Answered(answer.status),
+                Some(answer.status),
+                Some(answer.excerpt),
+                Some(format!("answered {}", answer.status)),
+            ),
+            // The attempt log is the tenant's to read: the kind of failure only. The detail
+            // (the address refused, the client's connection error) goes to the operator's log.
+            Err(e @ (SendError::Refused(_) | SendError::Unsendable(_))) => {
+                tracing::warn!(endpoint = %work.endpoint.id, error = %e, "webhook target refused");
+                (Outcome::Refused, None, None, Some(e.public_text()))
+            }
+            Err(e) => {
+                tracing::warn!(endpoint = %work.endpoint.id, error = %e, "webhook not delivered");
+                (Outcome::NoAnswer, None, None, Some(e.public_text()))
+            }
+        }
+    }
+
     fn label(&self) -> &'static str {
         match self {
             Outcome::Delivered(_) => "delivered",
@@ -156,16 +188,7 @@ impl WebhookJob {
         let body = payload(&work.event);
         let started_at = Utc::now();
         let timestamp = started_at.timestamp();
-        let signatures: Vec<String> = keys
-            .iter()
-            .map(|key| sign(key, &id, timestamp, &body))
-            .collect();
-        let mut headers = HeaderMap::new();
-        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        let header = |text: String| HeaderValue::from_str(&text).map_err(JobError::permanent);
-        headers.insert("webhook-id", header(id.clone())?);
-        headers.insert("webhook-timestamp", header(timestamp.to_string())?);
-        headers.insert("webhook-signature", header(signatures.join(" "))?);
+        let headers = signed_headers(&keys, &id, timestamp, &body)?;
 
         let sent = match Target::parse(&work.endpoint.url, self.config.allow_private) {
             Ok(target) => self.egress.post(&target, headers, body.into()).await,
@@ -173,30 +196,7 @@ impl WebhookJob {
             Err(e) => Err(SendError::Unsendable(e.to_string())),
         };
         let elapsed = (Utc::now() - started_at).to_std().unwrap_or_default();
-        let (outcome, status_code, excerpt, error) = match sent {
-            Ok(answer) if (200..300).contains(&answer.status) => (
-                Outcome::Delivered(answer.status),
-                Some(answer.status),
-                Some(answer.excerpt),
-                None,
-            ),
-            Ok(answer) => (
-                Outcome::Answered(answer.status),
-                Some(answer.status),
-                Some(answer.excerpt),
-                Some(format!("answered {}", answer.status)),
-            ),
-            // The attempt log is the tenant's to read: the kind of failure only. The detail
-            // (the address refused, the client's connection error) goes to the operator's log.
-            Err(e @ (SendError::Refused(_) | SendError::Unsendable(_))) => {
-                tracing::warn!(endpoint = %work.endpoint.id, error = %e, "webhook target refused");
-                (Outcome::Refused, None, None, Some(e.public_text()))
-            }
-            Err(e) => {
-                tracing::warn!(endpoint = %work.endpoint.id, error = %e, "webhook not delivered");
-                (Outcome::NoAnswer, None, None, Some(e.public_text()))
-            }
-        };
+        let (outcome, status_code, excerpt, error) = Outcome::of(sent, &work);
         metrics::counter!("webhook_deliveries_total", "outcome" => outcome.label()).increment(1);
         metrics::histogram!("webhook_delivery_duration_seconds").record(elapsed.as_secs_f64());
 
@@ -227,19 +227,7 @@ impl WebhookJob {
         let txn = ctx.db.begin().await.map_err(db::DbError::from)?;
         let scope = ctx.scope().on(&txn);
         let failing_since = db::webhooks::record_attempt(scope, &work.delivery, record).await?;
-        let disable = if gone {
-            Some("the endpoint answered 410 Gone".to_owned())
-        } else {
-            failing_since
-                .filter(|since| failing_for(*since, started_at) >= self.config.disable_after)
-                .map(|since| {
-                    format!(
-                        "every delivery failed since {} ({} or longer)",
-                        since.to_rfc3339_opts(SecondsFormat::Secs, true),
-                        humanize(self.config.disable_after)
-                    )
-                })
-        };
+        let disable = self.disable_reason(gone, failing_since, started_at);
         let mut disabled = false;
         if let Some(reason) = &disable {
             disabled = app::webhooks::disable_for_failing(scope, work.endpoint.id, reason).await?;
@@ -265,6 +253,52 @@ impl WebhookJob {
             ))),
         }
     }
+}
+
+impl WebhookJob {
+    /// Why the endpoint is disabled after this attempt, if it is: it answered 410 Gone, or
+    /// every delivery failed for `disable_after` or longer.
+    fn disable_reason(
+        &self,
+        gone: bool,
+        failing_since: Option<DateTime<Utc>>,
+        started_at: DateTime<Utc>,
+    ) -> Option<String> {
+        if gone {
+            Some("the endpoint answered 410 Gone".to_owned())
+        } else {
+            failing_since
+                .filter(|since| failing_for(*since, started_at) >= self.config.disable_after)
+                .map(|since| {
+                    format!(
+                        "every delivery failed since {} ({} or longer)",
+                        since.to_rfc3339_opts(SecondsFormat::Secs, true),
+                        humanize(self.config.disable_after)
+                    )
+                })
+        }
+    }
+}
+
+/// The Standard Webhooks headers of a delivery: its id, its timestamp and one signature per
+/// key (the current secret's, then the previous one's while it is kept).
+fn signed_headers(
+    keys: &[Vec<u8>],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> Result<HeaderMap, JobError> {
+    let signatures: Vec<String> = keys
+        .iter()
+        .map(|key| sign(key, id, timestamp, body))
+        .collect();
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    let header = |text: String| HeaderValue::from_str(&text).map_err(JobError::permanent);
+    headers.insert("webhook-id", header(id.to_owned())?);
+    headers.insert("webhook-timestamp", header(timestamp.to_string())?);
+    headers.insert("webhook-signature", header(signatures.join(" "))?);
+    Ok(headers)
 }
 
 fn failing_for(since: DateTime<Utc>, now: DateTime<Utc>) -> Duration {

@@ -69,75 +69,9 @@ pub async fn invalidate(
 ) -> ApiResult {
     let body = body.into_inner();
     let invalidated = match (body.key_type, body.id, body.user_id, body.tenant_id) {
-        (Some(key_type), Some(id), None, None) => {
-            let kind = KeyKind::ALL
-                .iter()
-                .copied()
-                .find(|kind| kind.name() == key_type)
-                .ok_or_else(|| {
-                    let names: Vec<&str> = KeyKind::ALL.iter().map(|k| k.name()).collect();
-                    ApiError::validation(
-                        "keyType",
-                        format!(
-                            "unknown key type `{key_type}`; one of: {}",
-                            names.join(", ")
-                        ),
-                    )
-                })?;
-            let id = id.trim();
-            if id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_whitespace()) {
-                return Err(ApiError::validation(
-                    "id",
-                    "`id` must be a key id without spaces",
-                ));
-            }
-            state
-                .cache
-                .invalidate(kind.key(id))
-                .await
-                .map_err(unavailable)?;
-            Invalidated::Entry {
-                key_type: kind.name(),
-                id: id.to_owned(),
-                invalidated: 1,
-            }
-        }
-        (None, None, Some(user_id), None) => {
-            let hashes =
-                db::auth::user_key_hashes(operator.platform(&state.db).into(), user_id).await?;
-            let mut keys = principal_keys(&hashes);
-            keys.extend(user_cache_keys(user_id));
-            let count = keys.len();
-            state
-                .cache
-                .invalidate_many(keys)
-                .await
-                .map_err(unavailable)?;
-            Invalidated::User {
-                user_id,
-                invalidated: count,
-            }
-        }
-        (None, None, None, Some(tenant_id)) => {
-            let hashes = db::auth::tenant_key_hashes(db::TenantScope::for_operator_action(
-                &state.db, tenant_id,
-            ))
-            .await?;
-            let indexed = state
-                .cache
-                .invalidate_tenant(tenant_id)
-                .await
-                .map_err(unavailable)?;
-            state
-                .cache
-                .invalidate_many(principal_keys(&hashes))
-                .await
-                .map_err(unavailable)?;
-            Invalidated::Tenant {
-                tenant_id,
-                invalidated: indexed + hashes.len(),
-            }
-        }
+        (Some(key_type), Some(id), None, None) => invalidate_entry(&state, &key_type, &id).await?,
+        (None, None, Some(user_id), None) => invalidate_user(&state, &operator, user_id).await?,
+        (None, None, None, Some(tenant_id)) => invalidate_tenant(&state, tenant_id).await?,
         _ => {
             return Err(ApiError::new(
                 common::ErrorCode::ValidationFailed,
@@ -146,6 +80,87 @@ pub async fn invalidate(
         }
     };
     Ok(ok(invalidated))
+}
+
+/// One entry, named by its key type and id.
+async fn invalidate_entry(
+    state: &AppState,
+    key_type: &str,
+    id: &str,
+) -> Result<Invalidated, ApiError> {
+    let kind = KeyKind::ALL
+        .iter()
+        .copied()
+        .find(|kind| kind.name() == key_type)
+        .ok_or_else(|| {
+            let names: Vec<&str> = KeyKind::ALL.iter().map(|k| k.name()).collect();
+            ApiError::validation(
+                "keyType",
+                format!(
+                    "unknown key type `{key_type}`; one of: {}",
+                    names.join(", ")
+                ),
+            )
+        })?;
+    let id = id.trim();
+    if id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_whitespace()) {
+        return Err(ApiError::validation(
+            "id",
+            "`id` must be a key id without spaces",
+        ));
+    }
+    state
+        .cache
+        .invalidate(kind.key(id))
+        .await
+        .map_err(unavailable)?;
+    Ok(Invalidated::Entry {
+        key_type: kind.name(),
+        id: id.to_owned(),
+        invalidated: 1,
+    })
+}
+
+/// A user's entries: their API keys' principals and what is cached per user.
+async fn invalidate_user(
+    state: &AppState,
+    operator: &Superadmin,
+    user_id: UserId,
+) -> Result<Invalidated, ApiError> {
+    let hashes = db::auth::user_key_hashes(operator.platform(&state.db).into(), user_id).await?;
+    let mut keys = principal_keys(&hashes);
+    keys.extend(user_cache_keys(user_id));
+    let count = keys.len();
+    state
+        .cache
+        .invalidate_many(keys)
+        .await
+        .map_err(unavailable)?;
+    Ok(Invalidated::User {
+        user_id,
+        invalidated: count,
+    })
+}
+
+/// A tenant's entries: those indexed under it, and its API keys' principals.
+async fn invalidate_tenant(state: &AppState, tenant_id: TenantId) -> Result<Invalidated, ApiError> {
+    let hashes =
+        db::auth::tenant_key_hashes(db::TenantScope::for_operator_action(&state.db, tenant_id))
+            .await?;
+    let indexed = state
+        .cache
+        .invalidate_tenant(tenant_id)
+        .await
+        .map_err(unavailable)?;
+    state
+        .cache
+        .invalidate_many(principal_keys(&hashes))
+        .await
+        .map_err(unavailable)?;
+    Ok(Invalidated::Tenant {
+        tenant_id,
+        invalidated: indexed + hashes.len(),
+    })
 }
 
 /// Unlike a read, an invalidation asked for by hand must say when it could not be done.

@@ -2,6 +2,8 @@
 //! per hour or day of the tenant's time zone, for the tenant, one inbox or one campaign, and
 //! the top failure reasons (`db::analytics`). Another tenant's campaign or inbox is 404.
 
+use std::collections::HashMap;
+
 use actix_web::{get, web};
 use chrono::{DateTime, Duration, NaiveDateTime, Timelike, Utc};
 use common::{CampaignId, InboxId};
@@ -137,20 +139,8 @@ pub async fn analytics(
     }
     let time_zone = db::tenants::time_zone(scope).await?;
     let zone = common::pacing::time_zone(&time_zone).unwrap_or(chrono_tz::UTC);
-    let truncate = |at: DateTime<Utc>| {
-        let local = at.with_timezone(&zone).naive_local();
-        let hour = local
-            .with_minute(0)
-            .and_then(|t| t.with_second(0))
-            .and_then(|t| t.with_nanosecond(0))
-            .unwrap_or(local);
-        match interval {
-            Interval::Hour => hour,
-            Interval::Day => hour.with_hour(0).unwrap_or(hour),
-        }
-    };
-    let first = truncate(from);
-    let last = truncate(to - Duration::nanoseconds(1));
+    let first = bucket_start(from, zone, interval);
+    let last = bucket_start(to - Duration::nanoseconds(1), zone, interval);
     let points = (last - first).num_seconds() / step.num_seconds() + 1;
     if points > MAX_POINTS {
         return Err(invalid_parameter(
@@ -164,23 +154,7 @@ pub async fn analytics(
     };
     let counted = db::analytics::series(scope, of, from, to, interval, zone.name()).await?;
     let reasons = db::analytics::top_failure_reasons(scope, of, from, to, TOP_REASONS).await?;
-    let mut totals = Counts::default();
-    let mut series = Vec::with_capacity(points as usize);
-    let mut start = first;
-    while start <= last {
-        let counts = counted.get(&start).copied().unwrap_or_default();
-        totals.sent += counts.sent;
-        totals.delivered += counts.delivered;
-        totals.read += counts.read;
-        totals.replied += counts.replied;
-        totals.failed += counts.failed;
-        totals.opted_out += counts.opted_out;
-        series.push(SeriesPoint {
-            start,
-            counts: counts.into(),
-        });
-        start += step;
-    }
+    let (totals, series) = every_bucket(&counted, first, last, step, points);
     Ok(ok(DeliveryAnalytics {
         campaign_id: query.campaign_id,
         inbox_id: query.inbox_id,
@@ -198,6 +172,48 @@ pub async fn analytics(
             })
             .collect(),
     }))
+}
+
+/// The start of the bucket `at` falls in, in the tenant's time zone.
+fn bucket_start(at: DateTime<Utc>, zone: chrono_tz::Tz, interval: Interval) -> NaiveDateTime {
+    let local = at.with_timezone(&zone).naive_local();
+    let hour = local
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .and_then(|t| t.with_nanosecond(0))
+        .unwrap_or(local);
+    match interval {
+        Interval::Hour => hour,
+        Interval::Day => hour.with_hour(0).unwrap_or(hour),
+    }
+}
+
+/// Every bucket from `first` to `last`, empty ones included, and their sums.
+fn every_bucket(
+    counted: &HashMap<NaiveDateTime, Counts>,
+    first: NaiveDateTime,
+    last: NaiveDateTime,
+    step: Duration,
+    points: i64,
+) -> (Counts, Vec<SeriesPoint>) {
+    let mut totals = Counts::default();
+    let mut series = Vec::with_capacity(points as usize);
+    let mut start = first;
+    while start <= last {
+        let counts = counted.get(&start).copied().unwrap_or_default();
+        totals.sent += counts.sent;
+        totals.delivered += counts.delivered;
+        totals.read += counts.read;
+        totals.replied += counts.replied;
+        totals.failed += counts.failed;
+        totals.opted_out += counts.opted_out;
+        series.push(SeriesPoint {
+            start,
+            counts: counts.into(),
+        });
+        start += step;
+    }
+    (totals, series)
 }
 
 fn interval_name(interval: Interval) -> &'static str {

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use common::imports::{ImportFormat, ImportStatus, OnDuplicate, TextEncoding};
 use common::spreadsheet::csv_cell;
-use common::{ErrorCode, ImportId};
+use common::{AccountId, ErrorCode, ImportId, UserId};
 use db::imports::{ContactImport, NewImport};
 use db::jobs::Enqueue;
 use futures_util::StreamExt;
@@ -199,37 +199,16 @@ pub async fn create(
     payload: web::Payload,
 ) -> ApiResult {
     let account_id = user.account_id()?;
-    let query = query.into_inner();
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    let format = match (query.format, format_of(content_type)) {
-        (Some(format), _) | (None, Some(format)) => format,
-        (None, None) => {
-            return Err(ApiError::new(
-                ErrorCode::UnsupportedMediaType,
-                "send the file as text/csv, application/json or application/x-ndjson (or say `format=`)",
-            ));
-        }
-    };
-    let region = query
-        .region
-        .unwrap_or_else(|| state.config.imports.default_region.clone())
-        .to_ascii_uppercase();
-    if region.len() != 2 || phonenumber::country::Id::from_str(&region).is_err() {
-        return Err(invalid_parameter(
-            "region",
-            format!("unknown region `{region}`; an ISO 3166 code such as BR or US"),
-        ));
-    }
-    let separator = query.separator.as_deref().map(separator_of).transpose()?;
-    let phone_column = column("phoneColumn", query.phone_column)?;
-    let name_column = column("nameColumn", query.name_column)?;
-    let file_name = query
-        .file_name
-        .map(|n| n.replace('\0', "").chars().take(255).collect::<String>());
+    let settings = read_settings(
+        query.into_inner(),
+        content_type,
+        &state.config.imports.default_region,
+    )?;
     let max = state.config.imports.max_bytes;
     let declared = request
         .headers()
@@ -258,66 +237,9 @@ pub async fn create(
         "source".to_owned(),
     ])
     .map_err(ApiError::internal)?;
-    let body = payload.map(|chunk| chunk.map_err(std::io::Error::other));
-    let bytes = match state.storage.put_stream(&key, body, limit).await {
-        Ok(bytes) => bytes,
-        Err(storage::PutError::TooLarge { .. }) if limit == max => return Err(too_large(max)),
-        Err(storage::PutError::TooLarge { .. }) => {
-            return Err(storage_exceeded(quota, used, None));
-        }
-        Err(storage::PutError::Empty) => {
-            return Err(ApiError::validation("body", "the file is empty"));
-        }
-        Err(storage::PutError::Read { source }) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidParameter,
-                format!("the upload was cut short: {source}"),
-            ));
-        }
-        Err(e) => return Err(ApiError::internal(e)),
-    };
-
-    let created = async {
-        let txn = state.db.begin().await.map_err(db::DbError::from)?;
-        let used = db::storage_usage::lock(user.scope(&txn)).await?;
-        if u64::try_from(used).unwrap_or(0).saturating_add(bytes) > quota {
-            return Err(storage_exceeded(quota, used, Some(bytes)));
-        }
-        let import = db::imports::create(
-            user.scope(&txn),
-            NewImport {
-                id,
-                account_id,
-                created_by: user.user_id(),
-                format,
-                default_region: region,
-                on_duplicate: query.on_duplicate.unwrap_or(OnDuplicate::Update),
-                encoding: query.encoding,
-                separator,
-                phone_column,
-                name_column,
-                file_name,
-                source_key: key.as_str().to_owned(),
-                source_bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-            },
-        )
-        .await?;
-        let job = db::jobs::enqueue::<common::jobs::kind::ContactImport>(
-            user.scope(&txn),
-            import.id,
-            &(),
-            Enqueue {
-                max_attempts: Some(state.config.import_attempts),
-                run_at: None,
-                trace_context: telemetry::current_traceparent(),
-            },
-        )
-        .await?;
-        txn.commit().await.map_err(db::DbError::from)?;
-        Ok::<_, ApiError>((import, job))
-    }
-    .await;
-    let (import, job) = match created {
+    let bytes = store_upload(&state, &key, payload, limit, max, (quota, used)).await?;
+    let new = settings.into_import(id, account_id, user.user_id(), &key, bytes);
+    let (import, job) = match record_import(&state, &user, new, bytes, quota).await {
         Ok(created) => created,
         Err(e) => {
             // Nothing refers to the file: it goes.
@@ -332,6 +254,141 @@ pub async fn create(
         import: ImportView::from(import),
         job: JobRef::from(&job),
     }))
+}
+
+/// How the file is to be read, as the query (or its `Content-Type`) says, checked.
+struct ReadSettings {
+    format: ImportFormat,
+    region: String,
+    on_duplicate: OnDuplicate,
+    encoding: Option<TextEncoding>,
+    separator: Option<char>,
+    phone_column: Option<String>,
+    name_column: Option<String>,
+    file_name: Option<String>,
+}
+
+fn read_settings(
+    query: ImportQuery,
+    content_type: &str,
+    default_region: &str,
+) -> Result<ReadSettings, ApiError> {
+    let format = match (query.format, format_of(content_type)) {
+        (Some(format), _) | (None, Some(format)) => format,
+        (None, None) => {
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "send the file as text/csv, application/json or application/x-ndjson (or say `format=`)",
+            ));
+        }
+    };
+    let region = query
+        .region
+        .unwrap_or_else(|| default_region.to_owned())
+        .to_ascii_uppercase();
+    if region.len() != 2 || phonenumber::country::Id::from_str(&region).is_err() {
+        return Err(invalid_parameter(
+            "region",
+            format!("unknown region `{region}`; an ISO 3166 code such as BR or US"),
+        ));
+    }
+    let separator = query.separator.as_deref().map(separator_of).transpose()?;
+    let phone_column = column("phoneColumn", query.phone_column)?;
+    let name_column = column("nameColumn", query.name_column)?;
+    let file_name = query
+        .file_name
+        .map(|n| n.replace('\0', "").chars().take(255).collect::<String>());
+    Ok(ReadSettings {
+        format,
+        region,
+        on_duplicate: query.on_duplicate.unwrap_or(OnDuplicate::Update),
+        encoding: query.encoding,
+        separator,
+        phone_column,
+        name_column,
+        file_name,
+    })
+}
+
+impl ReadSettings {
+    fn into_import(
+        self,
+        id: ImportId,
+        account_id: AccountId,
+        created_by: UserId,
+        key: &storage::StorageKey,
+        bytes: u64,
+    ) -> NewImport {
+        NewImport {
+            id,
+            account_id,
+            created_by,
+            format: self.format,
+            default_region: self.region,
+            on_duplicate: self.on_duplicate,
+            encoding: self.encoding,
+            separator: self.separator,
+            phone_column: self.phone_column,
+            name_column: self.name_column,
+            file_name: self.file_name,
+            source_key: key.as_str().to_owned(),
+            source_bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// Streams the body to storage under `key`, cut at `limit` (the smaller of `max` and the room
+/// left in the storage quota, given as its quota and use); returns the file's size.
+async fn store_upload(
+    state: &AppState,
+    key: &storage::StorageKey,
+    payload: web::Payload,
+    limit: u64,
+    max: u64,
+    (quota, used): (u64, i64),
+) -> Result<u64, ApiError> {
+    let body = payload.map(|chunk| chunk.map_err(std::io::Error::other));
+    match state.storage.put_stream(key, body, limit).await {
+        Ok(bytes) => Ok(bytes),
+        Err(storage::PutError::TooLarge { .. }) if limit == max => Err(too_large(max)),
+        Err(storage::PutError::TooLarge { .. }) => Err(storage_exceeded(quota, used, None)),
+        Err(storage::PutError::Empty) => Err(ApiError::validation("body", "the file is empty")),
+        Err(storage::PutError::Read { source }) => Err(ApiError::new(
+            ErrorCode::InvalidParameter,
+            format!("the upload was cut short: {source}"),
+        )),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+/// Records the import and enqueues its job in one transaction, once the file is checked, under
+/// the storage usage's lock, to still fit in the quota.
+async fn record_import(
+    state: &AppState,
+    user: &TenantUser,
+    new: NewImport,
+    bytes: u64,
+    quota: u64,
+) -> Result<(ContactImport, db::jobs::Job), ApiError> {
+    let txn = state.db.begin().await.map_err(db::DbError::from)?;
+    let used = db::storage_usage::lock(user.scope(&txn)).await?;
+    if u64::try_from(used).unwrap_or(0).saturating_add(bytes) > quota {
+        return Err(storage_exceeded(quota, used, Some(bytes)));
+    }
+    let import = db::imports::create(user.scope(&txn), new).await?;
+    let job = db::jobs::enqueue::<common::jobs::kind::ContactImport>(
+        user.scope(&txn),
+        import.id,
+        &(),
+        Enqueue {
+            max_attempts: Some(state.config.import_attempts),
+            run_at: None,
+            trace_context: telemetry::current_traceparent(),
+        },
+    )
+    .await?;
+    txn.commit().await.map_err(db::DbError::from)?;
+    Ok((import, job))
 }
 
 fn too_large(max: u64) -> ApiError {

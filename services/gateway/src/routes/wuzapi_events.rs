@@ -5,8 +5,8 @@ use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{HttpRequest, post, web};
 use common::ErrorCode;
 use common::jobs::kind::InboundDrain;
-use db::inbound::{InboundKind, NewInboundEvent};
-use db::inboxes::HookToken;
+use db::inbound::{InboundKind, NewInboundEvent, Recorded};
+use db::inboxes::{HookTarget, HookToken};
 use db::jobs::Enqueue;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
@@ -66,38 +66,16 @@ pub async fn receive(
     request: HttpRequest,
     body: web::Bytes,
 ) -> ApiResult {
-    let received = |kind: &str, outcome: &'static str| {
-        metrics::counter!("inbound_events_received_total", "type" => kind.to_owned(), "outcome" => outcome)
-            .increment(1);
-    };
     // A path of another shape never reaches the database.
     let target = match HookToken::parse(&path) {
         Some(token) => db::inboxes::hook_target(db::PlatformScope::new(&state.db), &token).await?,
         None => None,
     };
     let Some(target) = target else {
-        received("unknown", "unknown_inbox");
+        count_received("unknown", "unknown_inbox");
         return Err(ApiError::not_found("inbox"));
     };
-    if let Some(key) = &target.hmac_key {
-        let key = state.token_cipher.decrypt(key.ciphertext()).map_err(|e| {
-            ApiError::internal(format!(
-                "inbox {}: its event key cannot be decrypted: {e}",
-                target.inbox_id
-            ))
-        })?;
-        let given = request
-            .headers()
-            .get("x-hmac-signature")
-            .and_then(|v| v.to_str().ok());
-        if let Err(reason) =
-            verify_signature(secrecy::ExposeSecret::expose_secret(&key), given, &body)
-        {
-            received("unknown", "bad_signature");
-            tracing::info!(inbox = %target.inbox_id, reason, "WUZAPI event refused");
-            return Err(ApiError::new(ErrorCode::InvalidSignature, reason));
-        }
-    }
+    check_signature(&state, &target, &request, &body)?;
     let content_type = request
         .headers()
         .get(CONTENT_TYPE)
@@ -106,12 +84,12 @@ pub async fn receive(
     let event = match decode(content_type, &body) {
         Ok(event) => event,
         Err(e) => {
-            received("unknown", "malformed");
+            count_received("unknown", "malformed");
             return Err(e);
         }
     };
     let Some((kind, dedupe_key)) = classify(&event) else {
-        received(event["type"].as_str().unwrap_or("unknown"), "ignored");
+        count_received(event["type"].as_str().unwrap_or("unknown"), "ignored");
         return Ok(ok(EventReceipt {
             recorded: false,
             duplicate: false,
@@ -123,13 +101,13 @@ pub async fn receive(
     // the timestamp) as a repeat.
     let now = chrono::Utc::now();
     if let Err(error) = check_age(&event, now, state.config.security.inbound_max_age) {
-        received(kind.as_str(), "stale");
+        count_received(kind.as_str(), "stale");
         tracing::info!(inbox = %target.inbox_id, kind = kind.as_str(), "WUZAPI event refused: outside the accepted window");
         return Err(error);
     }
     // PostgreSQL's jsonb cannot hold the NUL character.
     if let Some(path) = common::text::nul_path(&event) {
-        received(kind.as_str(), "malformed");
+        count_received(kind.as_str(), "malformed");
         return Err(ApiError::validation(
             &path,
             format!(
@@ -137,13 +115,9 @@ pub async fn receive(
             ),
         ));
     }
-    let txn = sea_orm::TransactionTrait::begin(&state.db)
-        .await
-        .map_err(db::DbError::from)?;
-    let scope = db::TenantScope::for_signed_callback(&txn, target.tenant_id);
-    let recorded = db::inbound::record(
-        scope,
-        target.inbox_id,
+    let recorded = record(
+        &state,
+        &target,
         NewInboundEvent {
             kind,
             dedupe_key: &dedupe_key,
@@ -151,6 +125,67 @@ pub async fn receive(
         },
     )
     .await?;
+    count_received(
+        kind.as_str(),
+        if recorded.recorded {
+            "accepted"
+        } else {
+            "duplicate"
+        },
+    );
+    Ok(ok(EventReceipt {
+        recorded: recorded.recorded,
+        duplicate: !recorded.recorded,
+        ignored: false,
+    }))
+}
+
+/// Counts a post by its event type and what became of it.
+fn count_received(kind: &str, outcome: &'static str) {
+    metrics::counter!("inbound_events_received_total", "type" => kind.to_owned(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// When the inbox's WUZAPI signs, refuses a post whose `x-hmac-signature` does not match.
+fn check_signature(
+    state: &AppState,
+    target: &HookTarget,
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    let Some(key) = &target.hmac_key else {
+        return Ok(());
+    };
+    let key = state.token_cipher.decrypt(key.ciphertext()).map_err(|e| {
+        ApiError::internal(format!(
+            "inbox {}: its event key cannot be decrypted: {e}",
+            target.inbox_id
+        ))
+    })?;
+    let given = request
+        .headers()
+        .get("x-hmac-signature")
+        .and_then(|v| v.to_str().ok());
+    if let Err(reason) = verify_signature(secrecy::ExposeSecret::expose_secret(&key), given, body) {
+        count_received("unknown", "bad_signature");
+        tracing::info!(inbox = %target.inbox_id, reason, "WUZAPI event refused");
+        return Err(ApiError::new(ErrorCode::InvalidSignature, reason));
+    }
+    Ok(())
+}
+
+/// Records the event once, and the inbox's drain job when one is needed, in one
+/// transaction; the relay is woken when a job was queued.
+async fn record(
+    state: &AppState,
+    target: &HookTarget,
+    event: NewInboundEvent<'_>,
+) -> Result<Recorded, ApiError> {
+    let txn = sea_orm::TransactionTrait::begin(&state.db)
+        .await
+        .map_err(db::DbError::from)?;
+    let scope = db::TenantScope::for_signed_callback(&txn, target.tenant_id);
+    let recorded = db::inbound::record(scope, target.inbox_id, event).await?;
     if recorded.drain_needed {
         db::jobs::enqueue::<InboundDrain>(
             scope,
@@ -168,19 +203,7 @@ pub async fn receive(
     if recorded.drain_needed {
         state.relay_waker.wake();
     }
-    received(
-        kind.as_str(),
-        if recorded.recorded {
-            "accepted"
-        } else {
-            "duplicate"
-        },
-    );
-    Ok(ok(EventReceipt {
-        recorded: recorded.recorded,
-        duplicate: !recorded.recorded,
-        ignored: false,
-    }))
+    Ok(recorded)
 }
 
 /// Checks `x-hmac-signature` (hex, either case) against the raw body.

@@ -9,6 +9,10 @@
 //! 2. Authenticated `GET /api/branding` against `GET /healthz` on the same gateway.
 //! 3. A burst of 1,000 concurrent reads of one key that is in no cache: how many loads it costs.
 
+// A benchmark reads top to bottom as a script (set up, measure, report), like a test, so it is
+// exempt from the workspace's limit on function length.
+#![allow(clippy::too_many_lines)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
