@@ -211,7 +211,7 @@ impl CampaignJob {
     ) -> Result<ControlFlow<Done, Allowance>, JobError> {
         let time_zone = db::tenants::time_zone(ctx.scope()).await?;
         let time_zone = common::pacing::time_zone(&time_zone).unwrap_or(chrono_tz::UTC);
-        let local_now = Utc::now().with_timezone(&time_zone).naive_local();
+        let local_now = self.clock.now().with_timezone(&time_zone).naive_local();
         let today = local_now.date();
         let pacing = &inbox.pacing;
         let mut deadline = Instant::now() + self.batch_budget;

@@ -26,6 +26,9 @@ pub struct CampaignJob {
     pub first_outage_probe: Duration,
     pub wuzapi_urls: common::wuzapi_url::WuzapiUrlPolicy,
     pub typing: config::Typing,
+    /// Where the pacing calendar (the send window, the day a cap counts on) reads the time:
+    /// the system clock; a test's manual clock to step through a window.
+    pub clock: common::clock::Clock,
 }
 
 impl Job for CampaignJob {
@@ -75,6 +78,7 @@ impl BuildJob for CampaignJob {
             first_outage_probe: config.first_outage_probe,
             wuzapi_urls: config.wuzapi_urls,
             typing: config.typing,
+            clock: common::clock::Clock::system(),
         })
     }
 }

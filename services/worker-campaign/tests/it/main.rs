@@ -5,6 +5,7 @@ mod crash;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use common::clock::Clock;
 use common::config::Env;
 use common::{
     AccountId, CampaignId, CampaignStatus, InboxId, JobId, JobState, Plan, RecipientStatus,
@@ -87,11 +88,17 @@ impl Fixture {
 
     /// Starts one campaign worker in this process (one more replica).
     pub async fn start_worker(&mut self, extra: &[(&str, &str)]) {
+        self.start_worker_at(extra, Clock::system()).await;
+    }
+
+    /// A worker whose pacing calendar reads `clock` (a manual one steps through a window).
+    pub async fn start_worker_at(&mut self, extra: &[(&str, &str)], clock: Clock) {
         let pairs = self.env_pairs(extra);
         let env = Env::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let (settings, config) = worker_campaign::config::from_env(&env).unwrap();
         let db = db::connect(&settings.core.database_url, 4).await.unwrap();
-        let job = CampaignJob::build(config, db.clone()).unwrap();
+        let mut job = CampaignJob::build(config, db.clone()).unwrap();
+        job.clock = clock;
         let worker = worker::Worker::build(settings, db, job).await.unwrap();
         self.workers.push(tokio::spawn(
             worker.run_until_stopped(self.shutdown.clone()),
@@ -776,5 +783,65 @@ async fn a_network_cut_between_worker_and_broker_loses_nothing_and_repeats_nothi
             .all(|r| r.status == RecipientStatus::Sent)
     );
     assert_eq!(f.job_row(job).await.state, JobState::Completed);
+    f.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_number_outside_its_send_window_waits_and_sends_once_the_window_opens() {
+    let mut f = Fixture::new().await;
+    // Monday 2026-12-07, a moment before nine in the tenant's zone (UTC): the window is
+    // reached by stepping this clock, not by waiting for the morning.
+    let before_nine = chrono::DateTime::parse_from_rfc3339("2026-12-07T08:59:59.800Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let clock = Clock::manual(before_nine);
+    f.start_worker_at(&[], clock.clone()).await;
+    let tenant = f.tenant("window").await;
+    let pacing: common::pacing::Pacing = serde_json::from_value(serde_json::json!({
+        "window": {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "09:00", "to": "18:00"},
+        "typing": false,
+    }))
+    .unwrap();
+    db::inboxes::set_pacing(
+        db::TenantScope::for_test(&f.db, tenant.id),
+        tenant.inbox,
+        &pacing,
+    )
+    .await
+    .unwrap();
+    let (campaign, _) = f.campaign(tenant, 3, 5511970000000, (0, 0)).await;
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = f.campaign_row(tenant, campaign).await;
+        let waiting = row
+            .status_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("outside the number's send window"));
+        if waiting {
+            assert_eq!(row.status, CampaignStatus::Running);
+            assert!(
+                row.status_reason.unwrap().contains("Mon 2026-12-07 09:00"),
+                "the reason names when sending resumes"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the campaign never waited: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(f.received("window-token").is_empty(), "nothing before nine");
+
+    clock.advance(Duration::from_secs(1));
+    f.wait_status(
+        tenant,
+        campaign,
+        CampaignStatus::Completed,
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_each_once(&f.received("window-token"), 3);
     f.stop().await;
 }
